@@ -1,0 +1,62 @@
+"""The scn grammar and parser: text in, typed AST and syntax diagnostics out.
+
+Lark is an implementation detail of this package; nothing outside it sees a Lark type.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..interpreter import ast
+from ..interpreter.diagnostics import Diagnostic, DiagnosticSink
+from ..interpreter.span import Span, span_of_offsets
+from ._driver import parse_tree
+from ._transform import ToAst, anonymous_scenario_name
+
+
+@dataclass(frozen=True, slots=True)
+class Comment:
+    """A `#` comment, kept so the formatter can put it back."""
+
+    text: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class ParseResult:
+    """The outcome of parsing one file.
+
+    ``module`` is None only when the file could not be recovered into a tree at all;
+    otherwise it may still come with syntax diagnostics.
+    """
+
+    module: ast.Module | None
+    diagnostics: tuple[Diagnostic, ...]
+    comments: tuple[Comment, ...]
+    text: str
+    #: Input was skipped to recover from an error. Repairs (a misspelt keyword, a
+    #: missing `end`) do not count: the tree then is what the author meant.
+    lossy: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.module is not None and not any(d.is_error for d in self.diagnostics)
+
+
+def parse(text: str, file: str = "<input>") -> ParseResult:
+    """Parse the text of one .scn file. Never raises on bad input."""
+    result = parse_tree(text, file)
+    sink = DiagnosticSink()
+    sink.extend(result.diagnostics)
+    module: ast.Module | None = None
+    if result.tree is not None:
+        items = ToAst(file, text, sink).transform(result.tree)
+        module = ast.Module(path=file, items=tuple(items), span=span_of_offsets(file, text, 0, len(text)))
+    comments = tuple(
+        Comment(str(t.value), span_of_offsets(file, text, t.start_pos or 0, t.end_pos or 0))
+        for t in result.comments
+    )
+    return ParseResult(module, tuple(sink.sorted()), comments, text, result.lossy)
+
+
+__all__ = ["Comment", "ParseResult", "anonymous_scenario_name", "parse"]

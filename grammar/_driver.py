@@ -1,0 +1,415 @@
+"""Feeding tokens to the LALR parser and recovering from syntax errors.
+
+Lark stays inside this package. We drive Lark's interactive parser ourselves so that
+one run reports every syntax error in a file: each error is mapped to a named
+diagnostic, then the parser is put back on its feet in one of these ways:
+
+* a misspelled keyword is replaced by the keyword it most likely meant;
+* a missing `end` is supplied, reported at the block it should close;
+* `30 min` becomes `30m`, `=` in a condition becomes `==`;
+* anything else is skipped, and errors that follow within two tokens of an earlier
+  one are not reported, since they are usually echoes of the first.
+"""
+
+from __future__ import annotations
+
+from copy import copy
+from dataclasses import dataclass
+from typing import Any
+
+from lark import Token, Tree
+from lark.exceptions import UnexpectedCharacters, UnexpectedToken
+from lark.lexer import LineCounter
+from lark.parsers.lalr_interactive_parser import InteractiveParser
+
+from ..interpreter import codes
+from ..interpreter.diagnostics import Diagnostic, DiagnosticSink, Related
+from ..interpreter.span import Span, span_of_offsets
+from ..interpreter.suggest import closest_keyword
+from ._lark import current_comments, get_lark, keyword_terminals
+from ._messages import (
+    BLOCK_OPENERS,
+    DURATION_WORDS,
+    QUOTE_PAIRS,
+    describe_expected,
+    describe_token,
+)
+
+MAX_ERRORS_PER_FILE = 50
+MAX_MISSING_ENDS = 12
+#: Errors closer than this many accepted tokens to the previous one are echoes.
+ECHO_DISTANCE = 2
+
+
+class _Driver:
+    def __init__(self, text: str, file: str) -> None:
+        self.text = text
+        self.file = file
+        self.sink = DiagnosticSink()
+        self.accepted_since_error = ECHO_DISTANCE
+        self.last_token: Token | None = None
+        #: Set when input had to be skipped; repairs (typos, missing `end`) keep it False.
+        self.lossy = False
+        self.terminal_of = keyword_terminals()
+        self.keyword_of = {name: word for word, name in self.terminal_of.items()}
+
+    # ------------------------------------------------------------ the loop
+
+    def run(self) -> Tree[Token] | None:
+        ip = get_lark().parse_interactive(self.text)
+        while len(self.sink) < MAX_ERRORS_PER_FILE:
+            try:
+                for token in ip.lexer_thread.lex(ip.parser_state):  # type: ignore[no-untyped-call]
+                    self._feed(ip, token)
+                break
+            except UnexpectedCharacters as error:
+                self._bad_characters(ip, error)
+            except UnexpectedToken as error:
+                # The contextual lexer read a token that only another state accepts.
+                self._bad_token(ip, error.token, set(error.expected))
+        else:
+            return None
+        return self._finish(ip)
+
+    def _feed(self, ip: InteractiveParser, token: Token) -> None:
+        try:
+            ip.feed_token(token)
+        except UnexpectedToken as error:
+            self._bad_token(ip, token, set(error.expected))
+        else:
+            self.accepted_since_error += 1
+            self.last_token = token
+
+    def _finish(self, ip: InteractiveParser) -> Tree[Token] | None:
+        for _ in range(MAX_MISSING_ENDS):
+            if self._accepts(ip, [self._eof()]):
+                result: Tree[Token] = ip.feed_eof(self.last_token)  # type: ignore[no-untyped-call]
+                return result
+            if "END" not in _accepts_now(ip):
+                if self.accepted_since_error >= 1 or not len(self.sink):
+                    self.sink.report(
+                        codes.UNEXPECTED_END_OF_FILE,
+                        "the file ends in the middle of a statement",
+                        self._eof_span(),
+                    )
+                return None
+            self._report_missing_end(ip, None)
+            ip.feed_token(self._token("END", "end", self.last_token))
+        return None
+
+    # ------------------------------------------------------------ recoveries
+
+    def _bad_token(self, ip: InteractiveParser, token: Token, expected: set[str]) -> None:
+        if self._close_blocks_for(ip, token, expected):
+            return
+        if self._fix_spaced_duration(ip, token):
+            return
+        if self._fix_keyword_typo(ip, token, expected):
+            return
+        if self._fix_single_equals(ip, token, expected):
+            return
+        self.lossy = True
+        if self.accepted_since_error >= ECHO_DISTANCE:
+            self.sink.report(
+                codes.UNEXPECTED_TOKEN,
+                f"unexpected {describe_token(token.type, str(token.value))}; "
+                f"expected {describe_expected(expected, self.keyword_of)}",
+                self._span(token),
+            )
+        self.accepted_since_error = 0
+
+    def _keyword_terminal(self, token: Token) -> str | None:
+        if token.type == "NAME":
+            return self.terminal_of.get(str(token.value))
+        return token.type if token.type in self.keyword_of else None
+
+    def _close_blocks_for(self, ip: InteractiveParser, token: Token, expected: set[str]) -> bool:
+        """A keyword that fits only once open blocks are closed means an `end` is missing."""
+        terminal = self._keyword_terminal(token)
+        if terminal is None or "END" not in expected:
+            return False
+        keyword = self._token(terminal, str(token.value), token)
+        for count in range(1, MAX_MISSING_ENDS + 1):
+            ends = [self._token("END", "end", token) for _ in range(count)]
+            if self._accepts(ip, ends + [keyword]):
+                break
+        else:
+            return False
+        for end in ends:
+            self._report_missing_end(ip, token)
+            ip.feed_token(end)
+        self._feed(ip, keyword)
+        return True
+
+    def _fix_keyword_typo(self, ip: InteractiveParser, token: Token, expected: set[str]) -> bool:
+        if token.type != "NAME":
+            return False
+        word = str(token.value)
+        candidates = [
+            self.keyword_of[t] for t in expected if t in self.keyword_of and self.keyword_of[t].isalpha()
+        ]
+        guess = closest_keyword(word, candidates)
+        if guess is None or guess == word:
+            return False
+        replacement = self._token(self.terminal_of[guess], guess, token)
+        if not self._accepts(ip, [replacement]):
+            return False
+        self.sink.report(
+            codes.MISSPELLED_KEYWORD,
+            f"unknown word `{word}`: did you mean `{guess}`?",
+            self._span(token),
+        )
+        self._feed(ip, replacement)
+        return True
+
+    def _fix_spaced_duration(self, ip: InteractiveParser, token: Token) -> bool:
+        """`wait 30 min` -> the number becomes the duration 30m, and parsing goes on."""
+        previous = self.last_token
+        unit = DURATION_WORDS.get(str(token.value).lower()) if token.type == "NAME" else None
+        if unit is None or previous is None or previous.type != "NUMBER":
+            return False
+        if previous.end_line != token.line or not str(previous.value).isdigit():
+            return False
+        stack: list[Any] = ip.parser_state.value_stack
+        top = stack[-1] if stack else None
+        if isinstance(top, Tree) and top.data == "number" and top.children[0] is previous:
+            top.data = "duration"
+            meta = top.meta
+            meta.end_pos, meta.end_line, meta.end_column = _end_of(token)
+        elif top is not previous:
+            return False
+        assert previous is not None
+        self.sink.report(
+            codes.DURATION_WITHOUT_UNIT,
+            f"`{previous.value} {token.value}` is not a duration: write `{previous.value}{unit}`",
+            self._span(previous).to(self._span(token)),
+        )
+        previous.type = "DURATION"
+        previous.value = f"{previous.value}{unit}"
+        previous.end_pos, previous.end_line, previous.end_column = _end_of(token)
+        self.accepted_since_error = ECHO_DISTANCE
+        return True
+
+    def _fix_single_equals(self, ip: InteractiveParser, token: Token, expected: set[str]) -> bool:
+        double = self.terminal_of.get("==")
+        if token.type != self.terminal_of.get("=") or double is None or double not in expected:
+            return False
+        replacement = self._token(double, "==", token)
+        if not self._accepts(ip, [replacement]):
+            return False
+        self.sink.report(codes.ASSIGN_IN_CONDITION, "`=` in a comparison: write `==`", self._span(token))
+        self._feed(ip, replacement)
+        return True
+
+    def _bad_characters(self, ip: InteractiveParser, error: UnexpectedCharacters) -> None:
+        pos = int(error.pos_in_stream or 0)
+        char = self.text[pos]
+        line_end = self.text.find("\n", pos)
+        line_end = len(self.text) if line_end == -1 else line_end
+        if char == '"':
+            self.sink.report(
+                codes.UNTERMINATED_STRING,
+                "this string is not closed before the end of the line",
+                span_of_offsets(self.file, self.text, pos, line_end),
+            )
+            skip_to = line_end
+        elif char in QUOTE_PAIRS and self._fix_quotes(ip, pos, line_end):
+            return
+        else:
+            skip_to = pos + 1
+            if not char.isascii():
+                while (
+                    skip_to < line_end
+                    and not self.text[skip_to].isspace()
+                    and not self.text[skip_to].isascii()
+                ):
+                    skip_to += 1
+                if self._fix_foreign_name(ip, pos, self._word_end(pos, line_end)):
+                    return
+            if self.accepted_since_error >= ECHO_DISTANCE:
+                self.sink.report(
+                    codes.UNEXPECTED_CHARACTER,
+                    f"unexpected character `{self.text[pos:skip_to]}`",
+                    span_of_offsets(self.file, self.text, pos, skip_to),
+                )
+        self.lossy = True
+        self.accepted_since_error = 0
+        _line_counter(ip).feed(self.text[pos:skip_to])
+
+    def _fix_quotes(self, ip: InteractiveParser, pos: int, line_end: int) -> bool:
+        """'text', “text”, „text” or «text» -> the string "text", and parsing goes on."""
+        closers = QUOTE_PAIRS[self.text[pos]]
+        close = next((i for i in range(pos + 1, line_end) if self.text[i] in closers), -1)
+        if close == -1:
+            return False
+        inner = self.text[pos + 1 : close].replace("\\", "\\\\").replace('"', '\\"')
+        state = _line_counter(ip)
+        line, column = state.line, state.column
+        span = span_of_offsets(self.file, self.text, pos, close + 1)
+        self.sink.report(
+            codes.UNEXPECTED_CHARACTER,
+            f"`{self.text[pos]}` does not start a string",
+            span,
+            'strings use straight double quotes: "text"',
+        )
+        state.feed(self.text[pos : close + 1])
+        token = Token("STRING", f'"{inner}"', pos, line, column, span.end_line, span.end_column, close + 1)
+        self.accepted_since_error = 0  # a string out of place here is the same mistake
+        self._feed(ip, token)
+        return True
+
+    def _fix_foreign_name(self, ip: InteractiveParser, pos: int, end: int) -> bool:
+        """`list неоплачені` -> reported, then read as a name so parsing goes on."""
+        word = self.text[pos:end]
+        if not word.isidentifier() or "NAME" not in _choices(ip):
+            return False
+        state = _line_counter(ip)
+        line, column = state.line, state.column
+        span = span_of_offsets(self.file, self.text, pos, end)
+        self.sink.report(
+            codes.UNEXPECTED_CHARACTER,
+            f"`{word}` is not a name: names use Latin letters, digits and `_`",
+            span,
+            f'keep the words for people in the title string: list unpaid "{word}"',
+        )
+        state.feed(word)
+        self.accepted_since_error = ECHO_DISTANCE
+        self._feed(ip, Token("NAME", word, pos, line, column, span.end_line, span.end_column, end))
+        return True
+
+    def _word_end(self, pos: int, line_end: int) -> int:
+        end = pos
+        while end < line_end and (self.text[end].isalnum() or self.text[end] == "_"):
+            end += 1
+        return end
+
+    def _report_missing_end(self, ip: InteractiveParser, before: Token | None) -> None:
+        opener = self._innermost_opener(ip)
+        where = (
+            f"before {describe_token(before.type, str(before.value))}"
+            if before
+            else "before the end of the file"
+        )
+        noticed = self._span(before) if before is not None else self._eof_span()
+        if opener is None:
+            self.sink.report(codes.MISSING_END, f"`end` missing {where}", noticed)
+            return
+        token, what = opener
+        self.sink.report(
+            codes.MISSING_END,
+            f"`{what}` is not closed: `end` missing {where}",
+            self._span(token),
+            "an `end` may be missing inside it instead: every if, bands, split, on timeout,"
+            " template, program and scenario needs its own",
+            related=(Related(noticed, "`end` expected here"),),
+        )
+
+    def _innermost_opener(self, ip: InteractiveParser) -> tuple[Token, str] | None:
+        """The innermost block still open; an `end` already on the stack closes one."""
+        stack = ip.parser_state.value_stack
+        closed = 0
+        for index in range(len(stack) - 1, -1, -1):
+            item = stack[index]
+            if isinstance(item, Token) and item.type == "END":
+                closed += 1
+            elif isinstance(item, Token) and item.type in BLOCK_OPENERS:
+                if closed:
+                    closed -= 1
+                    continue
+                what = BLOCK_OPENERS[item.type]
+                follower = stack[index + 1] if index + 1 < len(stack) else None
+                if item.type in ("SCENARIO", "TEMPLATE", "PROGRAM") and isinstance(follower, Token):
+                    what = f"{what} {follower.value}"
+                return item, what
+        return None
+
+    # ------------------------------------------------------------ helpers
+
+    @staticmethod
+    def _accepts(ip: InteractiveParser, tokens: list[Token]) -> bool:
+        """Would the parser take these tokens? Tried on a copy that builds no trees.
+
+        Lark's tree builder may append to a child's list in place, so a trial that ran
+        the real callbacks on a shallow copy would change the real tree.
+        """
+        trial = ip.copy(deepcopy_values=False)  # type: ignore[no-untyped-call]
+        conf = copy(trial.parser_state.parse_conf)
+        conf.callbacks = {}
+        trial.parser_state.parse_conf = conf
+        try:
+            for token in tokens:
+                trial.feed_token(token)
+        except UnexpectedToken:
+            return False
+        return True
+
+    @staticmethod
+    def _token(kind: str, value: str, like: Token | None) -> Token:
+        if like is None:
+            return Token(kind, value)
+        return Token.new_borrow_pos(kind, value, like)
+
+    def _eof(self) -> Token:
+        return self._token("$END", "", self.last_token)
+
+    def _span(self, token: Token) -> Span:
+        start = token.start_pos or 0
+        end = token.end_pos if token.end_pos is not None else start + len(str(token.value))
+        return Span(
+            self.file,
+            token.line or 1,
+            token.column or 1,
+            token.end_line or token.line or 1,
+            token.end_column or (token.column or 1) + 1,
+            start,
+            end,
+        )
+
+    def _eof_span(self) -> Span:
+        end = len(self.text.rstrip())
+        return (
+            span_of_offsets(self.file, self.text, max(end - 1, 0), end) if end else Span.whole_file(self.file)
+        )
+
+
+def _line_counter(ip: InteractiveParser) -> LineCounter:
+    state = ip.lexer_thread.state
+    assert state is not None
+    return state.line_ctr
+
+
+def _choices(ip: InteractiveParser) -> set[str]:
+    """Terminals the current state has an action for (cheap; may include dead ends)."""
+    return set(ip.choices())  # type: ignore[no-untyped-call]
+
+
+def _accepts_now(ip: InteractiveParser) -> set[str]:
+    """Terminals the parser really takes in its current state."""
+    accepted: set[str] = ip.accepts()  # type: ignore[no-untyped-call]
+    return accepted
+
+
+def _end_of(token: Token) -> tuple[int, int, int]:
+    assert token.end_pos is not None and token.end_line is not None and token.end_column is not None
+    return token.end_pos, token.end_line, token.end_column
+
+
+@dataclass(frozen=True, slots=True)
+class TreeResult:
+    tree: Tree[Token] | None
+    diagnostics: list[Diagnostic]
+    comments: list[Token]
+    #: Input was skipped to recover, so the tree may not be what the author meant.
+    lossy: bool
+
+
+def parse_tree(text: str, file: str) -> TreeResult:
+    """Parse ``text``: the tree (None if unrecoverable), syntax diagnostics and comments."""
+    comments: list[Token] = []
+    reset = current_comments.set(comments)
+    try:
+        driver = _Driver(text, file)
+        tree = driver.run()
+    finally:
+        current_comments.reset(reset)
+    return TreeResult(tree, driver.sink.sorted(), comments, driver.lossy or tree is None)

@@ -1,0 +1,1 @@
+"""The scn interpreter: AST, checker, compiler, runtime and store."""

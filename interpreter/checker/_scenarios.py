@@ -1,0 +1,543 @@
+"""Checking scenarios: headers, the scope of names, steps and the flow between them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from ...stdlib.catalog import (
+    PRODUCTS,
+    TEMPLATE_ALWAYS,
+    TEMPLATE_WITH_BONUS,
+    TEMPLATE_WITH_COUPON,
+    TEMPLATE_WITH_ORDER,
+    TEMPLATE_WITH_PRODUCTS,
+    EventSpec,
+)
+from .. import ast, codes
+from ..diagnostics import DiagnosticSink, Related
+from ..suggest import closest_name
+from ..types import DURATION, MONEY, NUMBER, PERCENT, Entity, Money, Type, assignable, is_unknown
+from ._exprs import ExprChecker, Scope, check_count, check_positive, check_time, describe
+from ._symbols import Symbols
+from ._templates import TemplateChecker
+
+_RECORDS = ("order", "item")
+
+
+@dataclass
+class _Flow:
+    """What the walk over one scenario's steps carries along."""
+
+    scope: Scope
+    triggers: list[EventSpec]
+    capped: bool
+    awards_bonus: bool
+    labels: dict[str, ast.Ident] = field(default_factory=dict)
+    warned_uncapped: bool = False
+
+
+#: coupon name -> (where it was issued, the least time that has surely passed since)
+_Issued = dict[str, tuple[ast.IssueCoupon, int]]
+
+
+class ScenarioChecker:
+    def __init__(
+        self, symbols: Symbols, exprs: ExprChecker, templates: TemplateChecker, sink: DiagnosticSink
+    ) -> None:
+        self.symbols = symbols
+        self.exprs = exprs
+        self.templates = templates
+        self.sink = sink
+
+    def check(self, scenario: ast.Scenario) -> None:
+        triggers = self._headers(scenario)
+        flow = _Flow(
+            scope=self.body_scope(triggers),
+            triggers=triggers,
+            capped=_is_capped(scenario),
+            awards_bonus=_awards_bonus(scenario.steps),
+        )
+        self._block(scenario.steps, flow, {})
+
+    # ------------------------------------------------------------ scopes
+
+    def event_scope(self, spec: EventSpec, with_run: bool) -> Scope:
+        """Names in a `where` about one event: the contact, the event and what it carries."""
+        roots: dict[str, Type] = {"contact": Entity("contact"), "event": Entity(f"event:{spec.name}")}
+        if with_run:
+            roots["run"] = Entity("run")
+        missing = {}
+        for record in _RECORDS:
+            if record in spec.carries:
+                roots[record] = Entity(record)
+            else:
+                missing[record] = f"`{spec.name}` carries no {record}"
+        return Scope(roots, missing)
+
+    def body_scope(self, triggers: list[EventSpec]) -> Scope:
+        """Names in the steps: what every trigger of the scenario carries."""
+        roots: dict[str, Type] = {"contact": Entity("contact"), "run": Entity("run")}
+        missing: dict[str, str] = {}
+        if triggers:
+            roots["event"] = Entity("event:" + "|".join(t.name for t in triggers))
+        for record in _RECORDS:
+            without = [t.name for t in triggers if record not in t.carries]
+            if triggers and not without:
+                roots[record] = Entity(record)
+            elif len(without) < len(triggers):
+                missing[record] = f"the trigger `{without[0]}` carries no {record}"
+            else:
+                missing[record] = f"no trigger of this scenario carries an {record}"
+        return Scope(roots, missing)
+
+    def _event(self, ref: ast.EventRef) -> EventSpec | None:
+        spec = self.symbols.events.get(ref.name)
+        if spec is None:
+            guess = closest_name(ref.name, self.symbols.events)
+            self.sink.report(
+                codes.UNKNOWN_EVENT,
+                f"unknown event `{ref.name}`" + (f": did you mean `{guess}`?" if guess else ""),
+                ref.span,
+            )
+        return spec
+
+    # ------------------------------------------------------------ headers
+
+    def _headers(self, scenario: ast.Scenario) -> list[EventSpec]:
+        triggers: list[EventSpec] = []
+        once: dict[str, ast.Header] = {}
+        for header in scenario.headers:
+            group = _HEADER_GROUPS.get(type(header))
+            if group is not None:
+                if group in once:
+                    self.sink.report(
+                        codes.DUPLICATE_HEADER,
+                        f"a scenario has one {group}",
+                        header.span,
+                        related=(Related(once[group].span, "first given here"),),
+                    )
+                    continue
+                once[group] = header
+            if isinstance(header, ast.Trigger):
+                spec = self._event(header.event)
+                if spec is not None:
+                    triggers.append(spec)
+                    if header.where is not None:
+                        self.exprs.condition(header.where, self.event_scope(spec, with_run=False))
+            elif isinstance(header, ast.ExitGoal):
+                spec = self._event(header.event)
+                if spec is not None and header.where is not None:
+                    self.exprs.condition(header.where, self.event_scope(spec, with_run=True))
+        if not any(isinstance(h, ast.Trigger) for h in scenario.headers):
+            self.sink.report(
+                codes.NO_TRIGGER, f"scenario `{scenario.name.name}` has no trigger", scenario.name.span
+            )
+        for header in scenario.headers:
+            self._header_values(header, triggers)
+        return triggers
+
+    def _header_values(self, header: ast.Header, triggers: list[EventSpec]) -> None:
+        if isinstance(header, ast.EntryAtMost | ast.EntryOnce):
+            if isinstance(header, ast.EntryAtMost):
+                check_count(header.count, self.sink)
+                if header.window is not None:
+                    check_positive(header.window, self.sink, "the entry window")
+            without = [t.name for t in triggers if "order" not in t.carries]
+            if header.scope == "order" and without:
+                self.sink.report(
+                    codes.UNAVAILABLE_NAME,
+                    f"entry per order needs triggers that carry an order; `{without[0]}` does not",
+                    header.span,
+                )
+        elif isinstance(header, ast.FrequencyCap):
+            check_count(header.count, self.sink)
+            check_positive(header.window, self.sink, "the frequency window")
+        elif isinstance(header, ast.QuietHours):
+            check_time(header.start, self.sink)
+            check_time(header.end, self.sink)
+            if (header.start.hour, header.start.minute) == (header.end.hour, header.end.minute):
+                self.sink.report(
+                    codes.EMPTY_QUIET_HOURS, "quiet hours start and end at the same time", header.span
+                )
+        elif isinstance(header, ast.Attribution):
+            check_positive(header.window, self.sink, "the attribution window")
+
+    # ------------------------------------------------------------ steps
+
+    def _block(self, steps: tuple[ast.Step, ...], flow: _Flow, issued: _Issued) -> bool:
+        """Check a sequence of steps; True when control can run past its end."""
+        reachable = True
+        reported = False
+        for step in steps:
+            if not reachable and not reported:
+                self.sink.report(codes.UNREACHABLE_STEP, "this step can never run", step.span)
+                reported = True  # the first dead step of a block says it for the rest
+            if not self._step(step, flow, issued):
+                reachable = False
+        return reachable
+
+    def _branches(self, blocks: list[tuple[ast.Step, ...]], flow: _Flow, issued: _Issued) -> list[_Issued]:
+        """Check alternative blocks; the coupon clocks of those that run past their end."""
+        outcomes = []
+        for block in blocks:
+            mine = dict(issued)
+            if self._block(block, flow, mine):
+                outcomes.append(mine)
+        return outcomes
+
+    @staticmethod
+    def _merge(issued: _Issued, outcomes: list[_Issued]) -> None:
+        """After branches: a coupon clock is the least time passed on any way through."""
+        issued.clear()
+        if not outcomes:
+            return
+        for name in set.intersection(*(set(o) for o in outcomes)):
+            step = outcomes[0][name][0]
+            issued[name] = (step, min(o[name][1] for o in outcomes if o[name][0] is step))
+
+    def _step(self, step: ast.Step, flow: _Flow, issued: _Issued) -> bool:
+        """Check one step; False when nothing after it can run."""
+        if step.label is not None:
+            self._label(step.label, flow)
+        if isinstance(step, ast.Wait):
+            self.exprs.expect(step.duration, flow.scope, DURATION, "a wait")
+            if isinstance(step.duration, ast.DurationLit):
+                check_positive(step.duration, self.sink, "a wait")
+                for name, (where, elapsed) in list(issued.items()):
+                    issued[name] = (where, elapsed + step.duration.milliseconds)
+        elif isinstance(step, ast.WaitUntil):
+            check_time(step.time, self.sink)
+        elif isinstance(step, ast.WaitFor):
+            spec = self._event(step.event)
+            if spec is not None and step.where is not None:
+                self.exprs.condition(step.where, self.event_scope(spec, with_run=True))
+            self.exprs.expect(step.timeout, flow.scope, DURATION, "a timeout")
+            if isinstance(step.timeout, ast.DurationLit):
+                check_positive(step.timeout, self.sink, "a timeout")
+            if step.on_timeout is not None:
+                outcomes = self._branches([step.on_timeout.steps, ()], flow, issued)
+                self._merge(issued, outcomes)
+        elif isinstance(step, ast.If):
+            for branch in step.branches:
+                self.exprs.condition(branch.condition, flow.scope)
+            blocks = [b.steps for b in step.branches] + [step.else_.steps if step.else_ is not None else ()]
+            outcomes = self._branches(blocks, flow, issued)
+            self._merge(issued, outcomes)
+            return bool(outcomes)
+        elif isinstance(step, ast.Bands):
+            covered = self._bands(step, flow)
+            outcomes = self._branches([b.steps for b in step.bands] + ([] if covered else [()]), flow, issued)
+            self._merge(issued, outcomes)
+            return bool(outcomes)
+        elif isinstance(step, ast.Split):
+            self._split(step)
+            blocks = [a.steps if isinstance(a, ast.Variant) else () for a in step.arms]
+            outcomes = self._branches(blocks, flow, issued)
+            self._merge(issued, outcomes)
+            return bool(outcomes)
+        elif isinstance(step, ast.Stop):
+            return False
+        elif isinstance(step, ast.StopIf):
+            self.exprs.condition(step.condition, flow.scope)
+        elif isinstance(step, ast.Send):
+            self._send(step, flow, issued)
+        elif isinstance(step, ast.AddToList | ast.RemoveFromList):
+            self._reference(step.list, "list", "segments fill themselves from their condition; add to a list")
+        elif isinstance(step, ast.IssueCoupon):
+            if self._reference(step.coupon, "coupon"):
+                issued[step.coupon.name] = (step, 0)
+            if step.valid is not None:
+                check_positive(step.valid, self.sink, "a coupon's validity")
+        elif isinstance(step, ast.AwardBonus):
+            if step.amount is not None:
+                self.exprs.expect(step.amount, flow.scope, self.symbols.money(), "a bonus")
+            elif not any(isinstance(g, ast.GroupDecl) and g.program for g in self.symbols.of_kind("group")):
+                self.sink.report(
+                    codes.BAD_GROUP,
+                    "`award bonus` without an amount needs a group with a loyalty program",
+                    step.span,
+                    "give an amount (award bonus 50 UAH) or declare: group g with program p",
+                )
+        elif isinstance(step, ast.SetGroup):
+            self._reference(step.group, "group")
+        elif isinstance(step, ast.SetAttribute):
+            self._set_attribute(step, flow)
+        elif isinstance(step, ast.CallWebhook):
+            self._webhook(step, flow)
+        return True
+
+    def _label(self, label: ast.Ident, flow: _Flow) -> None:
+        previous = flow.labels.get(label.name)
+        if previous is not None:
+            self.sink.report(
+                codes.DUPLICATE_LABEL,
+                f"the label @{label.name} is used twice",
+                label.span,
+                related=(Related(previous.span, "first used here"),),
+            )
+        else:
+            flow.labels[label.name] = label
+
+    def _reference(self, name: ast.Ident, kind: str, hint: str = "") -> bool:
+        """Is ``name`` a declaration of ``kind``? Report it if not."""
+        found = self.symbols.kind_of(name.name)
+        if found == kind:
+            return True
+        if found is None:
+            guess = closest_name(name.name, [d.name.name for d in self.symbols.of_kind(kind)])
+            self.sink.report(
+                codes.UNKNOWN_NAME,
+                f"unknown {kind} `{name.name}`" + (f": did you mean `{guess}`?" if guess else ""),
+                name.span,
+                f"declare it: {kind} {name.name} ...",
+            )
+        else:
+            self.sink.report(codes.WRONG_KIND, f"`{name.name}` is a {found}, not a {kind}", name.span, hint)
+        return False
+
+    # ------------------------------------------------------------ particular steps
+
+    def _send(self, step: ast.Send, flow: _Flow, issued: _Issued) -> None:
+        template_ok = self._reference(step.template, "template")
+        if template_ok:
+            decl = self.symbols.decls[step.template.name]
+            assert isinstance(decl, ast.TemplateDecl)
+            if decl.channel != step.channel:
+                self.sink.report(
+                    codes.CHANNEL_MISMATCH,
+                    f"template `{step.template.name}` is for {decl.channel}, not {step.channel}",
+                    step.template.span,
+                )
+        seen: dict[type, ast.Node] = {}
+        for option in step.options:
+            if type(option) in seen:
+                self.sink.report(
+                    codes.DUPLICATE_SETTING,
+                    "this is given twice",
+                    option.span,
+                    related=(Related(seen[type(option)].span, "first given here"),),
+                )
+                continue
+            seen[type(option)] = option
+            if isinstance(option, ast.WithCoupon):
+                if self._reference(option.coupon, "coupon"):
+                    self._coupon_clock(step, option.coupon, issued)
+            else:
+                self.exprs.expect(option.products, flow.scope, PRODUCTS, "`with products`")
+        if template_ok:
+            self._template_context(step, flow)
+        if not flow.capped and not flow.warned_uncapped:
+            frequent = next((t for t in flow.triggers if t.frequent), None)
+            if frequent is not None:
+                flow.warned_uncapped = True
+                self.sink.report(
+                    codes.UNCAPPED_SEND,
+                    f"`{frequent.name}` can fire many times per contact, and nothing caps these sends",
+                    step.span,
+                )
+
+    def _coupon_clock(self, step: ast.Send, coupon: ast.Ident, issued: _Issued) -> None:
+        if coupon.name not in issued:
+            return
+        where, elapsed = issued[coupon.name]
+        decl = self.symbols.decls[coupon.name]
+        assert isinstance(decl, ast.CouponDecl)
+        valid = where.valid
+        if valid is None:
+            option = decl.first(ast.CouponValid)
+            valid = option.duration if isinstance(option, ast.CouponValid) else None
+        if valid is not None and elapsed >= valid.milliseconds:
+            self.sink.report(
+                codes.COUPON_EXPIRES_BEFORE_SEND,
+                f"coupon `{coupon.name}` is valid for {_duration_text(valid)}, but at least "
+                f"{_ms_text(elapsed)} pass between issuing it and this send",
+                coupon.span,
+                related=(Related(where.span, "issued here"),),
+            )
+
+    def _template_context(self, step: ast.Send, flow: _Flow) -> None:
+        context: dict[str, Type] = dict(TEMPLATE_ALWAYS)
+        why: dict[str, str] = {}
+        if "order" in flow.scope.roots:
+            context.update(TEMPLATE_WITH_ORDER)
+        else:
+            reason = flow.scope.missing.get("order", "no trigger carries an order")
+            why.update(order=reason, purchased=reason)
+        if step.coupon is not None:
+            context.update(TEMPLATE_WITH_COUPON)
+        else:
+            why["coupon"] = "this send has no coupon: add `with coupon NAME`"
+        if step.products is not None:
+            context.update(TEMPLATE_WITH_PRODUCTS)
+        else:
+            why["products"] = "this send has no products: add `with products related(4)`"
+        if flow.awards_bonus:
+            context.update(TEMPLATE_WITH_BONUS)
+        else:
+            why["bonus"] = "this scenario awards no bonus"
+        self.templates.check_send(step, context, why)
+
+    def _bands(self, step: ast.Bands, flow: _Flow) -> bool:
+        """Check value bands; True when together they cover every value."""
+        subject = self.exprs.infer(step.subject, flow.scope)
+        if (
+            not is_unknown(subject)
+            and not isinstance(subject, Money)
+            and subject not in (NUMBER, PERCENT, DURATION)
+        ):
+            self.sink.report(
+                codes.TYPE_MISMATCH,
+                f"bands need money, a number, a percentage or a duration, not {describe(subject)}",
+                step.subject.span,
+            )
+            subject = MONEY
+        keyed: list[tuple[Decimal | None, Decimal | None, ast.Band]] = []
+        for band in step.bands:
+            for bound in (band.low, band.high):
+                if bound is not None:
+                    t = self.exprs.literal(bound)
+                    if not assignable(t, subject):
+                        self.exprs.report_mismatch(
+                            f"this bound is {describe(t)}, but the bands are about {describe(subject)}",
+                            bound.span,
+                            t,
+                            subject,
+                        )
+            low, high = _bound_value(band.low), _bound_value(band.high)
+            if low is not None and high is not None and low >= high:
+                self.sink.report(
+                    codes.BAND_OVERLAP, f"this band is empty: {low} is not below {high}", band.span
+                )
+                continue
+            keyed.append((low, high, band))
+        keyed.sort(key=lambda k: (k[0] is not None, k[0] or Decimal(0)))
+        for (_, high, before), (low, _, band) in zip(keyed, keyed[1:], strict=False):
+            if high is None or low is None or high > low:
+                self.sink.report(
+                    codes.BAND_OVERLAP,
+                    "this band overlaps the one before it",
+                    band.span,
+                    related=(Related(before.span, "the band it overlaps"),),
+                )
+            elif high < low:
+                self.sink.report(
+                    codes.BAND_GAP,
+                    f"values from {high} up to {low} fall into no band",
+                    band.span,
+                    related=(Related(before.span, "the band before the gap"),),
+                )
+        return bool(keyed) and keyed[0][0] is None and keyed[-1][1] is None
+
+    def _split(self, step: ast.Split) -> None:
+        total = Decimal(0)
+        names: dict[str, ast.Ident] = {}
+        control: ast.Control | None = None
+        for arm in step.arms:
+            if not Decimal(0) < arm.weight.value <= Decimal(100):
+                self.sink.report(codes.BAD_PERCENT, "a share runs from above 0% to 100%", arm.weight.span)
+            total += arm.weight.value
+            if isinstance(arm, ast.Control):
+                if control is not None:
+                    self.sink.report(
+                        codes.DUPLICATE_VARIANT,
+                        "a split has one control group",
+                        arm.span,
+                        related=(Related(control.span, "the first control group"),),
+                    )
+                control = arm
+            elif arm.name.name in names:
+                self.sink.report(
+                    codes.DUPLICATE_VARIANT,
+                    f"the variant `{arm.name.name}` is named twice",
+                    arm.name.span,
+                    related=(Related(names[arm.name.name].span, "first named here"),),
+                )
+            else:
+                names[arm.name.name] = arm.name
+        if not names:
+            self.sink.report(codes.EMPTY_BLOCK, "this split has no variant", step.span)
+        if total != 100:
+            self.sink.report(
+                codes.SPLIT_WEIGHTS, f"the shares add up to {total.normalize():f}%, not 100%", step.span
+            )
+
+    def _set_attribute(self, step: ast.SetAttribute, flow: _Flow) -> None:
+        target = self.symbols.attributes.get(step.name.name)
+        if target is None:
+            guess = closest_name(step.name.name, self.symbols.attributes)
+            self.sink.report(
+                codes.UNKNOWN_NAME,
+                f"unknown attribute `{step.name.name}`" + (f": did you mean `{guess}`?" if guess else ""),
+                step.name.span,
+                f"declare it: attribute {step.name.name}: string",
+            )
+            self.exprs.infer(step.value, flow.scope)
+            return
+        self.exprs.expect(step.value, flow.scope, target, f"`{step.name.name}`")
+
+    def _webhook(self, step: ast.CallWebhook, flow: _Flow) -> None:
+        url = step.url.value
+        local = url.startswith(("http://localhost", "http://127.0.0.1"))
+        if not (url.startswith("https://") and len(url) > len("https://")) and not local:
+            self.sink.report(codes.BAD_URL, f"`{url}` is not an https:// URL", step.url.span)
+        seen: dict[str, ast.Ident] = {}
+        for f in step.fields:
+            if f.name.name in seen:
+                self.sink.report(
+                    codes.DUPLICATE_SETTING,
+                    f"the field `{f.name.name}` is given twice",
+                    f.name.span,
+                    related=(Related(seen[f.name.name].span, "first given here"),),
+                )
+            seen.setdefault(f.name.name, f.name)
+            self.exprs.infer(f.value, flow.scope)
+
+
+_HEADER_GROUPS: dict[type, str] = {
+    ast.EntryEvery: "entry rule",
+    ast.EntryOnce: "entry rule",
+    ast.EntryAtMost: "entry rule",
+    ast.FrequencyCap: "frequency cap",
+    ast.QuietHours: "quiet hours",
+    ast.Attribution: "attribution window",
+}
+
+
+def _is_capped(scenario: ast.Scenario) -> bool:
+    for header in scenario.headers:
+        if isinstance(header, ast.FrequencyCap):
+            return True
+        if isinstance(header, ast.EntryOnce | ast.EntryAtMost) and header.scope == "contact":
+            return True
+    return False
+
+
+def _awards_bonus(steps: tuple[ast.Step, ...]) -> bool:
+    return any(
+        isinstance(step, ast.AwardBonus) or any(_awards_bonus(block) for block in ast.child_blocks(step))
+        for step in steps
+    )
+
+
+def _bound_value(bound: ast.BandBound | None) -> Decimal | None:
+    if bound is None:
+        return None
+    if isinstance(bound, ast.MoneyLit):
+        return bound.amount
+    if isinstance(bound, ast.DurationLit):
+        return Decimal(bound.milliseconds)
+    return bound.value
+
+
+def _duration_text(duration: ast.DurationLit) -> str:
+    return "".join(f"{n}{unit}" for n, unit in duration.parts)
+
+
+def _ms_text(ms: int) -> str:
+    parts = []
+    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)):
+        if ms >= size:
+            parts.append(f"{ms // size}{unit}")
+            ms %= size
+    return "".join(parts) or "0s"

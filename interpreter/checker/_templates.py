@@ -1,0 +1,388 @@
+"""Checking message templates: their settings, their files, and what their Jinja reads."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from jinja2 import TemplateSyntaxError, nodes
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from ...stdlib.catalog import (
+    LANGUAGES,
+    TEMPLATE_ALWAYS,
+    TEMPLATE_WITH_BONUS,
+    TEMPLATE_WITH_COUPON,
+    TEMPLATE_WITH_ORDER,
+    TEMPLATE_WITH_PRODUCTS,
+)
+from ...stdlib.templates import environment
+from .. import ast, codes
+from ..diagnostics import DiagnosticSink, Related
+from ..span import Span, span_of_offsets
+from ..suggest import closest_name
+from ..types import UNKNOWN, Entity, ListOf, Type
+from ..workspace import Workspace
+from ._symbols import Symbols
+
+#: Which parts each channel takes, and which a variant must have.
+CHANNEL_PARTS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "email": (frozenset({"subject", "preheader", "html", "plain"}), frozenset({"subject", "html"})),
+    "sms": (frozenset({"text"}), frozenset({"text"})),
+    "viber": (frozenset({"text", "image", "url"}), frozenset({"text"})),
+    "push": (frozenset({"title", "text", "url", "image"}), frozenset({"text"})),
+    "webpush": (frozenset({"title", "text", "url", "image"}), frozenset({"text"})),
+}
+FILE_PARTS = frozenset({"html", "plain"})
+ALL_TEMPLATE_VARIABLES: dict[str, Type] = {
+    **TEMPLATE_ALWAYS,
+    **TEMPLATE_WITH_ORDER,
+    **TEMPLATE_WITH_COUPON,
+    **TEMPLATE_WITH_PRODUCTS,
+    **TEMPLATE_WITH_BONUS,
+}
+_EMAIL = re.compile(r"[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+")
+_SMS_SENDER = re.compile(r"[A-Za-z0-9 ]{1,11}")
+
+
+@dataclass
+class TemplateInfo:
+    """What a template reads: each top-level variable and where it is first used."""
+
+    decl: ast.TemplateDecl
+    uses: dict[str, Span] = field(default_factory=dict)
+
+
+class TemplateChecker:
+    def __init__(self, workspace: Workspace, symbols: Symbols, sink: DiagnosticSink) -> None:
+        self.workspace = workspace
+        self.symbols = symbols
+        self.sink = sink
+        self.infos: dict[str, TemplateInfo] = {}
+
+    # ------------------------------------------------------------ declarations
+
+    def check_all(self) -> dict[str, TemplateInfo]:
+        for decl in self.symbols.of_kind("template"):
+            assert isinstance(decl, ast.TemplateDecl)
+            self.infos[decl.name.name] = self._check(decl, self.symbols.decl_files[decl.name.name])
+        return self.infos
+
+    def _check(self, decl: ast.TemplateDecl, source: str) -> TemplateInfo:
+        info = TemplateInfo(decl)
+        allowed, required = CHANNEL_PARTS[decl.channel]
+        shared: dict[str, ast.TemplatePart] = {}
+        seen_settings: dict[type, ast.Node] = {}
+        for setting in decl.settings:
+            if isinstance(setting, ast.TemplatePart):
+                self._part_key(setting, allowed, shared, decl.channel)
+                continue
+            previous = seen_settings.get(type(setting))
+            if previous is not None:
+                self._duplicate(setting, previous, "this setting")
+                continue
+            seen_settings[type(setting)] = setting
+            self._setting(setting, decl.channel)
+        variants: list[tuple[ast.Node, dict[str, ast.TemplatePart]]] = []
+        langs: dict[str, ast.TemplateLang] = {}
+        for lang in decl.langs:
+            if lang.lang.name not in LANGUAGES:
+                self.sink.report(
+                    codes.TEMPLATE_UNUSED_LANG, f"unknown language `{lang.lang.name}`", lang.lang.span
+                )
+            if lang.lang.name in langs:
+                self._duplicate(lang.lang, langs[lang.lang.name].lang, f"language `{lang.lang.name}`")
+                continue
+            langs[lang.lang.name] = lang
+            own: dict[str, ast.TemplatePart] = {}
+            for part in lang.parts:
+                self._part_key(part, allowed, own, decl.channel)
+            variants.append((lang, {**shared, **own}))
+        if not langs:
+            variants.append((decl.name, shared))
+        fallback = seen_settings.get(ast.TemplateFallback)
+        if langs and fallback is None:
+            self.sink.report(
+                codes.MISSING_FALLBACK,
+                f"template `{decl.name.name}` has languages but no fallback",
+                decl.name.span,
+            )
+        elif isinstance(fallback, ast.TemplateFallback) and langs and fallback.lang.name not in langs:
+            self.sink.report(
+                codes.MISSING_FALLBACK,
+                f"the fallback `{fallback.lang.name}` has no `lang {fallback.lang.name}` block",
+                fallback.lang.span,
+            )
+        for where, parts in variants:
+            missing = sorted(required - parts.keys())
+            if missing:
+                label = (
+                    f"`lang {where.lang.name}`"
+                    if isinstance(where, ast.TemplateLang)
+                    else f"template `{decl.name.name}`"
+                )
+                self.sink.report(
+                    codes.MISSING_TEMPLATE_PART,
+                    f"{label} has no {' or '.join(missing)}",
+                    where.span if isinstance(where, ast.TemplateLang) else decl.name.span,
+                )
+        checked: set[int] = set()
+        for _, parts in variants:
+            for part in parts.values():
+                if id(part) not in checked:
+                    checked.add(id(part))
+                    self._compile_part(part, source, info, decl)
+        return info
+
+    def _part_key(
+        self, part: ast.TemplatePart, allowed: frozenset[str], into: dict[str, ast.TemplatePart], channel: str
+    ) -> None:
+        if part.key not in allowed:
+            self.sink.report(
+                codes.PART_NOT_FOR_CHANNEL, f"{channel} templates have no `{part.key}`", part.span
+            )
+            return
+        if part.key in into:
+            self._duplicate(part, into[part.key], f"`{part.key}`")
+            return
+        into[part.key] = part
+
+    def _duplicate(self, node: ast.Node, previous: ast.Node, what: str) -> None:
+        self.sink.report(
+            codes.DUPLICATE_SETTING,
+            f"{what} is given twice",
+            node.span,
+            related=(Related(previous.span, "first given here"),),
+        )
+
+    def _setting(self, setting: ast.TemplateSetting, channel: str) -> None:
+        if isinstance(setting, ast.TemplateFrom):
+            if channel == "email":
+                if setting.address is None:
+                    self.sink.report(
+                        codes.BAD_ADDRESS,
+                        "an email sender needs an address",
+                        setting.span,
+                        'from "Shop" <shop@example.com>',
+                    )
+                elif not _EMAIL.fullmatch(setting.address.value):
+                    self.sink.report(
+                        codes.BAD_ADDRESS,
+                        f"`{setting.address.value}` is not an email address",
+                        setting.address.span,
+                    )
+            elif setting.address is not None:
+                self.sink.report(
+                    codes.BAD_ADDRESS, f"{channel} senders have a name, not an address", setting.address.span
+                )
+            elif setting.name is None or (channel == "sms" and not _SMS_SENDER.fullmatch(setting.name.value)):
+                self.sink.report(
+                    codes.BAD_ADDRESS,
+                    "an SMS sender name is 1 to 11 Latin letters, digits or spaces",
+                    setting.span,
+                )
+        elif isinstance(setting, ast.TemplateReplyTo):
+            if channel != "email":
+                self.sink.report(
+                    codes.PART_NOT_FOR_CHANNEL, f"{channel} templates have no reply-to", setting.span
+                )
+            elif not _EMAIL.fullmatch(setting.address.value):
+                self.sink.report(
+                    codes.BAD_ADDRESS,
+                    f"`{setting.address.value}` is not an email address",
+                    setting.address.span,
+                )
+
+    # ------------------------------------------------------------ Jinja
+
+    def _compile_part(
+        self, part: ast.TemplatePart, source: str, info: TemplateInfo, decl: ast.TemplateDecl
+    ) -> None:
+        env = environment(html=part.key == "html")
+        if part.key in FILE_PARTS:
+            text = self.workspace.read_resource(source, part.value.value)
+            shown = self.workspace.resource_path(source, part.value.value)
+            if text is None:
+                self.sink.report(
+                    codes.TEMPLATE_FILE_MISSING,
+                    f"template file `{shown}` does not exist or is not UTF-8 text",
+                    part.value.span,
+                )
+                return
+            locate: _FileLocator | _InlineLocator = _FileLocator(shown, text)
+        else:
+            text = part.value.value
+            locate = _InlineLocator(part.value.span, self._scn_text(source))
+        try:
+            tree = env.parse(text)
+            env.compile(tree)
+        except TemplateSyntaxError as error:
+            self.sink.report(
+                codes.TEMPLATE_SYNTAX,
+                f"template error: {error.message}",
+                locate.line(error.lineno or 1, None),
+            )
+            return
+        _Reader(self, env, locate, info).visit_all(tree)
+        if decl.channel == "email" and part.key == "html" and "unsubscribe_url" not in _names_in(tree):
+            self.sink.report(
+                codes.MISSING_UNSUBSCRIBE,
+                f"email template `{decl.name.name}` has no unsubscribe link",
+                part.value.span,
+            )
+
+    def _scn_text(self, source: str) -> str:
+        for f in self.workspace.files:
+            if f.path == source:
+                return f.text
+        return ""
+
+    # ------------------------------------------------------------ sends
+
+    def check_send(self, send: ast.Send, context: dict[str, Type], why_missing: dict[str, str]) -> None:
+        """Report variables the template reads that this send does not provide."""
+        info = self.infos.get(send.template.name)
+        if info is None:
+            return
+        for name, used_at in info.uses.items():
+            if name in context or name not in ALL_TEMPLATE_VARIABLES:
+                continue
+            why = why_missing.get(name, "this send has none")
+            self.sink.report(
+                codes.TEMPLATE_UNKNOWN_VARIABLE,
+                f"template `{send.template.name}` uses `{name}`, but {why}",
+                send.span,
+                related=(Related(used_at, f"`{name}` is used here"),),
+            )
+
+
+def _names_in(tree: nodes.Template) -> set[str]:
+    return {n.name for n in tree.find_all(nodes.Name)}
+
+
+class _FileLocator:
+    def __init__(self, path: str, text: str) -> None:
+        self.path = path
+        self.lines = text.split("\n")
+
+    def line(self, lineno: int, word: str | None) -> Span:
+        index = min(max(lineno, 1), len(self.lines)) - 1
+        found = self.lines[index].find(word) if word else -1
+        column = found + 1 if found >= 0 else 1
+        width = len(word) if word and found >= 0 else 1
+        start = sum(len(x) + 1 for x in self.lines[:index]) + column - 1
+        return Span(self.path, index + 1, column, index + 1, column + width, start, start + width)
+
+
+class _InlineLocator:
+    def __init__(self, span: Span, scn_text: str) -> None:
+        self.span = span
+        self.raw = scn_text[span.start : span.end] if scn_text else ""
+        self.scn_text = scn_text
+
+    def line(self, lineno: int, word: str | None) -> Span:
+        offset = self.raw.find(word) if word else -1
+        if offset < 0 or not self.scn_text:
+            return self.span
+        start = self.span.start + offset
+        return span_of_offsets(self.span.file, self.scn_text, start, start + len(word or ""))
+
+
+class _Reader:
+    """Walks a template's AST: records top-level variables, checks their fields."""
+
+    def __init__(
+        self,
+        checker: TemplateChecker,
+        env: ImmutableSandboxedEnvironment,
+        locate: _FileLocator | _InlineLocator,
+        info: TemplateInfo,
+    ) -> None:
+        self.checker = checker
+        self.env = env
+        self.locate = locate
+        self.info = info
+
+    def visit_all(self, tree: nodes.Template) -> None:
+        self.visit(tree, {})
+
+    def visit(self, node: nodes.Node, local: dict[str, Type]) -> None:
+        if isinstance(node, nodes.For):
+            self.visit(node.iter, local)
+            item = self.type_of(node.iter, local)
+            inner = dict(local)
+            for target in (
+                node.target.find_all(nodes.Name) if not isinstance(node.target, nodes.Name) else [node.target]
+            ):
+                inner[target.name] = (
+                    item.item if isinstance(item, ListOf) and isinstance(node.target, nodes.Name) else UNKNOWN
+                )
+            inner["loop"] = UNKNOWN
+            for child in (*node.body, *([node.test] if node.test else [])):
+                self.visit(child, inner)
+            for child in node.else_:
+                self.visit(child, local)
+            return
+        if isinstance(node, (nodes.Assign, nodes.AssignBlock)):
+            for target in (
+                node.target.find_all(nodes.Name) if not isinstance(node.target, nodes.Name) else [node.target]
+            ):
+                local[target.name] = UNKNOWN
+        if isinstance(node, (nodes.Macro, nodes.CallBlock)):
+            inner = dict(local)
+            for arg in node.args:
+                inner[arg.name] = UNKNOWN
+            inner.update(varargs=UNKNOWN, kwargs=UNKNOWN, caller=UNKNOWN)
+            for child in node.body:
+                self.visit(child, inner)
+            return
+        if isinstance(node, nodes.Name) and node.ctx == "load":
+            self.name(node, local)
+            return
+        if isinstance(node, nodes.Getattr):
+            self.visit(node.node, local)
+            self.attribute(node, local)
+            return
+        for child in node.iter_child_nodes():
+            self.visit(child, local)
+
+    def name(self, node: nodes.Name, local: dict[str, Type]) -> None:
+        if node.name in local or node.name in self.env.globals:
+            return
+        span = self.locate.line(node.lineno, node.name)
+        if node.name not in ALL_TEMPLATE_VARIABLES:
+            guess = closest_name(node.name, ALL_TEMPLATE_VARIABLES)
+            self.checker.sink.report(
+                codes.TEMPLATE_UNKNOWN_VARIABLE,
+                f"templates have no variable `{node.name}`" + (f": did you mean `{guess}`?" if guess else ""),
+                span,
+            )
+            return
+        self.info.uses.setdefault(node.name, span)
+
+    def attribute(self, node: nodes.Getattr, local: dict[str, Type]) -> None:
+        owner = self.type_of(node.node, local)
+        if not isinstance(owner, Entity):
+            return
+        fields = self.checker.symbols.fields_of(owner.kind)
+        if fields is None or node.attr in fields:
+            return
+        guess = closest_name(node.attr, fields)
+        self.checker.sink.report(
+            codes.TEMPLATE_UNKNOWN_VARIABLE,
+            f"{owner.kind} has no field `{node.attr}`" + (f": did you mean `{guess}`?" if guess else ""),
+            self.locate.line(node.lineno, node.attr),
+            f"fields of {owner.kind}: " + ", ".join(sorted(fields)),
+        )
+
+    def type_of(self, node: nodes.Node, local: dict[str, Type]) -> Type:
+        if isinstance(node, nodes.Name):
+            if node.name in local:
+                return local[node.name]
+            return ALL_TEMPLATE_VARIABLES.get(node.name, UNKNOWN)
+        if isinstance(node, nodes.Getattr):
+            owner = self.type_of(node.node, local)
+            if isinstance(owner, Entity):
+                fields = self.checker.symbols.fields_of(owner.kind) or {}
+                return fields.get(node.attr, UNKNOWN)
+        return UNKNOWN

@@ -1,0 +1,187 @@
+"""The `scn` command line.
+
+Exit codes follow the linters people know: 0 clean, 1 findings, 2 could not run.
+Commands import what they need lazily so that `scn check` starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+
+from . import __version__
+
+EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+def use_colour(choice: str, stream: object) -> bool:
+    """Colour only on a terminal, never when NO_COLOR is set (https://no-color.org)."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    if choice == "always":
+        return True
+    if choice == "never":
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def _add_check(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "check",
+        help="check .scn files like a compiler",
+        description="Check .scn files and report every finding.",
+    )
+    p.add_argument(
+        "paths", nargs="*", default=["."], help="files or directories (default: the current directory)"
+    )
+    p.add_argument(
+        "--format",
+        choices=("text", "concise", "json", "github", "sarif"),
+        default="text",
+        help="text (with code frames), concise (one line each), json, github (annotations), sarif",
+    )
+    p.add_argument("--strict", action="store_true", help="treat warnings as errors for the exit code")
+    p.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    p.set_defaults(run=_run_check)
+
+
+def _add_fmt(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "fmt", help="format .scn files", description="Rewrite .scn files in the canonical layout."
+    )
+    p.add_argument(
+        "paths", nargs="*", default=["."], help="files or directories (default: the current directory)"
+    )
+    p.add_argument("--check", action="store_true", help="change nothing; exit 1 if a file would change")
+    p.set_defaults(run=_run_fmt)
+
+
+def _run_check(args: argparse.Namespace) -> int:
+    from .interpreter.checker import check_workspace
+    from .interpreter.render import render_github, render_json, render_sarif, render_text, summary
+    from .interpreter.workspace import load_workspace
+
+    workspace = load_workspace(args.paths)
+    if not workspace.files and not workspace.load_errors:
+        print(f"scn check: no .scn files under {' '.join(args.paths)}", file=sys.stderr)
+        return EXIT_ERROR
+    result = check_workspace(workspace)
+    diagnostics = result.diagnostics
+    texts = {f.path: f.text for f in workspace.files}
+
+    def read(path: str) -> str | None:
+        if path in texts:
+            return texts[path]
+        try:
+            with open(path, encoding="utf-8") as handle:
+                return handle.read()
+        except (OSError, UnicodeDecodeError):
+            return None
+
+    files = len(workspace.files)
+    if args.format == "json":
+        sys.stdout.write(render_json(diagnostics, files))
+    elif args.format == "github":
+        sys.stdout.write(render_github(diagnostics))
+    elif args.format == "sarif":
+        sys.stdout.write(render_sarif(diagnostics, __version__))
+    else:
+        colour = use_colour(args.color, sys.stdout)
+        text = render_text(diagnostics, read, colour=colour, frames=args.format == "text")
+        sys.stdout.write(text)
+        print(summary(diagnostics, files, len(result.symbols.scenarios)))
+    if workspace.load_errors:
+        return EXIT_ERROR
+    if result.errors or (args.strict and result.warnings):
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+def _run_fmt(args: argparse.Namespace) -> int:
+    from .grammar import parse
+    from .grammar._format import FormatError, format_source
+    from .interpreter.render import render_text
+    from .interpreter.workspace import scn_files
+
+    files, errors = scn_files(args.paths)
+    if errors or not files:
+        for error in errors:
+            print(f"scn fmt: {error.message}", file=sys.stderr)
+        if not files:
+            print(f"scn fmt: no .scn files under {' '.join(args.paths)}", file=sys.stderr)
+        return EXIT_ERROR
+    status = EXIT_OK
+    changed = 0
+    for path in files:
+        shown = os.path.relpath(path)
+        text = path.read_text(encoding="utf-8")
+        result = parse(text, shown)
+        try:
+            formatted = format_source(result)
+        except FormatError:
+            colour = use_colour("auto", sys.stderr)
+            sys.stderr.write(render_text(list(result.diagnostics), _reader_of(text), colour=colour))
+            print(f"scn fmt: {shown} has syntax errors; it was not formatted", file=sys.stderr)
+            status = EXIT_ERROR
+            continue
+        if formatted != text:
+            changed += 1
+            if args.check:
+                print(f"would reformat {shown}")
+                status = max(status, EXIT_FINDINGS)
+            else:
+                path.write_text(formatted, encoding="utf-8")
+                print(f"reformatted {shown}")
+    unchanged = len(files) - changed
+    verb = "would be reformatted" if args.check else "reformatted"
+    print(f"{changed} file{'s' * (changed != 1)} {verb}, {unchanged} unchanged.")
+    return status
+
+
+def _reader_of(text: str) -> Callable[[str], str | None]:
+    return lambda _path: text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="scn", description="Marketing automation where scenarios are code.")
+    parser.add_argument("--version", action="version", version=f"scn {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for add in COMMANDS:
+        add(sub)
+    return parser
+
+
+COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [_add_check, _add_fmt]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return EXIT_ERROR
+    try:
+        code: int = args.run(args)
+        return code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception:  # an internal error must not look like a finding in the user's file
+        if os.environ.get("SCN_DEBUG"):
+            traceback.print_exc()
+        error = sys.exc_info()[1]
+        print(f"scn: internal error: {type(error).__name__}: {error}", file=sys.stderr)
+        print(
+            "scn: this is a bug in scn; run with SCN_DEBUG=1 for details and please report it",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,355 @@
+"""What the language knows without being told: entities, events and functions.
+
+The checker types expressions against this catalog and the runtime implements it; the
+language reference (docs/language.md) lists the same names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..interpreter.types import (
+    BOOL,
+    DATE,
+    DATETIME,
+    DURATION,
+    MONEY,
+    NUMBER,
+    PERCENT,
+    STRING,
+    Entity,
+    ListOf,
+    Ref,
+    Type,
+)
+
+PRODUCT = Entity("product")
+ITEM = Entity("item")
+PRODUCTS = ListOf(PRODUCT)
+
+#: Fields of every record type. Money without a currency takes the workspace's
+#: `currency` declaration, if there is one.
+ENTITY_FIELDS: dict[str, dict[str, Type]] = {
+    "contact": {
+        "id": STRING,
+        "email": STRING,
+        "phone": STRING,
+        "first_name": STRING,
+        "last_name": STRING,
+        "name": STRING,
+        "language": STRING,
+        "timezone": STRING,
+        "country": STRING,
+        "created_at": DATETIME,
+        "group": Ref("group"),
+        "bonus_balance": MONEY,
+        "lifetime_spend": MONEY,
+        "last_activity_at": DATETIME,
+        "orders": Entity("orders"),
+        "subscribed": Entity("channels"),
+        "reachable": Entity("channels"),
+        "tags": ListOf(STRING),
+    },
+    "orders": {
+        "count": NUMBER,
+        "total": MONEY,
+        "average": MONEY,
+        "first_at": DATETIME,
+        "last_at": DATETIME,
+        "last_paid_at": DATETIME,
+    },
+    "channels": {
+        "email": BOOL,
+        "sms": BOOL,
+        "viber": BOOL,
+        "push": BOOL,
+        "webpush": BOOL,
+    },
+    "order": {
+        "id": STRING,
+        "number": STRING,
+        "status": STRING,
+        "offer": STRING,
+        "tariff": STRING,
+        "total": MONEY,
+        "currency": STRING,
+        "items": ListOf(ITEM),
+        "item_count": NUMBER,
+        "coupon": STRING,
+        "created_at": DATETIME,
+        "paid_at": DATETIME,
+        "paid": BOOL,
+        "cancelled": BOOL,
+    },
+    "item": {
+        "product_id": STRING,
+        "sku": STRING,
+        "name": STRING,
+        "category": STRING,
+        "offer": STRING,
+        "tariff": STRING,
+        "quantity": NUMBER,
+        "price": MONEY,
+        "total": MONEY,
+        "status": STRING,
+        "url": STRING,
+        "image": STRING,
+    },
+    "product": {
+        "id": STRING,
+        "name": STRING,
+        "category": STRING,
+        "price": MONEY,
+        "url": STRING,
+        "image": STRING,
+        "created_at": DATETIME,
+    },
+    "run": {
+        "started_at": DATETIME,
+        "variant": STRING,
+    },
+    # Template-only records.
+    "coupon": {
+        "code": STRING,
+        "name": STRING,
+        "percent": PERCENT,
+        "amount": MONEY,
+        "discount": STRING,
+        "valid_until": DATETIME,
+        "price_before": MONEY,
+        "price_after": MONEY,
+    },
+    "bonus": {
+        "amount": MONEY,
+        "percent": PERCENT,
+        "balance": MONEY,
+    },
+}
+
+
+@dataclass(frozen=True, slots=True)
+class EventSpec:
+    """A built-in or declared event: its payload fields and the records it carries."""
+
+    name: str
+    fields: dict[str, Type]
+    carries: frozenset[str] = frozenset()
+    #: Can fire many times for one contact (a send under it wants a frequency cap).
+    frequent: bool = False
+    description: str = ""
+    custom: bool = False
+
+
+def _event(
+    name: str,
+    description: str,
+    fields: dict[str, Type] | None = None,
+    *,
+    carries: str = "",
+    frequent: bool = False,
+) -> EventSpec:
+    payload: dict[str, Type] = {"occurred_at": DATETIME}
+    carried = frozenset(carries.split()) if carries else frozenset()
+    for record in carried:
+        payload[record] = Entity(record)
+    payload.update(fields or {})
+    return EventSpec(name, payload, carried, frequent, description)
+
+
+BUILTIN_EVENTS: dict[str, EventSpec] = {
+    e.name: e
+    for e in (
+        _event("contact.registered", "a new contact signed up"),
+        _event("contact.updated", "a contact's data changed", frequent=True),
+        _event(
+            "contact.active",
+            "a contact did something (visit, login, lesson)",
+            {"kind": STRING},
+            frequent=True,
+        ),
+        _event("order.created", "an order was placed", carries="order", frequent=True),
+        _event("order.unpaid", "an order was placed but not paid (an application)", carries="order"),
+        _event("order.paid", "an order was paid", carries="order", frequent=True),
+        _event("order.cancelled", "an order was cancelled", carries="order"),
+        _event("order.refunded", "an order was refunded", carries="order"),
+        _event(
+            "order.status_changed",
+            "an order moved to a status (every item of it)",
+            {"status": STRING, "previous_status": STRING},
+            carries="order",
+            frequent=True,
+        ),
+        _event(
+            "order.item_status_changed",
+            "an item of an order moved to a status",
+            {"status": STRING, "all_items": BOOL},
+            carries="order item",
+            frequent=True,
+        ),
+        _event("list.entered", "a contact was added to a list", {"list": Ref("list")}),
+        _event("list.left", "a contact was removed from a list", {"list": Ref("list")}),
+        _event("segment.entered", "a contact started matching a segment", {"segment": Ref("segment")}),
+        _event("segment.left", "a contact stopped matching a segment", {"segment": Ref("segment")}),
+        _event(
+            "group.changed",
+            "a contact moved to another group",
+            {"group": Ref("group"), "previous_group": Ref("group")},
+        ),
+        _event(
+            "course.access_granted", "a contact got access to a course", {"course": STRING, "tariff": STRING}
+        ),
+        _event(
+            "course.progressed",
+            "a contact's progress in a course changed",
+            {"course": STRING, "progress": PERCENT},
+            frequent=True,
+        ),
+        _event("course.completed", "a contact finished a course", {"course": STRING}),
+        _event(
+            "lesson.completed",
+            "a contact finished a lesson",
+            {"course": STRING, "lesson": STRING},
+            frequent=True,
+        ),
+        _event(
+            "message.opened",
+            "a contact opened a message",
+            {"channel": STRING, "template": STRING, "scenario": STRING},
+            frequent=True,
+        ),
+        _event(
+            "message.clicked",
+            "a contact clicked a link in a message",
+            {"channel": STRING, "template": STRING, "scenario": STRING, "url": STRING},
+            frequent=True,
+        ),
+        _event(
+            "message.unsubscribed",
+            "a contact unsubscribed from a channel",
+            {"channel": STRING, "template": STRING, "scenario": STRING},
+        ),
+        _event(
+            "coupon.redeemed",
+            "a coupon code was used in an order",
+            {"coupon": Ref("coupon"), "code": STRING},
+            carries="order",
+            frequent=True,
+        ),
+        _event(
+            "bonus.awarded", "bonus points were credited", {"amount": MONEY}, carries="order", frequent=True
+        ),
+    )
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    name: str
+    type: Type
+    required: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionSpec:
+    name: str
+    params: tuple[Param, ...]
+    returns: Type
+    description: str
+    #: Records the function needs in scope (e.g. related() needs an order to relate to).
+    needs: frozenset[str] = field(default_factory=frozenset)
+
+
+def _fn(name: str, returns: Type, description: str, *params: Param, needs: str = "") -> FunctionSpec:
+    return FunctionSpec(
+        name, params, returns, description, frozenset(needs.split()) if needs else frozenset()
+    )
+
+
+LIMIT = Param("limit", NUMBER, required=False)
+
+FUNCTIONS: dict[str, FunctionSpec] = {
+    f.name: f
+    for f in (
+        _fn("now", DATETIME, "the current moment"),
+        _fn("today", DATE, "today's date in the contact's time zone"),
+        _fn("ago", DATETIME, "the moment that long before now", Param("duration", DURATION)),
+        _fn(
+            "bought",
+            BOOL,
+            "the contact has a paid order for this product or offer (optionally on a tariff)",
+            Param("product", STRING),
+            Param("tariff", STRING, required=False),
+        ),
+        _fn("has_access", BOOL, "the contact has access to this course", Param("course", STRING)),
+        _fn(
+            "progress",
+            PERCENT,
+            "the contact's progress in this course (0% without access)",
+            Param("course", STRING),
+        ),
+        _fn("in_list", BOOL, "the contact is a member of this list", Param("list", Ref("list"))),
+        _fn("in_segment", BOOL, "the contact matches this segment", Param("segment", Ref("segment"))),
+        _fn("in_group", BOOL, "the contact belongs to this group", Param("group", Ref("group"))),
+        _fn(
+            "ordered_since", BOOL, "the contact placed an order after this moment", Param("moment", DATETIME)
+        ),
+        _fn(
+            "messaged_within",
+            BOOL,
+            "the contact was sent a message (on this channel) within this time",
+            Param("duration", DURATION),
+            Param("channel", STRING, required=False),
+        ),
+        _fn(
+            "tier_percent",
+            PERCENT,
+            "the contact's current percentage in this loyalty program",
+            Param("program", Ref("program")),
+        ),
+        _fn("len", NUMBER, "the number of items in a list", Param("items", ListOf(PRODUCT))),
+        _fn("related", PRODUCTS, "products bought together with those of the contact's last order", LIMIT),
+        _fn(
+            "popular",
+            PRODUCTS,
+            "the most bought products of the last days",
+            Param("days", DURATION, required=False),
+            LIMIT,
+        ),
+        _fn("new_arrivals", PRODUCTS, "the newest products", LIMIT),
+        _fn("bestsellers", PRODUCTS, "the best-selling products of all time", LIMIT),
+        _fn("personal", PRODUCTS, "products bought by contacts who bought what this contact bought", LIMIT),
+        _fn("in_category", PRODUCTS, "popular products of a category", Param("category", STRING), LIMIT),
+        _fn(
+            "bought_by_segment",
+            PRODUCTS,
+            "products most bought by the members of a segment",
+            Param("segment", Ref("segment")),
+            LIMIT,
+        ),
+    )
+}
+
+#: Variables every template sees, and those that depend on the send.
+TEMPLATE_ALWAYS: dict[str, Type] = {
+    "contact": Entity("contact"),
+    "bestsellers": PRODUCTS,
+    "unsubscribe_url": STRING,
+    "preferences_url": STRING,
+    "scenario": STRING,
+}
+TEMPLATE_WITH_ORDER: dict[str, Type] = {"order": Entity("order"), "purchased": ListOf(ITEM)}
+TEMPLATE_WITH_COUPON: dict[str, Type] = {"coupon": Entity("coupon")}
+TEMPLATE_WITH_PRODUCTS: dict[str, Type] = {"products": PRODUCTS}
+TEMPLATE_WITH_BONUS: dict[str, Type] = {"bonus": Entity("bonus")}
+#: Filters our template environment adds to Jinja's own.
+TEMPLATE_FILTERS = ("money", "percent", "date", "datetime")
+
+ISO_CURRENCIES = frozenset(
+    """AED ARS AUD AZN BGN BRL BYN CAD CHF CLP CNY COP CZK DKK EGP EUR GBP GEL HKD HUF IDR ILS
+    INR ISK JPY KGS KRW KZT MDL MXN MYR NOK NZD PHP PKR PLN RON RSD RUB SAR SEK SGD THB TRY
+    TWD UAH USD UZS VND ZAR""".split()
+)
+LANGUAGES = frozenset(
+    """ar be bg cs da de el en es et fi fr he hi hr hu hy id it ja ka kk ko lt lv nl no pl pt
+    ro ru sk sl sr sv th tr uk uz vi zh""".split()
+)
