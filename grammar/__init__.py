@@ -53,8 +53,7 @@ def parse(text: str, file: str = "<input>") -> ParseResult:
         items = ToAst(file, text, sink).transform(result.tree)
         module = ast.Module(path=file, items=tuple(items), span=span_of_offsets(file, text, 0, len(text)))
     comments = tuple(
-        Comment(str(t.value), span_of_offsets(file, text, t.start_pos or 0, t.end_pos or 0))
-        for t in result.comments
+        Comment(str(t.value), span_of_offsets(file, text, t.start_pos or 0, t.end_pos or 0)) for t in result.comments
     )
     return ParseResult(module, tuple(sink.sorted()), comments, text, result.lossy)
 

@@ -30,7 +30,9 @@ from ._lark import current_comments, get_lark, keyword_terminals
 from ._messages import (
     BLOCK_OPENERS,
     DURATION_WORDS,
+    HEADER_WORDS,
     QUOTE_PAIRS,
+    STEP_WORDS,
     describe_expected,
     describe_token,
 )
@@ -100,6 +102,8 @@ class _Driver:
     # ------------------------------------------------------------ recoveries
 
     def _bad_token(self, ip: InteractiveParser, token: Token, expected: set[str]) -> None:
+        if self._misplaced_header(token, expected):
+            return
         if self._close_blocks_for(ip, token, expected):
             return
         if self._fix_spaced_duration(ip, token):
@@ -145,9 +149,7 @@ class _Driver:
         if token.type != "NAME":
             return False
         word = str(token.value)
-        candidates = [
-            self.keyword_of[t] for t in expected if t in self.keyword_of and self.keyword_of[t].isalpha()
-        ]
+        candidates = [self.keyword_of[t] for t in expected if t in self.keyword_of and self.keyword_of[t].isalpha()]
         guess = closest_keyword(word, candidates)
         if guess is None or guess == word:
             return False
@@ -201,6 +203,22 @@ class _Driver:
         self._feed(ip, replacement)
         return True
 
+    def _misplaced_header(self, token: Token, expected: set[str]) -> bool:
+        """A scenario header among the steps: say so, then skip it."""
+        word = str(token.value)
+        step_terminals = {self.terminal_of[w] for w in STEP_WORDS if w in self.terminal_of}
+        if word not in HEADER_WORDS or not expected & step_terminals:
+            return False
+        self.sink.report(
+            codes.MISPLACED_HEADER,
+            f"`{word}` is a scenario header, but the steps have already begun",
+            self._span(token),
+            "move it up, before the first step",
+        )
+        self.lossy = True
+        self.accepted_since_error = 0
+        return True
+
     def _bad_characters(self, ip: InteractiveParser, error: UnexpectedCharacters) -> None:
         pos = int(error.pos_in_stream or 0)
         char = self.text[pos]
@@ -218,11 +236,7 @@ class _Driver:
         else:
             skip_to = pos + 1
             if not char.isascii():
-                while (
-                    skip_to < line_end
-                    and not self.text[skip_to].isspace()
-                    and not self.text[skip_to].isascii()
-                ):
+                while skip_to < line_end and not self.text[skip_to].isspace() and not self.text[skip_to].isascii():
                     skip_to += 1
                 if self._fix_foreign_name(ip, pos, self._word_end(pos, line_end)):
                     return
@@ -285,11 +299,7 @@ class _Driver:
 
     def _report_missing_end(self, ip: InteractiveParser, before: Token | None) -> None:
         opener = self._innermost_opener(ip)
-        where = (
-            f"before {describe_token(before.type, str(before.value))}"
-            if before
-            else "before the end of the file"
-        )
+        where = f"before {describe_token(before.type, str(before.value))}" if before else "before the end of the file"
         noticed = self._span(before) if before is not None else self._eof_span()
         if opener is None:
             self.sink.report(codes.MISSING_END, f"`end` missing {where}", noticed)
@@ -367,9 +377,7 @@ class _Driver:
 
     def _eof_span(self) -> Span:
         end = len(self.text.rstrip())
-        return (
-            span_of_offsets(self.file, self.text, max(end - 1, 0), end) if end else Span.whole_file(self.file)
-        )
+        return span_of_offsets(self.file, self.text, max(end - 1, 0), end) if end else Span.whole_file(self.file)
 
 
 def _line_counter(ip: InteractiveParser) -> LineCounter:

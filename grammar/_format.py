@@ -230,11 +230,16 @@ class _Printer:
         if isinstance(item, ast.ListDecl):
             self.line(f"list {item.name.name}{_optional(item.title)}", s.start, s.end)
         elif isinstance(item, ast.SegmentDecl):
-            self.line(
-                f"segment {item.name.name}{_optional(item.title)} where {expr_text(item.condition)}",
-                s.start,
-                s.end,
-            )
+            head = f"segment {item.name.name}{_optional(item.title)}"
+            condition = f"where {expr_text(item.condition)}"
+            if len(head) + 1 + len(condition) + INDENT_WIDTH * self.depth <= MAX_WIDTH:
+                self.line(f"{head} {condition}", s.start, s.end)
+            else:  # a long condition goes on its own line
+                end = item.title.span.end if item.title else item.name.span.end
+                self.line(head, s.start, end, opens=True)
+                self.depth += 1
+                self.line(condition, item.condition.span.start, s.end)
+                self.depth -= 1
         elif isinstance(item, ast.AttributeDecl):
             self.line(f"attribute {item.name.name}: {item.type_name.name}", s.start, s.end)
         elif isinstance(item, ast.CurrencyDecl):
@@ -281,9 +286,7 @@ class _Printer:
         self.depth -= 1
 
     def template(self, item: ast.TemplateDecl) -> None:
-        self.line(
-            f"template {item.name.name} {item.channel}", item.span.start, item.name.span.end, opens=True
-        )
+        self.line(f"template {item.name.name} {item.channel}", item.span.start, item.name.span.end, opens=True)
         self.depth += 1
         for setting in item.settings:
             self.line(_template_setting(setting), setting.span.start, setting.span.end)
@@ -434,9 +437,7 @@ def header_text(header: ast.Header) -> str:
         return f"entry at most {literal_text(header.count)} per {header.scope}{window}"
     if isinstance(header, ast.FrequencyCap):
         per_contact = " per contact" if header.per_contact else ""
-        return (
-            f"frequency at most {literal_text(header.count)}{per_contact} per {literal_text(header.window)}"
-        )
+        return f"frequency at most {literal_text(header.count)}{per_contact} per {literal_text(header.window)}"
     if isinstance(header, ast.QuietHours):
         return f"quiet hours {literal_text(header.start)} to {literal_text(header.end)}"
     return f"attribution {literal_text(header.window)}"

@@ -100,9 +100,7 @@ def lark_options() -> dict[str, Any]:
 def get_lark() -> Lark:
     """The process-wide parser."""
     cache = _private_cache_file()
-    return Lark.open_from_package(
-        __package__, GRAMMAR_FILE, ("",), cache=cache if cache else False, **lark_options()
-    )
+    return Lark.open_from_package(__package__, GRAMMAR_FILE, ("",), cache=cache if cache else False, **lark_options())
 
 
 @functools.cache

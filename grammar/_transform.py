@@ -61,9 +61,7 @@ class ToAst(Transformer[Token, list[ast.Item]]):
     def _span(self, meta: Meta) -> Span:
         if getattr(meta, "empty", True):
             return Span.whole_file(self.file)
-        return Span(
-            self.file, meta.line, meta.column, meta.end_line, meta.end_column, meta.start_pos, meta.end_pos
-        )
+        return Span(self.file, meta.line, meta.column, meta.end_line, meta.end_column, meta.start_pos, meta.end_pos)
 
     def _tspan(self, token: Token) -> Span:
         start = token.start_pos or 0
@@ -312,9 +310,7 @@ class ToAst(Transformer[Token, list[ast.Item]]):
 
     def entry_at_most(self, meta: Meta, c: _Children) -> ast.EntryAtMost:
         window = self._duration_token(c[2]) if c[2] is not None else None
-        return ast.EntryAtMost(
-            count=self._number_token(c[0]), scope=c[1], window=window, span=self._span(meta)
-        )
+        return ast.EntryAtMost(count=self._number_token(c[0]), scope=c[1], window=window, span=self._span(meta))
 
     def scope(self, meta: Meta, c: _Children) -> str:
         return str(c[0].value)
@@ -391,9 +387,7 @@ class ToAst(Transformer[Token, list[ast.Item]]):
         return ast.Split(arms=tuple(c), span=self._span(meta))
 
     def variant(self, meta: Meta, c: _Children) -> ast.Variant:
-        return ast.Variant(
-            name=self._ident(c[0]), weight=self._percent_lit(c[1]), steps=c[2], span=self._span(meta)
-        )
+        return ast.Variant(name=self._ident(c[0]), weight=self._percent_lit(c[1]), steps=c[2], span=self._span(meta))
 
     def control(self, meta: Meta, c: _Children) -> ast.Control:
         return ast.Control(weight=self._percent_lit(c[0]), span=self._span(meta))

@@ -148,9 +148,7 @@ class Binary(Node):
     right: Expr
 
 
-Literal_: TypeAlias = (
-    NumberLit | MoneyLit | PercentLit | DurationLit | StringLit | BoolLit | DateLit | TimeLit
-)
+Literal_: TypeAlias = NumberLit | MoneyLit | PercentLit | DurationLit | StringLit | BoolLit | DateLit | TimeLit
 Expr: TypeAlias = Literal_ | Path | Call | ListLit | Unary | Binary
 BandBound: TypeAlias = NumberLit | MoneyLit | PercentLit | DurationLit
 

@@ -47,9 +47,7 @@ def _code(code: str, name: str, category: Category, help: str, *, warning: bool 
 _S, _N, _A, _F = Category.SYNTAX, Category.NAMES, Category.ACTIONS, Category.FLOW
 
 # ---- syntax
-UNREADABLE = _code(
-    "SCN000", "unreadable-file", _S, "check the path, the permissions, and that the file is UTF-8 text"
-)
+UNREADABLE = _code("SCN000", "unreadable-file", _S, "check the path, the permissions, and that the file is UTF-8 text")
 UNEXPECTED_TOKEN = _code("SCN001", "unexpected-token", _S, "check the statement for a missing or extra word")
 UNEXPECTED_CHARACTER = _code(
     "SCN002",
@@ -74,9 +72,7 @@ ASSIGN_IN_CONDITION = _code(
 BAD_ESCAPE = _code(
     "SCN008", "bad-escape", _S, 'strings know the escapes \\" \\\\ \\n \\t and \\u followed by 4 hex digits'
 )
-UNEXPECTED_END_OF_FILE = _code(
-    "SCN009", "unexpected-end-of-file", _S, "the file ends in the middle of a statement"
-)
+UNEXPECTED_END_OF_FILE = _code("SCN009", "unexpected-end-of-file", _S, "the file ends in the middle of a statement")
 MISPLACED_HEADER = _code(
     "SCN010",
     "misplaced-header",
@@ -86,9 +82,7 @@ MISPLACED_HEADER = _code(
 
 # ---- names and types
 UNKNOWN_NAME = _code("SCN101", "unknown-name", _N, "declare the name, or check its spelling")
-DUPLICATE_NAME = _code(
-    "SCN102", "duplicate-name", _N, "names are shared by all files of a workspace; rename one"
-)
+DUPLICATE_NAME = _code("SCN102", "duplicate-name", _N, "names are shared by all files of a workspace; rename one")
 UNKNOWN_EVENT = _code(
     "SCN103",
     "unknown-event",
@@ -109,9 +103,7 @@ UNKNOWN_TYPE = _code(
     _N,
     "types are: string, number, money, percent, duration, bool, date, datetime, time",
 )
-UNKNOWN_CURRENCY = _code(
-    "SCN111", "unknown-currency", _N, "use an ISO 4217 code in capitals such as EUR, UAH, PLN"
-)
+UNKNOWN_CURRENCY = _code("SCN111", "unknown-currency", _N, "use an ISO 4217 code in capitals such as EUR, UAH, PLN")
 NOT_A_CONDITION = _code(
     "SCN112", "not-a-condition", _N, "a condition must be true or false, e.g. `order.total > 100 EUR`"
 )
@@ -121,9 +113,7 @@ UNAVAILABLE_NAME = _code(
     _N,
     "this value exists only when every trigger of the scenario carries it",
 )
-ATTRIBUTE_CLASH = _code(
-    "SCN114", "attribute-clash", _N, "a custom attribute cannot reuse a built-in contact field"
-)
+ATTRIBUTE_CLASH = _code("SCN114", "attribute-clash", _N, "a custom attribute cannot reuse a built-in contact field")
 
 # ---- actions and templates
 TEMPLATE_FILE_MISSING = _code(
@@ -138,9 +128,7 @@ TEMPLATE_UNKNOWN_VARIABLE = _code(
     _A,
     "a template sees contact, order, coupon, products, bestsellers, purchased, bonus, unsubscribe_url",
 )
-CHANNEL_MISMATCH = _code(
-    "SCN204", "channel-mismatch", _A, "send a template on the channel it was declared for"
-)
+CHANNEL_MISMATCH = _code("SCN204", "channel-mismatch", _A, "send a template on the channel it was declared for")
 MISSING_UNSUBSCRIBE = _code(
     "SCN205",
     "missing-unsubscribe-link",
@@ -164,9 +152,7 @@ BAD_COUPON = _code(
     _A,
     "a coupon needs a discount and one source of codes: code, from pool or generated",
 )
-COUPON_POOL_MISSING = _code(
-    "SCN210", "coupon-pool-missing", _A, "paths are relative to the .scn file that names them"
-)
+COUPON_POOL_MISSING = _code("SCN210", "coupon-pool-missing", _A, "paths are relative to the .scn file that names them")
 BAD_ADDRESS = _code("SCN211", "bad-address", _A, "write an address as <name@example.com>")
 BAD_URL = _code("SCN212", "bad-url", _A, "webhooks need an absolute https:// URL")
 PART_NOT_FOR_CHANNEL = _code(
@@ -189,9 +175,7 @@ BAD_GROUP = _code("SCN216", "bad-group", _A, "exactly one group may be the defau
 # ---- flow, timing and ranges
 SPLIT_WEIGHTS = _code("SCN301", "split-weights", _F, "the variants and control must add up to 100%")
 BAND_OVERLAP = _code("SCN302", "band-overlap", _F, "each value must fall into one band at most")
-BAND_GAP = _code(
-    "SCN303", "band-gap", _F, "start each band where the previous one ends, or add one for the gap"
-)
+BAND_GAP = _code("SCN303", "band-gap", _F, "start each band where the previous one ends, or add one for the gap")
 UNREACHABLE_STEP = _code(
     "SCN304", "unreachable-step", _F, "steps after an unconditional stop never run; remove or move them"
 )
@@ -220,14 +204,13 @@ BAD_TIERS = _code(
 )
 DUPLICATE_LABEL = _code("SCN311", "duplicate-label", _F, "step labels are unique within a scenario")
 BAD_DURATION = _code("SCN312", "bad-duration", _F, "waits and windows must be longer than zero")
-NO_TRIGGER = _code(
-    "SCN313", "no-trigger", _F, "start the scenario with `on <event>` so something can start it"
-)
+NO_TRIGGER = _code("SCN313", "no-trigger", _F, "start the scenario with `on <event>` so something can start it")
 DUPLICATE_HEADER = _code(
     "SCN314",
     "duplicate-header",
     _F,
-    "a scenario has one entry rule, one cap, one quiet-hours and one attribution window",
+    "a scenario has one entry rule per contact and one per order, one frequency cap,"
+    " one quiet hours and one attribution window",
 )
 BAD_DATE = _code("SCN315", "bad-date", _F, "write dates as YYYY-MM-DD with a real day")
 BAD_COUNT = _code("SCN316", "bad-count", _F, "counts are whole numbers of 1 or more")

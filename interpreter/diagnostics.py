@@ -58,9 +58,7 @@ class DiagnosticSink:
             self._seen.add(key)
             self._items.append(diagnostic)
 
-    def report(
-        self, code: Code, message: str, span: Span, *help: str, related: tuple[Related, ...] = ()
-    ) -> None:
+    def report(self, code: Code, message: str, span: Span, *help: str, related: tuple[Related, ...] = ()) -> None:
         """Record a finding; its severity comes from its code."""
         self.add(make(code, message, span, *help, related=related))
 

@@ -46,9 +46,7 @@ def render_text(
     for d in diagnostics:
         level = _YELLOW if d.severity is Severity.WARNING else _RED
         prefix = "warning: " if d.severity is Severity.WARNING else ""
-        out.append(
-            f"{style(location(d.span), _BOLD)}: {style(d.code.code, _BOLD, level)} {prefix}{d.message}"
-        )
+        out.append(f"{style(location(d.span), _BOLD)}: {style(d.code.code, _BOLD, level)} {prefix}{d.message}")
         if frames:
             frame = code_frame(d.span, read(d.span.file), style, level)
             out.extend(frame)
@@ -160,9 +158,7 @@ def render_sarif(diagnostics: Sequence[Diagnostic], version: str) -> str:
             "name": REGISTRY[c].name,
             "shortDescription": {"text": REGISTRY[c].name.replace("-", " ")},
             "help": {"text": REGISTRY[c].help},
-            "defaultConfiguration": {
-                "level": "warning" if REGISTRY[c].severity is Severity.WARNING else "error"
-            },
+            "defaultConfiguration": {"level": "warning" if REGISTRY[c].severity is Severity.WARNING else "error"},
             "properties": {"category": REGISTRY[c].category.value},
         }
         for c in used

@@ -91,9 +91,7 @@ def scn_files(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], list
         elif path.is_file():
             found.append(path)
         else:
-            errors.append(
-                make(codes.UNREADABLE, f"no such file or directory: {raw}", Span.whole_file(str(raw)))
-            )
+            errors.append(make(codes.UNREADABLE, f"no such file or directory: {raw}", Span.whole_file(str(raw))))
     unique = list(dict.fromkeys(p.resolve() for p in found))
     return unique, errors
 
@@ -116,9 +114,7 @@ def load_workspace(paths: Iterable[str | os.PathLike[str]]) -> Workspace:
             )
             continue
         except OSError as error:
-            errors.append(
-                make(codes.UNREADABLE, f"cannot read the file: {error.strerror}", Span.whole_file(shown))
-            )
+            errors.append(make(codes.UNREADABLE, f"cannot read the file: {error.strerror}", Span.whole_file(shown)))
             continue
         sources.append(SourceFile(shown, parse(text, shown)))
     return Workspace(sources, None, errors)

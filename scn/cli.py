@@ -35,9 +35,7 @@ def _add_check(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="check .scn files like a compiler",
         description="Check .scn files and report every finding.",
     )
-    p.add_argument(
-        "paths", nargs="*", default=["."], help="files or directories (default: the current directory)"
-    )
+    p.add_argument("paths", nargs="*", default=["."], help="files or directories (default: the current directory)")
     p.add_argument(
         "--format",
         choices=("text", "concise", "json", "github", "sarif"),
@@ -50,12 +48,8 @@ def _add_check(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _add_fmt(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
-        "fmt", help="format .scn files", description="Rewrite .scn files in the canonical layout."
-    )
-    p.add_argument(
-        "paths", nargs="*", default=["."], help="files or directories (default: the current directory)"
-    )
+    p = sub.add_parser("fmt", help="format .scn files", description="Rewrite .scn files in the canonical layout.")
+    p.add_argument("paths", nargs="*", default=["."], help="files or directories (default: the current directory)")
     p.add_argument("--check", action="store_true", help="change nothing; exit 1 if a file would change")
     p.set_defaults(run=_run_fmt)
 

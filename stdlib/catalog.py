@@ -195,9 +195,7 @@ BUILTIN_EVENTS: dict[str, EventSpec] = {
             "a contact moved to another group",
             {"group": Ref("group"), "previous_group": Ref("group")},
         ),
-        _event(
-            "course.access_granted", "a contact got access to a course", {"course": STRING, "tariff": STRING}
-        ),
+        _event("course.access_granted", "a contact got access to a course", {"course": STRING, "tariff": STRING}),
         _event(
             "course.progressed",
             "a contact's progress in a course changed",
@@ -235,9 +233,7 @@ BUILTIN_EVENTS: dict[str, EventSpec] = {
             carries="order",
             frequent=True,
         ),
-        _event(
-            "bonus.awarded", "bonus points were credited", {"amount": MONEY}, carries="order", frequent=True
-        ),
+        _event("bonus.awarded", "bonus points were credited", {"amount": MONEY}, carries="order", frequent=True),
     )
 }
 
@@ -260,9 +256,7 @@ class FunctionSpec:
 
 
 def _fn(name: str, returns: Type, description: str, *params: Param, needs: str = "") -> FunctionSpec:
-    return FunctionSpec(
-        name, params, returns, description, frozenset(needs.split()) if needs else frozenset()
-    )
+    return FunctionSpec(name, params, returns, description, frozenset(needs.split()) if needs else frozenset())
 
 
 LIMIT = Param("limit", NUMBER, required=False)
@@ -290,9 +284,7 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         _fn("in_list", BOOL, "the contact is a member of this list", Param("list", Ref("list"))),
         _fn("in_segment", BOOL, "the contact matches this segment", Param("segment", Ref("segment"))),
         _fn("in_group", BOOL, "the contact belongs to this group", Param("group", Ref("group"))),
-        _fn(
-            "ordered_since", BOOL, "the contact placed an order after this moment", Param("moment", DATETIME)
-        ),
+        _fn("ordered_since", BOOL, "the contact placed an order after this moment", Param("moment", DATETIME)),
         _fn(
             "messaged_within",
             BOOL,

@@ -30,9 +30,7 @@ SEGMENT_SCOPE = Scope(
 
 
 class DeclChecker:
-    def __init__(
-        self, workspace: Workspace, symbols: Symbols, exprs: ExprChecker, sink: DiagnosticSink
-    ) -> None:
+    def __init__(self, workspace: Workspace, symbols: Symbols, exprs: ExprChecker, sink: DiagnosticSink) -> None:
         self.workspace = workspace
         self.symbols = symbols
         self.exprs = exprs
@@ -81,9 +79,7 @@ class DeclChecker:
             self.sink.report(
                 codes.BAD_COUPON, f"coupon `{decl.name.name}` has no discount", decl.name.span, "discount 10%"
             )
-        sources = [
-            o for o in decl.options if isinstance(o, ast.CouponCode | ast.CouponPool | ast.CouponGenerated)
-        ]
+        sources = [o for o in decl.options if isinstance(o, ast.CouponCode | ast.CouponPool | ast.CouponGenerated)]
         if not sources:
             self.sink.report(
                 codes.BAD_COUPON, f"coupon `{decl.name.name}` has no codes", decl.name.span, 'code "SALE10"'
@@ -144,9 +140,7 @@ class DeclChecker:
             )
             return
         if not pool_codes(text):
-            self.sink.report(
-                codes.COUPON_POOL_MISSING, f"coupon pool `{shown}` holds no codes", option.path.span
-            )
+            self.sink.report(codes.COUPON_POOL_MISSING, f"coupon pool `{shown}` holds no codes", option.path.span)
         if option.warn_below is not None and option.warn_below.value <= 0:
             self.sink.report(codes.BAD_COUNT, "warn below a positive number of codes", option.warn_below.span)
 
@@ -158,9 +152,7 @@ class DeclChecker:
         above: ast.Tier | None = None
         for tier in decl.tiers:
             if not Decimal(0) < tier.percent.value <= Decimal(100):
-                self.sink.report(
-                    codes.BAD_PERCENT, "a tier's percentage runs from above 0% to 100%", tier.percent.span
-                )
+                self.sink.report(codes.BAD_PERCENT, "a tier's percentage runs from above 0% to 100%", tier.percent.span)
             t = self.exprs.literal(tier.bound)
             self._workspace_currency(t, tier.bound.span)
             if currency is None:
@@ -189,6 +181,7 @@ class DeclChecker:
                 self.sink.report(
                     codes.BAD_TIERS, f"`up to {tier.bound.amount}` must be above {previous}", tier.bound.span
                 )
+                continue  # measure the next tier against the last good bound
             previous = tier.bound.amount
         if above is None:
             self.sink.report(
@@ -204,16 +197,12 @@ class DeclChecker:
         if kind is None:
             self.sink.report(codes.UNKNOWN_NAME, f"unknown program `{decl.program.name}`", decl.program.span)
         elif kind != "program":
-            self.sink.report(
-                codes.WRONG_KIND, f"`{decl.program.name}` is a {kind}, not a program", decl.program.span
-            )
+            self.sink.report(codes.WRONG_KIND, f"`{decl.program.name}` is a {kind}, not a program", decl.program.span)
 
     def _workspace_currency(self, t: object, span: Span) -> None:
         currency = self.symbols.currency
         if currency and isinstance(t, Money) and t.currency and t.currency != currency:
-            self.sink.report(
-                codes.CURRENCY_MISMATCH, f"the workspace currency is {currency}, not {t.currency}", span
-            )
+            self.sink.report(codes.CURRENCY_MISMATCH, f"the workspace currency is {currency}, not {t.currency}", span)
 
 
 def pool_codes(text: str) -> list[str]:

@@ -55,8 +55,29 @@ def type_hint(a: Type, b: Type) -> str:
     return _HINTS.get(kinds, "")
 
 
+_WORDS = {
+    "number": "a number",
+    "percent": "a percentage",
+    "duration": "a duration",
+    "string": "a string",
+    "bool": "true or false",
+    "date": "a date",
+    "datetime": "a moment (date and time)",
+    "time": "a time of day",
+    "unknown": "something unknown",
+}
+
+
 def describe(t: Type) -> str:
-    return f"a {t.name}" if not t.name.startswith(("a", "e", "i", "o", "u")) else f"an {t.name}"
+    """A type as words in a sentence: "a number", "money in UAH", "a list of product"."""
+    if isinstance(t, Money):
+        return f"money in {t.currency}" if t.currency else "money"
+    if isinstance(t, ListOf):
+        return f"a list of {t.item.name}"
+    if isinstance(t, Entity):
+        kind = t.kind.split(":")[0]
+        return f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
+    return _WORDS.get(t.name, f"a {t.name}")
 
 
 class ExprChecker:
@@ -81,9 +102,7 @@ class ExprChecker:
         """Type ``expr`` and report when it cannot be used as ``expected``."""
         t = self.infer(expr, scope)
         if not assignable(t, expected):
-            self.report_mismatch(
-                f"{what} must be {describe(expected)}, not {describe(t)}", expr.span, t, expected
-            )
+            self.report_mismatch(f"{what} must be {describe(expected)}, not {describe(t)}", expr.span, t, expected)
         return t
 
     def report_mismatch(self, message: str, span: Span, a: Type, b: Type) -> None:
@@ -229,7 +248,7 @@ class ExprChecker:
             if not same_currency(left, right):
                 self.sink.report(
                     codes.CURRENCY_MISMATCH,
-                    f"cannot compare {left.name} with {right.name}",
+                    f"cannot compare {describe(left)} with {describe(right)}",
                     expr.span,
                 )
             return
@@ -244,15 +263,12 @@ class ExprChecker:
                     f"name the {ref.name} without quotes: contact.group == vip",
                 )
                 return
-            self.report_mismatch(
-                f"cannot compare {describe(left)} with {describe(right)}", expr.span, left, right
-            )
+            self.report_mismatch(f"cannot compare {describe(left)} with {describe(right)}", expr.span, left, right)
             return
         if expr.op not in ("==", "!=") and not (left in _ORDERED or is_moment(left)):
             self.sink.report(
                 codes.TYPE_MISMATCH,
-                f"`{expr.op}` needs numbers, money, percentages, durations, dates or times,"
-                f" not {describe(left)}",
+                f"`{expr.op}` needs numbers, money, percentages, durations, dates or times, not {describe(left)}",
                 expr.span,
             )
 
@@ -261,9 +277,7 @@ class ExprChecker:
             return BOOL
         if isinstance(right, ListOf):
             if not assignable(left, right.item):
-                self.report_mismatch(
-                    f"{describe(left)} cannot be in {describe(right)}", expr.span, left, right.item
-                )
+                self.report_mismatch(f"{describe(left)} cannot be in {describe(right)}", expr.span, left, right.item)
             return BOOL
         self.sink.report(
             codes.TYPE_MISMATCH,
@@ -398,16 +412,12 @@ def check_date(expr: ast.DateLit, sink: DiagnosticSink) -> None:
     try:
         dt.date(expr.year, expr.month, expr.day)
     except ValueError:
-        sink.report(
-            codes.BAD_DATE, f"{expr.year:04d}-{expr.month:02d}-{expr.day:02d} is not a date", expr.span
-        )
+        sink.report(codes.BAD_DATE, f"{expr.year:04d}-{expr.month:02d}-{expr.day:02d} is not a date", expr.span)
 
 
 def check_time(expr: ast.TimeLit, sink: DiagnosticSink) -> None:
     if not (0 <= expr.hour <= 23 and 0 <= expr.minute <= 59):
-        sink.report(
-            codes.TIME_OUT_OF_RANGE, f"{expr.hour:02d}:{expr.minute:02d} is not a time of day", expr.span
-        )
+        sink.report(codes.TIME_OUT_OF_RANGE, f"{expr.hour:02d}:{expr.minute:02d} is not a time of day", expr.span)
 
 
 def check_positive(duration: ast.DurationLit, sink: DiagnosticSink, what: str) -> None:

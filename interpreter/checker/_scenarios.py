@@ -42,9 +42,7 @@ _Issued = dict[str, tuple[ast.IssueCoupon, int]]
 
 
 class ScenarioChecker:
-    def __init__(
-        self, symbols: Symbols, exprs: ExprChecker, templates: TemplateChecker, sink: DiagnosticSink
-    ) -> None:
+    def __init__(self, symbols: Symbols, exprs: ExprChecker, templates: TemplateChecker, sink: DiagnosticSink) -> None:
         self.symbols = symbols
         self.exprs = exprs
         self.templates = templates
@@ -109,6 +107,8 @@ class ScenarioChecker:
         once: dict[str, ast.Header] = {}
         for header in scenario.headers:
             group = _HEADER_GROUPS.get(type(header))
+            if isinstance(header, ast.EntryOnce | ast.EntryAtMost):
+                group = f"entry rule per {header.scope}"
             if group is not None:
                 if group in once:
                     self.sink.report(
@@ -129,10 +129,17 @@ class ScenarioChecker:
                 spec = self._event(header.event)
                 if spec is not None and header.where is not None:
                     self.exprs.condition(header.where, self.event_scope(spec, with_run=True))
-        if not any(isinstance(h, ast.Trigger) for h in scenario.headers):
+        every = next((h for h in scenario.headers if isinstance(h, ast.EntryEvery)), None)
+        limit = next((h for h in scenario.headers if isinstance(h, ast.EntryOnce | ast.EntryAtMost)), None)
+        if every is not None and limit is not None:
             self.sink.report(
-                codes.NO_TRIGGER, f"scenario `{scenario.name.name}` has no trigger", scenario.name.span
+                codes.DUPLICATE_HEADER,
+                "`entry every time` contradicts the entry limit",
+                every.span,
+                related=(Related(limit.span, "the limit"),),
             )
+        if not any(isinstance(h, ast.Trigger) for h in scenario.headers):
+            self.sink.report(codes.NO_TRIGGER, f"scenario `{scenario.name.name}` has no trigger", scenario.name.span)
         for header in scenario.headers:
             self._header_values(header, triggers)
         return triggers
@@ -157,9 +164,7 @@ class ScenarioChecker:
             check_time(header.start, self.sink)
             check_time(header.end, self.sink)
             if (header.start.hour, header.start.minute) == (header.end.hour, header.end.minute):
-                self.sink.report(
-                    codes.EMPTY_QUIET_HOURS, "quiet hours start and end at the same time", header.span
-                )
+                self.sink.report(codes.EMPTY_QUIET_HOURS, "quiet hours start and end at the same time", header.span)
         elif isinstance(header, ast.Attribution):
             check_positive(header.window, self.sink, "the attribution window")
 
@@ -381,11 +386,7 @@ class ScenarioChecker:
     def _bands(self, step: ast.Bands, flow: _Flow) -> bool:
         """Check value bands; True when together they cover every value."""
         subject = self.exprs.infer(step.subject, flow.scope)
-        if (
-            not is_unknown(subject)
-            and not isinstance(subject, Money)
-            and subject not in (NUMBER, PERCENT, DURATION)
-        ):
+        if not is_unknown(subject) and not isinstance(subject, Money) and subject not in (NUMBER, PERCENT, DURATION):
             self.sink.report(
                 codes.TYPE_MISMATCH,
                 f"bands need money, a number, a percentage or a duration, not {describe(subject)}",
@@ -394,23 +395,27 @@ class ScenarioChecker:
             subject = MONEY
         keyed: list[tuple[Decimal | None, Decimal | None, ast.Band]] = []
         for band in step.bands:
+            fits = True
             for bound in (band.low, band.high):
-                if bound is not None:
-                    t = self.exprs.literal(bound)
-                    if not assignable(t, subject):
-                        self.exprs.report_mismatch(
-                            f"this bound is {describe(t)}, but the bands are about {describe(subject)}",
-                            bound.span,
-                            t,
-                            subject,
-                        )
+                if bound is None:
+                    continue
+                t = self.exprs.literal(bound)
+                if isinstance(subject, Money) and subject.currency is None and isinstance(t, Money):
+                    subject = t  # the first amount names the currency of all the bands
+                if not assignable(t, subject):
+                    fits = False
+                    self.exprs.report_mismatch(
+                        f"this bound is {describe(t)}, but the bands are about {describe(subject)}",
+                        bound.span,
+                        t,
+                        subject,
+                    )
             low, high = _bound_value(band.low), _bound_value(band.high)
             if low is not None and high is not None and low >= high:
-                self.sink.report(
-                    codes.BAND_OVERLAP, f"this band is empty: {low} is not below {high}", band.span
-                )
+                self.sink.report(codes.BAND_OVERLAP, f"this band is empty: {low} is not below {high}", band.span)
                 continue
-            keyed.append((low, high, band))
+            if fits:
+                keyed.append((low, high, band))
         keyed.sort(key=lambda k: (k[0] is not None, k[0] or Decimal(0)))
         for (_, high, before), (low, _, band) in zip(keyed, keyed[1:], strict=False):
             if high is None or low is None or high > low:
@@ -458,9 +463,7 @@ class ScenarioChecker:
         if not names:
             self.sink.report(codes.EMPTY_BLOCK, "this split has no variant", step.span)
         if total != 100:
-            self.sink.report(
-                codes.SPLIT_WEIGHTS, f"the shares add up to {total.normalize():f}%, not 100%", step.span
-            )
+            self.sink.report(codes.SPLIT_WEIGHTS, f"the shares add up to {total.normalize():f}%, not 100%", step.span)
 
     def _set_attribute(self, step: ast.SetAttribute, flow: _Flow) -> None:
         target = self.symbols.attributes.get(step.name.name)
@@ -495,9 +498,7 @@ class ScenarioChecker:
 
 
 _HEADER_GROUPS: dict[type, str] = {
-    ast.EntryEvery: "entry rule",
-    ast.EntryOnce: "entry rule",
-    ast.EntryAtMost: "entry rule",
+    ast.EntryEvery: "`entry every time`",
     ast.FrequencyCap: "frequency cap",
     ast.QuietHours: "quiet hours",
     ast.Attribution: "attribution window",

@@ -19,9 +19,7 @@ DECL_KINDS: dict[type, str] = {
     ast.ProgramDecl: "program",
     ast.GroupDecl: "group",
 }
-NamedDecl = (
-    ast.ListDecl | ast.SegmentDecl | ast.CouponDecl | ast.TemplateDecl | ast.ProgramDecl | ast.GroupDecl
-)
+NamedDecl = ast.ListDecl | ast.SegmentDecl | ast.CouponDecl | ast.TemplateDecl | ast.ProgramDecl | ast.GroupDecl
 
 
 @dataclass

@@ -87,9 +87,7 @@ class TemplateChecker:
         langs: dict[str, ast.TemplateLang] = {}
         for lang in decl.langs:
             if lang.lang.name not in LANGUAGES:
-                self.sink.report(
-                    codes.TEMPLATE_UNUSED_LANG, f"unknown language `{lang.lang.name}`", lang.lang.span
-                )
+                self.sink.report(codes.TEMPLATE_UNUSED_LANG, f"unknown language `{lang.lang.name}`", lang.lang.span)
             if lang.lang.name in langs:
                 self._duplicate(lang.lang, langs[lang.lang.name].lang, f"language `{lang.lang.name}`")
                 continue
@@ -138,9 +136,7 @@ class TemplateChecker:
         self, part: ast.TemplatePart, allowed: frozenset[str], into: dict[str, ast.TemplatePart], channel: str
     ) -> None:
         if part.key not in allowed:
-            self.sink.report(
-                codes.PART_NOT_FOR_CHANNEL, f"{channel} templates have no `{part.key}`", part.span
-            )
+            self.sink.report(codes.PART_NOT_FOR_CHANNEL, f"{channel} templates have no `{part.key}`", part.span)
             return
         if part.key in into:
             self._duplicate(part, into[part.key], f"`{part.key}`")
@@ -183,9 +179,7 @@ class TemplateChecker:
                 )
         elif isinstance(setting, ast.TemplateReplyTo):
             if channel != "email":
-                self.sink.report(
-                    codes.PART_NOT_FOR_CHANNEL, f"{channel} templates have no reply-to", setting.span
-                )
+                self.sink.report(codes.PART_NOT_FOR_CHANNEL, f"{channel} templates have no reply-to", setting.span)
             elif not _EMAIL.fullmatch(setting.address.value):
                 self.sink.report(
                     codes.BAD_ADDRESS,
@@ -195,9 +189,7 @@ class TemplateChecker:
 
     # ------------------------------------------------------------ Jinja
 
-    def _compile_part(
-        self, part: ast.TemplatePart, source: str, info: TemplateInfo, decl: ast.TemplateDecl
-    ) -> None:
+    def _compile_part(self, part: ast.TemplatePart, source: str, info: TemplateInfo, decl: ast.TemplateDecl) -> None:
         env = environment(html=part.key == "html")
         if part.key in FILE_PARTS:
             text = self.workspace.read_resource(source, part.value.value)

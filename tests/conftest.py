@@ -1,0 +1,36 @@
+"""Shared fixtures: paths of the repository and helpers to parse and check text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from scn.grammar import ParseResult, parse
+from scn.interpreter.checker import CheckResult, check_workspace
+from scn.interpreter.workspace import workspace_from_texts
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+BAD = Path(__file__).resolve().parent / "bad"
+
+
+def parse_ok(text: str, file: str = "t.scn") -> ParseResult:
+    """Parse text that must be free of syntax errors."""
+    result = parse(text, file)
+    assert result.diagnostics == (), [d.message for d in result.diagnostics]
+    assert result.module is not None
+    return result
+
+
+def check_texts(files: dict[str, str], resources: dict[str, str] | None = None) -> CheckResult:
+    return check_workspace(workspace_from_texts(files, resources))
+
+
+def codes_of(result: CheckResult) -> list[tuple[str, int, int]]:
+    return [(d.code.code, d.span.line, d.span.column) for d in result.diagnostics]
+
+
+@pytest.fixture
+def root() -> Path:
+    return ROOT

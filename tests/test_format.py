@@ -1,0 +1,120 @@
+"""`scn fmt`: canonical, idempotent, meaning-preserving, and it keeps every comment."""
+
+from __future__ import annotations
+
+import pytest
+
+from scn.grammar import parse
+from scn.grammar._format import FormatError, format_source
+
+from .conftest import parse_ok
+
+MESSY = """# header comment
+list   a    "A"   # trailing
+coupon C discount 10% code "C" for list a for offer "course-a", "course-b" valid 24h generated "X-{XXXXXXXX}"
+scenario s "S" on order.paid where (order.total > 10 EUR) and not (order.paid or order.cancelled)
+  wait 1h30m
+
+
+  # before the if
+  if order.paid send email t elif order.cancelled stop else wait 1d end
+  split variant a 50% variant b 50% end
+end
+on order.unpaid wait 30m add to list a
+"""
+
+CANONICAL = """# header comment
+list a "A"  # trailing
+coupon C
+  discount 10%
+  code "C"
+  for list a
+  for offer "course-a", "course-b"
+  valid 24h
+  generated "X-{XXXXXXXX}"
+
+scenario s "S"
+  on order.paid where order.total > 10 EUR and not (order.paid or order.cancelled)
+  wait 1h30m
+
+  # before the if
+  if order.paid
+    send email t
+  elif order.cancelled
+    stop
+  else
+    wait 1d
+  end
+  split
+    variant a 50%
+    variant b 50%
+  end
+end
+
+on order.unpaid
+wait 30m
+add to list a
+"""
+
+
+def test_canonical_layout() -> None:
+    assert format_source(parse_ok(MESSY)) == CANONICAL
+
+
+def test_formatting_is_idempotent_and_keeps_meaning() -> None:
+    first = parse_ok(MESSY)
+    formatted = format_source(first)
+    second = parse_ok(formatted)
+    assert second.module is not None and first.module is not None
+    assert second.module.items == first.module.items
+    assert format_source(second) == formatted
+
+
+def test_every_comment_survives_in_order() -> None:
+    text = "\n".join(
+        [
+            "# 1",
+            "scenario s # 2",
+            "  # 3",
+            "  on order.paid # 4",
+            "  if order.paid # 5",
+            "    # 6",
+            "    stop # 7",
+            "    # 8",
+            "  end # 9",
+            "  # 10",
+            "end # 11",
+            "# 12",
+        ]
+    )
+    formatted = format_source(parse_ok(text))
+    comments = [line.split("#")[1].strip() for line in formatted.splitlines() if "#" in line]
+    assert comments == [str(n) for n in range(1, 13)]
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "(a or b) and c",
+        "a or b and c",
+        "not (a and b)",
+        "(1 + 2) * 3",
+        "1 - (2 - 3)",
+        "1 - 2 - 3",
+        "-(1 + 2) > 0",
+        "(a == b) == c",
+        "a in [1, 2] and (b not in [3])",
+        'f(x, limit=2) > 1 and "q\\"uote" == "t\\tab"',
+    ],
+)
+def test_parentheses_only_where_needed(expression: str) -> None:
+    text = f"segment s where {expression}\n"
+    first = parse_ok(text)
+    second = parse_ok(format_source(first))
+    assert second.module is not None and first.module is not None
+    assert second.module.items == first.module.items
+
+
+def test_refuses_files_with_syntax_errors() -> None:
+    with pytest.raises(FormatError):
+        format_source(parse("list", "t.scn"))
