@@ -5,25 +5,23 @@ Lark is an implementation detail of this package; nothing outside it sees a Lark
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 from ..interpreter import ast
-from ..interpreter.diagnostics import Diagnostic, DiagnosticSink
+from ..interpreter.diagnostics import Diagnostic
 from ..interpreter.span import Span, span_of_offsets
-from ._driver import parse_tree
-from ._transform import ToAst, anonymous_scenario_name
+from ._driver import parse_items
+from ._transform import anonymous_scenario_name
 
 
-@dataclass(frozen=True, slots=True)
-class Comment:
+class Comment(msgspec.Struct, frozen=True):
     """A `#` comment, kept so the formatter can put it back."""
 
     text: str
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
-class ParseResult:
+class ParseResult(msgspec.Struct, frozen=True):
     """The outcome of parsing one file.
 
     ``module`` is None only when the file could not be recovered into a tree at all;
@@ -45,17 +43,14 @@ class ParseResult:
 
 def parse(text: str, file: str = "<input>") -> ParseResult:
     """Parse the text of one .scn file. Never raises on bad input."""
-    result = parse_tree(text, file)
-    sink = DiagnosticSink()
-    sink.extend(result.diagnostics)
-    module: ast.Module | None = None
-    if result.tree is not None:
-        items = ToAst(file, text, sink).transform(result.tree)
-        module = ast.Module(path=file, items=tuple(items), span=span_of_offsets(file, text, 0, len(text)))
+    parsed = parse_items(text, file)
+    module = None
+    if parsed.items is not None:
+        module = ast.Module(path=file, items=tuple(parsed.items), span=span_of_offsets(file, text, 0, len(text)))
     comments = tuple(
-        Comment(str(t.value), span_of_offsets(file, text, t.start_pos or 0, t.end_pos or 0)) for t in result.comments
+        Comment(str(t.value), span_of_offsets(file, text, t.start_pos or 0, t.end_pos or 0)) for t in parsed.comments
     )
-    return ParseResult(module, tuple(sink.sorted()), comments, text, result.lossy)
+    return ParseResult(module, tuple(parsed.diagnostics), comments, text, parsed.lossy)
 
 
 __all__ = ["Comment", "ParseResult", "anonymous_scenario_name", "parse"]

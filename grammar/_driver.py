@@ -1,8 +1,9 @@
 """Feeding tokens to the LALR parser and recovering from syntax errors.
 
-Lark stays inside this package. We drive Lark's interactive parser ourselves so that
-one run reports every syntax error in a file: each error is mapped to a named
-diagnostic, then the parser is put back on its feet in one of these ways:
+Lark stays inside this package. We run its LALR tables with our own loop (_lalr.py)
+and our own lexer (_lexer.py), so that one run reports every syntax error in a file:
+each error is mapped to a named diagnostic, then the parser is put back on its feet in
+one of these ways:
 
 * a misspelled keyword is replaced by the keyword it most likely meant;
 * a missing `end` is supplied, reported at the block it should close;
@@ -13,20 +14,18 @@ diagnostic, then the parser is put back on its feet in one of these ways:
 
 from __future__ import annotations
 
-from copy import copy
-from dataclasses import dataclass
+import functools
 from typing import Any
 
-from lark import Token, Tree
-from lark.exceptions import UnexpectedCharacters, UnexpectedToken
-from lark.lexer import LineCounter
-from lark.parsers.lalr_interactive_parser import InteractiveParser
+import msgspec
 
 from ..interpreter import codes
 from ..interpreter.diagnostics import Diagnostic, DiagnosticSink, Related
 from ..interpreter.span import Span, span_of_offsets
 from ..interpreter.suggest import closest_keyword
-from ._lark import current_comments, get_lark, keyword_terminals
+from ._lalr import ParseError, ParserState, Tables
+from ._lark import get_lark, keyword_terminals
+from ._lexer import BadCharacter, Cursor, current_comments, tokens
 from ._messages import (
     BLOCK_OPENERS,
     DURATION_WORDS,
@@ -36,6 +35,8 @@ from ._messages import (
     describe_expected,
     describe_token,
 )
+from ._token import Tok
+from ._transform import ParseContext, ToAst, current_file
 
 MAX_ERRORS_PER_FILE = 50
 MAX_MISSING_ENDS = 12
@@ -49,45 +50,44 @@ class _Driver:
         self.file = file
         self.sink = DiagnosticSink()
         self.accepted_since_error = ECHO_DISTANCE
-        self.last_token: Token | None = None
+        self.last_token: Tok | None = None
         #: Set when input had to be skipped; repairs (typos, missing `end`) keep it False.
         self.lossy = False
         self.terminal_of = keyword_terminals()
         self.keyword_of = {name: word for word, name in self.terminal_of.items()}
+        self.cursor = Cursor(text)
 
     # ------------------------------------------------------------ the loop
 
-    def run(self) -> Tree[Token] | None:
-        ip = get_lark().parse_interactive(self.text)
+    def run(self) -> list[Any] | None:
+        state = ParserState(tables())
+        cursor = self.cursor
         while len(self.sink) < MAX_ERRORS_PER_FILE:
             try:
-                for token in ip.lexer_thread.lex(ip.parser_state):  # type: ignore[no-untyped-call]
-                    self._feed(ip, token)
+                for token in tokens(cursor, state, self.terminal_of):
+                    self._feed(state, token)
                 break
-            except UnexpectedCharacters as error:
-                self._bad_characters(ip, error)
-            except UnexpectedToken as error:
-                # The contextual lexer read a token that only another state accepts.
-                self._bad_token(ip, error.token, set(error.expected))
+            except BadCharacter as error:
+                self._bad_characters(state, error.pos)
         else:
             return None
-        return self._finish(ip)
+        return self._finish(state)
 
-    def _feed(self, ip: InteractiveParser, token: Token) -> None:
+    def _feed(self, state: ParserState, token: Tok) -> None:
         try:
-            ip.feed_token(token)
-        except UnexpectedToken as error:
-            self._bad_token(ip, token, set(error.expected))
+            state.feed(token)
+        except ParseError as error:
+            self._bad_token(state, token, error.expected)
         else:
             self.accepted_since_error += 1
             self.last_token = token
 
-    def _finish(self, ip: InteractiveParser) -> Tree[Token] | None:
+    def _finish(self, state: ParserState) -> list[Any] | None:
         for _ in range(MAX_MISSING_ENDS):
-            if self._accepts(ip, [self._eof()]):
-                result: Tree[Token] = ip.feed_eof(self.last_token)  # type: ignore[no-untyped-call]
+            if self._accepts(state, [self._eof()]):
+                result: list[Any] = state.feed(self._eof())
                 return result
-            if "END" not in _accepts_now(ip):
+            if "END" not in state.accepts():
                 if self.accepted_since_error >= 1 or not len(self.sink):
                     self.sink.report(
                         codes.UNEXPECTED_END_OF_FILE,
@@ -95,22 +95,22 @@ class _Driver:
                         self._eof_span(),
                     )
                 return None
-            self._report_missing_end(ip, None)
-            ip.feed_token(self._token("END", "end", self.last_token))
+            self._report_missing_end(state, None)
+            state.feed(self._token("END", "end", self.last_token))
         return None
 
     # ------------------------------------------------------------ recoveries
 
-    def _bad_token(self, ip: InteractiveParser, token: Token, expected: set[str]) -> None:
+    def _bad_token(self, state: ParserState, token: Tok, expected: set[str]) -> None:
         if self._misplaced_header(token, expected):
             return
-        if self._close_blocks_for(ip, token, expected):
+        if self._close_blocks_for(state, token, expected):
             return
-        if self._fix_spaced_duration(ip, token):
+        if self._fix_spaced_duration(state, token):
             return
-        if self._fix_keyword_typo(ip, token, expected):
+        if self._fix_keyword_typo(state, token, expected):
             return
-        if self._fix_single_equals(ip, token, expected):
+        if self._fix_single_equals(state, token, expected):
             return
         self.lossy = True
         if self.accepted_since_error >= ECHO_DISTANCE:
@@ -122,12 +122,12 @@ class _Driver:
             )
         self.accepted_since_error = 0
 
-    def _keyword_terminal(self, token: Token) -> str | None:
+    def _keyword_terminal(self, token: Tok) -> str | None:
         if token.type == "NAME":
             return self.terminal_of.get(str(token.value))
         return token.type if token.type in self.keyword_of else None
 
-    def _close_blocks_for(self, ip: InteractiveParser, token: Token, expected: set[str]) -> bool:
+    def _close_blocks_for(self, state: ParserState, token: Tok, expected: set[str]) -> bool:
         """A keyword that fits only once open blocks are closed means an `end` is missing."""
         terminal = self._keyword_terminal(token)
         if terminal is None or "END" not in expected:
@@ -135,17 +135,17 @@ class _Driver:
         keyword = self._token(terminal, str(token.value), token)
         for count in range(1, MAX_MISSING_ENDS + 1):
             ends = [self._token("END", "end", token) for _ in range(count)]
-            if self._accepts(ip, ends + [keyword]):
+            if self._accepts(state, ends + [keyword]):
                 break
         else:
             return False
         for end in ends:
-            self._report_missing_end(ip, token)
-            ip.feed_token(end)
-        self._feed(ip, keyword)
+            self._report_missing_end(state, token)
+            state.feed(end)
+        self._feed(state, keyword)
         return True
 
-    def _fix_keyword_typo(self, ip: InteractiveParser, token: Token, expected: set[str]) -> bool:
+    def _fix_keyword_typo(self, state: ParserState, token: Tok, expected: set[str]) -> bool:
         if token.type != "NAME":
             return False
         word = str(token.value)
@@ -154,17 +154,17 @@ class _Driver:
         if guess is None or guess == word:
             return False
         replacement = self._token(self.terminal_of[guess], guess, token)
-        if not self._accepts(ip, [replacement]):
+        if not self._accepts(state, [replacement]):
             return False
         self.sink.report(
             codes.MISSPELLED_KEYWORD,
             f"unknown word `{word}`: did you mean `{guess}`?",
             self._span(token),
         )
-        self._feed(ip, replacement)
+        self._feed(state, replacement)
         return True
 
-    def _fix_spaced_duration(self, ip: InteractiveParser, token: Token) -> bool:
+    def _fix_spaced_duration(self, state: ParserState, token: Tok) -> bool:
         """`wait 30 min` -> the number becomes the duration 30m, and parsing goes on."""
         previous = self.last_token
         unit = DURATION_WORDS.get(str(token.value).lower()) if token.type == "NAME" else None
@@ -172,15 +172,9 @@ class _Driver:
             return False
         if previous.end_line != token.line or not str(previous.value).isdigit():
             return False
-        stack: list[Any] = ip.parser_state.value_stack
-        top = stack[-1] if stack else None
-        if isinstance(top, Tree) and top.data == "number" and top.children[0] is previous:
-            top.data = "duration"
-            meta = top.meta
-            meta.end_pos, meta.end_line, meta.end_column = _end_of(token)
-        elif top is not previous:
+        stack: list[Any] = state.values
+        if not stack or stack[-1] is not previous:
             return False
-        assert previous is not None
         self.sink.report(
             codes.DURATION_WITHOUT_UNIT,
             f"`{previous.value} {token.value}` is not a duration: write `{previous.value}{unit}`",
@@ -192,18 +186,18 @@ class _Driver:
         self.accepted_since_error = ECHO_DISTANCE
         return True
 
-    def _fix_single_equals(self, ip: InteractiveParser, token: Token, expected: set[str]) -> bool:
+    def _fix_single_equals(self, state: ParserState, token: Tok, expected: set[str]) -> bool:
         double = self.terminal_of.get("==")
         if token.type != self.terminal_of.get("=") or double is None or double not in expected:
             return False
         replacement = self._token(double, "==", token)
-        if not self._accepts(ip, [replacement]):
+        if not self._accepts(state, [replacement]):
             return False
         self.sink.report(codes.ASSIGN_IN_CONDITION, "`=` in a comparison: write `==`", self._span(token))
-        self._feed(ip, replacement)
+        self._feed(state, replacement)
         return True
 
-    def _misplaced_header(self, token: Token, expected: set[str]) -> bool:
+    def _misplaced_header(self, token: Tok, expected: set[str]) -> bool:
         """A scenario header among the steps: say so, then skip it."""
         word = str(token.value)
         step_terminals = {self.terminal_of[w] for w in STEP_WORDS if w in self.terminal_of}
@@ -219,8 +213,7 @@ class _Driver:
         self.accepted_since_error = 0
         return True
 
-    def _bad_characters(self, ip: InteractiveParser, error: UnexpectedCharacters) -> None:
-        pos = int(error.pos_in_stream or 0)
+    def _bad_characters(self, state: ParserState, pos: int) -> None:
         char = self.text[pos]
         line_end = self.text.find("\n", pos)
         line_end = len(self.text) if line_end == -1 else line_end
@@ -231,14 +224,14 @@ class _Driver:
                 span_of_offsets(self.file, self.text, pos, line_end),
             )
             skip_to = line_end
-        elif char in QUOTE_PAIRS and self._fix_quotes(ip, pos, line_end):
+        elif char in QUOTE_PAIRS and self._fix_quotes(state, pos, line_end):
             return
         else:
             skip_to = pos + 1
             if not char.isascii():
                 while skip_to < line_end and not self.text[skip_to].isspace() and not self.text[skip_to].isascii():
                     skip_to += 1
-                if self._fix_foreign_name(ip, pos, self._word_end(pos, line_end)):
+                if self._fix_foreign_name(state, pos, self._word_end(pos, line_end)):
                     return
             if self.accepted_since_error >= ECHO_DISTANCE:
                 self.sink.report(
@@ -248,47 +241,40 @@ class _Driver:
                 )
         self.lossy = True
         self.accepted_since_error = 0
-        _line_counter(ip).feed(self.text[pos:skip_to])
+        self.cursor.advance(skip_to)
 
-    def _fix_quotes(self, ip: InteractiveParser, pos: int, line_end: int) -> bool:
+    def _fix_quotes(self, state: ParserState, pos: int, line_end: int) -> bool:
         """'text', “text”, „text” or «text» -> the string "text", and parsing goes on."""
         closers = QUOTE_PAIRS[self.text[pos]]
         close = next((i for i in range(pos + 1, line_end) if self.text[i] in closers), -1)
         if close == -1:
             return False
         inner = self.text[pos + 1 : close].replace("\\", "\\\\").replace('"', '\\"')
-        state = _line_counter(ip)
-        line, column = state.line, state.column
-        span = span_of_offsets(self.file, self.text, pos, close + 1)
         self.sink.report(
             codes.UNEXPECTED_CHARACTER,
             f"`{self.text[pos]}` does not start a string",
-            span,
+            span_of_offsets(self.file, self.text, pos, close + 1),
             'strings use straight double quotes: "text"',
         )
-        state.feed(self.text[pos : close + 1])
-        token = Token("STRING", f'"{inner}"', pos, line, column, span.end_line, span.end_column, close + 1)
+        token = self.cursor.token("STRING", close + 1)
+        token.value = f'"{inner}"'
         self.accepted_since_error = 0  # a string out of place here is the same mistake
-        self._feed(ip, token)
+        self._feed(state, token)
         return True
 
-    def _fix_foreign_name(self, ip: InteractiveParser, pos: int, end: int) -> bool:
+    def _fix_foreign_name(self, state: ParserState, pos: int, end: int) -> bool:
         """`list неоплачені` -> reported, then read as a name so parsing goes on."""
         word = self.text[pos:end]
-        if not word.isidentifier() or "NAME" not in _choices(ip):
+        if not word.isidentifier() or "NAME" not in state.choices():
             return False
-        state = _line_counter(ip)
-        line, column = state.line, state.column
-        span = span_of_offsets(self.file, self.text, pos, end)
         self.sink.report(
             codes.UNEXPECTED_CHARACTER,
             f"`{word}` is not a name: names use Latin letters, digits and `_`",
-            span,
+            span_of_offsets(self.file, self.text, pos, end),
             f'keep the words for people in the title string: list unpaid "{word}"',
         )
-        state.feed(word)
         self.accepted_since_error = ECHO_DISTANCE
-        self._feed(ip, Token("NAME", word, pos, line, column, span.end_line, span.end_column, end))
+        self._feed(state, self.cursor.token("NAME", end))
         return True
 
     def _word_end(self, pos: int, line_end: int) -> int:
@@ -297,8 +283,8 @@ class _Driver:
             end += 1
         return end
 
-    def _report_missing_end(self, ip: InteractiveParser, before: Token | None) -> None:
-        opener = self._innermost_opener(ip)
+    def _report_missing_end(self, state: ParserState, before: Tok | None) -> None:
+        opener = self._innermost_opener(state)
         where = f"before {describe_token(before.type, str(before.value))}" if before else "before the end of the file"
         noticed = self._span(before) if before is not None else self._eof_span()
         if opener is None:
@@ -314,21 +300,21 @@ class _Driver:
             related=(Related(noticed, "`end` expected here"),),
         )
 
-    def _innermost_opener(self, ip: InteractiveParser) -> tuple[Token, str] | None:
+    def _innermost_opener(self, state: ParserState) -> tuple[Tok, str] | None:
         """The innermost block still open; an `end` already on the stack closes one."""
-        stack = ip.parser_state.value_stack
+        stack = state.values
         closed = 0
         for index in range(len(stack) - 1, -1, -1):
             item = stack[index]
-            if isinstance(item, Token) and item.type == "END":
+            if isinstance(item, Tok) and item.type == "END":
                 closed += 1
-            elif isinstance(item, Token) and item.type in BLOCK_OPENERS:
+            elif isinstance(item, Tok) and item.type in BLOCK_OPENERS:
                 if closed:
                     closed -= 1
                     continue
                 what = BLOCK_OPENERS[item.type]
                 follower = stack[index + 1] if index + 1 < len(stack) else None
-                if item.type in ("SCENARIO", "TEMPLATE", "PROGRAM") and isinstance(follower, Token):
+                if item.type in ("SCENARIO", "TEMPLATE", "PROGRAM") and isinstance(follower, Tok):
                     what = f"{what} {follower.value}"
                 return item, what
         return None
@@ -336,33 +322,24 @@ class _Driver:
     # ------------------------------------------------------------ helpers
 
     @staticmethod
-    def _accepts(ip: InteractiveParser, tokens: list[Token]) -> bool:
-        """Would the parser take these tokens? Tried on a copy that builds no trees.
-
-        Lark's tree builder may append to a child's list in place, so a trial that ran
-        the real callbacks on a shallow copy would change the real tree.
-        """
-        trial = ip.copy(deepcopy_values=False)  # type: ignore[no-untyped-call]
-        conf = copy(trial.parser_state.parse_conf)
-        conf.callbacks = {}
-        trial.parser_state.parse_conf = conf
+    def _accepts(state: ParserState, tokens: list[Tok]) -> bool:
+        """Would the parser take these tokens? Tried on a copy that builds nothing."""
+        trial = state.trial()
         try:
             for token in tokens:
-                trial.feed_token(token)
-        except UnexpectedToken:
+                trial.feed(token)
+        except ParseError:
             return False
         return True
 
     @staticmethod
-    def _token(kind: str, value: str, like: Token | None) -> Token:
-        if like is None:
-            return Token(kind, value)
-        return Token.new_borrow_pos(kind, value, like)
+    def _token(kind: str, value: str, like: Tok | None) -> Tok:
+        return like.like(kind, value) if like is not None else Tok(kind, value)
 
-    def _eof(self) -> Token:
+    def _eof(self) -> Tok:
         return self._token("$END", "", self.last_token)
 
-    def _span(self, token: Token) -> Span:
+    def _span(self, token: Tok) -> Span:
         start = token.start_pos or 0
         end = token.end_pos if token.end_pos is not None else start + len(str(token.value))
         return Span(
@@ -380,44 +357,37 @@ class _Driver:
         return span_of_offsets(self.file, self.text, max(end - 1, 0), end) if end else Span.whole_file(self.file)
 
 
-def _line_counter(ip: InteractiveParser) -> LineCounter:
-    state = ip.lexer_thread.state
-    assert state is not None
-    return state.line_ctr
-
-
-def _choices(ip: InteractiveParser) -> set[str]:
-    """Terminals the current state has an action for (cheap; may include dead ends)."""
-    return set(ip.choices())  # type: ignore[no-untyped-call]
-
-
-def _accepts_now(ip: InteractiveParser) -> set[str]:
-    """Terminals the parser really takes in its current state."""
-    accepted: set[str] = ip.accepts()  # type: ignore[no-untyped-call]
-    return accepted
-
-
-def _end_of(token: Token) -> tuple[int, int, int]:
+def _end_of(token: Tok) -> tuple[int, int, int]:
     assert token.end_pos is not None and token.end_line is not None and token.end_column is not None
     return token.end_pos, token.end_line, token.end_column
 
 
-@dataclass(frozen=True, slots=True)
-class TreeResult:
-    tree: Tree[Token] | None
+@functools.cache
+def tables() -> Tables:
+    """The process-wide parse tables."""
+    return Tables(get_lark(), ToAst())
+
+
+class Parsed(msgspec.Struct, frozen=True):
+    #: The file's items as AST nodes (built while parsing), or None if unrecoverable.
+    items: list[Any] | None
     diagnostics: list[Diagnostic]
-    comments: list[Token]
+    comments: list[Tok]
     #: Input was skipped to recover, so the tree may not be what the author meant.
     lossy: bool
 
 
-def parse_tree(text: str, file: str) -> TreeResult:
-    """Parse ``text``: the tree (None if unrecoverable), syntax diagnostics and comments."""
-    comments: list[Token] = []
-    reset = current_comments.set(comments)
+def parse_items(text: str, file: str) -> Parsed:
+    """Parse ``text`` into AST items, with every syntax diagnostic and the comments."""
+    comments: list[Tok] = []
+    context = ParseContext(file, text)
+    reset_comments = current_comments.set(comments)
+    reset_file = current_file.set(context)
     try:
         driver = _Driver(text, file)
-        tree = driver.run()
+        items = driver.run()
     finally:
-        current_comments.reset(reset)
-    return TreeResult(tree, driver.sink.sorted(), comments, driver.lossy or tree is None)
+        current_comments.reset(reset_comments)
+        current_file.reset(reset_file)
+    driver.sink.extend(context.sink.sorted())
+    return Parsed(items, driver.sink.sorted(), comments, driver.lossy or items is None)

@@ -1,5 +1,9 @@
 """Building the Lark parser once per process, with a safe on-disk cache.
 
+The LALR tables come from Lark with strict=True, so a conflict in the grammar fails
+the build; the lexer is our own (_lexer.py) and the AST is built during parsing by an
+inline transformer (_transform.py).
+
 Analysing the LALR tables takes ~0.8 s; loading them from Lark's cache takes ~0.04 s,
 which decides whether a cold `scn check` feels instant. Lark's own default cache file
 lives in the shared temp directory and holds a pickle, so another local user could
@@ -10,48 +14,17 @@ Set SCN_GRAMMAR_CACHE=0 to turn the cache off.
 
 from __future__ import annotations
 
-import contextvars
 import functools
 import hashlib
 import os
 import stat
-from collections.abc import Iterator
 from importlib import resources
 from typing import Any
 
 import lark
-from lark import Lark, Token
-from lark.lark import PostLex
+from lark import Lark
 
 GRAMMAR_FILE = "scn.lark"
-
-
-class KeepNames(PostLex):
-    """Keep NAME in every contextual-lexer state.
-
-    Without it, a state that accepts only keywords would lex `sender` as `send` + `er`.
-    With NAME always present a whole word is read first and becomes a keyword only if
-    it is exactly one that the state accepts.
-    """
-
-    always_accept = ("NAME",)
-
-    def process(self, stream: Iterator[Token]) -> Iterator[Token]:
-        return stream
-
-
-#: Comments of the file being parsed. The parser is shared, so the lexer callback
-#: appends to whatever list the current parse has installed here.
-current_comments: contextvars.ContextVar[list[Token] | None] = contextvars.ContextVar(
-    "scn_current_comments", default=None
-)
-
-
-def _collect_comment(token: Token) -> Token:
-    comments = current_comments.get()
-    if comments is not None:
-        comments.append(token)
-    return token
 
 
 def grammar_text() -> str:
@@ -84,15 +57,20 @@ def _private_cache_file() -> str | None:
 
 
 def lark_options() -> dict[str, Any]:
-    """The options the grammar is built with (tests build it again without a cache)."""
+    """The options the grammar is built with (tests build it again without a cache).
+
+    Lark is used for its grammar analysis and tables only: our lexer and LALR loop do
+    the parsing. The options still matter: keep_all_tokens and maybe_placeholders shape
+    the children each rule's AST builder receives.
+    """
+    from ._lexer import ScnLexer
+
     return {
         "parser": "lalr",
-        "lexer": "contextual",
+        "lexer": ScnLexer,
         "strict": True,
-        "propagate_positions": True,
+        "keep_all_tokens": True,
         "maybe_placeholders": True,
-        "postlex": KeepNames(),
-        "lexer_callbacks": {"COMMENT": _collect_comment},
     }
 
 

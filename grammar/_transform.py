@@ -1,24 +1,38 @@
-"""Turning Lark's parse tree into the typed AST of ``scn.interpreter.ast``."""
+"""Building the typed AST of ``scn.interpreter.ast`` while Lark parses.
+
+The LALR loop (_lalr.py) calls one method of ToAst per rule as it reduces it, so each
+rule becomes its AST node at once: no parse tree is built and walked a second time.
+Every token is kept among the children, so a node's span simply runs from its first
+child to its last, keywords included. This is about twice as fast as Lark's position
+propagation plus a separate transform pass.
+
+The parser is shared by the process; the file being parsed comes from a context
+variable that `parse()` sets.
+"""
 
 from __future__ import annotations
 
+import contextvars
 import re
-from dataclasses import replace
 from decimal import Decimal
 from pathlib import PurePath
 from typing import Any, cast
 
-from lark import Token, Transformer, v_args
-from lark.tree import Meta
+from msgspec.structs import replace
 
 from ..interpreter import ast, codes
 from ..interpreter.diagnostics import DiagnosticSink
 from ..interpreter.span import Span, span_of_offsets
+from ._token import Tok
 
 _MONEY = re.compile(r"(\d+(?:\.\d+)?) ?([A-Z]{3})")
 _DURATION_PART = re.compile(r"(\d+)(ms|s|m|h|d|w)")
 _ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|.)")
 _SIMPLE_ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t"}
+#: Terminals that carry a value (everything else is a keyword or punctuation).
+_VALUE_TERMINALS = frozenset(
+    {"NAME", "STRING", "NUMBER", "MONEY", "PERCENT", "DURATION", "DATE", "TIME", "LABEL", "ADDRESS"}
+)
 _BINARY_RULES: dict[str, ast.BinaryOp] = {
     "or_": "or",
     "and_": "and",
@@ -39,6 +53,18 @@ _BINARY_RULES: dict[str, ast.BinaryOp] = {
 _Children = list[Any]
 
 
+class ParseContext:
+    """What the transformer needs to know about the file being parsed."""
+
+    def __init__(self, file: str, text: str) -> None:
+        self.file = file
+        self.text = text
+        self.sink = DiagnosticSink()
+
+
+current_file: contextvars.ContextVar[ParseContext] = contextvars.ContextVar("scn_current_file")
+
+
 def anonymous_scenario_name(file: str) -> str:
     """The name a scenario without a `scenario` wrapper gets: its file's stem."""
     stem = PurePath(file).stem or "scenario"
@@ -46,40 +72,67 @@ def anonymous_scenario_name(file: str) -> str:
     return name if not name[0].isdigit() else f"_{name}"
 
 
-@v_args(meta=True)
-class ToAst(Transformer[Token, list[ast.Item]]):
-    """Builds AST nodes bottom-up; every node gets the span of its rule or token."""
+def token_span(file: str, token: Tok) -> Span:
+    start = token.start_pos or 0
+    end = token.end_pos if token.end_pos is not None else start + len(str(token.value))
+    return Span(file, token.line or 1, token.column or 1, token.end_line or 1, token.end_column or 1, start, end)
 
-    def __init__(self, file: str, text: str, sink: DiagnosticSink) -> None:
-        super().__init__(visit_tokens=False)
-        self.file = file
-        self.text = text
-        self.sink = sink
+
+_POSITIONED = (Tok, ast.Node)
+
+
+def _first(children: _Children) -> Tok | ast.Node | None:
+    for child in children:
+        if isinstance(child, _POSITIONED):
+            return child
+        if isinstance(child, tuple) and child:
+            return cast(ast.Node, child[0])
+    return None
+
+
+def _last(children: _Children) -> Tok | ast.Node | None:
+    for child in reversed(children):
+        if isinstance(child, _POSITIONED):
+            return child
+        if isinstance(child, tuple) and child:
+            return cast(ast.Node, child[-1])
+    return None
+
+
+def _values(children: _Children) -> _Children:
+    """The children that mean something: no keywords, punctuation or missing options."""
+    return [c for c in children if c is not None and not (isinstance(c, Tok) and c.type not in _VALUE_TERMINALS)]
+
+
+class ToAst:
+    """One method per grammar rule; each gets the rule's children, tokens included."""
 
     # ------------------------------------------------------------ helpers
 
-    def _span(self, meta: Meta) -> Span:
-        if getattr(meta, "empty", True):
-            return Span.whole_file(self.file)
-        return Span(self.file, meta.line, meta.column, meta.end_line, meta.end_column, meta.start_pos, meta.end_pos)
+    @staticmethod
+    def _span(children: _Children) -> Span:
+        context = current_file.get()
+        first, last = _first(children), _last(children)
+        if first is None or last is None:
+            return Span.whole_file(context.file)
+        if isinstance(first, Tok):
+            line, column, start = first.line or 1, first.column or 1, first.start_pos or 0
+        else:
+            line, column, start = first.span.line, first.span.column, first.span.start
+        if isinstance(last, Tok):
+            end_line, end_column = last.end_line or line, last.end_column or column
+            end = last.end_pos if last.end_pos is not None else start
+        else:
+            end_line, end_column, end = last.span.end_line, last.span.end_column, last.span.end
+        return Span(context.file, line, column, end_line, end_column, start, end)
 
-    def _tspan(self, token: Token) -> Span:
-        start = token.start_pos or 0
-        end = token.end_pos if token.end_pos is not None else start + len(str(token.value))
-        return Span(
-            self.file,
-            token.line or 1,
-            token.column or 1,
-            token.end_line or 1,
-            token.end_column or 1,
-            start,
-            end,
-        )
+    @staticmethod
+    def _ident(token: Tok) -> ast.Ident:
+        return ast.Ident(name=str(token.value), span=token_span(current_file.get().file, token))
 
-    def _ident(self, token: Token) -> ast.Ident:
-        return ast.Ident(name=str(token.value), span=self._tspan(token))
-
-    def _string_lit(self, token: Token) -> ast.StringLit:
+    @staticmethod
+    def _string(token: Tok) -> ast.StringLit:
+        context = current_file.get()
         raw = str(token.value)[1:-1]
         base = (token.start_pos or 0) + 1
 
@@ -90,24 +143,29 @@ class ToAst(Transformer[Token, list[ast.Item]]):
             if escape.startswith("u") and len(escape) == 5:
                 return chr(int(escape[1:], 16))
             start = base + match.start()
-            self.sink.report(
+            context.sink.report(
                 codes.BAD_ESCAPE,
                 f"unknown escape `\\{escape}` in a string",
-                span_of_offsets(self.file, self.text, start, start + 2),
+                span_of_offsets(context.file, context.text, start, start + 2),
             )
             return escape
 
-        return ast.StringLit(value=_ESCAPE.sub(unescape, raw), span=self._tspan(token))
+        value = _ESCAPE.sub(unescape, raw) if "\\" in raw else raw
+        return ast.StringLit(value=value, span=token_span(context.file, token))
 
-    def _optional_string(self, token: Token | None) -> ast.StringLit | None:
-        return self._string_lit(token) if token is not None else None
+    def _title(self, values: _Children, index: int) -> ast.StringLit | None:
+        """The optional title string at ``index`` of a declaration's values."""
+        if index < len(values) and isinstance(values[index], Tok) and values[index].type == "STRING":
+            return self._string(values[index])
+        return None
 
-    def _address(self, token: Token) -> ast.StringLit:
-        return ast.StringLit(value=str(token.value)[1:-1], span=self._tspan(token))
+    @staticmethod
+    def _address(token: Tok) -> ast.StringLit:
+        return ast.StringLit(value=str(token.value)[1:-1], span=token_span(current_file.get().file, token))
 
-    def _literal(self, token: Token) -> ast.Literal_:
+    def _literal(self, token: Tok) -> ast.Literal_:
         """A literal from its token; the token type decides (a `30 min` fix retypes it)."""
-        value, span = str(token.value), self._tspan(token)
+        value, span = str(token.value), token_span(current_file.get().file, token)
         kind = token.type
         if kind == "NUMBER":
             return ast.NumberLit(value=Decimal(value), span=span)
@@ -127,358 +185,385 @@ class ToAst(Transformer[Token, list[ast.Item]]):
             hour, minute = (int(p) for p in value.split(":"))
             return ast.TimeLit(hour=hour, minute=minute, span=span)
         if kind == "STRING":
-            return self._string_lit(token)
+            return self._string(token)
         raise AssertionError(f"not a literal: {kind}")
 
-    def _percent_lit(self, token: Token) -> ast.PercentLit:
-        return cast(ast.PercentLit, self._literal(token))
+    def _typed(self, token: Tok, kind: type[ast.Node]) -> Any:
+        node = self._literal(token)
+        assert isinstance(node, kind), (token, kind)
+        return node
 
-    def _money_lit(self, token: Token) -> ast.MoneyLit:
-        return cast(ast.MoneyLit, self._literal(token))
-
-    def _duration_token(self, token: Token) -> ast.DurationLit:
-        return cast(ast.DurationLit, self._literal(token))
-
-    def _time_token(self, token: Token) -> ast.TimeLit:
-        return cast(ast.TimeLit, self._literal(token))
-
-    def _number_token(self, token: Token) -> ast.NumberLit:
-        return cast(ast.NumberLit, self._literal(token))
-
-    @staticmethod
-    def _present(children: _Children) -> list[Any]:
-        return [c for c in children if c is not None]
+    def _optional(self, token: Tok | None, kind: type[ast.Node]) -> Any:
+        return self._typed(token, kind) if token is not None else None
 
     # ------------------------------------------------------------ file
 
-    def start(self, meta: Meta, children: _Children) -> list[ast.Item]:
-        return list(children)
+    def binary(self, rule: str, c: _Children) -> ast.Binary:
+        """`a == b`, `a + b`, ...: the rule's name (eq, add, ...) says which operator."""
+        return ast.Binary(op=_BINARY_RULES[rule], left=c[0], right=c[2], span=self._span(c))
+
+    def start(self, c: _Children) -> list[ast.Item]:
+        return list(c)
 
     # ------------------------------------------------------------ declarations
 
-    def list_decl(self, meta: Meta, c: _Children) -> ast.ListDecl:
-        return ast.ListDecl(name=self._ident(c[0]), title=self._optional_string(c[1]), span=self._span(meta))
+    def list_decl(self, c: _Children) -> ast.ListDecl:
+        v = _values(c)
+        return ast.ListDecl(name=self._ident(v[0]), title=self._title(v, 1), span=self._span(c))
 
-    def segment_decl(self, meta: Meta, c: _Children) -> ast.SegmentDecl:
-        return ast.SegmentDecl(
-            name=self._ident(c[0]), title=self._optional_string(c[1]), condition=c[2], span=self._span(meta)
-        )
+    def segment_decl(self, c: _Children) -> ast.SegmentDecl:
+        v = _values(c)
+        return ast.SegmentDecl(name=self._ident(v[0]), title=self._title(v, 1), condition=v[-1], span=self._span(c))
 
-    def attribute_decl(self, meta: Meta, c: _Children) -> ast.AttributeDecl:
-        return ast.AttributeDecl(name=self._ident(c[0]), type_name=self._ident(c[1]), span=self._span(meta))
+    def attribute_decl(self, c: _Children) -> ast.AttributeDecl:
+        v = _values(c)
+        return ast.AttributeDecl(name=self._ident(v[0]), type_name=self._ident(v[1]), span=self._span(c))
 
-    def currency_decl(self, meta: Meta, c: _Children) -> ast.CurrencyDecl:
-        return ast.CurrencyDecl(code=self._ident(c[0]), span=self._span(meta))
+    def currency_decl(self, c: _Children) -> ast.CurrencyDecl:
+        return ast.CurrencyDecl(code=self._ident(_values(c)[0]), span=self._span(c))
 
-    def event_decl(self, meta: Meta, c: _Children) -> ast.EventDecl:
-        fields = tuple(f for f in c[1:] if isinstance(f, ast.FieldDecl))
-        return ast.EventDecl(name=c[0], fields=fields, span=self._span(meta))
+    def event_decl(self, c: _Children) -> ast.EventDecl:
+        v = _values(c)
+        fields = tuple(f for f in v[1:] if isinstance(f, ast.FieldDecl))
+        return ast.EventDecl(name=v[0], fields=fields, span=self._span(c))
 
-    def field_decl(self, meta: Meta, c: _Children) -> ast.FieldDecl:
-        return ast.FieldDecl(name=self._ident(c[0]), type_name=self._ident(c[1]), span=self._span(meta))
+    def field_decl(self, c: _Children) -> ast.FieldDecl:
+        v = _values(c)
+        return ast.FieldDecl(name=self._ident(v[0]), type_name=self._ident(v[1]), span=self._span(c))
 
-    def coupon_decl(self, meta: Meta, c: _Children) -> ast.CouponDecl:
-        return ast.CouponDecl(name=self._ident(c[0]), options=tuple(c[1:]), span=self._span(meta))
+    def coupon_decl(self, c: _Children) -> ast.CouponDecl:
+        v = _values(c)
+        return ast.CouponDecl(name=self._ident(v[0]), options=tuple(v[1:]), span=self._span(c))
 
-    def coupon_discount(self, meta: Meta, c: _Children) -> ast.CouponDiscount:
-        amount = cast(ast.PercentLit | ast.MoneyLit, self._literal(c[0]))
-        return ast.CouponDiscount(amount=amount, span=self._span(meta))
+    def coupon_discount(self, c: _Children) -> ast.CouponDiscount:
+        amount = self._literal(_values(c)[0])
+        assert isinstance(amount, ast.PercentLit | ast.MoneyLit)
+        return ast.CouponDiscount(amount=amount, span=self._span(c))
 
-    def coupon_code(self, meta: Meta, c: _Children) -> ast.CouponCode:
-        return ast.CouponCode(code=self._string_lit(c[0]), span=self._span(meta))
+    def coupon_code(self, c: _Children) -> ast.CouponCode:
+        return ast.CouponCode(code=self._string(_values(c)[0]), span=self._span(c))
 
-    def coupon_pool(self, meta: Meta, c: _Children) -> ast.CouponPool:
-        warn = self._number_token(c[1]) if c[1] is not None else None
-        return ast.CouponPool(path=self._string_lit(c[0]), warn_below=warn, span=self._span(meta))
+    def coupon_pool(self, c: _Children) -> ast.CouponPool:
+        v = _values(c)
+        warn = self._typed(v[1], ast.NumberLit) if len(v) > 1 else None
+        return ast.CouponPool(path=self._string(v[0]), warn_below=warn, span=self._span(c))
 
-    def coupon_generated(self, meta: Meta, c: _Children) -> ast.CouponGenerated:
-        return ast.CouponGenerated(pattern=self._string_lit(c[0]), span=self._span(meta))
+    def coupon_generated(self, c: _Children) -> ast.CouponGenerated:
+        return ast.CouponGenerated(pattern=self._string(_values(c)[0]), span=self._span(c))
 
-    def coupon_for_list(self, meta: Meta, c: _Children) -> ast.CouponForList:
-        return ast.CouponForList(list=self._ident(c[0]), span=self._span(meta))
+    def coupon_for_list(self, c: _Children) -> ast.CouponForList:
+        return ast.CouponForList(list=self._ident(_values(c)[0]), span=self._span(c))
 
-    def coupon_for_offer(self, meta: Meta, c: _Children) -> ast.CouponForOffer:
-        return ast.CouponForOffer(offers=tuple(self._string_lit(t) for t in c), span=self._span(meta))
+    def coupon_for_offer(self, c: _Children) -> ast.CouponForOffer:
+        return ast.CouponForOffer(offers=tuple(self._string(t) for t in _values(c)), span=self._span(c))
 
-    def coupon_valid(self, meta: Meta, c: _Children) -> ast.CouponValid:
-        return ast.CouponValid(duration=self._duration_token(c[0]), span=self._span(meta))
+    def coupon_valid(self, c: _Children) -> ast.CouponValid:
+        return ast.CouponValid(duration=self._typed(_values(c)[0], ast.DurationLit), span=self._span(c))
 
-    def template_decl(self, meta: Meta, c: _Children) -> ast.TemplateDecl:
-        rest = c[2:]
+    def template_decl(self, c: _Children) -> ast.TemplateDecl:
+        v = _values(c)
+        rest = v[2:]
         return ast.TemplateDecl(
-            name=self._ident(c[0]),
-            channel=c[1],
+            name=self._ident(v[0]),
+            channel=v[1],
             settings=tuple(x for x in rest if not isinstance(x, ast.TemplateLang)),
             langs=tuple(x for x in rest if isinstance(x, ast.TemplateLang)),
-            span=self._span(meta),
+            span=self._span(c),
         )
 
-    def channel(self, meta: Meta, c: _Children) -> str:
+    def channel(self, c: _Children) -> str:
         return str(c[0].value)
 
-    def template_from(self, meta: Meta, c: _Children) -> ast.TemplateFrom:
-        address = self._address(c[1]) if c[1] is not None else None
-        return ast.TemplateFrom(name=self._optional_string(c[0]), address=address, span=self._span(meta))
+    def template_from(self, c: _Children) -> ast.TemplateFrom:
+        v = _values(c)
+        name = next((self._string(t) for t in v if t.type == "STRING"), None)
+        address = next((self._address(t) for t in v if t.type == "ADDRESS"), None)
+        return ast.TemplateFrom(name=name, address=address, span=self._span(c))
 
-    def template_reply_to(self, meta: Meta, c: _Children) -> ast.TemplateReplyTo:
-        return ast.TemplateReplyTo(address=self._address(c[0]), span=self._span(meta))
+    def template_reply_to(self, c: _Children) -> ast.TemplateReplyTo:
+        return ast.TemplateReplyTo(address=self._address(_values(c)[0]), span=self._span(c))
 
-    def template_fallback(self, meta: Meta, c: _Children) -> ast.TemplateFallback:
-        return ast.TemplateFallback(lang=self._ident(c[0]), span=self._span(meta))
+    def template_fallback(self, c: _Children) -> ast.TemplateFallback:
+        return ast.TemplateFallback(lang=self._ident(_values(c)[0]), span=self._span(c))
 
-    def template_lang(self, meta: Meta, c: _Children) -> ast.TemplateLang:
-        return ast.TemplateLang(lang=self._ident(c[0]), parts=tuple(c[1:]), span=self._span(meta))
+    def template_lang(self, c: _Children) -> ast.TemplateLang:
+        v = _values(c)
+        return ast.TemplateLang(lang=self._ident(v[0]), parts=tuple(v[1:]), span=self._span(c))
 
-    def template_part(self, meta: Meta, c: _Children) -> ast.TemplatePart:
-        return ast.TemplatePart(key=c[0], value=self._string_lit(c[1]), span=self._span(meta))
+    def template_part(self, c: _Children) -> ast.TemplatePart:
+        key = cast(ast.PartKey, str(c[0].value))
+        return ast.TemplatePart(key=key, value=self._string(c[1]), span=self._span(c))
 
-    def part_key(self, meta: Meta, c: _Children) -> str:
-        return str(c[0].value)
+    def part_key(self, c: _Children) -> Tok:
+        return cast(Tok, c[0])  # the token, so that the part's span starts at it
 
-    def program_decl(self, meta: Meta, c: _Children) -> ast.ProgramDecl:
+    def program_decl(self, c: _Children) -> ast.ProgramDecl:
+        v = _values(c)
+        kind_index = 2 if isinstance(v[1], Tok) else 1
         return ast.ProgramDecl(
-            name=self._ident(c[0]),
-            title=self._optional_string(c[1]),
-            kind=c[2],
-            tiers=tuple(c[3:]),
-            span=self._span(meta),
+            name=self._ident(v[0]),
+            title=self._title(v, 1),
+            kind=v[kind_index],
+            tiers=tuple(v[kind_index + 1 :]),
+            span=self._span(c),
         )
 
-    def program_kind(self, meta: Meta, c: _Children) -> str:
+    def program_kind(self, c: _Children) -> str:
         return str(c[0].value)
 
-    def tier_up_to(self, meta: Meta, c: _Children) -> ast.Tier:
+    def tier_up_to(self, c: _Children) -> ast.Tier:
+        v = _values(c)
         return ast.Tier(
-            percent=self._percent_lit(c[0]), kind="up_to", bound=self._money_lit(c[1]), span=self._span(meta)
+            percent=self._typed(v[0], ast.PercentLit),
+            kind="up_to",
+            bound=self._typed(v[1], ast.MoneyLit),
+            span=self._span(c),
         )
 
-    def tier_above(self, meta: Meta, c: _Children) -> ast.Tier:
+    def tier_above(self, c: _Children) -> ast.Tier:
+        v = _values(c)
         return ast.Tier(
-            percent=self._percent_lit(c[0]), kind="above", bound=self._money_lit(c[1]), span=self._span(meta)
+            percent=self._typed(v[0], ast.PercentLit),
+            kind="above",
+            bound=self._typed(v[1], ast.MoneyLit),
+            span=self._span(c),
         )
 
-    def group_decl(self, meta: Meta, c: _Children) -> ast.GroupDecl:
+    def group_decl(self, c: _Children) -> ast.GroupDecl:
+        v = _values(c)
         return ast.GroupDecl(
-            name=self._ident(c[0]),
-            title=self._optional_string(c[1]),
-            program=c[2],
-            default=c[3] is not None,
-            span=self._span(meta),
+            name=self._ident(v[0]),
+            title=self._title(v, 1),
+            program=next((x for x in v if isinstance(x, ast.Ident)), None),
+            default=any(x is True for x in v),
+            span=self._span(c),
         )
 
-    def group_program(self, meta: Meta, c: _Children) -> ast.Ident:
-        return self._ident(c[0])
+    def group_program(self, c: _Children) -> ast.Ident:
+        return self._ident(_values(c)[0])
 
-    def group_default(self, meta: Meta, c: _Children) -> bool:
+    def group_default(self, c: _Children) -> bool:
         return True
 
     # ------------------------------------------------------------ scenarios
 
     def _scenario(
-        self, meta: Meta, name: ast.Ident, title: ast.StringLit | None, body: _Children, anonymous: bool
+        self, c: _Children, name: ast.Ident, title: ast.StringLit | None, body: _Children, anonymous: bool
     ) -> ast.Scenario:
-        headers = tuple(x for x in body if not isinstance(x, ast.StepNode))
-        steps = tuple(x for x in body if isinstance(x, ast.StepNode))
         return ast.Scenario(
             name=name,
             title=title,
-            headers=cast(tuple[ast.Header, ...], headers),
-            steps=cast(tuple[ast.Step, ...], steps),
+            headers=tuple(x for x in body if not isinstance(x, ast.StepNode)),
+            steps=tuple(cast(ast.Step, x) for x in body if isinstance(x, ast.StepNode)),
             anonymous=anonymous,
-            span=self._span(meta),
+            span=self._span(c),
         )
 
-    def scenario(self, meta: Meta, c: _Children) -> ast.Scenario:
-        return self._scenario(meta, self._ident(c[0]), self._optional_string(c[1]), c[2:], False)
+    def scenario(self, c: _Children) -> ast.Scenario:
+        v = _values(c)
+        title = self._title(v, 1)
+        body = v[2:] if title is not None else v[1:]
+        return self._scenario(c, self._ident(v[0]), title, body, False)
 
-    def anon_scenario(self, meta: Meta, c: _Children) -> ast.Scenario:
-        span = self._span(meta)
-        name = ast.Ident(name=anonymous_scenario_name(self.file), span=span.at_start())
-        return self._scenario(meta, name, None, c, True)
+    def anon_scenario(self, c: _Children) -> ast.Scenario:
+        span = self._span(c)
+        name = ast.Ident(name=anonymous_scenario_name(current_file.get().file), span=span.at_start())
+        return self._scenario(c, name, None, c, True)
 
-    def event_name(self, meta: Meta, c: _Children) -> ast.EventRef:
-        return ast.EventRef(parts=tuple(self._ident(t) for t in c), span=self._span(meta))
+    def event_name(self, c: _Children) -> ast.EventRef:
+        return ast.EventRef(parts=tuple(self._ident(t) for t in _values(c)), span=self._span(c))
 
-    def trigger(self, meta: Meta, c: _Children) -> ast.Trigger:
-        return ast.Trigger(event=c[0], where=c[1], span=self._span(meta))
+    def trigger(self, c: _Children) -> ast.Trigger:
+        v = _values(c)
+        return ast.Trigger(event=v[0], where=v[1] if len(v) > 1 else None, span=self._span(c))
 
-    def entry_every(self, meta: Meta, c: _Children) -> ast.EntryEvery:
-        return ast.EntryEvery(span=self._span(meta))
+    def entry_every(self, c: _Children) -> ast.EntryEvery:
+        return ast.EntryEvery(span=self._span(c))
 
-    def entry_once(self, meta: Meta, c: _Children) -> ast.EntryOnce:
-        return ast.EntryOnce(scope=c[0], span=self._span(meta))
+    def entry_once(self, c: _Children) -> ast.EntryOnce:
+        return ast.EntryOnce(scope=_values(c)[0], span=self._span(c))
 
-    def entry_at_most(self, meta: Meta, c: _Children) -> ast.EntryAtMost:
-        window = self._duration_token(c[2]) if c[2] is not None else None
-        return ast.EntryAtMost(count=self._number_token(c[0]), scope=c[1], window=window, span=self._span(meta))
+    def entry_at_most(self, c: _Children) -> ast.EntryAtMost:
+        v = _values(c)
+        window = self._typed(v[2], ast.DurationLit) if len(v) > 2 else None
+        return ast.EntryAtMost(count=self._typed(v[0], ast.NumberLit), scope=v[1], window=window, span=self._span(c))
 
-    def scope(self, meta: Meta, c: _Children) -> str:
+    def scope(self, c: _Children) -> str:
         return str(c[0].value)
 
-    def frequency_cap(self, meta: Meta, c: _Children) -> ast.FrequencyCap:
+    def frequency_cap(self, c: _Children) -> ast.FrequencyCap:
+        v = _values(c)
         return ast.FrequencyCap(
-            count=self._number_token(c[0]),
-            per_contact=c[1] is not None,
-            window=self._duration_token(c[2]),
-            span=self._span(meta),
+            count=self._typed(v[0], ast.NumberLit),
+            per_contact=any(x is True for x in v),
+            window=self._typed(v[-1], ast.DurationLit),
+            span=self._span(c),
         )
 
-    def per_contact(self, meta: Meta, c: _Children) -> bool:
+    def per_contact(self, c: _Children) -> bool:
         return True
 
-    def exit_goal(self, meta: Meta, c: _Children) -> ast.ExitGoal:
-        return ast.ExitGoal(event=c[0], where=c[1], span=self._span(meta))
+    def exit_goal(self, c: _Children) -> ast.ExitGoal:
+        v = _values(c)
+        return ast.ExitGoal(event=v[0], where=v[1] if len(v) > 1 else None, span=self._span(c))
 
-    def quiet_hours(self, meta: Meta, c: _Children) -> ast.QuietHours:
-        return ast.QuietHours(start=self._time_token(c[0]), end=self._time_token(c[1]), span=self._span(meta))
+    def quiet_hours(self, c: _Children) -> ast.QuietHours:
+        v = _values(c)
+        return ast.QuietHours(
+            start=self._typed(v[0], ast.TimeLit), end=self._typed(v[1], ast.TimeLit), span=self._span(c)
+        )
 
-    def attribution(self, meta: Meta, c: _Children) -> ast.Attribution:
-        return ast.Attribution(window=self._duration_token(c[0]), span=self._span(meta))
+    def attribution(self, c: _Children) -> ast.Attribution:
+        return ast.Attribution(window=self._typed(_values(c)[0], ast.DurationLit), span=self._span(c))
 
     # ------------------------------------------------------------ steps
 
-    def labeled_step(self, meta: Meta, c: _Children) -> ast.Step:
-        label_token: Token = c[0]
-        label = ast.Ident(name=str(label_token.value)[1:], span=self._tspan(label_token))
-        step: ast.Step = c[1]
-        return cast(ast.Step, _replace(step, label=label, span=self._span(meta)))
+    def labeled_step(self, c: _Children) -> ast.Step:
+        label_token: Tok = c[0]
+        label = ast.Ident(name=str(label_token.value)[1:], span=token_span(current_file.get().file, label_token))
+        return cast(ast.Step, replace(c[1], label=label, span=self._span(c)))
 
-    def block(self, meta: Meta, c: _Children) -> tuple[ast.Step, ...]:
+    def block(self, c: _Children) -> tuple[ast.Step, ...]:
         return tuple(c)
 
-    def wait_duration(self, meta: Meta, c: _Children) -> ast.Wait:
-        return ast.Wait(duration=c[0], span=self._span(meta))
+    def wait_duration(self, c: _Children) -> ast.Wait:
+        return ast.Wait(duration=c[1], span=self._span(c))
 
-    def wait_until(self, meta: Meta, c: _Children) -> ast.WaitUntil:
-        return ast.WaitUntil(time=self._time_token(c[0]), span=self._span(meta))
+    def wait_until(self, c: _Children) -> ast.WaitUntil:
+        return ast.WaitUntil(time=self._typed(c[2], ast.TimeLit), span=self._span(c))
 
-    def wait_for(self, meta: Meta, c: _Children) -> ast.WaitFor:
-        return ast.WaitFor(event=c[0], where=c[1], timeout=c[2], on_timeout=c[3], span=self._span(meta))
+    def wait_for(self, c: _Children) -> ast.WaitFor:
+        # wait for EVENT [where EXPR] up to EXPR [on_timeout]
+        where = c[4] if c[3] is not None else None
+        return ast.WaitFor(event=c[2], where=where, timeout=c[7], on_timeout=c[8], span=self._span(c))
 
-    def on_timeout(self, meta: Meta, c: _Children) -> ast.Block:
-        return ast.Block(steps=c[0], span=self._span(meta))
+    def on_timeout(self, c: _Children) -> ast.Block:
+        return ast.Block(steps=c[2], span=self._span(c))
 
-    def if_step(self, meta: Meta, c: _Children) -> ast.If:
-        span = self._span(meta)
-        first = ast.Branch(condition=c[0], steps=c[1], span=span.to(c[0].span))
-        elifs = tuple(x for x in c[2:] if isinstance(x, ast.Branch))
-        else_ = c[-1] if isinstance(c[-1], ast.Block) else None
+    def if_step(self, c: _Children) -> ast.If:
+        span = self._span(c)
+        first = ast.Branch(condition=c[1], steps=c[2], span=span.to(c[1].span))
+        elifs = tuple(x for x in c[3:] if isinstance(x, ast.Branch))
+        else_ = next((x for x in c[3:] if isinstance(x, ast.Block)), None)
         return ast.If(branches=(first, *elifs), else_=else_, span=span)
 
-    def elif_clause(self, meta: Meta, c: _Children) -> ast.Branch:
-        return ast.Branch(condition=c[0], steps=c[1], span=self._span(meta))
+    def elif_clause(self, c: _Children) -> ast.Branch:
+        return ast.Branch(condition=c[1], steps=c[2], span=self._span(c))
 
-    def else_clause(self, meta: Meta, c: _Children) -> ast.Block:
-        return ast.Block(steps=c[0], span=self._span(meta))
+    def else_clause(self, c: _Children) -> ast.Block:
+        return ast.Block(steps=c[1], span=self._span(c))
 
-    def bands_step(self, meta: Meta, c: _Children) -> ast.Bands:
-        return ast.Bands(subject=c[0], bands=tuple(c[1:]), span=self._span(meta))
+    def bands_step(self, c: _Children) -> ast.Bands:
+        return ast.Bands(subject=c[1], bands=tuple(c[2:-1]), span=self._span(c))
 
-    def band_between(self, meta: Meta, c: _Children) -> ast.Band:
-        return ast.Band(low=c[0], high=c[1], steps=c[2], span=self._span(meta))
+    def band_between(self, c: _Children) -> ast.Band:
+        return ast.Band(low=c[1], high=c[3], steps=c[4], span=self._span(c))
 
-    def band_from(self, meta: Meta, c: _Children) -> ast.Band:
-        return ast.Band(low=c[0], high=None, steps=c[1], span=self._span(meta))
+    def band_from(self, c: _Children) -> ast.Band:
+        return ast.Band(low=c[1], high=None, steps=c[2], span=self._span(c))
 
-    def band_below(self, meta: Meta, c: _Children) -> ast.Band:
-        return ast.Band(low=None, high=c[0], steps=c[1], span=self._span(meta))
+    def band_below(self, c: _Children) -> ast.Band:
+        return ast.Band(low=None, high=c[1], steps=c[2], span=self._span(c))
 
-    def split_step(self, meta: Meta, c: _Children) -> ast.Split:
-        return ast.Split(arms=tuple(c), span=self._span(meta))
+    def split_step(self, c: _Children) -> ast.Split:
+        return ast.Split(arms=tuple(c[1:-1]), span=self._span(c))
 
-    def variant(self, meta: Meta, c: _Children) -> ast.Variant:
-        return ast.Variant(name=self._ident(c[0]), weight=self._percent_lit(c[1]), steps=c[2], span=self._span(meta))
+    def variant(self, c: _Children) -> ast.Variant:
+        return ast.Variant(
+            name=self._ident(c[1]), weight=self._typed(c[2], ast.PercentLit), steps=c[3], span=self._span(c)
+        )
 
-    def control(self, meta: Meta, c: _Children) -> ast.Control:
-        return ast.Control(weight=self._percent_lit(c[0]), span=self._span(meta))
+    def control(self, c: _Children) -> ast.Control:
+        return ast.Control(weight=self._typed(c[1], ast.PercentLit), span=self._span(c))
 
-    def stop_step(self, meta: Meta, c: _Children) -> ast.Stop:
-        return ast.Stop(span=self._span(meta))
+    def stop_step(self, c: _Children) -> ast.Stop:
+        return ast.Stop(span=self._span(c))
 
-    def stop_if(self, meta: Meta, c: _Children) -> ast.StopIf:
-        return ast.StopIf(condition=c[1], negate=False, span=self._span(meta))
+    def stop_if(self, c: _Children) -> ast.StopIf:
+        return ast.StopIf(condition=c[1], negate=False, span=self._span(c))
 
-    def stop_unless(self, meta: Meta, c: _Children) -> ast.StopIf:
-        return ast.StopIf(condition=c[1], negate=True, span=self._span(meta))
+    def stop_unless(self, c: _Children) -> ast.StopIf:
+        return ast.StopIf(condition=c[1], negate=True, span=self._span(c))
 
-    def send_step(self, meta: Meta, c: _Children) -> ast.Send:
-        return ast.Send(channel=c[0], template=self._ident(c[1]), options=tuple(c[2:]), span=self._span(meta))
+    def send_step(self, c: _Children) -> ast.Send:
+        return ast.Send(channel=c[1], template=self._ident(c[2]), options=tuple(c[3:]), span=self._span(c))
 
-    def with_coupon(self, meta: Meta, c: _Children) -> ast.WithCoupon:
-        return ast.WithCoupon(coupon=self._ident(c[0]), span=self._span(meta))
+    def with_coupon(self, c: _Children) -> ast.WithCoupon:
+        return ast.WithCoupon(coupon=self._ident(c[2]), span=self._span(c))
 
-    def with_products(self, meta: Meta, c: _Children) -> ast.WithProducts:
-        return ast.WithProducts(products=c[0], span=self._span(meta))
+    def with_products(self, c: _Children) -> ast.WithProducts:
+        return ast.WithProducts(products=c[2], span=self._span(c))
 
-    def add_to_list(self, meta: Meta, c: _Children) -> ast.AddToList:
-        return ast.AddToList(list=self._ident(c[0]), span=self._span(meta))
+    def add_to_list(self, c: _Children) -> ast.AddToList:
+        return ast.AddToList(list=self._ident(c[3]), span=self._span(c))
 
-    def remove_from_list(self, meta: Meta, c: _Children) -> ast.RemoveFromList:
-        return ast.RemoveFromList(list=self._ident(c[0]), span=self._span(meta))
+    def remove_from_list(self, c: _Children) -> ast.RemoveFromList:
+        return ast.RemoveFromList(list=self._ident(c[3]), span=self._span(c))
 
-    def issue_coupon(self, meta: Meta, c: _Children) -> ast.IssueCoupon:
-        valid = self._duration_token(c[1]) if c[1] is not None else None
-        return ast.IssueCoupon(coupon=self._ident(c[0]), valid=valid, span=self._span(meta))
+    def issue_coupon(self, c: _Children) -> ast.IssueCoupon:
+        valid = self._optional(c[4], ast.DurationLit) if len(c) > 4 else None
+        return ast.IssueCoupon(coupon=self._ident(c[2]), valid=valid, span=self._span(c))
 
-    def award_bonus(self, meta: Meta, c: _Children) -> ast.AwardBonus:
-        return ast.AwardBonus(amount=c[0], span=self._span(meta))
+    def award_bonus(self, c: _Children) -> ast.AwardBonus:
+        return ast.AwardBonus(amount=c[2], span=self._span(c))
 
-    def set_group(self, meta: Meta, c: _Children) -> ast.SetGroup:
-        return ast.SetGroup(group=self._ident(c[0]), span=self._span(meta))
+    def set_group(self, c: _Children) -> ast.SetGroup:
+        return ast.SetGroup(group=self._ident(c[2]), span=self._span(c))
 
-    def set_attribute(self, meta: Meta, c: _Children) -> ast.SetAttribute:
-        return ast.SetAttribute(name=self._ident(c[0]), value=c[1], span=self._span(meta))
+    def set_attribute(self, c: _Children) -> ast.SetAttribute:
+        return ast.SetAttribute(name=self._ident(c[2]), value=c[4], span=self._span(c))
 
-    def call_webhook(self, meta: Meta, c: _Children) -> ast.CallWebhook:
-        fields = tuple(f for f in c[1:] if isinstance(f, ast.WebhookField))
-        return ast.CallWebhook(url=self._string_lit(c[0]), fields=fields, span=self._span(meta))
+    def call_webhook(self, c: _Children) -> ast.CallWebhook:
+        fields = tuple(f for f in c[3:] if isinstance(f, ast.WebhookField))
+        return ast.CallWebhook(url=self._string(c[2]), fields=fields, span=self._span(c))
 
-    def webhook_field(self, meta: Meta, c: _Children) -> ast.WebhookField:
-        return ast.WebhookField(name=self._ident(c[0]), value=c[1], span=self._span(meta))
+    def webhook_field(self, c: _Children) -> ast.WebhookField:
+        return ast.WebhookField(name=self._ident(c[0]), value=c[2], span=self._span(c))
 
     # ------------------------------------------------------------ expressions
 
-    def __default__(self, data: str, children: _Children, meta: Meta) -> Any:
-        op = _BINARY_RULES.get(data)
-        if op is None:
-            raise AssertionError(f"no AST rule for {data}")
-        return ast.Binary(op=op, left=children[0], right=children[1], span=self._span(meta))
+    def atom(self, c: _Children) -> ast.Expr:
+        """A parenthesised expression; the parentheses leave no trace."""
+        return cast(ast.Expr, c[1])
 
-    def not_(self, meta: Meta, c: _Children) -> ast.Unary:
-        return ast.Unary(op="not", operand=c[0], span=self._span(meta))
+    def not_(self, c: _Children) -> ast.Unary:
+        return ast.Unary(op="not", operand=c[1], span=self._span(c))
 
-    def neg(self, meta: Meta, c: _Children) -> ast.Unary:
-        return ast.Unary(op="-", operand=c[0], span=self._span(meta))
+    def neg(self, c: _Children) -> ast.Unary:
+        return ast.Unary(op="-", operand=c[1], span=self._span(c))
 
-    def true(self, meta: Meta, c: _Children) -> ast.BoolLit:
-        return ast.BoolLit(value=True, span=self._span(meta))
+    def not_in(self, c: _Children) -> ast.Binary:
+        return ast.Binary(op="not in", left=c[0], right=c[3], span=self._span(c))
 
-    def false(self, meta: Meta, c: _Children) -> ast.BoolLit:
-        return ast.BoolLit(value=False, span=self._span(meta))
+    def true(self, c: _Children) -> ast.BoolLit:
+        return ast.BoolLit(value=True, span=self._span(c))
 
-    def _literal_rule(self, meta: Meta, c: _Children) -> ast.Literal_:
+    def false(self, c: _Children) -> ast.BoolLit:
+        return ast.BoolLit(value=False, span=self._span(c))
+
+    def _literal_rule(self, c: _Children) -> ast.Literal_:
         return self._literal(c[0])
 
     number = money = percent = duration = string = date = time = _literal_rule
 
-    def path(self, meta: Meta, c: _Children) -> ast.Path:
-        return ast.Path(parts=tuple(self._ident(t) for t in c), span=self._span(meta))
+    def path(self, c: _Children) -> ast.Path:
+        return ast.Path(parts=tuple(self._ident(t) for t in c if t.type == "NAME"), span=self._span(c))
 
-    def call(self, meta: Meta, c: _Children) -> ast.Call:
-        args = [a for a in c[1:] if a is not None]
+    def call(self, c: _Children) -> ast.Call:
+        args: list[Any] = [a for a in c[2:-1] if isinstance(a, ast.Node)]
         return ast.Call(
             func=self._ident(c[0]),
             args=tuple(a for a in args if not isinstance(a, ast.KwArg)),
             kwargs=tuple(a for a in args if isinstance(a, ast.KwArg)),
-            span=self._span(meta),
+            span=self._span(c),
         )
 
-    def kwarg(self, meta: Meta, c: _Children) -> ast.KwArg:
-        return ast.KwArg(name=self._ident(c[0]), value=c[1], span=self._span(meta))
+    def kwarg(self, c: _Children) -> ast.KwArg:
+        return ast.KwArg(name=self._ident(c[0]), value=c[2], span=self._span(c))
 
-    def list_lit(self, meta: Meta, c: _Children) -> ast.ListLit:
-        return ast.ListLit(items=tuple(self._present(c)), span=self._span(meta))
+    def list_lit(self, c: _Children) -> ast.ListLit:
+        items: list[Any] = [x for x in c if isinstance(x, ast.Node)]
+        return ast.ListLit(items=tuple(items), span=self._span(c))
 
 
-def _replace(node: ast.Node, **changes: Any) -> ast.Node:
-    return replace(node, **changes)
+__all__ = ["ParseContext", "ToAst", "anonymous_scenario_name", "current_file", "token_span"]

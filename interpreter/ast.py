@@ -1,16 +1,19 @@
 """The typed syntax tree of scn.
 
-Every node is an immutable record that knows where it came from (``span``). Spans do not
-take part in equality, so two trees compare equal when they mean the same program even
-if they were laid out differently; ``scn fmt`` relies on that to prove it keeps meaning.
+Every node is an immutable msgspec Struct that knows where it came from (``span``).
+msgspec makes the classes cheap to define (a cold `scn check` imports them all) and
+the trees cheap to store: a checked scenario is kept as its encoded tree. Equality
+includes spans; `same_meaning` compares two trees with spans left out, which is how
+`scn fmt` proves that it keeps the meaning of a file.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Literal, TypeAlias
+from typing import Any, Literal, TypeAlias
+
+import msgspec
 
 from .span import Span
 
@@ -27,15 +30,13 @@ DURATION_UNITS: dict[str, int] = {
 }
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Node:
-    """Base of all nodes."""
+class Node(msgspec.Struct, frozen=True, kw_only=True, tag=True, tag_field="node"):
+    """Base of all nodes: an immutable record that knows where it came from."""
 
-    span: Span = field(compare=False, repr=False)
+    span: Span
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Ident(Node):
+class Ident(Node, frozen=True, kw_only=True):
     """A name as written, with its own span for precise carets."""
 
     name: str
@@ -44,24 +45,20 @@ class Ident(Node):
 # ---------------------------------------------------------------- expressions
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class NumberLit(Node):
+class NumberLit(Node, frozen=True, kw_only=True):
     value: Decimal
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MoneyLit(Node):
+class MoneyLit(Node, frozen=True, kw_only=True):
     amount: Decimal
     currency: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PercentLit(Node):
+class PercentLit(Node, frozen=True, kw_only=True):
     value: Decimal
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DurationLit(Node):
+class DurationLit(Node, frozen=True, kw_only=True):
     """A duration such as ``1h30m``, kept in the units it was written in."""
 
     parts: tuple[tuple[int, str], ...]
@@ -75,18 +72,15 @@ class DurationLit(Node):
         return dt.timedelta(milliseconds=self.milliseconds)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StringLit(Node):
+class StringLit(Node, frozen=True, kw_only=True):
     value: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BoolLit(Node):
+class BoolLit(Node, frozen=True, kw_only=True):
     value: bool
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DateLit(Node):
+class DateLit(Node, frozen=True, kw_only=True):
     """A calendar date; kept as written so the checker can report 2025-02-30."""
 
     year: int
@@ -94,16 +88,14 @@ class DateLit(Node):
     day: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TimeLit(Node):
+class TimeLit(Node, frozen=True, kw_only=True):
     """A time of day; kept as written so the checker can report 25:00."""
 
     hour: int
     minute: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Path(Node):
+class Path(Node, frozen=True, kw_only=True):
     """A dotted field path such as ``contact.orders.count``, or a bare name."""
 
     parts: tuple[Ident, ...]
@@ -113,21 +105,18 @@ class Path(Node):
         return ".".join(p.name for p in self.parts)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class KwArg(Node):
+class KwArg(Node, frozen=True, kw_only=True):
     name: Ident
     value: Expr
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Call(Node):
+class Call(Node, frozen=True, kw_only=True):
     func: Ident
     args: tuple[Expr, ...]
     kwargs: tuple[KwArg, ...]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ListLit(Node):
+class ListLit(Node, frozen=True, kw_only=True):
     items: tuple[Expr, ...]
 
 
@@ -135,14 +124,12 @@ UnaryOp = Literal["not", "-"]
 BinaryOp = Literal["or", "and", "==", "!=", "<", "<=", ">", ">=", "in", "not in", "+", "-", "*", "/"]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Unary(Node):
+class Unary(Node, frozen=True, kw_only=True):
     op: UnaryOp
     operand: Expr
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Binary(Node):
+class Binary(Node, frozen=True, kw_only=True):
     op: BinaryOp
     left: Expr
     right: Expr
@@ -156,87 +143,74 @@ BandBound: TypeAlias = NumberLit | MoneyLit | PercentLit | DurationLit
 # ---------------------------------------------------------------- declarations
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ListDecl(Node):
+class ListDecl(Node, frozen=True, kw_only=True):
     name: Ident
     title: StringLit | None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SegmentDecl(Node):
+class SegmentDecl(Node, frozen=True, kw_only=True):
     name: Ident
     title: StringLit | None
     condition: Expr
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AttributeDecl(Node):
+class AttributeDecl(Node, frozen=True, kw_only=True):
     """A custom contact attribute, readable as ``contact.<name>``."""
 
     name: Ident
     type_name: Ident
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CurrencyDecl(Node):
+class CurrencyDecl(Node, frozen=True, kw_only=True):
     """The workspace currency: order totals are in it."""
 
     code: Ident
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class FieldDecl(Node):
+class FieldDecl(Node, frozen=True, kw_only=True):
     name: Ident
     type_name: Ident
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EventDecl(Node):
+class EventDecl(Node, frozen=True, kw_only=True):
     """A custom event with typed fields (built-in events live in the stdlib)."""
 
     name: EventRef
     fields: tuple[FieldDecl, ...]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CouponDiscount(Node):
+class CouponDiscount(Node, frozen=True, kw_only=True):
     amount: PercentLit | MoneyLit
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CouponCode(Node):
+class CouponCode(Node, frozen=True, kw_only=True):
     """One static code shared by everyone."""
 
     code: StringLit
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CouponPool(Node):
+class CouponPool(Node, frozen=True, kw_only=True):
     """Unique codes drawn from an imported CSV file."""
 
     path: StringLit
     warn_below: NumberLit | None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CouponGenerated(Node):
+class CouponGenerated(Node, frozen=True, kw_only=True):
     """Unique codes generated from a pattern such as ``"WELCOME-{XXXXXXXX}"``."""
 
     pattern: StringLit
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CouponForList(Node):
+class CouponForList(Node, frozen=True, kw_only=True):
     list: Ident
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CouponForOffer(Node):
+class CouponForOffer(Node, frozen=True, kw_only=True):
     offers: tuple[StringLit, ...]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CouponValid(Node):
+class CouponValid(Node, frozen=True, kw_only=True):
     """How long an issued code stays valid for the contact it was issued to."""
 
     duration: DurationLit
@@ -247,8 +221,7 @@ CouponOption: TypeAlias = (
 )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CouponDecl(Node):
+class CouponDecl(Node, frozen=True, kw_only=True):
     name: Ident
     options: tuple[CouponOption, ...]
 
@@ -256,29 +229,25 @@ class CouponDecl(Node):
         return next((o for o in self.options if isinstance(o, kind)), None)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TemplateFrom(Node):
+class TemplateFrom(Node, frozen=True, kw_only=True):
     """Sender: display name and/or address (an SMS sender id is a name alone)."""
 
     name: StringLit | None
     address: StringLit | None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TemplateReplyTo(Node):
+class TemplateReplyTo(Node, frozen=True, kw_only=True):
     address: StringLit
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TemplateFallback(Node):
+class TemplateFallback(Node, frozen=True, kw_only=True):
     lang: Ident
 
 
 PartKey = Literal["subject", "preheader", "html", "plain", "text", "title", "url", "image"]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TemplatePart(Node):
+class TemplatePart(Node, frozen=True, kw_only=True):
     """One part of a message. ``html`` and ``plain`` name files; the rest are inline."""
 
     key: PartKey
@@ -288,24 +257,21 @@ class TemplatePart(Node):
 TemplateSetting: TypeAlias = TemplateFrom | TemplateReplyTo | TemplateFallback | TemplatePart
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TemplateLang(Node):
+class TemplateLang(Node, frozen=True, kw_only=True):
     """Parts for one language; they override the template's shared parts."""
 
     lang: Ident
     parts: tuple[TemplatePart, ...]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TemplateDecl(Node):
+class TemplateDecl(Node, frozen=True, kw_only=True):
     name: Ident
     channel: Channel
     settings: tuple[TemplateSetting, ...]
     langs: tuple[TemplateLang, ...]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Tier(Node):
+class Tier(Node, frozen=True, kw_only=True):
     """``tier 2% up to 1000 UAH`` or ``tier 5% above 3000 UAH`` (lifetime spend)."""
 
     percent: PercentLit
@@ -313,8 +279,7 @@ class Tier(Node):
     bound: MoneyLit
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ProgramDecl(Node):
+class ProgramDecl(Node, frozen=True, kw_only=True):
     """A loyalty program: cashback bonus or discount by tiers of lifetime spend."""
 
     name: Ident
@@ -323,8 +288,7 @@ class ProgramDecl(Node):
     tiers: tuple[Tier, ...]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class GroupDecl(Node):
+class GroupDecl(Node, frozen=True, kw_only=True):
     name: Ident
     title: StringLit | None
     program: Ident | None
@@ -334,8 +298,7 @@ class GroupDecl(Node):
 # ---------------------------------------------------------------- scenario headers
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EventRef(Node):
+class EventRef(Node, frozen=True, kw_only=True):
     """A dotted event name such as ``order.unpaid``."""
 
     parts: tuple[Ident, ...]
@@ -345,8 +308,7 @@ class EventRef(Node):
         return ".".join(p.name for p in self.parts)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Trigger(Node):
+class Trigger(Node, frozen=True, kw_only=True):
     event: EventRef
     where: Expr | None
 
@@ -354,18 +316,15 @@ class Trigger(Node):
 Scope = Literal["contact", "order"]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EntryEvery(Node):
+class EntryEvery(Node, frozen=True, kw_only=True):
     pass
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EntryOnce(Node):
+class EntryOnce(Node, frozen=True, kw_only=True):
     scope: Scope
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EntryAtMost(Node):
+class EntryAtMost(Node, frozen=True, kw_only=True):
     count: NumberLit
     scope: Scope
     window: DurationLit | None
@@ -374,8 +333,7 @@ class EntryAtMost(Node):
 EntryRule: TypeAlias = EntryEvery | EntryOnce | EntryAtMost
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class FrequencyCap(Node):
+class FrequencyCap(Node, frozen=True, kw_only=True):
     """At most ``count`` messages from this scenario to a contact per ``window``."""
 
     count: NumberLit
@@ -383,20 +341,17 @@ class FrequencyCap(Node):
     window: DurationLit
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ExitGoal(Node):
+class ExitGoal(Node, frozen=True, kw_only=True):
     event: EventRef
     where: Expr | None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class QuietHours(Node):
+class QuietHours(Node, frozen=True, kw_only=True):
     start: TimeLit
     end: TimeLit
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Attribution(Node):
+class Attribution(Node, frozen=True, kw_only=True):
     window: DurationLit
 
 
@@ -406,54 +361,46 @@ Header: TypeAlias = Trigger | EntryRule | FrequencyCap | ExitGoal | QuietHours |
 # ---------------------------------------------------------------- steps
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StepNode(Node):
+class StepNode(Node, frozen=True, kw_only=True):
     """Base of steps; ``label`` (``@name``) gives a step a stable identity."""
 
     label: Ident | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Wait(StepNode):
+class Wait(StepNode, frozen=True, kw_only=True):
     duration: Expr
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WaitUntil(StepNode):
+class WaitUntil(StepNode, frozen=True, kw_only=True):
     """Wait until the next time this time of day comes in the contact's time zone."""
 
     time: TimeLit
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Block(Node):
+class Block(Node, frozen=True, kw_only=True):
     """Steps under a keyword that has no condition of its own (`else`, `on timeout`)."""
 
     steps: tuple[Step, ...]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WaitFor(StepNode):
+class WaitFor(StepNode, frozen=True, kw_only=True):
     event: EventRef
     where: Expr | None
     timeout: Expr
     on_timeout: Block | None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Branch(Node):
+class Branch(Node, frozen=True, kw_only=True):
     condition: Expr
     steps: tuple[Step, ...]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class If(StepNode):
+class If(StepNode, frozen=True, kw_only=True):
     branches: tuple[Branch, ...]
     else_: Block | None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Band(Node):
+class Band(Node, frozen=True, kw_only=True):
     """A half-open value range ``[low, high)``; a missing bound is open."""
 
     low: BandBound | None
@@ -461,54 +408,45 @@ class Band(Node):
     steps: tuple[Step, ...]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Bands(StepNode):
+class Bands(StepNode, frozen=True, kw_only=True):
     subject: Expr
     bands: tuple[Band, ...]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Variant(Node):
+class Variant(Node, frozen=True, kw_only=True):
     name: Ident
     weight: PercentLit
     steps: tuple[Step, ...]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Control(Node):
+class Control(Node, frozen=True, kw_only=True):
     """The hold-out group of a split: it gets nothing from the split."""
 
     weight: PercentLit
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Split(StepNode):
+class Split(StepNode, frozen=True, kw_only=True):
     arms: tuple[Variant | Control, ...]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Stop(StepNode):
+class Stop(StepNode, frozen=True, kw_only=True):
     pass
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StopIf(StepNode):
+class StopIf(StepNode, frozen=True, kw_only=True):
     condition: Expr
     negate: bool  # True for `stop unless`
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WithCoupon(Node):
+class WithCoupon(Node, frozen=True, kw_only=True):
     coupon: Ident
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WithProducts(Node):
+class WithProducts(Node, frozen=True, kw_only=True):
     products: Expr
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Send(StepNode):
+class Send(StepNode, frozen=True, kw_only=True):
     channel: Channel
     template: Ident
     options: tuple[WithCoupon | WithProducts, ...]
@@ -522,48 +460,40 @@ class Send(StepNode):
         return next((o.products for o in self.options if isinstance(o, WithProducts)), None)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AddToList(StepNode):
+class AddToList(StepNode, frozen=True, kw_only=True):
     list: Ident
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RemoveFromList(StepNode):
+class RemoveFromList(StepNode, frozen=True, kw_only=True):
     list: Ident
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class IssueCoupon(StepNode):
+class IssueCoupon(StepNode, frozen=True, kw_only=True):
     coupon: Ident
     valid: DurationLit | None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AwardBonus(StepNode):
+class AwardBonus(StepNode, frozen=True, kw_only=True):
     """Award a bonus; without an amount, by the contact's group's loyalty program."""
 
     amount: Expr | None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SetGroup(StepNode):
+class SetGroup(StepNode, frozen=True, kw_only=True):
     group: Ident
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SetAttribute(StepNode):
+class SetAttribute(StepNode, frozen=True, kw_only=True):
     name: Ident
     value: Expr
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WebhookField(Node):
+class WebhookField(Node, frozen=True, kw_only=True):
     name: Ident
     value: Expr
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CallWebhook(StepNode):
+class CallWebhook(StepNode, frozen=True, kw_only=True):
     url: StringLit
     fields: tuple[WebhookField, ...]
 
@@ -605,8 +535,7 @@ def child_blocks(step: Step) -> tuple[tuple[Step, ...], ...]:
 # ---------------------------------------------------------------- top level
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Scenario(Node):
+class Scenario(Node, frozen=True, kw_only=True):
     name: Ident
     title: StringLit | None
     headers: tuple[Header, ...]
@@ -628,9 +557,26 @@ Decl: TypeAlias = (
 Item: TypeAlias = Decl | Scenario
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Module(Node):
+class Module(Node, frozen=True, kw_only=True):
     """One parsed file."""
 
     path: str
     items: tuple[Item, ...]
+
+
+def without_spans(node: Any) -> Any:
+    """A plain-data copy of a tree (or of any value holding nodes) with every span removed."""
+    return _drop_spans(msgspec.to_builtins(node))
+
+
+def _drop_spans(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _drop_spans(v) for k, v in value.items() if k != "span"}
+    if isinstance(value, list | tuple):
+        return [_drop_spans(v) for v in value]
+    return value
+
+
+def same_meaning(a: Any, b: Any) -> bool:
+    """Do two trees say the same thing, however they were laid out?"""
+    return bool(without_spans(a) == without_spans(b))

@@ -7,8 +7,9 @@ codes stay reserved.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
+
+import msgspec
 
 
 class Severity(StrEnum):
@@ -23,8 +24,7 @@ class Category(StrEnum):
     FLOW = "flow, timing and ranges"
 
 
-@dataclass(frozen=True, slots=True)
-class Code:
+class Code(msgspec.Struct, frozen=True):
     """One kind of finding: stable code, short name, severity and what to do about it."""
 
     code: str

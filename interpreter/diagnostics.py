@@ -2,28 +2,26 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import msgspec
 
 from .codes import Code, Severity
 from .span import Span
 
 
-@dataclass(frozen=True, slots=True)
-class Related:
+class Related(msgspec.Struct, frozen=True):
     """A second place that explains a finding ("first declared here")."""
 
     span: Span
     message: str
 
 
-@dataclass(frozen=True, slots=True)
-class Diagnostic:
+class Diagnostic(msgspec.Struct, frozen=True):
     code: Code
     message: str
     span: Span
     help: tuple[str, ...] = ()
     related: tuple[Related, ...] = ()
-    severity: Severity = field(default=Severity.ERROR)
+    severity: Severity = Severity.ERROR
 
     @property
     def is_error(self) -> bool:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 
-@dataclass(frozen=True, slots=True)
-class Type:
+class Type(msgspec.Struct, frozen=True):
     """Base of types. ``name`` is how the type is shown in messages."""
 
     @property
@@ -14,8 +13,7 @@ class Type:
         raise NotImplementedError
 
 
-@dataclass(frozen=True, slots=True)
-class Prim(Type):
+class Prim(Type, frozen=True):
     """number, percent, duration, string, bool, date, datetime, time."""
 
     kind: str
@@ -25,8 +23,7 @@ class Prim(Type):
         return self.kind
 
 
-@dataclass(frozen=True, slots=True)
-class Money(Type):
+class Money(Type, frozen=True):
     """Money; ``currency`` None means "some currency, known only at run time"."""
 
     currency: str | None = None
@@ -36,8 +33,7 @@ class Money(Type):
         return f"money ({self.currency})" if self.currency else "money"
 
 
-@dataclass(frozen=True, slots=True)
-class ListOf(Type):
+class ListOf(Type, frozen=True):
     item: Type
 
     @property
@@ -45,8 +41,7 @@ class ListOf(Type):
         return f"list of {self.item.name}"
 
 
-@dataclass(frozen=True, slots=True)
-class Entity(Type):
+class Entity(Type, frozen=True):
     """A record with fields: contact, order, item, product, and event payloads."""
 
     kind: str
@@ -56,8 +51,7 @@ class Entity(Type):
         return self.kind
 
 
-@dataclass(frozen=True, slots=True)
-class Ref(Type):
+class Ref(Type, frozen=True):
     """A reference to a declaration: a list, segment, coupon, template, group, program."""
 
     kind: str
@@ -67,8 +61,7 @@ class Ref(Type):
         return self.kind
 
 
-@dataclass(frozen=True, slots=True)
-class Unknown(Type):
+class Unknown(Type, frozen=True):
     """The type of an expression that already has an error; it matches anything."""
 
     @property

@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+
+import msgspec
 
 from ..grammar import ParseResult, parse
 from . import codes
 from .diagnostics import Diagnostic, make
+from .gcpause import paused_gc
 from .span import Span
 
 
-@dataclass(frozen=True, slots=True)
-class SourceFile:
+class SourceFile(msgspec.Struct, frozen=True):
     path: str
     parsed: ParseResult
 
@@ -29,8 +30,7 @@ class SourceFile:
         return self.parsed.text
 
 
-@dataclass
-class Workspace:
+class Workspace(msgspec.Struct):
     """Parsed .scn files plus access to the files they refer to."""
 
     files: list[SourceFile]
@@ -38,8 +38,8 @@ class Workspace:
     #: read them from disk next to each .scn file.
     resources: Mapping[str, str] | None = None
     #: Problems that stopped files from being read at all (`scn check` exits 2).
-    load_errors: list[Diagnostic] = field(default_factory=list)
-    _cache: dict[str, str | None] = field(default_factory=dict, repr=False)
+    load_errors: list[Diagnostic] = msgspec.field(default_factory=list)
+    _cache: dict[str, str | None] = msgspec.field(default_factory=dict)
 
     def resource_path(self, source: str, relative: str) -> str:
         """Where a file named in ``source`` lives, as shown in messages."""
@@ -96,10 +96,40 @@ def scn_files(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], list
     return unique, errors
 
 
-def load_workspace(paths: Iterable[str | os.PathLike[str]]) -> Workspace:
-    """Read and parse the .scn files under ``paths`` from disk."""
+#: Below this many files, starting worker processes costs more than it saves.
+PARALLEL_FROM = 200
+
+
+def parse_all(named: list[tuple[str, str]], jobs: int = 1) -> list[ParseResult]:
+    """Parse (path, text) pairs, in ``jobs`` forked processes for large workspaces.
+
+    Parsing is pure CPU work, so a big workspace is split across processes like
+    linters do; results come back msgpack-encoded (the AST is msgspec Structs).
+    """
+    import multiprocessing  # only big workspaces pay for importing it
+
+    if jobs <= 1 or len(named) < PARALLEL_FROM or "fork" not in multiprocessing.get_all_start_methods():
+        with paused_gc():
+            return [parse(text, path) for path, text in named]
+    chunks = [named[i::jobs] for i in range(jobs)]
+    with multiprocessing.get_context("fork").Pool(jobs) as pool:
+        blobs = pool.map(_parse_chunk, chunks)
+    parsed: dict[str, ParseResult] = {}
+    for chunk, blob in zip(chunks, blobs, strict=True):
+        results = msgspec.msgpack.decode(blob, type=list[ParseResult])
+        parsed.update((path, result) for (path, _), result in zip(chunk, results, strict=True))
+    return [parsed[path] for path, _ in named]
+
+
+def _parse_chunk(chunk: list[tuple[str, str]]) -> bytes:
+    with paused_gc():
+        return msgspec.msgpack.encode([parse(text, path) for path, text in chunk])
+
+
+def load_workspace(paths: Iterable[str | os.PathLike[str]], jobs: int = 1) -> Workspace:
+    """Read and parse the .scn files under ``paths`` from disk (``jobs`` processes)."""
     files, errors = scn_files(paths)
-    sources: list[SourceFile] = []
+    named: list[tuple[str, str]] = []
     for path in files:
         shown = _display(path)
         try:
@@ -116,7 +146,8 @@ def load_workspace(paths: Iterable[str | os.PathLike[str]]) -> Workspace:
         except OSError as error:
             errors.append(make(codes.UNREADABLE, f"cannot read the file: {error.strerror}", Span.whole_file(shown)))
             continue
-        sources.append(SourceFile(shown, parse(text, shown)))
+        named.append((shown, text))
+    sources = [SourceFile(path, result) for (path, _), result in zip(named, parse_all(named, jobs), strict=True)]
     return Workspace(sources, None, errors)
 
 

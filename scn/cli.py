@@ -59,7 +59,7 @@ def _run_check(args: argparse.Namespace) -> int:
     from .interpreter.render import render_github, render_json, render_sarif, render_text, summary
     from .interpreter.workspace import load_workspace
 
-    workspace = load_workspace(args.paths)
+    workspace = load_workspace(args.paths, jobs=os.cpu_count() or 1)
     if not workspace.files and not workspace.load_errors:
         print(f"scn check: no .scn files under {' '.join(args.paths)}", file=sys.stderr)
         return EXIT_ERROR

@@ -6,7 +6,7 @@ language reference (docs/language.md) lists the same names.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import msgspec
 
 from ..interpreter.types import (
     BOOL,
@@ -127,8 +127,7 @@ ENTITY_FIELDS: dict[str, dict[str, Type]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class EventSpec:
+class EventSpec(msgspec.Struct, frozen=True):
     """A built-in or declared event: its payload fields and the records it carries."""
 
     name: str
@@ -238,21 +237,19 @@ BUILTIN_EVENTS: dict[str, EventSpec] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Param:
+class Param(msgspec.Struct, frozen=True):
     name: str
     type: Type
     required: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class FunctionSpec:
+class FunctionSpec(msgspec.Struct, frozen=True):
     name: str
     params: tuple[Param, ...]
     returns: Type
     description: str
     #: Records the function needs in scope (e.g. related() needs an order to relate to).
-    needs: frozenset[str] = field(default_factory=frozenset)
+    needs: frozenset[str] = frozenset()
 
 
 def _fn(name: str, returns: Type, description: str, *params: Param, needs: str = "") -> FunctionSpec:

@@ -6,9 +6,10 @@ flow of each scenario, and reports everything it finds in one pass.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 from ..diagnostics import Diagnostic, DiagnosticSink
+from ..gcpause import paused_gc
 from ..workspace import Workspace
 from ._decls import DeclChecker, pool_codes
 from ._exprs import ExprChecker, Scope
@@ -17,8 +18,7 @@ from ._symbols import DECL_KINDS, Symbols, collect_symbols
 from ._templates import TemplateChecker, TemplateInfo
 
 
-@dataclass(frozen=True)
-class CheckResult:
+class CheckResult(msgspec.Struct, frozen=True):
     workspace: Workspace
     symbols: Symbols
     templates: dict[str, TemplateInfo]
@@ -46,6 +46,11 @@ def check_workspace(workspace: Workspace) -> CheckResult:
     unknown names, but its own contents are not checked further: a tree rebuilt
     around skipped input would mislead.
     """
+    with paused_gc():
+        return _check(workspace)
+
+
+def _check(workspace: Workspace) -> CheckResult:
     sink = DiagnosticSink()
     sink.extend(workspace.load_errors)
     broken: set[str] = set()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+
+import msgspec
 
 from ...stdlib.catalog import FUNCTIONS, ISO_CURRENCIES, FunctionSpec
 from .. import ast, codes
@@ -33,12 +34,11 @@ from ..types import (
 from ._symbols import Symbols
 
 
-@dataclass(frozen=True)
-class Scope:
+class Scope(msgspec.Struct, frozen=True):
     """The names an expression may start from, and the ones it may not here (and why)."""
 
     roots: dict[str, Type]
-    missing: dict[str, str] = field(default_factory=dict)
+    missing: dict[str, str] = msgspec.field(default_factory=dict)
 
 
 _ORDERED = (NUMBER, PERCENT, DURATION, DATE, DATETIME, TIME)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from decimal import Decimal
+
+import msgspec
 
 from ...stdlib.catalog import (
     PRODUCTS,
@@ -25,15 +26,14 @@ from ._templates import TemplateChecker
 _RECORDS = ("order", "item")
 
 
-@dataclass
-class _Flow:
+class _Flow(msgspec.Struct):
     """What the walk over one scenario's steps carries along."""
 
     scope: Scope
     triggers: list[EventSpec]
     capped: bool
     awards_bonus: bool
-    labels: dict[str, ast.Ident] = field(default_factory=dict)
+    labels: dict[str, ast.Ident] = msgspec.field(default_factory=dict)
     warned_uncapped: bool = False
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import msgspec
 
 from ...stdlib.catalog import BUILTIN_EVENTS, ENTITY_FIELDS, ISO_CURRENCIES, EventSpec
 from .. import ast, codes
@@ -22,16 +22,17 @@ DECL_KINDS: dict[type, str] = {
 NamedDecl = ast.ListDecl | ast.SegmentDecl | ast.CouponDecl | ast.TemplateDecl | ast.ProgramDecl | ast.GroupDecl
 
 
-@dataclass
-class Symbols:
-    decls: dict[str, NamedDecl] = field(default_factory=dict)
+class Symbols(msgspec.Struct):
+    decls: dict[str, NamedDecl] = msgspec.field(default_factory=dict)
     #: The .scn file each declaration came from (template paths are relative to it).
-    decl_files: dict[str, str] = field(default_factory=dict)
-    scenarios: dict[str, ast.Scenario] = field(default_factory=dict)
-    scenario_files: dict[str, str] = field(default_factory=dict)
-    events: dict[str, EventSpec] = field(default_factory=lambda: dict(BUILTIN_EVENTS))
-    attributes: dict[str, Type] = field(default_factory=dict)
+    decl_files: dict[str, str] = msgspec.field(default_factory=dict)
+    scenarios: dict[str, ast.Scenario] = msgspec.field(default_factory=dict)
+    scenario_files: dict[str, str] = msgspec.field(default_factory=dict)
+    events: dict[str, EventSpec] = msgspec.field(default_factory=lambda: dict(BUILTIN_EVENTS))
+    attributes: dict[str, Type] = msgspec.field(default_factory=dict)
     currency: str | None = None
+    #: fields_of() answers, filled as the checker asks (the tables above are complete by then).
+    field_cache: dict[str, dict[str, Type] | None] = msgspec.field(default_factory=dict)
 
     def kind_of(self, name: str) -> str | None:
         decl = self.decls.get(name)
@@ -51,6 +52,11 @@ class Symbols:
 
     def fields_of(self, record: str) -> dict[str, Type] | None:
         """The fields of a record type; events are records named "event:<name>"."""
+        if record not in self.field_cache:
+            self.field_cache[record] = self._fields_of(record)
+        return self.field_cache[record]
+
+    def _fields_of(self, record: str) -> dict[str, Type] | None:
         if record.startswith("event:"):
             names = record[len("event:") :].split("|")
             specs = [self.events[n] for n in names if n in self.events]

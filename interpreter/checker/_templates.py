@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import re
-from dataclasses import dataclass, field
 
+import msgspec
 from jinja2 import TemplateSyntaxError, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -45,12 +46,11 @@ _EMAIL = re.compile(r"[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+")
 _SMS_SENDER = re.compile(r"[A-Za-z0-9 ]{1,11}")
 
 
-@dataclass
-class TemplateInfo:
+class TemplateInfo(msgspec.Struct):
     """What a template reads: each top-level variable and where it is first used."""
 
     decl: ast.TemplateDecl
-    uses: dict[str, Span] = field(default_factory=dict)
+    uses: dict[str, Span] = msgspec.field(default_factory=dict)
 
 
 class TemplateChecker:
@@ -205,15 +205,9 @@ class TemplateChecker:
         else:
             text = part.value.value
             locate = _InlineLocator(part.value.span, self._scn_text(source))
-        try:
-            tree = env.parse(text)
-            env.compile(tree)
-        except TemplateSyntaxError as error:
-            self.sink.report(
-                codes.TEMPLATE_SYNTAX,
-                f"template error: {error.message}",
-                locate.line(error.lineno or 1, None),
-            )
+        tree, (message, lineno) = compiled(text, part.key == "html")
+        if tree is None:
+            self.sink.report(codes.TEMPLATE_SYNTAX, f"template error: {message}", locate.line(lineno, None))
             return
         _Reader(self, env, locate, info).visit_all(tree)
         if decl.channel == "email" and part.key == "html" and "unsubscribe_url" not in _names_in(tree):
@@ -246,6 +240,22 @@ class TemplateChecker:
                 send.span,
                 related=(Related(used_at, f"`{name}` is used here"),),
             )
+
+
+@functools.lru_cache(maxsize=1024)
+def compiled(text: str, html: bool) -> tuple[nodes.Template | None, tuple[str, int]]:
+    """A template's syntax tree once it compiles, else the error and its line.
+
+    Remembered by text: a server re-checks the same templates on every upload, and
+    compiling Jinja is the dearest part of a check. (The trees are only read.)
+    """
+    env = environment(html=html)
+    try:
+        tree = env.parse(text)
+        env.compile(tree)
+    except TemplateSyntaxError as error:
+        return None, (str(error.message), error.lineno or 1)
+    return tree, ("", 0)
 
 
 def _names_in(tree: nodes.Template) -> set[str]:
