@@ -114,10 +114,12 @@ class _Driver:
             return
         self.lossy = True
         if self.accepted_since_error >= ECHO_DISTANCE:
+            # The table's row can name tokens that lead to an error a few reductions on
+            # (LALR merges states); ask the parser what it really takes.
             self.sink.report(
                 codes.UNEXPECTED_TOKEN,
                 f"unexpected {describe_token(token.type, str(token.value))}; "
-                f"expected {describe_expected(expected, self.keyword_of)}",
+                f"expected {describe_expected(state.accepts(), self.keyword_of)}",
                 self._span(token),
             )
         self.accepted_since_error = 0

@@ -69,6 +69,7 @@ DURATION_WORDS = {
     "secs": "s",
     "second": "s",
     "seconds": "s",
+    "m": "m",
     "min": "m",
     "mins": "m",
     "minute": "m",

@@ -126,7 +126,8 @@ TEMPLATE_UNKNOWN_VARIABLE = _code(
     "SCN203",
     "template-unknown-variable",
     _A,
-    "a template sees contact, order, coupon, products, bestsellers, purchased, bonus, unsubscribe_url",
+    "a template sees contact, unsubscribe_url, preferences_url, bestsellers and scenario; order and"
+    " purchased when the triggers carry an order; coupon, products and bonus when the send gives them",
 )
 CHANNEL_MISMATCH = _code("SCN204", "channel-mismatch", _A, "send a template on the channel it was declared for")
 MISSING_UNSUBSCRIBE = _code(
@@ -137,7 +138,7 @@ MISSING_UNSUBSCRIBE = _code(
     warning=True,
 )
 MISSING_TEMPLATE_PART = _code(
-    "SCN206", "missing-template-part", _A, "email needs subject and html; sms and viber need text"
+    "SCN206", "missing-template-part", _A, "email needs subject and html; sms, viber, push and webpush need text"
 )
 MISSING_FALLBACK = _code(
     "SCN207",
@@ -154,12 +155,14 @@ BAD_COUPON = _code(
 )
 COUPON_POOL_MISSING = _code("SCN210", "coupon-pool-missing", _A, "paths are relative to the .scn file that names them")
 BAD_ADDRESS = _code("SCN211", "bad-address", _A, "write an address as <name@example.com>")
-BAD_URL = _code("SCN212", "bad-url", _A, "webhooks need an absolute https:// URL")
+BAD_URL = _code(
+    "SCN212", "bad-url", _A, "webhooks need an absolute https:// URL (http:// only to localhost, for testing)"
+)
 PART_NOT_FOR_CHANNEL = _code(
     "SCN213",
     "part-not-for-channel",
     _A,
-    "email: subject preheader html plain; sms, viber: text; push, webpush: title text url image",
+    "email: subject preheader html plain; sms: text; viber: text image url; push, webpush: title text url image",
 )
 BAD_COUPON_PATTERN = _code(
     "SCN214",
@@ -167,10 +170,15 @@ BAD_COUPON_PATTERN = _code(
     _A,
     "generated codes need at least 8 random characters: {XXXXXXXX} (8 × 5 bits = 40 bits)",
 )
-TEMPLATE_UNUSED_LANG = _code(
+UNKNOWN_LANGUAGE = _code(
     "SCN215", "unknown-language", _A, "languages are ISO 639-1 codes in lowercase: en, ru, uk, lv, pl"
 )
-BAD_GROUP = _code("SCN216", "bad-group", _A, "exactly one group may be the default for new contacts")
+BAD_GROUP = _code(
+    "SCN216",
+    "bad-group",
+    _A,
+    "at most one group is the default for new contacts; `award bonus` without an amount needs a bonus program",
+)
 
 # ---- flow, timing and ranges
 SPLIT_WEIGHTS = _code("SCN301", "split-weights", _F, "the variants and control must add up to 100%")
@@ -214,8 +222,8 @@ DUPLICATE_HEADER = _code(
 )
 BAD_DATE = _code("SCN315", "bad-date", _F, "write dates as YYYY-MM-DD with a real day")
 BAD_COUNT = _code("SCN316", "bad-count", _F, "counts are whole numbers of 1 or more")
-BAD_PERCENT = _code("SCN317", "bad-percent", _F, "percentages here run from 0% to 100%")
-EMPTY_BLOCK = _code("SCN318", "empty-split", _F, "a split needs at least one variant")
+BAD_PERCENT = _code("SCN317", "bad-percent", _F, "percentages here are above 0% and at most 100%")
+EMPTY_SPLIT = _code("SCN318", "empty-split", _F, "a split needs at least one variant")
 
 
 def lookup(code: str) -> Code:

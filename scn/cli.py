@@ -109,7 +109,7 @@ def _run_fmt(args: argparse.Namespace) -> int:
             print(f"scn fmt: no .scn files under {' '.join(args.paths)}", file=sys.stderr)
         return EXIT_ERROR
     status = EXIT_OK
-    changed = 0
+    changed = broken = 0
     for path in files:
         shown = os.path.relpath(path)
         text = path.read_text(encoding="utf-8")
@@ -121,6 +121,7 @@ def _run_fmt(args: argparse.Namespace) -> int:
             sys.stderr.write(render_text(list(result.diagnostics), _reader_of(text), colour=colour))
             print(f"scn fmt: {shown} has syntax errors; it was not formatted", file=sys.stderr)
             status = EXIT_ERROR
+            broken += 1
             continue
         if formatted != text:
             changed += 1
@@ -130,9 +131,10 @@ def _run_fmt(args: argparse.Namespace) -> int:
             else:
                 path.write_text(formatted, encoding="utf-8")
                 print(f"reformatted {shown}")
-    unchanged = len(files) - changed
+    unchanged = len(files) - changed - broken
     verb = "would be reformatted" if args.check else "reformatted"
-    print(f"{changed} file{'s' * (changed != 1)} {verb}, {unchanged} unchanged.")
+    not_formatted = f", {broken} not formatted (syntax errors)" if broken else ""
+    print(f"{changed} file{'s' * (changed != 1)} {verb}, {unchanged} unchanged{not_formatted}.")
     return status
 
 

@@ -17,6 +17,7 @@ from ..interpreter.types import (
     NUMBER,
     PERCENT,
     STRING,
+    UNKNOWN,
     Entity,
     ListOf,
     Ref,
@@ -248,12 +249,10 @@ class FunctionSpec(msgspec.Struct, frozen=True):
     params: tuple[Param, ...]
     returns: Type
     description: str
-    #: Records the function needs in scope (e.g. related() needs an order to relate to).
-    needs: frozenset[str] = frozenset()
 
 
-def _fn(name: str, returns: Type, description: str, *params: Param, needs: str = "") -> FunctionSpec:
-    return FunctionSpec(name, params, returns, description, frozenset(needs.split()) if needs else frozenset())
+def _fn(name: str, returns: Type, description: str, *params: Param) -> FunctionSpec:
+    return FunctionSpec(name, params, returns, description)
 
 
 LIMIT = Param("limit", NUMBER, required=False)
@@ -295,7 +294,7 @@ FUNCTIONS: dict[str, FunctionSpec] = {
             "the contact's current percentage in this loyalty program",
             Param("program", Ref("program")),
         ),
-        _fn("len", NUMBER, "the number of items in a list", Param("items", ListOf(PRODUCT))),
+        _fn("len", NUMBER, "the number of items in a list", Param("items", ListOf(UNKNOWN))),
         _fn("related", PRODUCTS, "products bought together with those of the contact's last order", LIMIT),
         _fn(
             "popular",

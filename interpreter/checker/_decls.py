@@ -12,7 +12,7 @@ from ..diagnostics import DiagnosticSink, Related
 from ..span import Span
 from ..types import Entity, Money
 from ..workspace import Workspace
-from ._exprs import ExprChecker, Scope, check_positive
+from ._exprs import ExprChecker, Scope, check_count, check_positive
 from ._symbols import Symbols
 
 #: Generated codes use a 32-letter alphabet, so each X is 5 random bits.
@@ -141,8 +141,8 @@ class DeclChecker:
             return
         if not pool_codes(text):
             self.sink.report(codes.COUPON_POOL_MISSING, f"coupon pool `{shown}` holds no codes", option.path.span)
-        if option.warn_below is not None and option.warn_below.value <= 0:
-            self.sink.report(codes.BAD_COUNT, "warn below a positive number of codes", option.warn_below.span)
+        if option.warn_below is not None:
+            check_count(option.warn_below, self.sink)
 
     # ------------------------------------------------------------ loyalty
 

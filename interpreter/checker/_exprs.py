@@ -106,7 +106,7 @@ class ExprChecker:
         return t
 
     def report_mismatch(self, message: str, span: Span, a: Type, b: Type) -> None:
-        if isinstance(a, Money) and isinstance(b, Money):
+        if isinstance(a, Money) and isinstance(b, Money) and not same_currency(a, b):
             self.sink.report(codes.CURRENCY_MISMATCH, message, span)
         elif isinstance(a, Ref) and isinstance(b, Ref):
             self.sink.report(codes.WRONG_KIND, message, span)
@@ -358,8 +358,7 @@ class ExprChecker:
                         signature(spec),
                     )
                 continue
-            expected = ListOf(UNKNOWN) if spec.name == "len" else param.type
-            self.expect(value, scope, expected, f"`{param.name}` of {spec.name}()")
+            self.expect(value, scope, param.type, f"`{param.name}` of {spec.name}()")
 
 
 _COMPARISONS = frozenset({"==", "!=", "<", "<=", ">", ">="})
@@ -381,7 +380,7 @@ def arithmetic(op: str, a: Type, b: Type) -> Type | None:
             return a
         if a == STRING and b == STRING and op == "+":
             return STRING
-        if is_moment(a) and b == DURATION:
+        if is_moment(a) and b == DURATION or op == "+" and a == DURATION and is_moment(b):
             return DATETIME
         if op == "-" and is_moment(a) and is_moment(b):
             return DURATION

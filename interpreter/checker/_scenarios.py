@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -18,7 +19,7 @@ from ...stdlib.catalog import (
 from .. import ast, codes
 from ..diagnostics import DiagnosticSink, Related
 from ..suggest import closest_name
-from ..types import DURATION, MONEY, NUMBER, PERCENT, Entity, Money, Type, assignable, is_unknown
+from ..types import DURATION, NUMBER, PERCENT, UNKNOWN, Entity, Money, Type, assignable, is_unknown
 from ._exprs import ExprChecker, Scope, check_count, check_positive, check_time, describe
 from ._symbols import Symbols
 from ._templates import TemplateChecker
@@ -32,13 +33,36 @@ class _Flow(msgspec.Struct):
     scope: Scope
     triggers: list[EventSpec]
     capped: bool
-    awards_bonus: bool
     labels: dict[str, ast.Ident] = msgspec.field(default_factory=dict)
     warned_uncapped: bool = False
 
 
-#: coupon name -> (where it was issued, the least time that has surely passed since)
-_Issued = dict[str, tuple[ast.IssueCoupon, int]]
+class _Path:
+    """What surely holds at a point of a scenario, whichever way the run came there."""
+
+    __slots__ = ("issued", "awarded")
+
+    def __init__(self, issued: dict[str, tuple[ast.IssueCoupon, int]] | None = None, awarded: bool = False) -> None:
+        #: coupon name -> (where it was issued, the least time surely passed since)
+        self.issued = issued if issued is not None else {}
+        #: a bonus was awarded before this point (templates may show it)
+        self.awarded = awarded
+
+    def copy(self) -> _Path:
+        return _Path(dict(self.issued), self.awarded)
+
+    def join(self, ways: list[_Path]) -> None:
+        """Become what holds after branches: only what holds on every way through."""
+        if not ways:
+            self.issued, self.awarded = {}, False
+            return
+        issued = {}
+        for name in set.intersection(*(set(w.issued) for w in ways)):
+            where = ways[0].issued[name][0]
+            if all(w.issued[name][0] is where for w in ways):
+                issued[name] = (where, min(w.issued[name][1] for w in ways))
+        self.issued = issued
+        self.awarded = all(w.awarded for w in ways)
 
 
 class ScenarioChecker:
@@ -54,17 +78,23 @@ class ScenarioChecker:
             scope=self.body_scope(triggers),
             triggers=triggers,
             capped=_is_capped(scenario),
-            awards_bonus=_awards_bonus(scenario.steps),
         )
-        self._block(scenario.steps, flow, {})
+        self._block(scenario.steps, flow, _Path())
 
     # ------------------------------------------------------------ scopes
 
-    def event_scope(self, spec: EventSpec, with_run: bool) -> Scope:
-        """Names in a `where` about one event: the contact, the event and what it carries."""
+    def event_scope(self, spec: EventSpec, triggers: list[EventSpec] | None = None) -> Scope:
+        """Names in a `where` about one event: the contact, the event and what it carries.
+
+        In `exit when` and `wait for`, ``triggers`` are the scenario's triggers: `run`
+        and `trigger` (the event that started the run) are there too, so a condition
+        can say `where order.id == trigger.order.id`.
+        """
         roots: dict[str, Type] = {"contact": Entity("contact"), "event": Entity(f"event:{spec.name}")}
-        if with_run:
+        if triggers is not None:
             roots["run"] = Entity("run")
+            if triggers:
+                roots["trigger"] = Entity("event:" + "|".join(t.name for t in triggers))
         missing = {}
         for record in _RECORDS:
             if record in spec.carries:
@@ -124,11 +154,12 @@ class ScenarioChecker:
                 if spec is not None:
                     triggers.append(spec)
                     if header.where is not None:
-                        self.exprs.condition(header.where, self.event_scope(spec, with_run=False))
-            elif isinstance(header, ast.ExitGoal):
+                        self.exprs.condition(header.where, self.event_scope(spec))
+        for header in scenario.headers:  # after all triggers are known: `where` may use `trigger`
+            if isinstance(header, ast.ExitGoal):
                 spec = self._event(header.event)
                 if spec is not None and header.where is not None:
-                    self.exprs.condition(header.where, self.event_scope(spec, with_run=True))
+                    self.exprs.condition(header.where, self.event_scope(spec, triggers))
         every = next((h for h in scenario.headers if isinstance(h, ast.EntryEvery)), None)
         limit = next((h for h in scenario.headers if isinstance(h, ast.EntryOnce | ast.EntryAtMost)), None)
         if every is not None and limit is not None:
@@ -170,7 +201,7 @@ class ScenarioChecker:
 
     # ------------------------------------------------------------ steps
 
-    def _block(self, steps: tuple[ast.Step, ...], flow: _Flow, issued: _Issued) -> bool:
+    def _block(self, steps: tuple[ast.Step, ...], flow: _Flow, path: _Path) -> bool:
         """Check a sequence of steps; True when control can run past its end."""
         reachable = True
         reported = False
@@ -178,30 +209,24 @@ class ScenarioChecker:
             if not reachable and not reported:
                 self.sink.report(codes.UNREACHABLE_STEP, "this step can never run", step.span)
                 reported = True  # the first dead step of a block says it for the rest
-            if not self._step(step, flow, issued):
+            if not self._step(step, flow, path):
                 reachable = False
         return reachable
 
-    def _branches(self, blocks: list[tuple[ast.Step, ...]], flow: _Flow, issued: _Issued) -> list[_Issued]:
-        """Check alternative blocks; the coupon clocks of those that run past their end."""
-        outcomes = []
+    def _branches(self, blocks: list[tuple[ast.Step, ...]], flow: _Flow, path: _Path) -> bool:
+        """Check alternative blocks, then make ``path`` what holds after them.
+
+        True when at least one of them runs past its end.
+        """
+        ways = []
         for block in blocks:
-            mine = dict(issued)
+            mine = path.copy()
             if self._block(block, flow, mine):
-                outcomes.append(mine)
-        return outcomes
+                ways.append(mine)
+        path.join(ways)
+        return bool(ways)
 
-    @staticmethod
-    def _merge(issued: _Issued, outcomes: list[_Issued]) -> None:
-        """After branches: a coupon clock is the least time passed on any way through."""
-        issued.clear()
-        if not outcomes:
-            return
-        for name in set.intersection(*(set(o) for o in outcomes)):
-            step = outcomes[0][name][0]
-            issued[name] = (step, min(o[name][1] for o in outcomes if o[name][0] is step))
-
-    def _step(self, step: ast.Step, flow: _Flow, issued: _Issued) -> bool:
+    def _step(self, step: ast.Step, flow: _Flow, path: _Path) -> bool:
         """Check one step; False when nothing after it can run."""
         if step.label is not None:
             self._label(step.label, flow)
@@ -209,60 +234,55 @@ class ScenarioChecker:
             self.exprs.expect(step.duration, flow.scope, DURATION, "a wait")
             if isinstance(step.duration, ast.DurationLit):
                 check_positive(step.duration, self.sink, "a wait")
-                for name, (where, elapsed) in list(issued.items()):
-                    issued[name] = (where, elapsed + step.duration.milliseconds)
+                for name, (where, elapsed) in list(path.issued.items()):
+                    path.issued[name] = (where, elapsed + step.duration.milliseconds)
         elif isinstance(step, ast.WaitUntil):
             check_time(step.time, self.sink)
         elif isinstance(step, ast.WaitFor):
             spec = self._event(step.event)
             if spec is not None and step.where is not None:
-                self.exprs.condition(step.where, self.event_scope(spec, with_run=True))
+                self.exprs.condition(step.where, self.event_scope(spec, flow.triggers))
             self.exprs.expect(step.timeout, flow.scope, DURATION, "a timeout")
             if isinstance(step.timeout, ast.DurationLit):
                 check_positive(step.timeout, self.sink, "a timeout")
             if step.on_timeout is not None:
-                outcomes = self._branches([step.on_timeout.steps, ()], flow, issued)
-                self._merge(issued, outcomes)
+                self._branches([step.on_timeout.steps, ()], flow, path)
         elif isinstance(step, ast.If):
             for branch in step.branches:
                 self.exprs.condition(branch.condition, flow.scope)
             blocks = [b.steps for b in step.branches] + [step.else_.steps if step.else_ is not None else ()]
-            outcomes = self._branches(blocks, flow, issued)
-            self._merge(issued, outcomes)
-            return bool(outcomes)
+            return self._branches(blocks, flow, path)
         elif isinstance(step, ast.Bands):
             covered = self._bands(step, flow)
-            outcomes = self._branches([b.steps for b in step.bands] + ([] if covered else [()]), flow, issued)
-            self._merge(issued, outcomes)
-            return bool(outcomes)
+            return self._branches([b.steps for b in step.bands] + ([] if covered else [()]), flow, path)
         elif isinstance(step, ast.Split):
             self._split(step)
             blocks = [a.steps if isinstance(a, ast.Variant) else () for a in step.arms]
-            outcomes = self._branches(blocks, flow, issued)
-            self._merge(issued, outcomes)
-            return bool(outcomes)
+            return self._branches(blocks, flow, path)
         elif isinstance(step, ast.Stop):
             return False
         elif isinstance(step, ast.StopIf):
             self.exprs.condition(step.condition, flow.scope)
         elif isinstance(step, ast.Send):
-            self._send(step, flow, issued)
+            self._send(step, flow, path)
         elif isinstance(step, ast.AddToList | ast.RemoveFromList):
             self._reference(step.list, "list", "segments fill themselves from their condition; add to a list")
         elif isinstance(step, ast.IssueCoupon):
             if self._reference(step.coupon, "coupon"):
-                issued[step.coupon.name] = (step, 0)
+                path.issued[step.coupon.name] = (step, 0)
             if step.valid is not None:
                 check_positive(step.valid, self.sink, "a coupon's validity")
         elif isinstance(step, ast.AwardBonus):
+            path.awarded = True
             if step.amount is not None:
                 self.exprs.expect(step.amount, flow.scope, self.symbols.money(), "a bonus")
-            elif not any(isinstance(g, ast.GroupDecl) and g.program for g in self.symbols.of_kind("group")):
+            elif not self._bonus_programs():
                 self.sink.report(
                     codes.BAD_GROUP,
-                    "`award bonus` without an amount needs a group with a loyalty program",
+                    "`award bonus` without an amount needs a group with a bonus program",
                     step.span,
-                    "give an amount (award bonus 50 UAH) or declare: group g with program p",
+                    "give an amount (award bonus 50 UAH) or declare: group g with program p,"
+                    " where p is a `bonus` program",
                 )
         elif isinstance(step, ast.SetGroup):
             self._reference(step.group, "group")
@@ -271,6 +291,16 @@ class ScenarioChecker:
         elif isinstance(step, ast.CallWebhook):
             self._webhook(step, flow)
         return True
+
+    def _bonus_programs(self) -> list[ast.GroupDecl]:
+        """Groups whose program pays a bonus (a discount program pays none)."""
+        groups = []
+        for group in self.symbols.of_kind("group"):
+            assert isinstance(group, ast.GroupDecl)
+            program = self.symbols.decls.get(group.program.name) if group.program else None
+            if isinstance(program, ast.ProgramDecl) and program.kind == "bonus":
+                groups.append(group)
+        return groups
 
     def _label(self, label: ast.Ident, flow: _Flow) -> None:
         previous = flow.labels.get(label.name)
@@ -303,7 +333,7 @@ class ScenarioChecker:
 
     # ------------------------------------------------------------ particular steps
 
-    def _send(self, step: ast.Send, flow: _Flow, issued: _Issued) -> None:
+    def _send(self, step: ast.Send, flow: _Flow, path: _Path) -> None:
         template_ok = self._reference(step.template, "template")
         if template_ok:
             decl = self.symbols.decls[step.template.name]
@@ -327,11 +357,11 @@ class ScenarioChecker:
             seen[type(option)] = option
             if isinstance(option, ast.WithCoupon):
                 if self._reference(option.coupon, "coupon"):
-                    self._coupon_clock(step, option.coupon, issued)
+                    self._coupon_clock(option.coupon, path)
             else:
                 self.exprs.expect(option.products, flow.scope, PRODUCTS, "`with products`")
         if template_ok:
-            self._template_context(step, flow)
+            self._template_context(step, flow, path)
         if not flow.capped and not flow.warned_uncapped:
             frequent = next((t for t in flow.triggers if t.frequent), None)
             if frequent is not None:
@@ -342,10 +372,10 @@ class ScenarioChecker:
                     step.span,
                 )
 
-    def _coupon_clock(self, step: ast.Send, coupon: ast.Ident, issued: _Issued) -> None:
-        if coupon.name not in issued:
+    def _coupon_clock(self, coupon: ast.Ident, path: _Path) -> None:
+        if coupon.name not in path.issued:
             return
-        where, elapsed = issued[coupon.name]
+        where, elapsed = path.issued[coupon.name]
         decl = self.symbols.decls[coupon.name]
         assert isinstance(decl, ast.CouponDecl)
         valid = where.valid
@@ -361,7 +391,7 @@ class ScenarioChecker:
                 related=(Related(where.span, "issued here"),),
             )
 
-    def _template_context(self, step: ast.Send, flow: _Flow) -> None:
+    def _template_context(self, step: ast.Send, flow: _Flow, path: _Path) -> None:
         context: dict[str, Type] = dict(TEMPLATE_ALWAYS)
         why: dict[str, str] = {}
         if "order" in flow.scope.roots:
@@ -377,10 +407,10 @@ class ScenarioChecker:
             context.update(TEMPLATE_WITH_PRODUCTS)
         else:
             why["products"] = "this send has no products: add `with products related(4)`"
-        if flow.awards_bonus:
+        if path.awarded:
             context.update(TEMPLATE_WITH_BONUS)
         else:
-            why["bonus"] = "this scenario awards no bonus"
+            why["bonus"] = "no `award bonus` comes before this send on every way to it"
         self.templates.check_send(step, context, why)
 
     def _bands(self, step: ast.Bands, flow: _Flow) -> bool:
@@ -392,7 +422,7 @@ class ScenarioChecker:
                 f"bands need money, a number, a percentage or a duration, not {describe(subject)}",
                 step.subject.span,
             )
-            subject = MONEY
+            subject = UNKNOWN  # the bounds cannot be compared with it; say nothing more
         keyed: list[tuple[Decimal | None, Decimal | None, ast.Band]] = []
         for band in step.bands:
             fits = True
@@ -461,7 +491,7 @@ class ScenarioChecker:
             else:
                 names[arm.name.name] = arm.name
         if not names:
-            self.sink.report(codes.EMPTY_BLOCK, "this split has no variant", step.span)
+            self.sink.report(codes.EMPTY_SPLIT, "this split has no variant", step.span)
         if total != 100:
             self.sink.report(codes.SPLIT_WEIGHTS, f"the shares add up to {total.normalize():f}%, not 100%", step.span)
 
@@ -480,10 +510,8 @@ class ScenarioChecker:
         self.exprs.expect(step.value, flow.scope, target, f"`{step.name.name}`")
 
     def _webhook(self, step: ast.CallWebhook, flow: _Flow) -> None:
-        url = step.url.value
-        local = url.startswith(("http://localhost", "http://127.0.0.1"))
-        if not (url.startswith("https://") and len(url) > len("https://")) and not local:
-            self.sink.report(codes.BAD_URL, f"`{url}` is not an https:// URL", step.url.span)
+        if not webhook_url_ok(step.url.value):
+            self.sink.report(codes.BAD_URL, f"`{step.url.value}` is not an https:// URL", step.url.span)
         seen: dict[str, ast.Ident] = {}
         for f in step.fields:
             if f.name.name in seen:
@@ -514,11 +542,16 @@ def _is_capped(scenario: ast.Scenario) -> bool:
     return False
 
 
-def _awards_bonus(steps: tuple[ast.Step, ...]) -> bool:
-    return any(
-        isinstance(step, ast.AwardBonus) or any(_awards_bonus(block) for block in ast.child_blocks(step))
-        for step in steps
-    )
+#: Hosts a webhook may reach over plain http: this machine, for development and tests.
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def webhook_url_ok(url: str) -> bool:
+    """An absolute https URL, or http to this machine."""
+    parts = urlsplit(url)
+    if not parts.hostname:
+        return False
+    return parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS)
 
 
 def _bound_value(bound: ast.BandBound | None) -> Decimal | None:

@@ -87,7 +87,7 @@ class TemplateChecker:
         langs: dict[str, ast.TemplateLang] = {}
         for lang in decl.langs:
             if lang.lang.name not in LANGUAGES:
-                self.sink.report(codes.TEMPLATE_UNUSED_LANG, f"unknown language `{lang.lang.name}`", lang.lang.span)
+                self.sink.report(codes.UNKNOWN_LANGUAGE, f"unknown language `{lang.lang.name}`", lang.lang.span)
             if lang.lang.name in langs:
                 self._duplicate(lang.lang, langs[lang.lang.name].lang, f"language `{lang.lang.name}`")
                 continue
@@ -171,7 +171,9 @@ class TemplateChecker:
                 self.sink.report(
                     codes.BAD_ADDRESS, f"{channel} senders have a name, not an address", setting.address.span
                 )
-            elif setting.name is None or (channel == "sms" and not _SMS_SENDER.fullmatch(setting.name.value)):
+            elif setting.name is None or not setting.name.value.strip():
+                self.sink.report(codes.BAD_ADDRESS, f"a {channel} sender needs a name", setting.span, 'from "Shop"')
+            elif channel == "sms" and not _SMS_SENDER.fullmatch(setting.name.value):
                 self.sink.report(
                     codes.BAD_ADDRESS,
                     "an SMS sender name is 1 to 11 Latin letters, digits or spaces",
