@@ -154,6 +154,15 @@ class ParserState:
 
     def feed(self, token: Tok) -> Any:
         """Shift ``token`` (after any reductions it calls for). Returns the result at $END."""
+        states = self.states
+        action = self.tables.actions[states[-1]].get(token.type)
+        if action is not None and action >= 0:  # the common case: a plain shift
+            states.append(action)
+            self.values.append(token)
+            return None
+        return self._reduce_then_shift(token)
+
+    def _reduce_then_shift(self, token: Tok) -> Any:
         tables = self.tables
         actions, gotos, reductions = tables.actions, tables.gotos, tables.reductions
         states, values = self.states, self.values
