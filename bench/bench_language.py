@@ -4,7 +4,7 @@ Measures, side by side in one run:
   L1  parse + check of a generated 200-line file, warm (target <= 10 ms);
   L2  load + parse + check of a 1000-file workspace (target <= 2 s);
   L3  `scn check` on one file in a cold process (target <= 0.3 s), next to
-      `python -c pass` and next to the same check without the grammar cache.
+      `python -c pass` and next to the same check without the parse-table cache.
 
 Run: python bench/bench_language.py [--quick] [--json PATH]
 """
@@ -211,9 +211,9 @@ def report(results: dict[str, Any]) -> str:
         f"  target <= 2 s: {'met' if l2 <= 2 else 'MISSED'}",
         f"   the same in one process:             {ms('L2_workspace_1000_files_one_process_s')}",
         f"L3 python -c pass:                      {ms('L3_python_pass_s')}",
-        f"   scn check, cold, grammar cache:      {ms('L3_cold_check_cached_s')}"
+        f"   scn check, cold, cached tables:      {ms('L3_cold_check_cached_s')}"
         f"  target <= 300 ms: {'met' if cold <= 0.3 else 'MISSED'}  ({cold / bare:.1f}x python -c pass)",
-        f"   scn check, cold, no grammar cache:   {ms('L3_cold_check_uncached_s')}"
+        f"   scn check, cold, no table cache:    {ms('L3_cold_check_uncached_s')}"
         f"  (the cache saves {(uncached - cold) * 1000:.0f} ms)",
     ]
     return "\n".join(lines)

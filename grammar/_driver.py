@@ -24,7 +24,6 @@ from ..interpreter.diagnostics import Diagnostic, DiagnosticSink, Related
 from ..interpreter.span import Span, span_of_offsets
 from ..interpreter.suggest import closest_keyword
 from ._lalr import ParseError, ParserState, Tables
-from ._lark import get_lark, keyword_terminals
 from ._lexer import BadCharacter, Cursor, current_comments, tokens
 from ._messages import (
     BLOCK_OPENERS,
@@ -35,6 +34,7 @@ from ._messages import (
     describe_expected,
     describe_token,
 )
+from ._tables import load_table_data
 from ._token import Tok
 from ._transform import ParseContext, ToAst, current_file
 
@@ -45,7 +45,8 @@ ECHO_DISTANCE = 2
 
 
 class _Driver:
-    def __init__(self, text: str, file: str) -> None:
+    def __init__(self, text: str, file: str, tables: Tables) -> None:
+        self.tables = tables
         self.text = text
         self.file = file
         self.sink = DiagnosticSink()
@@ -53,14 +54,14 @@ class _Driver:
         self.last_token: Tok | None = None
         #: Set when input had to be skipped; repairs (typos, missing `end`) keep it False.
         self.lossy = False
-        self.terminal_of = keyword_terminals()
+        self.terminal_of = tables.literals
         self.keyword_of = {name: word for word, name in self.terminal_of.items()}
         self.cursor = Cursor(text)
 
     # ------------------------------------------------------------ the loop
 
     def run(self) -> list[Any] | None:
-        state = ParserState(tables())
+        state = ParserState(self.tables)
         cursor = self.cursor
         while len(self.sink) < MAX_ERRORS_PER_FILE:
             try:
@@ -367,7 +368,7 @@ def _end_of(token: Tok) -> tuple[int, int, int]:
 @functools.cache
 def tables() -> Tables:
     """The process-wide parse tables."""
-    return Tables(get_lark(), ToAst())
+    return Tables(load_table_data(), ToAst())
 
 
 class Parsed(msgspec.Struct, frozen=True):
@@ -379,14 +380,17 @@ class Parsed(msgspec.Struct, frozen=True):
     lossy: bool
 
 
-def parse_items(text: str, file: str) -> Parsed:
-    """Parse ``text`` into AST items, with every syntax diagnostic and the comments."""
+def parse_items(text: str, file: str, with_tables: Tables | None = None) -> Parsed:
+    """Parse ``text`` into AST items, with every syntax diagnostic and the comments.
+
+    ``with_tables`` replaces the process-wide tables (tests compare cached and fresh ones).
+    """
     comments: list[Tok] = []
     context = ParseContext(file, text)
     reset_comments = current_comments.set(comments)
     reset_file = current_file.set(context)
     try:
-        driver = _Driver(text, file)
+        driver = _Driver(text, file, with_tables or tables())
         items = driver.run()
     finally:
         current_comments.reset(reset_comments)

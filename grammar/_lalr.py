@@ -1,10 +1,10 @@
 """A small LALR(1) runtime over the tables Lark builds.
 
-Lark analyses the grammar (strict: any conflict fails the build) and gives us its
-parse table and the callbacks that build the AST. Running them with our own loop is
-about twice as fast as Lark's (whose inner loop asserts on every reduction) and gives
-the error recovery in _driver.py a plain, documented state to work with: a stack of
-states and a stack of values, that can be copied and tried.
+Lark analyses the grammar (strict: any conflict fails the build); _tables.py keeps the
+result as plain data. Running it with our own loop is about twice as fast as Lark's
+(whose inner loop asserts on every reduction), needs no Lark at run time, and gives the
+error recovery in _driver.py a plain state to work with: a stack of states and a
+stack of values, that can be copied and tried.
 """
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from lark import Lark
-
+from ._tables import RuleShape, TableData
 from ._token import Tok
 
 #: A reduction: how many values it pops, the nonterminal it makes, how it builds it
@@ -22,7 +21,7 @@ Reduction = tuple[int, str, Callable[[list[Any]], Any] | None]
 
 
 class Tables:
-    """Lark's LALR tables in a shape that is quick to run.
+    """The tables in the shape the loop runs, with a builder function per rule.
 
     ``actions[state][terminal]`` is a state to shift to (>= 0) or a reduction
     (``-1 - index`` into ``reductions``); ``gotos[state][nonterminal]`` is the state
@@ -30,28 +29,16 @@ class Tables:
     rule (or the rule's alias) with the rule's children.
     """
 
-    def __init__(self, lark: Lark, builder: Any) -> None:
-        frontend: Any = lark.parser
-        table = frontend.parser.parser.parse_table
-        self.start_state: int = table.start_states["start"]
-        self.end_state: int = table.end_states["start"]
-        self.reductions: list[Reduction] = []
-        index_of: dict[Any, int] = {}
-        size = max(table.states) + 1
-        self.actions: list[dict[str, int]] = [{} for _ in range(size)]
-        self.gotos: list[dict[str, int]] = [{} for _ in range(size)]
-        for state, row in table.states.items():
-            for symbol, (action, arg) in row.items():
-                if action.name == "Shift":
-                    (self.actions if symbol.isupper() or symbol == "$END" else self.gotos)[state][symbol] = arg
-                    continue
-                if arg not in index_of:
-                    index_of[arg] = len(self.reductions)
-                    self.reductions.append((len(arg.expansion), arg.origin.name, _callback(arg, builder)))
-                self.actions[state][symbol] = -1 - index_of[arg]
+    def __init__(self, data: TableData, builder: Any) -> None:
+        self.start_state = data.start_state
+        self.end_state = data.end_state
+        self.actions = data.actions
+        self.gotos = data.gotos
+        self.literals = data.literals
+        self.reductions: list[Reduction] = [(r.size, r.origin, _callback(r, builder)) for r in data.rules]
 
 
-def _callback(rule: Any, builder: Any) -> Callable[[list[Any]], Any] | None:
+def _callback(rule: RuleShape, builder: Any) -> Callable[[list[Any]], Any] | None:
     """The function that makes a rule's value from its children (None: pass the child on).
 
     Mirrors Lark's tree builder with keep_all_tokens and maybe_placeholders: children of
@@ -59,18 +46,9 @@ def _callback(rule: Any, builder: Any) -> Callable[[list[Any]], Any] | None:
     stands where an `[optional]` part is missing, and a `?rule` with one child gives that
     child. Repetitions are plain lists here rather than throwaway trees.
     """
-    name: str = rule.alias or rule.origin.name
-    expansion = rule.expansion
-    expand1 = bool(rule.options.expand1) and not rule.alias
-    if expand1 and len(expansion) == 1:
+    name, expand1, gaps, splice = rule.name, rule.expand1, rule.gaps, rule.splice
+    if expand1 and rule.size == 1:
         return None
-    # Where optional parts were left out, as Lark records them: per position, how many
-    # Nones go before it (and after the last).
-    flags = rule.options.empty_indices or ()
-    gaps = (
-        [len(ones) for ones in "".join(str(int(f)) for f in flags).split("0")] if flags else [0] * (len(expansion) + 1)
-    )
-    splice = [not sym.is_term and sym.name.startswith("_") for sym in expansion]
     make: Callable[[list[Any]], Any] = (
         list if name.startswith("_") else getattr(builder, name, None) or _binary(builder, name)
     )
@@ -79,7 +57,7 @@ def _callback(rule: Any, builder: Any) -> Callable[[list[Any]], Any] | None:
             return make
         return lambda children: children[0] if len(children) == 1 else make(children)
     plan = list(zip(gaps, splice, strict=False))
-    trailing = gaps[len(expansion)]
+    trailing = gaps[rule.size]
     # `items: items item` grows the list it already has instead of copying it each time.
     grows = bool(plan) and plan[0] == (0, True)
     rest = plan[1:] if grows else plan

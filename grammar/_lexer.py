@@ -22,9 +22,6 @@ from __future__ import annotations
 import contextvars
 import re
 from collections.abc import Iterator
-from typing import Any
-
-from lark.lexer import Lexer, LexerState
 
 from ._lalr import ParserState
 from ._token import Tok
@@ -152,15 +149,3 @@ def tokens(cursor: Cursor, state: ParserState, literals: dict[str, str]) -> Iter
             cursor.advance(_SPACE.match(text, pos).end())  # type: ignore[union-attr]
         else:
             raise BadCharacter(pos)
-
-
-class ScnLexer(Lexer):
-    """Registered with Lark so that it builds no lexer of its own (parsing never uses it)."""
-
-    __future_interface__ = 2
-
-    def __init__(self, lexer_conf: Any) -> None:
-        pass
-
-    def lex(self, lexer_state: LexerState, parser_state: Any) -> Iterator[Any]:
-        raise NotImplementedError("scn parses with grammar._driver, not with Lark.parse")

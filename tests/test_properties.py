@@ -18,7 +18,8 @@ from lark import Lark
 
 from scn.grammar import parse
 from scn.grammar._format import format_source
-from scn.grammar._lark import grammar_text, lark_options
+from scn.grammar._lark import lark_options
+from scn.grammar._tables import grammar_text
 from scn.interpreter.ast import same_meaning
 from scn.interpreter.checker import check_workspace
 from scn.interpreter.workspace import workspace_from_texts
