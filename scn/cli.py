@@ -7,10 +7,12 @@ Commands import what they need lazily so that `scn check` starts fast.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from . import __version__
 
@@ -52,6 +54,67 @@ def _add_fmt(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("paths", nargs="*", default=["."], help="files or directories (default: the current directory)")
     p.add_argument("--check", action="store_true", help="change nothing; exit 1 if a file would change")
     p.set_defaults(run=_run_fmt)
+
+
+def _add_simulate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "simulate",
+        help="run scenarios against a timeline of events in virtual time",
+        description="Run a workspace against events in virtual time and print what would happen.",
+    )
+    p.add_argument("workspace", nargs="+", help=".scn files or directories")
+    p.add_argument("--events", required=True, help="a JSON-lines file of events, each with `at`")
+    p.add_argument("--contacts", help="a JSON-lines file of contacts to start with")
+    p.add_argument("--until", default="60d", help="how long after the first event to go on (default 60d)")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(run=_run_simulate)
+
+
+def _duration_argument(text: str) -> dt.timedelta | None:
+    import re
+
+    parts = re.fullmatch(r"((\d+)(ms|s|m|h|d|w))+", text)
+    if parts is None:
+        return None
+    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+    return dt.timedelta(seconds=sum(int(n) * units[u] for n, u in re.findall(r"(\d+)(ms|s|m|h|d|w)", text)))
+
+
+def _run_simulate(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from .interpreter.checker import check_workspace
+    from .interpreter.render import render_text as render_diagnostics
+    from .interpreter.simulate import (
+        SimulationError,
+        read_contacts,
+        read_events,
+        render_json,
+        render_text,
+        simulate,
+    )
+    from .interpreter.workspace import load_workspace
+
+    until = _duration_argument(args.until)
+    if until is None:
+        print(f"scn simulate: --until takes a duration such as 60d or 12h, not {args.until!r}", file=sys.stderr)
+        return EXIT_ERROR
+    workspace = load_workspace(args.workspace)
+    checked = check_workspace(workspace)
+    if not checked.ok or workspace.load_errors:
+        texts = {f.path: f.text for f in workspace.files}
+        sys.stderr.write(render_diagnostics(checked.diagnostics, texts.get, colour=use_colour("auto", sys.stderr)))
+        print("scn simulate: the workspace has errors; fix them first", file=sys.stderr)
+        return EXIT_FINDINGS
+    try:
+        events = read_events(Path(args.events))
+        contacts = read_contacts(Path(args.contacts)) if args.contacts else None
+        result = asyncio.run(simulate(checked, events, contacts, until))
+    except (OSError, SimulationError) as error:
+        print(f"scn simulate: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    sys.stdout.write(render_json(result) if args.format == "json" else render_text(result))
+    return EXIT_OK
 
 
 def _run_check(args: argparse.Namespace) -> int:
@@ -151,7 +214,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [_add_check, _add_fmt]
+COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
+    _add_check,
+    _add_fmt,
+    _add_simulate,
+]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,270 @@
+"""Compiled scenarios: flat programs of instructions, and the bundle that carries them.
+
+A run points at a bundle version and an instruction index. A bundle is everything a run
+needs, frozen when the workspace was uploaded: the programs, and the declarations and
+template texts they use. Uploading again makes a new bundle; runs in flight keep theirs.
+Everything here is a msgspec Struct, stored msgpack-encoded.
+
+Step ids are stable: `s3` is the third step of a scenario, `s3.if1.2` the second step
+of its first branch, `s5.else.1`, `s4.band2.1`, `s6.a.1` (variant `a`), `s7.timeout.1`.
+A label replaces the position: `@reminder`, and inside it `@reminder.if1.1`. Reports
+and the step log use these ids, so they survive edits elsewhere in a scenario.
+"""
+
+from __future__ import annotations
+
+from typing import TypeAlias
+
+import msgspec
+
+from . import ast
+
+
+class Instr(msgspec.Struct, frozen=True, kw_only=True, tag=True, tag_field="op"):
+    """One instruction: its stable step id, a readable name and its source line."""
+
+    id: str
+    name: str
+    line: int
+
+
+class Wait(Instr, frozen=True, kw_only=True):
+    duration: ast.Expr
+
+
+class WaitUntil(Instr, frozen=True, kw_only=True):
+    hour: int
+    minute: int
+
+
+class WaitFor(Instr, frozen=True, kw_only=True):
+    event: str
+    where: ast.Expr | None
+    timeout: ast.Expr
+    #: Where a run goes when the time is up (the `on timeout` block, or the next step).
+    on_timeout: int
+
+
+class Branch(Instr, frozen=True, kw_only=True):
+    """Go on when the condition holds, else jump to ``otherwise``."""
+
+    condition: ast.Expr
+    otherwise: int
+
+
+class Jump(Instr, frozen=True, kw_only=True):
+    target: int
+
+
+class BandArm(msgspec.Struct, frozen=True, array_like=True):
+    low: ast.BandBound | None
+    high: ast.BandBound | None
+    target: int
+
+
+class Bands(Instr, frozen=True, kw_only=True):
+    subject: ast.Expr
+    arms: tuple[BandArm, ...]
+    #: Where values outside every band go (after the bands).
+    otherwise: int
+
+
+class SplitArm(msgspec.Struct, frozen=True, array_like=True):
+    name: str
+    weight: str  # a Decimal as text: percent of runs
+    target: int
+
+
+class Split(Instr, frozen=True, kw_only=True):
+    arms: tuple[SplitArm, ...]
+    #: The hold-out group's weight ("0" when there is none) and where it goes.
+    control: str
+    after: int
+
+
+class Stop(Instr, frozen=True, kw_only=True):
+    """Stop the run; with a condition, only when it holds (or does not, for `unless`)."""
+
+    condition: ast.Expr | None
+    negate: bool
+
+
+class Send(Instr, frozen=True, kw_only=True):
+    channel: str
+    template: str
+    coupon: str | None
+    products: ast.Expr | None
+
+
+class ChangeList(Instr, frozen=True, kw_only=True):
+    list: str
+    add: bool
+
+
+class IssueCoupon(Instr, frozen=True, kw_only=True):
+    coupon: str
+    valid_ms: int | None
+
+
+class AwardBonus(Instr, frozen=True, kw_only=True):
+    amount: ast.Expr | None
+
+
+class SetGroup(Instr, frozen=True, kw_only=True):
+    group: str
+
+
+class SetAttribute(Instr, frozen=True, kw_only=True):
+    attribute: str
+    value: ast.Expr
+
+
+class CallWebhook(Instr, frozen=True, kw_only=True):
+    url: str
+    fields: tuple[tuple[str, ast.Expr], ...]
+
+
+class End(Instr, frozen=True, kw_only=True):
+    """The end of the program: the run is done."""
+
+
+Instruction: TypeAlias = (
+    Wait
+    | WaitUntil
+    | WaitFor
+    | Branch
+    | Jump
+    | Bands
+    | Split
+    | Stop
+    | Send
+    | ChangeList
+    | IssueCoupon
+    | AwardBonus
+    | SetGroup
+    | SetAttribute
+    | CallWebhook
+    | End
+)
+
+
+class Trigger(msgspec.Struct, frozen=True, array_like=True):
+    event: str
+    where: ast.Expr | None
+
+
+class EntryLimit(msgspec.Struct, frozen=True, array_like=True):
+    """At most ``count`` runs per contact or per order (within ``window_ms``, if set)."""
+
+    scope: str
+    count: int
+    window_ms: int | None
+
+
+class Exit(msgspec.Struct, frozen=True, array_like=True):
+    event: str
+    where: ast.Expr | None
+
+
+class Program(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    title: str
+    file: str
+    triggers: tuple[Trigger, ...]
+    entry_limits: tuple[EntryLimit, ...]
+    #: At most ``count`` messages per contact per ``window_ms`` from this scenario.
+    frequency: tuple[int, int] | None
+    exits: tuple[Exit, ...]
+    quiet_hours: tuple[int, int, int, int] | None
+    attribution_ms: int
+    #: Records every trigger carries ("order", "item"): the run keeps the order's id.
+    carries: tuple[str, ...]
+    instructions: tuple[Instruction, ...]
+
+
+class TemplateVariant(msgspec.Struct, frozen=True, kw_only=True):
+    """The parts of one language, with shared parts filled in and file parts read."""
+
+    lang: str
+    parts: dict[str, str]
+    #: Where each part came from, for messages about rendering ("templates/x.en.html").
+    sources: dict[str, str]
+
+
+class Template(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    channel: str
+    sender_name: str | None
+    sender_address: str | None
+    reply_to: str | None
+    fallback: str | None
+    variants: tuple[TemplateVariant, ...]
+    #: The top-level variables its text reads ("contact", "coupon", "bonus"...).
+    uses: frozenset[str] = frozenset()
+
+
+class Coupon(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    percent: str | None
+    amount: str | None
+    currency: str | None
+    #: "code" (one static code), "pool" (from an imported CSV) or "generated".
+    source: str
+    code: str | None
+    pattern: str | None
+    pool_file: str | None
+    warn_below: int | None
+    lists: tuple[str, ...]
+    offers: tuple[str, ...]
+    valid_ms: int | None
+
+
+class Tier(msgspec.Struct, frozen=True, array_like=True):
+    percent: str
+    #: The tier applies while lifetime spend is below this (None for the last tier).
+    up_to: str | None
+
+
+class LoyaltyProgram(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    title: str | None
+    kind: str
+    currency: str
+    tiers: tuple[Tier, ...]
+
+
+class Group(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    title: str | None
+    program: str | None
+    default: bool
+
+
+class Segment(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    title: str | None
+    condition: ast.Expr
+
+
+class EventField(msgspec.Struct, frozen=True, array_like=True):
+    name: str
+    type: str
+
+
+class Bundle(msgspec.Struct, kw_only=True):
+    """A compiled workspace: what runs started on it need, however long they wait."""
+
+    version: int = 0
+    currency: str | None
+    lists: dict[str, str | None]
+    segments: dict[str, Segment]
+    coupons: dict[str, Coupon]
+    templates: dict[str, Template]
+    programs: dict[str, LoyaltyProgram]
+    groups: dict[str, Group]
+    attributes: dict[str, str]
+    events: dict[str, tuple[EventField, ...]]
+    scenarios: dict[str, Program]
+    #: The source files, as uploaded, so the control plane can show them again.
+    files: dict[str, str]
+    resources: dict[str, str]

@@ -1,0 +1,235 @@
+"""One batch of work: what it has read, what it changes, written in one transaction.
+
+The runtime handles events and due runs in batches so that one commit (and one fsync)
+serves hundreds of them. Inside a batch, later work must see what earlier work did
+(a run started by one event may be ended by the next), so the batch keeps every record
+it touches in memory and answers the runtime's questions from that overlay first and
+from the store second.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import Counter
+from decimal import Decimal
+from typing import Any
+
+from ...stdlib import recommend
+from ..program import Bundle
+from ..store import LIVE, Changes, ContactUpdate, EventIn, RunRow, Store
+from ..values import Percent
+from .views import ProductView
+
+UTC = dt.UTC
+
+
+def ms_of(moment: dt.datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+class Batch:
+    def __init__(self, store: Store, now: dt.datetime) -> None:
+        self.store = store
+        self.now = now
+        self.now_ms = ms_of(now)
+        self.changes = Changes()
+        self.contacts: dict[str, dict[str, Any]] = {}
+        self.orders: dict[str, dict[str, Any] | None] = {}
+        self.runs: dict[int, RunRow] = {}
+        self.new_run_ids: set[int] = set()
+        self._lists: dict[str, set[str]] = {}
+        self._messages: Counter[tuple[str, str | None]] = Counter()
+        self._last_message: dict[str, int] = {}
+        self._drawn: dict[str, set[str]] = {}
+        self._cache: dict[Any, Any] = {}
+        #: Contacts known here but not yet in the store (made up for a first event).
+        self._unsaved: set[str] = set()
+
+    # ------------------------------------------------------------ records
+
+    async def load_contacts(self, ids: set[str]) -> None:
+        missing = ids - self.contacts.keys()
+        if missing:
+            self.contacts.update(await self.store.contacts(missing))
+
+    async def contact(self, contact_id: str) -> dict[str, Any]:
+        if contact_id not in self.contacts:
+            await self.load_contacts({contact_id})
+        if contact_id not in self.contacts:  # a contact the store does not know yet
+            self.contacts[contact_id] = {"id": contact_id, "created_at": self.now_ms, "attributes": {}, "channels": {},
+                                         "tags": []}  # fmt: skip
+            self._unsaved.add(contact_id)
+        return self.contacts[contact_id]
+
+    def update_contact(self, contact_id: str, fields: dict[str, Any], at: int | None = None) -> None:
+        """Change a contact here and in the store."""
+        record = self.contacts.setdefault(contact_id, {"id": contact_id, "created_at": at or self.now_ms})
+        record.update(fields)
+        self._unsaved.discard(contact_id)
+        self.changes.contacts.append(ContactUpdate(id=contact_id, at=at or self.now_ms, fields=dict(fields)))
+
+    def ensure_saved(self, contact_id: str, at: int) -> None:
+        """Make sure a contact first seen in this batch is written."""
+        if contact_id in self._unsaved:
+            self.update_contact(contact_id, {}, at)
+
+    async def load_orders(self, ids: set[str]) -> None:
+        missing = ids - self.orders.keys()
+        if missing:
+            found = await self.store.orders(missing)
+            for order_id in missing:
+                self.orders[order_id] = found.get(order_id)
+
+    async def order(self, order_id: str | None) -> dict[str, Any] | None:
+        if order_id is None:
+            return None
+        if order_id not in self.orders:
+            await self.load_orders({order_id})
+        return self.orders.get(order_id)
+
+    # ------------------------------------------------------------ runs
+
+    def add_run(self, run: RunRow) -> None:
+        self.runs[run.id] = run
+        self.new_run_ids.add(run.id)
+
+    def touch(self, run: RunRow) -> RunRow:
+        """The batch's copy of a run (so that later work sees its changes)."""
+        return self.runs.setdefault(run.id, run)
+
+    async def live_runs(self, contact_id: str, scenarios: set[str]) -> list[RunRow]:
+        found = {r.id: r for r in await self.store.live_runs(contact_id, scenarios)}
+        for run in self.runs.values():
+            if run.contact_id == contact_id and run.scenario in scenarios:
+                found[run.id] = run
+        return [self.touch(r) for r in found.values() if r.status in LIVE]
+
+    async def awaiting_runs(self, contact_id: str, event_type: str) -> list[RunRow]:
+        found = {r.id: r for r in await self.store.awaiting_runs(contact_id, event_type)}
+        for run in self.runs.values():
+            if run.contact_id == contact_id:
+                found[run.id] = run
+        return [self.touch(r) for r in found.values() if r.await_event == event_type and r.status in LIVE]
+
+    async def count_runs(
+        self, scenario: str, *, contact_id: str | None = None, order_id: str | None = None, since: int | None = None
+    ) -> int:
+        stored = await self.store.count_runs(scenario, contact_id=contact_id, order_id=order_id, since=since)
+        fresh = sum(
+            1
+            for run_id in self.new_run_ids
+            if (r := self.runs[run_id]).scenario == scenario
+            and (contact_id is None or r.contact_id == contact_id)
+            and (order_id is None or r.order_id == order_id)
+            and (since is None or r.started_at >= since)
+        )
+        return stored + fresh
+
+    def finish(self) -> Changes:
+        """The changes, with every run this batch created or changed."""
+        for run_id, run in self.runs.items():
+            if run_id in self.new_run_ids:
+                self.changes.new_runs.append(run)
+            elif run.dirty:
+                self.changes.runs.append(run)
+        return self.changes
+
+    # ------------------------------------------------------------ messages
+
+    async def count_messages(self, contact_id: str, scenario: str | None, since: int) -> int:
+        stored = await self.store.count_messages(contact_id, scenario=scenario, since=since)
+        if scenario is None:
+            return stored + sum(n for (c, _), n in self._messages.items() if c == contact_id)
+        return stored + self._messages[(contact_id, scenario)]
+
+    def message_queued(self, contact_id: str, scenario: str | None) -> None:
+        self._messages[(contact_id, scenario)] += 1
+        self._last_message[contact_id] = self.now_ms
+
+    async def last_message_at(self, contact_id: str, channel: str | None) -> int | None:
+        if contact_id in self._last_message:
+            return self._last_message[contact_id]
+        return await self.store.last_message_at(contact_id, channel)
+
+    # ------------------------------------------------------------ lists and coupons
+
+    async def lists_of(self, contact_id: str) -> set[str]:
+        if contact_id not in self._lists:
+            self._lists[contact_id] = await self.store.lists_of(contact_id)
+        return self._lists[contact_id]
+
+    async def change_list(self, name: str, contact_id: str, add: bool) -> bool:
+        """Add or remove a member; True when membership changed."""
+        members = await self.lists_of(contact_id)
+        if add == (name in members):
+            return False
+        if add:
+            members.add(name)
+            self.changes.list_adds.append((name, contact_id, self.now_ms))
+        else:
+            members.discard(name)
+            self.changes.list_removes.append((name, contact_id))
+        return True
+
+    async def draw_pool_code(self, coupon: str) -> str | None:
+        drawn = self._drawn.setdefault(coupon, set())
+        code = await self.store.draw_pool_code(coupon, drawn)
+        if code is not None:
+            drawn.add(code)
+        return code
+
+    # ------------------------------------------------------------ events made by the runtime
+
+    def emit(self, event_type: str, contact_id: str, data: dict[str, Any], key: str) -> None:
+        """An event the runtime itself raises (list.entered, group.changed), processed later in order."""
+        payload = {"type": event_type, "key": key, "contact": {"id": contact_id}, "data": data}
+        self.changes.emitted_events.append(
+            EventIn(key=key, type=event_type, contact_id=contact_id, occurred_at=self.now_ms,
+                    payload=json.dumps(payload, separators=(",", ":")))
+        )  # fmt: skip
+
+    # ------------------------------------------------------------ cached facts
+
+    async def contact_orders(self, contact_id: str) -> list[dict[str, Any]]:
+        key = ("orders", contact_id)
+        if key not in self._cache:
+            orders = {o["id"]: o for o in await self.store.contact_orders(contact_id)}
+            for order_id, record in self.orders.items():
+                if record is not None and record.get("contact_id") == contact_id:
+                    orders[order_id] = record
+            self._cache[key] = sorted(orders.values(), key=lambda o: (o["created_at"], o["id"]))
+        return list(self._cache[key])
+
+    def forget_orders(self, contact_id: str) -> None:
+        self._cache.pop(("orders", contact_id), None)
+
+    async def course_access(self, contact_id: str) -> dict[str, tuple[str | None, str]]:
+        key = ("courses", contact_id)
+        if key not in self._cache:
+            self._cache[key] = await self.store.course_access(contact_id)
+        result: dict[str, tuple[str | None, str]] = self._cache[key]
+        return result
+
+    def set_course(self, contact_id: str, course: str, tariff: str | None, progress: Decimal) -> None:
+        self._cache.pop(("courses", contact_id), None)
+        self.changes.course_access.append(
+            {"contact_id": contact_id, "course": course, "tariff": tariff, "progress": str(progress),
+             "granted_at": self.now_ms}
+        )  # fmt: skip
+
+    async def recommend(
+        self, bundle: Bundle, contact_id: str, kind: str, limit: int, **params: Any
+    ) -> list[ProductView]:
+        return await recommend.recommend(self, bundle, contact_id, kind, limit, **params)
+
+    def cached(self, key: Any) -> Any:
+        return self._cache.get(key)
+
+    def remember(self, key: Any, value: Any) -> Any:
+        self._cache[key] = value
+        return value
+
+
+def percent_of(value: str | None) -> Percent | None:
+    return Percent(value) if value is not None else None

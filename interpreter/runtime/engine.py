@@ -1,0 +1,377 @@
+"""The engine: accepts events, starts, resumes and ends runs, and wakes runs when due.
+
+Runs are rows, not coroutines: a million sleeping runs cost disk, not memory. One loop
+alternates between two kinds of batch, each one transaction:
+
+* events (in the order they were accepted): projections, exit goals, runs waiting for
+  the event, and triggers that start new runs;
+* runs whose wake-up time has come, oldest first.
+
+Producers hand events to `accept`, which commits them (sharing one transaction with
+whoever else is accepting at the same moment) before it returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from collections import defaultdict
+from typing import Any
+
+import msgspec
+
+from ...stdlib.catalog import BUILTIN_EVENTS
+from ..clock import Clock
+from ..compiler import program_digest
+from ..program import Bundle, Program
+from ..store import EXITED, RUNNING, EventIn, EventRow, RunRow, ScenarioRow, Store
+from ..types import Ref
+from .batch import Batch, ms_of
+from .evaluate import Env, condition
+from .events import EventInput, apply_projections, known_event_types, normalise
+from .executor import Executor, Tracer
+from .facts import RunFacts, contact_zone, event_fields, event_roots
+from .membership import redeem, update_segments
+from .settings import Settings
+from .views import EventView
+
+UTC = dt.UTC
+
+
+class Engine:
+    def __init__(
+        self, store: Store, clock: Clock, settings: Settings | None = None, tracer: Tracer | None = None
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.settings = settings or Settings()
+        self.tracer = tracer
+        self.bundles: dict[int, Bundle] = {}
+        #: The newest bundle: its segments and coupons are the workspace's current ones.
+        self.current: Bundle | None = None
+        self.scenarios: dict[str, ScenarioRow] = {}
+        self.executor = Executor(self.bundles, self.settings, tracer)
+        self._triggers: dict[str, list[tuple[str, int]]] = {}
+        self._exits: dict[str, list[str]] = {}
+        self._references: dict[str, dict[str, str]] = {}
+        self._event_types: set[str] = set(BUILTIN_EVENTS)
+        self._wake = asyncio.Event()
+        self._intake: list[tuple[list[EventIn], asyncio.Future[list[tuple[int, bool]]]]] = []
+        self._intake_task: asyncio.Task[None] | None = None
+
+    # ------------------------------------------------------------ scenarios
+
+    async def load(self) -> None:
+        """Read the scenarios and the bundles their current versions live in."""
+        self.scenarios = {row.name: row for row in await self.store.scenarios()}
+        for row in self.scenarios.values():
+            await self.bundle(row.bundle)
+        latest = await self.store.latest_bundle()
+        self.current = await self.bundle(latest) if latest is not None else None
+        self._index()
+
+    async def bundle(self, version: int) -> Bundle:
+        if version not in self.bundles:
+            blob = await self.store.bundle_blob(version)
+            if blob is None:
+                raise KeyError(f"bundle {version} is missing")
+            bundle = msgspec.msgpack.decode(blob, type=Bundle)
+            bundle.version = version
+            self.bundles[version] = bundle
+        return self.bundles[version]
+
+    def program(self, scenario: str) -> Program:
+        row = self.scenarios[scenario]
+        return self.bundles[row.bundle].scenarios[scenario]
+
+    def _index(self) -> None:
+        triggers: dict[str, list[tuple[str, int]]] = defaultdict(list)
+        exits: dict[str, list[str]] = defaultdict(list)
+        custom: set[str] = set()
+        for name, row in self.scenarios.items():
+            bundle = self.bundles[row.bundle]
+            custom |= set(bundle.events)
+            if row.state != "active" or name not in bundle.scenarios:
+                continue
+            program = bundle.scenarios[name]
+            for index, trigger in enumerate(program.triggers):
+                triggers[trigger.event].append((name, index))
+        # Exits and waits concern runs of every version, so index all bundles in use.
+        for bundle in self.bundles.values():
+            for name, program in bundle.scenarios.items():
+                for goal in program.exits:
+                    if name not in exits[goal.event]:
+                        exits[goal.event].append(name)
+        self._triggers, self._exits = dict(triggers), dict(exits)
+        self._event_types = known_event_types(custom)
+        self._references = {
+            name: {f: t.kind for f, t in spec.fields.items() if isinstance(t, Ref)}
+            for name, spec in BUILTIN_EVENTS.items()
+        }
+
+    async def install(self, bundle: Bundle) -> dict[str, int]:
+        """Store a compiled workspace; scenarios whose program changed get a new version.
+
+        Runs in flight stay on the bundle they started with.
+        """
+        digests = {name: program_digest(program) for name, program in bundle.scenarios.items()}
+        version, versions = await self.store.save_bundle(
+            msgspec.msgpack.encode(bundle), digests, ms_of(self.clock.now())
+        )
+        bundle.version = version
+        self.bundles[version] = bundle
+        await self.load()
+        self._wake.set()
+        return versions
+
+    async def set_state(self, scenario: str, state: str) -> None:
+        """Pause, resume or archive a scenario."""
+        await self.store.set_scenario_state(scenario, state, ms_of(self.clock.now()))
+        await self.load()
+        self._wake.set()
+
+    # ------------------------------------------------------------ intake
+
+    def event_in(self, event: EventInput) -> EventIn:
+        return normalise(event, self.clock.now(), self._event_types)
+
+    async def accept(self, events: list[EventIn]) -> list[tuple[int, bool]]:
+        """Commit events durably; returns (id, duplicate) for each once they are on disk.
+
+        Callers that arrive while a commit is under way wait for the next one and share it.
+        """
+        future: asyncio.Future[list[tuple[int, bool]]] = asyncio.get_running_loop().create_future()
+        self._intake.append((events, future))
+        if self._intake_task is None or self._intake_task.done():
+            self._intake_task = asyncio.create_task(self._commit_intake())
+        return await future
+
+    async def _commit_intake(self) -> None:
+        while self._intake:
+            waiting, self._intake = self._intake, []
+            events = [e for batch, _ in waiting for e in batch]
+            try:
+                results = await self.store.append_events(events, ms_of(self.clock.now()))
+            except Exception as error:
+                for _, future in waiting:
+                    if not future.done():
+                        future.set_exception(error)
+                continue
+            offset = 0
+            for batch, future in waiting:
+                if not future.done():
+                    future.set_result(results[offset : offset + len(batch)])
+                offset += len(batch)
+            self._wake.set()
+
+    # ------------------------------------------------------------ the loop
+
+    async def step(self) -> bool:
+        """Do one batch of work; False when there was nothing to do now."""
+        if await self.process_events():
+            return True
+        return await self.run_due() > 0
+
+    async def run_forever(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            if await self.step():
+                continue
+            self._wake.clear()
+            next_wake = await self.store.next_wake()
+            moment = dt.datetime.fromtimestamp(next_wake / 1000, UTC) if next_wake is not None else None
+            waiter = asyncio.ensure_future(stop.wait())
+            try:
+                await asyncio.wait(
+                    [waiter, asyncio.ensure_future(self.clock.sleep_until(moment, self._wake))],
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+            finally:
+                waiter.cancel()
+
+    def nudge(self) -> None:
+        """Wake the loop (after outside changes)."""
+        self._wake.set()
+
+    async def process_events(self) -> int:
+        events = await self.store.unprocessed_events(self.settings.batch_size)
+        if not events:
+            return 0
+        batch = Batch(self.store, self.clock.now())
+        await batch.load_contacts({e.contact_id for e in events})
+        for event in events:
+            await self._handle(batch, event)
+            batch.changes.processed_events.append((event.id, batch.now_ms))
+        await self.store.commit(batch.finish())
+        return len(events)
+
+    async def run_due(self) -> int:
+        now = self.clock.now()
+        runs = await self.store.due_runs(ms_of(now), self.settings.batch_size)
+        if not runs:
+            return 0
+        batch = Batch(self.store, now)
+        await batch.load_contacts({r.contact_id for r in runs})
+        await batch.load_orders({r.order_id for r in runs if r.order_id})
+        for run in runs:
+            await self.bundle(run.bundle)
+            await self.executor.wake(batch, batch.touch(run))
+        await self.store.commit(batch.finish())
+        return len(runs)
+
+    # ------------------------------------------------------------ one event
+
+    async def _handle(self, batch: Batch, event: EventRow) -> None:
+        payload = json.loads(event.payload)
+        await apply_projections(batch, event, payload)
+        order_id = (payload.get("order") or {}).get("id")
+        order = await batch.order(order_id)
+        if self.current is not None:
+            await self._default_group(batch, self.current, event.contact_id, event.occurred_at)
+            await update_segments(batch, self.current, event.contact_id)
+            if order is not None:
+                await redeem(batch, self.current, event, order, self._coupon_tracer(batch, event.contact_id))
+        contact = await batch.contact(event.contact_id)
+        references = self._references.get(event.type, {})
+        await self._exits_for(batch, event, order_id, contact, order, references)
+        await self._resume_for(batch, event, order_id, contact, order, references)
+        await self._triggers_for(batch, event, order_id, contact, order, references)
+
+    async def _default_group(self, batch: Batch, bundle: Bundle, contact_id: str, at: int) -> None:
+        """A contact without a group joins the default group (the Skyservice habit)."""
+        contact = await batch.contact(contact_id)
+        if contact.get("grp"):
+            return
+        default = next((g.name for g in bundle.groups.values() if g.default), None)
+        if default is not None:
+            batch.update_contact(contact_id, {"grp": default}, at)
+
+    def _same_order(self, run: RunRow, order_id: str | None) -> bool:
+        """Exit goals and awaited events about an order count only for the run's own order."""
+        return run.order_id is None or order_id is None or run.order_id == order_id
+
+    async def _where(
+        self, batch: Batch, expression: Any, bundle: Bundle, event: EventRow, contact: dict[str, Any],
+        order: dict[str, Any] | None, references: dict[str, str], run: RunRow | None,
+    ) -> bool:  # fmt: skip
+        if expression is None:
+            return True
+        roots = event_roots(event, contact, order, bundle, references)
+        if run is not None:
+            from .views import RunView
+
+            roots["run"] = RunView(run.started_at, run.variant)
+            trigger = await self.store.event(run.trigger_event)
+            if trigger is not None:
+                roots["trigger"] = EventView(event_fields(trigger, await batch.order(run.order_id)))
+        env = Env(roots, bundle, RunFacts(batch, bundle, event.contact_id), batch.now,
+                  contact_zone(contact, self.settings.default_timezone))  # fmt: skip
+        return await condition(expression, env)
+
+    async def _exits_for(
+        self, batch: Batch, event: EventRow, order_id: str | None, contact: dict[str, Any],
+        order: dict[str, Any] | None, references: dict[str, str],
+    ) -> None:  # fmt: skip
+        scenarios = set(self._exits.get(event.type, ()))
+        if not scenarios:
+            return
+        for run in await batch.live_runs(event.contact_id, scenarios):
+            if not self._same_order(run, order_id):
+                continue
+            bundle = await self.bundle(run.bundle)
+            program = bundle.scenarios[run.scenario]
+            for goal in program.exits:
+                if goal.event == event.type and await self._where(
+                    batch, goal.where, bundle, event, contact, order, references, run
+                ):
+                    run.status = EXITED
+                    run.reason = f"exit when {goal.event}"
+                    run.wake_at = None
+                    run.await_event = None
+                    run.ended_at = batch.now_ms
+                    run.dirty = True
+                    self._trace(batch, run, "exit", f"exit when {goal.event}", "exited", f"event {event.id}")
+                    break
+
+    async def _resume_for(
+        self, batch: Batch, event: EventRow, order_id: str | None, contact: dict[str, Any],
+        order: dict[str, Any] | None, references: dict[str, str],
+    ) -> None:  # fmt: skip
+        for run in await batch.awaiting_runs(event.contact_id, event.type):
+            if not self._same_order(run, order_id):
+                continue
+            bundle = await self.bundle(run.bundle)
+            waiting = bundle.scenarios[run.scenario].instructions[run.position]
+            if await self._where(
+                batch, getattr(waiting, "where", None), bundle, event, contact, order, references, run
+            ):
+                await self.executor.resume(batch, run, event.type)
+
+    async def _triggers_for(
+        self, batch: Batch, event: EventRow, order_id: str | None, contact: dict[str, Any],
+        order: dict[str, Any] | None, references: dict[str, str],
+    ) -> None:  # fmt: skip
+        started: set[str] = set()
+        for scenario, index in self._triggers.get(event.type, ()):
+            if scenario in started:
+                continue  # one run per event and scenario, however many of its triggers match
+            row = self.scenarios[scenario]
+            bundle = self.bundles[row.bundle]
+            program = bundle.scenarios[scenario]
+            trigger = program.triggers[index]
+            if not await self._where(batch, trigger.where, bundle, event, contact, order, references, None):
+                continue
+            run_order = order_id if "order" in program.carries else None
+            refusal = await self._entry_refusal(batch, program, event.contact_id, run_order)
+            if refusal is not None:
+                if self.tracer is not None:
+                    self.tracer(batch.now, event.contact_id, scenario, "entry", f"on {event.type}", "skipped", refusal)
+                continue
+            started.add(scenario)
+            run = RunRow(
+                id=self.store.allocate_run_id(),
+                scenario=scenario,
+                version=row.version,
+                bundle=row.bundle,
+                contact_id=event.contact_id,
+                order_id=run_order,
+                trigger_event=event.id,
+                position=0,
+                step=None,
+                vars={},
+                variant=None,
+                status=RUNNING,
+                wake_at=None,
+                await_event=None,
+                started_at=batch.now_ms,
+                updated_at=batch.now_ms,
+            )
+            batch.add_run(run)
+            self._trace(batch, run, "start", f"on {event.type}", "started", f"run {run.id}")
+            await self.executor.advance(batch, run, EventView(event_fields(event, order)))
+
+    async def _entry_refusal(self, batch: Batch, program: Program, contact_id: str, order_id: str | None) -> str | None:
+        """Why an entry rule keeps a contact out of a scenario now, or None."""
+        for limit in program.entry_limits:
+            since = batch.now_ms - limit.window_ms if limit.window_ms is not None else None
+            if limit.scope == "order":
+                if order_id is None:
+                    continue
+                count = await batch.count_runs(program.name, order_id=order_id, since=since)
+            else:
+                count = await batch.count_runs(program.name, contact_id=contact_id, since=since)
+            if count >= limit.count:
+                window = f" within {limit.window_ms // 86_400_000}d" if limit.window_ms else ""
+                return f"entry rule: at most {limit.count} per {limit.scope}{window}"
+        return None
+
+    def _coupon_tracer(self, batch: Batch, contact_id: str) -> Any:
+        def trace(name: str, outcome: str, detail: str | None, coupon: str | None) -> None:
+            if self.tracer is not None:
+                self.tracer(batch.now, contact_id, f"coupon {coupon or '?'}", "redeem", name, outcome, detail)
+
+        return trace
+
+    def _trace(self, batch: Batch, run: RunRow, step: str, name: str, outcome: str, detail: str | None) -> None:
+        if self.tracer is not None:
+            self.tracer(batch.now, run.contact_id, run.scenario, step, name, outcome, detail)

@@ -1,0 +1,213 @@
+"""Evaluating checked expressions at run time.
+
+The checker has already typed every expression, so evaluation does not re-check types;
+it only has to be careful with missing data. A field without a value is None; a
+comparison with None is false (and `!=` true); arithmetic with None gives None. A
+condition that cannot be decided is false, and the step log says why.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from .. import ast
+from ..program import Bundle
+from ..values import CurrencyError, Money, Percent
+from .views import DeclRef, ProductView
+
+UTC = dt.UTC
+
+
+class EvaluationError(Exception):
+    """An expression could not be evaluated (money of two currencies, division by zero)."""
+
+
+class Facts(Protocol):
+    """What built-in functions may ask about the contact a run is for."""
+
+    async def contact_orders(self) -> list[dict[str, Any]]: ...
+
+    async def course_access(self) -> dict[str, tuple[str | None, str]]: ...
+
+    async def in_list(self, name: str) -> bool: ...
+
+    async def in_segment(self, name: str) -> bool: ...
+
+    async def last_message_at(self, channel: str | None) -> int | None: ...
+
+    async def recommend(self, kind: str, limit: int, **params: Any) -> list[ProductView]: ...
+
+    def tier_percent(self, program: str) -> Percent: ...
+
+
+class Env:
+    """What an expression can see: its root names, the bundle, facts and the time."""
+
+    __slots__ = ("roots", "bundle", "facts", "now", "tz")
+
+    def __init__(self, roots: dict[str, Any], bundle: Bundle, facts: Facts, now: dt.datetime, tz: ZoneInfo) -> None:
+        self.roots = roots
+        self.bundle = bundle
+        self.facts = facts
+        self.now = now
+        self.tz = tz
+
+    def moment_of(self, value: Any) -> Any:
+        """A date becomes the first moment of that day in the contact's zone."""
+        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+            return dt.datetime.combine(value, dt.time(), self.tz).astimezone(UTC)
+        return value
+
+
+Function = Callable[[Env, list[Any], dict[str, Any]], Awaitable[Any]]
+
+
+def truthy(value: Any) -> bool:
+    return value is True
+
+
+async def condition(expr: ast.Expr, env: Env) -> bool:
+    """A condition's value; one that cannot be evaluated is false."""
+    try:
+        return truthy(await evaluate(expr, env))
+    except EvaluationError:
+        return False
+
+
+async def evaluate(expr: ast.Expr, env: Env) -> Any:
+    if isinstance(expr, ast.Path):
+        return _path(expr, env)
+    if isinstance(expr, ast.Binary):
+        return await _binary(expr, env)
+    if isinstance(expr, ast.Unary):
+        operand = await evaluate(expr.operand, env)
+        if expr.op == "not":
+            return None if operand is None else not truthy(operand)
+        return None if operand is None else -operand
+    if isinstance(expr, ast.Call):
+        return await _call(expr, env)
+    if isinstance(expr, ast.ListLit):
+        return [await evaluate(item, env) for item in expr.items]
+    return literal(expr)
+
+
+def literal(expr: ast.Expr) -> Any:
+    if isinstance(expr, ast.NumberLit):
+        return expr.value
+    if isinstance(expr, ast.MoneyLit):
+        return Money(expr.amount, expr.currency)
+    if isinstance(expr, ast.PercentLit):
+        return Percent(expr.value)
+    if isinstance(expr, ast.DurationLit):
+        return expr.timedelta
+    if isinstance(expr, ast.StringLit):
+        return expr.value
+    if isinstance(expr, ast.BoolLit):
+        return expr.value
+    if isinstance(expr, ast.DateLit):
+        return dt.date(expr.year, expr.month, expr.day)
+    if isinstance(expr, ast.TimeLit):
+        return dt.time(expr.hour, expr.minute)
+    raise AssertionError(f"not a literal: {type(expr).__name__}")
+
+
+def _path(expr: ast.Path, env: Env) -> Any:
+    head, *rest = expr.parts
+    if head.name in env.roots:
+        value = env.roots[head.name]
+    else:
+        value = _declaration(head.name, env.bundle)
+    for part in rest:
+        if value is None:
+            return None
+        value = getattr(value, part.name, None)
+    return value
+
+
+def _declaration(name: str, bundle: Bundle) -> DeclRef:
+    for kind, table in (
+        ("list", bundle.lists),
+        ("segment", bundle.segments),
+        ("coupon", bundle.coupons),
+        ("template", bundle.templates),
+        ("program", bundle.programs),
+        ("group", bundle.groups),
+    ):
+        if name in table:
+            return DeclRef(kind, name)
+    raise EvaluationError(f"unknown name {name}")
+
+
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "<": lambda a, b: bool(a < b),
+    "<=": lambda a, b: bool(a <= b),
+    ">": lambda a, b: bool(a > b),
+    ">=": lambda a, b: bool(a >= b),
+}
+
+
+async def _binary(expr: ast.Binary, env: Env) -> Any:
+    op = expr.op
+    if op == "and":
+        return truthy(await evaluate(expr.left, env)) and truthy(await evaluate(expr.right, env))
+    if op == "or":
+        return truthy(await evaluate(expr.left, env)) or truthy(await evaluate(expr.right, env))
+    left = env.moment_of(await evaluate(expr.left, env))
+    right = env.moment_of(await evaluate(expr.right, env))
+    try:
+        if op == "==":
+            return left == right
+        if op == "!=":
+            return left != right
+        if op in ("in", "not in"):
+            if right is None or left is None:
+                return op == "not in"
+            found = left in right
+            return found if op == "in" else not found
+        if left is None or right is None:
+            return False if op in _COMPARE else None
+        if op in _COMPARE:
+            return _COMPARE[op](left, right)
+        if op == "+":
+            return left + right
+        if op == "-":
+            return left - right
+        if op == "*":
+            return left * right
+        if op == "/":
+            return left / right
+    except CurrencyError as error:
+        raise EvaluationError(f"money of two currencies: {error}") from error
+    except (ZeroDivisionError, ArithmeticError) as error:
+        raise EvaluationError(str(error)) from error
+    except TypeError as error:
+        raise EvaluationError(str(error)) from error
+    raise AssertionError(op)
+
+
+async def _call(expr: ast.Call, env: Env) -> Any:
+    from ...stdlib.functions import IMPLEMENTATIONS
+
+    args = []
+    for arg in expr.args:
+        args.append(await evaluate(arg, env))
+    kwargs = {k.name.name: await evaluate(k.value, env) for k in expr.kwargs}
+    return await IMPLEMENTATIONS[expr.func.name](env, args, kwargs)
+
+
+def as_timedelta(value: Any) -> dt.timedelta:
+    if isinstance(value, dt.timedelta):
+        return value
+    raise EvaluationError(f"not a duration: {value!r}")
+
+
+def as_int(value: Any, default: int) -> int:
+    if value is None:
+        return default
+    if isinstance(value, Decimal | int):
+        return int(value)
+    raise EvaluationError(f"not a whole number: {value!r}")

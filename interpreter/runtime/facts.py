@@ -1,0 +1,168 @@
+"""The environments expressions are evaluated in, and the facts functions may ask for."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ...stdlib.loyalty import tier_percent
+from ..program import Bundle
+from ..store import EventRow, RunRow
+from ..timing import zone
+from ..values import Money, Percent, to_decimal
+from .batch import Batch
+from .evaluate import Env, condition
+from .views import ContactView, EventView, ItemView, OrderView, ProductView, RunView, moment
+
+UTC = dt.UTC
+
+
+def decode_attribute(value: Any, type_name: str) -> Any:
+    """A custom attribute as stored (JSON) -> its runtime value."""
+    if value is None:
+        return None
+    if type_name == "number":
+        return to_decimal(value)
+    if type_name == "money":
+        return Money(to_decimal(value["amount"]), value["currency"])
+    if type_name == "percent":
+        return Percent(to_decimal(value))
+    if type_name == "duration":
+        return dt.timedelta(milliseconds=int(value))
+    if type_name == "date":
+        return dt.date.fromisoformat(value)
+    if type_name == "datetime":
+        return dt.datetime.fromisoformat(value).astimezone(UTC)
+    if type_name == "time":
+        return dt.time.fromisoformat(value)
+    return value
+
+
+def encode_attribute(value: Any) -> Any:
+    """A runtime value -> its JSON form for a custom attribute."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, Money):
+        return {"amount": str(value.amount), "currency": value.currency}
+    if isinstance(value, Percent):
+        return str(value.value)
+    if isinstance(value, dt.timedelta):
+        return int(value.total_seconds() * 1000)
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    return value
+
+
+class TypedContactView(ContactView):
+    """A contact whose custom attributes come back with their declared types."""
+
+    def __init__(self, record: dict[str, Any], attributes: dict[str, str]) -> None:
+        super().__init__(record, frozenset(attributes))
+        self._types = attributes
+
+    def __getattr__(self, name: str) -> Any:
+        raw = super().__getattr__(name)
+        return decode_attribute(raw, self._types[name])
+
+
+class RunFacts:
+    """Facts about one contact, answered from the batch."""
+
+    def __init__(self, batch: Batch, bundle: Bundle, contact_id: str) -> None:
+        self.batch = batch
+        self.bundle = bundle
+        self.contact_id = contact_id
+
+    async def contact_orders(self) -> list[dict[str, Any]]:
+        return await self.batch.contact_orders(self.contact_id)
+
+    async def course_access(self) -> dict[str, tuple[str | None, str]]:
+        return await self.batch.course_access(self.contact_id)
+
+    async def in_list(self, name: str) -> bool:
+        return name in await self.batch.lists_of(self.contact_id)
+
+    async def in_segment(self, name: str) -> bool:
+        return await contact_in_segment(self.batch, self.bundle, self.contact_id, name)
+
+    async def last_message_at(self, channel: str | None) -> int | None:
+        return await self.batch.last_message_at(self.contact_id, channel)
+
+    async def recommend(self, kind: str, limit: int, **params: Any) -> list[ProductView]:
+        return await self.batch.recommend(self.bundle, self.contact_id, kind, limit, **params)
+
+    def tier_percent(self, program: str) -> Percent:
+        record = self.batch.contacts.get(self.contact_id) or {}
+        return tier_percent(self.bundle.programs[program], to_decimal(record.get("lifetime_spend") or 0))
+
+
+def contact_zone(record: dict[str, Any], default: str) -> ZoneInfo:
+    return zone(record.get("timezone"), default)
+
+
+async def contact_in_segment(batch: Batch, bundle: Bundle, contact_id: str, segment: str) -> bool:
+    """Does the contact match the segment's condition now?"""
+    record = await batch.contact(contact_id)
+    env = Env(
+        {"contact": TypedContactView(record, bundle.attributes)},
+        bundle,
+        RunFacts(batch, bundle, contact_id),
+        batch.now,
+        zone(record.get("timezone")),
+    )
+    return await condition(bundle.segments[segment].condition, env)
+
+
+def event_fields(event: EventRow, order: dict[str, Any] | None) -> dict[str, Any]:
+    """`event.*`: the event's data fields, the records it carries, when it happened."""
+    payload = json.loads(event.payload)
+    fields: dict[str, Any] = dict(payload.get("data") or {})
+    fields["occurred_at"] = moment(event.occurred_at)
+    if order is not None:
+        fields["order"] = OrderView(order)
+    item = payload.get("item")
+    if item is not None:
+        fields["item"] = ItemView(item, (order or {}).get("currency"))
+    return fields
+
+
+def event_roots(
+    event: EventRow, contact: dict[str, Any], order: dict[str, Any] | None, bundle: Bundle, declared: dict[str, str]
+) -> dict[str, Any]:
+    """Names in a `where` about one event: contact, event, and the order and item it carries."""
+    fields = event_fields(event, order)
+    for name, value in list(fields.items()):
+        if name in declared and isinstance(value, str):
+            fields[name] = _reference(declared[name], value)
+    roots: dict[str, Any] = {"contact": TypedContactView(contact, bundle.attributes), "event": EventView(fields)}
+    if "order" in fields:
+        roots["order"] = fields["order"]
+    if "item" in fields:
+        roots["item"] = fields["item"]
+    return roots
+
+
+def _reference(kind: str, name: str) -> Any:
+    from .views import DeclRef
+
+    return DeclRef(kind, name)
+
+
+def run_roots(
+    run: RunRow, contact: dict[str, Any], order: dict[str, Any] | None, trigger: EventView, bundle: Bundle
+) -> dict[str, Any]:
+    """Names in a scenario's steps."""
+    roots: dict[str, Any] = {
+        "contact": TypedContactView(contact, bundle.attributes),
+        "event": trigger,
+        "run": RunView(run.started_at, run.variant),
+    }
+    if order is not None:
+        roots["order"] = OrderView(order)
+    item = getattr(trigger, "item", None) if "item" in trigger._fields else None
+    if item is not None:
+        roots["item"] = item
+    return roots

@@ -1,0 +1,32 @@
+"""What the runtime needs to know about its deployment."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+
+import msgspec
+
+
+class Settings(msgspec.Struct, kw_only=True):
+    #: The zone for contacts who have none (IANA name).
+    default_timezone: str = "UTC"
+    #: Where the control plane is reachable from recipients' mail clients.
+    public_url: str = "http://localhost:8000"
+    #: Signs unsubscribe and tracking links; set it in production.
+    secret: str = "change-me"
+    #: How many events / due runs one transaction handles at most.
+    batch_size: int = 500
+    #: Simulations only: draw generated coupon codes from this seed instead of the OS.
+    code_seed: int | None = None
+
+    def sign(self, *parts: str) -> str:
+        digest = hmac.new(self.secret.encode(), "\x1f".join(parts).encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest[:18]).decode().rstrip("=")
+
+    def link(self, kind: str, contact_id: str, channel: str) -> str:
+        """A signed public link (unsubscribe, preferences) for one contact and channel."""
+        token = self.sign(kind, contact_id, channel)
+        contact = base64.urlsafe_b64encode(contact_id.encode()).decode().rstrip("=")
+        return f"{self.public_url.rstrip('/')}/{kind}/{channel}/{contact}/{token}"

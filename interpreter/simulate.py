@@ -1,0 +1,215 @@
+"""`scn simulate`: a workspace against a timeline of events, in virtual time.
+
+The real engine runs on an in-memory store with a virtual clock. Between events the
+clock jumps straight to the next moment a run is due, so weeks pass in milliseconds and
+the output is the same every time: what would be sent to whom and when, what was
+skipped and why, and a summary.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from . import ast
+from .checker import CheckResult, pool_codes
+from .clock import VirtualClock
+from .compiler import compile_workspace
+from .runtime import Engine, EventInput, Settings
+from .runtime.batch import ms_of
+from .runtime.events import ContactIn
+from .store import Changes, ContactUpdate, SqliteStore, Store
+
+UTC = dt.UTC
+
+
+class SimulationError(Exception):
+    """Input the simulation cannot use; the message says what and where."""
+
+
+class Entry(msgspec.Struct, array_like=True):
+    at: dt.datetime
+    contact: str
+    scenario: str
+    step: str
+    name: str
+    outcome: str
+    detail: str | None
+
+
+class Summary(msgspec.Struct, kw_only=True):
+    events: int
+    #: scenario -> run status -> how many runs ended the simulation in it
+    runs: dict[str, dict[str, int]]
+    #: "scenario: channel template" -> how many messages were queued to send
+    messages: dict[str, int]
+    #: why messages were not sent -> how many
+    skipped: dict[str, int]
+
+
+class Result(msgspec.Struct, kw_only=True):
+    timeline: list[Entry]
+    summary: Summary
+
+
+def read_events(path: Path) -> list[EventInput]:
+    """Events from a JSON-lines file; every event needs its time (`at`)."""
+    events: list[EventInput] = []
+    decoder = msgspec.json.Decoder(EventInput)
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        try:
+            event = decoder.decode(line)
+        except msgspec.DecodeError as error:
+            raise SimulationError(f"{path}:{number}: {error}") from error
+        if event.at is None or event.at.tzinfo is None:
+            raise SimulationError(f"{path}:{number}: a simulated event needs `at` with a time zone")
+        events.append(event)
+    return sorted(events, key=lambda e: e.at or dt.datetime.min.replace(tzinfo=UTC))
+
+
+def read_contacts(path: Path) -> list[ContactIn]:
+    decoder = msgspec.json.Decoder(ContactIn)
+    contacts = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if line.strip() and not line.lstrip().startswith("#"):
+            try:
+                contacts.append(decoder.decode(line))
+            except msgspec.DecodeError as error:
+                raise SimulationError(f"{path}:{number}: {error}") from error
+    return contacts
+
+
+async def simulate(
+    checked: CheckResult,
+    events: list[EventInput],
+    contacts: list[ContactIn] | None = None,
+    until: dt.timedelta = dt.timedelta(days=60),
+    settings: Settings | None = None,
+) -> Result:
+    """Run the workspace against ``events``; stop ``until`` after the first event."""
+    if not events:
+        raise SimulationError("the timeline has no events")
+    start = events[0].at
+    assert start is not None
+    clock = VirtualClock(start)
+    timeline: list[Entry] = []
+
+    def trace(at: dt.datetime, contact: str, scenario: str, step: str, name: str, outcome: str,
+              detail: str | None) -> None:  # fmt: skip
+        timeline.append(Entry(at, contact, scenario, step, name, outcome, detail))
+
+    store = SqliteStore(":memory:", synchronous="OFF")
+    await store.open()
+    try:
+        engine = Engine(store, clock, settings or Settings(code_seed=1, secret="simulation"), trace)
+        await engine.install(compile_workspace(checked))
+        await import_pools(store, checked)
+        await _load_contacts(store, contacts or [], ms_of(start))
+        await _play(engine, clock, events, start + until)
+        summary = await _summary(store, timeline, len(events))
+    finally:
+        await store.close()
+    return Result(timeline=timeline, summary=summary)
+
+
+async def import_pools(store: Store, checked: CheckResult) -> dict[str, int]:
+    """Load the CSV code pools the workspace's coupons name; returns how many codes each got."""
+    imported: dict[str, int] = {}
+    for name, decl in checked.symbols.decls.items():
+        if not isinstance(decl, ast.CouponDecl):
+            continue
+        pool = decl.first(ast.CouponPool)
+        if isinstance(pool, ast.CouponPool):
+            text = checked.workspace.read_resource(checked.symbols.decl_files[name], pool.path.value) or ""
+            imported[name] = await store.import_pool(name, pool_codes(text))
+    return imported
+
+
+async def _load_contacts(store: Store, contacts: list[ContactIn], at: int) -> None:
+    changes = Changes()
+    for contact in contacts:
+        fields = {k: v for k, v in msgspec.structs.asdict(contact).items() if v is not None and k != "id"}
+        if "group" in fields:
+            fields["grp"] = fields.pop("group")
+        if "subscriptions" in fields:
+            fields["channels"] = {c: {"subscribed": s} for c, s in fields.pop("subscriptions").items()}
+        changes.contacts.append(ContactUpdate(id=contact.id, at=at, fields=fields))
+    await store.commit(changes)
+
+
+async def _play(engine: Engine, clock: VirtualClock, events: list[EventInput], end: dt.datetime) -> None:
+    index = 0
+    while True:
+        # Everything due now first (runs whose time has come), then the events of this moment.
+        while await engine.run_due():
+            pass
+        now = clock.now()
+        arriving = []
+        while index < len(events) and (events[index].at or now) <= now:
+            arriving.append(engine.event_in(events[index]))
+            index += 1
+        if arriving:
+            await engine.accept(arriving)
+            while await engine.process_events():
+                pass
+            continue
+        candidates: list[dt.datetime] = []
+        upcoming = events[index].at if index < len(events) else None
+        if upcoming is not None:
+            candidates.append(upcoming)
+        next_wake = await engine.store.next_wake()
+        if next_wake is not None:
+            candidates.append(dt.datetime.fromtimestamp(next_wake / 1000, UTC))
+        if not candidates:
+            return
+        moment = min(candidates)
+        if moment > end:
+            return
+        clock.advance_to(moment)
+
+
+async def _summary(store: Store, timeline: list[Entry], events: int) -> Summary:
+    messages: Counter[str] = Counter()
+    for scenario, channel, template, status, count in await store.message_counts():
+        if status != "skipped":
+            messages[f"{scenario}: {channel} {template}".rstrip()] += count
+    skipped: Counter[str] = Counter(e.detail or e.name for e in timeline if e.outcome == "skipped")
+    return Summary(events=events, runs=await store.run_counts(), messages=dict(sorted(messages.items())),
+                   skipped=dict(sorted(skipped.items())))  # fmt: skip
+
+
+def render_text(result: Result, zone: str = "UTC") -> str:
+    """One line per thing that happened, then the summary."""
+    lines = []
+    for e in result.timeline:
+        detail = f": {e.detail}" if e.detail else ""
+        when = e.at.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+        lines.append(f"{when}  {e.contact:<12} {e.scenario:<22} {e.step:<12} {e.name} -> {e.outcome}{detail}")
+    s = result.summary
+    lines.append("")
+    lines.append(f"events: {s.events}")
+    lines.append("runs:")
+    for scenario, statuses in s.runs.items():
+        lines.append(f"  {scenario}: " + ", ".join(f"{count} {status}" for status, count in statuses.items()))
+    lines.append("messages:")
+    lines.extend(f"  {count:>4}  {what}" for what, count in s.messages.items())
+    if s.skipped:
+        lines.append("skipped:")
+        lines.extend(f"  {count:>4}  {why}" for why, count in s.skipped.items())
+    return "\n".join(lines) + "\n"
+
+
+def render_json(result: Result) -> str:
+    document: Any = msgspec.to_builtins(result)
+    document["timeline"] = [
+        {"at": e[0], "contact": e[1], "scenario": e[2], "step": e[3], "name": e[4], "outcome": e[5], "detail": e[6]}
+        for e in document["timeline"]
+    ]
+    return json.dumps(document, ensure_ascii=False, indent=2) + "\n"

@@ -1,0 +1,51 @@
+"""Stores: where runs, events, contacts and messages live (see `base.Store`)."""
+
+from .base import Store
+from .records import (
+    AWAITING,
+    CANCELLED,
+    DONE,
+    EXITED,
+    FAILED,
+    LIVE,
+    RUNNING,
+    STOPPED,
+    WAITING,
+    BonusEntry,
+    Changes,
+    ContactUpdate,
+    CouponIssue,
+    EventIn,
+    EventRow,
+    OrderUpdate,
+    OutboxIn,
+    RunRow,
+    ScenarioRow,
+    StepLog,
+)
+from .sqlite import SqliteStore
+
+__all__ = [
+    "AWAITING",
+    "CANCELLED",
+    "DONE",
+    "EXITED",
+    "FAILED",
+    "LIVE",
+    "RUNNING",
+    "STOPPED",
+    "WAITING",
+    "BonusEntry",
+    "Changes",
+    "ContactUpdate",
+    "CouponIssue",
+    "EventIn",
+    "EventRow",
+    "OrderUpdate",
+    "OutboxIn",
+    "RunRow",
+    "ScenarioRow",
+    "SqliteStore",
+    "StepLog",
+    "Store",
+]

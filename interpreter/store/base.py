@@ -1,0 +1,130 @@
+"""The interface between the runtime and a store.
+
+Everything the runtime, the simulator and the server need from storage goes through
+these methods, and nothing else: no SQL leaves the store. `SqliteStore` is the embedded
+implementation; a PostgreSQL store would implement the same protocol (its `due_runs`
+would claim with `FOR UPDATE SKIP LOCKED` so several workers can share the load).
+
+Times are integer milliseconds since the epoch (UTC); money travels as decimal strings.
+Reads may be served from any committed state; every write that matters to a run goes
+through `commit`, one transaction per batch of `Changes`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from typing import Any, Protocol
+
+from .records import Changes, EventIn, EventRow, RunRow, ScenarioRow
+
+
+class Store(Protocol):
+    # ------------------------------------------------------------ lifecycle
+    async def open(self) -> None:
+        """Connect and migrate to the current schema."""
+
+    async def close(self) -> None: ...
+
+    async def schema_version(self) -> int: ...
+
+    def allocate_run_id(self) -> int:
+        """A fresh run id (the runtime is the only creator of runs)."""
+
+    # ------------------------------------------------------------ bundles and scenarios
+    async def save_bundle(self, blob: bytes, digests: dict[str, str], now: int) -> tuple[int, dict[str, int]]:
+        """Store a bundle; each scenario whose program digest changed gets a new version.
+
+        Returns the bundle id and the scenario -> version map of the new bundle."""
+
+    async def bundle_blob(self, version: int) -> bytes | None: ...
+
+    async def latest_bundle(self) -> int | None: ...
+
+    async def scenarios(self) -> list[ScenarioRow]: ...
+
+    async def scenario_versions(self, name: str) -> list[tuple[int, int, str, int]]:
+        """(version, bundle, digest, created_at) of a scenario, oldest first."""
+
+    async def set_scenario_state(self, name: str, state: str, now: int) -> None:
+        """Pause (its runs hold where they are), resume (they go on) or archive a scenario."""
+
+    # ------------------------------------------------------------ events
+    async def append_events(self, events: list[EventIn], now: int) -> list[tuple[int, bool]]:
+        """Accept events durably, in one transaction. Returns (id, duplicate) for each."""
+
+    async def unprocessed_events(self, limit: int) -> list[EventRow]: ...
+
+    async def event(self, event_id: int) -> EventRow | None: ...
+
+    # ------------------------------------------------------------ projections
+    async def contacts(self, ids: Collection[str]) -> dict[str, dict[str, Any]]: ...
+
+    async def orders(self, ids: Collection[str]) -> dict[str, dict[str, Any]]: ...
+
+    async def contact_orders(self, contact_id: str) -> list[dict[str, Any]]:
+        """A contact's orders, oldest first."""
+
+    async def course_access(self, contact_id: str) -> dict[str, tuple[str | None, str]]:
+        """course -> (tariff, progress) for a contact."""
+
+    async def lists_of(self, contact_id: str) -> set[str]: ...
+
+    async def list_size(self, name: str) -> int: ...
+
+    async def segments_of(self, contact_id: str) -> set[str]: ...
+
+    async def products(self, ids: Collection[str] | None = None, limit: int = 1000) -> list[dict[str, Any]]: ...
+
+    async def paid_orders_since(self, since: int) -> list[dict[str, Any]]: ...
+
+    # ------------------------------------------------------------ runs
+    async def due_runs(self, now: int, limit: int) -> list[RunRow]:
+        """Runs to execute now: waiting ones whose wake-up time has come, oldest first."""
+
+    async def next_wake(self) -> int | None:
+        """The earliest wake-up time of any run of an active scenario."""
+
+    async def awaiting_runs(self, contact_id: str, event_type: str) -> list[RunRow]: ...
+
+    async def live_runs(self, contact_id: str, scenarios: Collection[str]) -> list[RunRow]: ...
+
+    async def run(self, run_id: int) -> RunRow | None: ...
+
+    async def count_runs(
+        self, scenario: str, *, contact_id: str | None = None, order_id: str | None = None, since: int | None = None
+    ) -> int: ...
+
+    async def run_counts(self) -> dict[str, dict[str, int]]:
+        """scenario -> status -> number of runs."""
+
+    # ------------------------------------------------------------ messages
+    async def count_messages(self, contact_id: str, *, scenario: str | None, since: int) -> int:
+        """Messages to a contact (from one scenario, if given) since a moment, skipped ones aside."""
+
+    async def last_message_at(self, contact_id: str, channel: str | None) -> int | None: ...
+
+    async def message_counts(self) -> list[tuple[str, str, str, str, int]]:
+        """(scenario, channel, template, status, count) over the whole outbox."""
+
+    # ------------------------------------------------------------ coupons and bonus
+    async def draw_pool_code(self, coupon: str, skip: Collection[str]) -> str | None:
+        """A free code of an imported pool, not among ``skip`` (drawn earlier in this batch)."""
+
+    async def free_pool_codes(self, coupon: str) -> int: ...
+
+    async def import_pool(self, coupon: str, codes: Iterable[str]) -> int:
+        """Add codes to a coupon's pool; known codes are left alone. Returns how many were new."""
+
+    async def coupon_code(self, code: str) -> dict[str, Any] | None:
+        """Any row of a code (to tell whether a generated code is taken)."""
+
+    async def code_rows(self, code: str) -> list[dict[str, Any]]:
+        """Every row of a code: one for a unique code, one per contact for a shared one."""
+
+    async def issued_codes(self, contact_id: str) -> list[dict[str, Any]]: ...
+
+    async def bonus_paid(self, contact_id: str, order_id: str | None, reason: str) -> bool: ...
+
+    # ------------------------------------------------------------ the one write path of the runtime
+    async def commit(self, changes: Changes) -> None:
+        """Apply a batch of changes (runs, step log, outbox, projections...) in one transaction."""

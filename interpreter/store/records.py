@@ -1,0 +1,193 @@
+"""What the runtime reads from and writes to a store.
+
+Times are integer milliseconds since the epoch (UTC); money and other decimals are
+text; structured fields are JSON text. The runtime computes a unit of work in memory
+(`Changes`) and the store applies it in one transaction, so a crash leaves either all
+of a batch's effects or none.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+
+class EventIn(msgspec.Struct, kw_only=True):
+    """An event as accepted: its idempotency key, type, contact and payload (JSON)."""
+
+    key: str
+    type: str
+    contact_id: str
+    occurred_at: int
+    payload: str
+
+
+class EventRow(msgspec.Struct, kw_only=True):
+    id: int
+    key: str
+    type: str
+    contact_id: str
+    occurred_at: int
+    received_at: int
+    payload: str
+    processed_at: int | None = None
+
+
+class RunRow(msgspec.Struct, kw_only=True):
+    """A run: where a contact is in a scenario. Mutable while the runtime works on it."""
+
+    id: int
+    scenario: str
+    version: int
+    bundle: int
+    contact_id: str
+    order_id: str | None
+    trigger_event: int
+    position: int
+    step: str | None
+    vars: dict[str, Any]
+    variant: str | None
+    status: str
+    wake_at: int | None
+    await_event: str | None
+    started_at: int
+    updated_at: int
+    ended_at: int | None = None
+    reason: str | None = None
+    #: Set by the runtime when the row changed and must be written.
+    dirty: bool = False
+
+
+#: Run statuses. Live runs have a wake-up time; the others are finished.
+RUNNING = "running"  # due now: the scheduler runs it at its wake-up time
+WAITING = "waiting"  # sleeping until its wake-up time
+AWAITING = "awaiting"  # waiting for an event, at most until its wake-up time
+DONE = "done"
+STOPPED = "stopped"
+EXITED = "exited"
+FAILED = "failed"
+CANCELLED = "cancelled"
+LIVE = frozenset({RUNNING, WAITING, AWAITING})
+
+
+class StepLog(msgspec.Struct, array_like=True):
+    run_id: int
+    step: str
+    name: str
+    at: int
+    outcome: str
+    detail: str | None
+
+
+class OutboxIn(msgspec.Struct, kw_only=True):
+    """A message to deliver, written in the same transaction as the step that sends it."""
+
+    run_id: int | None
+    step: str | None
+    scenario: str | None
+    contact_id: str
+    channel: str
+    template: str | None
+    recipient: str
+    message: str
+    coupon_code: str | None
+    variant: str | None
+    created_at: int
+    status: str = "pending"
+    error: str | None = None
+
+
+class CouponIssue(msgspec.Struct, kw_only=True):
+    coupon: str
+    code: str
+    contact_id: str
+    run_id: int | None
+    issued_at: int
+    valid_until: int | None
+    #: A code drawn from an imported pool (the row exists; it is updated, not inserted).
+    from_pool: bool = False
+    #: A static code, one for everyone: each contact it is given to gets a row.
+    shared: bool = False
+
+
+class BonusEntry(msgspec.Struct, kw_only=True):
+    contact_id: str
+    order_id: str | None
+    run_id: int | None
+    amount: str
+    currency: str | None
+    reason: str
+    at: int
+
+
+class ContactUpdate(msgspec.Struct, kw_only=True):
+    """Fields to set on a contact (created if new); None leaves a field alone."""
+
+    id: str
+    at: int
+    fields: dict[str, Any]
+
+
+class OrderUpdate(msgspec.Struct, kw_only=True):
+    id: str
+    contact_id: str
+    at: int
+    fields: dict[str, Any]
+    #: A new status to record in the order's status history.
+    status_changed_to: str | None = None
+
+
+class Changes(msgspec.Struct, kw_only=True):
+    """Everything a batch of work changes, applied in one transaction."""
+
+    contacts: list[ContactUpdate] = msgspec.field(default_factory=list)
+    orders: list[OrderUpdate] = msgspec.field(default_factory=list)
+    products: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    course_access: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    new_runs: list[RunRow] = msgspec.field(default_factory=list)
+    runs: list[RunRow] = msgspec.field(default_factory=list)
+    step_log: list[StepLog] = msgspec.field(default_factory=list)
+    outbox: list[OutboxIn] = msgspec.field(default_factory=list)
+    list_adds: list[tuple[str, str, int]] = msgspec.field(default_factory=list)
+    list_removes: list[tuple[str, str]] = msgspec.field(default_factory=list)
+    segment_adds: list[tuple[str, str, int]] = msgspec.field(default_factory=list)
+    segment_removes: list[tuple[str, str]] = msgspec.field(default_factory=list)
+    coupons: list[CouponIssue] = msgspec.field(default_factory=list)
+    #: (coupon_codes row id, order id, when)
+    redemptions: list[tuple[int, str, int]] = msgspec.field(default_factory=list)
+    bonus: list[BonusEntry] = msgspec.field(default_factory=list)
+    processed_events: list[tuple[int, int]] = msgspec.field(default_factory=list)
+    #: Events the runtime raises itself (list.entered, group.changed, ...).
+    emitted_events: list[EventIn] = msgspec.field(default_factory=list)
+
+    def empty(self) -> bool:
+        return not any(
+            (
+                self.contacts,
+                self.orders,
+                self.products,
+                self.course_access,
+                self.new_runs,
+                self.runs,
+                self.step_log,
+                self.outbox,
+                self.list_adds,
+                self.list_removes,
+                self.segment_adds,
+                self.segment_removes,
+                self.coupons,
+                self.redemptions,
+                self.bonus,
+                self.processed_events,
+                self.emitted_events,
+            )
+        )
+
+
+class ScenarioRow(msgspec.Struct, kw_only=True):
+    name: str
+    state: str
+    version: int
+    bundle: int
+    updated_at: int

@@ -1,0 +1,224 @@
+"""The SQLite schema as an ordered list of migrations.
+
+`schema_version` holds how many migrations a file has; opening a file applies the
+missing ones in order, each in its own transaction. Never edit a released migration:
+add a new one.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "initial schema",
+        """
+        CREATE TABLE bundles (
+            version INTEGER PRIMARY KEY,
+            created_at INTEGER NOT NULL,
+            blob BLOB NOT NULL
+        );
+        CREATE TABLE scenarios (
+            name TEXT PRIMARY KEY,
+            state TEXT NOT NULL DEFAULT 'active',
+            version INTEGER NOT NULL,
+            bundle INTEGER NOT NULL REFERENCES bundles(version),
+            updated_at INTEGER NOT NULL
+        );
+        CREATE TABLE scenario_versions (
+            scenario TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            bundle INTEGER NOT NULL REFERENCES bundles(version),
+            digest TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            PRIMARY KEY (scenario, version)
+        );
+
+        CREATE TABLE contacts (
+            id TEXT PRIMARY KEY,
+            email TEXT,
+            phone TEXT,
+            first_name TEXT,
+            last_name TEXT,
+            language TEXT,
+            timezone TEXT,
+            country TEXT,
+            grp TEXT,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL,
+            last_activity_at INTEGER,
+            attributes TEXT NOT NULL DEFAULT '{}',
+            channels TEXT NOT NULL DEFAULT '{}',
+            tags TEXT NOT NULL DEFAULT '[]',
+            currency TEXT,
+            bonus_balance TEXT NOT NULL DEFAULT '0',
+            lifetime_spend TEXT NOT NULL DEFAULT '0',
+            orders_count INTEGER NOT NULL DEFAULT 0,
+            first_order_at INTEGER,
+            last_order_at INTEGER,
+            last_paid_at INTEGER
+        );
+        CREATE INDEX contacts_email ON contacts(email);
+
+        CREATE TABLE orders (
+            id TEXT PRIMARY KEY,
+            contact_id TEXT NOT NULL REFERENCES contacts(id),
+            number TEXT,
+            status TEXT NOT NULL,
+            offer TEXT,
+            tariff TEXT,
+            total TEXT NOT NULL,
+            currency TEXT,
+            coupon TEXT,
+            items TEXT NOT NULL DEFAULT '[]',
+            created_at INTEGER NOT NULL,
+            paid_at INTEGER,
+            updated_at INTEGER NOT NULL
+        );
+        CREATE INDEX orders_contact ON orders(contact_id, created_at);
+        CREATE TABLE order_statuses (
+            order_id TEXT NOT NULL REFERENCES orders(id),
+            status TEXT NOT NULL,
+            at INTEGER NOT NULL
+        );
+        CREATE INDEX order_statuses_order ON order_statuses(order_id, at);
+        CREATE TABLE products (
+            id TEXT PRIMARY KEY,
+            name TEXT,
+            category TEXT,
+            price TEXT,
+            currency TEXT,
+            url TEXT,
+            image TEXT,
+            created_at INTEGER
+        );
+        CREATE TABLE course_access (
+            contact_id TEXT NOT NULL REFERENCES contacts(id),
+            course TEXT NOT NULL,
+            tariff TEXT,
+            progress TEXT NOT NULL DEFAULT '0',
+            granted_at INTEGER,
+            PRIMARY KEY (contact_id, course)
+        );
+
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            key TEXT NOT NULL UNIQUE,
+            type TEXT NOT NULL,
+            contact_id TEXT NOT NULL,
+            occurred_at INTEGER NOT NULL,
+            received_at INTEGER NOT NULL,
+            payload TEXT NOT NULL,
+            processed_at INTEGER
+        );
+        CREATE INDEX events_unprocessed ON events(id) WHERE processed_at IS NULL;
+
+        CREATE TABLE runs (
+            id INTEGER PRIMARY KEY,
+            scenario TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            bundle INTEGER NOT NULL REFERENCES bundles(version),
+            contact_id TEXT NOT NULL,
+            order_id TEXT,
+            trigger_event INTEGER NOT NULL REFERENCES events(id),
+            position INTEGER NOT NULL,
+            step TEXT,
+            vars TEXT NOT NULL DEFAULT '{}',
+            variant TEXT,
+            status TEXT NOT NULL,
+            wake_at INTEGER,
+            held_wake_at INTEGER,
+            await_event TEXT,
+            started_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL,
+            ended_at INTEGER,
+            reason TEXT
+        );
+        CREATE INDEX runs_due ON runs(wake_at) WHERE wake_at IS NOT NULL;
+        CREATE INDEX runs_contact ON runs(contact_id, scenario);
+        CREATE INDEX runs_order ON runs(order_id, scenario) WHERE order_id IS NOT NULL;
+        CREATE INDEX runs_awaiting ON runs(contact_id, await_event) WHERE await_event IS NOT NULL;
+        CREATE INDEX runs_scenario ON runs(scenario, status);
+
+        CREATE TABLE step_log (
+            id INTEGER PRIMARY KEY,
+            run_id INTEGER NOT NULL REFERENCES runs(id),
+            step TEXT NOT NULL,
+            name TEXT NOT NULL,
+            at INTEGER NOT NULL,
+            outcome TEXT NOT NULL,
+            detail TEXT
+        );
+        CREATE INDEX step_log_run ON step_log(run_id, id);
+
+        CREATE TABLE list_members (
+            list TEXT NOT NULL,
+            contact_id TEXT NOT NULL REFERENCES contacts(id),
+            added_at INTEGER NOT NULL,
+            PRIMARY KEY (list, contact_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX list_members_contact ON list_members(contact_id);
+
+        CREATE TABLE segment_members (
+            segment TEXT NOT NULL,
+            contact_id TEXT NOT NULL REFERENCES contacts(id),
+            since INTEGER NOT NULL,
+            PRIMARY KEY (segment, contact_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX segment_members_contact ON segment_members(contact_id);
+
+        CREATE TABLE coupon_codes (
+            id INTEGER PRIMARY KEY,
+            coupon TEXT NOT NULL,
+            code TEXT NOT NULL,
+            -- 1 for a static code: one code, a row for each contact it was given to
+            shared INTEGER NOT NULL DEFAULT 0,
+            contact_id TEXT REFERENCES contacts(id),
+            run_id INTEGER,
+            issued_at INTEGER,
+            valid_until INTEGER,
+            redeemed_order TEXT,
+            redeemed_at INTEGER
+        );
+        CREATE UNIQUE INDEX coupon_codes_unique ON coupon_codes(coupon, code) WHERE shared = 0;
+        CREATE INDEX coupon_codes_code ON coupon_codes(code);
+        CREATE INDEX coupon_codes_contact ON coupon_codes(contact_id, coupon);
+        CREATE INDEX coupon_codes_free ON coupon_codes(coupon, id) WHERE contact_id IS NULL;
+
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            run_id INTEGER REFERENCES runs(id),
+            step TEXT,
+            scenario TEXT,
+            contact_id TEXT NOT NULL REFERENCES contacts(id),
+            channel TEXT NOT NULL,
+            template TEXT,
+            recipient TEXT NOT NULL,
+            message TEXT NOT NULL,
+            coupon_code TEXT,
+            variant TEXT,
+            status TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at INTEGER,
+            created_at INTEGER NOT NULL,
+            sent_at INTEGER,
+            error TEXT,
+            cost TEXT,
+            UNIQUE (run_id, step)
+        );
+        CREATE INDEX outbox_pending ON outbox(next_attempt_at) WHERE status = 'pending';
+        CREATE INDEX outbox_contact ON outbox(contact_id, created_at);
+        CREATE INDEX outbox_scenario ON outbox(scenario, created_at);
+
+        CREATE TABLE bonus_ledger (
+            id INTEGER PRIMARY KEY,
+            contact_id TEXT NOT NULL REFERENCES contacts(id),
+            order_id TEXT,
+            run_id INTEGER,
+            amount TEXT NOT NULL,
+            currency TEXT,
+            reason TEXT NOT NULL,
+            at INTEGER NOT NULL,
+            UNIQUE (contact_id, order_id, reason)
+        );
+        """,
+    ),
+]

@@ -1,0 +1,678 @@
+"""The embedded store: one SQLite file in WAL mode, through aiosqlite.
+
+Every write is a `BEGIN IMMEDIATE` transaction (it takes the write lock up front, so
+it never fails half-way on a lock); `busy_timeout` lets a second process wait its turn;
+foreign keys are on. The runtime is the only writer of runs; it hands the store a
+whole batch of changes at a time, written with one `executemany` per table.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Collection, Iterable
+from typing import Any, TypeVar
+
+import aiosqlite
+
+from .records import (
+    LIVE,
+    Changes,
+    EventIn,
+    EventRow,
+    RunRow,
+    ScenarioRow,
+)
+from .schema import MIGRATIONS
+
+T = TypeVar("T")
+
+_RUN_COLUMNS = (
+    "id, scenario, version, bundle, contact_id, order_id, trigger_event, position, step, vars, variant, "
+    "status, wake_at, await_event, started_at, updated_at, ended_at, reason"
+)
+_CONTACT_FIELDS = (
+    "email",
+    "phone",
+    "first_name",
+    "last_name",
+    "language",
+    "timezone",
+    "country",
+    "grp",
+    "last_activity_at",
+    "attributes",
+    "channels",
+    "tags",
+    "currency",
+    "bonus_balance",
+    "lifetime_spend",
+    "orders_count",
+    "first_order_at",
+    "last_order_at",
+    "last_paid_at",
+)
+_ORDER_FIELDS = ("number", "status", "offer", "tariff", "total", "currency", "coupon", "items", "paid_at")
+_JSON_FIELDS = frozenset({"attributes", "channels", "tags", "items"})
+
+
+def _placeholders(count: int) -> str:
+    return ",".join("?" * count)
+
+
+def _run(row: tuple[Any, ...]) -> RunRow:
+    return RunRow(
+        id=row[0],
+        scenario=row[1],
+        version=row[2],
+        bundle=row[3],
+        contact_id=row[4],
+        order_id=row[5],
+        trigger_event=row[6],
+        position=row[7],
+        step=row[8],
+        vars=json.loads(row[9]),
+        variant=row[10],
+        status=row[11],
+        wake_at=row[12],
+        await_event=row[13],
+        started_at=row[14],
+        updated_at=row[15],
+        ended_at=row[16],
+        reason=row[17],
+    )
+
+
+def _run_values(run: RunRow) -> tuple[Any, ...]:
+    return (
+        run.id,
+        run.scenario,
+        run.version,
+        run.bundle,
+        run.contact_id,
+        run.order_id,
+        run.trigger_event,
+        run.position,
+        run.step,
+        json.dumps(run.vars, separators=(",", ":")),
+        run.variant,
+        run.status,
+        run.wake_at,
+        run.await_event,
+        run.started_at,
+        run.updated_at,
+        run.ended_at,
+        run.reason,
+    )
+
+
+class SqliteStore:
+    """A store in one SQLite file (or `:memory:` for simulations and tests)."""
+
+    def __init__(self, path: str, *, synchronous: str = "FULL") -> None:
+        self.path = path
+        self.synchronous = synchronous
+        self._db: aiosqlite.Connection | None = None
+        self._next_run_id = 1
+
+    # ------------------------------------------------------------ lifecycle
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise RuntimeError("the store is not open")
+        return self._db
+
+    async def open(self) -> None:
+        self._db = await aiosqlite.connect(self.path, isolation_level=None)
+        await self.db.execute("PRAGMA journal_mode = WAL")
+        await self.db.execute(f"PRAGMA synchronous = {self.synchronous}")
+        await self.db.execute("PRAGMA busy_timeout = 10000")
+        await self.db.execute("PRAGMA foreign_keys = ON")
+        await self._migrate()
+        self._next_run_id = await self._scalar("SELECT coalesce(max(id), 0) + 1 FROM runs")
+
+    async def close(self) -> None:
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
+
+    async def schema_version(self) -> int:
+        return int(await self._scalar("SELECT version FROM schema_version"))
+
+    async def _migrate(self) -> None:
+        await self.db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        async with self.db.execute("SELECT version FROM schema_version") as cursor:
+            row = await cursor.fetchone()
+        if row is None:
+            await self.db.execute("INSERT INTO schema_version (version) VALUES (0)")
+            current = 0
+        else:
+            current = row[0]
+        for number, (_, script) in enumerate(MIGRATIONS, start=1):
+            if number <= current:
+                continue
+            statements = [s.strip() for s in script.split(";") if s.strip()]
+
+            async def apply(statements: list[str] = statements, number: int = number) -> None:
+                for statement in statements:
+                    await self.db.execute(statement)
+                await self.db.execute("UPDATE schema_version SET version = ?", (number,))
+
+            await self._write(apply)
+
+    async def _write(self, work: Callable[[], Awaitable[T]]) -> T:
+        """Run ``work`` in one write transaction."""
+        await self.db.execute("BEGIN IMMEDIATE")
+        try:
+            result = await work()
+        except BaseException:
+            await self.db.execute("ROLLBACK")
+            raise
+        await self.db.execute("COMMIT")
+        return result
+
+    async def _scalar(self, sql: str, params: Iterable[Any] = ()) -> Any:
+        async with self.db.execute(sql, tuple(params)) as cursor:
+            row = await cursor.fetchone()
+        return row[0] if row else None
+
+    async def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+        async with self.db.execute(sql, tuple(params)) as cursor:
+            rows = await cursor.fetchall()
+        return [tuple(r) for r in rows]
+
+    def allocate_run_id(self) -> int:
+        """A fresh run id (the runtime is the only creator of runs)."""
+        run_id = self._next_run_id
+        self._next_run_id += 1
+        return run_id
+
+    # ------------------------------------------------------------ bundles and scenarios
+
+    async def save_bundle(self, blob: bytes, digests: dict[str, str], now: int) -> tuple[int, dict[str, int]]:
+        """Store a new bundle; each scenario whose program changed gets a new version."""
+
+        async def work() -> tuple[int, dict[str, int]]:
+            cursor = await self.db.execute("INSERT INTO bundles (created_at, blob) VALUES (?, ?)", (now, blob))
+            bundle = cursor.lastrowid
+            assert bundle is not None
+            versions: dict[str, int] = {}
+            for name, digest in digests.items():
+                last = await self._rows(
+                    "SELECT version, digest FROM scenario_versions WHERE scenario = ? ORDER BY version DESC LIMIT 1",
+                    (name,),
+                )
+                if last and last[0][1] == digest:
+                    versions[name] = last[0][0]
+                    continue
+                version = (last[0][0] + 1) if last else 1
+                await self.db.execute(
+                    "INSERT INTO scenario_versions (scenario, version, bundle, digest, created_at) VALUES (?,?,?,?,?)",
+                    (name, version, bundle, digest, now),
+                )
+                versions[name] = version
+            for name, version in versions.items():
+                await self.db.execute(
+                    "INSERT INTO scenarios (name, state, version, bundle, updated_at) VALUES (?, 'active', ?, ?, ?) "
+                    "ON CONFLICT (name) DO UPDATE SET version = excluded.version, bundle = excluded.bundle, "
+                    "updated_at = excluded.updated_at, "
+                    "state = CASE WHEN scenarios.state = 'archived' THEN 'active' ELSE scenarios.state END",
+                    (name, version, bundle, now),
+                )
+            return bundle, versions
+
+        return await self._write(work)
+
+    async def bundle_blob(self, version: int) -> bytes | None:
+        blob = await self._scalar("SELECT blob FROM bundles WHERE version = ?", (version,))
+        return bytes(blob) if blob is not None else None
+
+    async def latest_bundle(self) -> int | None:
+        value = await self._scalar("SELECT max(version) FROM bundles")
+        return int(value) if value is not None else None
+
+    async def scenarios(self) -> list[ScenarioRow]:
+        rows = await self._rows("SELECT name, state, version, bundle, updated_at FROM scenarios ORDER BY name")
+        return [ScenarioRow(name=r[0], state=r[1], version=r[2], bundle=r[3], updated_at=r[4]) for r in rows]
+
+    async def scenario_versions(self, name: str) -> list[tuple[int, int, str, int]]:
+        """(version, bundle, digest, created_at) of a scenario, oldest first."""
+        return await self._rows(
+            "SELECT version, bundle, digest, created_at FROM scenario_versions WHERE scenario = ? ORDER BY version",
+            (name,),
+        )
+
+    async def set_scenario_state(self, name: str, state: str, now: int) -> None:
+        """Pause (runs hold where they are), resume (they go on) or archive a scenario."""
+
+        async def work() -> None:
+            await self.db.execute("UPDATE scenarios SET state = ?, updated_at = ? WHERE name = ?", (state, now, name))
+            if state == "paused":
+                await self.db.execute(
+                    "UPDATE runs SET held_wake_at = wake_at, wake_at = NULL WHERE scenario = ? AND wake_at IS NOT NULL",
+                    (name,),
+                )
+            elif state == "active":
+                # Time spent paused still counts: a run due during the pause is due now.
+                await self.db.execute(
+                    "UPDATE runs SET wake_at = held_wake_at, held_wake_at = NULL "
+                    "WHERE scenario = ? AND held_wake_at IS NOT NULL",
+                    (name,),
+                )
+
+        await self._write(work)
+
+    # ------------------------------------------------------------ events
+
+    async def append_events(self, events: list[EventIn], now: int) -> list[tuple[int, bool]]:
+        """Accept events durably. Returns (id, duplicate) for each; a known key is not added again."""
+
+        async def work() -> list[tuple[int, bool]]:
+            known = await self._event_ids([e.key for e in events])
+            fresh: dict[str, EventIn] = {}
+            for event in events:
+                if event.key not in known:
+                    fresh.setdefault(event.key, event)
+            await self.db.executemany(
+                "INSERT INTO events (key, type, contact_id, occurred_at, received_at, payload)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [(e.key, e.type, e.contact_id, e.occurred_at, now, e.payload) for e in fresh.values()],
+            )
+            ids = {**known, **await self._event_ids(list(fresh))}
+            results = []
+            for event in events:
+                results.append((ids[event.key], event.key not in fresh or fresh[event.key] is not event))
+            return results
+
+        return await self._write(work)
+
+    async def _event_ids(self, keys: list[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            for key, event_id in await self._rows(
+                f"SELECT key, id FROM events WHERE key IN ({_placeholders(len(chunk))})", chunk
+            ):
+                found[key] = event_id
+        return found
+
+    async def unprocessed_events(self, limit: int) -> list[EventRow]:
+        rows = await self._rows(
+            "SELECT id, key, type, contact_id, occurred_at, received_at, payload FROM events "
+            "WHERE processed_at IS NULL ORDER BY id LIMIT ?",
+            (limit,),
+        )
+        return [
+            EventRow(id=r[0], key=r[1], type=r[2], contact_id=r[3], occurred_at=r[4], received_at=r[5], payload=r[6])
+            for r in rows
+        ]
+
+    async def event(self, event_id: int) -> EventRow | None:
+        rows = await self._rows(
+            "SELECT id, key, type, contact_id, occurred_at, received_at, payload, processed_at"
+            " FROM events WHERE id = ?",
+            (event_id,),
+        )
+        if not rows:
+            return None
+        r = rows[0]
+        return EventRow(
+            id=r[0], key=r[1], type=r[2], contact_id=r[3], occurred_at=r[4], received_at=r[5], payload=r[6],
+            processed_at=r[7],
+        )  # fmt: skip
+
+    # ------------------------------------------------------------ records
+
+    async def contacts(self, ids: Collection[str]) -> dict[str, dict[str, Any]]:
+        return await self._records("contacts", ids)
+
+    async def orders(self, ids: Collection[str]) -> dict[str, dict[str, Any]]:
+        return await self._records("orders", ids)
+
+    async def _records(self, table: str, ids: Collection[str]) -> dict[str, dict[str, Any]]:
+        unique = list(dict.fromkeys(ids))
+        out: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            async with self.db.execute(
+                f"SELECT * FROM {table} WHERE id IN ({_placeholders(len(chunk))})", tuple(chunk)
+            ) as cursor:
+                names = [d[0] for d in cursor.description]
+                for row in await cursor.fetchall():
+                    record = dict(zip(names, row, strict=True))
+                    for name in _JSON_FIELDS & record.keys():
+                        record[name] = json.loads(record[name])
+                    out[record["id"]] = record
+        return out
+
+    async def contact_orders(self, contact_id: str) -> list[dict[str, Any]]:
+        """A contact's orders, oldest first."""
+        async with self.db.execute(
+            "SELECT * FROM orders WHERE contact_id = ? ORDER BY created_at, id", (contact_id,)
+        ) as cursor:
+            names = [d[0] for d in cursor.description]
+            rows = [dict(zip(names, row, strict=True)) for row in await cursor.fetchall()]
+        for row in rows:
+            row["items"] = json.loads(row["items"])
+        return rows
+
+    async def course_access(self, contact_id: str) -> dict[str, tuple[str | None, str]]:
+        """course -> (tariff, progress) for a contact."""
+        rows = await self._rows(
+            "SELECT course, tariff, progress FROM course_access WHERE contact_id = ?", (contact_id,)
+        )
+        return {r[0]: (r[1], r[2]) for r in rows}
+
+    async def lists_of(self, contact_id: str) -> set[str]:
+        rows = await self._rows("SELECT list FROM list_members WHERE contact_id = ?", (contact_id,))
+        return {r[0] for r in rows}
+
+    async def list_size(self, name: str) -> int:
+        return int(await self._scalar("SELECT count(*) FROM list_members WHERE list = ?", (name,)))
+
+    async def products(self, ids: Collection[str] | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+        params: tuple[Any, ...]
+        if ids is None:
+            sql, params = "SELECT * FROM products ORDER BY created_at DESC, id LIMIT ?", (limit,)
+        else:
+            chosen = list(ids)[:500]
+            sql, params = f"SELECT * FROM products WHERE id IN ({_placeholders(len(chosen))})", tuple(chosen)
+        async with self.db.execute(sql, params) as cursor:
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in await cursor.fetchall()]
+
+    async def paid_orders_since(self, since: int) -> list[dict[str, Any]]:
+        async with self.db.execute(
+            "SELECT * FROM orders WHERE paid_at IS NOT NULL AND paid_at >= ? ORDER BY paid_at", (since,)
+        ) as cursor:
+            names = [d[0] for d in cursor.description]
+            rows = [dict(zip(names, row, strict=True)) for row in await cursor.fetchall()]
+        for row in rows:
+            row["items"] = json.loads(row["items"])
+        return rows
+
+    # ------------------------------------------------------------ runs
+
+    async def due_runs(self, now: int, limit: int) -> list[RunRow]:
+        rows = await self._rows(
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE wake_at IS NOT NULL AND wake_at <= ? ORDER BY wake_at, id LIMIT ?",
+            (now, limit),
+        )
+        return [_run(r) for r in rows]
+
+    async def next_wake(self) -> int | None:
+        value = await self._scalar("SELECT min(wake_at) FROM runs WHERE wake_at IS NOT NULL")
+        return int(value) if value is not None else None
+
+    async def awaiting_runs(self, contact_id: str, event_type: str) -> list[RunRow]:
+        rows = await self._rows(
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE contact_id = ? AND await_event = ?", (contact_id, event_type)
+        )
+        return [_run(r) for r in rows if r[11] in LIVE]
+
+    async def live_runs(self, contact_id: str, scenarios: Collection[str]) -> list[RunRow]:
+        if not scenarios:
+            return []
+        names = list(scenarios)
+        rows = await self._rows(
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE contact_id = ? AND scenario IN ({_placeholders(len(names))}) "
+            f"AND status IN ('running', 'waiting', 'awaiting')",
+            (contact_id, *names),
+        )
+        return [_run(r) for r in rows]
+
+    async def run(self, run_id: int) -> RunRow | None:
+        rows = await self._rows(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,))
+        return _run(rows[0]) if rows else None
+
+    async def count_runs(
+        self, scenario: str, *, contact_id: str | None = None, order_id: str | None = None, since: int | None = None
+    ) -> int:
+        sql = "SELECT count(*) FROM runs WHERE scenario = ?"
+        params: list[Any] = [scenario]
+        if contact_id is not None:
+            sql += " AND contact_id = ?"
+            params.append(contact_id)
+        if order_id is not None:
+            sql += " AND order_id = ?"
+            params.append(order_id)
+        if since is not None:
+            sql += " AND started_at >= ?"
+            params.append(since)
+        return int(await self._scalar(sql, params))
+
+    async def count_messages(self, contact_id: str, *, scenario: str | None, since: int) -> int:
+        """Messages to a contact (from one scenario, if given) since a moment, suppressed ones aside."""
+        sql = "SELECT count(*) FROM outbox WHERE contact_id = ? AND created_at >= ? AND status != 'skipped'"
+        params: list[Any] = [contact_id, since]
+        if scenario is not None:
+            sql += " AND scenario = ?"
+            params.append(scenario)
+        return int(await self._scalar(sql, params))
+
+    async def last_message_at(self, contact_id: str, channel: str | None) -> int | None:
+        sql = "SELECT max(created_at) FROM outbox WHERE contact_id = ? AND status != 'skipped'"
+        params: list[Any] = [contact_id]
+        if channel is not None:
+            sql += " AND channel = ?"
+            params.append(channel)
+        value = await self._scalar(sql, params)
+        return int(value) if value is not None else None
+
+    async def run_counts(self) -> dict[str, dict[str, int]]:
+        """scenario -> status -> number of runs."""
+        counts: dict[str, dict[str, int]] = {}
+        for scenario, status, count in await self._rows(
+            "SELECT scenario, status, count(*) FROM runs GROUP BY scenario, status ORDER BY scenario, status"
+        ):
+            counts.setdefault(scenario, {})[status] = count
+        return counts
+
+    async def message_counts(self) -> list[tuple[str, str, str, str, int]]:
+        """(scenario, channel, template, status, count) over the whole outbox."""
+        return await self._rows(
+            "SELECT coalesce(scenario, ''), channel, coalesce(template, ''), status, count(*) FROM outbox "
+            "GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4"
+        )
+
+    # ------------------------------------------------------------ coupons
+
+    async def draw_pool_code(self, coupon: str, skip: Collection[str]) -> str | None:
+        """A free code of an imported pool (not among ``skip``, drawn earlier in this batch)."""
+        taken = list(skip)
+        sql = "SELECT code FROM coupon_codes WHERE coupon = ? AND contact_id IS NULL"
+        if taken:
+            sql += f" AND code NOT IN ({_placeholders(len(taken))})"
+        code = await self._scalar(sql + " ORDER BY id LIMIT 1", (coupon, *taken))
+        return None if code is None else str(code)
+
+    async def free_pool_codes(self, coupon: str) -> int:
+        return int(await self._scalar("SELECT count(*) FROM coupon_codes WHERE coupon = ? AND contact_id IS NULL",
+                                      (coupon,)))  # fmt: skip
+
+    async def import_pool(self, coupon: str, codes: Iterable[str]) -> int:
+        """Add codes to a coupon's pool; codes already known are left alone. Returns how many were new."""
+
+        async def work() -> int:
+            before = await self._scalar("SELECT count(*) FROM coupon_codes WHERE coupon = ?", (coupon,))
+            await self.db.executemany(
+                "INSERT INTO coupon_codes (coupon, code) VALUES (?, ?) "
+                "ON CONFLICT (coupon, code) WHERE shared = 0 DO NOTHING",
+                [(coupon, c) for c in codes],
+            )
+            after = await self._scalar("SELECT count(*) FROM coupon_codes WHERE coupon = ?", (coupon,))
+            return int(after - before)
+
+        return await self._write(work)
+
+    async def coupon_code(self, code: str) -> dict[str, Any] | None:
+        """Any row of a code (to tell whether a generated code is taken)."""
+        async with self.db.execute("SELECT * FROM coupon_codes WHERE code = ? ORDER BY id DESC LIMIT 1", (code,)) as c:
+            names = [d[0] for d in c.description]
+            row = await c.fetchone()
+        return dict(zip(names, row, strict=True)) if row else None
+
+    async def code_rows(self, code: str) -> list[dict[str, Any]]:
+        """Every row of a code: one for a unique code, one per contact for a static one."""
+        async with self.db.execute("SELECT * FROM coupon_codes WHERE code = ? ORDER BY id", (code,)) as cursor:
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in await cursor.fetchall()]
+
+    async def segments_of(self, contact_id: str) -> set[str]:
+        rows = await self._rows("SELECT segment FROM segment_members WHERE contact_id = ?", (contact_id,))
+        return {r[0] for r in rows}
+
+    async def issued_codes(self, contact_id: str) -> list[dict[str, Any]]:
+        async with self.db.execute(
+            "SELECT * FROM coupon_codes WHERE contact_id = ? ORDER BY issued_at", (contact_id,)
+        ) as cursor:
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in await cursor.fetchall()]
+
+    async def bonus_paid(self, contact_id: str, order_id: str | None, reason: str) -> bool:
+        value = await self._scalar(
+            "SELECT 1 FROM bonus_ledger WHERE contact_id = ? AND order_id IS ? AND reason = ?",
+            (contact_id, order_id, reason),
+        )
+        return value is not None
+
+    # ------------------------------------------------------------ writing a batch
+
+    async def commit(self, changes: Changes) -> None:
+        """Apply a batch of changes in one transaction."""
+        if changes.empty():
+            return
+        await self._write(lambda: self._apply(changes))
+
+    async def _apply(self, c: Changes) -> None:
+        db = self.db
+        for contact in c.contacts:
+            await self._upsert_contact(contact.id, contact.at, contact.fields)
+        for order in c.orders:
+            await self._upsert_order(order.id, order.contact_id, order.at, order.fields)
+            if order.status_changed_to is not None:
+                await db.execute(
+                    "INSERT INTO order_statuses (order_id, status, at) VALUES (?, ?, ?)",
+                    (order.id, order.status_changed_to, order.at),
+                )
+        if c.products:
+            await db.executemany(
+                "INSERT INTO products (id, name, category, price, currency, url, image, created_at) "
+                "VALUES (:id, :name, :category, :price, :currency, :url, :image, :created_at) "
+                "ON CONFLICT (id) DO UPDATE SET name = excluded.name, category = excluded.category, "
+                "price = excluded.price, currency = excluded.currency, url = excluded.url, image = excluded.image",
+                c.products,
+            )
+        if c.course_access:
+            await db.executemany(
+                "INSERT INTO course_access (contact_id, course, tariff, progress, granted_at) "
+                "VALUES (:contact_id, :course, :tariff, :progress, :granted_at) "
+                "ON CONFLICT (contact_id, course) DO UPDATE SET "
+                "tariff = coalesce(excluded.tariff, course_access.tariff), progress = excluded.progress",
+                c.course_access,
+            )
+        if c.new_runs:
+            await db.executemany(
+                f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES ({_placeholders(18)})", [_run_values(r) for r in c.new_runs]
+            )
+        if c.runs:
+            await db.executemany(
+                "UPDATE runs SET position = ?, step = ?, vars = ?, variant = ?, status = ?, wake_at = ?, "
+                "await_event = ?, updated_at = ?, ended_at = ?, reason = ? WHERE id = ?",
+                [
+                    (r.position, r.step, json.dumps(r.vars, separators=(",", ":")), r.variant, r.status, r.wake_at,
+                     r.await_event, r.updated_at, r.ended_at, r.reason, r.id)
+                    for r in c.runs
+                ],
+            )  # fmt: skip
+        if c.step_log:
+            await db.executemany(
+                "INSERT INTO step_log (run_id, step, name, at, outcome, detail) VALUES (?, ?, ?, ?, ?, ?)",
+                [(s.run_id, s.step, s.name, s.at, s.outcome, s.detail) for s in c.step_log],
+            )
+        if c.outbox:
+            await db.executemany(
+                "INSERT INTO outbox (run_id, step, scenario, contact_id, channel, template, recipient, message, "
+                "coupon_code, variant, status, error, created_at, next_attempt_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, step) DO NOTHING",
+                [
+                    (m.run_id, m.step, m.scenario, m.contact_id, m.channel, m.template, m.recipient, m.message,
+                     m.coupon_code, m.variant, m.status, m.error, m.created_at, m.created_at)
+                    for m in c.outbox
+                ],
+            )  # fmt: skip
+        if c.list_adds:
+            await db.executemany(
+                "INSERT INTO list_members (list, contact_id, added_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (list, contact_id) DO NOTHING",
+                c.list_adds,
+            )
+        if c.list_removes:
+            await db.executemany("DELETE FROM list_members WHERE list = ? AND contact_id = ?", c.list_removes)
+        if c.segment_adds:
+            await db.executemany(
+                "INSERT INTO segment_members (segment, contact_id, since) VALUES (?, ?, ?) "
+                "ON CONFLICT (segment, contact_id) DO NOTHING",
+                c.segment_adds,
+            )
+        if c.segment_removes:
+            await db.executemany("DELETE FROM segment_members WHERE segment = ? AND contact_id = ?", c.segment_removes)
+        for issue in c.coupons:
+            if issue.from_pool:
+                await db.execute(
+                    "UPDATE coupon_codes SET contact_id = ?, run_id = ?, issued_at = ?, valid_until = ? "
+                    "WHERE coupon = ? AND code = ? AND contact_id IS NULL",
+                    (issue.contact_id, issue.run_id, issue.issued_at, issue.valid_until, issue.coupon, issue.code),
+                )
+            else:
+                await db.execute(
+                    "INSERT INTO coupon_codes (coupon, code, shared, contact_id, run_id, issued_at, valid_until) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (issue.coupon, issue.code, int(issue.shared), issue.contact_id, issue.run_id, issue.issued_at,
+                     issue.valid_until),
+                )  # fmt: skip
+        if c.redemptions:
+            await db.executemany(
+                "UPDATE coupon_codes SET redeemed_order = ?, redeemed_at = ? WHERE id = ? AND redeemed_order IS NULL",
+                [(order, at, row_id) for row_id, order, at in c.redemptions],
+            )
+        if c.bonus:
+            await db.executemany(
+                "INSERT INTO bonus_ledger (contact_id, order_id, run_id, amount, currency, reason, at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (contact_id, order_id, reason) DO NOTHING",
+                [(b.contact_id, b.order_id, b.run_id, b.amount, b.currency, b.reason, b.at) for b in c.bonus],
+            )
+        if c.emitted_events:
+            await db.executemany(
+                "INSERT INTO events (key, type, contact_id, occurred_at, received_at, payload) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
+                [(e.key, e.type, e.contact_id, e.occurred_at, e.occurred_at, e.payload) for e in c.emitted_events],
+            )
+        if c.processed_events:
+            await db.executemany(
+                "UPDATE events SET processed_at = ? WHERE id = ?",
+                [(at, event_id) for event_id, at in c.processed_events],
+            )
+
+    async def _upsert_contact(self, contact_id: str, at: int, fields: dict[str, Any]) -> None:
+        values = {k: (json.dumps(v) if k in _JSON_FIELDS else v) for k, v in fields.items() if k in _CONTACT_FIELDS}
+        columns = ["id", "created_at", "updated_at", *values]
+        updates = ", ".join(f"{k} = excluded.{k}" for k in ["updated_at", *values])
+        await self.db.execute(
+            f"INSERT INTO contacts ({', '.join(columns)}) VALUES ({_placeholders(len(columns))}) "
+            f"ON CONFLICT (id) DO UPDATE SET {updates}",
+            (contact_id, at, at, *values.values()),
+        )
+
+    async def _upsert_order(self, order_id: str, contact_id: str, at: int, fields: dict[str, Any]) -> None:
+        values = {k: (json.dumps(v) if k in _JSON_FIELDS else v) for k, v in fields.items() if k in _ORDER_FIELDS}
+        updates = ", ".join(f"{k} = excluded.{k}" for k in ["updated_at", *values])  # only what was given
+        values.setdefault("status", "created")
+        values.setdefault("total", "0")
+        columns = ["id", "contact_id", "created_at", "updated_at", *values]
+        await self.db.execute(
+            f"INSERT INTO orders ({', '.join(columns)}) VALUES ({_placeholders(len(columns))}) "
+            f"ON CONFLICT (id) DO UPDATE SET {updates}",
+            (order_id, contact_id, fields.get("created_at", at), at, *values.values()),
+        )

@@ -1,0 +1,76 @@
+"""Calendar arithmetic in the contact's time zone, safe across daylight-saving changes.
+
+Two kinds of waiting exist, and they differ on purpose:
+
+* `wait 1d` is elapsed time: exactly 24 hours later, whatever the clocks do. A run
+  that waits `1d` across a DST change wakes at 23:00 or 01:00 local instead of 00:00.
+* `wait until 10:00` and quiet hours are wall-clock times in the contact's zone: the
+  next moment the contact's clock shows that time.
+
+Local times that do not exist (the hour skipped when clocks go forward) resolve to the
+first moment after the skip; local times that happen twice (clocks go back) resolve to
+the first of them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+UTC = dt.UTC
+
+
+@functools.lru_cache(maxsize=512)
+def zone(name: str | None, default: str = "UTC") -> ZoneInfo:
+    """The zone named ``name``, or ``default`` when it is missing or unknown."""
+    for candidate in (name, default, "UTC"):
+        if candidate:
+            try:
+                return ZoneInfo(candidate)
+            except (ZoneInfoNotFoundError, ValueError):
+                continue
+    return ZoneInfo("UTC")
+
+
+def resolve_local(naive: dt.datetime, tz: ZoneInfo) -> dt.datetime:
+    """The UTC moment when clocks in ``tz`` show ``naive`` (see the module note)."""
+    first = naive.replace(tzinfo=tz, fold=0).astimezone(UTC)
+    second = naive.replace(tzinfo=tz, fold=1).astimezone(UTC)
+    exact = [u for u in (first, second) if u.astimezone(tz).replace(tzinfo=None) == naive]
+    if exact:
+        return min(exact)
+    # A skipped local time: find the instant the clocks jump, to the second.
+    low, high = min(first, second), max(first, second)
+    while (high - low) > dt.timedelta(seconds=1):
+        middle = low + (high - low) / 2
+        if middle.astimezone(tz).replace(tzinfo=None) >= naive:
+            high = middle
+        else:
+            low = middle
+    return high.replace(microsecond=0) if high.microsecond else high
+
+
+def next_time_of_day(after: dt.datetime, time_of_day: dt.time, tz: ZoneInfo) -> dt.datetime:
+    """The first moment at or after ``after`` when clocks in ``tz`` show ``time_of_day``."""
+    local_day = after.astimezone(tz).date()
+    for days in range(0, 3):
+        candidate = resolve_local(dt.datetime.combine(local_day + dt.timedelta(days=days), time_of_day), tz)
+        if candidate >= after:
+            return candidate
+    raise AssertionError("a time of day recurs within three days")  # pragma: no cover
+
+
+def in_quiet_hours(moment: dt.datetime, start: dt.time, end: dt.time, tz: ZoneInfo) -> bool:
+    """Is ``moment`` inside the local window [start, end) (which may run past midnight)?"""
+    clock = moment.astimezone(tz).time().replace(tzinfo=None)
+    if start < end:
+        return start <= clock < end
+    return clock >= start or clock < end
+
+
+def after_quiet_hours(moment: dt.datetime, start: dt.time, end: dt.time, tz: ZoneInfo) -> dt.datetime:
+    """``moment`` itself, or the end of the quiet window it falls in."""
+    if not in_quiet_hours(moment, start, end, tz):
+        return moment
+    return next_time_of_day(moment, end, tz)
