@@ -26,12 +26,18 @@ class Clock(Protocol):
 
 
 class WallClock:
-    """Real time. ``speed`` > 1 compresses time for tests of the wall-clock path."""
+    """Real time. ``speed`` > 1 compresses time for tests of the wall-clock path.
 
-    def __init__(self, speed: float = 1.0) -> None:
+    Compressed time runs ``speed`` times faster from ``origin`` on; processes given the same
+    origin agree on the time, so a restarted process continues where the last one was."""
+
+    def __init__(self, speed: float = 1.0, origin: dt.datetime | None = None) -> None:
+        if speed <= 0:
+            raise ValueError("the clock speed must be positive")
+        if origin is not None and origin.tzinfo is None:
+            raise ValueError("the clock origin needs a time zone")
         self.speed = speed
-        self._origin_real = dt.datetime.now(UTC)
-        self._origin_loop: float | None = None
+        self._origin_real = origin or dt.datetime.now(UTC)
 
     def now(self) -> dt.datetime:
         if self.speed == 1.0:

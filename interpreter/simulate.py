@@ -16,13 +16,13 @@ from typing import Any
 
 import msgspec
 
-from . import ast
-from .checker import CheckResult, pool_codes
+from .checker import CheckResult
 from .clock import VirtualClock
 from .compiler import compile_workspace
 from .runtime import Engine, EventInput, Settings
 from .runtime.batch import ms_of
 from .runtime.events import ContactIn
+from .runtime.worker import import_pools
 from .store import Changes, ContactUpdate, SqliteStore, Store
 
 UTC = dt.UTC
@@ -93,7 +93,8 @@ async def simulate(
     until: dt.timedelta = dt.timedelta(days=60),
     settings: Settings | None = None,
 ) -> Result:
-    """Run the workspace against ``events``; stop ``until`` after the first event."""
+    """Run the workspace against ``events`` and go on ``until`` after the last one, so
+    runs still waiting then get their chance (and the ones waiting longer show as such)."""
     if not events:
         raise SimulationError("the timeline has no events")
     start = events[0].at
@@ -112,24 +113,14 @@ async def simulate(
         await engine.install(compile_workspace(checked))
         await import_pools(store, checked)
         await _load_contacts(store, contacts or [], ms_of(start))
-        await _play(engine, clock, events, start + until)
-        summary = await _summary(store, timeline, len(events))
+        last = events[-1].at
+        assert last is not None
+        played = await _play(engine, clock, events, last + until)
+        assert played == len(events)
+        summary = await _summary(store, timeline, played)
     finally:
         await store.close()
     return Result(timeline=timeline, summary=summary)
-
-
-async def import_pools(store: Store, checked: CheckResult) -> dict[str, int]:
-    """Load the CSV code pools the workspace's coupons name; returns how many codes each got."""
-    imported: dict[str, int] = {}
-    for name, decl in checked.symbols.decls.items():
-        if not isinstance(decl, ast.CouponDecl):
-            continue
-        pool = decl.first(ast.CouponPool)
-        if isinstance(pool, ast.CouponPool):
-            text = checked.workspace.read_resource(checked.symbols.decl_files[name], pool.path.value) or ""
-            imported[name] = await store.import_pool(name, pool_codes(text))
-    return imported
 
 
 async def _load_contacts(store: Store, contacts: list[ContactIn], at: int) -> None:
@@ -144,7 +135,8 @@ async def _load_contacts(store: Store, contacts: list[ContactIn], at: int) -> No
     await store.commit(changes)
 
 
-async def _play(engine: Engine, clock: VirtualClock, events: list[EventInput], end: dt.datetime) -> None:
+async def _play(engine: Engine, clock: VirtualClock, events: list[EventInput], end: dt.datetime) -> int:
+    """Play events and due runs in time order up to ``end``; returns how many events were played."""
     index = 0
     while True:
         # Everything due now first (runs whose time has come), then the events of this moment.
@@ -168,10 +160,10 @@ async def _play(engine: Engine, clock: VirtualClock, events: list[EventInput], e
         if next_wake is not None:
             candidates.append(dt.datetime.fromtimestamp(next_wake / 1000, UTC))
         if not candidates:
-            return
+            return index
         moment = min(candidates)
         if moment > end:
-            return
+            return index
         clock.advance_to(moment)
 
 
@@ -185,13 +177,23 @@ async def _summary(store: Store, timeline: list[Entry], events: int) -> Summary:
                    skipped=dict(sorted(skipped.items())))  # fmt: skip
 
 
-def render_text(result: Result, zone: str = "UTC") -> str:
-    """One line per thing that happened, then the summary."""
-    lines = []
+def render_text(result: Result) -> str:
+    """One line per thing that happened (times in UTC), then the summary."""
+    header = ("time (UTC)", "contact", "scenario", "step")
+    widths = [len(h) for h in header]
+    for e in result.timeline:
+        for column, value in enumerate((e.contact, e.scenario, e.step), start=1):
+            widths[column] = max(widths[column], len(value))
+    widths[0] = len("2025-01-01 00:00")
+
+    def row(*cells: str) -> str:
+        return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=False)) + "  " + cells[-1]
+
+    lines = [row(*header, "what happened")]
     for e in result.timeline:
         detail = f": {e.detail}" if e.detail else ""
         when = e.at.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
-        lines.append(f"{when}  {e.contact:<12} {e.scenario:<22} {e.step:<12} {e.name} -> {e.outcome}{detail}")
+        lines.append(row(when, e.contact, e.scenario, e.step, f"{e.name} -> {e.outcome}{detail}"))
     s = result.summary
     lines.append("")
     lines.append(f"events: {s.events}")

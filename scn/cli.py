@@ -65,9 +65,76 @@ def _add_simulate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("workspace", nargs="+", help=".scn files or directories")
     p.add_argument("--events", required=True, help="a JSON-lines file of events, each with `at`")
     p.add_argument("--contacts", help="a JSON-lines file of contacts to start with")
-    p.add_argument("--until", default="60d", help="how long after the first event to go on (default 60d)")
+    p.add_argument("--until", default="60d", help="how long to go on after the last event (default 60d)")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(run=_run_simulate)
+
+
+def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "run",
+        help="run the interpreter on a database, without the HTTP API",
+        description=(
+            "Deploy a workspace to a database and run its scenarios until stopped (SIGTERM, Ctrl-C). "
+            "With --events -, read events from standard input, one JSON object per line, and write one "
+            "acknowledgement line per event once it is on disk. Settings come from SCN_SECRET, "
+            "SCN_PUBLIC_URL and SCN_TIMEZONE."
+        ),
+    )
+    p.add_argument("workspace", nargs="+", help=".scn files or directories")
+    p.add_argument("--db", default="scn.db", help="the SQLite file (created if missing; default scn.db)")
+    p.add_argument("--events", choices=("-",), help="read events from standard input")
+    # For tests of the wall-clock path: time runs faster from a common origin.
+    p.add_argument("--clock-speed", type=float, default=1.0, help=argparse.SUPPRESS)
+    p.add_argument("--clock-origin", type=dt.datetime.fromisoformat, default=None, help=argparse.SUPPRESS)
+    p.set_defaults(run=_run_run)
+
+
+def _checked_or_report(paths: list[str], command: str) -> object | None:
+    """The checked workspace, or None after printing its errors."""
+    from .interpreter.checker import check_workspace
+    from .interpreter.render import render_text as render_diagnostics
+    from .interpreter.workspace import load_workspace
+
+    workspace = load_workspace(paths)
+    checked = check_workspace(workspace)
+    if not workspace.files:
+        print(f"scn {command}: no .scn files under {' '.join(paths)}", file=sys.stderr)
+        return None
+    if not checked.ok or workspace.load_errors:
+        texts = {f.path: f.text for f in workspace.files}
+        sys.stderr.write(render_diagnostics(checked.diagnostics, texts.get, colour=use_colour("auto", sys.stderr)))
+        print(f"scn {command}: the workspace has errors; fix them first", file=sys.stderr)
+        return None
+    return checked
+
+
+def _run_run(args: argparse.Namespace) -> int:
+    import asyncio
+    import json
+
+    from .interpreter.checker import CheckResult
+    from .interpreter.clock import WallClock
+    from .interpreter.runtime import Settings
+    from .interpreter.runtime.worker import run
+    from .interpreter.store import StoreError
+
+    checked = _checked_or_report(args.workspace, "run")
+    if not isinstance(checked, CheckResult):
+        return EXIT_FINDINGS
+
+    def ready(info: dict[str, object]) -> None:
+        print(json.dumps(info), file=sys.stderr, flush=True)
+
+    try:
+        asyncio.run(
+            run(checked, args.db, WallClock(args.clock_speed, args.clock_origin), Settings.from_env(dict(os.environ)),
+                stdin_events=args.events == "-", ready=ready)
+        )  # fmt: skip
+    except (OSError, StoreError) as error:
+        print(f"scn run: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_OK
 
 
 def _duration_argument(text: str) -> dt.timedelta | None:
@@ -83,8 +150,7 @@ def _duration_argument(text: str) -> dt.timedelta | None:
 def _run_simulate(args: argparse.Namespace) -> int:
     import asyncio
 
-    from .interpreter.checker import check_workspace
-    from .interpreter.render import render_text as render_diagnostics
+    from .interpreter.checker import CheckResult
     from .interpreter.simulate import (
         SimulationError,
         read_contacts,
@@ -93,18 +159,13 @@ def _run_simulate(args: argparse.Namespace) -> int:
         render_text,
         simulate,
     )
-    from .interpreter.workspace import load_workspace
 
     until = _duration_argument(args.until)
     if until is None:
         print(f"scn simulate: --until takes a duration such as 60d or 12h, not {args.until!r}", file=sys.stderr)
         return EXIT_ERROR
-    workspace = load_workspace(args.workspace)
-    checked = check_workspace(workspace)
-    if not checked.ok or workspace.load_errors:
-        texts = {f.path: f.text for f in workspace.files}
-        sys.stderr.write(render_diagnostics(checked.diagnostics, texts.get, colour=use_colour("auto", sys.stderr)))
-        print("scn simulate: the workspace has errors; fix them first", file=sys.stderr)
+    checked = _checked_or_report(args.workspace, "simulate")
+    if not isinstance(checked, CheckResult):
         return EXIT_FINDINGS
     try:
         events = read_events(Path(args.events))
@@ -218,6 +279,7 @@ COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], N
     _add_check,
     _add_fmt,
     _add_simulate,
+    _add_run,
 ]
 
 

@@ -120,5 +120,6 @@ async def recommend(
                 members[buyer] = await contact_in_segment(batch, bundle, buyer, segment)
             if members[buyer]:
                 chosen.append(order)
-        return await _products(batch, _top(_popularity(chosen), limit, set()), orders)
+        # What people like them bought, less what they already have.
+        return await _products(batch, _top(_popularity(chosen), limit, bought), orders)
     raise ValueError(f"unknown recommendation {kind}")

@@ -211,8 +211,12 @@ class Batch:
         result: dict[str, tuple[str | None, str]] = self._cache[key]
         return result
 
-    def set_course(self, contact_id: str, course: str, tariff: str | None, progress: Decimal) -> None:
-        self._cache.pop(("courses", contact_id), None)
+    async def set_course(self, contact_id: str, course: str, tariff: str | None, progress: Decimal) -> None:
+        # Later reads in this batch (segments, conditions) must see the new progress
+        # before it is committed, so the overlay is updated, not dropped.
+        courses = dict(await self.course_access(contact_id))
+        courses[course] = (tariff, str(progress))
+        self._cache[("courses", contact_id)] = courses
         self.changes.course_access.append(
             {"contact_id": contact_id, "course": course, "tariff": tariff, "progress": str(progress),
              "granted_at": self.now_ms}

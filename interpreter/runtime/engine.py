@@ -116,9 +116,9 @@ class Engine:
         Runs in flight stay on the bundle they started with.
         """
         digests = {name: program_digest(program) for name, program in bundle.scenarios.items()}
-        version, versions = await self.store.save_bundle(
-            msgspec.msgpack.encode(bundle), digests, ms_of(self.clock.now())
-        )
+        # Encoded without its id, so the same workspace always makes the same blob.
+        blob = msgspec.msgpack.encode(msgspec.structs.replace(bundle, version=0))
+        version, versions = await self.store.save_bundle(blob, digests, ms_of(self.clock.now()))
         bundle.version = version
         self.bundles[version] = bundle
         await self.load()
@@ -175,19 +175,21 @@ class Engine:
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
+            # Cleared before looking for work, so a nudge during the step is not lost.
+            self._wake.clear()
             if await self.step():
                 continue
-            self._wake.clear()
             next_wake = await self.store.next_wake()
             moment = dt.datetime.fromtimestamp(next_wake / 1000, UTC) if next_wake is not None else None
-            waiter = asyncio.ensure_future(stop.wait())
+            waiters = [
+                asyncio.ensure_future(stop.wait()),
+                asyncio.ensure_future(self.clock.sleep_until(moment, self._wake)),
+            ]
             try:
-                await asyncio.wait(
-                    [waiter, asyncio.ensure_future(self.clock.sleep_until(moment, self._wake))],
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
+                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
             finally:
-                waiter.cancel()
+                for waiter in waiters:
+                    waiter.cancel()
 
     def nudge(self) -> None:
         """Wake the loop (after outside changes)."""
@@ -290,7 +292,7 @@ class Engine:
                     run.await_event = None
                     run.ended_at = batch.now_ms
                     run.dirty = True
-                    self._trace(batch, run, "exit", f"exit when {goal.event}", "exited", f"event {event.id}")
+                    self._trace(batch, run, "exit", f"exit when {goal.event}", "exited", f"{event.type} arrived")
                     break
 
     async def _resume_for(
@@ -305,7 +307,8 @@ class Engine:
             if await self._where(
                 batch, getattr(waiting, "where", None), bundle, event, contact, order, references, run
             ):
-                await self.executor.resume(batch, run, event.type)
+                paused = self.scenarios[run.scenario].state == "paused"
+                await self.executor.resume(batch, run, event.type, hold=paused)
 
     async def _triggers_for(
         self, batch: Batch, event: EventRow, order_id: str | None, contact: dict[str, Any],
@@ -368,7 +371,7 @@ class Engine:
     def _coupon_tracer(self, batch: Batch, contact_id: str) -> Any:
         def trace(name: str, outcome: str, detail: str | None, coupon: str | None) -> None:
             if self.tracer is not None:
-                self.tracer(batch.now, contact_id, f"coupon {coupon or '?'}", "redeem", name, outcome, detail)
+                self.tracer(batch.now, contact_id, f"coupon {coupon or '(unknown)'}", "redeem", name, outcome, detail)
 
         return trace
 

@@ -78,6 +78,19 @@ async def condition(expr: ast.Expr, env: Env) -> bool:
         return False
 
 
+async def deciding_part(expr: ast.Expr, env: Env, value: bool) -> ast.Expr:
+    """The smallest part of a condition that made it come out ``value``, to say why a
+    run stopped: in `a and b` that was false, the first false operand, and so on."""
+    if isinstance(expr, ast.Binary) and expr.op in ("and", "or"):
+        # `and` is decided by a false operand, `or` by a true one; otherwise both count.
+        decider = expr.op == "or"
+        if value == decider:
+            for side in (expr.left, expr.right):
+                if await condition(side, env) == decider:
+                    return await deciding_part(side, env, decider)
+    return expr
+
+
 async def evaluate(expr: ast.Expr, env: Env) -> Any:
     if isinstance(expr, ast.Path):
         return _path(expr, env)

@@ -238,7 +238,7 @@ async def _course(batch: Batch, event: EventRow, data: dict[str, Any]) -> None:
         progress = to_decimal(str(data["progress"]).rstrip("%"))
     elif event.type == "course.completed":
         progress = Decimal(100)
-    batch.set_course(event.contact_id, course, tariff, progress)
+    await batch.set_course(event.contact_id, course, tariff, progress)
 
 
 def known_event_types(custom: set[str]) -> set[str]:

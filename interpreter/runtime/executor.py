@@ -15,6 +15,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from ...grammar._format import expr_text
 from ...stdlib import messages
 from ...stdlib.coupons import generate_code
 from ...stdlib.loyalty import bonus_for_order
@@ -23,7 +24,7 @@ from ..store import AWAITING, DONE, FAILED, RUNNING, STOPPED, WAITING, BonusEntr
 from ..timing import after_quiet_hours, next_time_of_day
 from ..values import Money, Percent, to_decimal
 from .batch import Batch, ms_of
-from .evaluate import Env, EvaluationError, as_timedelta, condition, evaluate
+from .evaluate import Env, EvaluationError, as_timedelta, condition, deciding_part, evaluate
 from .facts import RunFacts, contact_zone, encode_attribute, event_fields, run_roots
 from .settings import Settings
 from .views import ADDRESS_FIELDS, BonusView, CouponView, EventView, OrderView, channel_flags, moment
@@ -78,16 +79,25 @@ class Executor:
         run.wake_at = None
         await self.advance(batch, run)
 
-    async def resume(self, batch: Batch, run: RunRow, event_type: str) -> None:
-        """An awaited event came: go on after the `wait for`."""
+    async def resume(self, batch: Batch, run: RunRow, event_type: str, *, hold: bool = False) -> None:
+        """An awaited event came: go on after the `wait for`.
+
+        With ``hold`` (the scenario is paused) the run only notes that the event came and
+        waits, due at once, for the scenario to be resumed."""
         bundle = self.bundles[run.bundle]
         instruction = bundle.scenarios[run.scenario].instructions[run.position]
         _RunContext(self, batch, bundle, bundle.scenarios[run.scenario], run, None).log(
             instruction, "event", f"{event_type} came"
         )
         run.position += 1
-        run.status = RUNNING
         run.await_event = None
+        if hold:
+            run.status = WAITING
+            run.wake_at = batch.now_ms  # held by the store while the scenario is paused
+            run.updated_at = batch.now_ms
+            run.dirty = True
+            return
+        run.status = RUNNING
         run.wake_at = None
         await self.advance(batch, run)
 
@@ -258,9 +268,11 @@ class _RunContext:
             self.log(i, "stopped")
             self.finish(STOPPED, i.name)
             return
-        holds = await condition(i.condition, await self.env())
+        env = await self.env()
+        holds = await condition(i.condition, env)
         if holds != i.negate:
-            self.log(i, "stopped", "the condition held" if not i.negate else "the condition did not hold")
+            part = await deciding_part(i.condition, env, holds)
+            self.log(i, "stopped", f"{expr_text(part)} is {'true' if holds else 'false'}")
             self.finish(STOPPED, i.name)
         else:
             self.log(i, "passed")
@@ -274,6 +286,12 @@ class _RunContext:
         skip = await self._why_not_send(i, contact)
         if skip == "quiet":
             return  # deferred: the run sleeps at this step until the quiet hours end
+        products: list[Any] | None = None
+        if skip is None and i.products is not None:
+            products = list(await evaluate(i.products, await self.env()) or [])
+            if not products:
+                # A "products for you" mail with no products in it does more harm than good.
+                skip = f"no products to show: {expr_text(i.products)} found none"
         if skip is not None:
             self.log(i, "skipped", skip)
             batch.changes.outbox.append(self._outbox(i, contact, "", "{}", None, status="skipped", error=skip))
@@ -289,7 +307,7 @@ class _RunContext:
                 run.position += 1
                 return
             coupon_view = await self._coupon_view(i.coupon, code)
-        context = await self._template_context(contact, coupon_view, i)
+        context = await self._template_context(contact, coupon_view, products, i)
         variant = messages.choose_variant(template, contact.get("language"))
         try:
             parts = messages.render_variant(variant, context)
@@ -309,6 +327,8 @@ class _RunContext:
         batch.changes.outbox.append(self._outbox(i, contact, recipient, json.dumps(message, ensure_ascii=False), code))
         batch.message_queued(contact["id"], run.scenario)
         detail = f"{i.channel} {i.template} ({variant.lang or 'default'})" + (f" with code {code}" if code else "")
+        if products is not None:
+            detail += "; products: " + ", ".join(getattr(p, "id", None) or str(p) for p in products)
         self.log(i, "sent", detail)
         run.position += 1
 
@@ -362,7 +382,9 @@ class _RunContext:
             error=error,
         )
 
-    async def _template_context(self, contact: dict[str, Any], coupon: CouponView | None, i: p.Send) -> dict[str, Any]:
+    async def _template_context(
+        self, contact: dict[str, Any], coupon: CouponView | None, products: list[Any] | None, i: p.Send
+    ) -> dict[str, Any]:
         env = await self.env()
         roots = env.roots
         context: dict[str, Any] = {
@@ -378,8 +400,8 @@ class _RunContext:
             context["purchased"] = order.items
         if coupon is not None:
             context["coupon"] = coupon
-        if i.products is not None:
-            context["products"] = await evaluate(i.products, env) or []
+        if products is not None:
+            context["products"] = products
         bonus = self.run.vars.get("bonus")
         if bonus is not None:
             balance = Money(to_decimal(contact.get("bonus_balance") or 0), bonus["currency"])

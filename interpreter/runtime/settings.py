@@ -21,6 +21,18 @@ class Settings(msgspec.Struct, kw_only=True):
     #: Simulations only: draw generated coupon codes from this seed instead of the OS.
     code_seed: int | None = None
 
+    @classmethod
+    def from_env(cls, environ: dict[str, str]) -> Settings:
+        """Settings from SCN_* environment variables, defaults for the rest."""
+        values: dict[str, object] = {}
+        for name, key in (("default_timezone", "SCN_TIMEZONE"), ("public_url", "SCN_PUBLIC_URL"),
+                          ("secret", "SCN_SECRET")):  # fmt: skip
+            if environ.get(key):
+                values[name] = environ[key]
+        if environ.get("SCN_BATCH_SIZE"):
+            values["batch_size"] = int(environ["SCN_BATCH_SIZE"])
+        return msgspec.convert(values, cls)
+
     def sign(self, *parts: str) -> str:
         digest = hmac.new(self.secret.encode(), "\x1f".join(parts).encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest[:18]).decode().rstrip("=")

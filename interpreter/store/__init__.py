@@ -1,6 +1,6 @@
 """Stores: where runs, events, contacts and messages live (see `base.Store`)."""
 
-from .base import Store
+from .base import Store, StoreError
 from .records import (
     AWAITING,
     CANCELLED,
@@ -48,4 +48,5 @@ __all__ = [
     "SqliteStore",
     "StepLog",
     "Store",
+    "StoreError",
 ]

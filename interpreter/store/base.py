@@ -18,6 +18,10 @@ from typing import Any, Protocol
 from .records import Changes, EventIn, EventRow, RunRow, ScenarioRow
 
 
+class StoreError(Exception):
+    """The store cannot be used as it is (a file from a newer scn, a broken file)."""
+
+
 class Store(Protocol):
     # ------------------------------------------------------------ lifecycle
     async def open(self) -> None:

@@ -221,4 +221,11 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "bundle digests: an unchanged workspace is not stored again",
+        """
+        ALTER TABLE bundles ADD COLUMN digest TEXT;
+        CREATE INDEX bundles_digest ON bundles(digest);
+        """,
+    ),
 ]

@@ -8,12 +8,16 @@ whole batch of changes at a time, written with one `executemany` per table.
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import hashlib
 import json
 from collections.abc import Awaitable, Callable, Collection, Iterable
 from typing import Any, TypeVar
 
 import aiosqlite
 
+from .base import StoreError
 from .records import (
     LIVE,
     Changes,
@@ -112,48 +116,70 @@ class SqliteStore:
         self.path = path
         self.synchronous = synchronous
         self._db: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
+        # One write transaction at a time: the runtime's tasks (intake, events, due runs)
+        # share the writer connection, and their statements must not interleave.
+        self._write_lock = asyncio.Lock()
+        self._writing: contextvars.ContextVar[bool] = contextvars.ContextVar("writing", default=False)
         self._next_run_id = 1
 
     # ------------------------------------------------------------ lifecycle
 
     @property
     def db(self) -> aiosqlite.Connection:
-        if self._db is None:
+        """The writer inside a write transaction; otherwise the reader, which sees only
+        committed data (a task never reads another task's transaction half-way)."""
+        connection = self._db if self._writing.get() else self._reader
+        if connection is None:
             raise RuntimeError("the store is not open")
-        return self._db
+        return connection
 
     async def open(self) -> None:
-        self._db = await aiosqlite.connect(self.path, isolation_level=None)
-        await self.db.execute("PRAGMA journal_mode = WAL")
-        await self.db.execute(f"PRAGMA synchronous = {self.synchronous}")
-        await self.db.execute("PRAGMA busy_timeout = 10000")
-        await self.db.execute("PRAGMA foreign_keys = ON")
+        self._db = await self._connect()
+        # An in-memory database exists once per connection: there the writer reads too.
+        self._reader = self._db if self.path == ":memory:" else await self._connect()
         await self._migrate()
         self._next_run_id = await self._scalar("SELECT coalesce(max(id), 0) + 1 FROM runs")
 
+    async def _connect(self) -> aiosqlite.Connection:
+        connection = await aiosqlite.connect(self.path, isolation_level=None)
+        await connection.execute("PRAGMA journal_mode = WAL")
+        await connection.execute(f"PRAGMA synchronous = {self.synchronous}")
+        await connection.execute("PRAGMA busy_timeout = 10000")
+        await connection.execute("PRAGMA foreign_keys = ON")
+        return connection
+
     async def close(self) -> None:
-        if self._db is not None:
-            await self._db.close()
-            self._db = None
+        for connection in {id(c): c for c in (self._reader, self._db) if c is not None}.values():
+            await connection.close()
+        self._db = self._reader = None
 
     async def schema_version(self) -> int:
         return int(await self._scalar("SELECT version FROM schema_version"))
 
     async def _migrate(self) -> None:
-        await self.db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-        async with self.db.execute("SELECT version FROM schema_version") as cursor:
-            row = await cursor.fetchone()
-        if row is None:
-            await self.db.execute("INSERT INTO schema_version (version) VALUES (0)")
-            current = 0
-        else:
-            current = row[0]
+        async def read_version() -> int:
+            # In a write transaction, so two processes opening a new file agree on it.
+            await self.db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            version = await self._scalar("SELECT version FROM schema_version")
+            if version is None:
+                await self.db.execute("INSERT INTO schema_version (version) VALUES (0)")
+            return int(version or 0)
+
+        current = await self._write(read_version)
+        if current > len(MIGRATIONS):
+            raise StoreError(
+                f"{self.path} has schema version {current}, but this scn knows only {len(MIGRATIONS)}: "
+                "it was written by a newer scn; upgrade scn to open it"
+            )
         for number, (_, script) in enumerate(MIGRATIONS, start=1):
             if number <= current:
                 continue
             statements = [s.strip() for s in script.split(";") if s.strip()]
 
             async def apply(statements: list[str] = statements, number: int = number) -> None:
+                if int(await self._scalar("SELECT version FROM schema_version")) >= number:
+                    return  # another process applied it meanwhile
                 for statement in statements:
                     await self.db.execute(statement)
                 await self.db.execute("UPDATE schema_version SET version = ?", (number,))
@@ -162,13 +188,18 @@ class SqliteStore:
 
     async def _write(self, work: Callable[[], Awaitable[T]]) -> T:
         """Run ``work`` in one write transaction."""
-        await self.db.execute("BEGIN IMMEDIATE")
-        try:
-            result = await work()
-        except BaseException:
-            await self.db.execute("ROLLBACK")
-            raise
-        await self.db.execute("COMMIT")
+        async with self._write_lock:
+            token = self._writing.set(True)
+            try:
+                await self.db.execute("BEGIN IMMEDIATE")
+                try:
+                    result = await work()
+                except BaseException:
+                    await self.db.execute("ROLLBACK")
+                    raise
+                await self.db.execute("COMMIT")
+            finally:
+                self._writing.reset(token)
         return result
 
     async def _scalar(self, sql: str, params: Iterable[Any] = ()) -> Any:
@@ -191,11 +222,18 @@ class SqliteStore:
 
     async def save_bundle(self, blob: bytes, digests: dict[str, str], now: int) -> tuple[int, dict[str, int]]:
         """Store a new bundle; each scenario whose program changed gets a new version."""
+        blob_digest = hashlib.sha256(blob).hexdigest()
 
         async def work() -> tuple[int, dict[str, int]]:
-            cursor = await self.db.execute("INSERT INTO bundles (created_at, blob) VALUES (?, ?)", (now, blob))
-            bundle = cursor.lastrowid
-            assert bundle is not None
+            latest = await self._rows("SELECT version, digest FROM bundles ORDER BY version DESC LIMIT 1")
+            if latest and latest[0][1] == blob_digest:
+                bundle: int = latest[0][0]  # the same workspace again (a restart): nothing new
+            else:
+                cursor = await self.db.execute(
+                    "INSERT INTO bundles (created_at, blob, digest) VALUES (?, ?, ?)", (now, blob, blob_digest)
+                )
+                assert cursor.lastrowid is not None
+                bundle = cursor.lastrowid
             versions: dict[str, int] = {}
             for name, digest in digests.items():
                 last = await self._rows(
@@ -586,6 +624,13 @@ class SqliteStore:
                     for r in c.runs
                 ],
             )  # fmt: skip
+        if c.runs or c.new_runs:
+            # A batch that began before a scenario was paused must not wake its runs:
+            # their wake-up time is held until the scenario is resumed.
+            await db.execute(
+                "UPDATE runs SET held_wake_at = wake_at, wake_at = NULL WHERE wake_at IS NOT NULL "
+                "AND scenario IN (SELECT name FROM scenarios WHERE state = 'paused')"
+            )
         if c.step_log:
             await db.executemany(
                 "INSERT INTO step_log (run_id, step, name, at, outcome, detail) VALUES (?, ?, ?, ?, ?, ?)",

@@ -1,0 +1,151 @@
+"""Running the interpreter on a database: deploy a workspace, take events, run forever.
+
+`scn run` uses this directly (events from standard input, one JSON object per line,
+each acknowledged on standard output once it is on disk); the HTTP server runs the
+same engine loop next to its API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from collections.abc import Callable
+from typing import IO, Any
+
+import msgspec
+
+from .. import ast
+from ..checker import CheckResult, pool_codes
+from ..clock import Clock
+from ..compiler import compile_workspace
+from ..store import EventIn, SqliteStore, Store
+from .engine import Engine
+from .events import EventError, EventInput
+from .settings import Settings
+
+#: Most events acknowledged together in one group commit from one stream.
+INTAKE_BATCH = 1000
+
+
+async def deploy(engine: Engine, checked: CheckResult) -> dict[str, int]:
+    """Install a checked workspace (new versions only where programs changed) and its code pools."""
+    versions = await engine.install(compile_workspace(checked))
+    await import_pools(engine.store, checked)
+    return versions
+
+
+async def import_pools(store: Store, checked: CheckResult) -> dict[str, int]:
+    """Load the CSV code pools the workspace's coupons name; returns how many codes were new."""
+    imported: dict[str, int] = {}
+    for name, decl in checked.symbols.decls.items():
+        if not isinstance(decl, ast.CouponDecl):
+            continue
+        pool = decl.first(ast.CouponPool)
+        if isinstance(pool, ast.CouponPool):
+            text = checked.workspace.read_resource(checked.symbols.decl_files[name], pool.path.value) or ""
+            imported[name] = await store.import_pool(name, pool_codes(text))
+    return imported
+
+
+async def open_engine(path: str, clock: Clock, settings: Settings) -> Engine:
+    store = SqliteStore(path)
+    await store.open()
+    engine = Engine(store, clock, settings)
+    await engine.load()
+    return engine
+
+
+async def intake_lines(engine: Engine, lines: asyncio.Queue[str | None], out: IO[str]) -> None:
+    """Accept events from a queue of JSON lines; write one acknowledgement line for each.
+
+    Lines that are waiting together are committed together (a group commit), and their
+    acknowledgements are written only after that commit: an acknowledged event is on disk.
+    """
+    decoder = msgspec.json.Decoder(EventInput)
+    number = 0
+    done = False
+    while not done:
+        chunk = [await lines.get()]
+        while len(chunk) < INTAKE_BATCH and not lines.empty():
+            chunk.append(lines.get_nowait())
+        if chunk[-1] is None:
+            done = True
+        accepted: list[EventIn] = []
+        keys: list[tuple[int, str]] = []
+        replies: list[dict[str, Any]] = []
+        for line in chunk:
+            if line is None:
+                continue
+            number += 1
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            try:
+                event = engine.event_in(decoder.decode(line))
+            except (msgspec.DecodeError, msgspec.ValidationError, EventError) as error:
+                replies.append({"line": number, "error": str(error)})
+                continue
+            accepted.append(event)
+            keys.append((number, event.key))
+        if accepted:
+            results = await engine.accept(accepted)
+            replies.extend(
+                {"line": n, "key": key, "id": event_id, "duplicate": duplicate}
+                for (n, key), (event_id, duplicate) in zip(keys, results, strict=True)
+            )
+        replies.sort(key=lambda r: int(r["line"]))
+        if replies:
+            out.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in replies))
+            out.flush()
+
+
+async def _read_stdin(queue: asyncio.Queue[str | None]) -> None:
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=1 << 22)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    while line := await reader.readline():
+        await queue.put(line.decode("utf-8", errors="replace"))
+    await queue.put(None)
+
+
+async def run(
+    checked: CheckResult,
+    path: str,
+    clock: Clock,
+    settings: Settings,
+    *,
+    stdin_events: bool,
+    ready: Callable[[dict[str, Any]], None] | None = None,
+) -> None:
+    """Deploy, then run until SIGTERM or SIGINT (and, with stdin events, keep running after EOF)."""
+    engine = await open_engine(path, clock, settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        versions = await deploy(engine, checked)
+        if ready is not None:
+            ready({"ready": True, "scenarios": versions})
+        tasks = [asyncio.create_task(engine.run_forever(stop))]
+        if stdin_events:
+            queue: asyncio.Queue[str | None] = asyncio.Queue()
+            tasks.append(asyncio.create_task(_read_stdin(queue)))
+            tasks.append(asyncio.create_task(intake_lines(engine, queue, sys.stdout)))
+        stopping = asyncio.create_task(stop.wait())
+        waiting: set[asyncio.Task[Any]] = {stopping, *tasks}
+        failure: BaseException | None = None
+        while failure is None and not stop.is_set():
+            # Intake ends normally at the end of its input and the loop goes on; a task
+            # that fails means something broke: the process exits non-zero so that a
+            # supervisor restarts it (nothing acknowledged is lost).
+            finished, waiting = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            failure = next((t.exception() for t in finished if not t.cancelled() and t.exception()), None)
+        for task in waiting:
+            task.cancel()
+        await asyncio.gather(*waiting, return_exceptions=True)
+        if failure is not None:
+            raise failure
+    finally:
+        await engine.store.close()
