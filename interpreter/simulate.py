@@ -115,7 +115,7 @@ async def simulate(
         await _load_contacts(store, contacts or [], ms_of(start))
         last = events[-1].at
         assert last is not None
-        played = await _play(engine, clock, events, last + until)
+        played = await play(engine, clock, events, last + until)
         assert played == len(events)
         summary = await _summary(store, timeline, played)
     finally:
@@ -135,12 +135,13 @@ async def _load_contacts(store: Store, contacts: list[ContactIn], at: int) -> No
     await store.commit(changes)
 
 
-async def _play(engine: Engine, clock: VirtualClock, events: list[EventInput], end: dt.datetime) -> int:
+async def play(engine: Engine, clock: VirtualClock, events: list[EventInput], end: dt.datetime) -> int:
     """Play events and due runs in time order up to ``end``; returns how many events were played."""
     index = 0
     while True:
-        # Everything due now first (runs whose time has come), then the events of this moment.
-        while await engine.run_due():
+        # Everything due now first (events accepted earlier, runs whose time has come),
+        # then the events of this moment.
+        while await engine.step():
             pass
         now = clock.now()
         arriving = []
@@ -159,10 +160,11 @@ async def _play(engine: Engine, clock: VirtualClock, events: list[EventInput], e
         next_wake = await engine.store.next_wake()
         if next_wake is not None:
             candidates.append(dt.datetime.fromtimestamp(next_wake / 1000, UTC))
-        if not candidates:
-            return index
-        moment = min(candidates)
-        if moment > end:
+        moment = min(candidates, default=None)
+        if moment is None or moment > end:
+            if clock.now() < end:
+                clock.advance_to(end)  # one more pass for what is due at the very end
+                continue
             return index
         clock.advance_to(moment)
 

@@ -8,8 +8,9 @@ Two kinds of waiting exist, and they differ on purpose:
   next moment the contact's clock shows that time.
 
 Local times that do not exist (the hour skipped when clocks go forward) resolve to the
-first moment after the skip; local times that happen twice (clocks go back) resolve to
-the first of them.
+first moment after the skip. Local times that happen twice (clocks go back) resolve to
+the first of them, unless it has passed already: `wait until 02:15` at the second 02:00
+wakes at the second 02:15.
 """
 
 from __future__ import annotations
@@ -51,13 +52,42 @@ def resolve_local(naive: dt.datetime, tz: ZoneInfo) -> dt.datetime:
     return high.replace(microsecond=0) if high.microsecond else high
 
 
+def _occurrences(naive: dt.datetime, tz: ZoneInfo) -> list[dt.datetime]:
+    """Every UTC moment when clocks in ``tz`` show ``naive`` (none, one or two)."""
+    found = []
+    for fold in (0, 1):
+        moment = naive.replace(tzinfo=tz, fold=fold).astimezone(UTC)
+        if moment.astimezone(tz).replace(tzinfo=None) == naive:
+            found.append(moment)
+    return found
+
+
+def _offset_change(after: dt.datetime, until: dt.datetime, tz: ZoneInfo) -> dt.datetime | None:
+    """The first instant in (after, until] when the zone's offset changes, to the second.
+
+    Zones change offset at most once within a day or two, which is all this is asked."""
+    if after.astimezone(tz).utcoffset() == until.astimezone(tz).utcoffset():
+        return None
+    low, high = after, until
+    while high - low > dt.timedelta(seconds=1):
+        middle = low + (high - low) / 2
+        if middle.astimezone(tz).utcoffset() == after.astimezone(tz).utcoffset():
+            low = middle
+        else:
+            high = middle
+    return high.replace(microsecond=0) if high.microsecond else high
+
+
 def next_time_of_day(after: dt.datetime, time_of_day: dt.time, tz: ZoneInfo) -> dt.datetime:
     """The first moment at or after ``after`` when clocks in ``tz`` show ``time_of_day``."""
     local_day = after.astimezone(tz).date()
-    for days in range(0, 3):
-        candidate = resolve_local(dt.datetime.combine(local_day + dt.timedelta(days=days), time_of_day), tz)
-        if candidate >= after:
-            return candidate
+    for days in range(-1, 3):
+        naive = dt.datetime.combine(local_day + dt.timedelta(days=days), time_of_day)
+        # A time shown twice (clocks going back) counts twice: after the first has
+        # passed, the second is still ahead.
+        for candidate in sorted({resolve_local(naive, tz), *_occurrences(naive, tz)}):
+            if candidate >= after:
+                return candidate
     raise AssertionError("a time of day recurs within three days")  # pragma: no cover
 
 
@@ -73,4 +103,15 @@ def after_quiet_hours(moment: dt.datetime, start: dt.time, end: dt.time, tz: Zon
     """``moment`` itself, or the end of the quiet window it falls in."""
     if not in_quiet_hours(moment, start, end, tz):
         return moment
-    return next_time_of_day(moment, end, tz)
+    candidate = next_time_of_day(moment, end, tz)
+    for _ in range(3):
+        # Clocks going back can also leave the window (to before its start) for a while.
+        shift = _offset_change(moment, candidate, tz)
+        if shift is not None and not in_quiet_hours(shift, start, end, tz):
+            return shift
+        if not in_quiet_hours(candidate, start, end, tz):
+            return candidate
+        # The clocks skipped the whole allowed window (a short one in a DST gap), so the
+        # end of the quiet hours resolved into them again: the next day's end it is.
+        candidate = next_time_of_day(candidate + dt.timedelta(seconds=1), end, tz)
+    raise AssertionError("quiet hours end within a few days")  # pragma: no cover

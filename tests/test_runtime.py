@@ -1,0 +1,266 @@
+"""The engine on a real SQLite store with a virtual clock: splits, versions, pause,
+idempotent intake, group commits and migrations."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import sqlite3
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scn.interpreter.store import SqliteStore, StoreError
+from scn.interpreter.store.schema import MIGRATIONS
+
+from .harness import Harness
+
+TEMPLATES = """
+template t_a email
+  from "Shop" <shop@example.com>
+  subject "A"
+  html "a.html"
+end
+
+template t_b email
+  from "Shop" <shop@example.com>
+  subject "B"
+  html "b.html"
+end
+"""
+
+SPLIT = (
+    TEMPLATES
+    + """
+scenario ab "A/B"
+  on order.paid
+  split
+    variant a 30%
+      send email t_a
+    variant b 60%
+      send email t_b
+    control 10%
+  end
+end
+"""
+)
+
+TWO_MAILS = (
+    TEMPLATES
+    + """
+scenario later "A day later"
+  on order.paid
+  wait 1d
+  send email t_a
+end
+"""
+)
+
+DAY = dt.timedelta(days=1)
+
+
+def order(i: int) -> dict[str, Any]:
+    return {"order": {"id": f"o{i}", "total": "10.00", "currency": "EUR"}}
+
+
+def run(coroutine: object) -> None:
+    asyncio.run(coroutine)  # type: ignore[arg-type]
+
+
+def test_a_split_sends_each_variant_to_its_share_of_1000_contacts() -> None:
+    async def scenario() -> None:
+        async with Harness(SPLIT) as h:
+            await h.play([h.event("order.paid", f"c{i}", key=f"k{i}", **order(i)) for i in range(1000)])
+            sent = Counter(t for (t,) in await h.rows("SELECT template FROM outbox"))
+            variants = Counter(v for (v,) in await h.rows("SELECT variant FROM runs"))
+            assert sum(variants.values()) == 1000
+            # Shares within 5 points of 30/60/10 (the split is deterministic: no flakiness).
+            assert abs(sent["t_a"] - 300) <= 50 and abs(sent["t_b"] - 600) <= 50
+            assert abs(variants["control"] - 100) <= 50
+            assert variants["a"] == sent["t_a"] and variants["b"] == sent["t_b"]
+
+    run(scenario())
+
+
+def test_a_split_is_the_same_for_the_same_run() -> None:
+    """Re-executing a split step (after a crash) must take the same branch."""
+
+    async def choose(path: Path) -> list[tuple[int, str]]:
+        async with Harness(SPLIT, path) as h:
+            await h.play([h.event("order.paid", f"c{i}", key=f"k{i}", **order(i)) for i in range(50)])
+            return [(i, v) for i, v in await h.rows("SELECT id, variant FROM runs ORDER BY id")]
+
+    async def scenario(tmp: Path) -> None:
+        first = await choose(tmp / "one.db")
+        second = await choose(tmp / "two.db")
+        assert first == second
+        assert len({v for _, v in first}) == 3
+
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        run(scenario(Path(tmp)))
+
+
+def test_a_run_keeps_its_version_and_new_runs_take_the_new_one() -> None:
+    changed = TWO_MAILS.replace("send email t_a", "send email t_b")
+
+    async def scenario() -> None:
+        async with Harness(TWO_MAILS) as h:
+            await h.play([h.event("order.paid", "old", key="k1", **order(1))])
+            versions = await h.install(changed)
+            assert versions == {"later": 2}
+            await h.play([h.event("order.paid", "new", key="k2", **order(2))], until=2 * DAY)
+            rows = await h.rows(
+                "SELECT r.contact_id, r.version, o.template FROM runs r JOIN outbox o ON o.run_id = r.id "
+                "ORDER BY r.contact_id"
+            )
+            assert rows == [("new", 2, "t_b"), ("old", 1, "t_a")]
+            # Installing the same workspace again makes no new version.
+            assert await h.install(changed) == {"later": 2}
+            assert (await h.rows("SELECT count(*) FROM bundles"))[0][0] == 2
+
+    run(scenario())
+
+
+def test_pausing_holds_runs_and_resuming_continues_them() -> None:
+    async def scenario() -> None:
+        async with Harness(TWO_MAILS) as h:
+            await h.play([h.event("order.paid", "ann", key="k1", **order(1))])
+            await h.engine.set_state("later", "paused")
+            await h.advance(3 * DAY)
+            assert await h.rows("SELECT count(*) FROM outbox") == [(0,)]
+            # A paused scenario starts no new runs.
+            await h.play([h.event("order.paid", "bob", key="k2", **order(2))], until=DAY)
+            assert await h.rows("SELECT contact_id, status FROM runs") == [("ann", "waiting")]
+            await h.engine.set_state("later", "active")
+            await h.advance(dt.timedelta(seconds=1))
+            # The run due during the pause goes as soon as the scenario is resumed.
+            assert await h.rows("SELECT contact_id, template FROM outbox") == [("ann", "t_a")]
+            assert await h.rows("SELECT status FROM runs") == [("done",)]
+
+    run(scenario())
+
+
+def test_an_awaited_event_during_a_pause_is_kept_for_the_resume() -> None:
+    text = (
+        TEMPLATES
+        + """
+scenario nudge "Nudge until paid"
+  on order.unpaid
+  wait for order.paid up to 2d
+  on timeout
+    send email t_b
+    stop
+  end
+  send email t_a
+end
+"""
+    )
+
+    async def scenario() -> None:
+        async with Harness(text) as h:
+            await h.play([h.event("order.unpaid", "ann", key="u", **order(1))])
+            await h.engine.set_state("nudge", "paused")
+            await h.play([h.event("order.paid", "ann", key="p", **order(1))], until=3 * DAY)
+            assert await h.rows("SELECT count(*) FROM outbox") == [(0,)]
+            await h.engine.set_state("nudge", "active")
+            await h.advance(dt.timedelta(seconds=1))
+            # It paid during the pause: the "paid" branch, not the timeout.
+            assert await h.rows("SELECT template FROM outbox") == [("t_a",)]
+
+    run(scenario())
+
+
+def test_a_duplicate_idempotency_key_is_accepted_once() -> None:
+    async def scenario() -> None:
+        async with Harness(TWO_MAILS) as h:
+            first = h.engine.event_in(h.event("order.paid", "ann", key="same", **order(1)))
+            again = h.engine.event_in(h.event("order.paid", "ann", key="same", **order(1)))
+            results = await h.engine.accept([first, again])
+            assert results[0][1] is False and results[1] == (results[0][0], True)
+            assert (await h.engine.accept([again]))[0] == (results[0][0], True)
+            await h.advance(2 * DAY)
+            assert await h.rows("SELECT count(*) FROM runs") == [(1,)]
+            assert await h.rows("SELECT count(*) FROM outbox") == [(1,)]
+
+    run(scenario())
+
+
+def test_concurrent_producers_share_group_commits(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with Harness(TWO_MAILS, tmp_path / "scn.db") as h:
+            commits = 0
+            append = h.store.append_events
+
+            async def counting(*args: object, **kwargs: object) -> list[tuple[int, bool]]:
+                nonlocal commits
+                commits += 1
+                return await append(*args, **kwargs)  # type: ignore[arg-type]
+
+            h.store.append_events = counting  # type: ignore[method-assign]
+            events = [h.engine.event_in(h.event("order.paid", f"c{i}", key=f"k{i}", **order(i))) for i in range(200)]
+            results = await asyncio.gather(*(h.engine.accept([e]) for e in events))
+            assert sorted(r[0][0] for r in results) == list(range(1, 201))
+            assert commits < 20  # 200 producers, a handful of transactions
+            assert await h.rows("SELECT count(*) FROM events") == [(200,)]
+
+    run(scenario())
+
+
+def test_opening_an_older_file_migrates_it_and_keeps_its_data(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    conn.executescript(MIGRATIONS[0][1])
+    conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    conn.execute("INSERT INTO schema_version VALUES (1)")
+    conn.execute("INSERT INTO bundles (version, created_at, blob) VALUES (1, 0, x'00')")
+    conn.execute("INSERT INTO contacts (id, email, created_at, updated_at) VALUES ('ann', 'ann@example.com', 0, 0)")
+    conn.commit()
+    conn.close()
+
+    async def scenario() -> None:
+        store = SqliteStore(str(path))
+        await store.open()
+        try:
+            assert await store.schema_version() == len(MIGRATIONS)
+            assert (await store.contacts(["ann"]))["ann"]["email"] == "ann@example.com"
+            assert await store.bundle_blob(1) == b"\x00"
+        finally:
+            await store.close()
+
+    run(scenario())
+
+
+def test_a_file_from_a_newer_scn_is_refused_with_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "new.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    conn.execute("INSERT INTO schema_version VALUES (99)")
+    conn.commit()
+    conn.close()
+
+    async def scenario() -> None:
+        store = SqliteStore(str(path))
+        with pytest.raises(StoreError, match="written by a newer scn"):
+            await store.open()
+        await store.close()
+
+    run(scenario())
+
+
+def test_the_store_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        store = SqliteStore(str(tmp_path / "scn.db"))
+        await store.open()
+        try:
+            for pragma, value in (("journal_mode", "wal"), ("foreign_keys", 1), ("busy_timeout", 10000)):
+                async with store.db.execute(f"PRAGMA {pragma}") as cursor:
+                    row = await cursor.fetchone()
+                assert row is not None and row[0] == value, pragma
+        finally:
+            await store.close()
+
+    run(scenario())
