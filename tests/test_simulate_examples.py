@@ -131,3 +131,43 @@ def test_a_bad_timeline_line_is_reported_with_its_line_number(tmp_path: Path) ->
     )  # fmt: skip
     assert out.returncode != 0
     assert f"{events}:3:" in out.stderr and "colour" in out.stderr
+
+
+def test_the_split_of_repeat_order_gives_each_variant_its_share_of_1000_contacts() -> None:
+    from collections import Counter
+
+    import msgspec
+
+    from scn.interpreter.runtime import EventInput
+
+    start = dt.datetime(2025, 6, 2, 10, 0, tzinfo=dt.UTC)
+    events = []
+    for i in range(1000):
+        at = start + dt.timedelta(minutes=i)
+        contact = {"id": f"c{i}", "email": f"c{i}@example.com", "language": "ru", "timezone": "Europe/Kyiv"}
+        order = {
+            "id": f"o{i}",
+            "total": "100.00",
+            "currency": "UAH",
+            "items": [{"product_id": f"p{i % 7}", "price": "100.00"}, {"product_id": "case", "price": "5.00"}],
+        }
+        events.append({"type": "order.paid", "key": f"p{i}", "at": at.isoformat(), "contact": contact, "order": order})
+        events.append(
+            {
+                "type": "order.status_changed",
+                "key": f"d{i}",
+                "at": (at + dt.timedelta(days=1)).isoformat(),
+                "contact": {"id": f"c{i}"},
+                "order": {"id": f"o{i}"},
+                "data": {"status": "delivered"},
+            }
+        )
+    # fmt: skip
+    checked = check_workspace(load_workspace([EXAMPLES / "repeat_order.scn"]))
+    timeline = msgspec.convert(events, list[EventInput], strict=False)
+    result = asyncio.run(simulate(checked, timeline, until=dt.timedelta(days=10)))
+    chosen = Counter(e.detail for e in result.timeline if e.outcome == "chose")
+    assert sum(chosen.values()) == 1000
+    for variant in ("by_segment", "popular", "personal"):
+        assert 250 <= chosen[f"variant {variant}"] <= 350, chosen  # 30% each
+    assert 60 <= chosen["control group"] <= 140, chosen  # 10%

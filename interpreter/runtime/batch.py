@@ -15,8 +15,7 @@ from collections import Counter
 from decimal import Decimal
 from typing import Any
 
-from ...stdlib import recommend
-from ..program import Bundle
+from ...stdlib.recommend import Recommender
 from ..store import LIVE, Changes, ContactUpdate, EventIn, RunRow, Store
 from ..values import Percent
 from .views import ProductView
@@ -29,8 +28,10 @@ def ms_of(moment: dt.datetime) -> int:
 
 
 class Batch:
-    def __init__(self, store: Store, now: dt.datetime) -> None:
+    def __init__(self, store: Store, now: dt.datetime, recommender: Recommender | None = None) -> None:
         self.store = store
+        #: Long-lived (the engine's): recommendation figures outlive a batch.
+        self.recommender = recommender
         self.now = now
         self.now_ms = ms_of(now)
         self.changes = Changes()
@@ -222,10 +223,11 @@ class Batch:
              "granted_at": self.now_ms}
         )  # fmt: skip
 
-    async def recommend(
-        self, bundle: Bundle, contact_id: str, kind: str, limit: int, **params: Any
-    ) -> list[ProductView]:
-        return await recommend.recommend(self, bundle, contact_id, kind, limit, **params)
+    async def recommend(self, contact_id: str, kind: str, limit: int, **params: Any) -> list[ProductView]:
+        if self.recommender is None:
+            self.recommender = Recommender(self.store)
+        mine = await self.contact_orders(contact_id)
+        return await self.recommender.recommend(self.now_ms, mine, kind, limit, **params)
 
     def cached(self, key: Any) -> Any:
         return self._cache.get(key)

@@ -22,6 +22,7 @@ from typing import Any
 import msgspec
 
 from ...stdlib.catalog import BUILTIN_EVENTS
+from ...stdlib.recommend import Recommender
 from ..clock import Clock
 from ..compiler import program_digest
 from ..program import Bundle, Program
@@ -52,6 +53,7 @@ class Engine:
         self.current: Bundle | None = None
         self.scenarios: dict[str, ScenarioRow] = {}
         self.executor = Executor(self.bundles, self.settings, tracer)
+        self.recommender = Recommender(store)
         self._triggers: dict[str, list[tuple[str, int]]] = {}
         self._exits: dict[str, list[str]] = {}
         self._references: dict[str, dict[str, str]] = {}
@@ -199,7 +201,7 @@ class Engine:
         events = await self.store.unprocessed_events(self.settings.batch_size)
         if not events:
             return 0
-        batch = Batch(self.store, self.clock.now())
+        batch = Batch(self.store, self.clock.now(), self.recommender)
         await batch.load_contacts({e.contact_id for e in events})
         for event in events:
             await self._handle(batch, event)
@@ -212,7 +214,7 @@ class Engine:
         runs = await self.store.due_runs(ms_of(now), self.settings.batch_size)
         if not runs:
             return 0
-        batch = Batch(self.store, now)
+        batch = Batch(self.store, now, self.recommender)
         await batch.load_contacts({r.contact_id for r in runs})
         await batch.load_orders({r.order_id for r in runs if r.order_id})
         for run in runs:

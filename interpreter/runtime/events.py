@@ -15,6 +15,7 @@ from typing import Any
 import msgspec
 
 from ...stdlib.catalog import BUILTIN_EVENTS
+from ...stdlib.recommend import item_key
 from ..store import EventIn, EventRow, OrderUpdate
 from ..values import to_decimal
 from .batch import Batch, ms_of
@@ -227,6 +228,14 @@ async def _order(batch: Batch, event: EventRow, order_in: dict[str, Any], data: 
         summary["last_paid_at"] = record["paid_at"]
     if summary:
         batch.update_contact(event.contact_id, summary, at)
+    for item in order_in.get("items") or []:
+        # Products known from orders only, for recommendations (the catalogue wins).
+        if (key := item_key(item)) is not None:
+            batch.changes.seen_products.append(
+                {"id": key, "name": item.get("name"), "category": item.get("category"), "price": item.get("price"),
+                 "currency": record.get("currency"), "url": item.get("url"), "image": item.get("image"),
+                 "created_at": at}
+            )  # fmt: skip
 
 
 async def _course(batch: Batch, event: EventRow, data: dict[str, Any]) -> None:

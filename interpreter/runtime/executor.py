@@ -392,7 +392,7 @@ class _RunContext:
             "scenario": self.program.title,
             "unsubscribe_url": self.settings.link("unsubscribe", contact["id"], i.channel),
             "preferences_url": self.settings.link("preferences", contact["id"], i.channel),
-            "bestsellers": await self.batch.recommend(self.bundle, contact["id"], "bestsellers", 4),
+            "bestsellers": await self.batch.recommend(contact["id"], "bestsellers", 4),
         }
         order = roots.get("order")
         if order is not None:

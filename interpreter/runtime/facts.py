@@ -92,7 +92,7 @@ class RunFacts:
         return await self.batch.last_message_at(self.contact_id, channel)
 
     async def recommend(self, kind: str, limit: int, **params: Any) -> list[ProductView]:
-        return await self.batch.recommend(self.bundle, self.contact_id, kind, limit, **params)
+        return await self.batch.recommend(self.contact_id, kind, limit, **params)
 
     def tier_percent(self, program: str) -> Percent:
         record = self.batch.contacts.get(self.contact_id) or {}

@@ -79,7 +79,14 @@ class Store(Protocol):
 
     async def products(self, ids: Collection[str] | None = None, limit: int = 1000) -> list[dict[str, Any]]: ...
 
-    async def paid_orders_since(self, since: int) -> list[dict[str, Any]]: ...
+    async def product_counts(
+        self, since: int, limit: int, *, category: str | None = None, segment: str | None = None
+    ) -> list[tuple[str, int]]:
+        """Products by how many paid orders since ``since`` hold them (of a category, or
+        bought by members of a segment), most first."""
+
+    async def bought_with(self, product: str, since: int, limit: int) -> list[tuple[str, int]]:
+        """Products in the same paid orders as ``product`` since ``since``, most often first."""
 
     # ------------------------------------------------------------ runs
     async def due_runs(self, now: int, limit: int) -> list[RunRow]:

@@ -144,6 +144,8 @@ class Changes(msgspec.Struct, kw_only=True):
     contacts: list[ContactUpdate] = msgspec.field(default_factory=list)
     orders: list[OrderUpdate] = msgspec.field(default_factory=list)
     products: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    #: Products known only from order items: added if the catalogue lacks them.
+    seen_products: list[dict[str, Any]] = msgspec.field(default_factory=list)
     course_access: list[dict[str, Any]] = msgspec.field(default_factory=list)
     new_runs: list[RunRow] = msgspec.field(default_factory=list)
     runs: list[RunRow] = msgspec.field(default_factory=list)
@@ -167,6 +169,7 @@ class Changes(msgspec.Struct, kw_only=True):
                 self.contacts,
                 self.orders,
                 self.products,
+                self.seen_products,
                 self.course_access,
                 self.new_runs,
                 self.runs,

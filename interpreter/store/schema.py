@@ -228,4 +228,10 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX bundles_digest ON bundles(digest);
         """,
     ),
+    (
+        "paid orders by time, for recommendations",
+        """
+        CREATE INDEX orders_paid ON orders(paid_at) WHERE paid_at IS NOT NULL;
+        """,
+    ),
 ]

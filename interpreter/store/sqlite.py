@@ -1,4 +1,5 @@
-"""The embedded store: one SQLite file in WAL mode, through aiosqlite.
+"""The embedded store: one SQLite file in WAL mode, through aiosqlite (in-memory
+stores for simulations skip aiosqlite's thread: see `_direct`).
 
 Every write is a `BEGIN IMMEDIATE` transaction (it takes the write lock up front, so
 it never fails half-way on a lock); `busy_timeout` lets a second process wait its turn;
@@ -17,6 +18,7 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
+from ._direct import DirectConnection
 from .base import StoreError
 from .records import (
     LIVE,
@@ -29,6 +31,7 @@ from .records import (
 from .schema import MIGRATIONS
 
 T = TypeVar("T")
+Connection = aiosqlite.Connection | DirectConnection
 
 _RUN_COLUMNS = (
     "id, scenario, version, bundle, contact_id, order_id, trigger_event, position, step, vars, variant, "
@@ -56,6 +59,16 @@ _CONTACT_FIELDS = (
     "last_paid_at",
 )
 _ORDER_FIELDS = ("number", "status", "offer", "tariff", "total", "currency", "coupon", "items", "paid_at")
+
+
+def _item_key(alias: str) -> str:
+    """SQL for what identifies the product of an order item (as stdlib.recommend.item_key)."""
+    return (
+        f"coalesce(json_extract({alias}.value, '$.product_id'), json_extract({alias}.value, '$.sku'), "
+        f"json_extract({alias}.value, '$.offer'))"
+    )
+
+
 _JSON_FIELDS = frozenset({"attributes", "channels", "tags", "items"})
 
 
@@ -115,8 +128,8 @@ class SqliteStore:
     def __init__(self, path: str, *, synchronous: str = "FULL") -> None:
         self.path = path
         self.synchronous = synchronous
-        self._db: aiosqlite.Connection | None = None
-        self._reader: aiosqlite.Connection | None = None
+        self._db: Connection | None = None
+        self._reader: Connection | None = None
         # One write transaction at a time: the runtime's tasks (intake, events, due runs)
         # share the writer connection, and their statements must not interleave.
         self._write_lock = asyncio.Lock()
@@ -126,7 +139,7 @@ class SqliteStore:
     # ------------------------------------------------------------ lifecycle
 
     @property
-    def db(self) -> aiosqlite.Connection:
+    def db(self) -> Connection:
         """The writer inside a write transaction; otherwise the reader, which sees only
         committed data (a task never reads another task's transaction half-way)."""
         connection = self._db if self._writing.get() else self._reader
@@ -141,8 +154,12 @@ class SqliteStore:
         await self._migrate()
         self._next_run_id = await self._scalar("SELECT coalesce(max(id), 0) + 1 FROM runs")
 
-    async def _connect(self) -> aiosqlite.Connection:
-        connection = await aiosqlite.connect(self.path, isolation_level=None)
+    async def _connect(self) -> Connection:
+        connection: Connection
+        if self.path == ":memory:":
+            connection = DirectConnection(self.path)  # no disk to wait for: no thread needed
+        else:
+            connection = await aiosqlite.connect(self.path, isolation_level=None)
         await connection.execute("PRAGMA journal_mode = WAL")
         await connection.execute(f"PRAGMA synchronous = {self.synchronous}")
         await connection.execute("PRAGMA busy_timeout = 10000")
@@ -420,15 +437,33 @@ class SqliteStore:
             names = [d[0] for d in cursor.description]
             return [dict(zip(names, row, strict=True)) for row in await cursor.fetchall()]
 
-    async def paid_orders_since(self, since: int) -> list[dict[str, Any]]:
-        async with self.db.execute(
-            "SELECT * FROM orders WHERE paid_at IS NOT NULL AND paid_at >= ? ORDER BY paid_at", (since,)
-        ) as cursor:
-            names = [d[0] for d in cursor.description]
-            rows = [dict(zip(names, row, strict=True)) for row in await cursor.fetchall()]
-        for row in rows:
-            row["items"] = json.loads(row["items"])
-        return rows
+    async def product_counts(
+        self, since: int, limit: int, *, category: str | None = None, segment: str | None = None
+    ) -> list[tuple[str, int]]:
+        """Products by how many paid orders since ``since`` hold them, most first."""
+        sql = (
+            f"SELECT {_item_key('j')} AS product, count(DISTINCT o.id) AS n FROM orders o, json_each(o.items) j "
+            "WHERE o.paid_at >= ?"
+        )
+        params: list[Any] = [since]
+        if category is not None:
+            sql += " AND json_extract(j.value, '$.category') = ?"
+            params.append(category)
+        if segment is not None:
+            sql += " AND o.contact_id IN (SELECT contact_id FROM segment_members WHERE segment = ?)"
+            params.append(segment)
+        sql += " GROUP BY product HAVING product IS NOT NULL ORDER BY n DESC, product LIMIT ?"
+        return [(str(r[0]), int(r[1])) for r in await self._rows(sql, (*params, limit))]
+
+    async def bought_with(self, product: str, since: int, limit: int) -> list[tuple[str, int]]:
+        """Products in the same paid orders as ``product`` since ``since``, most often first."""
+        sql = (
+            f"SELECT {_item_key('other')} AS product, count(DISTINCT o.id) AS n "
+            "FROM orders o, json_each(o.items) j, json_each(o.items) other "
+            f"WHERE o.paid_at >= ? AND {_item_key('j')} = ? "
+            "GROUP BY product HAVING product IS NOT NULL AND product != ? ORDER BY n DESC, product LIMIT ?"
+        )
+        return [(str(r[0]), int(r[1])) for r in await self._rows(sql, (since, product, product, limit))]
 
     # ------------------------------------------------------------ runs
 
@@ -601,6 +636,13 @@ class SqliteStore:
                 "ON CONFLICT (id) DO UPDATE SET name = excluded.name, category = excluded.category, "
                 "price = excluded.price, currency = excluded.currency, url = excluded.url, image = excluded.image",
                 c.products,
+            )
+        if c.seen_products:
+            await db.executemany(
+                "INSERT INTO products (id, name, category, price, currency, url, image, created_at) "
+                "VALUES (:id, :name, :category, :price, :currency, :url, :image, :created_at) "
+                "ON CONFLICT (id) DO NOTHING",
+                c.seen_products,
             )
         if c.course_access:
             await db.executemany(
