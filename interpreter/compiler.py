@@ -204,7 +204,8 @@ class _Builder:
     def step(self, step: ast.Step, sid: str) -> None:
         line = step.span.line
         if isinstance(step, ast.Wait):
-            self.emit(p.Wait, sid, f"wait {_text(step.duration)}", line, duration=step.duration)
+            fixed = step.duration.milliseconds if isinstance(step.duration, ast.DurationLit) else None
+            self.emit(p.Wait, sid, f"wait {_text(step.duration)}", line, duration=step.duration, fixed_ms=fixed)
         elif isinstance(step, ast.WaitUntil):
             name = f"wait until {step.time.hour:02d}:{step.time.minute:02d}"
             self.emit(p.WaitUntil, sid, name, line, hour=step.time.hour, minute=step.time.minute)

@@ -30,6 +30,8 @@ class Instr(msgspec.Struct, frozen=True, kw_only=True, tag=True, tag_field="op")
 
 class Wait(Instr, frozen=True, kw_only=True):
     duration: ast.Expr
+    #: The duration when it is written as one (`wait 2d`), worked out once.
+    fixed_ms: int | None = None
 
 
 class WaitUntil(Instr, frozen=True, kw_only=True):

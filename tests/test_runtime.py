@@ -264,3 +264,107 @@ def test_the_store_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
             await store.close()
 
     run(scenario())
+
+
+def test_an_event_that_breaks_the_runtime_is_set_aside_and_the_rest_go_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def scenario() -> None:
+        async with Harness(TWO_MAILS) as h:
+            handle = h.engine._handle
+
+            async def fragile(batch: Any, event: Any) -> None:
+                if event.key == "k2":
+                    raise RuntimeError("a bug")
+                await handle(batch, event)
+
+            monkeypatch.setattr(h.engine, "_handle", fragile)
+            await h.play([h.event("order.paid", f"c{i}", key=f"k{i}", **order(i)) for i in range(4)], until=2 * DAY)
+            failed = await h.rows("SELECT key, error FROM events WHERE error IS NOT NULL")
+            assert failed == [("k2", "RuntimeError: a bug")]
+            assert await h.rows("SELECT count(*) FROM events WHERE processed_at IS NULL") == [(0,)]
+            assert sorted(c for (c,) in await h.rows("SELECT contact_id FROM outbox")) == ["c0", "c1", "c3"]
+
+    run(scenario())
+
+
+def test_a_run_that_breaks_the_runtime_fails_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def scenario() -> None:
+        async with Harness(TWO_MAILS) as h:
+            await h.play([h.event("order.paid", f"c{i}", key=f"k{i}", **order(i)) for i in range(3)])
+            wake = h.engine.executor.wake
+
+            async def fragile(batch: Any, run: Any) -> None:
+                if run.contact_id == "c1":
+                    raise KeyError("missing")
+                await wake(batch, run)
+
+            monkeypatch.setattr(h.engine.executor, "wake", fragile)
+            await h.advance(2 * DAY)
+            statuses = dict(await h.rows("SELECT contact_id, status FROM runs"))
+            assert statuses == {"c0": "done", "c1": "failed", "c2": "done"}
+            reason = await h.rows("SELECT reason FROM runs WHERE contact_id = 'c1'")
+            assert reason == [("internal error: KeyError: 'missing'",)]
+
+    run(scenario())
+
+
+def test_a_run_wakes_only_after_the_events_received_before_it_are_processed() -> None:
+    text = (
+        TEMPLATES
+        + """
+scenario reminder "Remind the unpaid"
+  on order.unpaid
+  wait 30m
+  stop if order.paid
+  send email t_a
+end
+"""
+    )
+
+    async def scenario() -> None:
+        async with Harness(text) as h:
+            await h.play([h.event("order.unpaid", "ann", key="u", **order(1))])
+            await h.advance(dt.timedelta(minutes=29))
+            # The payment is accepted at 29 minutes but not processed before the run is due.
+            await h.engine.accept([h.engine.event_in(h.event("order.paid", "ann", key="p", **order(1)))])
+            h.clock.advance_to(h.clock.now() + dt.timedelta(minutes=2))
+            assert await h.engine.run_due() == 0  # held back behind the unprocessed payment
+            assert await h.engine.process_events() == 1
+            assert await h.engine.run_due() == 1
+            assert await h.rows("SELECT status, reason FROM runs") == [("stopped", "stop if order.paid")]
+            assert await h.rows("SELECT count(*) FROM outbox") == [(0,)]
+
+    run(scenario())
+
+
+def test_runtime_events_are_stored_only_when_something_listens() -> None:
+    lists = (
+        TEMPLATES
+        + """
+list fired "Fired"
+
+scenario tick "Tick"
+  on order.paid
+  add to list fired
+end
+"""
+    )
+    listened = (
+        lists
+        + """
+scenario welcome_to_list "Welcome to the list"
+  on list.entered where event.list == fired
+  send email t_a
+end
+"""
+    )
+
+    async def count_list_events(text: str) -> int:
+        async with Harness(text) as h:
+            await h.play([h.event("order.paid", "ann", key="k", **order(1))], until=DAY)
+            return int((await h.rows("SELECT count(*) FROM events WHERE type = 'list.entered'"))[0][0])
+
+    async def scenario() -> None:
+        assert await count_list_events(lists) == 0
+        assert await count_list_events(listened) == 1
+
+    run(scenario())

@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from ...stdlib.recommend import Recommender
-from ..store import LIVE, Changes, ContactUpdate, EventIn, RunRow, Store
+from ..store import LIVE, Changes, ContactUpdate, EventIn, EventRow, RunRow, RunStart, Store
 from ..values import Percent
 from .views import ProductView
 
@@ -28,8 +28,12 @@ def ms_of(moment: dt.datetime) -> int:
 
 
 class Batch:
-    def __init__(self, store: Store, now: dt.datetime, recommender: Recommender | None = None) -> None:
+    def __init__(
+        self, store: Store, now: dt.datetime, recommender: Recommender | None = None, listened: set[str] | None = None
+    ) -> None:
         self.store = store
+        #: The event types worth raising (None: all of them).
+        self.listened = listened
         #: Long-lived (the engine's): recommendation figures outlive a batch.
         self.recommender = recommender
         self.now = now
@@ -46,17 +50,40 @@ class Batch:
         self._cache: dict[Any, Any] = {}
         #: Contacts known here but not yet in the store (made up for a first event).
         self._unsaved: set[str] = set()
+        self._events: dict[int, EventRow | None] = {}
+        self._expected_contacts: set[str] = set()
+        self._expected_orders: set[str] = set()
+        self._expected_events: set[int] = set()
+        #: Runs started in this batch, by scenario and contact (for entry rules).
+        self._new_runs_of: dict[tuple[str, str], list[RunRow]] = {}
+        #: Contacts the store was asked about and does not know.
+        self._absent: set[str] = set()
+        #: Runs not yet ended, per contact, for contacts fetched in bulk (see prefetch_live_runs).
+        self._live: dict[str, list[RunRow]] = {}
+        #: Run starts per (contact, scenario), for entry rules (see prefetch_starts).
+        self._starts: dict[tuple[str, str], list[RunStart]] = {}
 
     # ------------------------------------------------------------ records
 
+    def expect(self, contacts: set[str], orders: set[str], events: set[int]) -> None:
+        """Records this batch will probably need: the first one asked for loads them all.
+
+        (A run that only moves from one wait to the next needs none of them.)"""
+        self._expected_contacts |= contacts
+        self._expected_orders |= orders
+        self._expected_events |= events
+
     async def load_contacts(self, ids: set[str]) -> None:
-        missing = ids - self.contacts.keys()
+        missing = ids - self.contacts.keys() - self._absent
         if missing:
-            self.contacts.update(await self.store.contacts(missing))
+            found = await self.store.contacts(missing)
+            self.contacts.update(found)
+            self._absent |= missing - found.keys()
 
     async def contact(self, contact_id: str) -> dict[str, Any]:
-        if contact_id not in self.contacts:
-            await self.load_contacts({contact_id})
+        if contact_id not in self.contacts and contact_id not in self._absent:
+            wanted, self._expected_contacts = self._expected_contacts | {contact_id}, set()
+            await self.load_contacts(wanted)
         if contact_id not in self.contacts:  # a contact the store does not know yet
             self.contacts[contact_id] = {"id": contact_id, "created_at": self.now_ms, "attributes": {}, "channels": {},
                                          "tags": []}  # fmt: skip
@@ -86,28 +113,87 @@ class Batch:
         if order_id is None:
             return None
         if order_id not in self.orders:
-            await self.load_orders({order_id})
+            wanted, self._expected_orders = self._expected_orders | {order_id}, set()
+            await self.load_orders(wanted)
         return self.orders.get(order_id)
+
+    async def load_events(self, ids: set[int]) -> None:
+        missing = ids - self._events.keys()
+        if missing:
+            found = await self.store.events(missing)
+            for event_id in missing:
+                self._events[event_id] = found.get(event_id)
+
+    async def event(self, event_id: int) -> EventRow | None:
+        """A stored event (the trigger of a run), kept for the batch."""
+        if event_id not in self._events:
+            wanted, self._expected_events = self._expected_events | {event_id}, set()
+            await self.load_events(wanted)
+        return self._events[event_id]
 
     # ------------------------------------------------------------ runs
 
     def add_run(self, run: RunRow) -> None:
         self.runs[run.id] = run
         self.new_run_ids.add(run.id)
+        self._new_runs_of.setdefault((run.scenario, run.contact_id), []).append(run)
 
     def touch(self, run: RunRow) -> RunRow:
         """The batch's copy of a run (so that later work sees its changes)."""
         return self.runs.setdefault(run.id, run)
 
+    # A batch handles hundreds of events or runs; asking the store once for all their
+    # contacts beats asking once per event (each question costs a round trip).
+
+    async def prefetch_live_runs(self, contact_ids: set[str]) -> None:
+        missing = contact_ids - self._live.keys()
+        if missing:
+            for contact_id in missing:
+                self._live[contact_id] = []
+            for run in await self.store.live_runs_of(missing):
+                self._live[run.contact_id].append(run)
+
+    async def prefetch_starts(self, contact_ids: set[str], scenarios: set[str]) -> None:
+        wanted = {(c, s) for c in contact_ids for s in scenarios} - self._starts.keys()
+        if wanted:
+            for key in wanted:
+                self._starts[key] = []
+            for start in await self.store.run_starts({c for c, _ in wanted}, {s for _, s in wanted}):
+                if (start.contact_id, start.scenario) in wanted:
+                    self._starts[(start.contact_id, start.scenario)].append(start)
+
+    async def prefetch_lists(self, contact_ids: set[str]) -> None:
+        missing = contact_ids - self._lists.keys()
+        if missing:
+            self._lists.update(await self.store.lists_of_many(missing))
+
+    async def prefetch_segments(self, contact_ids: set[str]) -> None:
+        missing = {c for c in contact_ids if ("segments", c) not in self._cache}
+        if missing:
+            for contact_id, segments in (await self.store.segments_of_many(missing)).items():
+                self._cache[("segments", contact_id)] = segments
+
     async def live_runs(self, contact_id: str, scenarios: set[str]) -> list[RunRow]:
-        found = {r.id: r for r in await self.store.live_runs(contact_id, scenarios)}
+        known = self._live.get(contact_id)
+        stored = (
+            [r for r in known if r.scenario in scenarios]
+            if known is not None
+            else await self.store.live_runs(contact_id, scenarios)
+        )
+        found = {r.id: r for r in stored}
         for run in self.runs.values():
             if run.contact_id == contact_id and run.scenario in scenarios:
                 found[run.id] = run
         return [self.touch(r) for r in found.values() if r.status in LIVE]
 
     async def awaiting_runs(self, contact_id: str, event_type: str) -> list[RunRow]:
-        found = {r.id: r for r in await self.store.awaiting_runs(contact_id, event_type)}
+        known = self._live.get(contact_id)
+        stored = (
+            [r for r in known if r.await_event == event_type]
+            if known is not None
+            else await self.store.awaiting_runs(contact_id, event_type)
+        )
+        found = {r.id: r for r in stored}
         for run in self.runs.values():
             if run.contact_id == contact_id:
                 found[run.id] = run
@@ -116,14 +202,24 @@ class Batch:
     async def count_runs(
         self, scenario: str, *, contact_id: str | None = None, order_id: str | None = None, since: int | None = None
     ) -> int:
-        stored = await self.store.count_runs(scenario, contact_id=contact_id, order_id=order_id, since=since)
+        starts = self._starts.get((contact_id, scenario)) if contact_id is not None else None
+        if starts is not None:
+            stored = sum(
+                1
+                for s in starts
+                if (order_id is None or s.order_id == order_id) and (since is None or s.started_at >= since)
+            )
+        else:
+            stored = await self.store.count_runs(scenario, contact_id=contact_id, order_id=order_id, since=since)
+        candidates = (
+            self._new_runs_of.get((scenario, contact_id), [])
+            if contact_id is not None
+            else [self.runs[i] for i in self.new_run_ids if self.runs[i].scenario == scenario]
+        )
         fresh = sum(
             1
-            for run_id in self.new_run_ids
-            if (r := self.runs[run_id]).scenario == scenario
-            and (contact_id is None or r.contact_id == contact_id)
-            and (order_id is None or r.order_id == order_id)
-            and (since is None or r.started_at >= since)
+            for r in candidates
+            if (order_id is None or r.order_id == order_id) and (since is None or r.started_at >= since)
         )
         return stored + fresh
 
@@ -157,7 +253,7 @@ class Batch:
 
     async def lists_of(self, contact_id: str) -> set[str]:
         if contact_id not in self._lists:
-            self._lists[contact_id] = await self.store.lists_of(contact_id)
+            await self.prefetch_lists(self._expected_contacts | self.contacts.keys() | {contact_id})
         return self._lists[contact_id]
 
     async def change_list(self, name: str, contact_id: str, add: bool) -> bool:
@@ -184,6 +280,8 @@ class Batch:
 
     def emit(self, event_type: str, contact_id: str, data: dict[str, Any], key: str) -> None:
         """An event the runtime itself raises (list.entered, group.changed), processed later in order."""
+        if self.listened is not None and event_type not in self.listened:
+            return
         payload = {"type": event_type, "key": key, "contact": {"id": contact_id}, "data": data}
         self.changes.emitted_events.append(
             EventIn(key=key, type=event_type, contact_id=contact_id, occurred_at=self.now_ms,

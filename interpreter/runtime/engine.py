@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import logging
 from collections import defaultdict
 from typing import Any
 
@@ -25,8 +26,8 @@ from ...stdlib.catalog import BUILTIN_EVENTS
 from ...stdlib.recommend import Recommender
 from ..clock import Clock
 from ..compiler import program_digest
-from ..program import Bundle, Program
-from ..store import EXITED, RUNNING, EventIn, EventRow, RunRow, ScenarioRow, Store
+from ..program import Bundle, Program, WaitFor
+from ..store import EXITED, RUNNING, Changes, EventIn, EventRow, RunRow, ScenarioRow, Store
 from ..types import Ref
 from .batch import Batch, ms_of
 from .evaluate import Env, condition
@@ -35,9 +36,10 @@ from .executor import Executor, Tracer
 from .facts import RunFacts, contact_zone, event_fields, event_roots
 from .membership import redeem, update_segments
 from .settings import Settings
-from .views import EventView
+from .views import EventView, RunView
 
 UTC = dt.UTC
+logger = logging.getLogger("scn.runtime")
 
 
 class Engine:
@@ -56,6 +58,10 @@ class Engine:
         self.recommender = Recommender(store)
         self._triggers: dict[str, list[tuple[str, int]]] = {}
         self._exits: dict[str, list[str]] = {}
+        #: Event types some `wait for` waits for (in any version still in use).
+        self._awaited: set[str] = set()
+        #: Event types anything reacts to (triggers, exits, waits).
+        self._listened: set[str] = set()
         self._references: dict[str, dict[str, str]] = {}
         self._event_types: set[str] = set(BUILTIN_EVENTS)
         self._wake = asyncio.Event()
@@ -100,12 +106,15 @@ class Engine:
             for index, trigger in enumerate(program.triggers):
                 triggers[trigger.event].append((name, index))
         # Exits and waits concern runs of every version, so index all bundles in use.
+        awaited: set[str] = set()
         for bundle in self.bundles.values():
             for name, program in bundle.scenarios.items():
                 for goal in program.exits:
                     if name not in exits[goal.event]:
                         exits[goal.event].append(name)
-        self._triggers, self._exits = dict(triggers), dict(exits)
+                awaited |= {i.event for i in program.instructions if isinstance(i, WaitFor)}
+        self._triggers, self._exits, self._awaited = dict(triggers), dict(exits), awaited
+        self._listened = set(self._triggers) | set(self._exits) | awaited
         self._event_types = known_event_types(custom)
         self._references = {
             name: {f: t.kind for f, t in spec.fields.items() if isinstance(t, Ref)}
@@ -170,10 +179,12 @@ class Engine:
     # ------------------------------------------------------------ the loop
 
     async def step(self) -> bool:
-        """Do one batch of work; False when there was nothing to do now."""
-        if await self.process_events():
-            return True
-        return await self.run_due() > 0
+        """Do one batch of events and one of due runs; False when there was nothing to do.
+
+        Both every time: a steady stream of events must not keep due runs waiting."""
+        events = await self.process_events()
+        due = await self.run_due()
+        return events + due > 0
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -197,31 +208,97 @@ class Engine:
         """Wake the loop (after outside changes)."""
         self._wake.set()
 
+    def _batch(self, now: dt.datetime) -> Batch:
+        # Events the runtime raises (list.entered...) are stored only when something can
+        # react to them: a scenario, or segments (re-evaluated on every event).
+        listened = None if self.current is None or self.current.segments else self._listened
+        return Batch(self.store, now, self.recommender, listened)
+
     async def process_events(self) -> int:
         events = await self.store.unprocessed_events(self.settings.batch_size)
         if not events:
             return 0
-        batch = Batch(self.store, self.clock.now(), self.recommender)
-        await batch.load_contacts({e.contact_id for e in events})
+        try:
+            await self._process(events)
+        except Exception:
+            # One event breaks the batch: redo them one at a time, and set aside only
+            # the one that fails, so that it cannot stop everything behind it.
+            for event in events:
+                try:
+                    await self._process([event])
+                except Exception as error:
+                    logger.exception("event %s (%s) failed; it is set aside", event.id, event.type)
+                    failed = Changes(failed_events=[(event.id, self.clock_ms(), f"{type(error).__name__}: {error}")])
+                    await self.store.commit(failed)
+        return len(events)
+
+    def clock_ms(self) -> int:
+        return ms_of(self.clock.now())
+
+    async def _process(self, events: list[EventRow]) -> None:
+        batch = self._batch(self.clock.now())
+        contacts = {e.contact_id for e in events}
+        await batch.load_contacts(contacts)
+        await batch.prefetch_lists(contacts)
+        if self.current is not None and self.current.segments:
+            await batch.prefetch_segments(contacts)
+        types = {e.type for e in events}
+        if types & (self._exits.keys() | self._awaited):
+            await batch.prefetch_live_runs(contacts)
+        limited = {s for t in types for s, _ in self._triggers.get(t, ()) if self.program(s).entry_limits}
+        if limited:
+            await batch.prefetch_starts(contacts, limited)
         for event in events:
             await self._handle(batch, event)
             batch.changes.processed_events.append((event.id, batch.now_ms))
         await self.store.commit(batch.finish())
-        return len(events)
 
     async def run_due(self) -> int:
+        """Wake a batch of the runs whose time has come.
+
+        A run wakes only after every event received before its wake-up time has been
+        processed: a payment that came at 10:29 is seen by the reminder due at 10:30,
+        even when events are backed up."""
         now = self.clock.now()
-        runs = await self.store.due_runs(ms_of(now), self.settings.batch_size)
+        horizon = ms_of(now)
+        oldest = await self.store.oldest_unprocessed_event()
+        if oldest is not None:
+            horizon = min(horizon, oldest - 1)
+        runs = await self.store.due_runs(horizon, self.settings.batch_size)
         if not runs:
             return 0
-        batch = Batch(self.store, now, self.recommender)
-        await batch.load_contacts({r.contact_id for r in runs})
-        await batch.load_orders({r.order_id for r in runs if r.order_id})
+        try:
+            batch = self._batch(now)
+            await self._wake_batch(batch, runs)
+            await self.store.commit(batch.finish())
+        except Exception:
+            logger.warning("a batch of %d runs failed; redoing them one by one", len(runs))
+            await self._wake_one_by_one(now, runs)
+        return len(runs)
+
+    async def _wake_batch(self, batch: Batch, runs: list[RunRow]) -> None:
+        batch.expect(
+            contacts={r.contact_id for r in runs},
+            orders={r.order_id for r in runs if r.order_id},
+            events={r.trigger_event for r in runs},
+        )
         for run in runs:
             await self.bundle(run.bundle)
             await self.executor.wake(batch, batch.touch(run))
-        await self.store.commit(batch.finish())
-        return len(runs)
+
+    async def _wake_one_by_one(self, now: dt.datetime, runs: list[RunRow]) -> None:
+        """Redo runs singly, from their stored state, so that only a run that fails fails."""
+        stored = [r for run in runs if (r := await self.store.run(run.id)) is not None and r.wake_at is not None]
+        for run in stored:
+            try:
+                batch = self._batch(now)
+                await self._wake_batch(batch, [run])
+                await self.store.commit(batch.finish())
+            except Exception as error:
+                logger.exception("run %s (%s) failed at %s", run.id, run.scenario, run.step)
+                batch = self._batch(now)
+                self.executor.fail(batch, batch.touch(run), f"internal error: {type(error).__name__}: {error}")
+                await self.store.commit(batch.finish())
 
     # ------------------------------------------------------------ one event
 
@@ -262,10 +339,8 @@ class Engine:
             return True
         roots = event_roots(event, contact, order, bundle, references)
         if run is not None:
-            from .views import RunView
-
             roots["run"] = RunView(run.started_at, run.variant)
-            trigger = await self.store.event(run.trigger_event)
+            trigger = await batch.event(run.trigger_event)
             if trigger is not None:
                 roots["trigger"] = EventView(event_fields(trigger, await batch.order(run.order_id)))
         env = Env(roots, bundle, RunFacts(batch, bundle, event.contact_id), batch.now,
@@ -301,6 +376,8 @@ class Engine:
         self, batch: Batch, event: EventRow, order_id: str | None, contact: dict[str, Any],
         order: dict[str, Any] | None, references: dict[str, str],
     ) -> None:  # fmt: skip
+        if event.type not in self._awaited:
+            return
         for run in await batch.awaiting_runs(event.contact_id, event.type):
             if not self._same_order(run, order_id):
                 continue
@@ -362,7 +439,7 @@ class Engine:
             if limit.scope == "order":
                 if order_id is None:
                     continue
-                count = await batch.count_runs(program.name, order_id=order_id, since=since)
+                count = await batch.count_runs(program.name, contact_id=contact_id, order_id=order_id, since=since)
             else:
                 count = await batch.count_runs(program.name, contact_id=contact_id, since=since)
             if count >= limit.count:

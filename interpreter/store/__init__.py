@@ -20,6 +20,7 @@ from .records import (
     OrderUpdate,
     OutboxIn,
     RunRow,
+    RunStart,
     ScenarioRow,
     StepLog,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "OrderUpdate",
     "OutboxIn",
     "RunRow",
+    "RunStart",
     "ScenarioRow",
     "SqliteStore",
     "StepLog",

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from typing import Any, Protocol
 
-from .records import Changes, EventIn, EventRow, RunRow, ScenarioRow
+from .records import Changes, EventIn, EventRow, RunRow, RunStart, ScenarioRow
 
 
 class StoreError(Exception):
@@ -60,6 +60,11 @@ class Store(Protocol):
 
     async def event(self, event_id: int) -> EventRow | None: ...
 
+    async def events(self, ids: Collection[int]) -> dict[int, EventRow]: ...
+
+    async def oldest_unprocessed_event(self) -> int | None:
+        """When the oldest event not yet processed was received (None: all are processed)."""
+
     # ------------------------------------------------------------ projections
     async def contacts(self, ids: Collection[str]) -> dict[str, dict[str, Any]]: ...
 
@@ -72,6 +77,12 @@ class Store(Protocol):
         """course -> (tariff, progress) for a contact."""
 
     async def lists_of(self, contact_id: str) -> set[str]: ...
+
+    async def lists_of_many(self, contact_ids: Collection[str]) -> dict[str, set[str]]:
+        """contact -> the lists it is in, for every contact asked about."""
+
+    async def segments_of_many(self, contact_ids: Collection[str]) -> dict[str, set[str]]:
+        """contact -> the segments it is in, for every contact asked about."""
 
     async def list_size(self, name: str) -> int: ...
 
@@ -90,7 +101,7 @@ class Store(Protocol):
 
     # ------------------------------------------------------------ runs
     async def due_runs(self, now: int, limit: int) -> list[RunRow]:
-        """Runs to execute now: waiting ones whose wake-up time has come, oldest first."""
+        """Runs whose wake-up time is at or before ``now``, by (wake-up time, id)."""
 
     async def next_wake(self) -> int | None:
         """The earliest wake-up time of any run of an active scenario."""
@@ -98,6 +109,12 @@ class Store(Protocol):
     async def awaiting_runs(self, contact_id: str, event_type: str) -> list[RunRow]: ...
 
     async def live_runs(self, contact_id: str, scenarios: Collection[str]) -> list[RunRow]: ...
+
+    async def live_runs_of(self, contact_ids: Collection[str]) -> list[RunRow]:
+        """Every run of these contacts that has not ended."""
+
+    async def run_starts(self, contact_ids: Collection[str], scenarios: Collection[str]) -> list[RunStart]:
+        """Every run (ended or not) of these contacts in these scenarios, for entry rules."""
 
     async def run(self, run_id: int) -> RunRow | None: ...
 

@@ -8,7 +8,7 @@ of a batch's effects or none.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -160,6 +160,8 @@ class Changes(msgspec.Struct, kw_only=True):
     redemptions: list[tuple[int, str, int]] = msgspec.field(default_factory=list)
     bonus: list[BonusEntry] = msgspec.field(default_factory=list)
     processed_events: list[tuple[int, int]] = msgspec.field(default_factory=list)
+    #: (event id, at, error): events set aside because handling them failed.
+    failed_events: list[tuple[int, int, str]] = msgspec.field(default_factory=list)
     #: Events the runtime raises itself (list.entered, group.changed, ...).
     emitted_events: list[EventIn] = msgspec.field(default_factory=list)
 
@@ -183,9 +185,19 @@ class Changes(msgspec.Struct, kw_only=True):
                 self.redemptions,
                 self.bonus,
                 self.processed_events,
+                self.failed_events,
                 self.emitted_events,
             )
         )
+
+
+class RunStart(NamedTuple):
+    """When a run of a scenario started, for whom and for which order (for entry rules)."""
+
+    scenario: str
+    contact_id: str
+    order_id: str | None
+    started_at: int
 
 
 class ScenarioRow(msgspec.Struct, kw_only=True):

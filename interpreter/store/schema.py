@@ -229,9 +229,10 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     (
-        "paid orders by time, for recommendations",
+        "paid orders by time, for recommendations; why an event was set aside",
         """
         CREATE INDEX orders_paid ON orders(paid_at) WHERE paid_at IS NOT NULL;
+        ALTER TABLE events ADD COLUMN error TEXT;
         """,
     ),
 ]

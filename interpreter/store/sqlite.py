@@ -17,15 +17,18 @@ from collections.abc import Awaitable, Callable, Collection, Iterable
 from typing import Any, TypeVar
 
 import aiosqlite
+import msgspec
 
 from ._direct import DirectConnection
 from .base import StoreError
 from .records import (
     LIVE,
     Changes,
+    ContactUpdate,
     EventIn,
     EventRow,
     RunRow,
+    RunStart,
     ScenarioRow,
 )
 from .schema import MIGRATIONS
@@ -76,6 +79,10 @@ def _placeholders(count: int) -> str:
     return ",".join("?" * count)
 
 
+_decode_vars = msgspec.json.Decoder(dict[str, Any]).decode
+_encode_vars = msgspec.json.Encoder().encode
+
+
 def _run(row: tuple[Any, ...]) -> RunRow:
     return RunRow(
         id=row[0],
@@ -87,7 +94,7 @@ def _run(row: tuple[Any, ...]) -> RunRow:
         trigger_event=row[6],
         position=row[7],
         step=row[8],
-        vars=json.loads(row[9]),
+        vars=_decode_vars(row[9]),
         variant=row[10],
         status=row[11],
         wake_at=row[12],
@@ -110,7 +117,7 @@ def _run_values(run: RunRow) -> tuple[Any, ...]:
         run.trigger_event,
         run.position,
         run.step,
-        json.dumps(run.vars, separators=(",", ":")),
+        _encode_vars(run.vars).decode(),
         run.variant,
         run.status,
         run.wake_at,
@@ -364,18 +371,24 @@ class SqliteStore:
         ]
 
     async def event(self, event_id: int) -> EventRow | None:
-        rows = await self._rows(
-            "SELECT id, key, type, contact_id, occurred_at, received_at, payload, processed_at"
-            " FROM events WHERE id = ?",
-            (event_id,),
-        )
-        if not rows:
-            return None
-        r = rows[0]
-        return EventRow(
-            id=r[0], key=r[1], type=r[2], contact_id=r[3], occurred_at=r[4], received_at=r[5], payload=r[6],
-            processed_at=r[7],
-        )  # fmt: skip
+        return (await self.events([event_id])).get(event_id)
+
+    async def events(self, ids: Collection[int]) -> dict[int, EventRow]:
+        unique = list(dict.fromkeys(ids))
+        found: dict[int, EventRow] = {}
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            rows = await self._rows(
+                "SELECT id, key, type, contact_id, occurred_at, received_at, payload, processed_at"
+                f" FROM events WHERE id IN ({_placeholders(len(chunk))})",
+                chunk,
+            )
+            for r in rows:
+                found[r[0]] = EventRow(
+                    id=r[0], key=r[1], type=r[2], contact_id=r[3], occurred_at=r[4], received_at=r[5],
+                    payload=r[6], processed_at=r[7],
+                )  # fmt: skip
+        return found
 
     # ------------------------------------------------------------ records
 
@@ -418,6 +431,21 @@ class SqliteStore:
             "SELECT course, tariff, progress FROM course_access WHERE contact_id = ?", (contact_id,)
         )
         return {r[0]: (r[1], r[2]) for r in rows}
+
+    async def lists_of_many(self, contact_ids: Collection[str]) -> dict[str, set[str]]:
+        return await self._sets_of("SELECT contact_id, list FROM list_members WHERE contact_id IN ", contact_ids)
+
+    async def segments_of_many(self, contact_ids: Collection[str]) -> dict[str, set[str]]:
+        return await self._sets_of("SELECT contact_id, segment FROM segment_members WHERE contact_id IN ", contact_ids)
+
+    async def _sets_of(self, sql: str, contact_ids: Collection[str]) -> dict[str, set[str]]:
+        unique = list(dict.fromkeys(contact_ids))
+        found: dict[str, set[str]] = {c: set() for c in unique}
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            for contact_id, name in await self._rows(f"{sql}({_placeholders(len(chunk))})", chunk):
+                found[contact_id].add(name)
+        return found
 
     async def lists_of(self, contact_id: str) -> set[str]:
         rows = await self._rows("SELECT list FROM list_members WHERE contact_id = ?", (contact_id,))
@@ -474,6 +502,10 @@ class SqliteStore:
         )
         return [_run(r) for r in rows]
 
+    async def oldest_unprocessed_event(self) -> int | None:
+        value = await self._scalar("SELECT received_at FROM events WHERE processed_at IS NULL ORDER BY id LIMIT 1")
+        return int(value) if value is not None else None
+
     async def next_wake(self) -> int | None:
         value = await self._scalar("SELECT min(wake_at) FROM runs WHERE wake_at IS NOT NULL")
         return int(value) if value is not None else None
@@ -494,6 +526,32 @@ class SqliteStore:
             (contact_id, *names),
         )
         return [_run(r) for r in rows]
+
+    async def live_runs_of(self, contact_ids: Collection[str]) -> list[RunRow]:
+        unique = list(dict.fromkeys(contact_ids))
+        found: list[RunRow] = []
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            rows = await self._rows(
+                f"SELECT {_RUN_COLUMNS} FROM runs WHERE contact_id IN ({_placeholders(len(chunk))}) "
+                "AND status IN ('running', 'waiting', 'awaiting')",
+                chunk,
+            )
+            found.extend(_run(r) for r in rows)
+        return found
+
+    async def run_starts(self, contact_ids: Collection[str], scenarios: Collection[str]) -> list[RunStart]:
+        unique, names = list(dict.fromkeys(contact_ids)), list(scenarios)
+        found: list[RunStart] = []
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            rows = await self._rows(
+                f"SELECT scenario, contact_id, order_id, started_at FROM runs WHERE contact_id IN "
+                f"({_placeholders(len(chunk))}) AND scenario IN ({_placeholders(len(names))})",
+                [*chunk, *names],
+            )
+            found.extend(RunStart(*r) for r in rows)
+        return found
 
     async def run(self, run_id: int) -> RunRow | None:
         rows = await self._rows(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,))
@@ -620,8 +678,7 @@ class SqliteStore:
 
     async def _apply(self, c: Changes) -> None:
         db = self.db
-        for contact in c.contacts:
-            await self._upsert_contact(contact.id, contact.at, contact.fields)
+        await self._upsert_contacts(c.contacts)
         for order in c.orders:
             await self._upsert_order(order.id, order.contact_id, order.at, order.fields)
             if order.status_changed_to is not None:
@@ -661,12 +718,12 @@ class SqliteStore:
                 "UPDATE runs SET position = ?, step = ?, vars = ?, variant = ?, status = ?, wake_at = ?, "
                 "await_event = ?, updated_at = ?, ended_at = ?, reason = ? WHERE id = ?",
                 [
-                    (r.position, r.step, json.dumps(r.vars, separators=(",", ":")), r.variant, r.status, r.wake_at,
+                    (r.position, r.step, _encode_vars(r.vars).decode(), r.variant, r.status, r.wake_at,
                      r.await_event, r.updated_at, r.ended_at, r.reason, r.id)
                     for r in c.runs
                 ],
             )  # fmt: skip
-        if c.runs or c.new_runs:
+        if (c.runs or c.new_runs) and await self._scalar("SELECT 1 FROM scenarios WHERE state = 'paused' LIMIT 1"):
             # A batch that began before a scenario was paused must not wake its runs:
             # their wake-up time is held until the scenario is resumed.
             await db.execute(
@@ -707,11 +764,13 @@ class SqliteStore:
             await db.executemany("DELETE FROM segment_members WHERE segment = ? AND contact_id = ?", c.segment_removes)
         for issue in c.coupons:
             if issue.from_pool:
-                await db.execute(
+                cursor = await db.execute(
                     "UPDATE coupon_codes SET contact_id = ?, run_id = ?, issued_at = ?, valid_until = ? "
                     "WHERE coupon = ? AND code = ? AND contact_id IS NULL",
                     (issue.contact_id, issue.run_id, issue.issued_at, issue.valid_until, issue.coupon, issue.code),
                 )
+                if cursor.rowcount != 1:  # drawn meanwhile by another batch: this batch must be redone
+                    raise StoreError(f"pool code {issue.code} of {issue.coupon} is no longer free")
             else:
                 await db.execute(
                     "INSERT INTO coupon_codes (coupon, code, shared, contact_id, run_id, issued_at, valid_until) "
@@ -736,21 +795,36 @@ class SqliteStore:
                 "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
                 [(e.key, e.type, e.contact_id, e.occurred_at, e.occurred_at, e.payload) for e in c.emitted_events],
             )
+        if c.failed_events:
+            await db.executemany(
+                "UPDATE events SET processed_at = ?, error = ? WHERE id = ?",
+                [(at, error, event_id) for event_id, at, error in c.failed_events],
+            )
         if c.processed_events:
             await db.executemany(
                 "UPDATE events SET processed_at = ? WHERE id = ?",
                 [(at, event_id) for event_id, at in c.processed_events],
             )
 
-    async def _upsert_contact(self, contact_id: str, at: int, fields: dict[str, Any]) -> None:
-        values = {k: (json.dumps(v) if k in _JSON_FIELDS else v) for k, v in fields.items() if k in _CONTACT_FIELDS}
-        columns = ["id", "created_at", "updated_at", *values]
-        updates = ", ".join(f"{k} = excluded.{k}" for k in ["updated_at", *values])
-        await self.db.execute(
-            f"INSERT INTO contacts ({', '.join(columns)}) VALUES ({_placeholders(len(columns))}) "
-            f"ON CONFLICT (id) DO UPDATE SET {updates}",
-            (contact_id, at, at, *values.values()),
-        )
+    async def _upsert_contacts(self, updates: list[ContactUpdate]) -> None:
+        # A batch may change a contact several times: merge them in order (the last value
+        # of a field wins), then write contacts that change the same fields together.
+        merged: dict[str, tuple[int, int, dict[str, Any]]] = {}
+        for update in updates:
+            first, last, fields = merged.get(update.id, (update.at, update.at, {}))
+            merged[update.id] = (min(first, update.at), max(last, update.at), {**fields, **update.fields})
+        groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+        for contact_id, (first, last, fields) in merged.items():
+            values = {k: (json.dumps(v) if k in _JSON_FIELDS else v) for k, v in fields.items() if k in _CONTACT_FIELDS}
+            groups.setdefault(tuple(values), []).append((contact_id, first, last, *values.values()))
+        for names, rows in groups.items():
+            columns = ["id", "created_at", "updated_at", *names]
+            changes = ", ".join(f"{k} = excluded.{k}" for k in ["updated_at", *names])
+            await self.db.executemany(
+                f"INSERT INTO contacts ({', '.join(columns)}) VALUES ({_placeholders(len(columns))}) "
+                f"ON CONFLICT (id) DO UPDATE SET {changes}",
+                rows,
+            )
 
     async def _upsert_order(self, order_id: str, contact_id: str, at: int, fields: dict[str, Any]) -> None:
         values = {k: (json.dumps(v) if k in _JSON_FIELDS else v) for k, v in fields.items() if k in _ORDER_FIELDS}
