@@ -297,8 +297,9 @@ def main() -> int:
                 hueys.append(huey_waits(count, folder))
                 for leftover in folder.glob("r1.db*"):
                     leftover.unlink()
-                print(f"R1 attempt {attempt + 1}: scn {runs[-1]['total_s']:.2f} s, huey {hueys[-1]['total_s']:.2f} s",
-                      flush=True)  # fmt: skip
+                print(f"R1 attempt {attempt + 1}: scn {runs[-1]['total_s']:.2f} s (p99 {runs[-1]['p99_ms']:.0f} ms), "
+                      f"huey {hueys[-1]['total_s']:.2f} s (p99 {hueys[-1]['p99_ms']:.0f} ms); "
+                      f"threads left {threading.active_count()}", flush=True)  # fmt: skip
             scn = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
             huey = {k: statistics.median(r[k] for r in hueys) for k in hueys[0]}
             results["R1"] = {"count": count, "scn": scn, "huey": huey, "speedup": huey["total_s"] / scn["total_s"]}

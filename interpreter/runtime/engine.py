@@ -39,6 +39,8 @@ from .settings import Settings
 from .views import EventView, RunView
 
 UTC = dt.UTC
+#: Runs due within this many milliseconds make the next events batch smaller.
+DUE_SOON_MS = 100
 logger = logging.getLogger("scn.runtime")
 
 
@@ -181,8 +183,13 @@ class Engine:
     async def step(self) -> bool:
         """Do one batch of events and one of due runs; False when there was nothing to do.
 
-        Both every time: a steady stream of events must not keep due runs waiting."""
-        events = await self.process_events()
+        Both every time: a steady stream of events must not keep due runs waiting. When
+        runs are due within `DUE_SOON_MS`, the events batch is smaller, so that a batch
+        of events (tens of milliseconds for hundreds) does not make them late."""
+        next_wake = await self.store.next_wake()
+        soon = next_wake is not None and next_wake <= ms_of(self.clock.now()) + DUE_SOON_MS
+        size = self.settings.batch_size
+        events = await self.process_events(max(20, size // 5) if soon else size)
         due = await self.run_due()
         return events + due > 0
 
@@ -214,8 +221,8 @@ class Engine:
         listened = None if self.current is None or self.current.segments else self._listened
         return Batch(self.store, now, self.recommender, listened)
 
-    async def process_events(self) -> int:
-        events = await self.store.unprocessed_events(self.settings.batch_size)
+    async def process_events(self, limit: int | None = None) -> int:
+        events = await self.store.unprocessed_events(limit or self.settings.batch_size)
         if not events:
             return 0
         try:
@@ -256,15 +263,12 @@ class Engine:
     async def run_due(self) -> int:
         """Wake a batch of the runs whose time has come.
 
-        A run wakes only after every event received before its wake-up time has been
-        processed: a payment that came at 10:29 is seen by the reminder due at 10:30,
-        even when events are backed up."""
+        A run wakes only after every event about its contact received before its
+        wake-up time has been processed: a payment that came at 10:29 is seen by the
+        reminder due at 10:30, even when events are backed up. (Other contacts' backlog
+        does not hold it up.)"""
         now = self.clock.now()
-        horizon = ms_of(now)
-        oldest = await self.store.oldest_unprocessed_event()
-        if oldest is not None:
-            horizon = min(horizon, oldest - 1)
-        runs = await self.store.due_runs(horizon, self.settings.batch_size)
+        runs = await self.store.due_runs(ms_of(now), self.settings.batch_size)
         if not runs:
             return 0
         try:

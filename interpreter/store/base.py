@@ -62,9 +62,6 @@ class Store(Protocol):
 
     async def events(self, ids: Collection[int]) -> dict[int, EventRow]: ...
 
-    async def oldest_unprocessed_event(self) -> int | None:
-        """When the oldest event not yet processed was received (None: all are processed)."""
-
     # ------------------------------------------------------------ projections
     async def contacts(self, ids: Collection[str]) -> dict[str, dict[str, Any]]: ...
 
@@ -101,7 +98,8 @@ class Store(Protocol):
 
     # ------------------------------------------------------------ runs
     async def due_runs(self, now: int, limit: int) -> list[RunRow]:
-        """Runs whose wake-up time is at or before ``now``, by (wake-up time, id)."""
+        """Runs whose wake-up time is at or before ``now``, by (wake-up time, id), leaving
+        out runs whose contact has events received before that time still unprocessed."""
 
     async def next_wake(self) -> int | None:
         """The earliest wake-up time of any run of an active scenario."""

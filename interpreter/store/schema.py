@@ -233,6 +233,7 @@ MIGRATIONS: list[tuple[str, str]] = [
         """
         CREATE INDEX orders_paid ON orders(paid_at) WHERE paid_at IS NOT NULL;
         ALTER TABLE events ADD COLUMN error TEXT;
+        CREATE INDEX events_pending_contact ON events(contact_id, received_at) WHERE processed_at IS NULL;
         """,
     ),
 ]

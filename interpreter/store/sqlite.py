@@ -497,14 +497,12 @@ class SqliteStore:
 
     async def due_runs(self, now: int, limit: int) -> list[RunRow]:
         rows = await self._rows(
-            f"SELECT {_RUN_COLUMNS} FROM runs WHERE wake_at IS NOT NULL AND wake_at <= ? ORDER BY wake_at, id LIMIT ?",
+            f"SELECT {_RUN_COLUMNS} FROM runs r WHERE wake_at IS NOT NULL AND wake_at <= ? "
+            "AND NOT EXISTS (SELECT 1 FROM events e WHERE e.processed_at IS NULL AND e.contact_id = r.contact_id "
+            "AND e.received_at < r.wake_at) ORDER BY wake_at, id LIMIT ?",
             (now, limit),
         )
         return [_run(r) for r in rows]
-
-    async def oldest_unprocessed_event(self) -> int | None:
-        value = await self._scalar("SELECT received_at FROM events WHERE processed_at IS NULL ORDER BY id LIMIT 1")
-        return int(value) if value is not None else None
 
     async def next_wake(self) -> int | None:
         value = await self._scalar("SELECT min(wake_at) FROM runs WHERE wake_at IS NOT NULL")
