@@ -222,6 +222,11 @@ BUILTIN_EVENTS: dict[str, EventSpec] = {
             frequent=True,
         ),
         _event(
+            "message.bounced",
+            "a message could not be delivered for good: the address is unreachable on that channel",
+            {"channel": STRING, "template": STRING, "scenario": STRING, "reason": STRING},
+        ),
+        _event(
             "message.unsubscribed",
             "a contact unsubscribed from a channel",
             {"channel": STRING, "template": STRING, "scenario": STRING},

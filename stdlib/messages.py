@@ -41,6 +41,10 @@ def render_variant(variant: TemplateVariant, context: dict[str, Any]) -> dict[st
     parts = {key: _compiled(text, key == "html").render(context) for key, text in variant.parts.items()}
     if "html" in parts and "plain" not in parts:
         parts["plain"] = html_to_text(parts["html"])
+    for key in ("subject", "title"):
+        if "\r" in parts.get(key, "") or "\n" in parts.get(key, ""):
+            # A value from the contact's data must not be able to add a header.
+            raise ValueError(f"the {key} contains a line break once rendered: {parts[key][:60]!r}")
     return parts
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,6 +32,16 @@ def check_texts(files: dict[str, str], resources: dict[str, str] | None = None) 
 
 def codes_of(result: CheckResult) -> list[tuple[str, int, int]]:
     return [(d.code.code, d.span.line, d.span.column) for d in result.diagnostics]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """`async def` tests run in a fresh event loop each (no plugin needed)."""
+    if not inspect.iscoroutinefunction(pyfuncitem.obj):
+        return None
+    arguments: dict[str, Any] = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
+    asyncio.run(pyfuncitem.obj(**arguments))
+    return True
 
 
 @pytest.fixture

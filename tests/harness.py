@@ -29,8 +29,8 @@ def html_resources(text: str) -> dict[str, str]:
     return {name: "<p>{{ contact.id }}</p>" for name in re.findall(r'html "([^"]+)"', text)}
 
 
-def checked(text: str) -> CheckResult:
-    result = check_texts({"t.scn": text}, html_resources(text))
+def checked(text: str, resources: dict[str, str] | None = None) -> CheckResult:
+    result = check_texts({"t.scn": text}, {**html_resources(text), **(resources or {})})
     assert result.ok, [f"{d.span.line}:{d.span.column} {d.message}" for d in result.diagnostics if d.is_error]
     return result
 
@@ -38,8 +38,12 @@ def checked(text: str) -> CheckResult:
 class Harness:
     """``async with Harness(text) as h``: an engine on an SQLite file, at ``START``."""
 
-    def __init__(self, text: str, path: Path | str = ":memory:", start: dt.datetime = START) -> None:
+    def __init__(
+        self, text: str, path: Path | str = ":memory:", start: dt.datetime = START,
+        resources: dict[str, str] | None = None,
+    ) -> None:  # fmt: skip
         self.text = text
+        self.resources = resources
         self.path = str(path)
         self.clock = VirtualClock(start)
         self.store = SqliteStore(self.path, synchronous="OFF")
@@ -48,7 +52,7 @@ class Harness:
     async def __aenter__(self) -> Harness:
         await self.store.open()
         await self.engine.load()
-        await deploy(self.engine, checked(self.text))
+        await deploy(self.engine, checked(self.text, self.resources))
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -57,8 +61,13 @@ class Harness:
     async def install(self, text: str) -> dict[str, int]:
         return await self.engine.install(compile_workspace(checked(text)))
 
-    def event(self, type: str, contact: str, *, at: dt.datetime | None = None, **fields: Any) -> EventInput:
-        document = {"type": type, "contact": {"id": contact, "email": f"{contact}@example.com"}, **fields}
+    def event(
+        self, type: str, contact: str, *, at: dt.datetime | None = None, person: dict[str, Any] | None = None,
+        **fields: Any,
+    ) -> EventInput:  # fmt: skip
+        """An event about ``contact`` (with ``person``'s fields on the contact, if given)."""
+        person = {"id": contact, "email": f"{contact}@example.com", **(person or {})}
+        document = {"type": type, "contact": person, **fields}
         document["at"] = (at or self.clock.now()).isoformat()
         return msgspec.convert(document, EventInput, strict=False)
 

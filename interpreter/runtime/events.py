@@ -19,7 +19,7 @@ from ...stdlib.recommend import item_key
 from ..store import EventIn, EventRow, OrderUpdate
 from ..values import to_decimal
 from .batch import Batch, ms_of
-from .views import CHANNELS, PAID_STATUSES
+from .views import ADDRESS_FIELDS, CHANNELS, PAID_STATUSES
 
 UTC = dt.UTC
 
@@ -146,6 +146,15 @@ async def apply_projections(batch: Batch, event: EventRow, payload: dict[str, An
     data = payload.get("data") or {}
     if event.type == "message.unsubscribed" and data.get("channel") in CHANNELS:
         channels[data["channel"]] = {**channels.get(data["channel"], {}), "subscribed": False}
+    if event.type == "message.bounced" and data.get("channel") in CHANNELS:
+        channels[data["channel"]] = {**channels.get(data["channel"], {}), "bounced": True}
+    for channel in CHANNELS:
+        # A new address is worth trying again, whatever the old one did.
+        field = ADDRESS_FIELDS[channel]
+        old_token = (contact.get("attributes") or {}).get("push_token")
+        new_token = field == "push_token" and contact_in.get("push_token") not in (None, old_token)
+        if (fields.get(field) or new_token) and channels.get(channel, {}).get("bounced"):
+            channels[channel] = {**channels[channel], "bounced": False}
     if channels != (contact.get("channels") or {}):
         fields["channels"] = channels
     if event.type in ("contact.active", "lesson.completed", "course.progressed"):

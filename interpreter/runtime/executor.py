@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from ...grammar._format import expr_text
-from ...stdlib import messages
+from ...stdlib import messages, tracking
 from ...stdlib.coupons import generate_code
 from ...stdlib.loyalty import bonus_for_order
 from .. import program as p
@@ -338,8 +338,13 @@ class _RunContext:
             self.log(i, "failed", f"template {i.template} ({variant.lang or 'default'}): {error}")
             run.position += 1
             return
+        links: list[str] = []
+        if i.channel == "email" and "html" in parts:
+            key = tracking.message_key(run.id, i.id)
+            parts["html"], links = tracking.track_html(parts["html"], key, self.settings)
         message = {
             **parts,
+            "links": links,
             "lang": variant.lang,
             "from_name": template.sender_name,
             "from_address": template.sender_address,

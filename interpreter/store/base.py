@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from typing import Any, Protocol
 
-from .records import Changes, EventIn, EventRow, RunRow, RunStart, ScenarioRow
+from .records import Changes, Delivery, EventIn, EventRow, OutboxRow, RunRow, RunStart, ScenarioRow
 
 
 class StoreError(Exception):
@@ -154,3 +154,18 @@ class Store(Protocol):
     # ------------------------------------------------------------ the one write path of the runtime
     async def commit(self, changes: Changes) -> None:
         """Apply a batch of changes (runs, step log, outbox, projections...) in one transaction."""
+
+    # ------------------------------------------------------------ delivery (the sender's side)
+    async def claim_outbox(self, now: int, limit: int, lease_ms: int) -> list[OutboxRow]:
+        """Pending messages due by ``now``, oldest first; each is leased (its next attempt
+        moved ``lease_ms`` ahead, its attempts counted), so a crashed sender's messages
+        are tried again when the lease runs out."""
+
+    async def record_deliveries(self, deliveries: list[Delivery], events: list[EventIn]) -> None:
+        """Outcomes of delivery attempts and the events they raise, in one transaction."""
+
+    async def next_outbox_attempt(self) -> int | None: ...
+
+    async def outbox(
+        self, *, contact_id: str | None = None, status: str | None = None, after: int = 0, limit: int = 100
+    ) -> list[OutboxRow]: ...

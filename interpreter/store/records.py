@@ -98,6 +98,51 @@ class OutboxIn(msgspec.Struct, kw_only=True):
     error: str | None = None
 
 
+class OutboxRow(msgspec.Struct, kw_only=True):
+    """A message in the outbox, as the sender claims it."""
+
+    id: int
+    run_id: int | None
+    step: str | None
+    scenario: str | None
+    contact_id: str
+    channel: str
+    template: str | None
+    recipient: str
+    message: str
+    coupon_code: str | None
+    variant: str | None
+    status: str
+    attempts: int
+    next_attempt_at: int | None
+    created_at: int
+    sent_at: int | None = None
+    error: str | None = None
+    cost: str | None = None
+    parts: int | None = None
+
+
+#: Outbox statuses: waiting for (another) attempt, delivered to the provider, given up,
+#: or never meant to go (the step logged why).
+PENDING = "pending"
+SENT = "sent"
+UNDELIVERED = "failed"
+SKIPPED = "skipped"
+
+
+class Delivery(msgspec.Struct, kw_only=True):
+    """What one attempt to deliver an outbox message came to."""
+
+    id: int
+    #: `SENT`, `UNDELIVERED`, or `PENDING` again (a temporary failure: try later).
+    status: str
+    at: int
+    next_attempt_at: int | None = None
+    error: str | None = None
+    cost: str | None = None
+    parts: int | None = None
+
+
 class CouponIssue(msgspec.Struct, kw_only=True):
     coupon: str
     code: str

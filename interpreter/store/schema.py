@@ -236,4 +236,10 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX events_pending_contact ON events(contact_id, received_at) WHERE processed_at IS NULL;
         """,
     ),
+    (
+        "delivery: how many parts (SMS segments) a message was billed as",
+        """
+        ALTER TABLE outbox ADD COLUMN parts INTEGER;
+        """,
+    ),
 ]

@@ -32,6 +32,7 @@ from .records import (
     ScenarioRow,
 )
 from .schema import MIGRATIONS
+from .sqlite_outbox import OutboxMixin
 
 T = TypeVar("T")
 Connection = aiosqlite.Connection | DirectConnection
@@ -129,7 +130,7 @@ def _run_values(run: RunRow) -> tuple[Any, ...]:
     )
 
 
-class SqliteStore:
+class SqliteStore(OutboxMixin):
     """A store in one SQLite file (or `:memory:` for simulations and tests)."""
 
     def __init__(self, path: str, *, synchronous: str = "FULL") -> None:

@@ -1,0 +1,103 @@
+"""The outbox side of the SQLite store: the sender claims messages and records outcomes.
+
+A claim moves a message's next attempt a lease ahead (and counts the attempt) in one
+statement, so a sender that crashes mid-delivery leaves the message to be tried again
+when the lease runs out; nothing is lost, and a message is sent twice only if the
+process died between the provider's acceptance and the record of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from .records import PENDING, Delivery, EventIn, OutboxRow
+
+if TYPE_CHECKING:
+    from .sqlite import Connection
+
+T = TypeVar("T")
+
+_OUTBOX_COLUMNS = (
+    "id, run_id, step, scenario, contact_id, channel, template, recipient, message, coupon_code, variant, "
+    "status, attempts, next_attempt_at, created_at, sent_at, error, cost, parts"
+)
+_NAMES = [name.strip() for name in _OUTBOX_COLUMNS.split(",")]
+
+
+def _outbox_row(row: Iterable[Any]) -> OutboxRow:
+    return OutboxRow(**dict(zip(_NAMES, row, strict=True)))
+
+
+class OutboxMixin:
+    if TYPE_CHECKING:
+
+        @property
+        def db(self) -> Connection: ...
+
+        async def _write(self, work: Callable[[], Awaitable[T]]) -> T: ...
+
+        async def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]: ...
+
+        async def _scalar(self, sql: str, params: Iterable[Any] = ()) -> Any: ...
+
+    async def claim_outbox(self, now: int, limit: int, lease_ms: int) -> list[OutboxRow]:
+        """Pending messages due by ``now``, oldest first, each leased for ``lease_ms``."""
+
+        async def claim() -> list[OutboxRow]:
+            rows = await self._rows(
+                f"UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ? WHERE id IN ("
+                "SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? "
+                f"ORDER BY next_attempt_at, id LIMIT ?) RETURNING {_OUTBOX_COLUMNS}",
+                (now + lease_ms, now, limit),
+            )
+            return sorted((_outbox_row(r) for r in rows), key=lambda r: r.id)
+
+        return await self._write(claim)
+
+    async def record_deliveries(self, deliveries: list[Delivery], events: list[EventIn]) -> None:
+        """Outcomes of attempts, and the events they raise (a bounce), in one transaction."""
+        if not deliveries and not events:
+            return
+
+        async def record() -> None:
+            await self.db.executemany(
+                "UPDATE outbox SET status = ?, next_attempt_at = ?, sent_at = CASE WHEN ? = 'sent' THEN ? "
+                "ELSE sent_at END, error = ?, cost = coalesce(?, cost), parts = coalesce(?, parts) "
+                "WHERE id = ? AND status = 'pending'",
+                [
+                    (d.status, d.next_attempt_at if d.status == PENDING else None, d.status, d.at, d.error, d.cost,
+                     d.parts, d.id)
+                    for d in deliveries
+                ],
+            )  # fmt: skip
+            if events:
+                await self.db.executemany(
+                    "INSERT INTO events (key, type, contact_id, occurred_at, received_at, payload) "
+                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
+                    [(e.key, e.type, e.contact_id, e.occurred_at, e.occurred_at, e.payload) for e in events],
+                )
+
+        await self._write(record)
+
+    async def next_outbox_attempt(self) -> int | None:
+        value = await self._scalar("SELECT min(next_attempt_at) FROM outbox WHERE status = 'pending'")
+        return int(value) if value is not None else None
+
+    async def outbox(
+        self, *, contact_id: str | None = None, status: str | None = None, after: int = 0, limit: int = 100
+    ) -> list[OutboxRow]:
+        """Messages by id (after ``after``), optionally for one contact or in one status."""
+        clauses: list[str] = ["id > ?"]
+        params: list[Any] = [after]
+        if contact_id is not None:
+            clauses.append("contact_id = ?")
+            params.append(contact_id)
+        if status is not None:
+            clauses.append("status = ?")
+            params.append(status)
+        params.append(limit)
+        rows = await self._rows(
+            f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE {' AND '.join(clauses)} ORDER BY id LIMIT ?", params
+        )
+        return [_outbox_row(r) for r in rows]

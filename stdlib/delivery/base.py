@@ -1,0 +1,64 @@
+"""The one interface every channel implements, and what an attempt comes to."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal, Protocol
+
+import msgspec
+
+from ...interpreter.store import OutboxRow
+
+Status = Literal["sent", "retry", "failed"]
+
+
+class Outcome(msgspec.Struct, frozen=True, kw_only=True):
+    """What one attempt to deliver a message came to."""
+
+    status: Status
+    #: Why it failed, or what the provider answered.
+    detail: str | None = None
+    #: What sending cost (decimal text with its currency, "0.12 EUR"), when known.
+    cost: str | None = None
+    #: How many parts the message was billed as (SMS segments).
+    parts: int | None = None
+    #: The address does not exist or refuses for good: stop sending to it.
+    suppress: bool = False
+
+
+def sent(detail: str | None = None, *, cost: str | None = None, parts: int | None = None) -> Outcome:
+    return Outcome(status="sent", detail=detail, cost=cost, parts=parts)
+
+
+def retry(detail: str) -> Outcome:
+    return Outcome(status="retry", detail=detail)
+
+
+def failed(detail: str, *, suppress: bool = False) -> Outcome:
+    return Outcome(status="failed", detail=detail, suppress=suppress)
+
+
+class Channel(Protocol):
+    """Delivers outbox messages of one channel (email, sms, viber, push, webpush, webhook)."""
+
+    async def send(self, message: OutboxRow) -> Outcome:
+        """Try once. Must not raise for delivery problems: they are outcomes."""
+
+    async def close(self) -> None: ...
+
+
+def content(message: OutboxRow) -> dict[str, Any]:
+    """The rendered parts and headers the runtime stored with a message."""
+    value = json.loads(message.message or "{}")
+    return value if isinstance(value, dict) else {}
+
+
+class HeaderError(ValueError):
+    """A header value that would let text inject another header."""
+
+
+def header_value(name: str, value: str | None) -> str | None:
+    """``value`` if it is safe as a header: no CR or LF anywhere (rendered subjects included)."""
+    if value is not None and ("\r" in value or "\n" in value):
+        raise HeaderError(f"{name} contains a line break ({value[:60]!r}): refused, it could inject headers")
+    return value

@@ -1,0 +1,200 @@
+"""Email over SMTP (aiosmtplib): building the message and a pool of reused connections.
+
+Every message is multipart/alternative (text and HTML; the text derived from the HTML
+when the template has none), with Message-ID, Date, From with a display name, Reply-To,
+and one-click unsubscribe (RFC 8058): `List-Unsubscribe` with the signed HTTPS link and
+a mailto, plus `List-Unsubscribe-Post`. Non-ASCII names and subjects are encoded as
+RFC 2047 words by the standard library's SMTP policy.
+
+How SMTP answers are read (one recipient per message, so a refusal is that message's):
+
+* a 5xx refusal of the recipient (or a 5.1.x "no such mailbox" after DATA) is
+  permanent: the message is undeliverable and the address suppressed;
+* other 5xx replies after DATA (content refused) are permanent for this message only;
+* 4xx replies, timeouts and dropped connections are temporary: try again later;
+* refusals of our sender or our login are the operator's configuration, not the
+  message's fault: temporary, so that fixing the settings delivers what waited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import email.policy
+import logging
+import urllib.parse
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+
+import aiosmtplib
+import msgspec
+
+from ...interpreter.store import OutboxRow
+from .base import HeaderError, Outcome, content, failed, header_value, retry, sent
+
+logger = logging.getLogger("scn.delivery.email")
+
+
+class SmtpConfig(msgspec.Struct, frozen=True, kw_only=True):
+    host: str = "localhost"
+    port: int = 25
+    username: str | None = None
+    password: str | None = None
+    #: "tls" (implicit, smtps), "starttls" (required), "auto" (if offered), "off".
+    security: str = "auto"
+    verify: bool = True
+    #: Connections kept open and used in parallel.
+    connections: int = 4
+    timeout_s: float = 30.0
+
+    @classmethod
+    def from_url(cls, url: str, **overrides: object) -> SmtpConfig:
+        """`smtp://user:pass@host:587?starttls=require&connections=8&timeout=20`, or `smtps://...`.
+
+        `starttls` is `auto` (use it when the server offers it; the default), `require`
+        or `off`; `verify=off` accepts any certificate (test servers only)."""
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps"):
+            raise ValueError(f"SMTP URL {url!r}: the scheme must be smtp:// or smtps://")
+        query = dict(urllib.parse.parse_qsl(parts.query))
+        starttls = query.get("starttls", "auto")
+        if starttls not in ("auto", "require", "off"):
+            raise ValueError(f"SMTP URL {url!r}: starttls must be auto, require or off")
+        security = "tls" if parts.scheme == "smtps" else {"require": "starttls"}.get(starttls, starttls)
+        values: dict[str, object] = {
+            "host": parts.hostname or "localhost",
+            "port": parts.port or (465 if security == "tls" else 587 if security == "starttls" else 25),
+            "username": urllib.parse.unquote(parts.username) if parts.username else None,
+            "password": urllib.parse.unquote(parts.password) if parts.password else None,
+            "security": security,
+            "verify": query.get("verify", "on") not in ("off", "0", "false", "no"),
+        }
+        if "connections" in query:
+            values["connections"] = int(query["connections"])
+        if "timeout" in query:
+            values["timeout_s"] = float(query["timeout"])
+        values.update(overrides)
+        return msgspec.convert(values, cls)
+
+    def client(self) -> aiosmtplib.SMTP:
+        return aiosmtplib.SMTP(
+            hostname=self.host,
+            port=self.port,
+            username=self.username,
+            password=self.password,
+            use_tls=self.security == "tls",
+            start_tls={"starttls": True, "off": False, "tls": False}.get(self.security),
+            validate_certs=self.verify,
+            timeout=self.timeout_s,
+        )
+
+
+class MailDefaults(msgspec.Struct, frozen=True, kw_only=True):
+    """What a template that does not say gets: sender, and where mailto unsubscribes go."""
+
+    from_name: str | None = "scn"
+    from_address: str = "scn@localhost"
+    #: The mailbox of the `List-Unsubscribe` mailto; default `unsubscribe@` the sender's domain.
+    unsubscribe_mailbox: str | None = None
+
+
+def _address(display: str | None, address: str, what: str) -> Address:
+    header_value(what, display)
+    header_value(what, address)
+    name, addr = parseaddr(address)
+    if "@" not in addr:
+        raise HeaderError(f"{what} {address!r} is not an email address")
+    local, _, domain = addr.rpartition("@")
+    return Address(display_name=display or name or "", username=local, domain=domain)
+
+
+def build_email(message: OutboxRow, defaults: MailDefaults, now: dt.datetime) -> EmailMessage:
+    """The MIME message for an outbox email. Raises HeaderError on unsafe header text."""
+    parts = content(message)
+    sender = _address(
+        parts.get("from_name") or (None if parts.get("from_address") else defaults.from_name),
+        parts.get("from_address") or defaults.from_address,
+        "From",
+    )
+    mail = EmailMessage(policy=email.policy.SMTP)
+    mail["From"] = sender
+    mail["To"] = _address(None, message.recipient, "To")
+    if parts.get("reply_to"):
+        mail["Reply-To"] = _address(None, parts["reply_to"], "Reply-To")
+    mail["Subject"] = header_value("Subject", parts.get("subject") or "") or ""
+    mail["Date"] = format_datetime(now)
+    mail["Message-ID"] = f"<scn.{message.id}.{message.created_at}@{sender.domain}>"
+    unsubscribe = header_value("List-Unsubscribe", parts.get("unsubscribe_url"))
+    if unsubscribe:
+        mailbox = defaults.unsubscribe_mailbox or f"unsubscribe@{sender.domain}"
+        query = urllib.parse.urlencode({"subject": "unsubscribe", "body": unsubscribe}, quote_via=urllib.parse.quote)
+        mail["List-Unsubscribe"] = f"<{unsubscribe}>, <mailto:{mailbox}?{query}>"
+        mail["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    if message.scenario:
+        mail["X-Scn-Scenario"] = header_value("X-Scn-Scenario", message.scenario) or ""
+    mail.set_content(parts.get("plain") or parts.get("text") or "", subtype="plain", charset="utf-8")
+    if parts.get("html"):
+        mail.add_alternative(parts["html"], subtype="html", charset="utf-8")
+    return mail
+
+
+def _refused(code: int, text: str, *, at_recipient: bool) -> Outcome:
+    detail = f"{code} {text}".strip()
+    if 400 <= code < 500:
+        return retry(f"temporary refusal: {detail}")
+    mailbox_gone = at_recipient or text.lstrip().startswith(("5.1.", "5.2.1"))
+    return failed(f"refused: {detail}", suppress=mailbox_gone)
+
+
+class SmtpChannel:
+    """Sends email through a pool of at most `connections` SMTP connections, reused."""
+
+    def __init__(self, config: SmtpConfig, defaults: MailDefaults | None = None) -> None:
+        self.config = config
+        self.defaults = defaults or MailDefaults()
+        self._slots = asyncio.Semaphore(max(1, config.connections))
+        self._idle: list[aiosmtplib.SMTP] = []
+        #: Connections opened so far (a pool that works opens few).
+        self.opened = 0
+
+    async def send(self, message: OutboxRow) -> Outcome:
+        try:
+            mail = build_email(message, self.defaults, dt.datetime.now(dt.UTC))
+        except (HeaderError, ValueError) as error:
+            return failed(f"cannot build the email: {error}")
+        async with self._slots:
+            client = self._idle.pop() if self._idle else self.config.client()
+            keep = False
+            try:
+                if not client.is_connected:
+                    self.opened += 1
+                    await client.connect()
+                await client.send_message(mail, recipients=[message.recipient])
+                keep = True
+                return sent()
+            except aiosmtplib.SMTPRecipientsRefused as error:
+                keep = True  # the session is fine: only this recipient was refused
+                refusal = error.recipients[0]
+                return _refused(refusal.code, refusal.message, at_recipient=True)
+            except (aiosmtplib.SMTPSenderRefused, aiosmtplib.SMTPAuthenticationError) as error:
+                logger.error("the SMTP server refuses our sender or login: %s %s", error.code, error.message)
+                why = f"{error.code} {error.message}"
+                return retry(f"the server refuses our sender or login (check the SMTP settings): {why}")
+            except aiosmtplib.SMTPResponseException as error:
+                return _refused(error.code, error.message, at_recipient=False)
+            except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
+                return retry(f"connection problem: {type(error).__name__}: {error}")
+            finally:
+                if keep and client.is_connected:
+                    self._idle.append(client)
+                else:
+                    client.close()
+
+    async def close(self) -> None:
+        idle, self._idle = self._idle, []
+        for client in idle:
+            try:
+                await client.quit()
+            except (aiosmtplib.SMTPException, OSError, TimeoutError):
+                client.close()

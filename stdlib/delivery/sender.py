@@ -1,0 +1,141 @@
+"""The sender: claims due outbox messages, delivers them through their channel, records outcomes.
+
+Temporary failures are tried again after 1, 2, 4, 8... minutes (up to `max_delay`), until
+the message is `max_age` old; then it is given up with the last reason. A permanent
+failure is recorded at once; when the provider says the address does not exist, a
+`message.bounced` event marks the channel unreachable for that contact (in the same
+transaction), so later sends to it are skipped with that reason on the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+from collections.abc import Mapping
+
+import msgspec
+
+from ...interpreter.clock import Clock
+from ...interpreter.store import PENDING, SENT, UNDELIVERED, Delivery, EventIn, OutboxRow, Store
+from .base import Channel, Outcome, failed, retry
+
+UTC = dt.UTC
+logger = logging.getLogger("scn.delivery")
+#: Channels whose addresses belong to contacts (a webhook's URL belongs to a scenario).
+CONTACT_CHANNELS = frozenset({"email", "sms", "viber", "push", "webpush"})
+
+
+class RetryPolicy(msgspec.Struct, frozen=True, kw_only=True):
+    first_delay_ms: int = 60_000
+    max_delay_ms: int = 3_600_000
+    #: A message older than this is given up instead of tried again.
+    max_age_ms: int = 86_400_000
+    #: How long a claimed message is left to its sender before another may try it.
+    lease_ms: int = 300_000
+
+    def delay(self, attempts: int) -> int:
+        """Wait before the next attempt, after ``attempts`` failed ones: 1, 2, 4, 8... x first."""
+        return int(min(self.max_delay_ms, self.first_delay_ms * 2 ** max(0, attempts - 1)))
+
+
+def _ms(moment: dt.datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def _age(ms: int) -> str:
+    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000)):
+        if ms >= size:
+            return f"{ms / size:.3g}{unit}"
+    return f"{ms / 1000:.3g}s"
+
+
+class Sender:
+    def __init__(
+        self, store: Store, clock: Clock, channels: Mapping[str, Channel], *,
+        policy: RetryPolicy | None = None, batch_size: int = 100, concurrency: int = 16,
+    ) -> None:  # fmt: skip
+        self.store = store
+        self.clock = clock
+        self.channels = dict(channels)
+        self.policy = policy or RetryPolicy()
+        self.batch_size = batch_size
+        self._slots = asyncio.Semaphore(concurrency)
+        self._wake = asyncio.Event()
+
+    def nudge(self) -> None:
+        """New messages are in the outbox: look now rather than at the next planned time."""
+        self._wake.set()
+
+    async def _attempt(self, message: OutboxRow) -> Outcome:
+        channel = self.channels.get(message.channel)
+        if channel is None:
+            return failed(f"no provider is configured for {message.channel}: add one to the delivery settings")
+        async with self._slots:
+            try:
+                return await channel.send(message)
+            except Exception as error:  # a bug in a channel must not lose the message
+                logger.exception("channel %s failed on message %s", message.channel, message.id)
+                return retry(f"internal error: {type(error).__name__}: {error}")
+
+    async def deliver_due(self) -> int:
+        """One batch: claim, deliver in parallel, record. Returns how many were tried."""
+        claimed = await self.store.claim_outbox(_ms(self.clock.now()), self.batch_size, self.policy.lease_ms)
+        if not claimed:
+            return 0
+        outcomes = await asyncio.gather(*(self._attempt(m) for m in claimed))
+        now = _ms(self.clock.now())
+        deliveries: list[Delivery] = []
+        bounces: list[EventIn] = []
+        for message, outcome in zip(claimed, outcomes, strict=True):
+            deliveries.append(self._delivery(message, outcome, now))
+            if outcome.status == "failed":
+                logger.warning("message %s to %s undeliverable: %s", message.id, message.recipient, outcome.detail)
+                if outcome.suppress and message.channel in CONTACT_CHANNELS:
+                    bounces.append(self._bounce(message, outcome, now))
+        await self.store.record_deliveries(deliveries, bounces)
+        return len(claimed)
+
+    def _delivery(self, message: OutboxRow, outcome: Outcome, now: int) -> Delivery:
+        if outcome.status == "sent":
+            return Delivery(id=message.id, status=SENT, at=now, cost=outcome.cost, parts=outcome.parts)
+        if outcome.status == "failed":
+            return Delivery(id=message.id, status=UNDELIVERED, at=now, error=outcome.detail)
+        next_attempt = now + self.policy.delay(message.attempts)
+        if next_attempt - message.created_at > self.policy.max_age_ms:
+            error = f"gave up after {message.attempts} attempts over {_age(now - message.created_at)}: {outcome.detail}"
+            return Delivery(id=message.id, status=UNDELIVERED, at=now, error=error)
+        return Delivery(id=message.id, status=PENDING, at=now, next_attempt_at=next_attempt, error=outcome.detail)
+
+    def _bounce(self, message: OutboxRow, outcome: Outcome, now: int) -> EventIn:
+        data = {"channel": message.channel, "template": message.template, "scenario": message.scenario,
+                "reason": outcome.detail}  # fmt: skip
+        return EventIn(
+            key=f"scn:bounce:{message.id}",
+            type="message.bounced",
+            contact_id=message.contact_id,
+            occurred_at=now,
+            payload=json.dumps({"data": data}, ensure_ascii=False),
+        )
+
+    async def run_forever(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            self._wake.clear()
+            if await self.deliver_due():
+                continue
+            next_attempt = await self.store.next_outbox_attempt()
+            moment = dt.datetime.fromtimestamp(next_attempt / 1000, UTC) if next_attempt is not None else None
+            waiters = [
+                asyncio.ensure_future(stop.wait()),
+                asyncio.ensure_future(self.clock.sleep_until(moment, self._wake)),
+            ]
+            try:
+                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiter in waiters:
+                    waiter.cancel()
+
+    async def close(self) -> None:
+        for channel in self.channels.values():
+            await channel.close()

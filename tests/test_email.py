@@ -1,0 +1,265 @@
+"""Email over real SMTP: a real aiosmtpd server on 127.0.0.1, parsed with the email package."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import urllib.parse
+
+import pytest
+
+from scn.interpreter.runtime import EventInput
+from scn.interpreter.store import PENDING, SENT, UNDELIVERED
+from scn.stdlib.delivery import RetryPolicy, Sender
+from scn.stdlib.delivery.base import HeaderError
+from scn.stdlib.delivery.email import MailDefaults, SmtpChannel, SmtpConfig, build_email
+from scn.stdlib.tracking import read_token
+
+from .harness import Harness
+from .smtp_server import SmtpServer, free_port
+
+WORKSPACE = """
+template welcome email
+  from "Магазин Демо" <shop@demo.example>
+  reply to <help@demo.example>
+  fallback en
+  lang ru
+    subject "Добро пожаловать, {{ contact.first_name }}!"
+    html "welcome.ru.html"
+  lang lv
+    subject "Laipni lūdzam, {{ contact.first_name }}! Ūdens, ķirsis, ņemt"
+    html "welcome.lv.html"
+  lang pl
+    subject "Witaj, {{ contact.first_name }}! Zażółć gęślą jaźń"
+    html "welcome.pl.html"
+  lang en
+    subject "Welcome, {{ contact.first_name }}!"
+    html "welcome.en.html"
+end
+
+scenario welcome "Welcome"
+  on contact.registered
+  send email welcome
+end
+"""
+
+PAGE = (
+    '<html><body><p>{{ contact.first_name }}: <a href="https://shop.example/catalog?a=1&amp;b=2">каталог</a></p>'
+    '<p><a href="{{ unsubscribe_url }}">unsubscribe</a></p></body></html>'
+)
+RESOURCES = {f"welcome.{lang}.html": PAGE for lang in ("ru", "lv", "pl", "en")}
+POLICY = RetryPolicy(first_delay_ms=60_000, max_delay_ms=600_000, max_age_ms=3_600_000)
+
+
+def registered(
+    h: Harness, contact: str, language: str = "en", name: str = "Ann", email: str | None = None
+) -> EventInput:
+    person = {"email": email or f"{contact}@example.com", "language": language, "first_name": name}
+    return h.event("contact.registered", contact, person=person)
+
+
+async def outbox_rows(h: Harness) -> list[tuple[str, str, int, str | None]]:
+    rows = await h.rows("SELECT recipient, status, attempts, error FROM outbox ORDER BY id")
+    return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+
+def sender_for(h: Harness, url: str, **options: object) -> tuple[Sender, SmtpChannel]:
+    channel = SmtpChannel(SmtpConfig.from_url(url, **options), MailDefaults())
+    return Sender(h.store, h.clock, {"email": channel}, policy=POLICY), channel
+
+
+async def test_mail_arrives_multipart_with_headers_encoded() -> None:
+    with SmtpServer() as server:
+        async with Harness(WORKSPACE, resources=RESOURCES) as h:
+            await h.play([
+                registered(h, "olga", "ru", "Ольга"),
+                registered(h, "janis", "lv", "Jānis"),
+                registered(h, "zofia", "pl-PL", "Zofia"),
+                registered(h, "bob", "de", "Bob"),
+            ])  # fmt: skip
+            sender, channel = sender_for(h, server.url)
+            assert await sender.deliver_due() == 4
+            await channel.close()
+            assert [r[1] for r in await outbox_rows(h)] == [SENT] * 4
+    subjects = {m["To"]: m["Subject"] for _, m in server.handler.received}
+    assert subjects == {
+        "olga@example.com": "Добро пожаловать, Ольга!",
+        "janis@example.com": "Laipni lūdzam, Jānis! Ūdens, ķirsis, ņemt",
+        "zofia@example.com": "Witaj, Zofia! Zażółć gęślą jaźń",
+        "bob@example.com": "Welcome, Bob!",  # no German variant: the fallback
+    }
+    _, mail = next((r, m) for r, m in server.handler.received if r == ["olga@example.com"])
+    assert mail.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in mail.iter_parts()] == ["text/plain", "text/html"]
+    assert mail["From"].addresses[0].display_name == "Магазин Демо"
+    assert mail["From"].addresses[0].addr_spec == "shop@demo.example"
+    assert mail["Reply-To"] == "help@demo.example"
+    assert re.fullmatch(r"<scn\.\d+\.\d+@demo\.example>", mail["Message-ID"])
+    assert mail["Date"].datetime.tzinfo is not None
+    unsubscribe = re.findall(r"<([^>]+)>", mail["List-Unsubscribe"])
+    assert unsubscribe[0].startswith("http://localhost:8000/unsubscribe/email/")
+    assert unsubscribe[1].startswith("mailto:unsubscribe@demo.example?")
+    assert urllib.parse.parse_qs(unsubscribe[1].partition("?")[2])["body"] == [unsubscribe[0]]
+    assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    raw = mail.as_bytes()
+    headers = raw.split(b"\r\n\r\n")[0] if b"\r\n\r\n" in raw else raw.split(b"\n\n")[0]
+    assert headers.isascii(), "non-ASCII header text must travel as encoded words"
+    plain = mail.get_body(("plain",))
+    html = mail.get_body(("html",))
+    assert plain is not None and html is not None
+    assert "Ольга" in plain.get_content() and "https://shop.example/catalog?a=1&b=2" in plain.get_content()
+    page = html.get_content()
+    assert "https://shop.example/catalog" not in page, "links in the HTML are tracked"
+    tracked = re.findall(r'href="http://localhost:8000/c/([^"]+)"', page)
+    assert len(tracked) == 1 and read_token(h.engine.settings, "c", tracked[0]) is not None
+    assert re.search(r'<img src="http://localhost:8000/o/[^"]+" width="1" height="1"', page)
+    assert unsubscribe[0] in page, "the unsubscribe link is never rewritten"
+
+
+async def test_temporary_refusal_is_retried_with_backoff_and_delivered_once() -> None:
+    with SmtpServer() as server:
+        server.handler.rcpt_replies["slow@example.com"] = ["451 4.7.1 Greylisted, try later", "421 4.3.2 Busy"]
+        async with Harness(WORKSPACE, resources=RESOURCES) as h:
+            await h.play([registered(h, "slow", email="slow@example.com"), registered(h, "fast")])
+            sender, channel = sender_for(h, server.url)
+            start = h.clock.now()
+            await sender.deliver_due()
+            rows = await outbox_rows(h)
+            assert rows[0][:3] == ("slow@example.com", PENDING, 1) and "451 4.7.1 Greylisted" in (rows[0][3] or "")
+            assert rows[1][:3] == ("fast@example.com", SENT, 1), "one recipient's refusal does not hold up another"
+            (next_at,) = (await h.rows("SELECT next_attempt_at FROM outbox WHERE recipient = 'slow@example.com'"))[0]
+            assert next_at == int(start.timestamp() * 1000) + 60_000
+            assert await sender.deliver_due() == 0, "not before the backoff"
+            h.clock.advance_to(start + dt.timedelta(minutes=1))
+            await sender.deliver_due()
+            assert (await outbox_rows(h))[0][1:3] == (PENDING, 2)
+            h.clock.advance_to(start + dt.timedelta(minutes=2, seconds=59))
+            assert await sender.deliver_due() == 0, "the second delay is twice the first"
+            h.clock.advance_to(start + dt.timedelta(minutes=3))
+            await sender.deliver_due()
+            await channel.close()
+            assert (await outbox_rows(h))[0] == ("slow@example.com", SENT, 3, None)
+    assert len(server.handler.to("slow@example.com")) == 1
+
+
+async def test_permanent_refusal_suppresses_the_address_and_later_sends_skip_it() -> None:
+    twice = WORKSPACE.replace("on contact.registered", "on contact.registered\n  on contact.active")
+    with SmtpServer() as server:
+        server.handler.rcpt_replies["gone@example.com"] = ["550 5.1.1 No such user here"]
+        async with Harness(twice, resources=RESOURCES) as h:
+            await h.play([registered(h, "gone", email="gone@example.com"), registered(h, "fine")])
+            sender, channel = sender_for(h, server.url)
+            await sender.deliver_due()
+            rows = await outbox_rows(h)
+            assert rows[0][:2] == ("gone@example.com", UNDELIVERED) and "550 5.1.1" in (rows[0][3] or "")
+            assert rows[1][1] == SENT
+            bounces = await h.rows("SELECT contact_id, payload FROM events WHERE type = 'message.bounced'")
+            assert [b[0] for b in bounces] == ["gone"] and "550 5.1.1" in bounces[0][1]
+            await h.play([h.event("contact.active", "gone"), h.event("contact.active", "fine")])
+            await sender.deliver_due()
+            await channel.close()
+            log = await h.rows(
+                "SELECT r.contact_id, l.outcome, l.detail FROM step_log l JOIN runs r ON r.id = l.run_id "
+                "WHERE l.name LIKE 'send%' ORDER BY l.id"
+            )
+            assert log[-2:] == [("gone", "skipped", "email unreachable (bounced)"), ("fine", "sent", log[-1][2])]
+    assert len(server.handler.to("gone@example.com")) == 0 and len(server.handler.to("fine@example.com")) == 2
+
+
+async def test_content_refusal_after_data_fails_without_suppressing() -> None:
+    with SmtpServer() as server:
+        server.handler.data_replies["spam@example.com"] = ["554 5.7.1 Message rejected as spam"]
+        async with Harness(WORKSPACE, resources=RESOURCES) as h:
+            await h.play([registered(h, "spam", email="spam@example.com")])
+            sender, channel = sender_for(h, server.url)
+            await sender.deliver_due()
+            await channel.close()
+            assert (await outbox_rows(h))[0][1] == UNDELIVERED
+            assert await h.rows("SELECT 1 FROM events WHERE type = 'message.bounced'") == []
+
+
+async def test_server_down_then_up_delivers_after_retry() -> None:
+    port = free_port()
+    async with Harness(WORKSPACE, resources=RESOURCES) as h:
+        await h.play([registered(h, "ann")])
+        sender, channel = sender_for(h, f"smtp://127.0.0.1:{port}?timeout=2")
+        await sender.deliver_due()
+        row = (await outbox_rows(h))[0]
+        assert row[1] == PENDING and "connection problem" in (row[3] or "")
+        with SmtpServer(port) as server:
+            h.clock.advance_to(h.clock.now() + dt.timedelta(minutes=1))
+            await sender.deliver_due()
+            await channel.close()
+        assert (await outbox_rows(h))[0][1:3] == (SENT, 2)
+        assert len(server.handler.to("ann@example.com")) == 1
+
+
+async def test_timeout_is_temporary_and_gives_up_after_max_age() -> None:
+    with SmtpServer() as server:
+        server.handler.data_delay = 1.5
+        async with Harness(WORKSPACE, resources=RESOURCES) as h:
+            await h.play([registered(h, "ann")])
+            channel = SmtpChannel(SmtpConfig.from_url(server.url, timeout_s=0.5))
+            policy = RetryPolicy(first_delay_ms=60_000, max_delay_ms=60_000, max_age_ms=150_000)
+            sender = Sender(h.store, h.clock, {"email": channel}, policy=policy)
+            await sender.deliver_due()
+            row = (await outbox_rows(h))[0]
+            assert row[1] == PENDING and "Timeout" in (row[3] or "")
+            for _ in range(2):
+                h.clock.advance_to(h.clock.now() + dt.timedelta(minutes=1))
+                await sender.deliver_due()
+            await channel.close()
+            row = (await outbox_rows(h))[0]
+            assert row[1] == UNDELIVERED and row[2] == 3
+            assert (row[3] or "").startswith("gave up after 3 attempts over 2m")
+
+
+async def test_connections_are_reused_and_bounded() -> None:
+    with SmtpServer() as server:
+        async with Harness(WORKSPACE, resources=RESOURCES) as h:
+            await h.play([registered(h, f"c{i}") for i in range(30)])
+            sender, channel = sender_for(h, server.url, connections=3)
+            assert await sender.deliver_due() == 30
+            await channel.close()
+            assert {r[1] for r in await outbox_rows(h)} == {SENT}
+    assert len(server.handler.received) == 30
+    assert channel.opened <= 3
+    assert len(server.handler.sessions) <= 3
+
+
+async def test_line_breaks_from_contact_data_never_reach_a_header() -> None:
+    async with Harness(WORKSPACE, resources=RESOURCES) as h:
+        await h.play([registered(h, "eve", name="Eve\r\nBcc: victim@example.com")])
+        log = await h.rows("SELECT outcome, detail FROM step_log WHERE name LIKE 'send%'")
+        assert log[0][0] == "failed" and "line break" in log[0][1]
+        assert await h.rows("SELECT 1 FROM outbox WHERE status = 'pending'") == []
+
+
+def test_unsafe_sender_header_is_refused_when_building() -> None:
+    from scn.interpreter.store import OutboxRow
+
+    row = OutboxRow(
+        id=1, run_id=1, step="s1", scenario="x", contact_id="c", channel="email", template="t",
+        recipient="c@example.com", message='{"from_name": "Shop\\nBcc: x@example.com", "subject": "Hi"}',
+        coupon_code=None, variant=None, status="pending", attempts=1, next_attempt_at=0, created_at=0,
+    )  # fmt: skip
+    with pytest.raises(HeaderError, match="line break"):
+        build_email(row, MailDefaults(), dt.datetime.now(dt.UTC))
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("smtp://mail.example.com", ("mail.example.com", 25, "auto", None)),
+        ("smtp://u%40x:p%3Ass@mail.example.com:587?starttls=require", ("mail.example.com", 587, "starttls", "u@x")),
+        ("smtps://mail.example.com", ("mail.example.com", 465, "tls", None)),
+    ],
+)
+def test_smtp_urls(url: str, expected: tuple[object, ...]) -> None:
+    config = SmtpConfig.from_url(url)
+    assert (config.host, config.port, config.security, config.username) == expected
+
+
+def test_bad_smtp_url_says_what_to_write() -> None:
+    with pytest.raises(ValueError, match="smtp:// or smtps://"):
+        SmtpConfig.from_url("http://mail.example.com")
