@@ -30,11 +30,7 @@ def compile_workspace(result: CheckResult) -> p.Bundle:
     return p.Bundle(
         currency=symbols.currency,
         lists={n: _title(d.title) for n, d in decls.items() if isinstance(d, ast.ListDecl)},
-        segments={
-            n: p.Segment(name=n, title=_title(d.title), condition=d.condition)
-            for n, d in decls.items()
-            if isinstance(d, ast.SegmentDecl)
-        },
+        segments=_segments(decls),
         coupons={n: _coupon(d) for n, d in decls.items() if isinstance(d, ast.CouponDecl)},
         templates={
             n: _template(d, workspace, symbols.decl_files[n], frozenset(result.templates[n].uses))
@@ -315,3 +311,40 @@ def program_digest(program: p.Program) -> str:
         instruction.pop("line", None)
     plain.pop("file", None)
     return hashlib.sha256(msgspec.msgpack.encode(plain)).hexdigest()[:16]
+
+
+#: Functions whose value changes as time passes.
+CLOCK_FUNCTIONS = frozenset({"now", "today", "ago"})
+
+
+def _calls(node: object) -> set[str]:
+    """Names of every function called anywhere inside an AST node."""
+    found: set[str] = set()
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, ast.Call):
+            found.add(item.func.name)
+            # `in_segment(x)` reads another segment: remember it as a pseudo-call.
+            first = item.args[0] if item.args else None
+            if item.func.name == "in_segment" and isinstance(first, ast.Path) and len(first.parts) == 1:
+                found.add(f"segment:{first.parts[0].name}")
+        if isinstance(item, msgspec.Struct):
+            stack.extend(getattr(item, field) for field in item.__struct_fields__)
+        elif isinstance(item, tuple | list):
+            stack.extend(item)
+    return found
+
+
+def _segments(decls: dict[str, Any]) -> dict[str, p.Segment]:
+    declared = {n: d for n, d in decls.items() if isinstance(d, ast.SegmentDecl)}
+    calls = {n: _calls(d.condition) for n, d in declared.items()}
+    timed = {n for n, c in calls.items() if c & CLOCK_FUNCTIONS}
+    changed = True
+    while changed:  # a segment built on a timed segment is timed too
+        grown = {n for n, c in calls.items() if any(f"segment:{t}" in c for t in timed)} | timed
+        changed, timed = grown != timed, grown
+    return {
+        n: p.Segment(name=n, title=_title(d.title), condition=d.condition, timed=n in timed)
+        for n, d in declared.items()
+    }

@@ -246,6 +246,9 @@ class Segment(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     title: str | None
     condition: ast.Expr
+    #: The condition reads the clock (`ago`, `now`, `today`): membership can change with
+    #: no event at all, so a periodic sweep re-evaluates it.
+    timed: bool = False
 
 
 class EventField(msgspec.Struct, frozen=True, array_like=True):

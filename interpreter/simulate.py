@@ -157,7 +157,7 @@ async def play(engine: Engine, clock: VirtualClock, events: list[EventInput], en
         upcoming = events[index].at if index < len(events) else None
         if upcoming is not None:
             candidates.append(upcoming)
-        next_wake = await engine.store.next_wake()
+        next_wake = await engine.next_due()
         if next_wake is not None:
             candidates.append(dt.datetime.fromtimestamp(next_wake / 1000, UTC))
         moment = min(candidates, default=None)

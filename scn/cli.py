@@ -84,6 +84,12 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("workspace", nargs="+", help=".scn files or directories")
     p.add_argument("--db", default="scn.db", help="the SQLite file (created if missing; default scn.db)")
     p.add_argument("--events", choices=("-",), help="read events from standard input")
+    p.add_argument(
+        "--delivery",
+        metavar="FILE",
+        help="deliver the outbox with these settings (TOML: [email], [sms]...; see docs/delivery.md); "
+        "SCN_SMTP_URL alone also turns email delivery on",
+    )
     # For tests of the wall-clock path: time runs faster from a common origin.
     p.add_argument("--clock-speed", type=float, default=1.0, help=argparse.SUPPRESS)
     p.add_argument("--clock-origin", type=dt.datetime.fromisoformat, default=None, help=argparse.SUPPRESS)
@@ -118,6 +124,7 @@ def _run_run(args: argparse.Namespace) -> int:
     from .interpreter.runtime import Settings
     from .interpreter.runtime.worker import run
     from .interpreter.store import StoreError
+    from .stdlib.delivery.config import ConfigError, load_delivery
 
     checked = _checked_or_report(args.workspace, "run")
     if not isinstance(checked, CheckResult):
@@ -126,10 +133,17 @@ def _run_run(args: argparse.Namespace) -> int:
     def ready(info: dict[str, object]) -> None:
         print(json.dumps(info), file=sys.stderr, flush=True)
 
+    delivery = None
+    if args.delivery or os.environ.get("SCN_SMTP_URL"):
+        try:
+            delivery = load_delivery(args.delivery, os.environ)
+        except ConfigError as error:
+            print(f"scn run: {error}", file=sys.stderr)
+            return EXIT_ERROR
     try:
         asyncio.run(
             run(checked, args.db, WallClock(args.clock_speed, args.clock_origin), Settings.from_env(dict(os.environ)),
-                stdin_events=args.events == "-", ready=ready)
+                stdin_events=args.events == "-", ready=ready, delivery=delivery)
         )  # fmt: skip
     except (OSError, StoreError) as error:
         print(f"scn run: {error}", file=sys.stderr)

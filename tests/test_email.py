@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
 import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
 import urllib.parse
+from pathlib import Path
 
 import pytest
 
@@ -263,3 +271,36 @@ def test_smtp_urls(url: str, expected: tuple[object, ...]) -> None:
 def test_bad_smtp_url_says_what_to_write() -> None:
     with pytest.raises(ValueError, match="smtp:// or smtps://"):
         SmtpConfig.from_url("http://mail.example.com")
+
+
+def test_scn_run_delivers_mail_to_a_real_smtp_server(tmp_path: Path) -> None:
+    """The whole path in a real process: stdin event -> run -> outbox -> SMTP -> parsed mail."""
+    workspace = tmp_path / "w"
+    workspace.mkdir()
+    (workspace / "welcome.scn").write_text(WORKSPACE, encoding="utf-8")
+    for name, text in RESOURCES.items():
+        (workspace / name).write_text(text, encoding="utf-8")
+    person = {"id": "olga", "email": "olga@example.com", "language": "ru", "first_name": "Ольга"}
+    event = {"type": "contact.registered", "key": "r1", "contact": person}
+    with SmtpServer() as server:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "scn", "run", str(workspace), "--db", str(tmp_path / "scn.db"), "--events", "-"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env={**os.environ, "SCN_SMTP_URL": server.url, "SCN_SECRET": "e2e"},
+        )  # fmt: skip
+        try:
+            assert process.stdin is not None and process.stdout is not None
+            process.stdin.write((json.dumps(event, ensure_ascii=False) + "\n").encode())
+            process.stdin.flush()
+            assert json.loads(process.stdout.readline())["key"] == "r1"
+            deadline = time.monotonic() + 20
+            while not server.handler.received and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            _, errors = process.communicate(timeout=20)
+        assert process.returncode == 0, errors.decode()
+    ((recipients, mail),) = server.handler.received
+    assert recipients == ["olga@example.com"] and mail["Subject"] == "Добро пожаловать, Ольга!"
+    with sqlite3.connect(tmp_path / "scn.db") as conn:
+        assert conn.execute("SELECT status, attempts FROM outbox").fetchall() == [("sent", 1)]

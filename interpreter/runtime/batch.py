@@ -276,6 +276,15 @@ class Batch:
             drawn.add(code)
         return code
 
+    async def pool_left(self, coupon: str) -> int:
+        """Free codes left in a pool once this batch's draws are committed."""
+        key = ("pool free", coupon)
+        free: int | None = self.cached(key)
+        if free is None:
+            # Counted once per batch, before this batch's draws were committed.
+            free = self.remember(key, await self.store.free_pool_codes(coupon))
+        return max(0, free - len(self._drawn.get(coupon, ())))
+
     # ------------------------------------------------------------ events made by the runtime
 
     def emit(self, event_type: str, contact_id: str, data: dict[str, Any], key: str) -> None:

@@ -18,6 +18,7 @@ import datetime as dt
 import json
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -69,6 +70,11 @@ class Engine:
         self._wake = asyncio.Event()
         self._intake: list[tuple[list[EventIn], asyncio.Future[list[tuple[int, bool]]]]] = []
         self._intake_task: asyncio.Task[None] | None = None
+        #: The segment sweep: when the next one starts, and where the one under way is.
+        self._sweep_at: int | None = None
+        self._sweep_after: str | None = None
+        #: Called after a commit that put messages in the outbox (the sender's nudge).
+        self.on_outbox: list[Callable[[], None]] = []
 
     # ------------------------------------------------------------ scenarios
 
@@ -191,7 +197,49 @@ class Engine:
         size = self.settings.batch_size
         events = await self.process_events(max(20, size // 5) if soon else size)
         due = await self.run_due()
-        return events + due > 0
+        swept = await self.sweep_segments()
+        return events + due + swept > 0
+
+    async def next_due(self) -> int | None:
+        """The earliest moment (ms) something is due: a run's wake-up or the next sweep."""
+        candidates = [m for m in (await self.store.next_wake(), self._sweep_time()) if m is not None]
+        return min(candidates, default=None)
+
+    def _sweep_time(self) -> int | None:
+        if self.current is None or not any(s.timed for s in self.current.segments.values()):
+            return None
+        if self._sweep_at is None:
+            self._sweep_at = self.clock_ms()  # the first sweep at start-up: time passed while down
+        return self._sweep_at
+
+    async def sweep_segments(self) -> int:
+        """One page of the periodic sweep of clock-dependent segments (0 when none is due).
+
+        A page at a time, so that a sweep over a million contacts never holds up events
+        and due runs for long; the next sweep starts `segment_sweep_ms` after one ends."""
+        due = self._sweep_time()
+        if due is None or self.current is None or (self._sweep_after is None and due > self.clock_ms()):
+            return 0
+        page = await self.store.contact_ids(self._sweep_after or "", self.settings.batch_size)
+        if not page:
+            self._sweep_after = None
+            self._sweep_at = self.clock_ms() + self.settings.segment_sweep_ms
+            return 0
+        batch = self._batch(self.clock.now())
+        await batch.load_contacts(set(page))
+        await batch.prefetch_lists(set(page))
+        await batch.prefetch_segments(set(page))
+        for contact_id in page:
+            await update_segments(batch, self.current, contact_id, timed_only=True)
+        await self._commit(batch.finish())
+        self._sweep_after = page[-1]
+        return len(page)
+
+    async def _commit(self, changes: Changes) -> None:
+        await self.store.commit(changes)
+        if any(m.status == "pending" for m in changes.outbox):
+            for listener in self.on_outbox:
+                listener()
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -199,7 +247,7 @@ class Engine:
             self._wake.clear()
             if await self.step():
                 continue
-            next_wake = await self.store.next_wake()
+            next_wake = await self.next_due()
             moment = dt.datetime.fromtimestamp(next_wake / 1000, UTC) if next_wake is not None else None
             waiters = [
                 asyncio.ensure_future(stop.wait()),
@@ -258,7 +306,7 @@ class Engine:
         for event in events:
             await self._handle(batch, event)
             batch.changes.processed_events.append((event.id, batch.now_ms))
-        await self.store.commit(batch.finish())
+        await self._commit(batch.finish())
 
     async def run_due(self) -> int:
         """Wake a batch of the runs whose time has come.
@@ -274,7 +322,7 @@ class Engine:
         try:
             batch = self._batch(now)
             await self._wake_batch(batch, runs)
-            await self.store.commit(batch.finish())
+            await self._commit(batch.finish())
         except Exception:
             logger.warning("a batch of %d runs failed; redoing them one by one", len(runs))
             await self._wake_one_by_one(now, runs)
@@ -297,12 +345,12 @@ class Engine:
             try:
                 batch = self._batch(now)
                 await self._wake_batch(batch, [run])
-                await self.store.commit(batch.finish())
+                await self._commit(batch.finish())
             except Exception as error:
                 logger.exception("run %s (%s) failed at %s", run.id, run.scenario, run.step)
                 batch = self._batch(now)
                 self.executor.fail(batch, batch.touch(run), f"internal error: {type(error).__name__}: {error}")
-                await self.store.commit(batch.finish())
+                await self._commit(batch.finish())
 
     # ------------------------------------------------------------ one event
 

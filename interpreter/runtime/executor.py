@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import random
 from collections.abc import Callable
 from decimal import Decimal
@@ -46,6 +47,9 @@ UTC = dt.UTC
 MAX_STEPS = 10_000
 
 Tracer = Callable[[dt.datetime, str, str, str, str, str, str | None], None]
+
+
+logger = logging.getLogger("scn.runtime")
 
 
 class Executor:
@@ -139,6 +143,8 @@ class _RunContext:
         self.program = program
         self.run = run
         self._trigger = trigger
+        #: A low-stock warning about the pool a code was just drawn from, for the step's log.
+        self.stock_note = ""
 
     # ------------------------------------------------------------ helpers
 
@@ -355,6 +361,7 @@ class _RunContext:
         batch.changes.outbox.append(self._outbox(i, contact, recipient, json.dumps(message, ensure_ascii=False), code))
         batch.message_queued(contact["id"], run.scenario)
         detail = f"{i.channel} {i.template} ({variant.lang or 'default'})" + (f" with code {code}" if code else "")
+        detail += self.stock_note
         if products is not None:
             detail += "; products: " + ", ".join(getattr(p, "id", None) or str(p) for p in products)
         self.log(i, "sent", detail)
@@ -449,6 +456,11 @@ class _RunContext:
             code: str | None = coupon.code
         elif coupon.source == "pool":
             code = await self.batch.draw_pool_code(name)
+            left = await self.batch.pool_left(name)
+            if coupon.warn_below is not None and left < coupon.warn_below:
+                # Said on the run (the operator sees it in traces and reports) and in the log.
+                self.stock_note = f"; pool {name} is running low: {left} codes left (warn below {coupon.warn_below})"
+                logger.warning("coupon pool %s is running low: %d codes left", name, left)
         else:
             code = await self._fresh_code(coupon)
         if code is None:
@@ -495,7 +507,9 @@ class _RunContext:
             self.log(i, "failed", f"no code left for coupon {i.coupon}")
         else:
             valid = self.run.vars["coupons"][i.coupon].get("valid_until")
-            self.log(i, "issued", f"{code}" + (f" valid until {_iso(moment(valid))}" if valid else ""))
+            self.log(
+                i, "issued", f"{code}" + (f" valid until {_iso(moment(valid))}" if valid else "") + self.stock_note
+            )
         self.run.position += 1
 
     # ------------------------------------------------------------ lists, groups, bonus, webhooks

@@ -13,25 +13,30 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
+from ...stdlib.coupons import coupon_of, price_after
+from ...stdlib.coupons import refusal as coupon_refusal
 from ..program import Bundle
 from ..store import EventRow
 from .batch import Batch
 from .facts import contact_in_segment
-from .views import OrderView, moment
+from .views import OrderView
 
 UTC = dt.UTC
 Trace = Callable[[str, str, str, str | None], None]
 
 
-async def update_segments(batch: Batch, bundle: Bundle, contact_id: str) -> None:
-    """Evaluate every segment for a contact; record and announce the changes."""
+async def update_segments(batch: Batch, bundle: Bundle, contact_id: str, *, timed_only: bool = False) -> None:
+    """Evaluate every segment (or only those that read the clock) for a contact; record
+    and announce the changes."""
     if not bundle.segments:
         return
     key = ("segments", contact_id)
     current: set[str] | None = batch.cached(key)
     if current is None:
         current = batch.remember(key, await batch.store.segments_of(contact_id))
-    for name in bundle.segments:
+    for name, segment in bundle.segments.items():
+        if timed_only and not segment.timed:
+            continue
         inside = await contact_in_segment(batch, bundle, contact_id, name)
         if inside == (name in current):
             continue
@@ -56,32 +61,22 @@ async def redeem(batch: Batch, bundle: Bundle, event: EventRow, order: dict[str,
     rows = await batch.store.code_rows(code)
     if any(r["redeemed_order"] == order["id"] for r in rows):
         return  # this order's use is already recorded
-    name = rows[0]["coupon"] if rows else next((c.name for c in bundle.coupons.values() if c.code == code), None)
-    coupon = bundle.coupons.get(name or "")
-    refusal = None
+    coupon = coupon_of(bundle, code, rows)
     row = next((r for r in rows if r["contact_id"] == contact_id), None)
-    if coupon is None:
-        refusal = "unknown code"
-    elif coupon.source != "code" and row is None:
-        refusal = "this code was not given to this contact"
-    elif row is not None and row["valid_until"] is not None and event.occurred_at > row["valid_until"]:
-        refusal = f"expired at {moment(row['valid_until']):%Y-%m-%d %H:%M} UTC"
-    elif row is not None and row["redeemed_order"] is not None:
-        refusal = f"already used for order {row['redeemed_order']}"
-    elif coupon.lists and not await _in_any(batch, contact_id, coupon.lists):
-        refusal = f"only for members of {', '.join(coupon.lists)}"
-    elif coupon.offers and not _for_offer(order, coupon.offers):
-        refusal = f"not valid for this offer (only {', '.join(coupon.offers)})"
+    in_lists = coupon is None or not coupon.lists or await _in_any(batch, contact_id, coupon.lists)
+    offer_ok = coupon is None or not coupon.offers or _for_offer(order, coupon.offers)
+    refusal = coupon_refusal(coupon, row, at_ms=event.occurred_at, in_lists=in_lists, offer_ok=offer_ok)
     if refusal is not None:
-        trace(f"redeem {code}", "refused", f"order {order['id']}: {refusal}", name)
+        trace(f"redeem {code}", "refused", f"order {order['id']}: {refusal}", coupon.name if coupon else None)
         return
     assert coupon is not None
     if row is not None:
         batch.changes.redemptions.append((row["id"], order["id"], event.occurred_at))
     total = OrderView(order).total
+    after = f" -> {price_after(coupon, total)}" if total is not None else ""
     batch.emit("coupon.redeemed", contact_id, {"coupon": coupon.name, "code": code},
                f"coupon:{code}:{order['id']}")  # fmt: skip
-    trace(f"redeem {code}", "accepted", f"order {order['id']} ({total})", coupon.name)
+    trace(f"redeem {code}", "accepted", f"order {order['id']} ({total}{after})", coupon.name)
 
 
 async def _in_any(batch: Batch, contact_id: str, names: tuple[str, ...]) -> bool:

@@ -18,6 +18,9 @@ class Settings(msgspec.Struct, kw_only=True):
     secret: str = "change-me"
     #: How many events / due runs one transaction handles at most.
     batch_size: int = 500
+    #: How often segments whose conditions read the clock ("inactive for 30 days") are
+    #: re-evaluated for every contact, in milliseconds.
+    segment_sweep_ms: int = 3_600_000
     #: Simulations only: draw generated coupon codes from this seed instead of the OS.
     code_seed: int | None = None
 

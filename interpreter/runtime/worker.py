@@ -16,6 +16,8 @@ from typing import IO, Any
 
 import msgspec
 
+from ...stdlib.delivery import Sender
+from ...stdlib.delivery.config import DeliveryConfig, build_channels
 from .. import ast
 from ..checker import CheckResult, pool_codes
 from ..clock import Clock
@@ -117,9 +119,17 @@ async def run(
     *,
     stdin_events: bool,
     ready: Callable[[dict[str, Any]], None] | None = None,
+    delivery: DeliveryConfig | None = None,
 ) -> None:
-    """Deploy, then run until SIGTERM or SIGINT (and, with stdin events, keep running after EOF)."""
+    """Deploy, then run until SIGTERM or SIGINT (and, with stdin events, keep running after EOF).
+
+    With delivery settings, a sender delivers the outbox next to the engine."""
     engine = await open_engine(path, clock, settings)
+    sender: Sender | None = None
+    if delivery is not None:
+        channels = build_channels(delivery, settings.secret)
+        sender = Sender(engine.store, clock, channels, policy=delivery.retry_policy())
+        engine.on_outbox.append(sender.nudge)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -129,6 +139,8 @@ async def run(
         if ready is not None:
             ready({"ready": True, "scenarios": versions})
         tasks = [asyncio.create_task(engine.run_forever(stop))]
+        if sender is not None:
+            tasks.append(asyncio.create_task(sender.run_forever(stop)))
         if stdin_events:
             queue: asyncio.Queue[str | None] = asyncio.Queue()
             tasks.append(asyncio.create_task(_read_stdin(queue)))
@@ -148,4 +160,6 @@ async def run(
         if failure is not None:
             raise failure
     finally:
+        if sender is not None:
+            await sender.close()
         await engine.store.close()

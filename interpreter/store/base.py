@@ -75,6 +75,13 @@ class Store(Protocol):
 
     async def lists_of(self, contact_id: str) -> set[str]: ...
 
+    async def group_stats(self) -> list[tuple[str | None, str | None, int, int, int]]:
+        """(group, currency, contacts, paid orders, lifetime spend in thousandths) per
+        group and currency, from the contacts' running totals (no scan of orders)."""
+
+    async def contact_ids(self, after: str, limit: int) -> list[str]:
+        """Contact ids in order, from just after ``after`` (for sweeps over everyone)."""
+
     async def lists_of_many(self, contact_ids: Collection[str]) -> dict[str, set[str]]:
         """contact -> the lists it is in, for every contact asked about."""
 

@@ -393,6 +393,20 @@ class SqliteStore(OutboxMixin):
 
     # ------------------------------------------------------------ records
 
+    async def group_stats(self) -> list[tuple[str | None, str | None, int, int, int]]:
+        # Thousandths as integers: exact for amounts with up to three decimals, and summed
+        # by SQLite without going through floating point totals.
+        rows = await self._rows(
+            "SELECT grp, currency, count(*), sum(orders_count), "
+            "sum(CAST(round(CAST(lifetime_spend AS REAL) * 1000) AS INTEGER)) "
+            "FROM contacts GROUP BY grp, currency ORDER BY grp, currency"
+        )
+        return [(r[0], r[1], int(r[2]), int(r[3] or 0), int(r[4] or 0)) for r in rows]
+
+    async def contact_ids(self, after: str, limit: int) -> list[str]:
+        rows = await self._rows("SELECT id FROM contacts WHERE id > ? ORDER BY id LIMIT ?", (after, limit))
+        return [r[0] for r in rows]
+
     async def contacts(self, ids: Collection[str]) -> dict[str, dict[str, Any]]:
         return await self._records("contacts", ids)
 
