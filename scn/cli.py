@@ -280,6 +280,35 @@ def _reader_of(text: str) -> Callable[[str], str | None]:
     return lambda _path: text
 
 
+def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "serve",
+        help="run the HTTP API with the interpreter and the sender",
+        description=(
+            "Serve the REST API (OpenAPI at /schema) with the engine and the outbox sender in one process, on an "
+            "SQLite file. Settings by flags or environment: SCN_DB, SCN_HOST, SCN_PORT, SCN_API_KEY, "
+            "SCN_PUBLIC_URL, SCN_SECRET, SCN_SMTP_URL, SCN_TIMEZONE."
+        ),
+    )
+    from .server.options import serve_arguments
+
+    serve_arguments(p)
+    p.set_defaults(run=_run_serve)
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    from .server.options import ServeOptions
+    from .server.serve import serve
+    from .stdlib.delivery.config import ConfigError
+
+    options = ServeOptions(**{f: getattr(args, f) for f in ServeOptions.__struct_fields__})
+    try:
+        return serve(options)
+    except ConfigError as error:
+        print(f"scn serve: {error}", file=sys.stderr)
+        return EXIT_ERROR
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="scn", description="Marketing automation where scenarios are code.")
     parser.add_argument("--version", action="version", version=f"scn {__version__}")
@@ -294,6 +323,7 @@ COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], N
     _add_fmt,
     _add_simulate,
     _add_run,
+    _add_serve,
 ]
 
 

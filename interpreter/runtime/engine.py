@@ -28,7 +28,7 @@ from ...stdlib.recommend import Recommender
 from ..clock import Clock
 from ..compiler import program_digest
 from ..program import Bundle, Program, WaitFor
-from ..store import EXITED, RUNNING, Changes, EventIn, EventRow, RunRow, ScenarioRow, Store
+from ..store import EXITED, RUNNING, Changes, EventIn, EventRow, RunRow, ScenarioRow, StepLog, Store
 from ..types import Ref
 from .batch import Batch, ms_of
 from .evaluate import Env, condition
@@ -129,7 +129,7 @@ class Engine:
             for name, spec in BUILTIN_EVENTS.items()
         }
 
-    async def install(self, bundle: Bundle) -> dict[str, int]:
+    async def install(self, bundle: Bundle, files: dict[str, str] | None = None) -> dict[str, int]:
         """Store a compiled workspace; scenarios whose program changed get a new version.
 
         Runs in flight stay on the bundle they started with.
@@ -137,7 +137,8 @@ class Engine:
         digests = {name: program_digest(program) for name, program in bundle.scenarios.items()}
         # Encoded without its id, so the same workspace always makes the same blob.
         blob = msgspec.msgpack.encode(msgspec.structs.replace(bundle, version=0))
-        version, versions = await self.store.save_bundle(blob, digests, ms_of(self.clock.now()))
+        encoded = msgspec.msgpack.encode(files) if files is not None else None
+        version, versions = await self.store.save_bundle(blob, digests, ms_of(self.clock.now()), encoded)
         bundle.version = version
         self.bundles[version] = bundle
         await self.load()
@@ -507,5 +508,7 @@ class Engine:
         return trace
 
     def _trace(self, batch: Batch, run: RunRow, step: str, name: str, outcome: str, detail: str | None) -> None:
+        """A decision about a run made outside its steps (start, exit): in its log and the trace."""
+        batch.changes.step_log.append(StepLog(run.id, step, name, batch.now_ms, outcome, detail))
         if self.tracer is not None:
             self.tracer(batch.now, run.contact_id, run.scenario, step, name, outcome, detail)

@@ -31,9 +31,10 @@ from .settings import Settings
 INTAKE_BATCH = 1000
 
 
-async def deploy(engine: Engine, checked: CheckResult) -> dict[str, int]:
-    """Install a checked workspace (new versions only where programs changed) and its code pools."""
-    versions = await engine.install(compile_workspace(checked))
+async def deploy(engine: Engine, checked: CheckResult, files: dict[str, str] | None = None) -> dict[str, int]:
+    """Install a checked workspace (new versions only where programs changed) and its code
+    pools; ``files`` (path -> text) are kept with the bundle as its source."""
+    versions = await engine.install(compile_workspace(checked), files)
     await import_pools(engine.store, checked)
     return versions
 

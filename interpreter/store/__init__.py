@@ -1,6 +1,6 @@
 """Stores: where runs, events, contacts and messages live (see `base.Store`)."""
 
-from .base import Store, StoreError
+from .base import ControlStore, Queries, Store, StoreError
 from .records import (
     AWAITING,
     CANCELLED,
@@ -45,6 +45,7 @@ __all__ = [
     "BonusEntry",
     "Changes",
     "ContactUpdate",
+    "ControlStore",
     "CouponIssue",
     "Delivery",
     "EventIn",
@@ -53,6 +54,7 @@ __all__ = [
     "OutboxIn",
     "OutboxRow",
     "PENDING",
+    "Queries",
     "SENT",
     "SKIPPED",
     "UNDELIVERED",

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from typing import Any, Protocol
 
-from .records import Changes, Delivery, EventIn, EventRow, OutboxRow, RunRow, RunStart, ScenarioRow
+from .records import Changes, Delivery, EventIn, EventRow, OutboxRow, RunRow, RunStart, ScenarioRow, StepLog
 
 
 class StoreError(Exception):
@@ -35,8 +35,11 @@ class Store(Protocol):
         """A fresh run id (the runtime is the only creator of runs)."""
 
     # ------------------------------------------------------------ bundles and scenarios
-    async def save_bundle(self, blob: bytes, digests: dict[str, str], now: int) -> tuple[int, dict[str, int]]:
-        """Store a bundle; each scenario whose program digest changed gets a new version.
+    async def save_bundle(
+        self, blob: bytes, digests: dict[str, str], now: int, files: bytes | None = None
+    ) -> tuple[int, dict[str, int]]:
+        """Store a bundle (and the workspace files it was compiled from, msgpack-encoded);
+        each scenario whose program digest changed gets a new version.
 
         Returns the bundle id and the scenario -> version map of the new bundle."""
 
@@ -176,3 +179,42 @@ class Store(Protocol):
     async def outbox(
         self, *, contact_id: str | None = None, status: str | None = None, after: int = 0, limit: int = 100
     ) -> list[OutboxRow]: ...
+
+
+class Queries(Protocol):
+    """What the control plane reads (and cancelling runs), beside the runtime's `Store`."""
+
+    async def bundle_files(self, version: int | None = None) -> dict[str, str]:
+        """The workspace files kept with a bundle (the latest that has them by default)."""
+
+    async def list_runs(
+        self, *, scenario: str | None = None, contact_id: str | None = None, status: str | None = None,
+        step: str | None = None, after: int = 0, limit: int = 50,
+    ) -> list[RunRow]:  # fmt: skip
+        """Runs in id order after ``after``, filtered (keyset pagination)."""
+
+    async def run_log(self, run_id: int) -> list[StepLog]: ...
+
+    async def step_counts(self, scenario: str) -> list[tuple[str, str, str, int]]:
+        """(step, name, outcome, runs) over the step log of a scenario's runs."""
+
+    async def runs_at(self, scenario: str) -> list[tuple[str | None, str, int]]:
+        """(current step, status, runs) of a scenario."""
+
+    async def cancel_runs(self, run_ids: list[int], now: int, reason: str) -> list[int]:
+        """Cancel live runs (a cancelled run is never revived by a batch in flight)."""
+
+    async def members(self, kind: str, name: str, after: str = "", limit: int = 100) -> list[str]: ...
+
+    async def member_counts(self, kind: str) -> dict[str, int]: ...
+
+    async def bonus_entries(self, contact_id: str) -> list[dict[str, Any]]: ...
+
+    async def message_by_step(self, run_id: int, step: str) -> OutboxRow | None: ...
+
+    async def metrics(self) -> dict[str, dict[str, int]]:
+        """Counts by status of events ("processed", "pending", "failed"), runs and messages."""
+
+
+class ControlStore(Store, Queries, Protocol):
+    """A store the server can run on: the runtime's needs and the control plane's."""

@@ -242,4 +242,12 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE outbox ADD COLUMN parts INTEGER;
         """,
     ),
+    (
+        "the workspace's files (scenarios, templates, pools) kept with each bundle; run listings by step",
+        """
+        ALTER TABLE bundles ADD COLUMN files BLOB;
+        CREATE INDEX runs_scenario_step ON runs(scenario, step);
+        CREATE INDEX outbox_run ON outbox(run_id);
+        """,
+    ),
 ]

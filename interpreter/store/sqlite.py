@@ -20,7 +20,7 @@ import aiosqlite
 import msgspec
 
 from ._direct import DirectConnection
-from .base import StoreError
+from .base import ControlStore, StoreError
 from .records import (
     LIVE,
     Changes,
@@ -33,6 +33,7 @@ from .records import (
 )
 from .schema import MIGRATIONS
 from .sqlite_outbox import OutboxMixin
+from .sqlite_queries import QueriesMixin
 
 T = TypeVar("T")
 Connection = aiosqlite.Connection | DirectConnection
@@ -130,7 +131,7 @@ def _run_values(run: RunRow) -> tuple[Any, ...]:
     )
 
 
-class SqliteStore(OutboxMixin):
+class SqliteStore(OutboxMixin, QueriesMixin):
     """A store in one SQLite file (or `:memory:` for simulations and tests)."""
 
     def __init__(self, path: str, *, synchronous: str = "FULL") -> None:
@@ -245,17 +246,23 @@ class SqliteStore(OutboxMixin):
 
     # ------------------------------------------------------------ bundles and scenarios
 
-    async def save_bundle(self, blob: bytes, digests: dict[str, str], now: int) -> tuple[int, dict[str, int]]:
-        """Store a new bundle; each scenario whose program changed gets a new version."""
+    async def save_bundle(
+        self, blob: bytes, digests: dict[str, str], now: int, files: bytes | None = None
+    ) -> tuple[int, dict[str, int]]:
+        """Store a new bundle (with the workspace's files, if given); each scenario whose
+        program changed gets a new version."""
         blob_digest = hashlib.sha256(blob).hexdigest()
 
         async def work() -> tuple[int, dict[str, int]]:
             latest = await self._rows("SELECT version, digest FROM bundles ORDER BY version DESC LIMIT 1")
             if latest and latest[0][1] == blob_digest:
                 bundle: int = latest[0][0]  # the same workspace again (a restart): nothing new
+                if files is not None:  # the same programs; comments or layout may have changed
+                    await self.db.execute("UPDATE bundles SET files = ? WHERE version = ?", (files, bundle))
             else:
                 cursor = await self.db.execute(
-                    "INSERT INTO bundles (created_at, blob, digest) VALUES (?, ?, ?)", (now, blob, blob_digest)
+                    "INSERT INTO bundles (created_at, blob, digest, files) VALUES (?, ?, ?, ?)",
+                    (now, blob, blob_digest, files),
                 )
                 assert cursor.lastrowid is not None
                 bundle = cursor.lastrowid
@@ -729,7 +736,7 @@ class SqliteStore(OutboxMixin):
         if c.runs:
             await db.executemany(
                 "UPDATE runs SET position = ?, step = ?, vars = ?, variant = ?, status = ?, wake_at = ?, "
-                "await_event = ?, updated_at = ?, ended_at = ?, reason = ? WHERE id = ?",
+                "await_event = ?, updated_at = ?, ended_at = ?, reason = ? WHERE id = ? AND status != 'cancelled'",
                 [
                     (r.position, r.step, _encode_vars(r.vars).decode(), r.variant, r.status, r.wake_at,
                      r.await_event, r.updated_at, r.ended_at, r.reason, r.id)
@@ -850,3 +857,7 @@ class SqliteStore(OutboxMixin):
             f"ON CONFLICT (id) DO UPDATE SET {updates}",
             (order_id, contact_id, fields.get("created_at", at), at, *values.values()),
         )
+
+
+def _satisfies_protocol(store: SqliteStore) -> ControlStore:
+    return store  # mypy checks here that SqliteStore implements the whole interface

@@ -1,0 +1,142 @@
+"""What the control plane reads: runs and their traces, memberships, messages, sources.
+
+Reads only, on the reader connection; the one write here (cancelling runs) goes through
+the write lock like every other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import msgspec
+
+from .records import CANCELLED, LIVE, OutboxRow, RunRow, StepLog
+
+if TYPE_CHECKING:
+    from .sqlite import Connection
+
+T = TypeVar("T")
+_LIVE_IN = f"({', '.join('?' * len(LIVE))})"
+
+
+class QueriesMixin:
+    if TYPE_CHECKING:
+
+        @property
+        def db(self) -> Connection: ...
+
+        async def _write(self, work: Callable[[], Awaitable[T]]) -> T: ...
+
+        async def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]: ...
+
+        async def _scalar(self, sql: str, params: Iterable[Any] = ()) -> Any: ...
+
+        async def run(self, run_id: int) -> RunRow | None: ...
+
+    async def bundle_files(self, version: int | None = None) -> dict[str, str]:
+        """The workspace files of a bundle (the latest by default); empty if none were kept."""
+        if version is None:
+            blob = await self._scalar("SELECT files FROM bundles WHERE files IS NOT NULL ORDER BY version DESC LIMIT 1")
+        else:
+            blob = await self._scalar("SELECT files FROM bundles WHERE version = ?", (version,))
+        return msgspec.msgpack.decode(blob, type=dict[str, str]) if blob else {}
+
+    async def list_runs(
+        self, *, scenario: str | None = None, contact_id: str | None = None, status: str | None = None,
+        step: str | None = None, after: int = 0, limit: int = 50,
+    ) -> list[RunRow]:  # fmt: skip
+        """Runs by id, filtered, ``limit`` from just after ``after`` (keyset pages)."""
+        from .sqlite import _RUN_COLUMNS, _run
+
+        clauses: list[str] = ["id > ?"]
+        params: list[Any] = [after]
+        for column, value in (("scenario", scenario), ("contact_id", contact_id), ("status", status), ("step", step)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        params.append(limit)
+        rows = await self._rows(
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE {' AND '.join(clauses)} ORDER BY id LIMIT ?", params
+        )
+        return [_run(r) for r in rows]
+
+    async def run_log(self, run_id: int) -> list[StepLog]:
+        rows = await self._rows(
+            "SELECT run_id, step, name, at, outcome, detail FROM step_log WHERE run_id = ? ORDER BY id", (run_id,)
+        )
+        return [StepLog(*r) for r in rows]
+
+    async def step_counts(self, scenario: str) -> list[tuple[str, str, str, int]]:
+        """(step, name, outcome, runs) over the step log of a scenario's runs."""
+        return await self._rows(
+            "SELECT l.step, l.name, l.outcome, count(DISTINCT l.run_id) FROM step_log l "
+            "JOIN runs r ON r.id = l.run_id WHERE r.scenario = ? GROUP BY 1, 2, 3 ORDER BY 1, 3",
+            (scenario,),
+        )
+
+    async def runs_at(self, scenario: str) -> list[tuple[str | None, str, int]]:
+        """(current step, status, runs) of a scenario."""
+        return await self._rows(
+            "SELECT step, status, count(*) FROM runs WHERE scenario = ? GROUP BY 1, 2 ORDER BY 1, 2", (scenario,)
+        )
+
+    async def cancel_runs(self, run_ids: list[int], now: int, reason: str) -> list[int]:
+        """Cancel live runs; returns the ids that were live (and are cancelled now)."""
+
+        async def work() -> list[int]:
+            cancelled = []
+            for run_id in run_ids:
+                cursor = await self.db.execute(
+                    "UPDATE runs SET status = ?, wake_at = NULL, held_wake_at = NULL, await_event = NULL, "
+                    f"ended_at = ?, updated_at = ?, reason = ? WHERE id = ? AND status IN {_LIVE_IN}",
+                    (CANCELLED, now, now, reason, run_id, *sorted(LIVE)),
+                )
+                if cursor.rowcount == 1:
+                    cancelled.append(run_id)
+                    await self.db.execute(
+                        "INSERT INTO step_log (run_id, step, name, at, outcome, detail) "
+                        "VALUES (?, 'cancel', 'cancel', ?, 'cancelled', ?)",
+                        (run_id, now, reason),
+                    )
+            return cancelled
+
+        return await self._write(work)
+
+    async def members(self, kind: str, name: str, after: str = "", limit: int = 100) -> list[str]:
+        """Contact ids in a list or segment (``kind`` "list" or "segment"), in id order."""
+        table, column = ("list_members", "list") if kind == "list" else ("segment_members", "segment")
+        rows = await self._rows(
+            f"SELECT contact_id FROM {table} WHERE {column} = ? AND contact_id > ? ORDER BY contact_id LIMIT ?",
+            (name, after, limit),
+        )
+        return [r[0] for r in rows]
+
+    async def member_counts(self, kind: str) -> dict[str, int]:
+        table, column = ("list_members", "list") if kind == "list" else ("segment_members", "segment")
+        return {r[0]: r[1] for r in await self._rows(f"SELECT {column}, count(*) FROM {table} GROUP BY 1")}
+
+    async def bonus_entries(self, contact_id: str) -> list[dict[str, Any]]:
+        rows = await self._rows(
+            "SELECT order_id, run_id, amount, currency, reason, at FROM bonus_ledger WHERE contact_id = ? ORDER BY id",
+            (contact_id,),
+        )
+        names = ("order_id", "run_id", "amount", "currency", "reason", "at")
+        return [dict(zip(names, r, strict=True)) for r in rows]
+
+    async def message_by_step(self, run_id: int, step: str) -> OutboxRow | None:
+        """The message a run's step produced (what tracking tokens name)."""
+        from .sqlite_outbox import _OUTBOX_COLUMNS, _outbox_row
+
+        rows = await self._rows(f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE run_id = ? AND step = ?", (run_id, step))
+        return _outbox_row(rows[0]) if rows else None
+
+    async def metrics(self) -> dict[str, dict[str, int]]:
+        """Counts for /metrics: events (processed, pending, failed), runs and messages by status."""
+        events = await self._rows(
+            "SELECT CASE WHEN processed_at IS NULL THEN 'pending' WHEN error IS NOT NULL THEN 'failed' "
+            "ELSE 'processed' END, count(*) FROM events GROUP BY 1"
+        )
+        runs = await self._rows("SELECT status, count(*) FROM runs GROUP BY 1")
+        outbox = await self._rows("SELECT status, count(*) FROM outbox GROUP BY 1")
+        return {"events": dict(events), "runs": dict(runs), "messages": dict(outbox)}

@@ -1,0 +1,192 @@
+"""Events in; contacts, runs and messages out."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Router, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter
+
+from ..interpreter.runtime import EventInput
+from ..interpreter.runtime.events import ContactIn, EventError
+from ..interpreter.runtime.views import channel_flags
+from ..interpreter.store import LIVE, OutboxRow, RunRow
+from .core import Core
+from .deps import get_core, not_found, require_api_key
+from .models import Accepted, Contact, EventsAccepted, Message, Run, RunDetail, RunPage, StepCount, StepEntry
+from .problems import Problem
+
+UTC = dt.UTC
+#: Most events one request may carry (bigger batches: several requests).
+MAX_BATCH = 10_000
+
+
+def _moment(ms: int | None) -> dt.datetime | None:
+    return dt.datetime.fromtimestamp(ms / 1000, UTC) if ms is not None else None
+
+
+@post("/events", status_code=202)
+async def post_events(data: JSONBody[EventInput | list[EventInput]], core: NamedDependency[Core]) -> EventsAccepted:
+    """Accept one event or a batch. The answer comes once they are committed to disk;
+    a key sent before is accepted again as a duplicate and recorded once."""
+    events = data if isinstance(data, list) else [data]
+    if not events:
+        raise Problem(400, "invalid-request", "the batch is empty")
+    if len(events) > MAX_BATCH:
+        raise Problem(413, "too-large", f"{len(events)} events in one request; send at most {MAX_BATCH}")
+    rows = []
+    for index, event in enumerate(events):
+        try:
+            rows.append(core.engine.event_in(event))
+        except EventError as error:
+            where = f"event {index} ({event.type})" if len(events) > 1 else f"the event ({event.type})"
+            raise Problem(422, "invalid-event", f"{where}: {error}; nothing was accepted", index=index) from error
+    results = await core.engine.accept(rows)
+    return EventsAccepted(
+        accepted=[Accepted(key=r.key, id=i, duplicate=d) for r, (i, d) in zip(rows, results, strict=True)]
+    )
+
+
+@post("/contacts", status_code=202)
+async def upsert_contact(data: JSONBody[ContactIn], core: NamedDependency[Core]) -> Accepted:
+    """Create or update a contact (a `contact.updated` event, so it is ordered with the rest)."""
+    event = core.engine.event_in(EventInput(type="contact.updated", contact=data))
+    ((event_id, duplicate),) = await core.engine.accept([event])
+    return Accepted(key=event.key, id=event_id, duplicate=duplicate)
+
+
+@get("/contacts/{contact_id:str}")
+async def contact(core: NamedDependency[Core], contact_id: FromPath[str]) -> Contact:
+    record = (await core.store.contacts([contact_id])).get(contact_id)
+    if record is None:
+        raise not_found(f"contact {contact_id!r}")
+    subscribed, reachable = channel_flags(record)
+    return Contact(
+        id=contact_id, email=record.get("email"), phone=record.get("phone"), first_name=record.get("first_name"),
+        last_name=record.get("last_name"), language=record.get("language"), timezone=record.get("timezone"),
+        group=record.get("grp"), attributes=record.get("attributes") or {},
+        lists=sorted(await core.store.lists_of(contact_id)), segments=sorted(await core.store.segments_of(contact_id)),
+        subscriptions={c: {"subscribed": subscribed[c], "reachable": reachable[c]} for c in subscribed},
+        bonus_balance=str(record.get("bonus_balance") or "0"), lifetime_spend=str(record.get("lifetime_spend") or "0"),
+        orders_count=int(record.get("orders_count") or 0),
+    )  # fmt: skip
+
+
+def _run(row: RunRow) -> Run:
+    return Run(
+        id=row.id, scenario=row.scenario, version=row.version, contact_id=row.contact_id, order_id=row.order_id,
+        status=row.status, step=row.step, variant=row.variant, wake_at=_moment(row.wake_at),
+        awaiting=row.await_event, started_at=_moment(row.started_at) or dt.datetime.min.replace(tzinfo=UTC),
+        updated_at=_moment(row.updated_at) or dt.datetime.min.replace(tzinfo=UTC), ended_at=_moment(row.ended_at),
+        reason=row.reason,
+    )  # fmt: skip
+
+
+Limit = Annotated[int, Parameter(ge=1, le=1000, description="page size")]
+After = Annotated[int, Parameter(ge=0, description="the `next` of the previous page")]
+
+
+@get("/runs")
+async def runs(
+    core: NamedDependency[Core], scenario: FromQuery[str | None] = None, contact: FromQuery[str | None] = None,
+    status: FromQuery[str | None] = None, step: FromQuery[str | None] = None, after: After = 0, limit: Limit = 50,
+) -> RunPage:  # fmt: skip
+    """Runs, oldest first, filtered by scenario, contact, status and current step."""
+    rows = await core.store.list_runs(
+        scenario=scenario, contact_id=contact, status=status, step=step, after=after, limit=limit + 1
+    )
+    page = rows[:limit]
+    return RunPage(items=[_run(r) for r in page], next=page[-1].id if len(rows) > limit else None)
+
+
+async def _detail(core: Core, run_id: int) -> RunDetail:
+    row = await core.store.run(run_id)
+    if row is None:
+        raise not_found(f"run {run_id}")
+    trace = [
+        StepEntry(step=s.step, name=s.name, at=_moment(s.at) or dt.datetime.min.replace(tzinfo=UTC),
+                  outcome=s.outcome, detail=s.detail)
+        for s in await core.store.run_log(run_id)
+    ]  # fmt: skip
+    base = _run(row)
+    return RunDetail(**{f: getattr(base, f) for f in base.__struct_fields__}, variables=row.vars, trace=trace)
+
+
+@get("/runs/{run_id:int}")
+async def run(core: NamedDependency[Core], run_id: FromPath[int]) -> RunDetail:
+    """One run: where it is, until when it sleeps, its variables, and every decision with its reason."""
+    return await _detail(core, run_id)
+
+
+@post("/runs/{run_id:int}/cancel", status_code=200)
+async def cancel(core: NamedDependency[Core], run_id: FromPath[int]) -> RunDetail:
+    row = await core.store.run(run_id)
+    if row is None:
+        raise not_found(f"run {run_id}")
+    if row.status not in LIVE:
+        raise Problem(409, "conflict", f"run {run_id} is {row.status} already; only live runs can be cancelled")
+    await core.store.cancel_runs([run_id], core.now_ms(), "cancelled over the API")
+    return await _detail(core, run_id)
+
+
+@get("/scenarios/{name:str}/steps")
+async def steps(core: NamedDependency[Core], name: FromPath[str]) -> list[StepCount]:
+    """Per step: how many runs passed it (by outcome) and how many are at it now (by status)."""
+    if name not in {s.name for s in await core.store.scenarios()}:
+        raise not_found(f"scenario {name!r}")
+    counts: dict[str, StepCount] = {}
+    for step, label, outcome, number in await core.store.step_counts(name):
+        entry = counts.setdefault(step, StepCount(step=step, name=label, passed=0, outcomes={}, waiting=0, here={}))
+        entry.outcomes[outcome] = entry.outcomes.get(outcome, 0) + number
+        entry.passed += number
+    for at, status, number in await core.store.runs_at(name):
+        if at is None:
+            continue
+        entry = counts.setdefault(at, StepCount(step=at, name=at, passed=0, outcomes={}, waiting=0, here={}))
+        entry.here[status] = number
+        if status in LIVE:
+            entry.waiting += number
+    return sorted(counts.values(), key=lambda c: (len(c.step), c.step))
+
+
+def _message(row: OutboxRow) -> Message:
+    return Message(
+        id=row.id, run_id=row.run_id, scenario=row.scenario, contact_id=row.contact_id, channel=row.channel,
+        template=row.template, recipient=row.recipient, status=row.status, attempts=row.attempts,
+        created_at=_moment(row.created_at) or dt.datetime.min.replace(tzinfo=UTC), sent_at=_moment(row.sent_at),
+        error=row.error, cost=row.cost, coupon_code=row.coupon_code, variant=row.variant,
+    )  # fmt: skip
+
+
+@get("/messages")
+async def messages(
+    core: NamedDependency[Core],
+    contact: FromQuery[str | None] = None,
+    status: FromQuery[str | None] = None,
+    after: After = 0,
+    limit: Limit = 50,
+) -> list[Message]:
+    """Messages in the outbox, oldest first: pending, sent, failed (with why) or skipped."""
+    return [_message(r) for r in await core.store.outbox(contact_id=contact, status=status, after=after, limit=limit)]
+
+
+@get("/messages/{message_id:int}")
+async def message(core: NamedDependency[Core], message_id: FromPath[int]) -> dict[str, Any]:
+    rows = await core.store.outbox(after=message_id - 1, limit=1)
+    if not rows or rows[0].id != message_id:
+        raise not_found(f"message {message_id}")
+    body = json.loads(rows[0].message or "{}")
+    return {**msgspec.to_builtins(_message(rows[0])), "content": body}
+
+
+router = Router(
+    "/api",
+    route_handlers=[post_events, upsert_contact, contact, runs, run, cancel, steps, messages, message],
+    guards=[require_api_key],
+    dependencies={"core": Provide(get_core, sync_to_thread=False)},
+    tags=["data"],
+)

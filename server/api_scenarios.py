@@ -1,0 +1,205 @@
+"""Scenarios: upload (checked first), list, source, versions, pause / resume / archive, delete."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import msgspec
+from litestar import Request, Router, delete, get, post
+from litestar.datastructures import UploadFile
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath
+
+from ..interpreter.render import as_json_records
+from .core import CheckFailed, Core, WorkspaceError, normalise_path
+from .deps import get_core, not_found, require_api_key
+from .models import DeployResult, FilesUpload, ScenarioDetail, ScenarioSummary, ScenarioVersion
+from .problems import Problem
+
+UTC = dt.UTC
+
+
+def _moment(ms: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def check_failed(error: CheckFailed) -> Problem:
+    diagnostics = as_json_records(error.result.diagnostics)
+    errors = [d for d in diagnostics if d["severity"] == "error"]
+    first = errors[0] if errors else {}
+    where = f"{first.get('filename')}:{first['location']['row']}:{first['location']['column']}" if first else ""
+    return Problem(
+        422, "workspace-has-errors",
+        f"the workspace has {len(errors)} error(s); nothing was deployed. First: {where}: {first.get('message', '')}",
+        diagnostics=diagnostics,
+    )  # fmt: skip
+
+
+async def _uploaded_files(request: Request[Any, Any, Any]) -> dict[str, str]:
+    kind = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    if kind == "application/json":
+        try:
+            upload = msgspec.json.decode(await request.body(), type=FilesUpload)
+        except (msgspec.DecodeError, msgspec.ValidationError) as error:
+            raise Problem(400, "invalid-request", f"the body is not a files upload: {error}") from error
+        files = upload.files
+    elif kind == "text/plain":
+        path = request.query_params.get("path")
+        if not path:
+            raise Problem(400, "invalid-request", "a text/plain upload needs ?path=name.scn")
+        files = {path: await _text(await request.body(), path)}
+    elif kind == "multipart/form-data":
+        form = await request.form()
+        files = {}
+        for field, value in form.multi_items():
+            if isinstance(value, UploadFile):
+                files[value.filename or field] = await _text(await value.read(), value.filename or field)
+            elif isinstance(value, str) and field.endswith((".scn", ".html", ".txt", ".csv")):
+                files[field] = value
+    else:
+        raise Problem(
+            415, "unsupported-media-type",
+            "upload scenarios as application/json ({\"files\": {\"path\": \"text\"}}), text/plain with ?path=, "
+            "or multipart/form-data with one file per part",
+        )  # fmt: skip
+    if not files:
+        raise Problem(400, "invalid-request", "the upload holds no files")
+    try:
+        return {normalise_path(path): text for path, text in files.items()}
+    except WorkspaceError as error:
+        raise Problem(400, "invalid-request", str(error)) from error
+
+
+async def _text(data: bytes, path: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise Problem(400, "invalid-request", f"{path}: not UTF-8 text (byte {error.start})") from error
+
+
+@post("/", status_code=201)
+async def upload(request: Request[Any, Any, Any], core: NamedDependency[Core]) -> DeployResult:
+    """Upload .scn files with their templates and pools; the whole workspace is checked first.
+
+    Bodies: `application/json` `{"files": {"path": "text"}}`, `text/plain` with `?path=`,
+    or `multipart/form-data` with one file per part. A workspace with errors answers 422
+    with the same diagnostics as `scn check --format json` and changes nothing."""
+    files = await _uploaded_files(request)
+    if not any(p.endswith(".scn") for p in files) and not any(p.endswith(".scn") for p in core.files):
+        raise Problem(400, "invalid-request", "the upload holds no .scn file and the workspace has none")
+    try:
+        versions = await core.deploy(files)
+    except CheckFailed as error:
+        raise check_failed(error) from error
+    return DeployResult(versions=versions, warnings=as_json_records(core.checked().diagnostics), files=sorted(files))
+
+
+async def _summaries(core: Core) -> list[ScenarioSummary]:
+    counts = await core.store.run_counts()
+    files = core.scenario_files()
+    summaries = []
+    for row in await core.store.scenarios():
+        bundle = core.engine.bundles.get(row.bundle)
+        program = bundle.scenarios.get(row.name) if bundle is not None else None
+        summaries.append(ScenarioSummary(
+            name=row.name, title=program.title if program else None, state=row.state, version=row.version,
+            file=files.get(row.name), runs=counts.get(row.name, {}),
+        ))  # fmt: skip
+    return summaries
+
+
+@get("/")
+async def list_scenarios(core: NamedDependency[Core]) -> list[ScenarioSummary]:
+    return await _summaries(core)
+
+
+async def _summary(core: Core, name: str) -> ScenarioSummary:
+    found = next((s for s in await _summaries(core) if s.name == name), None)
+    if found is None:
+        raise not_found(f"scenario {name!r}")
+    return found
+
+
+@get("/{name:str}")
+async def scenario(core: NamedDependency[Core], name: FromPath[str]) -> ScenarioDetail:
+    summary = await _summary(core, name)
+    versions = [
+        ScenarioVersion(version=v, bundle=b, digest=d, created_at=_moment(at))
+        for v, b, d, at in await core.store.scenario_versions(name)
+    ]
+    source = core.files.get(summary.file) if summary.file else None
+    return ScenarioDetail(**msgspec.structs.asdict(summary), source=source, versions=versions)
+
+
+@get("/{name:str}/versions")
+async def versions(core: NamedDependency[Core], name: FromPath[str]) -> list[ScenarioVersion]:
+    await _summary(core, name)
+    return [
+        ScenarioVersion(version=v, bundle=b, digest=d, created_at=_moment(at))
+        for v, b, d, at in await core.store.scenario_versions(name)
+    ]
+
+
+async def _set_state(core: Core, name: str, state: str) -> ScenarioSummary:
+    current = await _summary(core, name)
+    if current.state == "archived" and state == "paused":
+        raise Problem(409, "conflict", f"scenario {name!r} is archived; resume it before pausing")
+    await core.engine.set_state(name, state)
+    return await _summary(core, name)
+
+
+@post("/{name:str}/pause", status_code=200)
+async def pause(core: NamedDependency[Core], name: FromPath[str]) -> ScenarioSummary:
+    """Hold every run where it is; nothing new starts until it is resumed."""
+    return await _set_state(core, name, "paused")
+
+
+@post("/{name:str}/resume", status_code=200)
+async def resume(core: NamedDependency[Core], name: FromPath[str]) -> ScenarioSummary:
+    return await _set_state(core, name, "active")
+
+
+@post("/{name:str}/archive", status_code=200)
+async def archive(core: NamedDependency[Core], name: FromPath[str]) -> ScenarioSummary:
+    """No new runs start; runs in flight finish on their version."""
+    return await _set_state(core, name, "archived")
+
+
+@delete("/{name:str}", status_code=200)
+async def remove(core: NamedDependency[Core], name: FromPath[str]) -> ScenarioSummary:
+    """Cancel the scenario's live runs, archive it, and drop its file from the workspace
+    (refused when that file declares anything else: upload it without the scenario)."""
+    summary = await _summary(core, name)
+    path = summary.file
+    if path is not None:
+        symbols = core.checked().symbols
+        others = [n for n, f in symbols.scenario_files.items() if f == path and n != name]
+        others += [n for n, f in symbols.decl_files.items() if f == path]
+        if others:
+            raise Problem(
+                409, "conflict",
+                f"{path} also declares {', '.join(sorted(others))}; upload {path} without scenario {name} instead",
+            )  # fmt: skip
+    live: list[int] = []
+    after = 0
+    while page := await core.store.list_runs(scenario=name, after=after, limit=1000):
+        live += [r.id for r in page if r.status in ("running", "waiting", "awaiting")]
+        after = page[-1].id
+    await core.store.cancel_runs(live, core.now_ms(), "the scenario was deleted")
+    await core.engine.set_state(name, "archived")
+    if path is not None:
+        try:
+            await core.remove_files([path])
+        except CheckFailed as error:
+            raise check_failed(error) from error
+    return await _summary(core, name)
+
+
+router = Router(
+    "/api/scenarios",
+    route_handlers=[upload, list_scenarios, scenario, versions, pause, resume, archive, remove],
+    guards=[require_api_key],
+    dependencies={"core": Provide(get_core, sync_to_thread=False)},
+    tags=["scenarios"],
+)

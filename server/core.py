@@ -1,0 +1,171 @@
+"""The server's core: one store, one engine, one sender, and the workspace being served.
+
+The HTTP layer only calls into this; everything that changes state goes through the
+engine (events, deploys) or the store's write lock (pause, cancel), as in `scn run`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import msgspec
+
+from ..interpreter.checker import CheckResult, check_workspace
+from ..interpreter.clock import Clock, WallClock
+from ..interpreter.runtime import Engine, Settings
+from ..interpreter.runtime.worker import deploy
+from ..interpreter.store import SqliteStore
+from ..interpreter.workspace import workspace_from_texts
+from ..stdlib.delivery import Channel, Sender
+from ..stdlib.delivery.config import DeliveryConfig, build_channels
+
+logger = logging.getLogger("scn.server")
+
+#: Files of a workspace directory the server keeps (scenarios, templates, code pools).
+WORKSPACE_SUFFIXES = frozenset({".scn", ".html", ".htm", ".txt", ".csv", ".md", ".json", ".mjml"})
+#: Larger files are not workspace material (and would bloat every bundle).
+MAX_WORKSPACE_FILE = 5 * 1024 * 1024
+
+
+class WorkspaceError(Exception):
+    """Files that cannot make a workspace (bad paths, not UTF-8, too large)."""
+
+
+class CheckFailed(Exception):
+    def __init__(self, result: CheckResult) -> None:
+        super().__init__("the workspace has errors")
+        self.result = result
+
+
+def normalise_path(path: str) -> str:
+    """A safe relative path inside the workspace ("templates/a.html"), or WorkspaceError."""
+    clean = PurePosixPath(path.replace("\\", "/"))
+    if clean.is_absolute() or not clean.parts or any(p in ("..", "") for p in clean.parts):
+        raise WorkspaceError(f"{path!r} is not a relative path inside the workspace")
+    return str(clean)
+
+
+def read_directory(root: Path) -> dict[str, str]:
+    """Every workspace file under ``root`` (or one .scn file), by relative path."""
+    if root.is_file():
+        return {root.name: root.read_text(encoding="utf-8")}
+    files: dict[str, str] = {}
+    for path in sorted(root.rglob("*")):
+        if not path.is_file() or path.suffix.lower() not in WORKSPACE_SUFFIXES:
+            continue
+        if path.stat().st_size > MAX_WORKSPACE_FILE or path.name.endswith((".expected.txt", ".events.jsonl")):
+            continue
+        try:
+            files[path.relative_to(root).as_posix()] = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as error:
+            raise WorkspaceError(f"{path}: not UTF-8 text (byte {error.start})") from error
+    return files
+
+
+def check_files(files: dict[str, str]) -> CheckResult:
+    scn = {p: t for p, t in files.items() if p.endswith(".scn")}
+    resources = {p: t for p, t in files.items() if not p.endswith(".scn")}
+    return check_workspace(workspace_from_texts(scn, resources))
+
+
+class Core:
+    def __init__(
+        self, path: str, settings: Settings, *, clock: Clock | None = None, delivery: DeliveryConfig | None = None
+    ) -> None:
+        self.store = SqliteStore(path)
+        self.clock: Clock = clock or WallClock()
+        self.settings = settings
+        self.engine = Engine(self.store, self.clock, settings)
+        self.delivery = delivery
+        self.sender: Sender | None = None
+        #: Channels to use instead of those the delivery settings describe (development).
+        self.channels_override: dict[str, Channel] | None = None
+        self.files: dict[str, str] = {}
+        self.started_at = dt.datetime.now(dt.UTC)
+        self.stopping = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._deploy_lock = asyncio.Lock()
+        self.last_check: CheckResult | None = None
+
+    async def start(self, workspace: dict[str, str] | None = None) -> dict[str, int]:
+        """Open the store, deploy ``workspace`` (else keep the stored one), start the loops."""
+        await self.store.open()
+        await self.engine.load()
+        self.files = await self.store.bundle_files()
+        versions: dict[str, int] = {}
+        if workspace is not None:
+            versions = await self.deploy(workspace, replace=True)
+        if self.delivery is not None:
+            channels = self.channels_override or build_channels(self.delivery, self.settings.secret)
+            self.sender = Sender(self.store, self.clock, channels, policy=self.delivery.retry_policy())
+            self.engine.on_outbox.append(self.sender.nudge)
+            self._tasks.append(asyncio.create_task(self._guard("sender", self.sender.run_forever(self.stopping))))
+        self._tasks.append(asyncio.create_task(self._guard("engine", self.engine.run_forever(self.stopping))))
+        return versions
+
+    async def _guard(self, name: str, work: Any) -> None:
+        try:
+            await work
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # The HTTP API keeps answering (events are still accepted durably); /healthz
+            # reports the loop as down so that a supervisor restarts the process.
+            logger.exception("the %s loop stopped", name)
+            raise
+
+    def healthy(self) -> dict[str, bool]:
+        return {("engine" if i == len(self._tasks) - 1 else "sender"): not t.done() for i, t in enumerate(self._tasks)}
+
+    async def stop(self) -> None:
+        self.stopping.set()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.sender is not None:
+            await self.sender.close()
+        await self.store.close()
+
+    async def deploy(self, files: dict[str, str], *, replace: bool = False) -> dict[str, int]:
+        """Check the workspace with ``files`` added (or instead of it, with ``replace``) and
+        install it; raises CheckFailed (and changes nothing) when it has errors."""
+        async with self._deploy_lock:
+            merged = dict(files) if replace else {**self.files, **files}
+            result = check_files(merged)
+            if not result.ok:
+                raise CheckFailed(result)
+            versions = await deploy(self.engine, result, merged)
+            self.files = merged
+            self.last_check = result
+            return versions
+
+    async def remove_files(self, paths: list[str]) -> dict[str, int]:
+        async with self._deploy_lock:
+            remaining = {p: t for p, t in self.files.items() if p not in paths}
+            result = check_files(remaining)
+            if not result.ok:
+                raise CheckFailed(result)
+            versions = await deploy(self.engine, result, remaining)
+            self.files = remaining
+            self.last_check = result
+            return versions
+
+    def now_ms(self) -> int:
+        return int(self.clock.now().timestamp() * 1000)
+
+    def checked(self) -> CheckResult:
+        """The check of the workspace being served (its warnings, its symbols)."""
+        if self.last_check is None:
+            self.last_check = check_files(self.files)
+        return self.last_check
+
+    def scenario_files(self) -> dict[str, str]:
+        """scenario name -> the file that declares it."""
+        return dict(self.checked().symbols.scenario_files)
+
+
+def encode(value: Any) -> Any:
+    """msgspec-friendly plain data for responses."""
+    return msgspec.to_builtins(value)

@@ -1,0 +1,136 @@
+"""Request and response bodies of the API (msgspec; they make the OpenAPI schema)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import msgspec
+
+
+class Strict(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    pass
+
+
+class FilesUpload(Strict):
+    """Workspace files by relative path: .scn scenarios and the templates / pools they name."""
+
+    files: dict[str, str]
+
+
+class DeployResult(msgspec.Struct, kw_only=True):
+    versions: dict[str, int]
+    warnings: list[dict[str, Any]]
+    files: list[str]
+
+
+class ScenarioSummary(msgspec.Struct, kw_only=True):
+    name: str
+    title: str | None
+    state: str
+    version: int
+    file: str | None
+    runs: dict[str, int]
+
+
+class ScenarioVersion(msgspec.Struct, kw_only=True):
+    version: int
+    bundle: int
+    digest: str
+    created_at: dt.datetime
+
+
+class ScenarioDetail(ScenarioSummary, kw_only=True):
+    source: str | None
+    versions: list[ScenarioVersion]
+
+
+class Accepted(msgspec.Struct, kw_only=True):
+    key: str
+    id: int
+    duplicate: bool
+
+
+class EventsAccepted(msgspec.Struct, kw_only=True):
+    accepted: list[Accepted]
+
+
+class StepEntry(msgspec.Struct, kw_only=True):
+    step: str
+    name: str
+    at: dt.datetime
+    outcome: str
+    detail: str | None
+
+
+class Run(msgspec.Struct, kw_only=True):
+    id: int
+    scenario: str
+    version: int
+    contact_id: str
+    order_id: str | None
+    status: str
+    step: str | None
+    variant: str | None
+    wake_at: dt.datetime | None
+    awaiting: str | None
+    started_at: dt.datetime
+    updated_at: dt.datetime
+    ended_at: dt.datetime | None
+    reason: str | None
+
+
+class RunDetail(Run, kw_only=True):
+    variables: dict[str, Any]
+    trace: list[StepEntry]
+
+
+class RunPage(msgspec.Struct, kw_only=True):
+    items: list[Run]
+    #: Pass as `after` for the next page; null on the last one.
+    next: int | None
+
+
+class StepCount(msgspec.Struct, kw_only=True):
+    step: str
+    name: str
+    passed: int
+    outcomes: dict[str, int]
+    waiting: int
+    here: dict[str, int]
+
+
+class Contact(msgspec.Struct, kw_only=True):
+    id: str
+    email: str | None
+    phone: str | None
+    first_name: str | None
+    last_name: str | None
+    language: str | None
+    timezone: str | None
+    group: str | None
+    attributes: dict[str, Any]
+    lists: list[str]
+    segments: list[str]
+    subscriptions: dict[str, dict[str, bool]]
+    bonus_balance: str
+    lifetime_spend: str
+    orders_count: int
+
+
+class Message(msgspec.Struct, kw_only=True):
+    id: int
+    run_id: int | None
+    scenario: str | None
+    contact_id: str
+    channel: str
+    template: str | None
+    recipient: str
+    status: str
+    attempts: int
+    created_at: dt.datetime
+    sent_at: dt.datetime | None
+    error: str | None
+    cost: str | None
+    coupon_code: str | None
+    variant: str | None

@@ -1,0 +1,42 @@
+"""The options of `scn serve` (light: the CLI builds its parser without loading the server)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import msgspec
+
+
+class ServeOptions(msgspec.Struct, kw_only=True):
+    workspace: list[str]
+    db: str
+    host: str
+    port: int
+    api_key: str | None
+    delivery_file: str | None
+    dev_smtp: bool
+    dev_smtp_port: int
+    demo: bool
+    public_url: str | None
+
+
+def serve_arguments(parser: Any) -> None:
+    environ = os.environ
+    parser.add_argument("workspace", nargs="*", help="the workspace to deploy (.scn files or directories); "
+                        "without it, the workspace stored in the database is served")  # fmt: skip
+    parser.add_argument(
+        "--db", default=environ.get("SCN_DB"), help="the SQLite file (default scn.db; scn-demo.db with --demo)"
+    )
+    parser.add_argument("--host", default=environ.get("SCN_HOST", "127.0.0.1"), help="bind address")
+    parser.add_argument("--port", type=int, default=int(environ.get("SCN_PORT", "8000")), help="bind port")
+    parser.add_argument("--api-key", default=environ.get("SCN_API_KEY"), help="required in X-API-Key (SCN_API_KEY)")
+    parser.add_argument("--public-url", help="where recipients reach this server (SCN_PUBLIC_URL)")
+    parser.add_argument("--delivery", dest="delivery_file", metavar="FILE", help="delivery settings (TOML)")
+    parser.add_argument("--dev-smtp", action="store_true", help="deliver email to a local sink shown at /dev/mails")
+    parser.add_argument("--dev-smtp-port", type=int, default=2525, help="the sink's SMTP port (default 2525)")
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="replay the workspace's *.events.jsonl live on a fast clock (own database, reset at start)",
+    )

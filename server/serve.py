@@ -1,0 +1,106 @@
+"""`scn serve`: the API, the engine and the sender in one process under uvicorn."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import socket
+import sys
+from pathlib import Path
+
+import msgspec
+import uvicorn
+
+from ..interpreter.clock import WallClock
+from ..interpreter.runtime import Settings
+from ..stdlib.delivery.config import DeliveryConfig, EmailSettings, build_channels, load_delivery
+from .app import create_app
+from .core import Core, read_directory
+from .demo import play_demo
+from .devmail import MailSink, SinkChannel
+from .options import ServeOptions
+
+logger = logging.getLogger("scn.server")
+#: The demo's clock: an hour of scenario time per second, so a day's wait takes 24 s.
+DEMO_SPEED = 3600.0
+
+
+def free_port(preferred: int) -> int:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", preferred))
+            return preferred
+        except OSError:
+            probe.bind(("127.0.0.1", 0))
+            return int(probe.getsockname()[1])
+
+
+def serve(options: ServeOptions) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every SMTP command
+    environ = dict(os.environ)
+    if not options.db:
+        options.db = "scn-demo.db" if options.demo else "scn.db"
+    settings = Settings.from_env(environ)
+    public_url = options.public_url or environ.get("SCN_PUBLIC_URL") or f"http://{options.host}:{options.port}"
+    settings = msgspec.structs.replace(settings, public_url=public_url)
+    if settings.secret == "change-me":
+        # Links signed with a well-known secret could be forged: use a random one and say so.
+        settings = msgspec.structs.replace(settings, secret=secrets.token_urlsafe(32))
+        logger.warning("SCN_SECRET is not set: tracking and unsubscribe links will not survive a restart")
+
+    workspace: dict[str, str] | None = None
+    folder: Path | None = None
+    if options.workspace:
+        files: dict[str, str] = {}
+        for entry in options.workspace:
+            path = Path(entry)
+            if not path.exists():
+                print(f"scn serve: no such file or directory: {entry}", file=sys.stderr)
+                return 2
+            files.update(read_directory(path))
+            folder = folder or (path if path.is_dir() else path.parent)
+        workspace = files
+
+    delivery: DeliveryConfig | None = None
+    if options.delivery_file or environ.get("SCN_SMTP_URL"):
+        delivery = load_delivery(options.delivery_file, environ)
+    sink: MailSink | None = None
+    if options.dev_smtp:
+        sink = MailSink(free_port(options.dev_smtp_port))
+        base = delivery or DeliveryConfig()
+        delivery = msgspec.structs.replace(base, email=EmailSettings(url=sink.url, sender="scn demo <demo@scn.local>"))
+
+    clock = WallClock(DEMO_SPEED) if options.demo else WallClock()
+    if options.demo and "demo" in Path(options.db).name and Path(options.db).exists():
+        # The demo's clock starts now each time: runs left from an earlier demo would be
+        # weeks off. Its database is for the demo only.
+        for suffix in ("", "-wal", "-shm"):
+            Path(options.db + suffix).unlink(missing_ok=True)
+    core = Core(options.db, settings, clock=clock, delivery=delivery)
+    if sink is not None and delivery is not None:
+        core.channels_override = {
+            **build_channels(delivery, settings.secret),
+            **{c: SinkChannel(c, sink) for c in ("sms", "viber", "push", "webpush")},
+        }
+
+    def ready(versions: dict[str, int]) -> None:
+        print(f"scn: serving {len(core.engine.scenarios)} scenario(s) on {public_url} (API docs: {public_url}/schema)")
+        if sink is not None:
+            print(f"scn: development mail sink on {sink.url}: see {public_url}/dev/mails")
+        if not options.api_key:
+            print("scn: no API key (SCN_API_KEY or --api-key): the control API is open to anyone who can reach it")
+        if options.demo and folder is not None:
+            print(f"scn: demo: replaying {folder}/*.events.jsonl, one hour of scenario time per second")
+            asyncio.get_running_loop().create_task(play_demo(core, folder, core.stopping))
+
+    app = create_app(core, api_key=options.api_key, workspace=workspace, mail_sink=sink, on_ready=ready)
+    config = uvicorn.Config(app, host=options.host, port=options.port, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    try:
+        asyncio.run(server.serve())
+    except KeyboardInterrupt:
+        pass
+    return 0 if server.started else 1

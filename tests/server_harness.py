@@ -1,0 +1,78 @@
+"""The real app under uvicorn on a free port, in the test's event loop, spoken to over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+import uvicorn
+
+from scn.interpreter.clock import Clock
+from scn.interpreter.runtime import Settings
+from scn.server.app import create_app
+from scn.server.core import Core
+from scn.stdlib.delivery.config import DeliveryConfig
+
+API_KEY = "test-key"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Served:
+    def __init__(self, core: Core, base: str, client: httpx.AsyncClient) -> None:
+        self.core = core
+        self.base = base
+        self.client = client  # sends the API key
+        self.public = httpx.AsyncClient(base_url=base, timeout=10, follow_redirects=False)
+
+    async def count(self, sql: str) -> int:
+        async with self.core.store.db.execute(sql) as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    async def settle(self, timeout: float = 10.0) -> None:
+        """Until every accepted event is processed and no run is due."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            pending = await self.count("SELECT count(*) FROM events WHERE processed_at IS NULL")
+            due = await self.count(f"SELECT count(*) FROM runs WHERE wake_at <= {self.core.now_ms()}")
+            if pending == 0 and due == 0:
+                return
+            await asyncio.sleep(0.02)
+        raise AssertionError("the engine did not settle")
+
+
+@asynccontextmanager
+async def serving(
+    tmp_path: Path, files: dict[str, str] | None = None, *, clock: Clock | None = None,
+    delivery: DeliveryConfig | None = None, api_key: str | None = API_KEY,
+) -> AsyncIterator[Served]:  # fmt: skip
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    settings = Settings(secret="server-test", public_url=base)
+    core = Core(str(tmp_path / "scn.db"), settings, clock=clock, delivery=delivery)
+    app = create_app(core, api_key=api_key, workspace=files)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    headers = {"X-API-Key": api_key} if api_key else {}
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=10) as client:
+        served = Served(core, base, client)
+        try:
+            yield served
+        finally:
+            await served.public.aclose()
+            server.should_exit = True
+            await task

@@ -1,0 +1,228 @@
+"""The control plane over real HTTP against the real app (uvicorn on a free port)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from scn.interpreter.clock import WallClock
+
+from .server_harness import Served, serving
+
+SHOP = """
+list buyers "Buyers"
+
+template thanks email
+  from "Магазин" <shop@example.com>
+  subject "Дякуємо, {{ contact.first_name }}!"
+  html "thanks.html"
+end
+
+scenario thanks "Thank buyers"
+  on order.paid
+  entry at most 1 per order
+  add to list buyers
+  send email thanks
+  wait 1h
+  send email thanks
+end
+"""
+THANKS = '<p>Hi {{ contact.first_name }}, <a href="https://shop.example/new">new arrivals</a></p>' \
+         '<p><a href="{{ unsubscribe_url }}">unsubscribe</a></p>'  # fmt: skip
+FILES = {"shop.scn": SHOP, "thanks.html": THANKS}
+
+
+def paid(contact: str, order: str, key: str | None = None, **extra: Any) -> dict[str, Any]:
+    return {
+        "type": "order.paid", "key": key or f"paid-{order}",
+        "contact": {"id": contact, "email": f"{contact}@example.com", "first_name": "Ганна", **extra},
+        "order": {"id": order, "total": "120.50", "currency": "UAH"},
+    }  # fmt: skip
+
+
+def is_problem(response: Any, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json"), response.headers
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status and body["type"].startswith("/problems/") and body["title"] and body["detail"]
+    return body
+
+
+async def events_count(s: Served) -> int:
+    return await s.count("SELECT count(*) FROM events")
+
+
+async def test_upload_list_source_and_versions(tmp_path: Path) -> None:
+    async with serving(tmp_path) as s:
+        r = await s.client.post("/api/scenarios", json={"files": FILES})
+        assert r.status_code == 201, r.text
+        assert r.json()["versions"] == {"thanks": 1}
+        listed = (await s.client.get("/api/scenarios")).json()
+        assert [(x["name"], x["state"], x["version"], x["file"]) for x in listed] == [
+            ("thanks", "active", 1, "shop.scn")
+        ]
+        detail = (await s.client.get("/api/scenarios/thanks")).json()
+        assert detail["source"] == SHOP and [v["version"] for v in detail["versions"]] == [1]
+
+        changed = SHOP.replace("wait 1h", "wait 2h")
+        r = await s.client.post("/api/scenarios?path=shop.scn", content=changed, headers={"Content-Type": "text/plain"})
+        assert r.status_code == 201 and r.json()["versions"] == {"thanks": 2}
+        r = await s.client.post("/api/scenarios", files={"f": ("shop.scn", changed.replace("2h", "3h").encode())})
+        assert r.status_code == 201 and r.json()["versions"] == {"thanks": 3}
+        assert [v["version"] for v in (await s.client.get("/api/scenarios/thanks/versions")).json()] == [1, 2, 3]
+        is_problem(await s.client.get("/api/scenarios/nope"), 404)
+
+
+async def test_a_workspace_with_errors_is_refused_with_diagnostics_and_nothing_changes(tmp_path: Path) -> None:
+    async with serving(tmp_path, FILES) as s:
+        bad = SHOP.replace("send email thanks\n  wait", "send email thankz\n  wait")
+        body = is_problem(await s.client.post("/api/scenarios", json={"files": {"shop.scn": bad}}), 422)
+        (error,) = [d for d in body["diagnostics"] if d["severity"] == "error"]
+        assert error["code"] == "SCN101" and error["filename"] == "shop.scn"
+        assert error["location"] == {"row": 14, "column": 14}
+        assert error["message"] == "unknown template `thankz`: did you mean `thanks`?"
+        assert "shop.scn:14:14" in body["detail"]
+        assert (await s.client.get("/api/scenarios/thanks")).json()["source"] == SHOP
+        assert (await s.client.get("/api/scenarios/thanks")).json()["version"] == 1
+
+
+async def test_every_control_endpoint_needs_the_key(tmp_path: Path) -> None:
+    async with serving(tmp_path, FILES) as s:
+        for method, path in (("GET", "/api/scenarios"), ("POST", "/api/events"), ("GET", "/api/runs"),
+                             ("GET", "/api/messages"), ("POST", "/api/scenarios/thanks/pause")):  # fmt: skip
+            for headers in ({}, {"X-API-Key": "wrong"}):
+                r = await s.public.request(method, path, headers=headers, json={})
+                is_problem(r, 401)
+        assert (await s.public.get("/healthz")).status_code == 200
+
+
+async def test_events_are_acknowledged_after_commit_and_duplicates_once(tmp_path: Path) -> None:
+    async with serving(tmp_path, FILES) as s:
+        r = await s.client.post("/api/events", json=paid("ann", "o1"))
+        assert r.status_code == 202
+        ((first,),) = [r.json()["accepted"]]
+        assert first["key"] == "paid-o1" and not first["duplicate"]
+        r = await s.client.post("/api/events", json=[paid("ann", "o1"), paid("bob", "o2")])
+        assert [a["duplicate"] for a in r.json()["accepted"]] == [True, False]
+        assert r.json()["accepted"][0]["id"] == first["id"]
+        assert await events_count(s) == 2
+
+
+async def test_bad_requests_get_problem_details_and_change_nothing(tmp_path: Path) -> None:
+    async with serving(tmp_path, FILES) as s:
+        await s.client.post("/api/events", json=paid("ann", "o1"))
+        before = await events_count(s)
+        headers = {"Content-Type": "application/json"}
+        cases = [
+            (b'{"type": "order.paid", "contact": {"id": ', 400),  # malformed JSON
+            (json.dumps({**paid("x", "o9"), "colour": "red"}).encode(), 400),  # unknown field
+            (json.dumps({**paid("x", "o9"), "contact": {"id": 7}}).encode(), 400),  # wrong type
+            (json.dumps({**paid("x", "o9"), "type": "order.payed"}).encode(), 422),  # unknown event type
+            (json.dumps([paid("y", "o8"), {**paid("x", "o9"), "type": "nope"}]).encode(), 422),  # one bad in a batch
+            (json.dumps({**paid("x", "o9"), "at": "2025-03-01T10:00:00"}).encode(), 422),  # no time zone
+        ]
+        for body, status in cases:
+            problem = is_problem(await s.client.post("/api/events", content=body, headers=headers), status)
+            assert problem["detail"]
+        big = b'{"files": {"a.scn": "' + b"x" * (11 * 1024 * 1024) + b'"}}'
+        is_problem(await s.client.post("/api/scenarios", content=big, headers=headers), 413)
+        is_problem(await s.client.post("/api/scenarios", content=b"hello", headers={"Content-Type": "image/png"}), 415)
+        is_problem(await s.client.get("/api/runs", params={"limit": 0}), 400)
+        is_problem(await s.client.get("/api/nowhere"), 404)
+        assert await events_count(s) == before
+        assert (await s.client.get("/api/scenarios/thanks")).json()["version"] == 1
+
+
+async def test_runs_traces_step_counts_and_cancel(tmp_path: Path) -> None:
+    async with serving(tmp_path, FILES) as s:
+        await s.client.post("/api/events", json=[paid(f"c{i}", f"o{i}") for i in range(5)])
+        await s.settle()
+        page = (await s.client.get("/api/runs", params={"scenario": "thanks", "limit": 2})).json()
+        assert len(page["items"]) == 2 and page["next"] == page["items"][-1]["id"]
+        rest = (await s.client.get("/api/runs", params={"scenario": "thanks", "after": page["next"]})).json()
+        assert len(rest["items"]) == 3 and rest["next"] is None
+        run = (await s.client.get(f"/api/runs/{page['items'][0]['id']}")).json()
+        assert run["status"] == "waiting" and run["wake_at"] and run["step"]
+        assert [(t["name"], t["outcome"]) for t in run["trace"]] == [
+            ("on order.paid", "started"), ("add to list buyers", "done"), ("send email thanks", "sent"),
+            ("wait 1h", "waiting"),
+        ]  # fmt: skip
+        cancelled = (await s.client.post(f"/api/runs/{run['id']}/cancel")).json()
+        assert cancelled["status"] == "cancelled" and cancelled["trace"][-1]["outcome"] == "cancelled"
+        is_problem(await s.client.post(f"/api/runs/{run['id']}/cancel"), 409)
+        is_problem(await s.client.get("/api/runs/99999"), 404)
+        waiting = (await s.client.get("/api/runs", params={"status": "waiting"})).json()["items"]
+        assert len(waiting) == 4
+        steps = {c["name"]: c for c in (await s.client.get("/api/scenarios/thanks/steps")).json()}
+        assert steps["send email thanks"]["passed"] == 5 and steps["send email thanks"]["outcomes"] == {"sent": 5}
+        assert steps["wait 1h"]["waiting"] == 4
+        contact = (await s.client.get("/api/contacts/c1")).json()
+        assert contact["lists"] == ["buyers"] and contact["subscriptions"]["email"] == {
+            "subscribed": True, "reachable": True,
+        }  # fmt: skip
+        messages = (await s.client.get("/api/messages", params={"contact": "c1"})).json()
+        assert [(m["channel"], m["template"], m["status"]) for m in messages] == [("email", "thanks", "pending")]
+
+
+async def test_pause_holds_and_resume_continues(tmp_path: Path) -> None:
+    clock = WallClock(speed=3600)  # an hour a second
+    async with serving(tmp_path, FILES, clock=clock) as s:
+        assert (await s.client.post("/api/scenarios/thanks/pause")).json()["state"] == "paused"
+        await s.client.post("/api/events", json=paid("ann", "o1"))
+        await s.settle()
+        assert (await s.client.get("/api/runs")).json()["items"] == [], "a paused scenario starts nothing"
+        assert (await s.client.post("/api/scenarios/thanks/resume")).json()["state"] == "active"
+        await s.client.post("/api/events", json=paid("bob", "o2"))
+        await s.settle()
+        assert len((await s.client.get("/api/runs")).json()["items"]) == 1
+
+
+async def test_open_click_and_unsubscribe_through_signed_links(tmp_path: Path) -> None:
+    async with serving(tmp_path, FILES) as s:
+        await s.client.post("/api/events", json=paid("ann", "o1"))
+        await s.settle()
+        ((message,),) = [(await s.client.get("/api/messages")).json()]
+        content = (await s.client.get(f"/api/messages/{message['id']}")).json()["content"]
+        click = re.search(r'href="([^"]+/c/[^"]+)"', content["html"]).group(1)  # type: ignore[union-attr]
+        pixel = re.search(r'src="([^"]+/o/[^"]+)"', content["html"]).group(1)  # type: ignore[union-attr]
+        r = await s.public.get(pixel)
+        assert r.status_code == 200 and r.headers["content-type"] == "image/gif" and r.content.startswith(b"GIF")
+        r = await s.public.get(click)
+        assert r.status_code == 302 and r.headers["location"] == "https://shop.example/new"
+        await s.public.get(click)
+        is_problem(await s.public.get(click[:-2] + "xx"), 404)
+        is_problem(await s.public.get(s.base + "/c/bm9wZQ.0.forged"), 404)
+        await s.settle()
+        opened = await s.count("SELECT count(*) FROM events WHERE type = 'message.opened'")
+        clicked = await s.count("SELECT count(*) FROM events WHERE type = 'message.clicked'")
+        assert (opened, clicked) == (1, 1), "unique per message and link"
+
+        unsubscribe = content["unsubscribe_url"]
+        page = await s.public.get(unsubscribe)
+        assert page.status_code == 200 and '<form method="post">' in page.text
+        await s.settle()
+        contact = (await s.client.get("/api/contacts/ann")).json()
+        assert contact["subscriptions"]["email"]["subscribed"], "GET changes nothing"
+        r = await s.public.post(unsubscribe, content=b"List-Unsubscribe=One-Click",
+                                headers={"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
+        assert r.status_code == 200 and "location" not in r.headers
+        await s.settle()
+        contact = (await s.client.get("/api/contacts/ann")).json()
+        assert contact["subscriptions"]["email"]["subscribed"] is False
+        is_problem(await s.public.post(unsubscribe[:-3] + "abc"), 404)
+
+
+async def test_health_metrics_and_openapi(tmp_path: Path) -> None:
+    async with serving(tmp_path, FILES) as s:
+        await s.client.post("/api/events", json=paid("ann", "o1"))
+        await s.settle()
+        health = (await s.public.get("/healthz")).json()
+        assert health["status"] == "ok" and health["loops"]["engine"] is True
+        metrics = (await s.public.get("/metrics")).text
+        assert "scn_up 1" in metrics and 'scn_events{state="processed"} 1' in metrics
+        assert 'scn_runs{status="waiting"} 1' in metrics and 'scn_messages{status="pending"} 1' in metrics
+        schema = (await s.public.get("/schema/openapi.json")).json()
+        assert schema["openapi"].startswith("3.1")
+        assert {"/api/events", "/api/runs", "/api/runs/{run_id}", "/api/scenarios"} <= set(schema["paths"])
