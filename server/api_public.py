@@ -22,6 +22,7 @@ from litestar.response import Redirect
 
 from ..interpreter.runtime import EventInput
 from ..interpreter.runtime.events import ContactIn
+from ..interpreter.runtime.views import CHANNELS, channel_flags
 from ..interpreter.store import OutboxRow
 from ..stdlib.subscriptions import read_link, unsubscribe_event
 from ..stdlib.tracking import read_token
@@ -118,6 +119,50 @@ async def unsubscribe(
     return _page("Unsubscribed", f"<h1>Unsubscribed</h1><p>You will get no more {html.escape(channel)} messages.</p>")
 
 
+@get("/preferences/{channel:str}/{contact:str}/{token:str}", media_type=MediaType.HTML)
+async def preferences_page(
+    core: NamedDependency[Core], channel: FromPath[str], contact: FromPath[str], token: FromPath[str]
+) -> str:
+    """The contact's subscriptions, one checkbox per channel they have an address for."""
+    contact_id = read_link(core.settings, "preferences", channel, contact, token)
+    if contact_id is None:
+        raise Problem(404, "not-found", "this preferences link is not valid")
+    record = (await core.store.contacts([contact_id])).get(contact_id) or {}
+    subscribed, reachable = channel_flags(record)
+    boxes = "".join(
+        f'<p><label><input type="checkbox" name="{c}" value="on"{" checked" if subscribed[c] else ""}> '
+        f"{html.escape(c)}</label></p>"
+        for c in CHANNELS
+        if reachable[c] or subscribed[c]
+    )
+    return _page(
+        "Your subscriptions",
+        f'<h1>Your subscriptions</h1><form method="post">{boxes}<button type="submit">Save</button></form>',
+    )
+
+
+@post("/preferences/{channel:str}/{contact:str}/{token:str}", status_code=200, media_type=MediaType.HTML)
+async def preferences(
+    core: NamedDependency[Core], request: Request[Any, Any, Any], channel: FromPath[str], contact: FromPath[str],
+    token: FromPath[str],
+) -> str:  # fmt: skip
+    """Saves the form: checked channels subscribed, the others unsubscribed (a `contact.updated` event)."""
+    contact_id = read_link(core.settings, "preferences", channel, contact, token)
+    if contact_id is None:
+        raise Problem(404, "not-found", "this preferences link is not valid")
+    form = await request.form()
+    record = (await core.store.contacts([contact_id])).get(contact_id) or {}
+    subscribed, reachable = channel_flags(record)
+    shown = [c for c in CHANNELS if reachable[c] or subscribed[c]]
+    wanted = {c: form.get(c) == "on" for c in shown}
+    event = EventInput(
+        type="contact.updated", at=core.clock.now(), contact=ContactIn(id=contact_id, subscriptions=wanted)
+    )
+    await core.engine.accept([core.engine.event_in(event)])
+    chosen = ", ".join(c for c, on in wanted.items() if on) or "nothing"
+    return _page("Saved", f"<h1>Saved</h1><p>You are subscribed to: {html.escape(chosen)}.</p>")
+
+
 @get("/healthz")
 async def healthz(core: NamedDependency[Core]) -> Response[dict[str, Any]]:
     """200 while the engine (and the sender) loops run; 503 when one has stopped."""
@@ -154,7 +199,7 @@ async def metrics(core: NamedDependency[Core]) -> str:
 
 router = Router(
     "/",
-    route_handlers=[open_pixel, click, unsubscribe_page, unsubscribe, healthz, metrics],
+    route_handlers=[open_pixel, click, unsubscribe_page, unsubscribe, preferences_page, preferences, healthz, metrics],
     dependencies={"core": Provide(get_core, sync_to_thread=False)},
     tags=["public"],
 )

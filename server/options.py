@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 from typing import Any
 
@@ -19,6 +20,8 @@ class ServeOptions(msgspec.Struct, kw_only=True):
     dev_smtp_port: int
     demo: bool
     public_url: str | None
+    #: Tests of the wall-clock path: time runs this many times faster.
+    clock_speed: float = 1.0
 
 
 def serve_arguments(parser: Any) -> None:
@@ -40,3 +43,5 @@ def serve_arguments(parser: Any) -> None:
         action="store_true",
         help="replay the workspace's *.events.jsonl live on a fast clock (own database, reset at start)",
     )
+    # For tests of the wall-clock path (like `scn run`): time runs faster.
+    parser.add_argument("--clock-speed", type=float, default=1.0, help=argparse.SUPPRESS)

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import secrets
+import signal
 import socket
 import sys
 from pathlib import Path
@@ -23,8 +24,8 @@ from .devmail import MailSink, SinkChannel
 from .options import ServeOptions
 
 logger = logging.getLogger("scn.server")
-#: The demo's clock: an hour of scenario time per second, so a day's wait takes 24 s.
-DEMO_SPEED = 3600.0
+#: The demo's clock: six hours of scenario time per second, so a day's wait takes 4 s.
+DEMO_SPEED = 21600.0
 
 
 def free_port(preferred: int) -> int:
@@ -73,7 +74,7 @@ def serve(options: ServeOptions) -> int:
         base = delivery or DeliveryConfig()
         delivery = msgspec.structs.replace(base, email=EmailSettings(url=sink.url, sender="scn demo <demo@scn.local>"))
 
-    clock = WallClock(DEMO_SPEED) if options.demo else WallClock()
+    clock = WallClock(DEMO_SPEED if options.demo else options.clock_speed)
     if options.demo and "demo" in Path(options.db).name and Path(options.db).exists():
         # The demo's clock starts now each time: runs left from an earlier demo would be
         # weeks off. Its database is for the demo only.
@@ -93,14 +94,15 @@ def serve(options: ServeOptions) -> int:
         if not options.api_key:
             print("scn: no API key (SCN_API_KEY or --api-key): the control API is open to anyone who can reach it")
         if options.demo and folder is not None:
-            print(f"scn: demo: replaying {folder}/*.events.jsonl, one hour of scenario time per second")
+            print(f"scn: demo: replaying {folder}/*.events.jsonl, six hours of scenario time per second")
             asyncio.get_running_loop().create_task(play_demo(core, folder, core.stopping))
 
     app = create_app(core, api_key=options.api_key, workspace=workspace, mail_sink=sink, on_ready=ready)
     config = uvicorn.Config(app, host=options.host, port=options.port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
-    try:
-        asyncio.run(server.serve())
-    except KeyboardInterrupt:
-        pass
+    # uvicorn shuts down gracefully on SIGTERM / SIGINT, then raises the signal again for
+    # the handler that was there before; this one lets the process exit 0 after that.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: None)
+    asyncio.run(server.serve())
     return 0 if server.started else 1

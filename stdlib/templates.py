@@ -60,6 +60,10 @@ _FILTERS = {
 assert tuple(_FILTERS) == TEMPLATE_FILTERS
 
 
+def _nothing_for_none(value: Any) -> Any:
+    return "" if value is None else value
+
+
 @functools.cache
 def environment(html: bool) -> ImmutableSandboxedEnvironment:
     """The shared environment for HTML (autoescaped) or for text and subjects."""
@@ -68,6 +72,8 @@ def environment(html: bool) -> ImmutableSandboxedEnvironment:
         undefined=StrictUndefined,
         keep_trailing_newline=True,
         auto_reload=False,
+        # A field the contact has no value for prints as nothing, never as "None".
+        finalize=_nothing_for_none,
     )
     env.filters.update(_FILTERS)
     return env

@@ -4,8 +4,8 @@ Every http(s) link of the HTML becomes `<public>/c/<token>`, where the token nam
 message (its run and step) and the link's position, signed with the secret; the real
 URLs are stored with the message, so the click endpoint redirects only to a URL that
 was in that message when it was sent (no open redirect). An invisible image
-`<public>/o/<token>` counts opens. The unsubscribe link is left as it is: it must work
-even when tracking is blocked. The plain-text part keeps the real URLs.
+`<public>/o/<token>` counts opens. The unsubscribe and preferences links are left as they
+are: they must work even when tracking is blocked. The plain-text part keeps the real URLs.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def track_html(html: str, key: str, settings: Settings, keep: frozenset[str] = f
 
     def replace(match: re.Match[str]) -> str:
         url = match.group(3)
-        if url in keep or url.startswith(base + "/unsubscribe/"):
+        if url in keep or url.startswith((base + "/unsubscribe/", base + "/preferences/")):
             return match.group(0)
         links.append(url)
         return f"{match.group(1)}{match.group(2)}{base}/c/{token(settings, 'c', key, len(links) - 1)}{match.group(2)}"

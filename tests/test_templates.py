@@ -69,3 +69,9 @@ end
         ((outcome, detail),) = await h.rows("SELECT outcome, detail FROM step_log WHERE name LIKE 'send%'")
         assert outcome == "failed" and detail.startswith("template hello (default): ")
         assert await h.rows("SELECT 1 FROM outbox") == []
+
+
+def test_a_field_without_a_value_prints_as_nothing() -> None:
+    parts = render_variant(variant(text="Hi {{ contact.first_name }}!", subject="{{ contact.first_name or 'friend' }}"),
+                           {"contact": Person(None)})  # type: ignore[arg-type]  # fmt: skip
+    assert parts == {"text": "Hi !", "subject": "friend"}

@@ -1,0 +1,111 @@
+"""`scn serve` as a real process, with a real SMTP server: upload the five examples over
+HTTP, post events, see the mail arrive, follow its tracked link and open pixel."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from .conftest import EXAMPLES
+from .server_harness import free_port
+from .smtp_server import SmtpServer
+
+
+def workspace_files() -> dict[str, str]:
+    files = {}
+    for path in sorted(EXAMPLES.rglob("*")):
+        if path.is_file() and path.suffix in (".scn", ".html", ".csv", ".txt") and ".expected" not in path.name:
+            files[path.relative_to(EXAMPLES).as_posix()] = path.read_text(encoding="utf-8")
+    return files
+
+
+def test_serve_uploads_examples_sends_mail_and_tracks_it(tmp_path: Path) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with SmtpServer() as smtp:
+        env = {**os.environ, "SCN_SMTP_URL": smtp.url, "SCN_SECRET": "e2e", "SCN_API_KEY": "k"}
+        process = subprocess.Popen(
+            # An hour of scenario time per 36 ms: the two days before Ewa's mail take 1.7 s.
+            [sys.executable, "-m", "scn", "serve", "--db", str(tmp_path / "scn.db"), "--port", str(port),
+             "--clock-speed", "100000"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+        )  # fmt: skip
+        try:
+            with httpx.Client(base_url=base, headers={"X-API-Key": "k"}, timeout=10) as client:
+                deadline = time.monotonic() + 30
+                while True:
+                    try:
+                        if client.get("/healthz").status_code == 200:
+                            break
+                    except httpx.TransportError:
+                        pass
+                    assert time.monotonic() < deadline, "the server did not start"
+                    time.sleep(0.1)
+                uploaded = client.post("/api/scenarios", json={"files": workspace_files()})
+                assert uploaded.status_code == 201, uploaded.text
+                assert len(uploaded.json()["versions"]) == 9
+                # Oleh orders and never pays: the reminder with a coupon goes after 30 minutes.
+                # Ewa pays 350 PLN: the middle band's thank-you goes two days later.
+                unpaid = {
+                    "type": "order.unpaid",
+                    "key": "u1",
+                    "contact": {
+                        "id": "oleh",
+                        "email": "oleh@example.ua",
+                        "language": "uk",
+                        "timezone": "Europe/Kyiv",
+                        "first_name": "Олег",
+                    },
+                    "order": {"id": "o1", "offer": "course-a", "total": "49.00", "currency": "EUR"},
+                }
+                paid = {"type": "order.paid", "key": "p1",
+                        "contact": {"id": "ewa", "email": "ewa@example.pl", "language": "pl", "first_name": "Ewa",
+                                    "timezone": "Europe/Warsaw"},
+                        "order": {"id": "p1", "total": "350.00", "currency": "PLN",
+                                  "items": [{"product_id": "mug", "name": "Kubek", "price": "350.00",
+                                             "url": "https://shop.example/mug"}]}}  # fmt: skip
+                accepted = client.post("/api/events", json=[unpaid, paid])
+                assert accepted.status_code == 202 and len(accepted.json()["accepted"]) == 2
+                deadline = time.monotonic() + 30
+                while len(smtp.handler.received) < 2 and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                mails = {m["To"]: m for _, m in smtp.handler.received}
+                assert set(mails) == {"oleh@example.ua", "ewa@example.pl"}, [m["To"] for _, m in smtp.handler.received]
+                assert mails["oleh@example.ua"]["Subject"] == "Ваше замовлення чекає: знижка 10% на 24 години"
+                body = mails["ewa@example.pl"].get_body(("html",))
+                assert body is not None
+                html = body.get_content()
+                link = re.search(r'href="(http[^"]+/c/[^"]+)"', html)  # the first product's link
+                pixel = re.search(r'src="(http[^"]+/o/[^"]+)"', html)
+                assert link is not None and pixel is not None
+                with httpx.Client(timeout=10) as public:
+                    assert public.get(pixel.group(1)).headers["content-type"] == "image/gif"
+                    redirect = public.get(link.group(1))
+                    assert redirect.status_code == 302 and redirect.headers["location"].startswith("https://")
+
+                deadline = time.monotonic() + 20
+                while time.monotonic() < deadline:
+                    metrics = client.get("/metrics").text
+                    if 'scn_events{state="pending"}' not in metrics and "message" in metrics:
+                        break
+                    time.sleep(0.1)
+                runs = client.get("/api/runs", params={"contact": "oleh", "scenario": "unpaid_recovery"}).json()
+                (run,) = runs["items"]
+                trace = client.get(f"/api/runs/{run['id']}").json()["trace"]
+                assert [t["outcome"] for t in trace][:4] == ["started", "waiting", "passed", "done"], trace
+                sent = client.get("/api/messages", params={"status": "sent"}).json()
+                assert {m["recipient"] for m in sent} >= {"oleh@example.ua", "ewa@example.pl"}
+                events = {line.split("}")[0] for line in metrics.splitlines() if line.startswith("scn_events")}
+                assert events == {'scn_events{state="processed"'}, metrics
+        finally:
+            process.send_signal(signal.SIGTERM)
+            output, _ = process.communicate(timeout=20)
+        assert process.returncode == 0, output.decode()
+    assert "serving 0 scenario(s)" in output.decode()
