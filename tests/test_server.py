@@ -226,3 +226,65 @@ async def test_health_metrics_and_openapi(tmp_path: Path) -> None:
         schema = (await s.public.get("/schema/openapi.json")).json()
         assert schema["openapi"].startswith("3.1")
         assert {"/api/events", "/api/runs", "/api/runs/{run_id}", "/api/scenarios"} <= set(schema["paths"])
+
+
+COMMERCE = """
+list vip "VIP"
+segment buyers "Bought" where contact.orders.count >= 1
+coupon POOLED discount 10% from pool "codes.csv" warn below 1
+coupon VIP20 discount 20% generated "VIP-{XXXXXXXX}" for list vip valid 2d
+program cashback "Cashback" bonus
+  tier 2% up to 1000 UAH
+  tier 5% above 1000 UAH
+end
+group members "Members" with program cashback default
+
+scenario vip "VIP"
+  on contact.registered
+  entry once per contact
+  add to list vip
+  issue coupon VIP20
+end
+
+scenario bonus "Bonus"
+  on order.paid
+  entry at most 1 per order
+  award bonus
+end
+"""
+
+
+async def test_lists_segments_coupons_and_loyalty(tmp_path: Path) -> None:
+    async with serving(tmp_path, {"shop.scn": COMMERCE, "codes.csv": "code\nP-1\n"}) as s:
+        person = {"id": "ann", "email": "ann@example.com"}
+        await s.client.post("/api/events", json=[
+            {"type": "contact.registered", "key": "r1", "contact": person},
+            {"type": "order.paid", "key": "p1", "contact": person,
+             "order": {"id": "o1", "total": "500.00", "currency": "UAH"}},
+        ])  # fmt: skip
+        await s.settle()
+        assert (await s.client.get("/api/lists")).json() == {"vip": 1}
+        assert (await s.client.get("/api/segments")).json() == {"buyers": 1}
+        page = (await s.client.get("/api/lists/vip", params={"limit": 10})).json()
+        assert page == {"name": "vip", "count": 1, "members": ["ann"], "next": None}
+        is_problem(await s.client.get("/api/lists/nope"), 404)
+
+        pool = await s.client.post("/api/coupons/POOLED/pool", content=b"code\nP-2\nP-3\nP-1\n",
+                                   headers={"Content-Type": "text/csv"})  # fmt: skip
+        assert pool.status_code == 201 and pool.json() == {"coupon": "POOLED", "imported": 2, "free": 3}
+        is_problem(await s.client.post("/api/coupons/VIP20/pool", content=b"code\nX\n"), 409)
+
+        (issued,) = (await s.client.get("/api/contacts/ann/coupons")).json()
+        query = {"code": issued["code"], "contact": "ann", "total": "850.00", "currency": "UAH"}
+        checked = (await s.client.post("/api/coupons/check", json=query)).json()
+        assert checked["valid"] and checked["price_after"] == {"amount": "680.00", "currency": "UAH"}
+        other = (await s.client.post("/api/coupons/check", json={**query, "contact": "bob"})).json()
+        assert other == {"code": issued["code"], "valid": False, "reason": "this code was not given to this contact",
+                         "coupon": "VIP20", "discount": None, "price_before": None, "price_after": None}  # fmt: skip
+        is_problem(await s.client.post("/api/coupons/check", json={**query, "total": "lots"}), 400)
+
+        (group,) = (await s.client.get("/api/loyalty/groups")).json()
+        assert (group["group"], group["contacts"], group["orders"]) == ("members", 1, 1)
+        loyalty = (await s.client.get("/api/contacts/ann/loyalty")).json()
+        assert loyalty["bonus_balance"] == "10.00" and loyalty["discount"] is None
+        assert [e["amount"] for e in loyalty["ledger"]] == ["10.00"]
