@@ -19,6 +19,7 @@ from .core import Core
 from .deps import get_core, not_found, require_api_key
 from .models import Accepted, Contact, EventsAccepted, Message, Run, RunDetail, RunPage, StepCount, StepEntry
 from .problems import Problem
+from .reports import Report, scenario_report
 
 UTC = dt.UTC
 #: Most events one request may carry (bigger batches: several requests).
@@ -183,9 +184,39 @@ async def message(core: NamedDependency[Core], message_id: FromPath[int]) -> dic
     return {**msgspec.to_builtins(_message(rows[0])), "content": body}
 
 
+def _day(text: str | None, default: dt.datetime) -> dt.datetime:
+    if text is None:
+        return default
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError as error:
+        raise Problem(
+            400, "invalid-request", f"{text!r} is not a date: write 2025-03-01 or 2025-03-01T10:00Z"
+        ) from error
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+@get("/reports/{name:str}")
+async def report(
+    core: NamedDependency[Core], name: FromPath[str], since: FromQuery[str | None] = None,
+    until: FromQuery[str | None] = None,
+) -> Report:  # fmt: skip
+    """Sent, delivered, bounced, opened, clicked, ordered, revenue, unsubscribed, CTR and
+    conversion per step and variant, for messages sent in [since, until) (default: the
+    last 30 days; dates in UTC unless they carry an offset)."""
+    if name not in {s.name for s in await core.store.scenarios()}:
+        raise not_found(f"scenario {name!r}")
+    now = core.clock.now()
+    end = _day(until, now)
+    start = _day(since, end - dt.timedelta(days=30))
+    if start >= end:
+        raise Problem(400, "invalid-request", f"since ({start:%Y-%m-%d %H:%M}) must come before until")
+    return await scenario_report(core, name, start, end)
+
+
 router = Router(
     "/api",
-    route_handlers=[post_events, upsert_contact, contact, runs, run, cancel, steps, messages, message],
+    route_handlers=[post_events, upsert_contact, contact, runs, run, cancel, steps, messages, message, report],
     guards=[require_api_key],
     dependencies={"core": Provide(get_core, sync_to_thread=False)},
     tags=["data"],

@@ -212,6 +212,21 @@ class Queries(Protocol):
 
     async def message_by_step(self, run_id: int, step: str) -> OutboxRow | None: ...
 
+    async def messages_between(self, since: int, until: int, scenario: str | None = None) -> list[OutboxRow]:
+        """Messages created in [since, until), skipped ones aside (for reports)."""
+
+    async def messages_of(self, contact_ids: list[str], since: int) -> list[OutboxRow]: ...
+
+    async def contact_events(
+        self, contact_ids: list[str], types: list[str], since: int
+    ) -> list[tuple[str, str, str, int, str]]:
+        """(key, type, contact, occurred_at, payload) of events of these types about these contacts."""
+
+    async def paid_orders(
+        self, contact_ids: list[str], since: int
+    ) -> list[tuple[str, str, str | None, str | None, int]]:
+        """(order, contact, total, currency, paid_at) of orders paid since ``since``."""
+
     async def metrics(self) -> dict[str, dict[str, int]]:
         """Counts by status of events ("processed", "pending", "failed"), runs and messages."""
 

@@ -140,3 +140,56 @@ class QueriesMixin:
         runs = await self._rows("SELECT status, count(*) FROM runs GROUP BY 1")
         outbox = await self._rows("SELECT status, count(*) FROM outbox GROUP BY 1")
         return {"events": dict(events), "runs": dict(runs), "messages": dict(outbox)}
+
+    async def messages_between(self, since: int, until: int, scenario: str | None = None) -> list[OutboxRow]:
+        """Messages created in [since, until) (of one scenario, if given), skipped ones aside."""
+        from .sqlite_outbox import _OUTBOX_COLUMNS, _outbox_row
+
+        sql = f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE created_at >= ? AND created_at < ? AND status != 'skipped'"
+        params: list[Any] = [since, until]
+        if scenario is not None:
+            sql += " AND scenario = ?"
+            params.append(scenario)
+        return [_outbox_row(r) for r in await self._rows(sql + " ORDER BY id", params)]
+
+    async def messages_of(self, contact_ids: list[str], since: int) -> list[OutboxRow]:
+        from .sqlite_outbox import _OUTBOX_COLUMNS, _outbox_row
+
+        found: list[OutboxRow] = []
+        for start in range(0, len(contact_ids), 500):
+            chunk = contact_ids[start : start + 500]
+            rows = await self._rows(
+                f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE status != 'skipped' AND created_at >= ? "
+                f"AND contact_id IN ({', '.join('?' * len(chunk))})",
+                [since, *chunk],
+            )
+            found += [_outbox_row(r) for r in rows]
+        return sorted(found, key=lambda m: m.id)
+
+    async def contact_events(
+        self, contact_ids: list[str], types: list[str], since: int
+    ) -> list[tuple[str, str, str, int, str]]:
+        """(key, type, contact, occurred_at, payload) of events of these types about these contacts."""
+        found: list[tuple[str, str, str, int, str]] = []
+        for start in range(0, len(contact_ids), 500):
+            chunk = contact_ids[start : start + 500]
+            found += await self._rows(
+                f"SELECT key, type, contact_id, occurred_at, payload FROM events WHERE occurred_at >= ? "
+                f"AND type IN ({', '.join('?' * len(types))}) AND contact_id IN ({', '.join('?' * len(chunk))})",
+                [since, *types, *chunk],
+            )
+        return sorted(found, key=lambda e: e[3])
+
+    async def paid_orders(
+        self, contact_ids: list[str], since: int
+    ) -> list[tuple[str, str, str | None, str | None, int]]:
+        """(order, contact, total, currency, paid_at) of orders paid since ``since``."""
+        found: list[tuple[str, str, str | None, str | None, int]] = []
+        for start in range(0, len(contact_ids), 500):
+            chunk = contact_ids[start : start + 500]
+            found += await self._rows(
+                "SELECT id, contact_id, total, currency, paid_at FROM orders WHERE paid_at >= ? "
+                f"AND contact_id IN ({', '.join('?' * len(chunk))})",
+                [since, *chunk],
+            )
+        return sorted(found, key=lambda o: o[4])

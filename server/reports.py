@@ -1,0 +1,158 @@
+"""Reports per scenario, step and variant: what was sent and what it earned.
+
+For the messages a scenario sent in a period:
+
+* sent: messages that went to the outbox (skipped ones are not counted); delivered:
+  accepted by the SMTP server or provider; bounced: given up as undeliverable;
+* opened / clicked: messages opened or with a click (each counted once, from the
+  tracking endpoints' events); unsubscribed: unsubscribes on the message's channel
+  within the attribution window after it (credited to the latest such message);
+* ordered / revenue: paid orders attributed to the message. An order is attributed
+  once, across all scenarios: to the latest message clicked within its scenario's
+  attribution window before the payment, else to the latest message sent within it;
+* CTR = clicked / delivered, conversion = ordered / delivered.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+
+from ..interpreter.compiler import DEFAULT_ATTRIBUTION_MS
+from ..interpreter.store import SENT, UNDELIVERED, OutboxRow
+from .core import Core
+
+
+class Figures(msgspec.Struct, kw_only=True):
+    sent: int = 0
+    delivered: int = 0
+    bounced: int = 0
+    opened: int = 0
+    clicked: int = 0
+    unsubscribed: int = 0
+    ordered: int = 0
+    #: Revenue of the attributed orders, per currency ("1250.00").
+    revenue: dict[str, str] = {}
+    ctr: float | None = None
+    conversion: float | None = None
+
+
+class ReportRow(Figures, kw_only=True):
+    step: str
+    template: str | None
+    channel: str
+    variant: str | None
+
+
+class Report(msgspec.Struct, kw_only=True):
+    scenario: str
+    since: dt.datetime
+    until: dt.datetime
+    attribution_window_h: float
+    totals: Figures
+    rows: list[ReportRow]
+
+
+def _window(core: Core, scenario: str | None) -> int:
+    if scenario is None or scenario not in core.engine.scenarios:
+        return DEFAULT_ATTRIBUTION_MS
+    return core.engine.program(scenario).attribution_ms
+
+
+class _Tally:
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = defaultdict(int)
+        self.revenue: dict[str, Decimal] = defaultdict(Decimal)
+
+    def figures(self) -> dict[str, Any]:
+        delivered = self.counts["delivered"]
+        return {
+            **{k: self.counts[k] for k in ("sent", "delivered", "bounced", "opened", "clicked", "unsubscribed",
+                                          "ordered")},
+            "revenue": {c: str(v) for c, v in sorted(self.revenue.items())},
+            "ctr": round(self.counts["clicked"] / delivered, 4) if delivered else None,
+            "conversion": round(self.counts["ordered"] / delivered, 4) if delivered else None,
+        }  # fmt: skip
+
+
+async def scenario_report(core: Core, scenario: str, since: dt.datetime, until: dt.datetime) -> Report:
+    since_ms, until_ms = int(since.timestamp() * 1000), int(until.timestamp() * 1000)
+    window = _window(core, scenario)
+    ours = await core.store.messages_between(since_ms, until_ms, scenario)
+    contacts = sorted({m.contact_id for m in ours})
+    longest = max([window, *(_window(core, s) for s in core.engine.scenarios)])
+    # Every scenario's messages to these contacts compete for their orders.
+    every = await core.store.messages_of(contacts, since_ms - longest) if contacts else []
+    events = await core.store.contact_events(
+        contacts, ["message.opened", "message.clicked", "message.unsubscribed"], since_ms
+    ) if contacts else []  # fmt: skip
+    orders = await core.store.paid_orders(contacts, since_ms) if contacts else []
+
+    opened: set[int] = set()
+    clicked_at: dict[int, int] = {}
+    unsubscribes: list[tuple[str, str, int]] = []
+    for key, kind, contact, at, payload in events:
+        if kind == "message.unsubscribed":
+            channel = (json.loads(payload).get("data") or {}).get("channel") or "email"
+            unsubscribes.append((contact, channel, at))
+            continue
+        parts = key.split(":")
+        if len(parts) >= 2 and parts[1].isdigit():
+            message_id = int(parts[1])
+            if kind == "message.opened":
+                opened.add(message_id)
+            else:
+                opened.add(message_id)  # a click means it was opened, even with images blocked
+                clicked_at[message_id] = min(clicked_at.get(message_id, at), at)
+
+    by_contact: dict[str, list[OutboxRow]] = defaultdict(list)
+    for message in every:
+        by_contact[message.contact_id].append(message)
+
+    def latest(candidates: list[OutboxRow], at: int, when: dict[int, int] | None) -> OutboxRow | None:
+        best: tuple[int, OutboxRow] | None = None
+        for m in candidates:
+            moment = when.get(m.id) if when is not None else m.created_at
+            if moment is None or moment > at or at - moment > _window(core, m.scenario):
+                continue
+            if best is None or moment >= best[0]:
+                best = (moment, m)
+        return best[1] if best else None
+
+    credited: dict[int, list[tuple[Decimal, str]]] = defaultdict(list)
+    for _order, contact, total, currency, paid_at in orders:
+        candidates = by_contact.get(contact, [])
+        winner = latest(candidates, paid_at, clicked_at) or latest(candidates, paid_at, None)
+        if winner is not None and winner.scenario == scenario:
+            credited[winner.id].append((Decimal(total or "0"), currency or ""))
+    unsubscribed: set[int] = set()
+    for contact, channel, at in unsubscribes:
+        winner = latest([m for m in by_contact.get(contact, []) if m.channel == channel], at, None)
+        if winner is not None:
+            unsubscribed.add(winner.id)
+
+    totals = _Tally()
+    rows: dict[tuple[str, str | None, str, str | None], _Tally] = {}
+    for m in ours:
+        row = (m.step or "-", m.template, m.channel, m.variant)
+        for tally in (totals, rows.setdefault(row, _Tally())):
+            tally.counts["sent"] += 1
+            tally.counts["delivered"] += m.status == SENT
+            tally.counts["bounced"] += m.status == UNDELIVERED
+            tally.counts["opened"] += m.id in opened
+            tally.counts["clicked"] += m.id in clicked_at
+            tally.counts["unsubscribed"] += m.id in unsubscribed
+            for amount, currency in credited.get(m.id, []):
+                tally.counts["ordered"] += 1
+                tally.revenue[currency] += amount
+    return Report(
+        scenario=scenario, since=since, until=until, attribution_window_h=window / 3_600_000,
+        totals=Figures(**totals.figures()),
+        rows=[ReportRow(step=k[0], template=k[1], channel=k[2], variant=k[3], **t.figures())
+              for k, t in sorted(rows.items(), key=lambda kv: (kv[0][0], kv[0][3] or ""))],
+    )  # fmt: skip
