@@ -6,7 +6,7 @@ Measures, side by side in one run:
       scheduled one second ahead (targets: >= 3x faster than huey, p99 <= 100 ms);
   R2  step transitions that write state (a run wakes, moves on, waits again), next to a
       raw sqlite3 batched UPDATE of the same rows in the same table (target >= 0.3x);
-  R3  `scn run` on a file holding 100,000 and then 1,000,000 sleeping runs: resident
+  R3  `scn worker` on a file holding 100,000 and then 1,000,000 sleeping runs: resident
       memory once ready and after idling (target <= 150 MB and flat), restart to
       ready (target <= 5 s).
 
@@ -238,7 +238,7 @@ async def prepare_sleepers(path: Path, count: int) -> None:
 def start_to_ready(workspace: Path, db: Path) -> tuple[float, subprocess.Popen[bytes]]:
     began = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, "-m", "scn", "run", str(workspace), "--db", str(db)],
+        [sys.executable, "-m", "scn", "worker", str(workspace), "--db", str(db)],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
     assert process.stderr is not None

@@ -72,7 +72,7 @@ def _add_simulate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
-        "run",
+        "worker",
         help="run the interpreter on a database, without the HTTP API",
         description=(
             "Deploy a workspace to a database and run its scenarios until stopped (SIGTERM, Ctrl-C). "
@@ -126,7 +126,7 @@ def _run_run(args: argparse.Namespace) -> int:
     from .interpreter.store import StoreError
     from .stdlib.delivery.config import ConfigError, load_delivery
 
-    checked = _checked_or_report(args.workspace, "run")
+    checked = _checked_or_report(args.workspace, "worker")
     if not isinstance(checked, CheckResult):
         return EXIT_FINDINGS
 
@@ -138,7 +138,7 @@ def _run_run(args: argparse.Namespace) -> int:
         try:
             delivery = load_delivery(args.delivery, os.environ)
         except ConfigError as error:
-            print(f"scn run: {error}", file=sys.stderr)
+            print(f"scn worker: {error}", file=sys.stderr)
             return EXIT_ERROR
     try:
         asyncio.run(
@@ -146,7 +146,7 @@ def _run_run(args: argparse.Namespace) -> int:
                 stdin_events=args.events == "-", ready=ready, delivery=delivery)
         )  # fmt: skip
     except (OSError, StoreError) as error:
-        print(f"scn run: {error}", file=sys.stderr)
+        print(f"scn worker: {error}", file=sys.stderr)
         return EXIT_ERROR
     return EXIT_OK
 
@@ -315,6 +315,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add in COMMANDS:
         add(sub)
+    from .client import add_commands
+
+    add_commands(sub)
     return parser
 
 

@@ -1,7 +1,7 @@
 """The server's core: one store, one engine, one sender, and the workspace being served.
 
 The HTTP layer only calls into this; everything that changes state goes through the
-engine (events, deploys) or the store's write lock (pause, cancel), as in `scn run`.
+engine (events, deploys) or the store's write lock (pause, cancel), as in `scn worker`.
 """
 
 from __future__ import annotations

@@ -43,5 +43,5 @@ def serve_arguments(parser: Any) -> None:
         action="store_true",
         help="replay the workspace's *.events.jsonl live on a fast clock (own database, reset at start)",
     )
-    # For tests of the wall-clock path (like `scn run`): time runs faster.
+    # For tests of the wall-clock path (like `scn worker`): time runs faster.
     parser.add_argument("--clock-speed", type=float, default=1.0, help=argparse.SUPPRESS)

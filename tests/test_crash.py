@@ -1,4 +1,4 @@
-"""Crash safety: `scn run` on a real file, killed with SIGKILL again and again.
+"""Crash safety: `scn worker` on a real file, killed with SIGKILL again and again.
 
 Events stream into the interpreter's standard input; it acknowledges each once it is
 on disk. At random moments the process is killed outright, then started again on the
@@ -69,11 +69,11 @@ def event(i: int) -> str:
 
 
 class Interpreter:
-    """One `scn run` process: feeds it events and collects its acknowledgements."""
+    """One `scn worker` process: feeds it events and collects its acknowledgements."""
 
     def __init__(self, workspace: Path, db: Path, origin: str) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "scn", "run", str(workspace), "--db", str(db), "--events", "-",
+            [sys.executable, "-m", "scn", "worker", str(workspace), "--db", str(db), "--events", "-",
              "--clock-speed", str(SPEED), "--clock-origin", origin],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             env={**os.environ, "SCN_SECRET": "crash-test"},

@@ -284,7 +284,7 @@ def test_scn_run_delivers_mail_to_a_real_smtp_server(tmp_path: Path) -> None:
     event = {"type": "contact.registered", "key": "r1", "contact": person}
     with SmtpServer() as server:
         process = subprocess.Popen(
-            [sys.executable, "-m", "scn", "run", str(workspace), "--db", str(tmp_path / "scn.db"), "--events", "-"],
+            [sys.executable, "-m", "scn", "worker", str(workspace), "--db", str(tmp_path / "scn.db"), "--events", "-"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             env={**os.environ, "SCN_SMTP_URL": server.url, "SCN_SECRET": "e2e"},
         )  # fmt: skip

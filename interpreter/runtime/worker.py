@@ -1,6 +1,6 @@
 """Running the interpreter on a database: deploy a workspace, take events, run forever.
 
-`scn run` uses this directly (events from standard input, one JSON object per line,
+`scn worker` uses this directly (events from standard input, one JSON object per line,
 each acknowledged on standard output once it is on disk); the HTTP server runs the
 same engine loop next to its API.
 """
