@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Router, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, JSONBody, Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter, PathParameter
 
 from ..interpreter.runtime import EventInput
 from ..interpreter.runtime.events import ContactIn, EventError
@@ -87,8 +87,11 @@ def _run(row: RunRow) -> Run:
     )  # fmt: skip
 
 
+#: The largest id SQLite can hold: anything above is refused as a bad request, not a crash.
+MAX_ID = 2**63 - 1
 Limit = Annotated[int, Parameter(ge=1, le=1000, description="page size")]
-After = Annotated[int, Parameter(ge=0, description="the `next` of the previous page")]
+After = Annotated[int, Parameter(ge=0, le=MAX_ID, description="the `next` of the previous page")]
+Id = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
 
 
 @get("/runs")
@@ -118,13 +121,13 @@ async def _detail(core: Core, run_id: int) -> RunDetail:
 
 
 @get("/runs/{run_id:int}")
-async def run(core: NamedDependency[Core], run_id: FromPath[int]) -> RunDetail:
+async def run(core: NamedDependency[Core], run_id: Id) -> RunDetail:
     """One run: where it is, until when it sleeps, its variables, and every decision with its reason."""
     return await _detail(core, run_id)
 
 
 @post("/runs/{run_id:int}/cancel", status_code=200)
-async def cancel(core: NamedDependency[Core], run_id: FromPath[int]) -> RunDetail:
+async def cancel(core: NamedDependency[Core], run_id: Id) -> RunDetail:
     row = await core.store.run(run_id)
     if row is None:
         raise not_found(f"run {run_id}")
@@ -176,7 +179,7 @@ async def messages(
 
 
 @get("/messages/{message_id:int}")
-async def message(core: NamedDependency[Core], message_id: FromPath[int]) -> dict[str, Any]:
+async def message(core: NamedDependency[Core], message_id: Id) -> dict[str, Any]:
     rows = await core.store.outbox(after=message_id - 1, limit=1)
     if not rows or rows[0].id != message_id:
         raise not_found(f"message {message_id}")

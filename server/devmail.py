@@ -15,13 +15,13 @@ import itertools
 import threading
 from collections import deque
 from email.message import EmailMessage
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from litestar import MediaType, Request, Router, get
-from litestar.params import FromPath
+from litestar.params import PathParameter
 
 from ..interpreter.store import OutboxRow
 from ..stdlib.delivery.base import Outcome, content, sent
@@ -127,7 +127,7 @@ async def mail_list_json(request: Request[Any, Any, Any]) -> list[dict[str, Any]
 
 
 @get("/dev/mails/{mail_id:int}", media_type=MediaType.HTML)
-async def mail_page(request: Request[Any, Any, Any], mail_id: FromPath[int]) -> str:
+async def mail_page(request: Request[Any, Any, Any], mail_id: Annotated[int, PathParameter(ge=1, le=2**63 - 1)]) -> str:
     """One mail: its headers, the HTML as rendered (sandboxed), and the text part."""
     mail = _sink(request).find(mail_id)
     headers = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in mail.headers)
@@ -146,7 +146,9 @@ async def mail_page(request: Request[Any, Any, Any], mail_id: FromPath[int]) -> 
 
 
 @get("/dev/mails/{mail_id:int}/raw", media_type="message/rfc822")
-async def mail_raw(request: Request[Any, Any, Any], mail_id: FromPath[int]) -> bytes:
+async def mail_raw(
+    request: Request[Any, Any, Any], mail_id: Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
+) -> bytes:
     return _sink(request).find(mail_id).raw
 
 

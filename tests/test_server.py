@@ -130,6 +130,9 @@ async def test_bad_requests_get_problem_details_and_change_nothing(tmp_path: Pat
         is_problem(await s.client.post("/api/scenarios", content=big, headers=headers), 413)
         is_problem(await s.client.post("/api/scenarios", content=b"hello", headers={"Content-Type": "image/png"}), 415)
         is_problem(await s.client.get("/api/runs", params={"limit": 0}), 400)
+        is_problem(await s.client.get("/api/runs", params={"after": 2**70}), 400)  # found by schemathesis
+        is_problem(await s.client.get(f"/api/runs/{2**70}"), 400)
+        is_problem(await s.client.get(f"/api/messages/{2**64}"), 400)
         is_problem(await s.client.get("/api/nowhere"), 404)
         assert await events_count(s) == before
         assert (await s.client.get("/api/scenarios/thanks")).json()["version"] == 1
