@@ -11,7 +11,7 @@ from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 
 from .. import __version__
-from . import api_commerce, api_data, api_public, api_scenarios, devmail
+from . import api_commerce, api_data, api_public, api_records, api_scenarios, devmail
 from .core import Core
 from .deps import API_KEY_HEADER
 from .devmail import MailSink
@@ -42,7 +42,14 @@ def create_app(
                 mail_sink.stop()
 
     return Litestar(
-        route_handlers=[api_scenarios.router, api_data.router, api_commerce.router, api_public.router, devmail.router],
+        route_handlers=[
+            api_scenarios.router,
+            api_data.router,
+            api_commerce.router,
+            api_records.router,
+            api_public.router,
+            devmail.router,
+        ],
         lifespan=[lifespan],
         state=_state(core, api_key, mail_sink),
         exception_handlers={Problem: handle_problem, HTTPException: handle_http, Exception: handle_internal},

@@ -90,6 +90,10 @@ class Core:
         self._tasks: list[asyncio.Task[None]] = []
         self._deploy_lock = asyncio.Lock()
         self.last_check: CheckResult | None = None
+        #: Work started by requests that outlives them (CSV imports).
+        self.background: set[asyncio.Task[None]] = set()
+        #: Contact imports by id (in memory: a restart forgets their progress, not their events).
+        self.imports: dict[int, Any] = {}
 
     async def start(self, workspace: dict[str, str] | None = None) -> dict[str, int]:
         """Open the store, deploy ``workspace`` (else keep the stored one), start the loops."""
@@ -123,6 +127,8 @@ class Core:
 
     async def stop(self) -> None:
         self.stopping.set()
+        for task in list(self.background):
+            task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.sender is not None:
             await self.sender.close()

@@ -291,3 +291,53 @@ async def test_lists_segments_coupons_and_loyalty(tmp_path: Path) -> None:
         loyalty = (await s.client.get("/api/contacts/ann/loyalty")).json()
         assert loyalty["bonus_balance"] == "10.00" and loyalty["discount"] is None
         assert [e["amount"] for e in loyalty["ledger"]] == ["10.00"]
+
+
+async def test_orders_products_csv_import_preview_and_test_send(tmp_path: Path) -> None:
+    from scn.stdlib.delivery.config import DeliveryConfig, EmailSettings
+
+    from .smtp_server import SmtpServer
+
+    with SmtpServer() as smtp:
+        delivery = DeliveryConfig(email=EmailSettings(url=smtp.url))
+        async with serving(tmp_path, FILES, delivery=delivery) as s:
+            csv_text = (
+                "id,email,first_name,language,subscribed.email,plan\n"
+                "olena,olena@example.ua,Олена,uk,yes,gold\n"
+                ",nobody@example.com,Nobody,en,yes,\n"
+                "jānis,janis@example.lv,Jānis,lv,no,silver\n"
+            )
+            job = (await s.client.post("/api/contacts/import", content=csv_text.encode(),
+                                       headers={"Content-Type": "text/csv"})).json()  # fmt: skip
+            assert (job["total"], job["status"]) == (3, "running") and job["errors"] == [{"line": 3, "error": "no id"}]
+            for _ in range(100):
+                progress = (await s.client.get(f"/api/contacts/import/{job['id']}")).json()
+                if progress["status"] == "done":
+                    break
+            assert (progress["accepted"], progress["duplicates"]) == (2, 0)
+            await s.settle()
+            janis = (await s.client.get("/api/contacts/jānis")).json()
+            assert janis["first_name"] == "Jānis" and janis["attributes"] == {"plan": "silver"}
+            assert janis["subscriptions"]["email"]["subscribed"] is False
+            is_problem(await s.client.post("/api/contacts/import", content=b"email\nx@y.z\n"), 400)
+
+            placed = {"id": "k1", "status": "paid", "total": "99.90", "currency": "UAH"}
+            order = {"contact": {"id": "olena"}, "order": placed}
+            r = await s.client.post("/api/orders", json=order)
+            assert r.status_code == 202
+            await s.client.post("/api/orders", json={**order, "order": {**placed, "status": "shipped"}})
+            await s.settle()
+            async with s.core.store.db.execute("SELECT type FROM events WHERE contact_id = 'olena' ORDER BY id") as c:
+                types = [t[0] for t in await c.fetchall()]
+            assert types[-2:] == ["order.paid", "order.status_changed"]
+            mug = {"id": "mug", "name": "Горнятко", "price": "120.00", "currency": "UAH"}
+            assert (await s.client.post("/api/products", json=[mug])).json() == {"products": 1}
+
+            shown = (await s.client.get("/api/templates/thanks/preview", params={"contact": "olena"})).json()
+            assert shown["parts"]["subject"] == "Дякуємо, Олена!" and "/unsubscribe/email/" in shown["parts"]["html"]
+            is_problem(await s.client.get("/api/templates/nope/preview", params={"contact": "olena"}), 404)
+            test = {"template": "thanks", "contact": "olena", "to": "qa@example.com"}
+            sent = (await s.client.post("/api/messages/test", json=test)).json()
+            assert sent["status"] == "sent"
+    (test_mail,) = [m for _, m in smtp.handler.received if m["To"] == "qa@example.com"]
+    assert test_mail["Subject"] == "[test] Дякуємо, Олена!"

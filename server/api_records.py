@@ -1,0 +1,233 @@
+"""Orders, products, contact CSV imports (with progress), template previews and test sends."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Request, Router, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, JSONBody, PathParameter
+
+from ..interpreter.runtime import EventInput
+from ..interpreter.runtime.batch import Batch
+from ..interpreter.runtime.events import ContactIn, EventError, OrderIn, ProductIn
+from ..interpreter.runtime.facts import TypedContactView
+from ..interpreter.store import Changes, OutboxRow
+from ..stdlib import messages
+from .core import Core
+from .deps import get_core, not_found, require_api_key
+from .models import Accepted, Strict
+from .problems import Problem
+
+#: Order statuses that have an event of their own; any other is `order.status_changed`.
+STATUS_EVENTS = {"created": "order.created", "unpaid": "order.unpaid", "paid": "order.paid",
+                 "cancelled": "order.cancelled", "refunded": "order.refunded"}  # fmt: skip
+CONTACT_COLUMNS = ("id", "email", "phone", "push_token", "first_name", "last_name", "language", "timezone", "country",
+                   "group")  # fmt: skip
+IMPORT_CHUNK = 1000
+
+
+class OrderUpsert(Strict):
+    """An order and its status; the status picks the event (`paid` -> `order.paid`...)."""
+
+    contact: ContactIn
+    order: OrderIn
+    key: str | None = None
+
+
+@post("/orders", status_code=202)
+async def upsert_order(core: NamedDependency[Core], data: JSONBody[OrderUpsert]) -> Accepted:
+    status = data.order.status or "created"
+    kind = STATUS_EVENTS.get(status, "order.status_changed")
+    extra = {"status": status} if kind == "order.status_changed" else {}
+    event = EventInput(type=kind, key=data.key, contact=data.contact, order=data.order, data=extra)
+    try:
+        row = core.engine.event_in(event)
+    except EventError as error:
+        raise Problem(422, "invalid-event", f"the order: {error}") from error
+    ((event_id, duplicate),) = await core.engine.accept([row])
+    return Accepted(key=row.key, id=event_id, duplicate=duplicate)
+
+
+@post("/products", status_code=200)
+async def upsert_products(core: NamedDependency[Core], data: JSONBody[list[ProductIn]]) -> dict[str, int]:
+    """Add or update catalogue products (used by recommendations)."""
+    now = core.now_ms()
+    rows = [
+        {"id": p.id, "name": p.name, "category": p.category, "price": str(p.price) if p.price is not None else None,
+         "currency": p.currency, "url": p.url, "image": p.image,
+         "created_at": int(p.created_at.timestamp() * 1000) if p.created_at else now}
+        for p in data
+    ]  # fmt: skip
+    await core.store.commit(Changes(products=rows))
+    return {"products": len(rows)}
+
+
+# ---------------------------------------------------------------- CSV imports
+
+
+class ImportJob(msgspec.Struct, kw_only=True):
+    id: int
+    status: str  # "running", "done"
+    total: int
+    accepted: int = 0
+    duplicates: int = 0
+    #: Lines that could not become a contact, with why.
+    errors: list[dict[str, Any]] = []
+
+
+def _contact(row: dict[str, str]) -> ContactIn:
+    known = {k: v for k in CONTACT_COLUMNS if (v := (row.get(k) or "").strip())}
+    subscriptions = {k[len("subscribed.") :]: v.strip().lower() in ("1", "true", "yes", "y")
+                     for k, v in row.items() if k and k.startswith("subscribed.") and v and v.strip()}  # fmt: skip
+    attributes = {k: v for k, v in row.items() if k and k not in CONTACT_COLUMNS and not k.startswith("subscribed.")
+                  and v not in (None, "")}  # fmt: skip
+    return msgspec.convert({**known, "subscriptions": subscriptions or None, "attributes": attributes or None},
+                           ContactIn)  # fmt: skip
+
+
+async def _run_import(core: Core, job: ImportJob, rows: list[tuple[int, dict[str, str]]]) -> None:
+    for start in range(0, len(rows), IMPORT_CHUNK):
+        events, lines = [], []
+        for line, row in rows[start : start + IMPORT_CHUNK]:
+            try:
+                contact = _contact(row)
+                key = f"import:{job.id}:{line}"
+                events.append(core.engine.event_in(EventInput(type="contact.updated", key=key, contact=contact)))
+                lines.append(line)
+            except (msgspec.ValidationError, EventError) as error:
+                job.errors.append({"line": line, "error": str(error)})
+        if events:
+            results = await core.engine.accept(events)
+            job.accepted += sum(1 for _, duplicate in results if not duplicate)
+            job.duplicates += sum(1 for _, duplicate in results if duplicate)
+        await asyncio.sleep(0)  # let requests in between chunks
+    job.status = "done"
+
+
+@post("/contacts/import", status_code=202)
+async def import_contacts(core: NamedDependency[Core], request: Request[Any, Any, Any]) -> ImportJob:
+    """Import contacts from CSV (header: id, email, phone, first_name, last_name, language,
+    timezone, country, group, `subscribed.<channel>`, anything else an attribute). Answers
+    at once with a job; follow it at /api/contacts/import/{id}."""
+    try:
+        text = (await request.body()).decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise Problem(400, "invalid-request", f"the CSV is not UTF-8 text (byte {error.start})") from error
+    reader = csv.DictReader(io.StringIO(text))
+    if not reader.fieldnames or "id" not in reader.fieldnames:
+        raise Problem(400, "invalid-request", "the CSV needs a header row with an `id` column")
+    rows = [(number + 2, row) for number, row in enumerate(reader)]
+    job = ImportJob(id=len(core.imports) + 1, status="running", total=len(rows))
+    missing = [line for line, row in rows if not (row.get("id") or "").strip()]
+    job.errors += [{"line": line, "error": "no id"} for line in missing]
+    rows = [(line, row) for line, row in rows if line not in set(missing)]
+    core.imports[job.id] = job
+    task = asyncio.create_task(_run_import(core, job, rows))
+    core.background.add(task)
+    task.add_done_callback(core.background.discard)
+    return job
+
+
+@get("/contacts/import/{job_id:int}")
+async def import_progress(
+    core: NamedDependency[Core], job_id: Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
+) -> ImportJob:
+    """How far an import is: accepted, duplicates (lines imported before), errors by line."""
+    job: ImportJob | None = core.imports.get(job_id)
+    if job is None:
+        raise not_found(f"import {job_id}")
+    return job
+
+
+# ---------------------------------------------------------------- previews and test sends
+
+
+class Preview(msgspec.Struct, kw_only=True):
+    template: str
+    channel: str
+    lang: str
+    parts: dict[str, str]
+
+
+async def _render(core: Core, name: str, contact_id: str) -> Preview:
+    bundle = core.engine.current
+    template = bundle.templates.get(name) if bundle is not None else None
+    if bundle is None or template is None:
+        raise not_found(f"template {name!r}")
+    record = (await core.store.contacts([contact_id])).get(contact_id)
+    if record is None:
+        raise not_found(f"contact {contact_id!r}")
+    batch = Batch(core.store, core.clock.now(), core.engine.recommender, None)
+    context = {
+        "contact": TypedContactView(record, bundle.attributes),
+        "scenario": "preview",
+        "unsubscribe_url": core.settings.link("unsubscribe", contact_id, template.channel),
+        "preferences_url": core.settings.link("preferences", contact_id, template.channel),
+        "bestsellers": await batch.recommend(contact_id, "bestsellers", 4),
+    }
+    variant = messages.choose_variant(template, record.get("language"))
+    try:
+        parts = messages.render_variant(variant, context)
+    except Exception as error:
+        raise Problem(
+            422, "template-failed",
+            f"template {name} ({variant.lang or 'default'}) does not render for a contact alone: {error} "
+            "(a preview has the contact, links and bestsellers; order, coupon and products come from a run)",
+        ) from error  # fmt: skip
+    return Preview(template=name, channel=template.channel, lang=variant.lang, parts=parts)
+
+
+@get("/templates/{name:str}/preview")
+async def preview(core: NamedDependency[Core], name: FromPath[str], contact: FromQuery[str]) -> Preview:
+    """A template rendered for a contact, in their language."""
+    return await _render(core, name, contact)
+
+
+class TestSend(Strict):
+    template: str
+    contact: str
+    #: Where to send it instead of the contact's own address.
+    to: str
+
+
+class TestSent(msgspec.Struct, kw_only=True):
+    status: str
+    detail: str | None
+    preview: Preview
+
+
+@post("/messages/test", status_code=200)
+async def test_send(core: NamedDependency[Core], data: JSONBody[TestSend]) -> TestSent:
+    """Render a template for a contact and send it to another address now (not through
+    the outbox: nothing is recorded against the contact)."""
+    shown = await _render(core, data.template, data.contact)
+    sender = core.sender
+    channel = sender.channels.get(shown.channel) if sender is not None else None
+    if channel is None:
+        raise Problem(409, "conflict", f"no {shown.channel} delivery is configured on this server")
+    bundle = core.engine.current
+    assert bundle is not None
+    template = bundle.templates[data.template]
+    content = {**shown.parts, "from_name": template.sender_name, "from_address": template.sender_address,
+               "reply_to": template.reply_to, "subject": "[test] " + shown.parts.get("subject", "")}  # fmt: skip
+    message = OutboxRow(
+        id=0, run_id=None, step=None, scenario=None, contact_id=data.contact, channel=shown.channel,
+        template=data.template, recipient=data.to, message=msgspec.json.encode(content).decode(), coupon_code=None,
+        variant=None, status="pending", attempts=1, next_attempt_at=None, created_at=core.now_ms(),
+    )  # fmt: skip
+    outcome = await channel.send(message)
+    return TestSent(status=outcome.status, detail=outcome.detail, preview=shown)
+
+
+router = Router(
+    "/api",
+    route_handlers=[upsert_order, upsert_products, import_contacts, import_progress, preview, test_send],
+    guards=[require_api_key],
+    dependencies={"core": Provide(get_core, sync_to_thread=False)},
+    tags=["records"],
+)
