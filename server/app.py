@@ -62,6 +62,9 @@ def create_app(
             path="/schema",
         ),
         debug=False,
+        # Logging is the process's (scn serve configures it); Litestar's default would
+        # take over the root logger.
+        logging_config=None,
     )
 
 

@@ -42,6 +42,8 @@ from .views import EventView, RunView
 UTC = dt.UTC
 #: Runs due within this many milliseconds make the next events batch smaller.
 DUE_SOON_MS = 100
+#: Events handled between two turns given to the rest of the event loop.
+YIELD_EVERY = 25
 logger = logging.getLogger("scn.runtime")
 
 
@@ -304,9 +306,13 @@ class Engine:
         limited = {s for t in types for s, _ in self._triggers.get(t, ()) if self.program(s).entry_limits}
         if limited:
             await batch.prefetch_starts(contacts, limited)
-        for event in events:
+        for number, event in enumerate(events, start=1):
             await self._handle(batch, event)
             batch.changes.processed_events.append((event.id, batch.now_ms))
+            if number % YIELD_EVERY == 0:
+                # Work on cached records never suspends: give the loop a turn now and then
+                # so that requests (and their acknowledgements) are not held up by a batch.
+                await asyncio.sleep(0)
         await self._commit(batch.finish())
 
     async def run_due(self) -> int:

@@ -38,6 +38,8 @@ from .sqlite_queries import QueriesMixin
 T = TypeVar("T")
 Connection = aiosqlite.Connection | DirectConnection
 
+#: Rows per multi-row INSERT (6 parameters each; SQLite allows 32,766 parameters).
+_INSERT_CHUNK = 1000
 _RUN_COLUMNS = (
     "id, scenario, version, bundle, contact_id, order_id, trigger_event, position, step, vars, variant, "
     "status, wake_at, await_event, started_at, updated_at, ended_at, reason"
@@ -338,21 +340,27 @@ class SqliteStore(OutboxMixin, QueriesMixin):
         """Accept events durably. Returns (id, duplicate) for each; a known key is not added again."""
 
         async def work() -> list[tuple[int, bool]]:
-            known = await self._event_ids([e.key for e in events])
-            fresh: dict[str, EventIn] = {}
+            # One multi-row INSERT ... RETURNING per chunk: new rows report their ids in the
+            # same statement; only keys seen before need a look-up (few round trips to the
+            # database thread, which is what a group commit costs beyond the fsync).
+            first: dict[str, EventIn] = {}
             for event in events:
-                if event.key not in known:
-                    fresh.setdefault(event.key, event)
-            await self.db.executemany(
-                "INSERT INTO events (key, type, contact_id, occurred_at, received_at, payload)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                [(e.key, e.type, e.contact_id, e.occurred_at, now, e.payload) for e in fresh.values()],
-            )
-            ids = {**known, **await self._event_ids(list(fresh))}
-            results = []
-            for event in events:
-                results.append((ids[event.key], event.key not in fresh or fresh[event.key] is not event))
-            return results
+                first.setdefault(event.key, event)
+            unique = list(first.values())
+            ids: dict[str, int] = {}
+            for start in range(0, len(unique), _INSERT_CHUNK):
+                chunk = unique[start : start + _INSERT_CHUNK]
+                values = [v for e in chunk for v in (e.key, e.type, e.contact_id, e.occurred_at, now, e.payload)]
+                rows = await self._rows(
+                    "INSERT INTO events (key, type, contact_id, occurred_at, received_at, payload) VALUES "
+                    + ", ".join(["(?, ?, ?, ?, ?, ?)"] * len(chunk))
+                    + " ON CONFLICT (key) DO NOTHING RETURNING key, id",
+                    values,
+                )
+                ids.update((key, event_id) for key, event_id in rows)
+            fresh = set(ids)
+            ids.update(await self._event_ids([k for k in first if k not in fresh]))
+            return [(ids[e.key], e.key not in fresh or first[e.key] is not e) for e in events]
 
         return await self._write(work)
 

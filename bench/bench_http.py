@@ -1,0 +1,181 @@
+"""Benchmark of event ingest over HTTP (P1 of docs/BENCHMARKS.md).
+
+`scn serve` runs as its own process on a fresh SQLite file (synchronous=FULL, WAL, as in
+production); this driver posts events in batches of --batch with 1, 10 and 100
+concurrent clients; every answer (202) comes after the commit. In the same run, plain
+sqlite3 inserts the same rows into an `events` table of the same schema (its own file),
+in transactions of the same size, with the same durability: the reference rate (target:
+scn >= 0.5x of it).
+
+Run: python bench/bench_http.py [--quick] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+WORKSPACE = """
+template hello email
+  subject "Hi"
+  html "hello.html"
+end
+
+# Events of this benchmark start no run: it measures intake, not scenarios.
+scenario hello "Hello"
+  on contact.registered
+  entry once per contact
+  send email hello
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def document(i: int, run: str) -> dict[str, Any]:
+    return {"type": "contact.updated", "key": f"{run}-{i}",
+            "contact": {"id": f"c{i % 5000}", "email": f"c{i % 5000}@example.com", "language": "uk"}}  # fmt: skip
+
+
+async def post_all(base: str, count: int, batch: int, clients: int, run: str) -> float:
+    """Post every batch over ``clients`` keep-alive connections; seconds until the last 202.
+
+    Plain HTTP/1.1 over asyncio streams: a general-purpose client's connection pool
+    (httpx's) costs more CPU than the server at 100 connections and would measure itself."""
+    host, port = base.removeprefix("http://").split(":")
+    bodies = [json.dumps([document(i, run) for i in range(s, min(count, s + batch))]).encode()
+              for s in range(0, count, batch)]  # fmt: skip
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+
+    async def worker() -> None:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        try:
+            while not queue.empty():
+                body = queue.get_nowait()
+                writer.write(
+                    b"POST /api/events HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+                    + f"Content-Length: {len(body)}\r\n\r\n".encode()
+                    + body
+                )
+                head = await reader.readuntil(b"\r\n\r\n")
+                status = int(head.split(b" ", 2)[1])
+                length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                              if line.lower().startswith(b"content-length:"))  # fmt: skip
+                answer = await reader.readexactly(length)
+                assert status == 202, answer
+        finally:
+            writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(clients)))
+    return time.perf_counter() - started
+
+
+def raw_inserts(path: Path, count: int, batch: int, run: str) -> float:
+    """The same rows into the same table, by plain sqlite3, a transaction per batch."""
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.execute("PRAGMA journal_mode = WAL")
+    connection.execute("PRAGMA synchronous = FULL")
+    now = int(time.time() * 1000)
+    rows = [(f"raw-{run}-{i}", "contact.updated", f"c{i % 5000}", now, now, json.dumps(document(i, run)))
+            for i in range(count)]  # fmt: skip
+    started = time.perf_counter()
+    for s in range(0, count, batch):
+        connection.execute("BEGIN IMMEDIATE")
+        connection.executemany(
+            "INSERT INTO events (key, type, contact_id, occurred_at, received_at, payload) VALUES (?, ?, ?, ?, ?, ?)",
+            rows[s : s + batch],
+        )
+        connection.execute("COMMIT")
+    took = time.perf_counter() - started
+    connection.close()
+    return took
+
+
+async def _schema(path: Path) -> None:
+    from scn.interpreter.store import SqliteStore
+
+    store = SqliteStore(str(path))
+    await store.open()
+    await store.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--batch", type=int, default=100, help="events per request (and per raw transaction)")
+    parser.add_argument("--json", help="also write the figures to this file")
+    args = parser.parse_args()
+    count = 5_000 if args.quick else 20_000
+    repeats = 1 if args.quick else 3
+    results: dict[str, Any] = {"count": count, "batch": args.batch, "clients": {}}
+    with tempfile.TemporaryDirectory(prefix="scn-bench-http-") as tmp:
+        folder = Path(tmp)
+        (folder / "w").mkdir()
+        (folder / "w" / "hello.scn").write_text(WORKSPACE, encoding="utf-8")
+        (folder / "w" / "hello.html").write_text("<p>Hi {{ unsubscribe_url }}</p>", encoding="utf-8")
+        db = folder / "scn.db"
+        # The reference writes to a file of its own with the same schema: rows it put in
+        # the server's file would be events for the server's engine to process.
+        raw_db = folder / "raw.db"
+        asyncio.run(_schema(raw_db))
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        server = subprocess.Popen(
+            [sys.executable, "-m", "scn", "serve", str(folder / "w"), "--db", str(db), "--port", str(port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "SCN_SECRET": "bench"},
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise SystemExit("the server did not start")
+                time.sleep(0.1)
+            for clients in (1, 10, 100):
+                ours, raw = [], []
+                for _ in range(repeats):
+                    run = uuid.uuid4().hex[:8]
+                    ours.append(asyncio.run(post_all(base, count, args.batch, clients, run)))
+                    raw.append(raw_inserts(raw_db, count, args.batch, run))
+                scn_s, raw_s = statistics.median(ours), statistics.median(raw)
+                figures = {"scn_s": scn_s, "raw_s": raw_s, "scn_per_s": count / scn_s, "raw_per_s": count / raw_s,
+                           "ratio": raw_s / scn_s, "scn_runs": ours, "raw_runs": raw}  # fmt: skip
+                results["clients"][clients] = figures
+                print(f"P1 {clients:>3} client(s), {count:,} events in requests of {args.batch}: scn "
+                      f"{count / scn_s:,.0f}/s (median of {repeats}), raw sqlite3 {count / raw_s:,.0f}/s: "
+                      f"{raw_s / scn_s:.2f}x of raw (target >= 0.5x)", flush=True)  # fmt: skip
+        finally:
+            server.terminate()
+            server.wait(30)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
