@@ -11,6 +11,8 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from ..interpreter.checker import pool_codes
+from ..interpreter.runtime import EventInput
+from ..interpreter.runtime.events import ContactIn, EventError, OrderIn
 from ..interpreter.values import Money
 from ..stdlib.coupons import CodeCheck, check_code
 from ..stdlib.loyalty import Discount, GroupStats, checkout_discount, group_statistics
@@ -175,6 +177,38 @@ async def check(core: NamedDependency[Core], data: JSONBody[CodeQuery]) -> CodeA
     )  # fmt: skip
 
 
+class Redemption(Strict):
+    """A paid order that uses a code: checked, then recorded when the `order.paid` event is processed."""
+
+    code: str
+    contact: ContactIn
+    order: OrderIn
+    key: str | None = None
+
+
+@post("/coupons/redeem", status_code=202)
+async def redeem(core: NamedDependency[Core], data: JSONBody[Redemption]) -> CodeAnswer:
+    """Check the code for this contact and order (409 with the reason when it cannot be
+    used), then accept the `order.paid` event carrying it; its processing records the use."""
+    total = (
+        Money(data.order.total, data.order.currency or _bundle(core).currency or "XXX") if data.order.total else None
+    )
+    found: CodeCheck = await check_code(core.store, _bundle(core), data.code, data.contact.id, now_ms=core.now_ms(),
+                                        total=total, offer=data.order.offer)  # fmt: skip
+    if not found.valid:
+        raise Problem(409, "coupon-refused", f"code {data.code} cannot be used: {found.reason}", reason=found.reason)
+    order = msgspec.structs.replace(data.order, coupon=data.code)
+    event = EventInput(type="order.paid", key=data.key, contact=data.contact, order=order)
+    try:
+        await core.engine.accept([core.engine.event_in(event)])
+    except EventError as error:
+        raise Problem(422, "invalid-event", f"the order: {error}") from error
+    return CodeAnswer(
+        code=found.code, valid=True, reason=None, coupon=found.coupon, discount=found.discount,
+        price_before=amount(found.price_before), price_after=amount(found.price_after),
+    )  # fmt: skip
+
+
 @get("/loyalty/groups")
 async def groups(core: NamedDependency[Core]) -> list[GroupAnswer]:
     """Per group: contacts, paid orders, revenue, average order value."""
@@ -217,6 +251,7 @@ router = Router(
         import_pool,
         contact_coupons,
         check,
+        redeem,
         groups,
         loyalty,
     ],

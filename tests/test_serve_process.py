@@ -100,6 +100,9 @@ def test_serve_uploads_examples_sends_mail_and_tracks_it(tmp_path: Path) -> None
                 (run,) = runs["items"]
                 trace = client.get(f"/api/runs/{run['id']}").json()["trace"]
                 assert [t["outcome"] for t in trace][:4] == ["started", "waiting", "passed", "done"], trace
+                report = client.get("/api/reports/post_purchase").json()
+                assert (report["totals"]["sent"], report["totals"]["opened"], report["totals"]["clicked"]) == (1, 1, 1)
+                assert report["totals"]["ctr"] == 1.0
                 sent = client.get("/api/messages", params={"status": "sent"}).json()
                 assert {m["recipient"] for m in sent} >= {"oleh@example.ua", "ewa@example.pl"}
                 events = {line.split("}")[0] for line in metrics.splitlines() if line.startswith("scn_events")}

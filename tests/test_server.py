@@ -169,6 +169,18 @@ async def test_runs_traces_step_counts_and_cancel(tmp_path: Path) -> None:
         assert [(m["channel"], m["template"], m["status"]) for m in messages] == [("email", "thanks", "pending")]
 
 
+async def test_delete_cancels_runs_and_drops_the_file(tmp_path: Path) -> None:
+    other = 'scenario other "Other"\n  on contact.active\n  stop\nend\n'
+    async with serving(tmp_path, {**FILES, "other.scn": other}) as s:
+        await s.client.post("/api/events", json=paid("ann", "o1"))
+        await s.settle()
+        is_problem(await s.client.delete("/api/scenarios/thanks"), 409)  # shop.scn also declares the list...
+        deleted = (await s.client.delete("/api/scenarios/other")).json()
+        assert deleted["state"] == "archived" and deleted["file"] is None
+        assert "other.scn" not in s.core.files
+        assert (await s.client.get("/api/scenarios/thanks")).json()["state"] == "active"
+
+
 async def test_pause_holds_and_resume_continues(tmp_path: Path) -> None:
     clock = WallClock(speed=3600)  # an hour a second
     async with serving(tmp_path, FILES, clock=clock) as s:
@@ -286,11 +298,20 @@ async def test_lists_segments_coupons_and_loyalty(tmp_path: Path) -> None:
                          "coupon": "VIP20", "discount": None, "price_before": None, "price_after": None}  # fmt: skip
         is_problem(await s.client.post("/api/coupons/check", json={**query, "total": "lots"}), 400)
 
+        spend = {"code": issued["code"], "contact": {"id": "ann"},
+                 "order": {"id": "o2", "total": "850.00", "currency": "UAH"}}  # fmt: skip
+        redeemed = await s.client.post("/api/coupons/redeem", json=spend)
+        assert redeemed.status_code == 202 and redeemed.json()["price_after"]["amount"] == "680.00"
+        await s.settle()
+        again = is_problem(await s.client.post("/api/coupons/redeem", json={**spend, "order": {"id": "o3"}}), 409)
+        assert again["reason"] == "already used for order o2"
+
         (group,) = (await s.client.get("/api/loyalty/groups")).json()
-        assert (group["group"], group["contacts"], group["orders"]) == ("members", 1, 1)
+        assert (group["group"], group["contacts"], group["orders"]) == ("members", 1, 2)
+        assert group["average_order"] == {"amount": "675.00", "currency": "UAH"}
         loyalty = (await s.client.get("/api/contacts/ann/loyalty")).json()
-        assert loyalty["bonus_balance"] == "10.00" and loyalty["discount"] is None
-        assert [e["amount"] for e in loyalty["ledger"]] == ["10.00"]
+        assert loyalty["bonus_balance"] == "27.00" and loyalty["discount"] is None
+        assert [e["amount"] for e in loyalty["ledger"]] == ["10.00", "17.00"]
 
 
 async def test_orders_products_csv_import_preview_and_test_send(tmp_path: Path) -> None:
