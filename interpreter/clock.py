@@ -75,3 +75,15 @@ class VirtualClock:
         if moment is not None:
             self.advance_to(moment)
         await asyncio.sleep(0)
+
+
+async def idle_until(clock: Clock, due_ms: int | None, wake: asyncio.Event, stop: asyncio.Event) -> None:
+    """A work loop's rest: until ``due_ms`` (ms since the epoch; None: no planned work),
+    a nudge on ``wake``, or ``stop`` — whichever comes first."""
+    moment = dt.datetime.fromtimestamp(due_ms / 1000, UTC) if due_ms is not None else None
+    waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(clock.sleep_until(moment, wake))]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

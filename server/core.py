@@ -138,25 +138,21 @@ class Core:
         """Check the workspace with ``files`` added (or instead of it, with ``replace``) and
         install it; raises CheckFailed (and changes nothing) when it has errors."""
         async with self._deploy_lock:
-            merged = dict(files) if replace else {**self.files, **files}
-            result = check_files(merged)
-            if not result.ok:
-                raise CheckFailed(result)
-            versions = await deploy(self.engine, result, merged)
-            self.files = merged
-            self.last_check = result
-            return versions
+            return await self._install(dict(files) if replace else {**self.files, **files})
 
     async def remove_files(self, paths: list[str]) -> dict[str, int]:
+        """Deploy the workspace without ``paths`` (checked first, like any upload)."""
         async with self._deploy_lock:
-            remaining = {p: t for p, t in self.files.items() if p not in paths}
-            result = check_files(remaining)
-            if not result.ok:
-                raise CheckFailed(result)
-            versions = await deploy(self.engine, result, remaining)
-            self.files = remaining
-            self.last_check = result
-            return versions
+            return await self._install({p: t for p, t in self.files.items() if p not in paths})
+
+    async def _install(self, files: dict[str, str]) -> dict[str, int]:
+        result = check_files(files)
+        if not result.ok:
+            raise CheckFailed(result)
+        versions = await deploy(self.engine, result, files)
+        self.files = files
+        self.last_check = result
+        return versions
 
     def now_ms(self) -> int:
         return int(self.clock.now().timestamp() * 1000)

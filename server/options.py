@@ -20,6 +20,7 @@ class ServeOptions(msgspec.Struct, kw_only=True):
     dev_smtp_port: int
     demo: bool
     public_url: str | None
+    smtp: str | None = None
     #: Tests of the wall-clock path: time runs this many times faster.
     clock_speed: float = 1.0
 
@@ -35,6 +36,8 @@ def serve_arguments(parser: Any) -> None:
     parser.add_argument("--port", type=int, default=int(environ.get("SCN_PORT", "8000")), help="bind port")
     parser.add_argument("--api-key", default=environ.get("SCN_API_KEY"), help="required in X-API-Key (SCN_API_KEY)")
     parser.add_argument("--public-url", help="where recipients reach this server (SCN_PUBLIC_URL)")
+    parser.add_argument("--smtp", help="deliver email through this SMTP URL (SCN_SMTP_URL), e.g. "
+                        "smtp://user:pass@mail.example.com:587?starttls=require")  # fmt: skip
     parser.add_argument("--delivery", dest="delivery_file", metavar="FILE", help="delivery settings (TOML)")
     parser.add_argument("--dev-smtp", action="store_true", help="deliver email to a local sink shown at /dev/mails")
     parser.add_argument("--dev-smtp-port", type=int, default=2525, help="the sink's SMTP port (default 2525)")

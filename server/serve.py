@@ -42,6 +42,8 @@ def serve(options: ServeOptions) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every SMTP command
     environ = dict(os.environ)
+    if options.smtp:
+        environ["SCN_SMTP_URL"] = options.smtp
     if not options.db:
         options.db = "scn-demo.db" if options.demo else "scn.db"
     settings = Settings.from_env(environ)

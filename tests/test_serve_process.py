@@ -30,11 +30,11 @@ def test_serve_uploads_examples_sends_mail_and_tracks_it(tmp_path: Path) -> None
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with SmtpServer() as smtp:
-        env = {**os.environ, "SCN_SMTP_URL": smtp.url, "SCN_SECRET": "e2e", "SCN_API_KEY": "k"}
+        env = {**os.environ, "SCN_SECRET": "e2e", "SCN_API_KEY": "k"}
         process = subprocess.Popen(
             # An hour of scenario time per 36 ms: the two days before Ewa's mail take 1.7 s.
             [sys.executable, "-m", "scn", "serve", "--db", str(tmp_path / "scn.db"), "--port", str(port),
-             "--clock-speed", "100000"],
+             "--clock-speed", "100000", "--smtp", smtp.url],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
         )  # fmt: skip
         try:

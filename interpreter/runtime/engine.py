@@ -25,7 +25,7 @@ import msgspec
 
 from ...stdlib.catalog import BUILTIN_EVENTS
 from ...stdlib.recommend import Recommender
-from ..clock import Clock
+from ..clock import Clock, idle_until
 from ..compiler import program_digest
 from ..program import Bundle, Program, WaitFor
 from ..store import EXITED, RUNNING, Changes, EventIn, EventRow, RunRow, ScenarioRow, StepLog, Store
@@ -250,17 +250,7 @@ class Engine:
             self._wake.clear()
             if await self.step():
                 continue
-            next_wake = await self.next_due()
-            moment = dt.datetime.fromtimestamp(next_wake / 1000, UTC) if next_wake is not None else None
-            waiters = [
-                asyncio.ensure_future(stop.wait()),
-                asyncio.ensure_future(self.clock.sleep_until(moment, self._wake)),
-            ]
-            try:
-                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for waiter in waiters:
-                    waiter.cancel()
+            await idle_until(self.clock, await self.next_due(), self._wake, stop)
 
     def nudge(self) -> None:
         """Wake the loop (after outside changes)."""

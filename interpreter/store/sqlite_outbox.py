@@ -8,15 +8,11 @@ process died between the provider's acceptance and the record of it.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Iterable
+from typing import Any
 
+from ._sql import SqlAccess
 from .records import PENDING, Delivery, EventIn, OutboxRow
-
-if TYPE_CHECKING:
-    from .sqlite import Connection
-
-T = TypeVar("T")
 
 _OUTBOX_COLUMNS = (
     "id, run_id, step, scenario, contact_id, channel, template, recipient, message, coupon_code, variant, "
@@ -29,18 +25,7 @@ def _outbox_row(row: Iterable[Any]) -> OutboxRow:
     return OutboxRow(**dict(zip(_NAMES, row, strict=True)))
 
 
-class OutboxMixin:
-    if TYPE_CHECKING:
-
-        @property
-        def db(self) -> Connection: ...
-
-        async def _write(self, work: Callable[[], Awaitable[T]]) -> T: ...
-
-        async def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]: ...
-
-        async def _scalar(self, sql: str, params: Iterable[Any] = ()) -> Any: ...
-
+class OutboxMixin(SqlAccess):
     async def claim_outbox(self, now: int, limit: int, lease_ms: int) -> list[OutboxRow]:
         """Pending messages due by ``now``, oldest first, each leased for ``lease_ms``."""
 

@@ -6,31 +6,18 @@ the write lock like every other.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from ._sql import SqlAccess
 from .records import CANCELLED, LIVE, OutboxRow, RunRow, StepLog
 
-if TYPE_CHECKING:
-    from .sqlite import Connection
-
-T = TypeVar("T")
 _LIVE_IN = f"({', '.join('?' * len(LIVE))})"
 
 
-class QueriesMixin:
+class QueriesMixin(SqlAccess):
     if TYPE_CHECKING:
-
-        @property
-        def db(self) -> Connection: ...
-
-        async def _write(self, work: Callable[[], Awaitable[T]]) -> T: ...
-
-        async def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]: ...
-
-        async def _scalar(self, sql: str, params: Iterable[Any] = ()) -> Any: ...
 
         async def run(self, run_id: int) -> RunRow | None: ...
 

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 
 import msgspec
 
-from ...interpreter.clock import Clock
+from ...interpreter.clock import Clock, idle_until
 from ...interpreter.store import PENDING, SENT, UNDELIVERED, Delivery, EventIn, OutboxRow, Store
 from .base import Channel, Outcome, failed, retry
 
@@ -124,17 +124,7 @@ class Sender:
             self._wake.clear()
             if await self.deliver_due():
                 continue
-            next_attempt = await self.store.next_outbox_attempt()
-            moment = dt.datetime.fromtimestamp(next_attempt / 1000, UTC) if next_attempt is not None else None
-            waiters = [
-                asyncio.ensure_future(stop.wait()),
-                asyncio.ensure_future(self.clock.sleep_until(moment, self._wake)),
-            ]
-            try:
-                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for waiter in waiters:
-                    waiter.cancel()
+            await idle_until(self.clock, await self.store.next_outbox_attempt(), self._wake, stop)
 
     async def close(self) -> None:
         for channel in self.channels.values():
