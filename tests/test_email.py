@@ -304,3 +304,29 @@ def test_scn_run_delivers_mail_to_a_real_smtp_server(tmp_path: Path) -> None:
     assert recipients == ["olga@example.com"] and mail["Subject"] == "Добро пожаловать, Ольга!"
     with sqlite3.connect(tmp_path / "scn.db") as conn:
         assert conn.execute("SELECT status, attempts FROM outbox").fetchall() == [("sent", 1)]
+
+
+def test_long_subjects_and_names_fold_and_decode_back() -> None:
+    import email
+    import email.policy
+
+    from scn.interpreter.store import OutboxRow
+
+    subject = "Zażółć gęślą jaźń — " * 12 + "Ūdens ķirsis ņemt; Добрий день!"
+    content = {"subject": subject, "from_name": "Sklep „Łódź” " * 5, "from_address": "sklep@example.pl",
+               "plain": "Dzień dobry\n" * 3, "html": "<p>Dzień dobry</p>"}  # fmt: skip
+    row = OutboxRow(
+        id=9, run_id=1, step="s1", scenario="post_purchase", contact_id="c", channel="email", template="t",
+        recipient="jan@example.pl", message=json.dumps(content), coupon_code=None, variant=None, status="pending",
+        attempts=1, next_attempt_at=0, created_at=0,
+    )  # fmt: skip
+    mime = build_email(row, MailDefaults(), dt.datetime(2025, 3, 1, tzinfo=dt.UTC))
+    head = mime.data.split(b"\r\n\r\n")[0]
+    assert head.isascii() and all(len(line) <= 998 for line in head.split(b"\r\n"))
+    assert b"\n" not in mime.data.replace(b"\r\n", b""), "every line ends with CRLF"
+    parsed = email.message_from_bytes(mime.data, policy=email.policy.default)
+    assert parsed["Subject"] == subject
+    assert parsed["From"].addresses[0].display_name == "Sklep „Łódź” " * 5
+    body = parsed.get_body(("plain",))
+    assert body is not None and body.get_content() == "Dzień dobry\n" * 3
+    assert mime.sender == "sklep@example.pl"

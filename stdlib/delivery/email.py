@@ -19,13 +19,14 @@ How SMTP answers are read (one recipient per message, so a refusal is that messa
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dt
-import email.policy
 import logging
+import secrets
 import urllib.parse
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import format_datetime, parseaddr
+from email.header import Header
+from email.utils import format_datetime, formataddr, parseaddr
+from typing import NamedTuple
 
 import aiosmtplib
 import msgspec
@@ -99,44 +100,78 @@ class MailDefaults(msgspec.Struct, frozen=True, kw_only=True):
     unsubscribe_mailbox: str | None = None
 
 
-def _address(display: str | None, address: str, what: str) -> Address:
+class Mime(NamedTuple):
+    """A message ready for SMTP: the envelope sender and the bytes of the message."""
+
+    sender: str
+    data: bytes
+
+
+def _address(display: str | None, address: str, what: str) -> tuple[str, str]:
+    """(header text, bare address); the display name RFC 2047-encoded when not ASCII."""
     header_value(what, display)
     header_value(what, address)
     name, addr = parseaddr(address)
-    if "@" not in addr:
+    if "@" not in addr or any(c.isspace() for c in addr):
         raise HeaderError(f"{what} {address!r} is not an email address")
-    local, _, domain = addr.rpartition("@")
-    return Address(display_name=display or name or "", username=local, domain=domain)
+    shown = display or name
+    return (formataddr((shown, addr), charset="utf-8") if shown else addr), addr
 
 
-def build_email(message: OutboxRow, defaults: MailDefaults, now: dt.datetime) -> EmailMessage:
-    """The MIME message for an outbox email. Raises HeaderError on unsafe header text."""
+def _encoded(name: str, text: str) -> str:
+    """A header value: as it is when ASCII and short, else folded RFC 2047 encoded words."""
+    header_value(name, text)
+    if text.isascii() and len(name) + len(text) < 76:
+        return text
+    return Header(text, "utf-8", header_name=name).encode(linesep="\r\n")
+
+
+def _part(kind: str, text: str) -> bytes:
+    body = base64.encodebytes(text.encode("utf-8")).replace(b"\n", b"\r\n")
+    return (f'Content-Type: text/{kind}; charset="utf-8"\r\nContent-Transfer-Encoding: base64\r\n\r\n').encode() + body
+
+
+def build_email(message: OutboxRow, defaults: MailDefaults, now: dt.datetime) -> Mime:
+    """The MIME bytes of an outbox email: multipart/alternative (text, then HTML), every
+    header CRLF-free and ASCII (names and subjects as encoded words). Raises HeaderError
+    on unsafe header text.
+
+    Written directly rather than through `email.message.EmailMessage`, whose header
+    objects cost ~2.4 ms per message and its flattening ~1.4 ms more (measured)."""
     parts = content(message)
-    sender = _address(
+    from_header, from_address = _address(
         parts.get("from_name") or (None if parts.get("from_address") else defaults.from_name),
         parts.get("from_address") or defaults.from_address,
         "From",
     )
-    mail = EmailMessage(policy=email.policy.SMTP)
-    mail["From"] = sender
-    mail["To"] = _address(None, message.recipient, "To")
+    domain = from_address.rpartition("@")[2]
+    to_header, _ = _address(None, message.recipient, "To")
+    headers = [
+        f"From: {from_header}",
+        f"To: {to_header}",
+        f"Subject: {_encoded('Subject', parts.get('subject') or '')}",
+        f"Date: {format_datetime(now)}",
+        f"Message-ID: <scn.{message.id}.{message.created_at}@{domain}>",
+        "MIME-Version: 1.0",
+    ]
     if parts.get("reply_to"):
-        mail["Reply-To"] = _address(None, parts["reply_to"], "Reply-To")
-    mail["Subject"] = header_value("Subject", parts.get("subject") or "") or ""
-    mail["Date"] = format_datetime(now)
-    mail["Message-ID"] = f"<scn.{message.id}.{message.created_at}@{sender.domain}>"
+        headers.append(f"Reply-To: {_address(None, parts['reply_to'], 'Reply-To')[0]}")
     unsubscribe = header_value("List-Unsubscribe", parts.get("unsubscribe_url"))
     if unsubscribe:
-        mailbox = defaults.unsubscribe_mailbox or f"unsubscribe@{sender.domain}"
+        mailbox = defaults.unsubscribe_mailbox or f"unsubscribe@{domain}"
         query = urllib.parse.urlencode({"subject": "unsubscribe", "body": unsubscribe}, quote_via=urllib.parse.quote)
-        mail["List-Unsubscribe"] = f"<{unsubscribe}>, <mailto:{mailbox}?{query}>"
-        mail["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        headers.append(f"List-Unsubscribe: <{unsubscribe}>,\r\n <mailto:{mailbox}?{query}>")
+        headers.append("List-Unsubscribe-Post: List-Unsubscribe=One-Click")
     if message.scenario:
-        mail["X-Scn-Scenario"] = header_value("X-Scn-Scenario", message.scenario) or ""
-    mail.set_content(parts.get("plain") or parts.get("text") or "", subtype="plain", charset="utf-8")
+        headers.append(f"X-Scn-Scenario: {_encoded('X-Scn-Scenario', message.scenario)}")
+    plain = _part("plain", parts.get("plain") or parts.get("text") or "")
     if parts.get("html"):
-        mail.add_alternative(parts["html"], subtype="html", charset="utf-8")
-    return mail
+        boundary = f"scn-{message.id}-{secrets.token_hex(8)}"
+        headers.append(f'Content-Type: multipart/alternative; boundary="{boundary}"')
+        body = (f"--{boundary}\r\n".encode() + plain + f"\r\n--{boundary}\r\n".encode()
+                + _part("html", parts["html"]) + f"\r\n--{boundary}--\r\n".encode())  # fmt: skip
+        return Mime(from_address, "\r\n".join(headers).encode() + b"\r\n\r\n" + body)
+    return Mime(from_address, "\r\n".join(headers).encode() + b"\r\n" + plain)
 
 
 def _refused(code: int, text: str, *, at_recipient: bool) -> Outcome:
@@ -170,7 +205,7 @@ class SmtpChannel:
                 if not client.is_connected:
                     self.opened += 1
                     await client.connect()
-                await client.send_message(mail, recipients=[message.recipient])
+                await client.sendmail(mail.sender, [message.recipient], mail.data)
                 keep = True
                 return sent()
             except aiosmtplib.SMTPRecipientsRefused as error:

@@ -1,0 +1,158 @@
+"""Benchmark of email delivery (P6 of docs/BENCHMARKS.md).
+
+A local SMTP sink (aiosmtpd, in its own process so that it does not share our GIL)
+receives N messages twice, side by side in one run:
+
+* scn: N messages in the outbox of an SQLite file, delivered by the `Sender` through
+  `SmtpChannel` (claim, build MIME, send, record) with C connections;
+* the reference: a bare aiosmtplib loop over C connections sending the same N messages,
+  built beforehand (not timed), with nothing claimed, built or recorded.
+
+Target: scn >= 0.8x the bare loop's rate.
+
+Run: python bench/bench_email.py [--quick] [--connections C] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiosmtplib
+
+from scn.interpreter.clock import WallClock
+from scn.interpreter.store import SENT, Changes, ContactUpdate, OutboxIn, SqliteStore
+from scn.stdlib.delivery import RetryPolicy, Sender
+from scn.stdlib.delivery.email import MailDefaults, SmtpChannel, SmtpConfig, build_email
+
+SINK = """
+import asyncio, sys
+from aiosmtpd.controller import Controller
+class Sink:
+    async def handle_DATA(self, server, session, envelope):
+        return "250 OK"
+controller = Controller(Sink(), hostname="127.0.0.1", port=int(sys.argv[1]))
+controller.start()
+print("ready", flush=True)
+sys.stdin.read()
+controller.stop()
+"""
+
+MESSAGE = {
+    "subject": "Дякуємо за замовлення, Олено!",
+    "html": "<p>Дякуємо! <a href='https://shop.example/a'>Каталог</a></p>" * 20,
+    "plain": "Дякуємо!\n" * 20,
+    "from_name": "Магазин",
+    "from_address": "shop@example.com",
+    "unsubscribe_url": "https://shop.example/unsubscribe/email/x/y",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def fill_outbox(path: Path, count: int) -> SqliteStore:
+    store = SqliteStore(str(path))
+    await store.open()
+    now = int(time.time() * 1000)
+    contacts = [ContactUpdate(id=f"c{i}", at=now, fields={"email": f"c{i}@example.com"}) for i in range(count)]
+    outbox = [
+        OutboxIn(run_id=None, step=None, scenario="bench", contact_id=f"c{i}", channel="email", template="t",
+                 recipient=f"c{i}@example.com", message=json.dumps(MESSAGE, ensure_ascii=False), coupon_code=None,
+                 variant=None, created_at=now)
+        for i in range(count)
+    ]  # fmt: skip
+    await store.commit(Changes(contacts=contacts, outbox=outbox))
+    return store
+
+
+async def scn_send(folder: Path, url: str, count: int, connections: int) -> float:
+    store = await fill_outbox(folder / f"outbox-{time.monotonic_ns()}.db", count)
+    channel = SmtpChannel(SmtpConfig.from_url(url, connections=connections), MailDefaults())
+    sender = Sender(store, WallClock(), {"email": channel}, policy=RetryPolicy(), batch_size=500,
+                    concurrency=connections)  # fmt: skip
+    started = time.perf_counter()
+    while await sender.deliver_due():
+        pass
+    took = time.perf_counter() - started
+    sent = await store.outbox(status=SENT, limit=count + 1)
+    assert len(sent) == count, len(sent)
+    await channel.close()
+    await store.close()
+    return took
+
+
+async def bare_send(port: int, count: int, connections: int) -> float:
+    from scn.interpreter.store import OutboxRow
+
+    now = dt.datetime.now(dt.UTC)
+    mails = [
+        build_email(OutboxRow(id=i, run_id=None, step=None, scenario="bench", contact_id=f"c{i}", channel="email",
+                              template="t", recipient=f"c{i}@example.com", message=json.dumps(MESSAGE),
+                              coupon_code=None, variant=None, status="pending", attempts=1, next_attempt_at=0,
+                              created_at=0), MailDefaults(), now)
+        for i in range(count)
+    ]  # fmt: skip
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+    for mail in mails:
+        queue.put_nowait(mail)
+
+    async def worker() -> None:
+        client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False)
+        await client.connect()
+        while not queue.empty():
+            mail = queue.get_nowait()
+            await client.sendmail(mail.sender, ["bench@example.com"], mail.data)
+        await client.quit()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    return time.perf_counter() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--json", help="also write the figures to this file")
+    args = parser.parse_args()
+    count = 1_000 if args.quick else 5_000
+    repeats = 1 if args.quick else 3
+    port = free_port()
+    sink = subprocess.Popen([sys.executable, "-c", SINK, str(port)], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert sink.stdout is not None and sink.stdout.readline().strip() == b"ready"
+        ours, bare = [], []
+        with tempfile.TemporaryDirectory(prefix="scn-bench-email-") as tmp:
+            for _ in range(repeats):
+                ours.append(asyncio.run(scn_send(Path(tmp), f"smtp://127.0.0.1:{port}?starttls=off", count,
+                                                 args.connections)))  # fmt: skip
+                bare.append(asyncio.run(bare_send(port, count, args.connections)))
+    finally:
+        sink.communicate(b"", timeout=30)
+    scn_s, bare_s = statistics.median(ours), statistics.median(bare)
+    figures = {"count": count, "connections": args.connections, "scn_s": scn_s, "bare_s": bare_s,
+               "scn_per_s": count / scn_s, "bare_per_s": count / bare_s, "ratio": bare_s / scn_s,
+               "scn_runs": ours, "bare_runs": bare}  # fmt: skip
+    print(f"P6 {count:,} emails over {args.connections} connections: scn sender {count / scn_s:,.0f}/s, "
+          f"bare aiosmtplib {count / bare_s:,.0f}/s: {bare_s / scn_s:.2f}x (target >= 0.8x)")  # fmt: skip
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
