@@ -8,6 +8,7 @@ the batch, written in the same transaction as the run's new position.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import logging
@@ -601,7 +602,14 @@ def _address(contact: dict[str, Any], channel: str) -> str | None:
 def _iso(moment_: dt.datetime | None) -> str:
     if moment_ is None:
         return "-"
-    return moment_.astimezone(UTC).isoformat(timespec="minutes")[:16] + "Z"  # isoformat: 5x strftime's speed
+    return _iso_minute(int(moment_.timestamp()) // 60)
+
+
+@functools.lru_cache(maxsize=4096)
+def _iso_minute(minute: int) -> str:
+    """A minute as "2025-03-01T10:00Z" (runs woken together share their minutes: cached)."""
+    moment_ = dt.datetime.fromtimestamp(minute * 60, UTC)
+    return moment_.isoformat(timespec="minutes")[:16] + "Z"  # isoformat: 5x strftime's speed
 
 
 def _duration(ms: int) -> str:
