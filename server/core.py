@@ -87,7 +87,8 @@ class Core:
         self.files: dict[str, str] = {}
         self.started_at = dt.datetime.now(dt.UTC)
         self.stopping = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+        #: The loops that run next to the API, by name.
+        self._tasks: dict[str, asyncio.Task[None]] = {}
         self._deploy_lock = asyncio.Lock()
         self.last_check: CheckResult | None = None
         #: Work started by requests that outlives them (CSV imports).
@@ -107,8 +108,8 @@ class Core:
             channels = self.channels_override or build_channels(self.delivery, self.settings.secret)
             self.sender = Sender(self.store, self.clock, channels, policy=self.delivery.retry_policy())
             self.engine.on_outbox.append(self.sender.nudge)
-            self._tasks.append(asyncio.create_task(self._guard("sender", self.sender.run_forever(self.stopping))))
-        self._tasks.append(asyncio.create_task(self._guard("engine", self.engine.run_forever(self.stopping))))
+            self._tasks["sender"] = asyncio.create_task(self._guard("sender", self.sender.run_forever(self.stopping)))
+        self._tasks["engine"] = asyncio.create_task(self._guard("engine", self.engine.run_forever(self.stopping)))
         return versions
 
     async def _guard(self, name: str, work: Any) -> None:
@@ -123,13 +124,14 @@ class Core:
             raise
 
     def healthy(self) -> dict[str, bool]:
-        return {("engine" if i == len(self._tasks) - 1 else "sender"): not t.done() for i, t in enumerate(self._tasks)}
+        """Whether each loop is still running."""
+        return {name: not task.done() for name, task in self._tasks.items()}
 
     async def stop(self) -> None:
         self.stopping.set()
         for task in list(self.background):
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
         if self.sender is not None:
             await self.sender.close()
         await self.store.close()

@@ -15,10 +15,11 @@ import msgspec
 import uvicorn
 
 from ..interpreter.clock import WallClock
+from ..interpreter.render import render_text
 from ..interpreter.runtime import Settings
 from ..stdlib.delivery.config import DeliveryConfig, EmailSettings, build_channels, load_delivery
 from .app import create_app
-from .core import Core, read_directory
+from .core import Core, check_files, read_directory
 from .demo import play_demo
 from .devmail import MailSink, SinkChannel
 from .options import ServeOptions
@@ -65,6 +66,12 @@ def serve(options: ServeOptions) -> int:
                 return 2
             files.update(read_directory(path))
             folder = folder or (path if path.is_dir() else path.parent)
+        checked = check_files(files)
+        if not checked.ok:
+            # Said before anything starts, as `scn check` says it.
+            sys.stderr.write(render_text(checked.diagnostics, files.get, colour=False))
+            print("scn serve: the workspace has errors; fix them first", file=sys.stderr)
+            return 1
         workspace = files
 
     delivery: DeliveryConfig | None = None

@@ -112,3 +112,14 @@ def test_serve_uploads_examples_sends_mail_and_tracks_it(tmp_path: Path) -> None
             output, _ = process.communicate(timeout=20)
         assert process.returncode == 0, output.decode()
     assert "serving 0 scenario(s)" in output.decode()
+
+
+def test_serve_refuses_a_workspace_with_errors_before_starting(tmp_path: Path) -> None:
+    (tmp_path / "a.scn").write_text('scenario x "X"\n  on order.paid\n  send email nope\nend\n', encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "scn", "serve", str(tmp_path), "--db", str(tmp_path / "scn.db"), "--port", "1"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "a.scn:3:14: SCN101 unknown template `nope`" in done.stderr
+    assert not (tmp_path / "scn.db").exists(), "nothing was started"
