@@ -63,10 +63,11 @@ class ScriptedHandler:
 class SmtpServer:
     """``with SmtpServer() as server``: listening on ``server.port`` until the block ends."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, **smtp_options: Any) -> None:
+        """``smtp_options`` go to aiosmtpd's SMTP (tls_context, require_starttls, authenticator...)."""
         self.handler = ScriptedHandler()
         self.port = port or free_port()
-        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, **smtp_options)
 
     def __enter__(self) -> SmtpServer:
         self.controller.start()

@@ -330,3 +330,45 @@ def test_long_subjects_and_names_fold_and_decode_back() -> None:
     body = parsed.get_body(("plain",))
     assert body is not None and body.get_content() == "Dzień dobry\n" * 3
     assert mime.sender == "sklep@example.pl"
+
+
+async def test_starttls_and_login_are_used_and_a_refused_login_keeps_the_mail(tmp_path: Path) -> None:
+    import ssl
+
+    import trustme
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    cafile = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(cafile))
+    logins: list[tuple[str, bool]] = []
+
+    def authenticator(server: object, session: object, envelope: object, mechanism: str, data: object) -> AuthResult:
+        def raw(value: bytes | str) -> bytes:
+            return value if isinstance(value, bytes) else value.encode()
+
+        ok = isinstance(data, LoginPassword) and (raw(data.login), raw(data.password)) == (b"shop", b"s3cret")
+        logins.append((mechanism, ok))
+        return AuthResult(success=ok, handled=False)  # not handled: aiosmtpd answers 535 itself
+
+    with SmtpServer(
+        tls_context=context, require_starttls=True, auth_required=True, authenticator=authenticator
+    ) as server:
+        async with Harness(WORKSPACE, resources=RESOURCES) as h:
+            await h.play([registered(h, "ann")])
+            base = f"smtp://{{}}@127.0.0.1:{server.port}?starttls=require&cafile={cafile}&timeout=5"
+            wrong = SmtpChannel(SmtpConfig.from_url(base.format("shop:nope")))
+            await Sender(h.store, h.clock, {"email": wrong}, policy=POLICY).deliver_due()
+            await wrong.close()
+            row = (await outbox_rows(h))[0]
+            assert row[1] == PENDING and "sender or login" in (row[3] or ""), "a bad login is ours to fix: kept"
+            right = SmtpChannel(SmtpConfig.from_url(base.format("shop:s3cret")))
+            h.clock.advance_to(h.clock.now() + dt.timedelta(minutes=1))
+            await Sender(h.store, h.clock, {"email": right}, policy=POLICY).deliver_due()
+            await right.close()
+            assert (await outbox_rows(h))[0][1] == SENT
+    outcomes = [ok for _, ok in logins]
+    assert outcomes[-1] and not any(outcomes[:-1]), logins  # aiosmtplib tries each mechanism before giving up
+    assert len(server.handler.to("ann@example.com")) == 1

@@ -45,6 +45,8 @@ class SmtpConfig(msgspec.Struct, frozen=True, kw_only=True):
     #: "tls" (implicit, smtps), "starttls" (required), "auto" (if offered), "off".
     security: str = "auto"
     verify: bool = True
+    #: A CA bundle to verify the server's certificate with (a private CA), else the system's.
+    cafile: str | None = None
     #: Connections kept open and used in parallel.
     connections: int = 4
     timeout_s: float = 30.0
@@ -54,7 +56,8 @@ class SmtpConfig(msgspec.Struct, frozen=True, kw_only=True):
         """`smtp://user:pass@host:587?starttls=require&connections=8&timeout=20`, or `smtps://...`.
 
         `starttls` is `auto` (use it when the server offers it; the default), `require`
-        or `off`; `verify=off` accepts any certificate (test servers only)."""
+        or `off`; `cafile=PATH` trusts a private CA; `verify=off` accepts any certificate
+        (test servers only)."""
         parts = urllib.parse.urlsplit(url)
         if parts.scheme not in ("smtp", "smtps"):
             raise ValueError(f"SMTP URL {url!r}: the scheme must be smtp:// or smtps://")
@@ -70,6 +73,7 @@ class SmtpConfig(msgspec.Struct, frozen=True, kw_only=True):
             "password": urllib.parse.unquote(parts.password) if parts.password else None,
             "security": security,
             "verify": query.get("verify", "on") not in ("off", "0", "false", "no"),
+            "cafile": query.get("cafile") or None,
         }
         if "connections" in query:
             values["connections"] = int(query["connections"])
@@ -87,6 +91,7 @@ class SmtpConfig(msgspec.Struct, frozen=True, kw_only=True):
             use_tls=self.security == "tls",
             start_tls={"starttls": True, "off": False, "tls": False}.get(self.security),
             validate_certs=self.verify,
+            cert_bundle=self.cafile,
             timeout=self.timeout_s,
         )
 
