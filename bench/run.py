@@ -9,13 +9,13 @@ Runs, each in its own process (one process tree), on this machine:
   P1  http       event ingest over HTTP vs raw inserts (bench_http.py)
   P6  email      the sender vs a bare aiosmtplib loop (bench_email.py)
 
-then writes the figures to bench/results/*.json and rewrites the summary between the
-`<!-- summary -->` markers of docs/BENCHMARKS.md: each figure the median of several runs
+then writes the figures to bench/results/*.json and (full runs only) rewrites the summary
+between the `<!-- summary -->` markers of docs/BENCHMARKS.md: each figure the median of several runs
 (three; one with --quick), its min–max spread, and its ratio to the reference measured
 in the same run. The analysis below the summary is written by people and left alone.
 
-Run: make bench (about 12 minutes), make bench-quick (under a minute: smaller sizes,
-one run each; the summary then says so). Needs: pip install -e ".[bench]".
+Run: make bench (about 8 minutes), make bench-quick (under a minute: smaller sizes, one
+run each; printed, not written into the page). Needs: pip install -e ".[bench]".
 """
 
 from __future__ import annotations
@@ -150,7 +150,7 @@ def main() -> int:
     newest = max((RESULTS / f"{name}{suffix}.json").stat().st_mtime for name, _ in STEPS)
     text = summary(results, args.quick, took, dt.datetime.fromtimestamp(newest, dt.UTC))
     print("\n" + text)
-    if not args.no_doc:
+    if not args.no_doc and not args.quick:  # quick figures are for development, never for the page
         doc = DOC.read_text(encoding="utf-8")
         if START in doc and END in doc:
             doc = doc[: doc.index(START)] + text + doc[doc.index(END) + len(END) :]
