@@ -13,10 +13,10 @@ from litestar.params import FromPath, FromQuery, JSONBody, Parameter, PathParame
 
 from ..interpreter.runtime import EventInput
 from ..interpreter.runtime.events import ContactIn, EventError
-from ..interpreter.runtime.views import channel_flags
+from ..interpreter.runtime.views import channel_flags, moment
 from ..interpreter.store import LIVE, OutboxRow, RunRow
 from .core import Core
-from .deps import get_core, not_found, require_api_key
+from .deps import get_core, instant, not_found, require_api_key
 from .models import Accepted, Contact, EventsAccepted, Message, Run, RunDetail, RunPage, StepCount, StepEntry
 from .problems import Problem
 from .reports import Report, scenario_report
@@ -24,10 +24,6 @@ from .reports import Report, scenario_report
 UTC = dt.UTC
 #: Most events one request may carry (bigger batches: several requests).
 MAX_BATCH = 10_000
-
-
-def _moment(ms: int | None) -> dt.datetime | None:
-    return dt.datetime.fromtimestamp(ms / 1000, UTC) if ms is not None else None
 
 
 @post("/events", status_code=202)
@@ -80,9 +76,9 @@ async def contact(core: NamedDependency[Core], contact_id: FromPath[str]) -> Con
 def _run(row: RunRow) -> Run:
     return Run(
         id=row.id, scenario=row.scenario, version=row.version, contact_id=row.contact_id, order_id=row.order_id,
-        status=row.status, step=row.step, variant=row.variant, wake_at=_moment(row.wake_at),
-        awaiting=row.await_event, started_at=_moment(row.started_at) or dt.datetime.min.replace(tzinfo=UTC),
-        updated_at=_moment(row.updated_at) or dt.datetime.min.replace(tzinfo=UTC), ended_at=_moment(row.ended_at),
+        status=row.status, step=row.step, variant=row.variant, wake_at=moment(row.wake_at),
+        awaiting=row.await_event, started_at=instant(row.started_at),
+        updated_at=instant(row.updated_at), ended_at=moment(row.ended_at),
         reason=row.reason,
     )  # fmt: skip
 
@@ -112,7 +108,7 @@ async def _detail(core: Core, run_id: int) -> RunDetail:
     if row is None:
         raise not_found(f"run {run_id}")
     trace = [
-        StepEntry(step=s.step, name=s.name, at=_moment(s.at) or dt.datetime.min.replace(tzinfo=UTC),
+        StepEntry(step=s.step, name=s.name, at=instant(s.at),
                   outcome=s.outcome, detail=s.detail)
         for s in await core.store.run_log(run_id)
     ]  # fmt: skip
@@ -161,7 +157,7 @@ def _message(row: OutboxRow) -> Message:
     return Message(
         id=row.id, run_id=row.run_id, scenario=row.scenario, contact_id=row.contact_id, channel=row.channel,
         template=row.template, recipient=row.recipient, status=row.status, attempts=row.attempts,
-        created_at=_moment(row.created_at) or dt.datetime.min.replace(tzinfo=UTC), sent_at=_moment(row.sent_at),
+        created_at=instant(row.created_at), sent_at=moment(row.sent_at),
         error=row.error, cost=row.cost, coupon_code=row.coupon_code, variant=row.variant,
     )  # fmt: skip
 
@@ -191,12 +187,12 @@ def _day(text: str | None, default: dt.datetime) -> dt.datetime:
     if text is None:
         return default
     try:
-        moment = dt.datetime.fromisoformat(text)
+        given = dt.datetime.fromisoformat(text)
     except ValueError as error:
         raise Problem(
             400, "invalid-request", f"{text!r} is not a date: write 2025-03-01 or 2025-03-01T10:00Z"
         ) from error
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return given if given.tzinfo is not None else given.replace(tzinfo=UTC)
 
 
 @get("/reports/{name:str}")

@@ -13,7 +13,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, PathParameter
 
 from ..interpreter.runtime import EventInput
-from ..interpreter.runtime.batch import Batch
+from ..interpreter.runtime.batch import Batch, ms_of
 from ..interpreter.runtime.events import ContactIn, EventError, OrderIn, ProductIn
 from ..interpreter.runtime.facts import TypedContactView
 from ..interpreter.store import Changes, OutboxRow
@@ -60,7 +60,7 @@ async def upsert_products(core: NamedDependency[Core], data: JSONBody[list[Produ
     rows = [
         {"id": p.id, "name": p.name, "category": p.category, "price": str(p.price) if p.price is not None else None,
          "currency": p.currency, "url": p.url, "image": p.image,
-         "created_at": int(p.created_at.timestamp() * 1000) if p.created_at else now}
+         "created_at": ms_of(p.created_at) if p.created_at else now}
         for p in data
     ]  # fmt: skip
     await core.store.commit(Changes(products=rows))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import msgspec
@@ -13,15 +12,9 @@ from litestar.params import FromPath
 
 from ..interpreter.render import as_json_records
 from .core import CheckFailed, Core, WorkspaceError, normalise_path
-from .deps import get_core, not_found, require_api_key
+from .deps import get_core, instant, not_found, require_api_key
 from .models import DeployResult, FilesUpload, ScenarioDetail, ScenarioSummary, ScenarioVersion
 from .problems import Problem
-
-UTC = dt.UTC
-
-
-def _moment(ms: int) -> dt.datetime:
-    return dt.datetime.fromtimestamp(ms / 1000, UTC)
 
 
 def check_failed(error: CheckFailed) -> Problem:
@@ -124,10 +117,7 @@ async def _summary(core: Core, name: str) -> ScenarioSummary:
 @get("/{name:str}")
 async def scenario(core: NamedDependency[Core], name: FromPath[str]) -> ScenarioDetail:
     summary = await _summary(core, name)
-    versions = [
-        ScenarioVersion(version=v, bundle=b, digest=d, created_at=_moment(at))
-        for v, b, d, at in await core.store.scenario_versions(name)
-    ]
+    versions = await _versions(core, name)
     source = core.files.get(summary.file) if summary.file else None
     return ScenarioDetail(**msgspec.structs.asdict(summary), source=source, versions=versions)
 
@@ -135,8 +125,12 @@ async def scenario(core: NamedDependency[Core], name: FromPath[str]) -> Scenario
 @get("/{name:str}/versions")
 async def versions(core: NamedDependency[Core], name: FromPath[str]) -> list[ScenarioVersion]:
     await _summary(core, name)
+    return await _versions(core, name)
+
+
+async def _versions(core: Core, name: str) -> list[ScenarioVersion]:
     return [
-        ScenarioVersion(version=v, bundle=b, digest=d, created_at=_moment(at))
+        ScenarioVersion(version=v, bundle=b, digest=d, created_at=instant(at))
         for v, b, d, at in await core.store.scenario_versions(name)
     ]
 

@@ -17,6 +17,7 @@ import msgspec
 from ..interpreter.checker import CheckResult, check_workspace
 from ..interpreter.clock import Clock, WallClock
 from ..interpreter.runtime import Engine, Settings
+from ..interpreter.runtime.batch import ms_of
 from ..interpreter.runtime.worker import deploy
 from ..interpreter.store import SqliteStore
 from ..interpreter.workspace import workspace_from_texts
@@ -157,7 +158,7 @@ class Core:
         return versions
 
     def now_ms(self) -> int:
-        return int(self.clock.now().timestamp() * 1000)
+        return ms_of(self.clock.now())
 
     def checked(self) -> CheckResult:
         """The check of the workspace being served (its warnings, its symbols)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 from typing import Any
 
@@ -30,6 +31,11 @@ def require_api_key(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRoute
         given = connection.headers["Authorization"][7:]
     if not hmac.compare_digest(given.encode(), expected.encode()):
         raise Problem(401, "unauthorized", f"send the API key in the {API_KEY_HEADER} header")
+
+
+def instant(ms: int) -> dt.datetime:
+    """A stored time (ms since the epoch) as an aware datetime; `views.moment` for optional ones."""
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
 
 
 def not_found(what: str) -> Problem:

@@ -24,6 +24,7 @@ from typing import Any
 import msgspec
 
 from ..interpreter.compiler import DEFAULT_ATTRIBUTION_MS
+from ..interpreter.runtime.batch import ms_of
 from ..interpreter.store import SENT, UNDELIVERED, OutboxRow
 from .core import Core
 
@@ -81,7 +82,7 @@ class _Tally:
 
 
 async def scenario_report(core: Core, scenario: str, since: dt.datetime, until: dt.datetime) -> Report:
-    since_ms, until_ms = int(since.timestamp() * 1000), int(until.timestamp() * 1000)
+    since_ms, until_ms = ms_of(since), ms_of(until)
     window = _window(core, scenario)
     ours = await core.store.messages_between(since_ms, until_ms, scenario)
     contacts = sorted({m.contact_id for m in ours})

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 import msgspec
 
 from ...interpreter.clock import Clock, idle_until
+from ...interpreter.runtime.batch import ms_of
 from ...interpreter.store import PENDING, SENT, UNDELIVERED, Delivery, EventIn, OutboxRow, Store
 from .base import Channel, Outcome, failed, retry
 
@@ -38,10 +39,6 @@ class RetryPolicy(msgspec.Struct, frozen=True, kw_only=True):
     def delay(self, attempts: int) -> int:
         """Wait before the next attempt, after ``attempts`` failed ones: 1, 2, 4, 8... x first."""
         return int(min(self.max_delay_ms, self.first_delay_ms * 2 ** max(0, attempts - 1)))
-
-
-def _ms(moment: dt.datetime) -> int:
-    return int(moment.timestamp() * 1000)
 
 
 def _age(ms: int) -> str:
@@ -81,11 +78,11 @@ class Sender:
 
     async def deliver_due(self) -> int:
         """One batch: claim, deliver in parallel, record. Returns how many were tried."""
-        claimed = await self.store.claim_outbox(_ms(self.clock.now()), self.batch_size, self.policy.lease_ms)
+        claimed = await self.store.claim_outbox(ms_of(self.clock.now()), self.batch_size, self.policy.lease_ms)
         if not claimed:
             return 0
         outcomes = await asyncio.gather(*(self._attempt(m) for m in claimed))
-        now = _ms(self.clock.now())
+        now = ms_of(self.clock.now())
         deliveries: list[Delivery] = []
         bounces: list[EventIn] = []
         for message, outcome in zip(claimed, outcomes, strict=True):
