@@ -57,15 +57,24 @@ class MailSink:
         assert isinstance(parsed, EmailMessage)
         html_part = parsed.get_body(("html",))
         text_part = parsed.get_body(("plain",))
+        self.keep(
+            sender=str(envelope.mail_from), recipients=[str(r) for r in envelope.rcpt_tos],
+            subject=str(parsed["Subject"] or ""), html=html_part.get_content() if html_part is not None else None,
+            text=text_part.get_content() if text_part is not None else None,
+            headers=[(k, str(v)) for k, v in parsed.items()], raw=raw,
+        )  # fmt: skip
+        return "250 Message accepted for delivery"
+
+    def keep(
+        self, *, sender: str, recipients: list[str], subject: str, html: str | None, text: str | None,
+        headers: list[tuple[str, str]], raw: bytes,
+    ) -> None:  # fmt: skip
+        """Add a received message (mail, or an SMS / push shown like one), numbered in order."""
         with self._lock:
             self.mails.append(Mail(
-                id=next(self._ids), received_at=dt.datetime.now(dt.UTC), sender=str(envelope.mail_from),
-                recipients=[str(r) for r in envelope.rcpt_tos], subject=str(parsed["Subject"] or ""),
-                html=html_part.get_content() if html_part is not None else None,
-                text=text_part.get_content() if text_part is not None else None,
-                headers=[(k, str(v)) for k, v in parsed.items()], raw=raw,
+                id=next(self._ids), received_at=dt.datetime.now(dt.UTC), sender=sender, recipients=recipients,
+                subject=subject, html=html, text=text, headers=headers, raw=raw,
             ))  # fmt: skip
-        return "250 Message accepted for delivery"
 
     def start(self) -> None:
         self.controller.start()
@@ -167,12 +176,11 @@ class SinkChannel:
         text = str(parts.get("text") or parts.get("plain") or "")
         title = str(parts.get("title") or "")
         segments = sms_segments(text)[1] if self.channel == "sms" else 1
-        with self.sink._lock:
-            self.sink.mails.append(Mail(
-                id=next(self.sink._ids), received_at=dt.datetime.now(dt.UTC), sender=str(parts.get("from_name") or ""),
-                recipients=[message.recipient], subject=f"[{self.channel}] {title or text[:70]}", html=None, text=text,
-                headers=[("Channel", self.channel), ("Segments", str(segments))], raw=text.encode(),
-            ))  # fmt: skip
+        self.sink.keep(
+            sender=str(parts.get("from_name") or ""), recipients=[message.recipient],
+            subject=f"[{self.channel}] {title or text[:70]}", html=None, text=text,
+            headers=[("Channel", self.channel), ("Segments", str(segments))], raw=text.encode(),
+        )  # fmt: skip
         return sent(f"shown at /dev/mails ({self.channel})", parts=segments)
 
     async def close(self) -> None:

@@ -15,6 +15,7 @@ from scn.interpreter.clock import Clock
 from scn.interpreter.runtime import Settings
 from scn.server.app import create_app
 from scn.server.core import Core
+from scn.server.devmail import MailSink
 from scn.stdlib.delivery.config import DeliveryConfig
 
 API_KEY = "test-key"
@@ -54,13 +55,13 @@ class Served:
 @asynccontextmanager
 async def serving(
     tmp_path: Path, files: dict[str, str] | None = None, *, clock: Clock | None = None,
-    delivery: DeliveryConfig | None = None, api_key: str | None = API_KEY,
+    delivery: DeliveryConfig | None = None, api_key: str | None = API_KEY, mail_sink: MailSink | None = None,
 ) -> AsyncIterator[Served]:  # fmt: skip
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     settings = Settings(secret="server-test", public_url=base)
     core = Core(str(tmp_path / "scn.db"), settings, clock=clock, delivery=delivery)
-    app = create_app(core, api_key=api_key, workspace=files)
+    app = create_app(core, api_key=api_key, workspace=files, mail_sink=mail_sink)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     task = asyncio.create_task(server.serve())
     while not server.started:

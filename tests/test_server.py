@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from pathlib import Path
@@ -362,3 +363,27 @@ async def test_orders_products_csv_import_preview_and_test_send(tmp_path: Path) 
             assert sent["status"] == "sent"
     (test_mail,) = [m for _, m in smtp.handler.received if m["To"] == "qa@example.com"]
     assert test_mail["Subject"] == "[test] Дякуємо, Олена!"
+
+
+async def test_the_development_sink_shows_the_mail_it_received(tmp_path: Path) -> None:
+    from scn.server.devmail import MailSink
+    from scn.stdlib.delivery.config import DeliveryConfig, EmailSettings
+
+    from .smtp_server import free_port
+
+    sink = MailSink(free_port())
+    delivery = DeliveryConfig(email=EmailSettings(url=sink.url))
+    async with serving(tmp_path, FILES, delivery=delivery, mail_sink=sink) as s:
+        await s.client.post("/api/events", json=paid("ann", "o1"))
+        listed: list[dict[str, Any]] = []
+        for _ in range(200):
+            listed = (await s.public.get("/dev/mails.json")).json()
+            if listed:
+                break
+            await asyncio.sleep(0.02)
+        (mail,) = listed
+        assert mail["to"] == ["ann@example.com"] and mail["subject"] == "Дякуємо, Ганна!"
+        page = await s.public.get(f"/dev/mails/{mail['id']}")
+        assert page.status_code == 200 and "Дякуємо, Ганна!" in page.text and "<iframe sandbox" in page.text
+        assert "Дякуємо" in (await s.public.get("/dev/mails")).text
+        is_problem(await s.public.get("/dev/mails/999"), 404)
