@@ -65,6 +65,10 @@ class DirectConnection:
     def __init__(self, path: str) -> None:
         self._connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
 
+    @property
+    def raw(self) -> sqlite3.Connection:
+        return self._connection
+
     def execute(self, sql: str, parameters: Iterable[Any] = ()) -> _Pending:
         return _Pending(DirectCursor(self._connection.execute(sql, tuple(parameters))))
 

@@ -13,6 +13,7 @@ import asyncio
 import contextvars
 import hashlib
 import json
+import sqlite3
 from collections.abc import Awaitable, Callable, Collection, Iterable
 from typing import Any, TypeVar
 
@@ -20,11 +21,11 @@ import aiosqlite
 import msgspec
 
 from ._direct import DirectConnection
+from ._sql import Connection, in_thread, query, transaction
 from .base import ControlStore, StoreError
 from .records import (
     LIVE,
     Changes,
-    ContactUpdate,
     EventIn,
     EventRow,
     RunRow,
@@ -32,40 +33,27 @@ from .records import (
     ScenarioRow,
 )
 from .schema import MIGRATIONS
+from .sqlite_changes import (
+    JSON_FIELDS,
+    RUN_COLUMNS,
+    apply_changes,
+    insert_events,
+    placeholders,
+    run_row,
+)
 from .sqlite_outbox import OutboxMixin
 from .sqlite_queries import QueriesMixin
 
 T = TypeVar("T")
-Connection = aiosqlite.Connection | DirectConnection
 
-#: Rows per multi-row INSERT (6 parameters each; SQLite allows 32,766 parameters).
-_INSERT_CHUNK = 1000
-_RUN_COLUMNS = (
-    "id, scenario, version, bundle, contact_id, order_id, trigger_event, position, step, vars, variant, "
-    "status, wake_at, await_event, started_at, updated_at, ended_at, reason"
-)
-_CONTACT_FIELDS = (
-    "email",
-    "phone",
-    "first_name",
-    "last_name",
-    "language",
-    "timezone",
-    "country",
-    "grp",
-    "last_activity_at",
-    "attributes",
-    "channels",
-    "tags",
-    "currency",
-    "bonus_balance",
-    "lifetime_spend",
-    "orders_count",
-    "first_order_at",
-    "last_order_at",
-    "last_paid_at",
-)
-_ORDER_FIELDS = ("number", "status", "offer", "tariff", "total", "currency", "coupon", "items", "paid_at")
+
+def _decode_json(text: str) -> Any:
+    """A JSON column (attributes, channels, items...): msgspec's decoder, five times the
+    standard one's speed; `json.dumps` also wrote NaN and Infinity, which only `json` reads."""
+    try:
+        return msgspec.json.decode(text)
+    except msgspec.DecodeError:
+        return json.loads(text)
 
 
 def _item_key(alias: str) -> str:
@@ -73,63 +61,6 @@ def _item_key(alias: str) -> str:
     return (
         f"coalesce(json_extract({alias}.value, '$.product_id'), json_extract({alias}.value, '$.sku'), "
         f"json_extract({alias}.value, '$.offer'))"
-    )
-
-
-_JSON_FIELDS = frozenset({"attributes", "channels", "tags", "items"})
-
-
-def _placeholders(count: int) -> str:
-    return ",".join("?" * count)
-
-
-_decode_vars = msgspec.json.Decoder(dict[str, Any]).decode
-_encode_vars = msgspec.json.Encoder().encode
-
-
-def _run(row: tuple[Any, ...]) -> RunRow:
-    return RunRow(
-        id=row[0],
-        scenario=row[1],
-        version=row[2],
-        bundle=row[3],
-        contact_id=row[4],
-        order_id=row[5],
-        trigger_event=row[6],
-        position=row[7],
-        step=row[8],
-        vars=_decode_vars(row[9]),
-        variant=row[10],
-        status=row[11],
-        wake_at=row[12],
-        await_event=row[13],
-        started_at=row[14],
-        updated_at=row[15],
-        ended_at=row[16],
-        reason=row[17],
-    )
-
-
-def _run_values(run: RunRow) -> tuple[Any, ...]:
-    return (
-        run.id,
-        run.scenario,
-        run.version,
-        run.bundle,
-        run.contact_id,
-        run.order_id,
-        run.trigger_event,
-        run.position,
-        run.step,
-        _encode_vars(run.vars).decode(),
-        run.variant,
-        run.status,
-        run.wake_at,
-        run.await_event,
-        run.started_at,
-        run.updated_at,
-        run.ended_at,
-        run.reason,
     )
 
 
@@ -230,15 +161,25 @@ class SqliteStore(OutboxMixin, QueriesMixin):
                 self._writing.reset(token)
         return result
 
+    async def _write_now(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``work`` in one write transaction, wholly on the writer's thread: one
+        hand-off however many statements (the hot paths: intake and a batch's changes)."""
+        async with self._write_lock:
+            if self._db is None:
+                raise RuntimeError("the store is not open")
+            return await in_thread(self._db, transaction, work)
+
     async def _scalar(self, sql: str, params: Iterable[Any] = ()) -> Any:
-        async with self.db.execute(sql, tuple(params)) as cursor:
-            row = await cursor.fetchone()
-        return row[0] if row else None
+        rows = await self._rows(sql, params)
+        return rows[0][0] if rows else None
 
     async def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
-        async with self.db.execute(sql, tuple(params)) as cursor:
-            rows = await cursor.fetchall()
-        return [tuple(r) for r in rows]
+        return (await in_thread(self.db, query, sql, tuple(params)))[1]
+
+    async def _dicts(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
+        """Rows as dicts by column name."""
+        names, rows = await in_thread(self.db, query, sql, tuple(params))
+        return [dict(zip(names, row, strict=True)) for row in rows]
 
     def allocate_run_id(self) -> int:
         """A fresh run id (the runtime is the only creator of runs)."""
@@ -338,42 +279,7 @@ class SqliteStore(OutboxMixin, QueriesMixin):
 
     async def append_events(self, events: list[EventIn], now: int) -> list[tuple[int, bool]]:
         """Accept events durably. Returns (id, duplicate) for each; a known key is not added again."""
-
-        async def work() -> list[tuple[int, bool]]:
-            # One multi-row INSERT ... RETURNING per chunk: new rows report their ids in the
-            # same statement; only keys seen before need a look-up (few round trips to the
-            # database thread, which is what a group commit costs beyond the fsync).
-            first: dict[str, EventIn] = {}
-            for event in events:
-                first.setdefault(event.key, event)
-            unique = list(first.values())
-            ids: dict[str, int] = {}
-            for start in range(0, len(unique), _INSERT_CHUNK):
-                chunk = unique[start : start + _INSERT_CHUNK]
-                values = [v for e in chunk for v in (e.key, e.type, e.contact_id, e.occurred_at, now, e.payload)]
-                rows = await self._rows(
-                    "INSERT INTO events (key, type, contact_id, occurred_at, received_at, payload) VALUES "
-                    + ", ".join(["(?, ?, ?, ?, ?, ?)"] * len(chunk))
-                    + " ON CONFLICT (key) DO NOTHING RETURNING key, id",
-                    values,
-                )
-                ids.update((key, event_id) for key, event_id in rows)
-            fresh = set(ids)
-            ids.update(await self._event_ids([k for k in first if k not in fresh]))
-            return [(ids[e.key], e.key not in fresh or first[e.key] is not e) for e in events]
-
-        return await self._write(work)
-
-    async def _event_ids(self, keys: list[str]) -> dict[str, int]:
-        found: dict[str, int] = {}
-        unique = list(dict.fromkeys(keys))
-        for start in range(0, len(unique), 500):
-            chunk = unique[start : start + 500]
-            for key, event_id in await self._rows(
-                f"SELECT key, id FROM events WHERE key IN ({_placeholders(len(chunk))})", chunk
-            ):
-                found[key] = event_id
-        return found
+        return await self._write_now(lambda db: insert_events(db, events, now))
 
     async def unprocessed_events(self, limit: int) -> list[EventRow]:
         rows = await self._rows(
@@ -396,7 +302,7 @@ class SqliteStore(OutboxMixin, QueriesMixin):
             chunk = unique[start : start + 500]
             rows = await self._rows(
                 "SELECT id, key, type, contact_id, occurred_at, received_at, payload, processed_at"
-                f" FROM events WHERE id IN ({_placeholders(len(chunk))})",
+                f" FROM events WHERE id IN ({placeholders(len(chunk))})",
                 chunk,
             )
             for r in rows:
@@ -433,26 +339,17 @@ class SqliteStore(OutboxMixin, QueriesMixin):
         out: dict[str, dict[str, Any]] = {}
         for start in range(0, len(unique), 500):
             chunk = unique[start : start + 500]
-            async with self.db.execute(
-                f"SELECT * FROM {table} WHERE id IN ({_placeholders(len(chunk))})", tuple(chunk)
-            ) as cursor:
-                names = [d[0] for d in cursor.description]
-                for row in await cursor.fetchall():
-                    record = dict(zip(names, row, strict=True))
-                    for name in _JSON_FIELDS & record.keys():
-                        record[name] = json.loads(record[name])
-                    out[record["id"]] = record
+            for record in await self._dicts(f"SELECT * FROM {table} WHERE id IN ({placeholders(len(chunk))})", chunk):
+                for name in JSON_FIELDS & record.keys():
+                    record[name] = _decode_json(record[name])
+                out[record["id"]] = record
         return out
 
     async def contact_orders(self, contact_id: str) -> list[dict[str, Any]]:
         """A contact's orders, oldest first."""
-        async with self.db.execute(
-            "SELECT * FROM orders WHERE contact_id = ? ORDER BY created_at, id", (contact_id,)
-        ) as cursor:
-            names = [d[0] for d in cursor.description]
-            rows = [dict(zip(names, row, strict=True)) for row in await cursor.fetchall()]
+        rows = await self._dicts("SELECT * FROM orders WHERE contact_id = ? ORDER BY created_at, id", (contact_id,))
         for row in rows:
-            row["items"] = json.loads(row["items"])
+            row["items"] = _decode_json(row["items"])
         return rows
 
     async def course_access(self, contact_id: str) -> dict[str, tuple[str | None, str]]:
@@ -473,7 +370,7 @@ class SqliteStore(OutboxMixin, QueriesMixin):
         found: dict[str, set[str]] = {c: set() for c in unique}
         for start in range(0, len(unique), 500):
             chunk = unique[start : start + 500]
-            for contact_id, name in await self._rows(f"{sql}({_placeholders(len(chunk))})", chunk):
+            for contact_id, name in await self._rows(f"{sql}({placeholders(len(chunk))})", chunk):
                 found[contact_id].add(name)
         return found
 
@@ -490,10 +387,8 @@ class SqliteStore(OutboxMixin, QueriesMixin):
             sql, params = "SELECT * FROM products ORDER BY created_at DESC, id LIMIT ?", (limit,)
         else:
             chosen = list(ids)[:500]
-            sql, params = f"SELECT * FROM products WHERE id IN ({_placeholders(len(chosen))})", tuple(chosen)
-        async with self.db.execute(sql, params) as cursor:
-            names = [d[0] for d in cursor.description]
-            return [dict(zip(names, row, strict=True)) for row in await cursor.fetchall()]
+            sql, params = f"SELECT * FROM products WHERE id IN ({placeholders(len(chosen))})", tuple(chosen)
+        return await self._dicts(sql, params)
 
     async def product_counts(
         self, since: int, limit: int, *, category: str | None = None, segment: str | None = None
@@ -534,11 +429,11 @@ class SqliteStore(OutboxMixin, QueriesMixin):
             "AND e.received_at < r.wake_at) "
         )
         rows = await self._rows(
-            f"SELECT {_RUN_COLUMNS} FROM runs r WHERE wake_at IS NOT NULL AND wake_at <= ? "
+            f"SELECT {RUN_COLUMNS} FROM runs r WHERE wake_at IS NOT NULL AND wake_at <= ? "
             f"{waits if pending else ''}ORDER BY wake_at, id LIMIT ?",
             (now, limit),
         )
-        return [_run(r) for r in rows]
+        return [run_row(r) for r in rows]
 
     async def next_wake(self) -> int | None:
         value = await self._scalar("SELECT min(wake_at) FROM runs WHERE wake_at IS NOT NULL")
@@ -546,20 +441,20 @@ class SqliteStore(OutboxMixin, QueriesMixin):
 
     async def awaiting_runs(self, contact_id: str, event_type: str) -> list[RunRow]:
         rows = await self._rows(
-            f"SELECT {_RUN_COLUMNS} FROM runs WHERE contact_id = ? AND await_event = ?", (contact_id, event_type)
+            f"SELECT {RUN_COLUMNS} FROM runs WHERE contact_id = ? AND await_event = ?", (contact_id, event_type)
         )
-        return [_run(r) for r in rows if r[11] in LIVE]
+        return [run_row(r) for r in rows if r[11] in LIVE]
 
     async def live_runs(self, contact_id: str, scenarios: Collection[str]) -> list[RunRow]:
         if not scenarios:
             return []
         names = list(scenarios)
         rows = await self._rows(
-            f"SELECT {_RUN_COLUMNS} FROM runs WHERE contact_id = ? AND scenario IN ({_placeholders(len(names))}) "
+            f"SELECT {RUN_COLUMNS} FROM runs WHERE contact_id = ? AND scenario IN ({placeholders(len(names))}) "
             f"AND status IN ('running', 'waiting', 'awaiting')",
             (contact_id, *names),
         )
-        return [_run(r) for r in rows]
+        return [run_row(r) for r in rows]
 
     async def live_runs_of(self, contact_ids: Collection[str]) -> list[RunRow]:
         unique = list(dict.fromkeys(contact_ids))
@@ -567,11 +462,11 @@ class SqliteStore(OutboxMixin, QueriesMixin):
         for start in range(0, len(unique), 500):
             chunk = unique[start : start + 500]
             rows = await self._rows(
-                f"SELECT {_RUN_COLUMNS} FROM runs WHERE contact_id IN ({_placeholders(len(chunk))}) "
+                f"SELECT {RUN_COLUMNS} FROM runs WHERE contact_id IN ({placeholders(len(chunk))}) "
                 "AND status IN ('running', 'waiting', 'awaiting')",
                 chunk,
             )
-            found.extend(_run(r) for r in rows)
+            found.extend(run_row(r) for r in rows)
         return found
 
     async def run_starts(self, contact_ids: Collection[str], scenarios: Collection[str]) -> list[RunStart]:
@@ -581,15 +476,15 @@ class SqliteStore(OutboxMixin, QueriesMixin):
             chunk = unique[start : start + 500]
             rows = await self._rows(
                 f"SELECT scenario, contact_id, order_id, started_at FROM runs WHERE contact_id IN "
-                f"({_placeholders(len(chunk))}) AND scenario IN ({_placeholders(len(names))})",
+                f"({placeholders(len(chunk))}) AND scenario IN ({placeholders(len(names))})",
                 [*chunk, *names],
             )
             found.extend(RunStart(*r) for r in rows)
         return found
 
     async def run(self, run_id: int) -> RunRow | None:
-        rows = await self._rows(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,))
-        return _run(rows[0]) if rows else None
+        rows = await self._rows(f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,))
+        return run_row(rows[0]) if rows else None
 
     async def count_runs(
         self, scenario: str, *, contact_id: str | None = None, order_id: str | None = None, since: int | None = None
@@ -648,7 +543,7 @@ class SqliteStore(OutboxMixin, QueriesMixin):
         taken = list(skip)
         sql = "SELECT code FROM coupon_codes WHERE coupon = ? AND contact_id IS NULL"
         if taken:
-            sql += f" AND code NOT IN ({_placeholders(len(taken))})"
+            sql += f" AND code NOT IN ({placeholders(len(taken))})"
         code = await self._scalar(sql + " ORDER BY id LIMIT 1", (coupon, *taken))
         return None if code is None else str(code)
 
@@ -673,27 +568,19 @@ class SqliteStore(OutboxMixin, QueriesMixin):
 
     async def coupon_code(self, code: str) -> dict[str, Any] | None:
         """Any row of a code (to tell whether a generated code is taken)."""
-        async with self.db.execute("SELECT * FROM coupon_codes WHERE code = ? ORDER BY id DESC LIMIT 1", (code,)) as c:
-            names = [d[0] for d in c.description]
-            row = await c.fetchone()
-        return dict(zip(names, row, strict=True)) if row else None
+        rows = await self._dicts("SELECT * FROM coupon_codes WHERE code = ? ORDER BY id DESC LIMIT 1", (code,))
+        return rows[0] if rows else None
 
     async def code_rows(self, code: str) -> list[dict[str, Any]]:
         """Every row of a code: one for a unique code, one per contact for a static one."""
-        async with self.db.execute("SELECT * FROM coupon_codes WHERE code = ? ORDER BY id", (code,)) as cursor:
-            names = [d[0] for d in cursor.description]
-            return [dict(zip(names, row, strict=True)) for row in await cursor.fetchall()]
+        return await self._dicts("SELECT * FROM coupon_codes WHERE code = ? ORDER BY id", (code,))
 
     async def segments_of(self, contact_id: str) -> set[str]:
         rows = await self._rows("SELECT segment FROM segment_members WHERE contact_id = ?", (contact_id,))
         return {r[0] for r in rows}
 
     async def issued_codes(self, contact_id: str) -> list[dict[str, Any]]:
-        async with self.db.execute(
-            "SELECT * FROM coupon_codes WHERE contact_id = ? ORDER BY issued_at", (contact_id,)
-        ) as cursor:
-            names = [d[0] for d in cursor.description]
-            return [dict(zip(names, row, strict=True)) for row in await cursor.fetchall()]
+        return await self._dicts("SELECT * FROM coupon_codes WHERE contact_id = ? ORDER BY issued_at", (contact_id,))
 
     async def bonus_paid(self, contact_id: str, order_id: str | None, reason: str) -> bool:
         value = await self._scalar(
@@ -708,169 +595,7 @@ class SqliteStore(OutboxMixin, QueriesMixin):
         """Apply a batch of changes in one transaction."""
         if changes.empty():
             return
-        await self._write(lambda: self._apply(changes))
-
-    async def _apply(self, c: Changes) -> None:
-        db = self.db
-        await self._upsert_contacts(c.contacts)
-        for order in c.orders:
-            await self._upsert_order(order.id, order.contact_id, order.at, order.fields)
-            if order.status_changed_to is not None:
-                await db.execute(
-                    "INSERT INTO order_statuses (order_id, status, at) VALUES (?, ?, ?)",
-                    (order.id, order.status_changed_to, order.at),
-                )
-        if c.products:
-            await db.executemany(
-                "INSERT INTO products (id, name, category, price, currency, url, image, created_at) "
-                "VALUES (:id, :name, :category, :price, :currency, :url, :image, :created_at) "
-                "ON CONFLICT (id) DO UPDATE SET name = excluded.name, category = excluded.category, "
-                "price = excluded.price, currency = excluded.currency, url = excluded.url, image = excluded.image",
-                c.products,
-            )
-        if c.seen_products:
-            await db.executemany(
-                "INSERT INTO products (id, name, category, price, currency, url, image, created_at) "
-                "VALUES (:id, :name, :category, :price, :currency, :url, :image, :created_at) "
-                "ON CONFLICT (id) DO NOTHING",
-                c.seen_products,
-            )
-        if c.course_access:
-            await db.executemany(
-                "INSERT INTO course_access (contact_id, course, tariff, progress, granted_at) "
-                "VALUES (:contact_id, :course, :tariff, :progress, :granted_at) "
-                "ON CONFLICT (contact_id, course) DO UPDATE SET "
-                "tariff = coalesce(excluded.tariff, course_access.tariff), progress = excluded.progress",
-                c.course_access,
-            )
-        if c.new_runs:
-            await db.executemany(
-                f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES ({_placeholders(18)})", [_run_values(r) for r in c.new_runs]
-            )
-        if c.runs:
-            await db.executemany(
-                "UPDATE runs SET position = ?, step = ?, vars = ?, variant = ?, status = ?, wake_at = ?, "
-                "await_event = ?, updated_at = ?, ended_at = ?, reason = ? WHERE id = ? AND status != 'cancelled'",
-                [
-                    (r.position, r.step, _encode_vars(r.vars).decode(), r.variant, r.status, r.wake_at,
-                     r.await_event, r.updated_at, r.ended_at, r.reason, r.id)
-                    for r in c.runs
-                ],
-            )  # fmt: skip
-        if (c.runs or c.new_runs) and await self._scalar("SELECT 1 FROM scenarios WHERE state = 'paused' LIMIT 1"):
-            # A batch that began before a scenario was paused must not wake its runs:
-            # their wake-up time is held until the scenario is resumed.
-            await db.execute(
-                "UPDATE runs SET held_wake_at = wake_at, wake_at = NULL WHERE wake_at IS NOT NULL "
-                "AND scenario IN (SELECT name FROM scenarios WHERE state = 'paused')"
-            )
-        if c.step_log:
-            await db.executemany(
-                "INSERT INTO step_log (run_id, step, name, at, outcome, detail) VALUES (?, ?, ?, ?, ?, ?)",
-                [(s.run_id, s.step, s.name, s.at, s.outcome, s.detail) for s in c.step_log],
-            )
-        if c.outbox:
-            await db.executemany(
-                "INSERT INTO outbox (run_id, step, scenario, contact_id, channel, template, recipient, message, "
-                "coupon_code, variant, status, error, created_at, next_attempt_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, step) DO NOTHING",
-                [
-                    (m.run_id, m.step, m.scenario, m.contact_id, m.channel, m.template, m.recipient, m.message,
-                     m.coupon_code, m.variant, m.status, m.error, m.created_at, m.created_at)
-                    for m in c.outbox
-                ],
-            )  # fmt: skip
-        if c.list_adds:
-            await db.executemany(
-                "INSERT INTO list_members (list, contact_id, added_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (list, contact_id) DO NOTHING",
-                c.list_adds,
-            )
-        if c.list_removes:
-            await db.executemany("DELETE FROM list_members WHERE list = ? AND contact_id = ?", c.list_removes)
-        if c.segment_adds:
-            await db.executemany(
-                "INSERT INTO segment_members (segment, contact_id, since) VALUES (?, ?, ?) "
-                "ON CONFLICT (segment, contact_id) DO NOTHING",
-                c.segment_adds,
-            )
-        if c.segment_removes:
-            await db.executemany("DELETE FROM segment_members WHERE segment = ? AND contact_id = ?", c.segment_removes)
-        for issue in c.coupons:
-            if issue.from_pool:
-                cursor = await db.execute(
-                    "UPDATE coupon_codes SET contact_id = ?, run_id = ?, issued_at = ?, valid_until = ? "
-                    "WHERE coupon = ? AND code = ? AND contact_id IS NULL",
-                    (issue.contact_id, issue.run_id, issue.issued_at, issue.valid_until, issue.coupon, issue.code),
-                )
-                if cursor.rowcount != 1:  # drawn meanwhile by another batch: this batch must be redone
-                    raise StoreError(f"pool code {issue.code} of {issue.coupon} is no longer free")
-            else:
-                await db.execute(
-                    "INSERT INTO coupon_codes (coupon, code, shared, contact_id, run_id, issued_at, valid_until) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (issue.coupon, issue.code, int(issue.shared), issue.contact_id, issue.run_id, issue.issued_at,
-                     issue.valid_until),
-                )  # fmt: skip
-        if c.redemptions:
-            await db.executemany(
-                "UPDATE coupon_codes SET redeemed_order = ?, redeemed_at = ? WHERE id = ? AND redeemed_order IS NULL",
-                [(order, at, row_id) for row_id, order, at in c.redemptions],
-            )
-        if c.bonus:
-            await db.executemany(
-                "INSERT INTO bonus_ledger (contact_id, order_id, run_id, amount, currency, reason, at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (contact_id, order_id, reason) DO NOTHING",
-                [(b.contact_id, b.order_id, b.run_id, b.amount, b.currency, b.reason, b.at) for b in c.bonus],
-            )
-        if c.emitted_events:
-            await db.executemany(
-                "INSERT INTO events (key, type, contact_id, occurred_at, received_at, payload) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
-                [(e.key, e.type, e.contact_id, e.occurred_at, e.occurred_at, e.payload) for e in c.emitted_events],
-            )
-        if c.failed_events:
-            await db.executemany(
-                "UPDATE events SET processed_at = ?, error = ? WHERE id = ?",
-                [(at, error, event_id) for event_id, at, error in c.failed_events],
-            )
-        if c.processed_events:
-            await db.executemany(
-                "UPDATE events SET processed_at = ? WHERE id = ?",
-                [(at, event_id) for event_id, at in c.processed_events],
-            )
-
-    async def _upsert_contacts(self, updates: list[ContactUpdate]) -> None:
-        # A batch may change a contact several times: merge them in order (the last value
-        # of a field wins), then write contacts that change the same fields together.
-        merged: dict[str, tuple[int, int, dict[str, Any]]] = {}
-        for update in updates:
-            first, last, fields = merged.get(update.id, (update.at, update.at, {}))
-            merged[update.id] = (min(first, update.at), max(last, update.at), {**fields, **update.fields})
-        groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
-        for contact_id, (first, last, fields) in merged.items():
-            values = {k: (json.dumps(v) if k in _JSON_FIELDS else v) for k, v in fields.items() if k in _CONTACT_FIELDS}
-            groups.setdefault(tuple(values), []).append((contact_id, first, last, *values.values()))
-        for names, rows in groups.items():
-            columns = ["id", "created_at", "updated_at", *names]
-            changes = ", ".join(f"{k} = excluded.{k}" for k in ["updated_at", *names])
-            await self.db.executemany(
-                f"INSERT INTO contacts ({', '.join(columns)}) VALUES ({_placeholders(len(columns))}) "
-                f"ON CONFLICT (id) DO UPDATE SET {changes}",
-                rows,
-            )
-
-    async def _upsert_order(self, order_id: str, contact_id: str, at: int, fields: dict[str, Any]) -> None:
-        values = {k: (json.dumps(v) if k in _JSON_FIELDS else v) for k, v in fields.items() if k in _ORDER_FIELDS}
-        updates = ", ".join(f"{k} = excluded.{k}" for k in ["updated_at", *values])  # only what was given
-        values.setdefault("status", "created")
-        values.setdefault("total", "0")
-        columns = ["id", "contact_id", "created_at", "updated_at", *values]
-        await self.db.execute(
-            f"INSERT INTO orders ({', '.join(columns)}) VALUES ({_placeholders(len(columns))}) "
-            f"ON CONFLICT (id) DO UPDATE SET {updates}",
-            (order_id, contact_id, fields.get("created_at", at), at, *values.values()),
-        )
+        await self._write_now(lambda db: apply_changes(db, changes))
 
 
 def _satisfies_protocol(store: SqliteStore) -> ControlStore:

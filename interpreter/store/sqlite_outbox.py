@@ -8,6 +8,7 @@ process died between the provider's acceptance and the record of it.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
@@ -29,24 +30,24 @@ class OutboxMixin(SqlAccess):
     async def claim_outbox(self, now: int, limit: int, lease_ms: int) -> list[OutboxRow]:
         """Pending messages due by ``now``, oldest first, each leased for ``lease_ms``."""
 
-        async def claim() -> list[OutboxRow]:
-            rows = await self._rows(
+        def claim(db: sqlite3.Connection) -> list[tuple[Any, ...]]:
+            return db.execute(
                 f"UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ? WHERE id IN ("
                 "SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? "
                 f"ORDER BY next_attempt_at, id LIMIT ?) RETURNING {_OUTBOX_COLUMNS}",
                 (now + lease_ms, now, limit),
-            )
-            return sorted((_outbox_row(r) for r in rows), key=lambda r: r.id)
+            ).fetchall()
 
-        return await self._write(claim)
+        rows = await self._write_now(claim)
+        return sorted((_outbox_row(r) for r in rows), key=lambda r: r.id)
 
     async def record_deliveries(self, deliveries: list[Delivery], events: list[EventIn]) -> None:
         """Outcomes of attempts, and the events they raise (a bounce), in one transaction."""
         if not deliveries and not events:
             return
 
-        async def record() -> None:
-            await self.db.executemany(
+        def record(db: sqlite3.Connection) -> None:
+            db.executemany(
                 "UPDATE outbox SET status = ?, next_attempt_at = ?, sent_at = CASE WHEN ? = 'sent' THEN ? "
                 "ELSE sent_at END, error = ?, cost = coalesce(?, cost), parts = coalesce(?, parts) "
                 "WHERE id = ? AND status = 'pending'",
@@ -57,13 +58,13 @@ class OutboxMixin(SqlAccess):
                 ],
             )  # fmt: skip
             if events:
-                await self.db.executemany(
+                db.executemany(
                     "INSERT INTO events (key, type, contact_id, occurred_at, received_at, payload) "
                     "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
                     [(e.key, e.type, e.contact_id, e.occurred_at, e.occurred_at, e.payload) for e in events],
                 )
 
-        await self._write(record)
+        await self._write_now(record)
 
     async def next_outbox_attempt(self) -> int | None:
         value = await self._scalar("SELECT min(next_attempt_at) FROM outbox WHERE status = 'pending'")

@@ -12,6 +12,7 @@ import msgspec
 
 from ._sql import SqlAccess
 from .records import CANCELLED, LIVE, OutboxRow, RunRow, StepLog
+from .sqlite_changes import RUN_COLUMNS, run_row
 
 _LIVE_IN = f"({', '.join('?' * len(LIVE))})"
 
@@ -34,8 +35,6 @@ class QueriesMixin(SqlAccess):
         step: str | None = None, after: int = 0, limit: int = 50,
     ) -> list[RunRow]:  # fmt: skip
         """Runs by id, filtered, ``limit`` from just after ``after`` (keyset pages)."""
-        from .sqlite import _RUN_COLUMNS, _run
-
         clauses: list[str] = ["id > ?"]
         params: list[Any] = [after]
         for column, value in (("scenario", scenario), ("contact_id", contact_id), ("status", status), ("step", step)):
@@ -44,9 +43,9 @@ class QueriesMixin(SqlAccess):
                 params.append(value)
         params.append(limit)
         rows = await self._rows(
-            f"SELECT {_RUN_COLUMNS} FROM runs WHERE {' AND '.join(clauses)} ORDER BY id LIMIT ?", params
+            f"SELECT {RUN_COLUMNS} FROM runs WHERE {' AND '.join(clauses)} ORDER BY id LIMIT ?", params
         )
-        return [_run(r) for r in rows]
+        return [run_row(r) for r in rows]
 
     async def run_log(self, run_id: int) -> list[StepLog]:
         rows = await self._rows(
