@@ -56,6 +56,13 @@ def _decode_json(text: str) -> Any:
         return json.loads(text)
 
 
+#: A run is not due while an event about its contact, received before its wake-up, waits.
+_WAITS_FOR_EVENTS = (
+    "AND NOT EXISTS (SELECT 1 FROM events e WHERE e.processed_at IS NULL AND e.contact_id = r.contact_id "
+    "AND e.received_at < r.wake_at) "
+)
+
+
 def _item_key(alias: str) -> str:
     """SQL for what identifies the product of an order item (as stdlib.recommend.item_key)."""
     return (
@@ -421,19 +428,17 @@ class SqliteStore(OutboxMixin, QueriesMixin):
     # ------------------------------------------------------------ runs
 
     async def due_runs(self, now: int, limit: int) -> list[RunRow]:
-        # The per-contact ordering rule costs a probe per run; with no event pending at all
-        # (the usual case between bursts) there is nothing to wait for.
-        pending = await self._scalar("SELECT 1 FROM events WHERE processed_at IS NULL LIMIT 1")
-        waits = (
-            "AND NOT EXISTS (SELECT 1 FROM events e WHERE e.processed_at IS NULL AND e.contact_id = r.contact_id "
-            "AND e.received_at < r.wake_at) "
-        )
-        rows = await self._rows(
-            f"SELECT {RUN_COLUMNS} FROM runs r WHERE wake_at IS NOT NULL AND wake_at <= ? "
-            f"{waits if pending else ''}ORDER BY wake_at, id LIMIT ?",
-            (now, limit),
-        )
-        return [run_row(r) for r in rows]
+        def read(db: sqlite3.Connection) -> list[tuple[Any, ...]]:
+            # The per-contact ordering rule costs a probe per run; with no event pending at
+            # all (the usual case between bursts) there is nothing to wait for.
+            pending = db.execute("SELECT 1 FROM events WHERE processed_at IS NULL LIMIT 1").fetchone()
+            return db.execute(
+                f"SELECT {RUN_COLUMNS} FROM runs r WHERE wake_at IS NOT NULL AND wake_at <= ? "
+                f"{_WAITS_FOR_EVENTS if pending else ''}ORDER BY wake_at, id LIMIT ?",
+                (now, limit),
+            ).fetchall()
+
+        return [run_row(r) for r in await in_thread(self.db, read)]
 
     async def next_wake(self) -> int | None:
         value = await self._scalar("SELECT min(wake_at) FROM runs WHERE wake_at IS NOT NULL")
