@@ -39,6 +39,11 @@ class WallClock:
         self.speed = speed
         self._origin_real = origin or dt.datetime.now(UTC)
 
+    @property
+    def origin(self) -> dt.datetime:
+        """Where compressed time starts (give it to another process to agree with this one)."""
+        return self._origin_real
+
     def now(self) -> dt.datetime:
         if self.speed == 1.0:
             return dt.datetime.now(UTC)

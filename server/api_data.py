@@ -36,9 +36,10 @@ async def post_events(data: JSONBody[EventInput | list[EventInput]], core: Named
     if len(events) > MAX_BATCH:
         raise Problem(413, "too-large", f"{len(events)} events in one request; send at most {MAX_BATCH}")
     rows = []
+    now = core.clock.now()
     for index, event in enumerate(events):
         try:
-            rows.append(core.engine.event_in(event))
+            rows.append(core.engine.event_in(event, now))
         except EventError as error:
             where = f"event {index} ({event.type})" if len(events) > 1 else f"the event ({event.type})"
             raise Problem(422, "invalid-event", f"{where}: {error}; nothing was accepted", index=index) from error

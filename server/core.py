@@ -2,6 +2,8 @@
 
 The HTTP layer only calls into this; everything that changes state goes through the
 engine (events, deploys) or the store's write lock (pause, cancel), as in `scn worker`.
+The engine's loop runs here, or (`scn serve`) in a child process on the same database,
+which this process tells about new events and scenarios (engine_process.py).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from ..interpreter.store import SqliteStore
 from ..interpreter.workspace import workspace_from_texts
 from ..stdlib.delivery import Channel, Sender
 from ..stdlib.delivery.config import DeliveryConfig, build_channels
+from .engine_process import EngineProcess
 
 logger = logging.getLogger("scn.server")
 
@@ -75,14 +78,22 @@ def check_files(files: dict[str, str]) -> CheckResult:
 
 class Core:
     def __init__(
-        self, path: str, settings: Settings, *, clock: Clock | None = None, delivery: DeliveryConfig | None = None
-    ) -> None:
+        self, path: str, settings: Settings, *, clock: Clock | None = None, delivery: DeliveryConfig | None = None,
+        engine_process: bool = False,
+    ) -> None:  # fmt: skip
+        """``engine_process``: run the engine loop in a child process (see engine_process.py)
+        rather than next to the API; only with the wall clock and a database file."""
+        if engine_process and (path == ":memory:" or not isinstance(clock or WallClock(), WallClock)):
+            raise ValueError("the engine runs in its own process only on a database file and the wall clock")
+        self.path = path
         self.store = SqliteStore(path)
         self.clock: Clock = clock or WallClock()
         self.settings = settings
         self.engine = Engine(self.store, self.clock, settings)
         self.delivery = delivery
         self.sender: Sender | None = None
+        self.use_engine_process = engine_process
+        self.engine_process: EngineProcess | None = None
         #: Channels to use instead of those the delivery settings describe (development).
         self.channels_override: dict[str, Channel] | None = None
         self.files: dict[str, str] = {}
@@ -110,7 +121,20 @@ class Core:
             self.sender = Sender(self.store, self.clock, channels, policy=self.delivery.retry_policy())
             self.engine.on_outbox.append(self.sender.nudge)
             self._tasks["sender"] = asyncio.create_task(self._guard("sender", self.sender.run_forever(self.stopping)))
-        self._tasks["engine"] = asyncio.create_task(self._guard("engine", self.engine.run_forever(self.stopping)))
+        if self.use_engine_process:
+            assert isinstance(self.clock, WallClock)
+            child = EngineProcess(self.path, self.settings, self.clock,
+                                  on_outbox=self.sender.nudge if self.sender is not None else None)  # fmt: skip
+            self.engine.on_accepted.append(child.nudge)
+            self.engine.on_installed.append(child.reload)
+            if self.sender is not None:
+                self.sender.on_events.append(child.nudge)
+            await child.start()
+            self.engine_process = child
+        else:
+            if self.sender is not None:
+                self.sender.on_events.append(self.engine.nudge)
+            self._tasks["engine"] = asyncio.create_task(self._guard("engine", self.engine.run_forever(self.stopping)))
         return versions
 
     async def _guard(self, name: str, work: Any) -> None:
@@ -126,12 +150,17 @@ class Core:
 
     def healthy(self) -> dict[str, bool]:
         """Whether each loop is still running."""
-        return {name: not task.done() for name, task in self._tasks.items()}
+        loops = {name: not task.done() for name, task in self._tasks.items()}
+        if self.engine_process is not None:
+            loops["engine"] = self.engine_process.running()
+        return loops
 
     async def stop(self) -> None:
         self.stopping.set()
         for task in list(self.background):
             task.cancel()
+        if self.engine_process is not None:
+            await self.engine_process.stop()
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
         if self.sender is not None:
             await self.sender.close()

@@ -21,6 +21,8 @@ class ServeOptions(msgspec.Struct, kw_only=True):
     demo: bool
     public_url: str | None
     smtp: str | None = None
+    #: The engine next to the API in one process, rather than in a child process.
+    single_process: bool = False
     #: Tests of the wall-clock path: time runs this many times faster.
     clock_speed: float = 1.0
 
@@ -45,6 +47,11 @@ def serve_arguments(parser: Any) -> None:
         "--demo",
         action="store_true",
         help="replay the workspace's *.events.jsonl live on a fast clock (own database, reset at start)",
+    )
+    parser.add_argument(
+        "--single-process",
+        action="store_true",
+        help="run the engine in the API's process (by default it runs in a child process, on a core of its own)",
     )
     # For tests of the wall-clock path (like `scn worker`): time runs faster.
     parser.add_argument("--clock-speed", type=float, default=1.0, help=argparse.SUPPRESS)

@@ -1,4 +1,5 @@
-"""`scn serve`: the API, the engine and the sender in one process under uvicorn."""
+"""`scn serve`: the API and the sender under uvicorn, the engine in a child process (or
+next to the API with --single-process)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from .app import create_app
 from .core import Core, check_files, read_directory
 from .demo import play_demo
 from .devmail import MailSink, SinkChannel
+from .event_loop import loop_factory
 from .options import ServeOptions
 
 logger = logging.getLogger("scn.server")
@@ -89,7 +91,7 @@ def serve(options: ServeOptions) -> int:
         # weeks off. Its database is for the demo only.
         for suffix in ("", "-wal", "-shm"):
             Path(options.db + suffix).unlink(missing_ok=True)
-    core = Core(options.db, settings, clock=clock, delivery=delivery)
+    core = Core(options.db, settings, clock=clock, delivery=delivery, engine_process=not options.single_process)
     if sink is not None and delivery is not None:
         core.channels_override = {
             **build_channels(delivery, settings.secret),
@@ -113,5 +115,6 @@ def serve(options: ServeOptions) -> int:
     # the handler that was there before; this one lets the process exit 0 after that.
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: None)
-    asyncio.run(server.serve())
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
+        runner.run(server.serve())
     return 0 if server.started else 1

@@ -56,11 +56,13 @@ class Served:
 async def serving(
     tmp_path: Path, files: dict[str, str] | None = None, *, clock: Clock | None = None,
     delivery: DeliveryConfig | None = None, api_key: str | None = API_KEY, mail_sink: MailSink | None = None,
+    engine_process: bool = False,
 ) -> AsyncIterator[Served]:  # fmt: skip
+    """The app on a free port; ``engine_process``: its engine in a child process, as `scn serve` runs it."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     settings = Settings(secret="server-test", public_url=base)
-    core = Core(str(tmp_path / "scn.db"), settings, clock=clock, delivery=delivery)
+    core = Core(str(tmp_path / "scn.db"), settings, clock=clock, delivery=delivery, engine_process=engine_process)
     app = create_app(core, api_key=api_key, workspace=files, mail_sink=mail_sink)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     task = asyncio.create_task(server.serve())

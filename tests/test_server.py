@@ -8,6 +8,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from scn.interpreter.clock import WallClock
 
 from .server_harness import Served, serving
@@ -41,6 +43,10 @@ def paid(contact: str, order: str, key: str | None = None, **extra: Any) -> dict
         "contact": {"id": contact, "email": f"{contact}@example.com", "first_name": "Ганна", **extra},
         "order": {"id": order, "total": "120.50", "currency": "UAH"},
     }  # fmt: skip
+
+
+#: The engine next to the API, and in a child process as `scn serve` runs it.
+BOTH_LAYOUTS = pytest.mark.parametrize("engine_process", [False, True], ids=["one-process", "engine-process"])
 
 
 def is_problem(response: Any, status: int) -> dict[str, Any]:
@@ -99,8 +105,9 @@ async def test_every_control_endpoint_needs_the_key(tmp_path: Path) -> None:
         assert (await s.public.get("/healthz")).status_code == 200
 
 
-async def test_events_are_acknowledged_after_commit_and_duplicates_once(tmp_path: Path) -> None:
-    async with serving(tmp_path, FILES) as s:
+@BOTH_LAYOUTS
+async def test_events_are_acknowledged_after_commit_and_duplicates_once(tmp_path: Path, engine_process: bool) -> None:
+    async with serving(tmp_path, FILES, engine_process=engine_process) as s:
         r = await s.client.post("/api/events", json=paid("ann", "o1"))
         assert r.status_code == 202
         ((first,),) = [r.json()["accepted"]]
@@ -139,8 +146,9 @@ async def test_bad_requests_get_problem_details_and_change_nothing(tmp_path: Pat
         assert (await s.client.get("/api/scenarios/thanks")).json()["version"] == 1
 
 
-async def test_runs_traces_step_counts_and_cancel(tmp_path: Path) -> None:
-    async with serving(tmp_path, FILES) as s:
+@BOTH_LAYOUTS
+async def test_runs_traces_step_counts_and_cancel(tmp_path: Path, engine_process: bool) -> None:
+    async with serving(tmp_path, FILES, engine_process=engine_process) as s:
         await s.client.post("/api/events", json=[paid(f"c{i}", f"o{i}") for i in range(5)])
         await s.settle()
         page = (await s.client.get("/api/runs", params={"scenario": "thanks", "limit": 2})).json()
@@ -170,9 +178,10 @@ async def test_runs_traces_step_counts_and_cancel(tmp_path: Path) -> None:
         assert [(m["channel"], m["template"], m["status"]) for m in messages] == [("email", "thanks", "pending")]
 
 
-async def test_delete_cancels_runs_and_drops_the_file(tmp_path: Path) -> None:
+@BOTH_LAYOUTS
+async def test_delete_cancels_runs_and_drops_the_file(tmp_path: Path, engine_process: bool) -> None:
     other = 'scenario other "Other"\n  on contact.active\n  stop\nend\n'
-    async with serving(tmp_path, {**FILES, "other.scn": other}) as s:
+    async with serving(tmp_path, {**FILES, "other.scn": other}, engine_process=engine_process) as s:
         await s.client.post("/api/events", json=paid("ann", "o1"))
         await s.settle()
         is_problem(await s.client.delete("/api/scenarios/thanks"), 409)  # shop.scn also declares the list...
@@ -182,9 +191,10 @@ async def test_delete_cancels_runs_and_drops_the_file(tmp_path: Path) -> None:
         assert (await s.client.get("/api/scenarios/thanks")).json()["state"] == "active"
 
 
-async def test_pause_holds_and_resume_continues(tmp_path: Path) -> None:
+@BOTH_LAYOUTS
+async def test_pause_holds_and_resume_continues(tmp_path: Path, engine_process: bool) -> None:
     clock = WallClock(speed=3600)  # an hour a second
-    async with serving(tmp_path, FILES, clock=clock) as s:
+    async with serving(tmp_path, FILES, clock=clock, engine_process=engine_process) as s:
         assert (await s.client.post("/api/scenarios/thanks/pause")).json()["state"] == "paused"
         await s.client.post("/api/events", json=paid("ann", "o1"))
         await s.settle()

@@ -77,6 +77,10 @@ class Engine:
         self._sweep_after: str | None = None
         #: Called after a commit that put messages in the outbox (the sender's nudge).
         self.on_outbox: list[Callable[[], None]] = []
+        #: Called after intake committed events, and after scenarios were installed,
+        #: paused, resumed or archived: how an engine loop in another process hears of them.
+        self.on_accepted: list[Callable[[], None]] = []
+        self.on_installed: list[Callable[[], None]] = []
 
     # ------------------------------------------------------------ scenarios
 
@@ -144,19 +148,26 @@ class Engine:
         bundle.version = version
         self.bundles[version] = bundle
         await self.load()
-        self._wake.set()
+        self._installed()
         return versions
 
     async def set_state(self, scenario: str, state: str) -> None:
         """Pause, resume or archive a scenario."""
         await self.store.set_scenario_state(scenario, state, ms_of(self.clock.now()))
         await self.load()
+        self._installed()
+
+    def _installed(self) -> None:
         self._wake.set()
+        for listener in self.on_installed:
+            listener()
 
     # ------------------------------------------------------------ intake
 
-    def event_in(self, event: EventInput) -> EventIn:
-        return normalise(event, self.clock.now(), self._event_types)
+    def event_in(self, event: EventInput, now: dt.datetime | None = None) -> EventIn:
+        """The row an input event becomes (``now`` for events without a time: one reading
+        of the clock for a whole request)."""
+        return normalise(event, now or self.clock.now(), self._event_types)
 
     async def accept(self, events: list[EventIn]) -> list[tuple[int, bool]]:
         """Commit events durably; returns (id, duplicate) for each once they are on disk.
@@ -186,6 +197,8 @@ class Engine:
                     future.set_result(results[offset : offset + len(batch)])
                 offset += len(batch)
             self._wake.set()
+            for listener in self.on_accepted:
+                listener()
 
     # ------------------------------------------------------------ the loop
 

@@ -95,6 +95,9 @@ class EventInput(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_
     data: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
+_encode = msgspec.json.Encoder().encode
+
+
 class EventError(ValueError):
     """An event that cannot be accepted (bad time, unknown type): the message says why."""
 
@@ -108,8 +111,12 @@ def normalise(event: EventInput, now: dt.datetime, known_types: set[str]) -> Eve
         raise EventError("`at` needs a time zone, e.g. 2025-03-01T10:00:00+02:00 or ...Z")
     occurred = ms_of(at)
     key = event.key or f"auto:{uuid.uuid4()}"
-    payload = msgspec.json.encode(msgspec.structs.replace(event, key=key, at=at.astimezone(UTC))).decode()
-    return EventIn(key=key, type=event.type, contact_id=event.contact.id, occurred_at=occurred, payload=payload)
+    if at.tzinfo is not UTC:
+        at = at.astimezone(UTC)
+    if key is not event.key or at is not event.at:
+        event = msgspec.structs.replace(event, key=key, at=at)
+    return EventIn(key=key, type=event.type, contact_id=event.contact.id, occurred_at=occurred,
+                   payload=_encode(event).decode())  # fmt: skip
 
 
 # ---------------------------------------------------------------- projections

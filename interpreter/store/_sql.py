@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 import aiosqlite
 
 from ._direct import DirectConnection
+from ._lock import WriterLock
 
 T = TypeVar("T")
 Connection = aiosqlite.Connection | DirectConnection
@@ -41,18 +42,25 @@ def query(db: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> tuple[li
         cursor.close()
 
 
-def transaction(db: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
+def transaction(db: sqlite3.Connection, work: Callable[[sqlite3.Connection], T], lock: WriterLock | None = None) -> T:
     """``work`` in one write transaction; rolled back if anything in it (or the commit) fails.
 
-    `BEGIN IMMEDIATE` takes the write lock up front, so it never fails half-way on a lock."""
-    db.execute("BEGIN IMMEDIATE")
+    `BEGIN IMMEDIATE` takes the write lock up front, so it never fails half-way on a lock;
+    ``lock`` (other processes' writers on the same file) is taken before it, on this thread."""
+    if lock is not None:
+        lock.acquire()
     try:
-        result = work(db)
-        db.execute("COMMIT")
-    except BaseException:
-        if db.in_transaction:
-            db.execute("ROLLBACK")
-        raise
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            result = work(db)
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+    finally:
+        if lock is not None:
+            lock.release()
     return result
 
 

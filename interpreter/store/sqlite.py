@@ -21,6 +21,7 @@ import aiosqlite
 import msgspec
 
 from ._direct import DirectConnection
+from ._lock import WriterLock
 from ._sql import Connection, in_thread, query, transaction
 from .base import ControlStore, StoreError
 from .records import (
@@ -83,6 +84,8 @@ class SqliteStore(OutboxMixin, QueriesMixin):
         # share the writer connection, and their statements must not interleave.
         self._write_lock = asyncio.Lock()
         self._writing: contextvars.ContextVar[bool] = contextvars.ContextVar("writing", default=False)
+        # ... and across processes on the same file (`scn serve` writes from two).
+        self._process_lock: WriterLock | None = None
         self._next_run_id = 1
 
     # ------------------------------------------------------------ lifecycle
@@ -97,6 +100,8 @@ class SqliteStore(OutboxMixin, QueriesMixin):
         return connection
 
     async def open(self) -> None:
+        if self.path != ":memory:":
+            self._process_lock = WriterLock(self.path)
         self._db = await self._connect()
         # An in-memory database exists once per connection: there the writer reads too.
         self._reader = self._db if self.path == ":memory:" else await self._connect()
@@ -119,6 +124,9 @@ class SqliteStore(OutboxMixin, QueriesMixin):
         for connection in {id(c): c for c in (self._reader, self._db) if c is not None}.values():
             await connection.close()
         self._db = self._reader = None
+        if self._process_lock is not None:
+            self._process_lock.close()
+            self._process_lock = None
 
     async def schema_version(self) -> int:
         return int(await self._scalar("SELECT version FROM schema_version"))
@@ -155,6 +163,7 @@ class SqliteStore(OutboxMixin, QueriesMixin):
     async def _write(self, work: Callable[[], Awaitable[T]]) -> T:
         """Run ``work`` in one write transaction."""
         async with self._write_lock:
+            await self._hold_process_lock()
             token = self._writing.set(True)
             try:
                 await self.db.execute("BEGIN IMMEDIATE")
@@ -166,7 +175,24 @@ class SqliteStore(OutboxMixin, QueriesMixin):
                 await self.db.execute("COMMIT")
             finally:
                 self._writing.reset(token)
+                if self._process_lock is not None:
+                    self._process_lock.release()
         return result
+
+    async def _hold_process_lock(self) -> None:
+        """Take the cross-process writer lock for a transaction of several hand-offs."""
+        lock = self._process_lock
+        if self._db is None:
+            raise RuntimeError("the store is not open")
+        if lock is None or lock.try_acquire():
+            return
+        waiting = asyncio.ensure_future(in_thread(self._db, lambda _: lock.acquire()))
+        try:
+            await asyncio.shield(waiting)
+        except asyncio.CancelledError:
+            # The thread takes the lock anyway: give it back as soon as it has it.
+            waiting.add_done_callback(lambda f: None if f.cancelled() or f.exception() else lock.release())
+            raise
 
     async def _write_now(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``work`` in one write transaction, wholly on the writer's thread: one
@@ -174,7 +200,7 @@ class SqliteStore(OutboxMixin, QueriesMixin):
         async with self._write_lock:
             if self._db is None:
                 raise RuntimeError("the store is not open")
-            return await in_thread(self._db, transaction, work)
+            return await in_thread(self._db, transaction, work, self._process_lock)
 
     async def _scalar(self, sql: str, params: Iterable[Any] = ()) -> Any:
         rows = await self._rows(sql, params)

@@ -13,7 +13,7 @@ import asyncio
 import datetime as dt
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import msgspec
 
@@ -60,6 +60,8 @@ class Sender:
         self.batch_size = batch_size
         self._slots = asyncio.Semaphore(concurrency)
         self._wake = asyncio.Event()
+        #: Called after recording bounces (`message.bounced` events for the engine).
+        self.on_events: list[Callable[[], None]] = []
 
     def nudge(self) -> None:
         """New messages are in the outbox: look now rather than at the next planned time."""
@@ -92,6 +94,9 @@ class Sender:
                 if outcome.suppress and message.channel in CONTACT_CHANNELS:
                     bounces.append(self._bounce(message, outcome, now))
         await self.store.record_deliveries(deliveries, bounces)
+        if bounces:
+            for listener in self.on_events:
+                listener()
         return len(claimed)
 
     def _delivery(self, message: OutboxRow, outcome: Outcome, now: int) -> Delivery:

@@ -1,0 +1,263 @@
+"""The engine loop of `scn serve` in a process of its own.
+
+One Python process runs one thread of Python at a time. With the API and the engine in
+one process, every request waits for the engine's batches and the engine for the
+requests; on a machine with two cores, the second one idles. So `scn serve` starts the
+engine (events, due runs, segment sweeps) as a child process on the same SQLite file,
+and keeps in its own process what answers requests: intake, the control plane, the
+sender and the development mail sink.
+
+The two talk over the child's standard streams, one line per message:
+
+* parent -> child: the settings (first line, JSON), then ``e`` (events were accepted
+  or runs changed: look now) and ``r`` (scenarios were installed, paused, resumed or
+  archived: reload them). End of input means stop.
+* child -> parent: ``ready`` once the engine is loaded, ``o`` after a commit that put
+  messages in the outbox (the sender's nudge).
+
+Everything else goes through the database: events are on disk before a request is
+answered, so a nudge that is lost (or a child that restarts) loses nothing; the child
+also looks for work once a second without being told. Writes of the two processes are
+serialised by the store's writer lock. If the child dies, the parent starts a new one
+(after a pause that grows while it keeps dying) and /healthz says so meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable
+
+import msgspec
+
+from ..interpreter.clock import WallClock
+from ..interpreter.runtime import Engine, Settings
+from ..interpreter.store import SqliteStore
+from .event_loop import loop_factory
+
+logger = logging.getLogger("scn.server")
+
+#: The child looks for work this often even when nobody told it to (milliseconds).
+POLL_MS = 1000
+#: Waits before restarting a child that died, growing while it keeps dying (seconds).
+RESTART_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+#: A child that ran this long before dying counts as healthy: the next restart is quick.
+HEALTHY_AFTER_S = 60.0
+
+
+class ChildConfig(msgspec.Struct, kw_only=True):
+    db: str
+    settings: Settings
+    clock_speed: float
+    clock_origin: dt.datetime
+    poll_ms: int = POLL_MS
+
+
+class EngineProcess:
+    """The parent's handle on the engine child: start, nudge, reload, watch, stop."""
+
+    def __init__(
+        self, db: str, settings: Settings, clock: WallClock, *, on_outbox: Callable[[], None] | None = None,
+        start_timeout: float = 60.0, poll_ms: int = POLL_MS,
+    ) -> None:  # fmt: skip
+        self.config = ChildConfig(db=db, settings=settings, clock_speed=clock.speed, clock_origin=clock.origin,
+                                  poll_ms=poll_ms)  # fmt: skip
+        self.on_outbox = on_outbox
+        self.start_timeout = start_timeout
+        self._process: asyncio.subprocess.Process | None = None
+        self._ready = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._pending: set[bytes] = set()
+        self._watcher: asyncio.Task[None] | None = None
+        #: How many children have been started (1 while the first one lives).
+        self.starts = 0
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def running(self) -> bool:
+        """True while a child is up and has loaded the engine."""
+        return self._process is not None and self._process.returncode is None and self._ready.is_set()
+
+    async def start(self) -> None:
+        """Start the child and wait until its engine is loaded."""
+        self._watcher = asyncio.create_task(self._supervise())
+        ready = asyncio.create_task(self._ready.wait())
+        done, _ = await asyncio.wait({ready, self._watcher}, timeout=self.start_timeout,
+                                     return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
+        if ready not in done:
+            ready.cancel()
+            await self.stop()
+            raise RuntimeError("the engine process did not start (see its messages above)")
+
+    def nudge(self) -> None:
+        """Events were accepted or runs changed: the child should look now."""
+        self._send(b"e\n")
+
+    def reload(self) -> None:
+        """Scenarios changed: the child should reload them."""
+        self._send(b"r\n")
+
+    def _send(self, message: bytes) -> None:
+        # Many requests in one turn of the loop make one line each kind, not one each.
+        if not self._pending:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._pending.add(message)
+
+    def _flush(self) -> None:
+        messages, self._pending = self._pending, set()
+        process = self._process
+        if process is None or process.stdin is None or process.returncode is not None:
+            return  # a child that starts next reads everything from the database anyway
+        try:
+            process.stdin.write(b"".join(sorted(messages, reverse=True)))  # reload before nudge
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    async def _supervise(self) -> None:
+        failures = 0
+        while not self._stopping.is_set():
+            started = asyncio.get_running_loop().time()
+            code = await self._run_child()
+            if self._stopping.is_set():
+                return
+            lived = asyncio.get_running_loop().time() - started
+            failures = 0 if lived > HEALTHY_AFTER_S else failures + 1
+            if self.starts == 1 and not self._ready.is_set():
+                raise RuntimeError(f"the engine process exited with code {code} before it was ready")
+            delay = RESTART_DELAYS[min(max(failures - 1, 0), len(RESTART_DELAYS) - 1)]
+            logger.error("the engine process exited with code %s; starting a new one in %.1f s", code, delay)
+            await asyncio.sleep(delay)
+
+    async def _run_child(self) -> int:
+        self._ready.clear()
+        self.starts += 1
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "scn.server.engine_process",
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=None,
+        )  # fmt: skip
+        self._process = process
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.write(msgspec.json.encode(self.config) + b"\n")
+        while line := await process.stdout.readline():
+            if line == b"o\n":
+                if self.on_outbox is not None:
+                    self.on_outbox()
+            elif line == b"ready\n":
+                self._ready.set()
+                logger.info("the engine runs in process %s", process.pid)
+        return await process.wait()
+
+    async def stop(self, timeout: float = 30.0) -> None:
+        """Ask the child to finish its batch and exit; kill it if it does not in time."""
+        self._stopping.set()
+        process = self._process
+        if process is not None and process.returncode is None:
+            if process.stdin is not None:
+                process.stdin.close()  # end of input: the child stops
+            try:
+                await asyncio.wait_for(process.wait(), timeout)
+            except TimeoutError:
+                logger.error("the engine process did not stop within %.0f s; killing it", timeout)
+                process.kill()
+                await process.wait()
+        if self._watcher is not None:
+            self._watcher.cancel()
+            await asyncio.gather(self._watcher, return_exceptions=True)
+
+
+# ---------------------------------------------------------------- the child
+
+
+async def _child(config: ChildConfig, commands: asyncio.StreamReader, out: asyncio.StreamWriter | None) -> None:
+    store = SqliteStore(config.db)
+    await store.open()
+    engine = Engine(store, WallClock(config.clock_speed, config.clock_origin), config.settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        # Ctrl-C, `timeout` and systemd signal the whole process group (or cgroup): the
+        # parent stops gracefully and then closes our input, which is when this one stops.
+        loop.add_signal_handler(signum, lambda: None)
+
+    def say(line: bytes) -> None:
+        if out is not None and not out.is_closing():
+            out.write(line)
+
+    outbox_told = False
+
+    def outbox() -> None:
+        nonlocal outbox_told
+        if not outbox_told:  # one line per turn of the loop, however many commits
+            outbox_told = True
+            loop.call_soon(flush_outbox)
+
+    def flush_outbox() -> None:
+        nonlocal outbox_told
+        outbox_told = False
+        say(b"o\n")
+
+    async def listen() -> None:
+        while line := await commands.readline():
+            if line.startswith(b"r"):
+                await engine.load()
+            engine.nudge()
+        stop.set()  # the parent closed our input (or died)
+
+    async def poll() -> None:
+        while not stop.is_set():
+            await asyncio.sleep(config.poll_ms / 1000)
+            engine.nudge()
+
+    try:
+        await engine.load()
+        engine.on_outbox.append(outbox)
+        say(b"ready\n")
+        tasks = [asyncio.create_task(t) for t in (engine.run_forever(stop), listen(), poll())]
+        _, waiting = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        stop.set()
+        for task in waiting:
+            if task is not tasks[0]:
+                task.cancel()
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        failure = next((r for r in results if isinstance(r, Exception)), None)
+        if failure is not None:
+            raise failure
+    finally:
+        await store.close()
+
+
+async def _child_main() -> None:
+    loop = asyncio.get_running_loop()
+    commands = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(commands), sys.stdin)
+    first = await commands.readline()
+    config = msgspec.json.decode(first, type=ChildConfig)
+    transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, sys.stdout)
+    out = asyncio.StreamWriter(transport, protocol, None, loop)
+    await _child(config, commands, out)
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Answering requests comes first: when both processes want a core, the API gets it.
+    try:
+        os.nice(5)
+    except OSError:  # pragma: no cover - not allowed here: run at the same priority
+        pass
+    try:
+        with asyncio.Runner(loop_factory=loop_factory()) as runner:
+            runner.run(_child_main())
+    except Exception:
+        logger.exception("the engine process failed")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
