@@ -1,11 +1,15 @@
 """Benchmark of event ingest over HTTP (P1 of docs/BENCHMARKS.md).
 
-`scn serve` runs as its own process on a fresh SQLite file (synchronous=FULL, WAL, as in
-production); this driver posts events in batches of --batch with 1, 10 and 100
-concurrent clients; every answer (202) comes after the commit. In the same run, plain
-sqlite3 inserts the same rows into an `events` table of the same schema (its own file),
-in transactions of the same size, with the same durability: the reference rate (target:
-scn >= 0.5x of it).
+`scn serve` runs as its own process tree on a fresh SQLite file (synchronous=FULL, WAL,
+as in production: the API in one process, the engine in another); this driver posts
+events in batches of --batch with 1, 10 and 100 concurrent clients; every answer (202)
+comes after the commit. In the same run, alternating with it, plain sqlite3 inserts the
+same rows into an `events` table of the same schema (its own file), in transactions of
+the same size, with the same durability: the reference rate (target: scn >= 0.5x of it).
+Each side is timed only once the engine has processed everything sent before, and the
+time the engine takes after the last answer to process the burst is reported too.
+The full run measures `scn serve --single-process` (the engine in the API's process) the
+same way.
 
 Run: python bench/bench_http.py [--quick] [--json PATH]
 """
@@ -120,6 +124,100 @@ async def _schema(path: Path) -> None:
     await store.close()
 
 
+def pending_events(db: Path) -> int:
+    """Events the server has accepted but not yet processed (read from its file)."""
+    connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return int(connection.execute("SELECT count(*) FROM events WHERE processed_at IS NULL").fetchone()[0])
+    finally:
+        connection.close()
+
+
+def wait_idle(db: Path, timeout: float = 120.0) -> float:
+    """Seconds until the server has processed every event it accepted."""
+    started = time.perf_counter()
+    while pending_events(db):
+        if time.perf_counter() - started > timeout:
+            raise SystemExit("the server did not process its events in time")
+        time.sleep(0.02)
+    return time.perf_counter() - started
+
+
+def start_server(command: list[str], port: int) -> tuple[subprocess.Popen[bytes], str]:
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              env={**os.environ, "SCN_SECRET": "bench"})  # fmt: skip
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return server, base
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            server.terminate()
+            raise SystemExit("the server did not start")
+        time.sleep(0.1)
+
+
+def measure(folder: Path, name: str, single_process: bool, count: int, batch: int, repeats: int) -> dict[str, Any]:
+    """Every client count against one server; the reference in the same run, alternating."""
+    db = folder / f"{name}.db"
+    # The reference writes to a file of its own with the same schema: rows it put in
+    # the server's file would be events for the server's engine to process.
+    raw_db = folder / f"{name}-raw.db"
+    asyncio.run(_schema(raw_db))
+    port = free_port()
+    command = [sys.executable, "-m", "scn", "serve", str(folder / "w"), "--db", str(db), "--port", str(port)]
+    server, base = start_server(command + (["--single-process"] if single_process else []), port)
+    figures: dict[str, Any] = {}
+    try:
+        asyncio.run(post_all(base, min(count, 2000), batch, 10, "warm-up"))
+        for clients in (1, 10, 100):
+            ours, raw, drains = [], [], []
+            for _ in range(repeats):
+                run = uuid.uuid4().hex[:8]
+                # Both start from a quiet machine: the server's engine has processed
+                # everything before either side is timed.
+                wait_idle(db)
+                raw.append(raw_inserts(raw_db, count, batch, run))
+                ours.append(asyncio.run(post_all(base, count, batch, clients, run)))
+                drains.append(wait_idle(db))
+            scn_s, raw_s = statistics.median(ours), statistics.median(raw)
+            figures[str(clients)] = {
+                "scn_s": scn_s, "raw_s": raw_s, "scn_per_s": count / scn_s, "raw_per_s": count / raw_s,
+                "ratio": raw_s / scn_s, "scn_runs": ours, "raw_runs": raw, "drain_s": statistics.median(drains),
+                "drain_runs": drains,
+            }  # fmt: skip
+            print(f"P1 {name}: {clients:>3} client(s), {count:,} events in requests of {batch}: scn "
+                  f"{count / scn_s:,.0f}/s (median of {repeats}), raw sqlite3 {count / raw_s:,.0f}/s: "
+                  f"{raw_s / scn_s:.2f}x of raw (target >= 0.5x); every event processed "
+                  f"{statistics.median(drains):.2f} s after the last answer", flush=True)  # fmt: skip
+    finally:
+        server.terminate()
+        server.wait(30)
+    return figures
+
+
+def measure_floor(count: int, batch: int, repeats: int) -> dict[str, Any]:
+    """The same requests to the same HTTP stack answering without storing (http_floor.py)."""
+    port = free_port()
+    server, base = start_server([sys.executable, str(Path(__file__).with_name("http_floor.py")), str(port)], port)
+    figures: dict[str, Any] = {}
+    try:
+        asyncio.run(post_all(base, min(count, 2000), batch, 10, "warm-up"))
+        for clients in (1, 10, 100):
+            runs = [asyncio.run(post_all(base, count, batch, clients, uuid.uuid4().hex[:8])) for _ in range(repeats)]
+            median = statistics.median(runs)
+            figures[str(clients)] = {"s": median, "per_s": count / median, "runs": runs}
+            print(f"P1 floor: {clients:>3} client(s): the HTTP stack alone answers {count / median:,.0f} events/s",
+                  flush=True)  # fmt: skip
+    finally:
+        server.terminate()
+        server.wait(30)
+    return figures
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
@@ -128,50 +226,22 @@ def main() -> int:
     args = parser.parse_args()
     count = 5_000 if args.quick else 20_000
     repeats = 1 if args.quick else 3
-    results: dict[str, Any] = {"count": count, "batch": args.batch, "clients": {}}
+    results: dict[str, Any] = {"count": count, "batch": args.batch}
     with tempfile.TemporaryDirectory(prefix="scn-bench-http-") as tmp:
         folder = Path(tmp)
         (folder / "w").mkdir()
         (folder / "w" / "hello.scn").write_text(WORKSPACE, encoding="utf-8")
         (folder / "w" / "hello.html").write_text("<p>Hi {{ unsubscribe_url }}</p>", encoding="utf-8")
-        db = folder / "scn.db"
-        # The reference writes to a file of its own with the same schema: rows it put in
-        # the server's file would be events for the server's engine to process.
-        raw_db = folder / "raw.db"
-        asyncio.run(_schema(raw_db))
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        server = subprocess.Popen(
-            [sys.executable, "-m", "scn", "serve", str(folder / "w"), "--db", str(db), "--port", str(port)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "SCN_SECRET": "bench"},
-        )  # fmt: skip
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise SystemExit("the server did not start")
-                time.sleep(0.1)
-            for clients in (1, 10, 100):
-                ours, raw = [], []
-                for _ in range(repeats):
-                    run = uuid.uuid4().hex[:8]
-                    ours.append(asyncio.run(post_all(base, count, args.batch, clients, run)))
-                    raw.append(raw_inserts(raw_db, count, args.batch, run))
-                scn_s, raw_s = statistics.median(ours), statistics.median(raw)
-                figures = {"scn_s": scn_s, "raw_s": raw_s, "scn_per_s": count / scn_s, "raw_per_s": count / raw_s,
-                           "ratio": raw_s / scn_s, "scn_runs": ours, "raw_runs": raw}  # fmt: skip
-                results["clients"][clients] = figures
-                print(f"P1 {clients:>3} client(s), {count:,} events in requests of {args.batch}: scn "
-                      f"{count / scn_s:,.0f}/s (median of {repeats}), raw sqlite3 {count / raw_s:,.0f}/s: "
-                      f"{raw_s / scn_s:.2f}x of raw (target >= 0.5x)", flush=True)  # fmt: skip
-        finally:
-            server.terminate()
-            server.wait(30)
+        results["floor"] = floor = measure_floor(count, args.batch, repeats)
+        results["clients"] = measure(folder, "default", False, count, args.batch, repeats)
+        # With one client nothing overlaps: a request is parsed, committed and answered in
+        # turn, so no server on this HTTP stack beats raw / (raw + the floor's time).
+        one = results["clients"]["1"]
+        one["bound"] = one["raw_s"] / (one["raw_s"] + floor["1"]["s"])
+        print(f"P1: with 1 client the HTTP stack allows at most {one['bound']:.2f}x of raw in this run", flush=True)
+        if not args.quick:
+            # The same with the engine in the API's process (`scn serve --single-process`).
+            results["single_process"] = measure(folder, "single-process", True, count, args.batch, repeats)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     return 0
