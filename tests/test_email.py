@@ -15,6 +15,8 @@ import urllib.parse
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scn.interpreter.runtime import EventInput
 from scn.interpreter.store import PENDING, SENT, UNDELIVERED
@@ -235,6 +237,27 @@ async def test_connections_are_reused_and_bounded() -> None:
     assert len(server.handler.sessions) <= 3
 
 
+async def test_the_sender_loop_delivers_batch_after_batch_each_message_once() -> None:
+    """`deliver_all` claims the next batch while one is being sent and records a batch
+    while the next is sent: every message still goes exactly once and is recorded, and a
+    refusal in the middle of a batch is recorded as such."""
+    with SmtpServer() as server:
+        server.handler.rcpt_replies["c17@example.com"] = ["550 5.1.1 No such user here"]
+        async with Harness(WORKSPACE, resources=RESOURCES) as h:
+            await h.play([registered(h, f"c{i}") for i in range(45)])
+            channel = SmtpChannel(SmtpConfig.from_url(server.url, connections=3))
+            sender = Sender(h.store, h.clock, {"email": channel}, policy=RetryPolicy(), batch_size=10)
+            assert await sender.deliver_all() == 45
+            assert await sender.deliver_all() == 0
+            await channel.close()
+            rows = await outbox_rows(h)
+            bounced = await h.rows("SELECT contact_id FROM events WHERE type = 'message.bounced'")
+    assert sorted(r[1] for r in rows) == sorted([SENT] * 44 + [UNDELIVERED])
+    assert bounced == [("c17",)]
+    received = sorted(to for recipients, _ in server.handler.received for to in recipients)
+    assert received == sorted(f"c{i}@example.com" for i in range(45) if i != 17), "each once"
+
+
 async def test_line_breaks_from_contact_data_never_reach_a_header() -> None:
     async with Harness(WORKSPACE, resources=RESOURCES) as h:
         await h.play([registered(h, "eve", name="Eve\r\nBcc: victim@example.com")])
@@ -330,6 +353,38 @@ def test_long_subjects_and_names_fold_and_decode_back() -> None:
     body = parsed.get_body(("plain",))
     assert body is not None and body.get_content() == "Dzień dobry\n" * 3
     assert mime.sender == "sklep@example.pl"
+
+
+# Any text but line breaks (which header_value refuses): Cyrillic, Latvian, Polish, emoji...
+SUBJECTS = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=300)
+
+
+@settings(max_examples=300, deadline=None)
+@given(subject=SUBJECTS)
+def test_any_subject_folds_within_the_limits_and_decodes_back(subject: str) -> None:
+    import email
+    import email.policy
+
+    from scn.interpreter.store import OutboxRow
+
+    content = {"subject": subject, "from_name": "Магазин", "from_address": "shop@example.com", "plain": "x"}
+    row = OutboxRow(
+        id=1, run_id=1, step="s1", scenario="s", contact_id="c", channel="email", template="t",
+        recipient="jan@example.pl", message=json.dumps(content), coupon_code=None, variant=None, status="pending",
+        attempts=1, next_attempt_at=0, created_at=0,
+    )  # fmt: skip
+    head = build_email(row, MailDefaults(), dt.datetime(2025, 3, 1, tzinfo=dt.UTC)).data.split(b"\r\n\r\n")[0]
+    assert head.isascii()
+    lines = head.split(b"\r\n")
+    assert all(len(line) <= 998 for line in lines)
+    start = next(i for i, line in enumerate(lines) if line.startswith(b"Subject: "))
+    end = next(i for i in range(start + 1, len(lines) + 1) if i == len(lines) or not lines[i].startswith(b" "))
+    for line in lines[start:end]:
+        assert len(line) <= 78, line
+        assert all(len(word) <= 75 for word in re.findall(rb"=\?utf-8\?b\?[^?]*\?=", line)), line
+    parsed = email.message_from_bytes(head + b"\r\n\r\nx", policy=email.policy.default)
+    assert str(parsed["Subject"]) == subject
+    assert parsed["From"].addresses[0].display_name == "Магазин"
 
 
 async def test_starttls_and_login_are_used_and_a_refused_login_keeps_the_mail(tmp_path: Path) -> None:

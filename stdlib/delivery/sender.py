@@ -80,10 +80,43 @@ class Sender:
 
     async def deliver_due(self) -> int:
         """One batch: claim, deliver in parallel, record. Returns how many were tried."""
-        claimed = await self.store.claim_outbox(ms_of(self.clock.now()), self.batch_size, self.policy.lease_ms)
-        if not claimed:
-            return 0
-        outcomes = await asyncio.gather(*(self._attempt(m) for m in claimed))
+        claimed = await self._claim()
+        if claimed:
+            await self._record(claimed, await self._send_all(claimed))
+        return len(claimed)
+
+    async def deliver_all(self) -> int:
+        """Every message due now, batch after batch, with the database work off the wire:
+        the next batch is claimed while one is being sent, and a batch's outcomes are
+        recorded (at once, as with `deliver_due`) while the next one is being sent. Claiming
+        and recording 500 messages take ~60 ms, a tenth of what sending them takes; done
+        in turn, the connections stood idle meanwhile. Returns how many were tried."""
+        total = 0
+        recording: asyncio.Future[None] | None = None
+        claimed = await self._claim()
+        try:
+            while claimed:
+                following = asyncio.ensure_future(self._claim())
+                try:
+                    outcomes = await self._send_all(claimed)
+                    if recording is not None:
+                        await recording
+                    recording = asyncio.ensure_future(self._record(claimed, outcomes))
+                    total += len(claimed)
+                finally:
+                    claimed = await following
+        finally:
+            if recording is not None:
+                await recording
+        return total
+
+    async def _claim(self) -> list[OutboxRow]:
+        return await self.store.claim_outbox(ms_of(self.clock.now()), self.batch_size, self.policy.lease_ms)
+
+    async def _send_all(self, claimed: list[OutboxRow]) -> list[Outcome]:
+        return await asyncio.gather(*(self._attempt(m) for m in claimed))
+
+    async def _record(self, claimed: list[OutboxRow], outcomes: list[Outcome]) -> None:
         now = ms_of(self.clock.now())
         deliveries: list[Delivery] = []
         bounces: list[EventIn] = []
@@ -97,7 +130,6 @@ class Sender:
         if bounces:
             for listener in self.on_events:
                 listener()
-        return len(claimed)
 
     def _delivery(self, message: OutboxRow, outcome: Outcome, now: int) -> Delivery:
         if outcome.status == "sent":
@@ -124,7 +156,7 @@ class Sender:
     async def run_forever(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             self._wake.clear()
-            if await self.deliver_due():
+            if await self.deliver_all():
                 continue
             await idle_until(self.clock, await self.store.next_outbox_attempt(), self._wake, stop)
 
