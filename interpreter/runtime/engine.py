@@ -345,7 +345,8 @@ class Engine:
             events={r.trigger_event for r in runs},
         )
         for run in runs:
-            await self.bundle(run.bundle)
+            if run.bundle not in self.bundles:
+                await self.bundle(run.bundle)
             await self.executor.wake(batch, batch.touch(run))
 
     async def _wake_one_by_one(self, now: dt.datetime, runs: list[RunRow]) -> None:

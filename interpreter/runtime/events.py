@@ -115,8 +115,7 @@ def normalise(event: EventInput, now: dt.datetime, known_types: set[str]) -> Eve
         at = at.astimezone(UTC)
     if key is not event.key or at is not event.at:
         event = msgspec.structs.replace(event, key=key, at=at)
-    return EventIn(key=key, type=event.type, contact_id=event.contact.id, occurred_at=occurred,
-                   payload=_encode(event).decode())  # fmt: skip
+    return EventIn(key, event.type, event.contact.id, occurred, _encode(event).decode())
 
 
 # ---------------------------------------------------------------- projections

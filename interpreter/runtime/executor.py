@@ -202,12 +202,14 @@ class _RunContext:
             self.log(i, "done")
             self.finish(DONE, None)
         elif isinstance(i, p.Wait):
-            duration = (
-                dt.timedelta(milliseconds=i.fixed_ms)  # most waits are written as a duration: nothing to look at
-                if i.fixed_ms is not None
-                else as_timedelta(await evaluate(i.duration, await self.env()))
-            )
             run.position += 1
+            if i.fixed_ms is not None:  # most waits are written as a duration: nothing to evaluate
+                if i.fixed_ms > 0:
+                    run.status = WAITING
+                    run.wake_at = self.batch.now_ms + i.fixed_ms
+                    self.log(i, "waiting", f"until {_iso_minute(run.wake_at // 60_000)}")
+                return
+            duration = as_timedelta(await evaluate(i.duration, await self.env()))
             if duration > dt.timedelta(0):
                 wake = self.batch.now + duration
                 self.sleep_until(wake)

@@ -320,10 +320,7 @@ class SqliteStore(OutboxMixin, QueriesMixin):
             "WHERE processed_at IS NULL ORDER BY id LIMIT ?",
             (limit,),
         )
-        return [
-            EventRow(id=r[0], key=r[1], type=r[2], contact_id=r[3], occurred_at=r[4], received_at=r[5], payload=r[6])
-            for r in rows
-        ]
+        return [EventRow(*r) for r in rows]  # the columns are EventRow's first fields, in order
 
     async def event(self, event_id: int) -> EventRow | None:
         return (await self.events([event_id])).get(event_id)
@@ -339,10 +336,7 @@ class SqliteStore(OutboxMixin, QueriesMixin):
                 chunk,
             )
             for r in rows:
-                found[r[0]] = EventRow(
-                    id=r[0], key=r[1], type=r[2], contact_id=r[3], occurred_at=r[4], received_at=r[5],
-                    payload=r[6], processed_at=r[7],
-                )  # fmt: skip
+                found[r[0]] = EventRow(*r)
         return found
 
     # ------------------------------------------------------------ records

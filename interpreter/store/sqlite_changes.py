@@ -56,26 +56,10 @@ encode_vars = msgspec.json.Encoder().encode
 
 
 def run_row(row: tuple[Any, ...]) -> RunRow:
-    return RunRow(
-        id=row[0],
-        scenario=row[1],
-        version=row[2],
-        bundle=row[3],
-        contact_id=row[4],
-        order_id=row[5],
-        trigger_event=row[6],
-        position=row[7],
-        step=row[8],
-        vars=decode_vars(row[9]),
-        variant=row[10],
-        status=row[11],
-        wake_at=row[12],
-        await_event=row[13],
-        started_at=row[14],
-        updated_at=row[15],
-        ended_at=row[16],
-        reason=row[17],
-    )
+    """A row of RUN_COLUMNS as a RunRow (positional: the columns are in the fields' order)."""
+    variables = {} if row[9] == "{}" else decode_vars(row[9])
+    return RunRow(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], variables, row[10],
+                  row[11], row[12], row[13], row[14], row[15], row[16], row[17])  # fmt: skip
 
 
 def run_values(run: RunRow) -> tuple[Any, ...]:

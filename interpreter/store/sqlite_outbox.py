@@ -19,11 +19,10 @@ _OUTBOX_COLUMNS = (
     "id, run_id, step, scenario, contact_id, channel, template, recipient, message, coupon_code, variant, "
     "status, attempts, next_attempt_at, created_at, sent_at, error, cost, parts"
 )
-_NAMES = [name.strip() for name in _OUTBOX_COLUMNS.split(",")]
 
 
 def _outbox_row(row: Iterable[Any]) -> OutboxRow:
-    return OutboxRow(**dict(zip(_NAMES, row, strict=True)))
+    return OutboxRow(*row)  # _OUTBOX_COLUMNS are OutboxRow's fields, in order
 
 
 class OutboxMixin(SqlAccess):
