@@ -100,17 +100,23 @@ def scn_files(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], list
 PARALLEL_FROM = 200
 
 
+def _can_fork() -> bool:
+    import multiprocessing  # only big workspaces pay for importing it (10 ms)
+
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
 def parse_all(named: list[tuple[str, str]], jobs: int = 1) -> list[ParseResult]:
     """Parse (path, text) pairs, in ``jobs`` forked processes for large workspaces.
 
     Parsing is pure CPU work, so a big workspace is split across processes like
     linters do; results come back msgpack-encoded (the AST is msgspec Structs).
     """
-    import multiprocessing  # only big workspaces pay for importing it
-
-    if jobs <= 1 or len(named) < PARALLEL_FROM or "fork" not in multiprocessing.get_all_start_methods():
+    if jobs <= 1 or len(named) < PARALLEL_FROM or not _can_fork():
         with paused_gc():
             return [parse(text, path) for path, text in named]
+    import multiprocessing
+
     chunks = [named[i::jobs] for i in range(jobs)]
     with multiprocessing.get_context("fork").Pool(jobs) as pool:
         blobs = pool.map(_parse_chunk, chunks)
