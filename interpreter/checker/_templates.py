@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import functools
 import re
 
 import msgspec
-from jinja2 import TemplateSyntaxError, nodes
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from ...stdlib.catalog import (
     LANGUAGES,
@@ -17,13 +14,13 @@ from ...stdlib.catalog import (
     TEMPLATE_WITH_ORDER,
     TEMPLATE_WITH_PRODUCTS,
 )
-from ...stdlib.templates import environment
 from .. import ast, codes
 from ..diagnostics import DiagnosticSink, Related
 from ..span import Span, span_of_offsets
 from ..suggest import closest_name
 from ..types import UNKNOWN, Entity, ListOf, Type
 from ..workspace import Workspace
+from ._outline import ASSIGN, FOR, GETATTR, NAME, SCOPE, Node, outline
 from ._symbols import Symbols
 
 #: Which parts each channel takes, and which a variant must have.
@@ -192,7 +189,6 @@ class TemplateChecker:
     # ------------------------------------------------------------ Jinja
 
     def _compile_part(self, part: ast.TemplatePart, source: str, info: TemplateInfo, decl: ast.TemplateDecl) -> None:
-        env = environment(html=part.key == "html")
         if part.key in FILE_PARTS:
             text = self.workspace.read_resource(source, part.value.value)
             shown = self.workspace.resource_path(source, part.value.value)
@@ -207,12 +203,13 @@ class TemplateChecker:
         else:
             text = part.value.value
             locate = _InlineLocator(part.value.span, self._scn_text(source))
-        tree, (message, lineno) = compiled(text, part.key == "html")
-        if tree is None:
-            self.sink.report(codes.TEMPLATE_SYNTAX, f"template error: {message}", locate.line(lineno, None))
+        found = outline(text, part.key == "html")
+        if found.root is None:
+            where = locate.line(found.error_line, None)
+            self.sink.report(codes.TEMPLATE_SYNTAX, f"template error: {found.error}", where)
             return
-        _Reader(self, env, locate, info).visit_all(tree)
-        if decl.channel == "email" and part.key == "html" and "unsubscribe_url" not in _names_in(tree):
+        _Reader(self, locate, info).visit(found.root, {})
+        if decl.channel == "email" and part.key == "html" and "unsubscribe_url" not in found.names:
             self.sink.report(
                 codes.MISSING_UNSUBSCRIBE,
                 f"email template `{decl.name.name}` has no unsubscribe link",
@@ -244,26 +241,6 @@ class TemplateChecker:
             )
 
 
-@functools.lru_cache(maxsize=1024)
-def compiled(text: str, html: bool) -> tuple[nodes.Template | None, tuple[str, int]]:
-    """A template's syntax tree once it compiles, else the error and its line.
-
-    Remembered by text: a server re-checks the same templates on every upload, and
-    compiling Jinja is the dearest part of a check. (The trees are only read.)
-    """
-    env = environment(html=html)
-    try:
-        tree = env.parse(text)
-        env.compile(tree)
-    except TemplateSyntaxError as error:
-        return None, (str(error.message), error.lineno or 1)
-    return tree, ("", 0)
-
-
-def _names_in(tree: nodes.Template) -> set[str]:
-    return {n.name for n in tree.find_all(nodes.Name)}
-
-
 class _FileLocator:
     def __init__(self, path: str, text: str) -> None:
         self.path = path
@@ -293,100 +270,85 @@ class _InlineLocator:
 
 
 class _Reader:
-    """Walks a template's AST: records top-level variables, checks their fields."""
+    """Walks a template's outline: records top-level variables, checks their fields."""
 
-    def __init__(
-        self,
-        checker: TemplateChecker,
-        env: ImmutableSandboxedEnvironment,
-        locate: _FileLocator | _InlineLocator,
-        info: TemplateInfo,
-    ) -> None:
+    def __init__(self, checker: TemplateChecker, locate: _FileLocator | _InlineLocator, info: TemplateInfo) -> None:
         self.checker = checker
-        self.env = env
         self.locate = locate
         self.info = info
 
-    def visit_all(self, tree: nodes.Template) -> None:
-        self.visit(tree, {})
-
-    def visit(self, node: nodes.Node, local: dict[str, Type]) -> None:
-        if isinstance(node, nodes.For):
-            self.visit(node.iter, local)
-            item = self.type_of(node.iter, local)
+    def visit(self, node: Node, local: dict[str, Type]) -> None:
+        if node.kind == FOR:
+            assert node.iterable is not None
+            self.visit(node.iterable, local)
+            item = self.type_of(node.iterable, local)
             inner = dict(local)
-            for target in (
-                node.target.find_all(nodes.Name) if not isinstance(node.target, nodes.Name) else [node.target]
-            ):
-                inner[target.name] = (
-                    item.item if isinstance(item, ListOf) and isinstance(node.target, nodes.Name) else UNKNOWN
-                )
+            for name in node.bound:
+                inner[name] = item.item if isinstance(item, ListOf) and node.simple else UNKNOWN
             inner["loop"] = UNKNOWN
-            for child in (*node.body, *([node.test] if node.test else [])):
+            for child in node.children:
                 self.visit(child, inner)
-            for child in node.else_:
+            for child in node.otherwise:
                 self.visit(child, local)
             return
-        if isinstance(node, (nodes.Assign, nodes.AssignBlock)):
-            for target in (
-                node.target.find_all(nodes.Name) if not isinstance(node.target, nodes.Name) else [node.target]
-            ):
-                local[target.name] = UNKNOWN
-        if isinstance(node, (nodes.Macro, nodes.CallBlock)):
+        if node.kind == ASSIGN:
+            for name in node.bound:
+                local[name] = UNKNOWN
+        if node.kind == SCOPE:
             inner = dict(local)
-            for arg in node.args:
-                inner[arg.name] = UNKNOWN
+            for name in node.bound:
+                inner[name] = UNKNOWN
             inner.update(varargs=UNKNOWN, kwargs=UNKNOWN, caller=UNKNOWN)
-            for child in node.body:
+            for child in node.children:
                 self.visit(child, inner)
             return
-        if isinstance(node, nodes.Name) and node.ctx == "load":
+        if node.kind == NAME:
             self.name(node, local)
             return
-        if isinstance(node, nodes.Getattr):
-            self.visit(node.node, local)
+        if node.kind == GETATTR:
+            self.visit(node.children[0], local)
             self.attribute(node, local)
             return
-        for child in node.iter_child_nodes():
+        for child in node.children:
             self.visit(child, local)
 
-    def name(self, node: nodes.Name, local: dict[str, Type]) -> None:
-        if node.name in local or node.name in self.env.globals:
+    def name(self, node: Node, local: dict[str, Type]) -> None:
+        if node.text in local or node.is_global:
             return
-        span = self.locate.line(node.lineno, node.name)
-        if node.name not in ALL_TEMPLATE_VARIABLES:
-            guess = closest_name(node.name, ALL_TEMPLATE_VARIABLES)
+        span = self.locate.line(node.line, node.text)
+        if node.text not in ALL_TEMPLATE_VARIABLES:
+            guess = closest_name(node.text, ALL_TEMPLATE_VARIABLES)
             self.checker.sink.report(
                 codes.TEMPLATE_UNKNOWN_VARIABLE,
-                f"templates have no variable `{node.name}`" + (f": did you mean `{guess}`?" if guess else ""),
+                f"templates have no variable `{node.text}`" + (f": did you mean `{guess}`?" if guess else ""),
                 span,
             )
             return
-        self.info.uses.setdefault(node.name, span)
+        self.info.uses.setdefault(node.text, span)
 
-    def attribute(self, node: nodes.Getattr, local: dict[str, Type]) -> None:
-        owner = self.type_of(node.node, local)
+    def attribute(self, node: Node, local: dict[str, Type]) -> None:
+        owner = self.type_of(node.children[0], local)
         if not isinstance(owner, Entity):
             return
         fields = self.checker.symbols.fields_of(owner.kind)
-        if fields is None or node.attr in fields:
+        if fields is None or node.text in fields:
             return
-        guess = closest_name(node.attr, fields)
+        guess = closest_name(node.text, fields)
         self.checker.sink.report(
             codes.TEMPLATE_UNKNOWN_VARIABLE,
-            f"{owner.kind} has no field `{node.attr}`" + (f": did you mean `{guess}`?" if guess else ""),
-            self.locate.line(node.lineno, node.attr),
+            f"{owner.kind} has no field `{node.text}`" + (f": did you mean `{guess}`?" if guess else ""),
+            self.locate.line(node.line, node.text),
             f"fields of {owner.kind}: " + ", ".join(sorted(fields)),
         )
 
-    def type_of(self, node: nodes.Node, local: dict[str, Type]) -> Type:
-        if isinstance(node, nodes.Name):
-            if node.name in local:
-                return local[node.name]
-            return ALL_TEMPLATE_VARIABLES.get(node.name, UNKNOWN)
-        if isinstance(node, nodes.Getattr):
-            owner = self.type_of(node.node, local)
+    def type_of(self, node: Node, local: dict[str, Type]) -> Type:
+        if node.kind == NAME:
+            if node.text in local:
+                return local[node.text]
+            return ALL_TEMPLATE_VARIABLES.get(node.text, UNKNOWN)
+        if node.kind == GETATTR:
+            owner = self.type_of(node.children[0], local)
             if isinstance(owner, Entity):
                 fields = self.checker.symbols.fields_of(owner.kind) or {}
-                return fields.get(node.attr, UNKNOWN)
+                return fields.get(node.text, UNKNOWN)
         return UNKNOWN

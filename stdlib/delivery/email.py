@@ -189,7 +189,8 @@ def build_email(message: OutboxRow, defaults: MailDefaults, now: dt.datetime) ->
     headers = [
         f"From: {from_header}",
         f"To: {to_header}",
-        f"Subject: {_encoded('Subject', parts.get('subject') or '')}",
+        # Readers drop the spaces around a plain subject anyway: drop them for every subject.
+        f"Subject: {_encoded('Subject', (parts.get('subject') or '').strip())}",
         f"Date: {format_datetime(now)}",
         f"Message-ID: <scn.{message.id}.{message.created_at}@{domain}>",
         "MIME-Version: 1.0",
