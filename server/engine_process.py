@@ -92,8 +92,11 @@ class EngineProcess:
                                      return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
         if ready not in done:
             ready.cancel()
+            watcher = self._watcher
+            failure = watcher.exception() if watcher.done() and not watcher.cancelled() else None
             await self.stop()
-            raise RuntimeError("the engine process did not start (see its messages above)")
+            reason = str(failure) if failure is not None else f"not ready within {self.start_timeout:.0f} s"
+            raise RuntimeError(f"the engine process did not start: {reason} (see its messages above)")
 
     def nudge(self) -> None:
         """Events were accepted or runs changed: the child should look now."""

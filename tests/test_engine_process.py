@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import msgspec
+import pytest
 
 from scn.interpreter.clock import WallClock
 from scn.interpreter.runtime import Engine, EventInput, Settings
@@ -77,6 +78,13 @@ async def test_the_child_hears_of_new_events_and_new_scenarios_without_polling(t
         await child.stop()
         await store.close()
     assert not child.running() and child.starts == 1
+
+
+async def test_an_engine_that_cannot_start_says_so(tmp_path: Path) -> None:
+    child = EngineProcess(str(tmp_path / "no-such-folder" / "scn.db"), Settings(), WallClock())
+    with pytest.raises(RuntimeError, match="did not start: the engine process exited with code 1 before it was ready"):
+        await child.start()
+    assert not child.running()
 
 
 async def test_a_killed_engine_is_restarted_and_nothing_accepted_meanwhile_is_lost(tmp_path: Path) -> None:
