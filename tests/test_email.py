@@ -18,6 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from scn.interpreter.clock import WallClock
 from scn.interpreter.runtime import EventInput
 from scn.interpreter.store import PENDING, SENT, UNDELIVERED
 from scn.stdlib.delivery import RetryPolicy, Sender
@@ -240,13 +241,16 @@ async def test_connections_are_reused_and_bounded() -> None:
 async def test_the_sender_loop_delivers_batch_after_batch_each_message_once() -> None:
     """`deliver_all` claims the next batch while one is being sent and records a batch
     while the next is sent: every message still goes exactly once and is recorded, and a
-    refusal in the middle of a batch is recorded as such."""
+    refusal in the middle of a batch is recorded as such. On this sender's clock a lease
+    lasts a third of a millisecond, shorter than any send: what it has in flight must
+    stay its own (`scn serve --clock-speed` once sent a message twice that way)."""
     with SmtpServer() as server:
         server.handler.rcpt_replies["c17@example.com"] = ["550 5.1.1 No such user here"]
         async with Harness(WORKSPACE, resources=RESOURCES) as h:
             await h.play([registered(h, f"c{i}") for i in range(45)])
             channel = SmtpChannel(SmtpConfig.from_url(server.url, connections=3))
-            sender = Sender(h.store, h.clock, {"email": channel}, policy=RetryPolicy(), batch_size=10)
+            fast = WallClock(speed=1_000_000)  # the 5-minute lease: 0.3 ms
+            sender = Sender(h.store, fast, {"email": channel}, policy=RetryPolicy(), batch_size=10)
             assert await sender.deliver_all() == 45
             assert await sender.deliver_all() == 0
             await channel.close()

@@ -166,10 +166,11 @@ class Store(Protocol):
         """Apply a batch of changes (runs, step log, outbox, projections...) in one transaction."""
 
     # ------------------------------------------------------------ delivery (the sender's side)
-    async def claim_outbox(self, now: int, limit: int, lease_ms: int) -> list[OutboxRow]:
+    async def claim_outbox(self, now: int, limit: int, lease_ms: int, exclude: Collection[int] = ()) -> list[OutboxRow]:
         """Pending messages due by ``now``, oldest first; each is leased (its next attempt
         moved ``lease_ms`` ahead, its attempts counted), so a crashed sender's messages
-        are tried again when the lease runs out."""
+        are tried again when the lease runs out. Never those in ``exclude``: a sender's
+        own messages in flight stay its own even when it outlasts their lease."""
 
     async def record_deliveries(self, deliveries: list[Delivery], events: list[EventIn]) -> None:
         """Outcomes of delivery attempts and the events they raise, in one transaction."""

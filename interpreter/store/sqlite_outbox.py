@@ -9,7 +9,7 @@ process died between the provider's acceptance and the record of it.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from ._sql import SqlAccess
@@ -26,15 +26,18 @@ def _outbox_row(row: Iterable[Any]) -> OutboxRow:
 
 
 class OutboxMixin(SqlAccess):
-    async def claim_outbox(self, now: int, limit: int, lease_ms: int) -> list[OutboxRow]:
-        """Pending messages due by ``now``, oldest first, each leased for ``lease_ms``."""
+    async def claim_outbox(self, now: int, limit: int, lease_ms: int, exclude: Collection[int] = ()) -> list[OutboxRow]:
+        """Pending messages due by ``now``, oldest first, each leased for ``lease_ms``;
+        never those in ``exclude`` (the caller's own, in flight)."""
+        busy = list(exclude)
+        skip = f"AND id NOT IN ({','.join('?' * len(busy))}) " if busy else ""
 
         def claim(db: sqlite3.Connection) -> list[tuple[Any, ...]]:
             return db.execute(
                 f"UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ? WHERE id IN ("
-                "SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? "
+                f"SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? {skip}"
                 f"ORDER BY next_attempt_at, id LIMIT ?) RETURNING {_OUTBOX_COLUMNS}",
-                (now + lease_ms, now, limit),
+                (now + lease_ms, now, *busy, limit),
             ).fetchall()
 
         rows = await self._write_now(claim)

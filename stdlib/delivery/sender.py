@@ -13,7 +13,7 @@ import asyncio
 import datetime as dt
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 import msgspec
 
@@ -93,15 +93,19 @@ class Sender:
         in turn, the connections stood idle meanwhile. Returns how many were tried."""
         total = 0
         recording: asyncio.Future[None] | None = None
+        recorded: set[int] = set()
         claimed = await self._claim()
         try:
             while claimed:
-                following = asyncio.ensure_future(self._claim())
+                # Messages being sent or recorded are ours whatever their lease says (a
+                # slow server, or a fast test clock, can outlast it): never claimed twice.
+                following = asyncio.ensure_future(self._claim({m.id for m in claimed} | recorded))
                 try:
                     outcomes = await self._send_all(claimed)
                     if recording is not None:
                         await recording
                     recording = asyncio.ensure_future(self._record(claimed, outcomes))
+                    recorded = {m.id for m in claimed}
                     total += len(claimed)
                 finally:
                     claimed = await following
@@ -110,8 +114,8 @@ class Sender:
                 await recording
         return total
 
-    async def _claim(self) -> list[OutboxRow]:
-        return await self.store.claim_outbox(ms_of(self.clock.now()), self.batch_size, self.policy.lease_ms)
+    async def _claim(self, busy: Collection[int] = ()) -> list[OutboxRow]:
+        return await self.store.claim_outbox(ms_of(self.clock.now()), self.batch_size, self.policy.lease_ms, busy)
 
     async def _send_all(self, claimed: list[OutboxRow]) -> list[Outcome]:
         return await asyncio.gather(*(self._attempt(m) for m in claimed))
