@@ -36,7 +36,7 @@ from scn.interpreter.checker import CheckResult, check_workspace
 from scn.interpreter.clock import VirtualClock, WallClock
 from scn.interpreter.runtime import Engine, EventInput, Settings
 from scn.interpreter.runtime.events import ContactIn
-from scn.interpreter.runtime.worker import deploy
+from scn.interpreter.runtime.worker import deploy, freeze_heap
 from scn.interpreter.store import DONE, SqliteStore
 from scn.interpreter.workspace import workspace_from_texts
 
@@ -109,6 +109,7 @@ async def scn_waits(count: int, folder: Path) -> dict[str, float]:
             finished.set()
 
     store.commit = timed_commit  # type: ignore[method-assign]
+    freeze_heap()  # as `scn worker` and `scn serve` do once they are up
     stop = asyncio.Event()
     loop = asyncio.create_task(engine.run_forever(stop))
     started = time.perf_counter()

@@ -36,6 +36,7 @@ import msgspec
 
 from ..interpreter.clock import WallClock
 from ..interpreter.runtime import Engine, Settings
+from ..interpreter.runtime.worker import freeze_heap
 from ..interpreter.store import SqliteStore
 from .event_loop import loop_factory
 
@@ -220,6 +221,7 @@ async def _child(config: ChildConfig, commands: asyncio.StreamReader, out: async
     try:
         await engine.load()
         engine.on_outbox.append(outbox)
+        freeze_heap()
         say(b"ready\n")
         tasks = [asyncio.create_task(t) for t in (engine.run_forever(stop), listen(), poll())]
         _, waiting = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)

@@ -18,6 +18,7 @@ import uvicorn
 from ..interpreter.clock import WallClock
 from ..interpreter.render import render_text
 from ..interpreter.runtime import Settings
+from ..interpreter.runtime.worker import freeze_heap
 from ..stdlib.delivery.config import DeliveryConfig, EmailSettings, build_channels, load_delivery
 from .app import create_app
 from .core import Core, check_files, read_directory
@@ -99,6 +100,7 @@ def serve(options: ServeOptions) -> int:
         }
 
     def ready(versions: dict[str, int]) -> None:
+        freeze_heap()  # the process is up: what exists now lasts as long as it does
         print(f"scn: serving {len(core.engine.scenarios)} scenario(s) on {public_url} (API docs: {public_url}/schema)")
         if sink is not None:
             print(f"scn: development mail sink on {sink.url}: see {public_url}/dev/mails")

@@ -203,16 +203,18 @@ class Engine:
     # ------------------------------------------------------------ the loop
 
     async def step(self) -> bool:
-        """Do one batch of events and one of due runs; False when there was nothing to do.
+        """Do one batch of due runs and one of events; False when there was nothing to do.
 
-        Both every time: a steady stream of events must not keep due runs waiting. When
-        runs are due within `DUE_SOON_MS`, the events batch is smaller, so that a batch
-        of events (tens of milliseconds for hundreds) does not make them late."""
+        Both every time: a steady stream of events must not keep due runs waiting. Due
+        runs go first (a run waits for earlier events about its own contact anyway:
+        `Store.due_runs`), and when runs are due within `DUE_SOON_MS` the events batch is
+        smaller, so that a batch of events (tens of milliseconds for hundreds) does not
+        make the next ones late."""
+        due = await self.run_due()
         next_wake = await self.store.next_wake()
         soon = next_wake is not None and next_wake <= ms_of(self.clock.now()) + DUE_SOON_MS
         size = self.settings.batch_size
         events = await self.process_events(max(20, size // 5) if soon else size)
-        due = await self.run_due()
         swept = await self.sweep_segments()
         return events + due + swept > 0
 

@@ -8,6 +8,7 @@ same engine loop next to its API.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import signal
 import sys
@@ -29,6 +30,15 @@ from .settings import Settings
 
 #: Most events acknowledged together in one group commit from one stream.
 INTAKE_BATCH = 1000
+
+
+def freeze_heap() -> None:
+    """Once a long-running process has started: what exists by now (modules, programs,
+    catalogues, templates) lives as long as it does, so it is moved out of the cycle
+    collector's reach. Full collections otherwise walk it all: two of ~50 ms each in a
+    burst of 10,000 wake-ups, straight into the lateness of the runs behind them."""
+    gc.collect()
+    gc.freeze()
 
 
 async def deploy(engine: Engine, checked: CheckResult, files: dict[str, str] | None = None) -> dict[str, int]:
@@ -139,6 +149,7 @@ async def run(
         versions = await deploy(engine, checked)
         if ready is not None:
             ready({"ready": True, "scenarios": versions})
+        freeze_heap()
         tasks = [asyncio.create_task(engine.run_forever(stop))]
         if sender is not None:
             tasks.append(asyncio.create_task(sender.run_forever(stop)))
