@@ -368,3 +368,30 @@ end
         assert await count_list_events(listened) == 1
 
     run(scenario())
+
+
+def test_what_events_say_of_a_contact_updates_it_and_a_new_address_is_tried_again() -> None:
+    """Projections: given fields change the contact, repeated ones change nothing; an
+    unsubscribe and a bounce mark the channel; a new address clears its bounce."""
+    workspace = 'list x "X"\n\nscenario s "S"\n  on order.paid\n  add to list x\nend\n'
+
+    async def scenario() -> None:
+        async with Harness(workspace) as h:
+
+            async def channels() -> dict[str, Any]:
+                return dict((await h.store.contacts(["ann"]))["ann"].get("channels") or {})
+
+            await h.play([h.event("contact.updated", "ann", person={"phone": "+380501112233", "language": "uk"})])
+            ann = (await h.store.contacts(["ann"]))["ann"]
+            assert (ann["email"], ann["phone"], ann["language"]) == ("ann@example.com", "+380501112233", "uk")
+            await h.play([h.event("contact.updated", "ann", person={"subscriptions": {"sms": False}})])
+            assert await channels() == {"sms": {"subscribed": False}}
+            bounced = h.event("message.bounced", "ann", data={"channel": "email", "reason": "550"})
+            await h.play([bounced, h.event("contact.updated", "ann")])  # the same address again
+            assert (await channels())["email"] == {"bounced": True}
+            await h.play([h.event("contact.updated", "ann", person={"email": "ann@new.example"})])
+            assert (await channels())["email"] == {"bounced": False}
+            assert (await h.store.contacts(["ann"]))["ann"]["email"] == "ann@new.example"
+            assert (await channels())["sms"] == {"subscribed": False}, "other channels keep their state"
+
+    run(scenario())

@@ -47,6 +47,15 @@ YIELD_EVERY = 25
 logger = logging.getLogger("scn.runtime")
 
 
+def _decode_payload(text: str) -> dict[str, Any]:
+    """An event's payload: JSON that scn wrote itself (msgspec's decoder, 5x json's speed)."""
+    try:
+        value = msgspec.json.decode(text)
+    except msgspec.DecodeError:  # rows written by older versions with json.dumps (NaN...)
+        value = json.loads(text)
+    return value if isinstance(value, dict) else {}
+
+
 class Engine:
     def __init__(
         self, store: Store, clock: Clock, settings: Settings | None = None, tracer: Tracer | None = None
@@ -368,7 +377,7 @@ class Engine:
     # ------------------------------------------------------------ one event
 
     async def _handle(self, batch: Batch, event: EventRow) -> None:
-        payload = json.loads(event.payload)
+        payload = _decode_payload(event.payload)
         await apply_projections(batch, event, payload)
         order_id = (payload.get("order") or {}).get("id")
         order = await batch.order(order_id)

@@ -127,25 +127,36 @@ def _ms(value: Any) -> int | None:
     return ms_of(dt.datetime.fromisoformat(value))
 
 
+#: Contact fields an event's `contact` may set directly.
+_CONTACT_FIELDS = frozenset({"email", "phone", "first_name", "last_name", "language", "timezone", "country"})
+
+
 async def apply_projections(batch: Batch, event: EventRow, payload: dict[str, Any]) -> None:
-    """Update contacts, orders, products and course progress from an event."""
+    """Update contacts, orders, products and course progress from an event.
+
+    Every event passes here, mostly repeating what is known of its contact: the common
+    path only compares the fields the event gives, and copies nothing that stays."""
     at = event.occurred_at
     contact_in = payload.get("contact") or {}
     contact = await batch.contact(event.contact_id)
-    fields: dict[str, Any] = {}
-    for name in ("email", "phone", "first_name", "last_name", "language", "timezone", "country"):
-        if contact_in.get(name) is not None and contact_in[name] != contact.get(name):
-            fields[name] = contact_in[name]
+    fields: dict[str, Any] = {
+        name: value for name, value in contact_in.items()
+        if name in _CONTACT_FIELDS and value is not None and value != contact.get(name)
+    }  # fmt: skip
     if contact_in.get("group") is not None:
         fields["grp"] = contact_in["group"]
     if contact_in.get("attributes"):
         fields["attributes"] = {**(contact.get("attributes") or {}), **contact_in["attributes"]}
-    if contact_in.get("push_token"):
+    token = contact_in.get("push_token")
+    old_token = (contact.get("attributes") or {}).get("push_token")
+    new_token = token not in (None, old_token)
+    if token and new_token:
         fields["attributes"] = {**fields.get("attributes", contact.get("attributes") or {}),
-                                "push_token": contact_in["push_token"]}  # fmt: skip
+                                "push_token": token}  # fmt: skip
     if contact_in.get("tags") is not None:
         fields["tags"] = contact_in["tags"]
-    channels = dict(contact.get("channels") or {})
+    known = contact.get("channels") or {}
+    channels = dict(known)
     for channel, subscribed in (contact_in.get("subscriptions") or {}).items():
         if channel in CHANNELS:
             channels[channel] = {**channels.get(channel, {}), "subscribed": bool(subscribed)}
@@ -154,14 +165,14 @@ async def apply_projections(batch: Batch, event: EventRow, payload: dict[str, An
         channels[data["channel"]] = {**channels.get(data["channel"], {}), "subscribed": False}
     if event.type == "message.bounced" and data.get("channel") in CHANNELS:
         channels[data["channel"]] = {**channels.get(data["channel"], {}), "bounced": True}
-    for channel in CHANNELS:
-        # A new address is worth trying again, whatever the old one did.
-        field = ADDRESS_FIELDS[channel]
-        old_token = (contact.get("attributes") or {}).get("push_token")
-        new_token = field == "push_token" and contact_in.get("push_token") not in (None, old_token)
-        if (fields.get(field) or new_token) and channels.get(channel, {}).get("bounced"):
-            channels[channel] = {**channels[channel], "bounced": False}
-    if channels != (contact.get("channels") or {}):
+    if new_token or "email" in fields or "phone" in fields:
+        for channel in CHANNELS:
+            # A new address is worth trying again, whatever the old one did.
+            field = ADDRESS_FIELDS[channel]
+            renewed = new_token if field == "push_token" else bool(fields.get(field))
+            if renewed and channels.get(channel, {}).get("bounced"):
+                channels[channel] = {**channels[channel], "bounced": False}
+    if channels != known:
         fields["channels"] = channels
     if event.type in ("contact.active", "lesson.completed", "course.progressed"):
         fields["last_activity_at"] = at
