@@ -115,15 +115,25 @@ def parse_all(named: list[tuple[str, str]], jobs: int = 1) -> list[ParseResult]:
     if jobs <= 1 or len(named) < PARALLEL_FROM or not _can_fork():
         with paused_gc():
             return [parse(text, path) for path, text in named]
+    import gc
     import multiprocessing
 
     chunks = [named[i::jobs] for i in range(jobs)]
-    with multiprocessing.get_context("fork").Pool(jobs) as pool:
-        blobs = pool.map(_parse_chunk, chunks)
+    # Decoding the children's trees builds a million objects, none of them garbage: with
+    # the collector on, its passes made the decoding 0.35-0.7 s instead of 0.13 s (1000
+    # files). Frozen, the parent's objects are not walked by a collection in a child
+    # either, which would copy their pages (the gc module's advice for fork).
     parsed: dict[str, ParseResult] = {}
-    for chunk, blob in zip(chunks, blobs, strict=True):
-        results = msgspec.msgpack.decode(blob, type=list[ParseResult])
-        parsed.update((path, result) for (path, _), result in zip(chunk, results, strict=True))
+    with paused_gc():
+        gc.freeze()
+        try:
+            with multiprocessing.get_context("fork").Pool(jobs) as pool:
+                blobs = pool.map(_parse_chunk, chunks)
+        finally:
+            gc.unfreeze()
+        for chunk, blob in zip(chunks, blobs, strict=True):
+            results = msgspec.msgpack.decode(blob, type=list[ParseResult])
+            parsed.update((path, result) for (path, _), result in zip(chunk, results, strict=True))
     return [parsed[path] for path, _ in named]
 
 

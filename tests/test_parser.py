@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from scn.interpreter import ast
@@ -283,3 +284,18 @@ def test_a_string_with_a_hash_is_not_a_comment() -> None:
     (item,) = module.items
     assert isinstance(item, ast.ListDecl) and item.title is not None and item.title.value == "#1 list"
     assert [c.text for c in result.comments] == ["# real"]
+
+
+def test_a_big_workspace_parsed_in_two_processes_is_the_one_parsed_in_one(tmp_path: Path) -> None:
+    """From PARALLEL_FROM files on, parsing forks; the trees and the errors come back the same."""
+    from scn.interpreter.workspace import PARALLEL_FROM, load_workspace
+
+    for n in range(PARALLEL_FROM + 10):
+        body = f'list l{n} "L {n}"\n' if n != 7 else 'list broken "Broken\n'  # one unterminated string
+        (tmp_path / f"f{n:04d}.scn").write_text(body, encoding="utf-8")
+    one = load_workspace([tmp_path], jobs=1)
+    two = load_workspace([tmp_path], jobs=2)
+    assert [f.path for f in two.files] == [f.path for f in one.files]
+    assert [f.parsed for f in two.files] == [f.parsed for f in one.files]
+    broken = [f for f in two.files if f.path.endswith("f0007.scn")]
+    assert broken and not broken[0].parsed.ok
