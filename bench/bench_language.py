@@ -169,7 +169,7 @@ def bench(quick: bool) -> dict[str, Any]:
             result = check_workspace(load_workspace([root], jobs=1))
             assert result.errors == 0
 
-        runs = 3 if quick else 7
+        runs = 2 if quick else 7
         results["L2_jobs"] = jobs
         results["L2_workspace_1000_files_s"] = summary(timed(whole_workspace, runs))
         results["L2_workspace_1000_files_one_process_s"] = summary(timed(whole_workspace_one_process, runs))

@@ -14,7 +14,7 @@ between the `<!-- summary -->` markers of docs/BENCHMARKS.md: each figure the me
 (three; one with --quick), its min–max spread, and its ratio to the reference measured
 in the same run. The analysis below the summary is written by people and left alone.
 
-Run: make bench (about 8 minutes), make bench-quick (under a minute: smaller sizes, one
+Run: make bench (about 10 minutes), make bench-quick (under a minute: smaller sizes, one
 run each; printed, not written into the page). Needs: pip install -e ".[bench]".
 """
 
