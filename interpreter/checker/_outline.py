@@ -7,10 +7,10 @@ for templates that rarely change between two checks. So the parts of the tree th
 checker walks (names, attribute reads, loops, assignments, macros) are copied into an
 outline of msgspec Structs, and outlines are kept in the per-user cache beside the
 parse tables, named by a hash of the template's text, the kind of environment, this
-module's format, scn's version and the installed Jinja; a check whose templates are all
-in the cache never imports Jinja. Like the tables, the cache is data (a planted file
-could at worst mislead a check, never run code) and is used only when private;
-SCN_GRAMMAR_CACHE=0 turns it off.
+module (its format and its file), scn's version and the installed Jinja; a check whose
+templates are all in the cache never imports Jinja. Like the tables, the cache is data
+(a planted file could at worst mislead a check, never run code) and is used only when
+private; SCN_GRAMMAR_CACHE=0 turns it off.
 """
 
 from __future__ import annotations
@@ -89,9 +89,11 @@ def _stamp() -> str:
     """What the outlines depend on besides the text: scn, this format, the installed Jinja."""
     parts = [__version__, str(FORMAT)]
     spec = importlib.util.find_spec("jinja2")  # finds it without importing it
-    if spec is not None and spec.origin:
-        info = os.stat(spec.origin)
-        parts += [spec.origin, str(info.st_mtime_ns), str(info.st_size)]
+    # This module too: an edited checkout must not read outlines an older one wrote.
+    for origin in (spec.origin if spec is not None else None, __file__):
+        if origin:
+            info = os.stat(origin)
+            parts += [origin, str(info.st_mtime_ns), str(info.st_size)]
     return "\x1f".join(parts)
 
 
