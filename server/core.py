@@ -83,9 +83,8 @@ class Core:
     ) -> None:  # fmt: skip
         """``engine_process``: run the engine loop in a child process (see engine_process.py)
         rather than next to the API; only with the wall clock and a database file."""
-        if engine_process and (path == ":memory:" or not isinstance(clock or WallClock(), WallClock)):
+        if engine_process and (path == ":memory:" or not isinstance(clock, WallClock | None)):
             raise ValueError("the engine runs in its own process only on a database file and the wall clock")
-        self.path = path
         self.store = SqliteStore(path)
         self.clock: Clock = clock or WallClock()
         self.settings = settings
@@ -123,7 +122,7 @@ class Core:
             self._tasks["sender"] = asyncio.create_task(self._guard("sender", self.sender.run_forever(self.stopping)))
         if self.use_engine_process:
             assert isinstance(self.clock, WallClock)
-            child = EngineProcess(self.path, self.settings, self.clock,
+            child = EngineProcess(self.store.path, self.settings, self.clock,
                                   on_outbox=self.sender.nudge if self.sender is not None else None)  # fmt: skip
             self.engine.on_accepted.append(child.nudge)
             self.engine.on_installed.append(child.reload)

@@ -35,9 +35,8 @@ from collections.abc import Callable
 import msgspec
 
 from ..interpreter.clock import WallClock
-from ..interpreter.runtime import Engine, Settings
-from ..interpreter.runtime.worker import freeze_heap
-from ..interpreter.store import SqliteStore
+from ..interpreter.runtime import Settings
+from ..interpreter.runtime.worker import freeze_heap, open_engine
 from .event_loop import loop_factory
 
 logger = logging.getLogger("scn.server")
@@ -179,9 +178,7 @@ class EngineProcess:
 
 
 async def _child(config: ChildConfig, commands: asyncio.StreamReader, out: asyncio.StreamWriter | None) -> None:
-    store = SqliteStore(config.db)
-    await store.open()
-    engine = Engine(store, WallClock(config.clock_speed, config.clock_origin), config.settings)
+    engine = await open_engine(config.db, WallClock(config.clock_speed, config.clock_origin), config.settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -219,7 +216,6 @@ async def _child(config: ChildConfig, commands: asyncio.StreamReader, out: async
             engine.nudge()
 
     try:
-        await engine.load()
         engine.on_outbox.append(outbox)
         freeze_heap()
         say(b"ready\n")
@@ -234,7 +230,7 @@ async def _child(config: ChildConfig, commands: asyncio.StreamReader, out: async
         if failure is not None:
             raise failure
     finally:
-        await store.close()
+        await engine.store.close()
 
 
 async def _child_main() -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import logging
 from collections import defaultdict
 from collections.abc import Callable
@@ -28,7 +27,7 @@ from ...stdlib.recommend import Recommender
 from ..clock import Clock, idle_until
 from ..compiler import program_digest
 from ..program import Bundle, Program, WaitFor
-from ..store import EXITED, RUNNING, Changes, EventIn, EventRow, RunRow, ScenarioRow, StepLog, Store
+from ..store import EXITED, RUNNING, Changes, EventIn, EventRow, RunRow, ScenarioRow, StepLog, Store, decode_json
 from ..types import Ref
 from .batch import Batch, ms_of
 from .evaluate import Env, condition
@@ -45,15 +44,6 @@ DUE_SOON_MS = 100
 #: Events handled between two turns given to the rest of the event loop.
 YIELD_EVERY = 25
 logger = logging.getLogger("scn.runtime")
-
-
-def _decode_payload(text: str) -> dict[str, Any]:
-    """An event's payload: JSON that scn wrote itself (msgspec's decoder, 5x json's speed)."""
-    try:
-        value = msgspec.json.decode(text)
-    except msgspec.DecodeError:  # rows written by older versions with json.dumps (NaN...)
-        value = json.loads(text)
-    return value if isinstance(value, dict) else {}
 
 
 class Engine:
@@ -377,7 +367,7 @@ class Engine:
     # ------------------------------------------------------------ one event
 
     async def _handle(self, batch: Batch, event: EventRow) -> None:
-        payload = _decode_payload(event.payload)
+        payload = decode_json(event.payload)
         await apply_projections(batch, event, payload)
         order_id = (payload.get("order") or {}).get("id")
         order = await batch.order(order_id)

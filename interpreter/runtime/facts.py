@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from ...stdlib.loyalty import tier_percent
 from ..program import Bundle
-from ..store import EventRow, RunRow
+from ..store import EventRow, RunRow, decode_json
 from ..timing import zone
 from ..values import Money, Percent, to_decimal
 from .batch import Batch
@@ -118,7 +117,7 @@ async def contact_in_segment(batch: Batch, bundle: Bundle, contact_id: str, segm
 
 def event_fields(event: EventRow, order: dict[str, Any] | None) -> dict[str, Any]:
     """`event.*`: the event's data fields, the records it carries, when it happened."""
-    payload = json.loads(event.payload)
+    payload = decode_json(event.payload)
     fields: dict[str, Any] = dict(payload.get("data") or {})
     fields["occurred_at"] = moment(event.occurred_at)
     if order is not None:

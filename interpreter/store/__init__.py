@@ -29,6 +29,7 @@ from .records import (
     RunStart,
     ScenarioRow,
     StepLog,
+    decode_json,
 )
 from .sqlite import SqliteStore
 
@@ -65,4 +66,5 @@ __all__ = [
     "StepLog",
     "Store",
     "StoreError",
+    "decode_json",
 ]

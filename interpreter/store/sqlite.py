@@ -12,13 +12,11 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import hashlib
-import json
 import sqlite3
 from collections.abc import Awaitable, Callable, Collection, Iterable
 from typing import Any, TypeVar
 
 import aiosqlite
-import msgspec
 
 from ._direct import DirectConnection
 from ._lock import WriterLock
@@ -32,6 +30,7 @@ from .records import (
     RunRow,
     RunStart,
     ScenarioRow,
+    decode_json,
 )
 from .schema import MIGRATIONS
 from .sqlite_changes import (
@@ -46,15 +45,6 @@ from .sqlite_outbox import OutboxMixin
 from .sqlite_queries import QueriesMixin
 
 T = TypeVar("T")
-
-
-def _decode_json(text: str) -> Any:
-    """A JSON column (attributes, channels, items...): msgspec's decoder, five times the
-    standard one's speed; `json.dumps` also wrote NaN and Infinity, which only `json` reads."""
-    try:
-        return msgspec.json.decode(text)
-    except msgspec.DecodeError:
-        return json.loads(text)
 
 
 #: A run is not due while an event about its contact, received before its wake-up, waits.
@@ -368,7 +358,7 @@ class SqliteStore(OutboxMixin, QueriesMixin):
             chunk = unique[start : start + 500]
             for record in await self._dicts(f"SELECT * FROM {table} WHERE id IN ({placeholders(len(chunk))})", chunk):
                 for name in JSON_FIELDS & record.keys():
-                    record[name] = _decode_json(record[name])
+                    record[name] = decode_json(record[name])
                 out[record["id"]] = record
         return out
 
@@ -376,7 +366,7 @@ class SqliteStore(OutboxMixin, QueriesMixin):
         """A contact's orders, oldest first."""
         rows = await self._dicts("SELECT * FROM orders WHERE contact_id = ? ORDER BY created_at, id", (contact_id,))
         for row in rows:
-            row["items"] = _decode_json(row["items"])
+            row["items"] = decode_json(row["items"])
         return rows
 
     async def course_access(self, contact_id: str) -> dict[str, tuple[str | None, str]]:

@@ -14,6 +14,7 @@ from typing import Any
 
 from ._sql import SqlAccess
 from .records import PENDING, Delivery, EventIn, OutboxRow
+from .sqlite_changes import placeholders
 
 _OUTBOX_COLUMNS = (
     "id, run_id, step, scenario, contact_id, channel, template, recipient, message, coupon_code, variant, "
@@ -30,7 +31,7 @@ class OutboxMixin(SqlAccess):
         """Pending messages due by ``now``, oldest first, each leased for ``lease_ms``;
         never those in ``exclude`` (the caller's own, in flight)."""
         busy = list(exclude)
-        skip = f"AND id NOT IN ({','.join('?' * len(busy))}) " if busy else ""
+        skip = f"AND id NOT IN ({placeholders(len(busy))}) " if busy else ""
 
         def claim(db: sqlite3.Connection) -> list[tuple[Any, ...]]:
             return db.execute(
