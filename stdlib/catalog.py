@@ -128,6 +128,30 @@ ENTITY_FIELDS: dict[str, dict[str, Type]] = {
 }
 
 
+#: The fields of each record that always hold a value. Every other field may be unset
+#: (None at run time): a contact without a first name, an order without a status, a
+#: coupon without an end. The checker, the evaluator and the templates read this one
+#: table for what "unset" can reach.
+ALWAYS_SET: dict[str, frozenset[str]] = {
+    "contact": frozenset(
+        {"id", "created_at", "bonus_balance", "lifetime_spend", "orders", "subscribed", "reachable", "tags"}
+    ),
+    "orders": frozenset({"count", "total", "average"}),
+    "channels": frozenset(ENTITY_FIELDS["channels"]),
+    "order": frozenset({"id", "number", "total", "items", "item_count", "created_at", "paid", "cancelled"}),
+    "item": frozenset({"quantity"}),
+    "product": frozenset({"id"}),
+    "run": frozenset({"started_at"}),
+    "coupon": frozenset({"code", "name", "discount"}),
+    "bonus": frozenset({"amount", "balance"}),
+}
+
+
+def may_be_unset(record: str, field: str) -> bool:
+    """Can ``record.field`` be unset? Custom contact attributes always can."""
+    return field not in ALWAYS_SET.get(record, frozenset())
+
+
 class EventSpec(msgspec.Struct, frozen=True):
     """A built-in or declared event: its payload fields and the records it carries."""
 
@@ -138,6 +162,9 @@ class EventSpec(msgspec.Struct, frozen=True):
     frequent: bool = False
     description: str = ""
     custom: bool = False
+    #: Payload fields an event may leave out (unset); the others it must give. The
+    #: records it carries and `occurred_at` are always there.
+    optional: frozenset[str] = frozenset()
 
 
 def _event(
@@ -147,13 +174,14 @@ def _event(
     *,
     carries: str = "",
     frequent: bool = False,
+    optional: str = "",
 ) -> EventSpec:
     payload: dict[str, Type] = {"occurred_at": DATETIME}
     carried = frozenset(carries.split()) if carries else frozenset()
     for record in carried:
         payload[record] = Entity(record)
     payload.update(fields or {})
-    return EventSpec(name, payload, carried, frequent, description)
+    return EventSpec(name, payload, carried, frequent, description, optional=frozenset(optional.split()))
 
 
 BUILTIN_EVENTS: dict[str, EventSpec] = {
@@ -166,6 +194,7 @@ BUILTIN_EVENTS: dict[str, EventSpec] = {
             "a contact did something (visit, login, lesson)",
             {"kind": STRING},
             frequent=True,
+            optional="kind",
         ),
         _event("order.created", "an order was placed", carries="order", frequent=True),
         _event("order.unpaid", "an order was placed but not paid (an application)", carries="order"),
@@ -178,6 +207,7 @@ BUILTIN_EVENTS: dict[str, EventSpec] = {
             {"status": STRING, "previous_status": STRING},
             carries="order",
             frequent=True,
+            optional="previous_status",
         ),
         _event(
             "order.item_status_changed",
@@ -185,6 +215,7 @@ BUILTIN_EVENTS: dict[str, EventSpec] = {
             {"status": STRING, "all_items": BOOL},
             carries="order item",
             frequent=True,
+            optional="all_items",
         ),
         _event("list.entered", "a contact was added to a list", {"list": Ref("list")}),
         _event("list.left", "a contact was removed from a list", {"list": Ref("list")}),
@@ -194,8 +225,14 @@ BUILTIN_EVENTS: dict[str, EventSpec] = {
             "group.changed",
             "a contact moved to another group",
             {"group": Ref("group"), "previous_group": Ref("group")},
+            optional="previous_group",
         ),
-        _event("course.access_granted", "a contact got access to a course", {"course": STRING, "tariff": STRING}),
+        _event(
+            "course.access_granted",
+            "a contact got access to a course",
+            {"course": STRING, "tariff": STRING},
+            optional="tariff",
+        ),
         _event(
             "course.progressed",
             "a contact's progress in a course changed",
@@ -214,22 +251,26 @@ BUILTIN_EVENTS: dict[str, EventSpec] = {
             "a contact opened a message",
             {"channel": STRING, "template": STRING, "scenario": STRING},
             frequent=True,
+            optional="template scenario",
         ),
         _event(
             "message.clicked",
             "a contact clicked a link in a message",
             {"channel": STRING, "template": STRING, "scenario": STRING, "url": STRING},
             frequent=True,
+            optional="template scenario",
         ),
         _event(
             "message.bounced",
             "a message could not be delivered for good: the address is unreachable on that channel",
             {"channel": STRING, "template": STRING, "scenario": STRING, "reason": STRING},
+            optional="template scenario reason",
         ),
         _event(
             "message.unsubscribed",
             "a contact unsubscribed from a channel",
             {"channel": STRING, "template": STRING, "scenario": STRING},
+            optional="template scenario",
         ),
         _event(
             "coupon.redeemed",
