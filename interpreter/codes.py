@@ -179,6 +179,19 @@ BAD_GROUP = _code(
     _A,
     "at most one group is the default for new contacts; `award bonus` without an amount needs a bonus program",
 )
+TEMPLATE_NOT_ALLOWED = _code(
+    "SCN217",
+    "template-not-allowed",
+    _A,
+    "a message template prints, tests, loops over lists and uses the documented filters; it cannot define macros, "
+    "include other templates or call functions and methods (but range())",
+)
+TEMPLATE_TYPE = _code(
+    "SCN218",
+    "template-type",
+    _A,
+    "give each filter, test and operator a value of the kind it takes, and print values, not records or lists",
+)
 
 # ---- flow, timing and ranges
 SPLIT_WEIGHTS = _code("SCN301", "split-weights", _F, "the variants and control must add up to 100%")

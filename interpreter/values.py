@@ -6,6 +6,7 @@ UTC, dates are `datetime.date`, times of day are `datetime.time`.
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
@@ -160,6 +161,52 @@ class Percent:
 
     def __repr__(self) -> str:
         return f"Percent({str(self.value)!r})"
+
+
+class DeclRef:
+    """A declaration named in an expression (`vip` in `contact.group == vip`)."""
+
+    __slots__ = ("kind", "name")
+
+    def __init__(self, kind: str, name: str) -> None:
+        self.kind = kind
+        self.name = name
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, DeclRef) and other.kind == self.kind and other.name == self.name
+
+    def __hash__(self) -> int:
+        return hash((self.kind, self.name))
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __repr__(self) -> str:
+        return f"DeclRef({self.kind!r}, {self.name!r})"
+
+
+def scaled(duration: dt.timedelta, factor: Decimal | int) -> dt.timedelta:
+    """A duration times a number, to the millisecond, without a float."""
+    milliseconds = (Decimal(duration // dt.timedelta(microseconds=1)) * factor / 1000).to_integral_value()
+    return dt.timedelta(milliseconds=int(milliseconds))
+
+
+def multiply(left: Any, right: Any) -> Any:
+    """`left * right` for runtime values: durations scale by numbers; the rest is Python's."""
+    if isinstance(left, dt.timedelta) and isinstance(right, Decimal | int) and not isinstance(right, bool):
+        return scaled(left, right)
+    if isinstance(right, dt.timedelta) and isinstance(left, Decimal | int) and not isinstance(left, bool):
+        return scaled(right, left)
+    return left * right
+
+
+def divide(left: Any, right: Any) -> Any:
+    """`left / right` for runtime values: a duration by a number or by a duration."""
+    if isinstance(left, dt.timedelta) and isinstance(right, Decimal | int) and not isinstance(right, bool):
+        return scaled(left, 1 / Decimal(right))
+    if isinstance(left, dt.timedelta) and isinstance(right, dt.timedelta):
+        return Decimal(left // dt.timedelta(microseconds=1)) / Decimal(right // dt.timedelta(microseconds=1))
+    return left / right
 
 
 def to_decimal(value: Any) -> Decimal:

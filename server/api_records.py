@@ -15,7 +15,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, PathParameter
 from ..interpreter.runtime import EventInput
 from ..interpreter.runtime.batch import Batch, ms_of
 from ..interpreter.runtime.events import ContactIn, EventError, OrderIn, ProductIn
-from ..interpreter.runtime.facts import TypedContactView
+from ..interpreter.runtime.facts import TypedContactView, contact_zone
 from ..interpreter.store import Changes, OutboxRow
 from ..stdlib import messages
 from .core import Core
@@ -162,17 +162,20 @@ async def _render(core: Core, name: str, contact_id: str) -> Preview:
     record = (await core.store.contacts([contact_id])).get(contact_id)
     if record is None:
         raise not_found(f"contact {contact_id!r}")
-    batch = Batch(core.store, core.clock.now(), core.engine.recommender, None)
-    context = {
+    context: dict[str, Any] = {
         "contact": TypedContactView(record, bundle.attributes),
         "scenario": "preview",
         "unsubscribe_url": core.settings.link("unsubscribe", contact_id, template.channel),
         "preferences_url": core.settings.link("preferences", contact_id, template.channel),
-        "bestsellers": await batch.recommend(contact_id, "bestsellers", 4),
     }
+    if "bestsellers" in template.uses:
+        batch = Batch(core.store, core.clock.now(), core.engine.recommender, None)
+        context["bestsellers"] = await batch.recommend(contact_id, "bestsellers", 4)
     variant = messages.choose_variant(template, record.get("language"))
+    zone = contact_zone(record, core.settings.default_timezone)
     try:
-        parts = messages.render_variant(variant, context)
+        # Off the event loop: a render takes up to its budget, and the API must go on answering.
+        parts = await asyncio.to_thread(messages.render_variant, variant, context, record.get("language"), zone)
     except Exception as error:
         raise Problem(
             422, "template-failed",

@@ -375,8 +375,20 @@ TEMPLATE_WITH_ORDER: dict[str, Type] = {"order": Entity("order"), "purchased": L
 TEMPLATE_WITH_COUPON: dict[str, Type] = {"coupon": Entity("coupon")}
 TEMPLATE_WITH_PRODUCTS: dict[str, Type] = {"products": PRODUCTS}
 TEMPLATE_WITH_BONUS: dict[str, Type] = {"bonus": Entity("bonus")}
-#: Filters our template environment adds to Jinja's own.
-TEMPLATE_FILTERS = ("money", "percent", "date", "datetime")
+#: `event`: the event that started the run, typed by the scenario's triggers.
+TEMPLATE_WITH_EVENT: dict[str, Type] = {"event": UNKNOWN}
+#: The filters, tests and globals templates may use (stdlib/templates.py implements
+#: them; the checker types them). Jinja's others are not available.
+TEMPLATE_FILTERS = (
+    "abs", "batch", "capitalize", "count", "d", "date", "datetime", "default", "e", "escape", "first", "join",
+    "last", "length", "lower", "money", "number", "percent", "replace", "reverse", "round", "safe", "sort",
+    "striptags", "time", "title", "trim", "truncate", "unique", "upper", "urlencode", "wordcount",
+)  # fmt: skip
+TEMPLATE_TESTS = (
+    "boolean", "defined", "divisibleby", "eq", "equalto", "even", "false", "ne", "none", "number",
+    "odd", "string", "true", "undefined",
+)  # fmt: skip
+TEMPLATE_GLOBALS = ("range",)
 
 ISO_CURRENCIES = frozenset(
     """AED ARS AUD AZN BGN BRL BYN CAD CHF CLP CNY COP CZK DKK EGP EUR GBP GEL HKD HUF IDR ILS

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import functools
-import html
-import re
+from html.parser import HTMLParser
 from typing import Any
-
-from jinja2 import Template as JinjaTemplate
+from zoneinfo import ZoneInfo
 
 from ..interpreter.program import Template, TemplateVariant
-from .templates import environment
+from .render_context import Budget, RenderInfo
+from .templates import compile_template, render_text
 
-_BLOCK_TAGS = re.compile(r"<\s*(br|/p|/div|/tr|/h[1-6]|/li|/table)\b[^>]*>", re.IGNORECASE)
-_LINK = re.compile(r"<a\s[^>]*href\s*=\s*\"([^\"]*)\"[^>]*>(.*?)</a>", re.IGNORECASE | re.DOTALL)
-_TAG = re.compile(r"<[^>]+>")
-_HEAD = re.compile(r"<(head|style|script)\b.*?</\1>", re.IGNORECASE | re.DOTALL)
+#: Tags whose end (or the tag itself) starts a new line in the text version of an email.
+_BREAKS = frozenset({"br", "p", "div", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "li", "table"})
+#: Tags whose content is not text for a reader.
+_HIDDEN = frozenset({"head", "style", "script", "title"})
 
 
 def choose_variant(template: Template, language: str | None) -> TemplateVariant:
@@ -31,30 +29,78 @@ def choose_variant(template: Template, language: str | None) -> TemplateVariant:
     return template.variants[0]
 
 
-@functools.lru_cache(maxsize=2048)
-def _compiled(text: str, html_part: bool) -> JinjaTemplate:
-    return environment(html=html_part).from_string(text)
+def message_language(variant: TemplateVariant, contact_language: str | None) -> str | None:
+    """The language whose conventions a message follows: its variant's, else the contact's."""
+    return variant.lang or contact_language
 
 
-def render_variant(variant: TemplateVariant, context: dict[str, Any]) -> dict[str, str]:
-    """Every part of a variant, rendered; an email without `plain` gets text from its HTML."""
-    parts = {key: _compiled(text, key == "html").render(context) for key, text in variant.parts.items()}
+def render_variant(
+    variant: TemplateVariant, context: dict[str, Any], language: str | None = None, zone: ZoneInfo | None = None
+) -> dict[str, str]:
+    """Every part of a variant, rendered under one budget; an email without `plain` gets
+    text from its HTML. A render over budget raises RenderBudgetError, with a reason a
+    marketer can read."""
+    info = RenderInfo(message_language(variant, language), zone or ZoneInfo("UTC"), Budget())
+    parts = {
+        key: render_text(compile_template(text, key == "html"), context, info) for key, text in variant.parts.items()
+    }
     if "html" in parts and "plain" not in parts:
         parts["plain"] = html_to_text(parts["html"])
-    for key in ("subject", "title"):
-        if "\r" in parts.get(key, "") or "\n" in parts.get(key, ""):
-            # A value from the contact's data must not be able to add a header.
-            raise ValueError(f"the {key} contains a line break once rendered: {parts[key][:60]!r}")
+    for key in ("subject", "title", "preheader"):
+        if key in parts:
+            # One line: a line break from the data (a name, a code) must not be able to add
+            # a header, so every kind of line break becomes a space.
+            parts[key] = " ".join(parts[key].splitlines())
     return parts
+
+
+class _TextOf(HTMLParser):
+    """The readable text of an HTML email, in one pass: paragraphs kept, links spelled out."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.out: list[str] = []
+        self.hidden = 0
+        self.link: str | None = None
+        self.link_text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _HIDDEN:
+            self.hidden += 1
+        elif tag == "a":
+            self.link = dict(attrs).get("href") or ""
+            self.link_text = []
+        elif tag == "br":
+            self.out.append("\n")
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "br":
+            self.out.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _HIDDEN:
+            self.hidden = max(self.hidden - 1, 0)
+        elif tag == "a" and self.link is not None:
+            text = " ".join("".join(self.link_text).split())
+            self.out.append(f"{text} ({self.link})" if self.link else text)
+            self.link = None
+        elif tag in _BREAKS:
+            self.out.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if self.hidden:
+            return
+        (self.link_text if self.link is not None else self.out).append(data)
 
 
 def html_to_text(markup: str) -> str:
     """A readable plain-text version of an HTML email: paragraphs kept, links spelled out."""
-    text = _HEAD.sub("", markup)
-    text = _LINK.sub(lambda m: f"{_TAG.sub('', m.group(2)).strip()} ({m.group(1)})", text)
-    text = _BLOCK_TAGS.sub("\n", text)
-    text = html.unescape(_TAG.sub("", text))
-    lines = [" ".join(line.split()) for line in text.splitlines()]
+    parser = _TextOf()
+    parser.feed(markup)
+    parser.close()
+    if parser.link is not None:  # an <a> never closed: keep its text
+        parser.out.append("".join(parser.link_text))
+    lines = [" ".join(line.split()) for line in "".join(parser.out).splitlines()]
     out: list[str] = []
     for line in lines:
         if line or (out and out[-1]):

@@ -32,8 +32,10 @@ from scn.stdlib.catalog import (
     LANGUAGES,
     TEMPLATE_ALWAYS,
     TEMPLATE_FILTERS,
+    TEMPLATE_TESTS,
     TEMPLATE_WITH_BONUS,
     TEMPLATE_WITH_COUPON,
+    TEMPLATE_WITH_EVENT,
     TEMPLATE_WITH_ORDER,
     TEMPLATE_WITH_PRODUCTS,
 )
@@ -210,11 +212,47 @@ def test_template_variables_and_filters_are_documented() -> None:
         **TEMPLATE_WITH_COUPON,
         **TEMPLATE_WITH_PRODUCTS,
         **TEMPLATE_WITH_BONUS,
+        **TEMPLATE_WITH_EVENT,
     }
     for name in variables:
         assert f"| `{name}` |" in text, name
-    for name in TEMPLATE_FILTERS:
-        assert f"| `{name}` |" in text, name
+    filters = text[text.index("### 8.3 Filters") : text.index("### 8.4")]
+    rows = [line.split("|")[1] for line in filters.splitlines() if line.startswith("| `")]
+    documented = {name.strip(" `") for row in rows for name in row.split(",")}
+    assert documented == set(TEMPLATE_FILTERS)
+    for name in TEMPLATE_TESTS:
+        assert f"`is {name}" in filters, name
+
+
+def test_the_printed_values_table_is_what_templates_print() -> None:
+    """Section 8.2 shows each kind of value as three languages print it: it must be so."""
+    import datetime as dt
+    from decimal import Decimal
+    from zoneinfo import ZoneInfo
+
+    from scn.interpreter.values import Money, Percent
+    from scn.stdlib import formatting
+
+    values = {
+        "money `1234.5 UAH`": Money("1234.5", "UAH"),
+        "number `1234.5`": Decimal("1234.5"),
+        "percentage `12.5%`": Percent("12.5"),
+        "date `2026-12-10`": dt.date(2026, 12, 10),
+        "moment `2026-12-09T23:30Z`, contact in Kyiv": dt.datetime(2026, 12, 9, 23, 30, tzinfo=dt.UTC),
+        "duration `36h`": dt.timedelta(hours=36),
+        "an unset field": None,
+    }
+    text = doc_text()
+    table = text[text.index("### 8.2") : text.index("### 8.3")]
+    lines = [line for line in table.splitlines() if line.startswith("|")]
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines]
+    rows = [row for row in rows if row[0] not in ("Value", "---")]
+    assert [row[0] for row in rows] == list(values)
+    for label, *shown in rows:
+        for language, cell in zip(("en", "uk", "pl"), shown, strict=True):
+            printed = formatting.shown(values[label], formatting.locale_of(language), ZoneInfo("Europe/Kyiv"))
+            expected = "" if cell == "(nothing)" else cell.strip("`")
+            assert printed.replace("\xa0", " ").replace("\u202f", " ") == expected, (label, language)
 
 
 def test_currencies_and_languages_are_listed() -> None:

@@ -263,11 +263,11 @@ async def test_the_sender_loop_delivers_batch_after_batch_each_message_once() ->
 
 
 async def test_line_breaks_from_contact_data_never_reach_a_header() -> None:
+    """A subject is one line: a line break in the data becomes a space, and the mail goes."""
     async with Harness(WORKSPACE, resources=RESOURCES) as h:
-        await h.play([registered(h, "eve", name="Eve\r\nBcc: victim@example.com")])
-        log = await h.rows("SELECT outcome, detail FROM step_log WHERE name LIKE 'send%'")
-        assert log[0][0] == "failed" and "line break" in log[0][1]
-        assert await h.rows("SELECT 1 FROM outbox WHERE status = 'pending'") == []
+        await h.play([registered(h, "eve", name="Eve\r\nBcc: victim@example.com\u2028X")])
+        ((message,),) = await h.rows("SELECT message FROM outbox WHERE status = 'pending'")
+        assert json.loads(message)["subject"] == "Welcome, Eve Bcc: victim@example.com X!"
 
 
 def test_unsafe_sender_header_is_refused_when_building() -> None:

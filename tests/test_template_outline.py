@@ -21,7 +21,7 @@ template thanks email
 end
 
 template note sms
-  text "{% for p in products %}{{ p.nme }} {{ loop.index }}{% endfor %}{% set x = 1 %}{{ x }}{{ range(3) | list }}"
+  text "{% for p in products %}{{ p.nme }} {{ loop.index }}{% endfor %}{% set x = 1 %}{{ x }}{{ range(3) | join('-') }}"
 end
 
 scenario thanks "Thanks"
@@ -32,8 +32,12 @@ scenario thanks "Thanks"
 end
 """
 #: Errors the checker finds through the templates' trees: an unknown field, an unknown
-#: variable, a field of a loop variable, a missing unsubscribe link.
-HTML = "<p>{{ contact.first_name }} {{ cupon }}</p>{% macro m(a) %}{{ a.b }}{% endmacro %}"
+#: variable, a field of a loop variable, a filter given text, a macro, a missing
+#: unsubscribe link.
+HTML = (
+    "<p>{{ contact.first_name }} {{ cupon }} {{ contact.first_name|money }}</p>"
+    "{% macro m(a) %}{{ a.b }}{% endmacro %}{{ order.total|money }}"
+)
 
 CHECK = """
 import json, sys
@@ -77,6 +81,8 @@ def test_a_check_from_the_cache_finds_what_jinja_finds_without_importing_it(work
     assert any("no variable `cupon`" in m for m in found), found
     assert any("has no unsubscribe link" in m for m in found), found
     assert any("has no field `nme`" in m for m in found), found
+    assert any("`money` takes money or a number, not a string" in m for m in found), found
+    assert any("cannot use `{% macro %}`" in m for m in found), found
     assert not any("`loop`" in m or "`range`" in m or "`x`" in m or "`a`" in m for m in found), found
     assert list((cache / "scn").glob("template-*.msgpack")), "outlines were kept"
     second, imported = check(workspace, cache)

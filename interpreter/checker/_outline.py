@@ -1,14 +1,14 @@
 """What the checker needs of a Jinja template, as plain data kept on disk.
 
-Checking a template means parsing and compiling it with Jinja, then walking its syntax
-tree for the variables and fields it reads. Importing Jinja alone costs a cold
-`scn check` ~45 ms (of ~250), and compiling each template a millisecond or two more,
-for templates that rarely change between two checks. So the parts of the tree the
-checker walks (names, attribute reads, loops, assignments, macros) are copied into an
-outline of msgspec Structs, and outlines are kept in the per-user cache beside the
-parse tables, named by a hash of the template's text, the kind of environment, this
-module (its format and its file), scn's version and the installed Jinja; a check whose
-templates are all in the cache never imports Jinja. Like the tables, the cache is data
+Checking a template means parsing and compiling it with Jinja, then typing its syntax
+tree (_template_types.py). Importing Jinja is a good part of a cold `scn check`, and
+compiling each template costs more, for templates that rarely change between two
+checks. So the parts of the tree the checker types are copied into an outline of
+msgspec Structs, and outlines are kept in the per-user cache beside the parse tables,
+named by a hash of the template's text, the kind of environment, the modules that
+decide what a template may use (this one, stdlib's catalog, templates and filters),
+scn's version and the installed Jinja; a check whose templates are all in the cache
+never imports Jinja. Like the tables, the cache is data
 (a planted file could at worst mislead a check, never run code) and is used only when
 private; SCN_GRAMMAR_CACHE=0 turns it off.
 """
@@ -27,29 +27,39 @@ from ... import __version__
 from ...grammar._tables import private_cache_file
 
 #: Bump when the outline's shape, or what goes into it, changes.
-FORMAT = 1
-
-# Node kinds: what the checker's walk treats differently.
-NAME, GETATTR, FOR, ASSIGN, SCOPE, OTHER = range(6)
+FORMAT = 2
 
 
-class Node(msgspec.Struct, array_like=True, frozen=True):
-    kind: int
-    #: NAME: the variable (read); GETATTR: the attribute.
-    text: str = ""
+class Node(msgspec.Struct, array_like=True, frozen=True, gc=False):
+    """A node of a template's syntax tree, as much of it as the checker types.
+
+    ``kind`` is Jinja's node class, folded where the checker treats several alike:
+    "Binary" for + - * / // % ** (``text`` the operator), "Scope" for blocks that only
+    hold statements, "Else" for an `if`'s else branch, "Nothing" for a filter block's
+    input. Kinds templates may not use keep their Jinja name and line.
+    """
+
+    kind: str
     line: int = 0
-    #: NAME: one of the environment's globals (range, dict...), not a variable.
-    is_global: bool = False
-    #: In order: OTHER and ASSIGN their sub-nodes, GETATTR the object, FOR its body then
-    #: its filter, SCOPE (a macro or call block) its body.
-    children: tuple[Node, ...] = ()
-    #: FOR and ASSIGN: the names bound; SCOPE: the arguments.
-    bound: tuple[str, ...] = ()
-    #: FOR: the loop variable is one name (not a tuple to unpack).
-    simple: bool = False
-    #: FOR: what it iterates over, and its else branch.
-    iterable: Node | None = None
+    #: Name: the variable; Getattr: the field; Filter, Test: the name; Binary: the operator;
+    #: Const: its type ("str", "number", "bool", "none"); For: "recursive" or "unpack" when so.
+    text: str = ""
+    #: Const: the value as text.
+    value: str = ""
+    #: The sub-expressions, in order. Filter, Test: the value, then the arguments, keyword
+    #: arguments last; Call: the callee first; Compare: the first operand, then the others;
+    #: If: the test; For: what it loops over, then its filter; Getitem: the object, the key.
+    args: tuple[Node, ...] = ()
+    #: Filter, Test, Call: the names of the last len(keywords) arguments; Compare: the operators.
+    keywords: tuple[str, ...] = ()
+    #: Filter, Test, Call: given *args or **kwargs (which the checker cannot type).
+    spread: bool = False
+    #: Statements inside: a block's body, an `if`'s branch.
+    body: tuple[Node, ...] = ()
+    #: If: its elif branches (If nodes) then its else (an Else node); For: its else.
     otherwise: tuple[Node, ...] = ()
+    #: For, Assign, AssignBlock, With: the names bound.
+    bound: tuple[str, ...] = ()
 
 
 class Outline(msgspec.Struct, array_like=True, frozen=True):
@@ -79,8 +89,8 @@ def outline(text: str, html: bool) -> Outline:
             with open(temporary, "wb") as handle:
                 handle.write(msgspec.msgpack.encode(made))
             os.replace(temporary, path)  # readers never see half a file
-        except OSError:
-            pass
+        except (OSError, RecursionError):
+            pass  # not kept: the next check makes it again
     return made
 
 
@@ -88,10 +98,14 @@ def outline(text: str, html: bool) -> Outline:
 def _stamp() -> str:
     """What the outlines depend on besides the text: scn, this format, the installed Jinja."""
     parts = [__version__, str(FORMAT)]
-    spec = importlib.util.find_spec("jinja2")  # finds it without importing it
-    # This module too: an edited checkout must not read outlines an older one wrote.
-    for origin in (spec.origin if spec is not None else None, __file__):
-        if origin:
+    # Found without importing them. This module and stdlib's too: an edited checkout
+    # must not read outlines an older one wrote.
+    here = os.path.dirname(os.path.abspath(__file__))
+    stdlib = os.path.join(os.path.dirname(os.path.dirname(here)), "stdlib")
+    spec = importlib.util.find_spec("jinja2")
+    own = [os.path.join(stdlib, f"{name}.py") for name in ("catalog", "templates", "template_filters")]
+    for origin in (spec.origin if spec is not None else None, __file__, *own):
+        if origin and os.path.exists(origin):
             info = os.stat(origin)
             parts += [origin, str(info.st_mtime_ns), str(info.st_size)]
     return "\x1f".join(parts)
@@ -102,44 +116,112 @@ def _key(text: str, html: bool) -> str:
 
 
 def _from_jinja(text: str, html: bool) -> Outline:
-    from jinja2 import TemplateSyntaxError
+    from jinja2 import TemplateSyntaxError, nodes
 
-    from ...stdlib.templates import environment
+    from ...stdlib.templates import compile_template, parse
 
-    env = environment(html=html)
     try:
-        tree = env.parse(text)
-        env.compile(tree)
+        tree = parse(text, html)
+        compile_template(text, html)  # what runs: unknown filters and tests fail here
+        names = tuple(sorted({n.name for n in tree.find_all(nodes.Name)}))
+        return Outline(_Builder(nodes).node(tree), names)
     except TemplateSyntaxError as error:
         return Outline(None, error=str(error.message), error_line=error.lineno or 1)
-    from jinja2 import nodes
-
-    names = tuple(sorted({n.name for n in tree.find_all(nodes.Name)}))
-    return Outline(_node(tree, nodes, frozenset(env.globals)), names)
+    except RecursionError:
+        return Outline(None, error="the template nests too deeply", error_line=1)
 
 
-def _node(node: Any, nodes: Any, globals_: frozenset[str]) -> Node:
-    """The outline of a Jinja node: the same walk as the checker's, with what it reads."""
+class _Builder:
+    """Jinja's tree -> the outline (see Node for what each kind keeps)."""
 
-    def targets(target: Any) -> tuple[str, ...]:
-        found = [target] if isinstance(target, nodes.Name) else list(target.find_all(nodes.Name))
+    def __init__(self, nodes: Any) -> None:
+        self.n = nodes
+
+    def each(self, children: Any) -> tuple[Node, ...]:
+        return tuple(self.node(child) for child in children)
+
+    def call_like(self, kind: str, node: Any, first: Node, text: str = "") -> Node:
+        keywords = tuple(k.key for k in node.kwargs)
+        args = (first, *self.each(node.args), *(self.node(k.value) for k in node.kwargs))
+        spread = node.dyn_args is not None or node.dyn_kwargs is not None
+        return Node(kind, node.lineno, text, args=args, keywords=keywords, spread=spread)
+
+    def node(self, node: Any) -> Node:  # noqa: C901 - one case per kind of Jinja node
+        n, line = self.n, node.lineno
+        if isinstance(node, n.Template):
+            return Node("Template", 1, body=self.each(node.body))
+        if isinstance(node, n.Output):
+            return Node("Output", line, args=self.each(c for c in node.nodes if not isinstance(c, n.TemplateData)))
+        if isinstance(node, n.If):
+            otherwise = self.each(node.elif_) + (
+                (Node("Else", line, body=self.each(node.else_)),) if node.else_ else ()
+            )
+            return Node("If", line, args=(self.node(node.test),), body=self.each(node.body), otherwise=otherwise)
+        if isinstance(node, n.For):
+            how = "recursive" if node.recursive else "" if isinstance(node.target, n.Name) else "unpack"
+            args = (self.node(node.iter), *((self.node(node.test),) if node.test is not None else ()))
+            return Node("For", line, how, args=args, body=self.each(node.body), otherwise=self.each(node.else_),
+                        bound=self.targets(node.target))  # fmt: skip
+        if isinstance(node, n.Assign | n.AssignBlock):
+            how = "" if isinstance(node.target, n.Name) else "unpack"
+            value = node.node if isinstance(node, n.Assign) else node.filter
+            args = (self.node(value),) if value is not None else ()
+            body = self.each(node.body) if isinstance(node, n.AssignBlock) else ()
+            return Node(type(node).__name__, line, how, args=args, body=body, bound=self.targets(node.target))
+        if isinstance(node, n.With):
+            bound = tuple(name for t in node.targets for name in self.targets(t))
+            return Node("With", line, args=self.each(node.values), body=self.each(node.body), bound=bound)
+        if isinstance(node, n.FilterBlock):
+            return Node("FilterBlock", line, args=(self.node(node.filter),), body=self.each(node.body))
+        if isinstance(node, n.Scope | n.ScopedEvalContextModifier):
+            return Node("Scope", line, body=self.each(node.body))
+        if isinstance(node, n.EvalContextModifier):
+            return Node("Scope", line)
+        if isinstance(node, n.Name):
+            return Node("Name", line, node.name)
+        if isinstance(node, n.Const):
+            return self.const(node.value, line)
+        if isinstance(node, n.Getattr):
+            return Node("Getattr", line, node.attr, args=(self.node(node.node),))
+        if isinstance(node, n.Getitem):
+            return Node("Getitem", line, args=(self.node(node.node), self.node(node.arg)))
+        if isinstance(node, n.Slice):
+            parts = (node.start, node.stop, node.step)
+            return Node("Slice", line, args=tuple(self.node(p) if p is not None else Node("Const", line, "none")
+                                                  for p in parts))  # fmt: skip
+        if isinstance(node, n.Filter | n.Test):
+            value = self.node(node.node) if node.node is not None else Node("Nothing", line)
+            return self.call_like(type(node).__name__, node, value, node.name)
+        if isinstance(node, n.Call):
+            return self.call_like("Call", node, self.node(node.node))
+        if isinstance(node, n.Compare):
+            args = (self.node(node.expr), *(self.node(o.expr) for o in node.ops))
+            return Node("Compare", line, args=args, keywords=tuple(o.op for o in node.ops))
+        if isinstance(node, n.And | n.Or):
+            return Node(type(node).__name__, line, args=(self.node(node.left), self.node(node.right)))
+        if isinstance(node, n.BinExpr):
+            return Node("Binary", line, node.operator, args=(self.node(node.left), self.node(node.right)))
+        if isinstance(node, n.Not | n.Neg | n.Pos):
+            return Node(type(node).__name__, line, args=(self.node(node.node),))
+        if isinstance(node, n.CondExpr):
+            parts = (node.test, node.expr1, *((node.expr2,) if node.expr2 is not None else ()))
+            return Node("CondExpr", line, args=self.each(parts))
+        if isinstance(node, n.Concat | n.List | n.Tuple):
+            items = node.nodes if isinstance(node, n.Concat) else node.items
+            return Node("Concat" if isinstance(node, n.Concat) else "List", line, args=self.each(items))
+        # Anything else (macros, includes, blocks, dicts...): its kind and where it is.
+        return Node(type(node).__name__, line)
+
+    def targets(self, target: Any) -> tuple[str, ...]:
+        found = [target] if isinstance(target, self.n.Name) else list(target.find_all(self.n.Name))
         return tuple(t.name for t in found)
 
-    def each(children: Any) -> tuple[Node, ...]:
-        return tuple(_node(child, nodes, globals_) for child in children)
-
-    if isinstance(node, nodes.For):
-        body = [*node.body, *([node.test] if node.test else [])]
-        return Node(
-            FOR, bound=targets(node.target), simple=isinstance(node.target, nodes.Name),
-            iterable=_node(node.iter, nodes, globals_), children=each(body), otherwise=each(node.else_),
-        )  # fmt: skip
-    if isinstance(node, (nodes.Macro, nodes.CallBlock)):
-        return Node(SCOPE, bound=tuple(arg.name for arg in node.args), children=each(node.body))
-    if isinstance(node, nodes.Name) and node.ctx == "load":
-        return Node(NAME, text=node.name, line=node.lineno, is_global=node.name in globals_)
-    if isinstance(node, nodes.Getattr):
-        return Node(GETATTR, text=node.attr, line=node.lineno, children=(_node(node.node, nodes, globals_),))
-    kind = ASSIGN if isinstance(node, (nodes.Assign, nodes.AssignBlock)) else OTHER
-    bound = targets(node.target) if kind == ASSIGN else ()
-    return Node(kind, bound=bound, children=each(node.iter_child_nodes()))
+    @staticmethod
+    def const(value: Any, line: int) -> Node:
+        if value is None:
+            return Node("Const", line, "none")
+        if isinstance(value, bool):
+            return Node("Const", line, "bool", str(value).lower())
+        if isinstance(value, int | float):
+            return Node("Const", line, "number", repr(value))
+        return Node("Const", line, "str", str(value))

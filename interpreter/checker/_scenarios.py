@@ -411,6 +411,10 @@ class ScenarioChecker:
             context.update(TEMPLATE_WITH_BONUS)
         else:
             why["bonus"] = "no `award bonus` comes before this send on every way to it"
+        if "event" in flow.scope.roots:
+            context["event"] = flow.scope.roots["event"]
+        else:
+            why["event"] = "this scenario has no trigger"
         self.templates.check_send(step, context, why)
 
     def _bands(self, step: ast.Bands, flow: _Flow) -> bool:

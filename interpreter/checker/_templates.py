@@ -9,8 +9,11 @@ import msgspec
 from ...stdlib.catalog import (
     LANGUAGES,
     TEMPLATE_ALWAYS,
+    TEMPLATE_FILTERS,
+    TEMPLATE_TESTS,
     TEMPLATE_WITH_BONUS,
     TEMPLATE_WITH_COUPON,
+    TEMPLATE_WITH_EVENT,
     TEMPLATE_WITH_ORDER,
     TEMPLATE_WITH_PRODUCTS,
 )
@@ -18,10 +21,12 @@ from .. import ast, codes
 from ..diagnostics import DiagnosticSink, Related
 from ..span import Span, span_of_offsets
 from ..suggest import closest_name
-from ..types import UNKNOWN, Entity, ListOf, Type
+from ..types import Type
 from ..workspace import Workspace
-from ._outline import ASSIGN, FOR, GETATTR, NAME, SCOPE, Node, outline
+from ._outline import Node, outline
 from ._symbols import Symbols
+from ._template_signatures import Finding
+from ._template_types import Typer
 
 #: Which parts each channel takes, and which a variant must have.
 CHANNEL_PARTS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
@@ -38,7 +43,9 @@ ALL_TEMPLATE_VARIABLES: dict[str, Type] = {
     **TEMPLATE_WITH_COUPON,
     **TEMPLATE_WITH_PRODUCTS,
     **TEMPLATE_WITH_BONUS,
+    **TEMPLATE_WITH_EVENT,
 }
+_UNKNOWN_FILTER = re.compile(r"No (filter|test) named '([^']*)'(?: found)?\.")
 _EMAIL = re.compile(r"[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+")
 _SMS_SENDER = re.compile(r"[A-Za-z0-9 ]{1,11}")
 
@@ -56,6 +63,8 @@ class TemplateChecker:
         self.symbols = symbols
         self.sink = sink
         self.infos: dict[str, TemplateInfo] = {}
+        #: Each template's parts, kept to type them again for each send.
+        self.parts: dict[str, list[_Part]] = {}
 
     # ------------------------------------------------------------ declarations
 
@@ -205,10 +214,33 @@ class TemplateChecker:
             locate = _InlineLocator(part.value.span, self._scn_text(source))
         found = outline(text, part.key == "html")
         if found.root is None:
+            unknown = _UNKNOWN_FILTER.fullmatch(found.error)
+            if unknown is not None:
+                kind, name = unknown.groups()
+                names = TEMPLATE_FILTERS if kind == "filter" else TEMPLATE_TESTS
+                guess = closest_name(name, names)
+                self.sink.report(
+                    codes.TEMPLATE_NOT_ALLOWED,
+                    f"templates have no {kind} `{name}`" + (f": did you mean `{guess}`?" if guess else ""),
+                    locate.line(found.error_line, name),
+                    f"the {kind}s templates may use: " + ", ".join(sorted(names)),
+                )
+                return
             where = locate.line(found.error_line, None)
             self.sink.report(codes.TEMPLATE_SYNTAX, f"template error: {found.error}", where)
             return
-        _Reader(self, locate, info).visit(found.root, {})
+        seen: set[tuple[int, str | None, str]] = set()
+
+        def report(finding: Finding) -> None:
+            seen.add((finding.line, finding.word, finding.message))
+            hints = (finding.hint,) if finding.hint else ()
+            self.sink.report(finding.code, finding.message, locate.line(finding.line, finding.word), *hints)
+
+        typer = Typer(self.symbols, ALL_TEMPLATE_VARIABLES, report)
+        typer.template(found.root)
+        for name, (line, word) in typer.used.items():
+            info.uses.setdefault(name, locate.line(line, word))
+        self.parts.setdefault(decl.name.name, []).append(_Part(found.root, locate, frozenset(seen)))
         if decl.channel == "email" and part.key == "html" and "unsubscribe_url" not in found.names:
             self.sink.report(
                 codes.MISSING_UNSUBSCRIBE,
@@ -225,7 +257,8 @@ class TemplateChecker:
     # ------------------------------------------------------------ sends
 
     def check_send(self, send: ast.Send, context: dict[str, Type], why_missing: dict[str, str]) -> None:
-        """Report variables the template reads that this send does not provide."""
+        """Report what the template reads that this send does not give, and what does not
+        fit the types this send gives (its `event`, a coupon without an order to price)."""
         info = self.infos.get(send.template.name)
         if info is None:
             return
@@ -239,6 +272,32 @@ class TemplateChecker:
                 send.span,
                 related=(Related(used_at, f"`{name}` is used here"),),
             )
+        no_prices = why_missing.get("order") if "coupon" in context and "order" not in context else None
+        if "event" not in info.uses and not (no_prices and "coupon" in info.uses):
+            return
+        variables = {**ALL_TEMPLATE_VARIABLES, **context}
+        for part in self.parts.get(send.template.name, []):
+
+            def report(finding: Finding, part: _Part = part) -> None:
+                if (finding.line, finding.word, finding.message) in part.seen:
+                    return  # said at the template already
+                self.sink.report(
+                    finding.code,
+                    f"template `{send.template.name}`: {finding.message}",
+                    send.span,
+                    *((finding.hint,) if finding.hint else ()),
+                    related=(Related(part.locate.line(finding.line, finding.word), "here in the template"),),
+                )
+
+            Typer(self.symbols, variables, report, coupon_prices=no_prices).template(part.root)
+
+
+class _Part(msgspec.Struct, frozen=True):
+    """A template part's outline, where its lines are, and what was found in it alone."""
+
+    root: Node
+    locate: _FileLocator | _InlineLocator
+    seen: frozenset[tuple[int, str | None, str]]
 
 
 class _FileLocator:
@@ -267,88 +326,3 @@ class _InlineLocator:
             return self.span
         start = self.span.start + offset
         return span_of_offsets(self.span.file, self.scn_text, start, start + len(word or ""))
-
-
-class _Reader:
-    """Walks a template's outline: records top-level variables, checks their fields."""
-
-    def __init__(self, checker: TemplateChecker, locate: _FileLocator | _InlineLocator, info: TemplateInfo) -> None:
-        self.checker = checker
-        self.locate = locate
-        self.info = info
-
-    def visit(self, node: Node, local: dict[str, Type]) -> None:
-        if node.kind == FOR:
-            assert node.iterable is not None
-            self.visit(node.iterable, local)
-            item = self.type_of(node.iterable, local)
-            inner = dict(local)
-            for name in node.bound:
-                inner[name] = item.item if isinstance(item, ListOf) and node.simple else UNKNOWN
-            inner["loop"] = UNKNOWN
-            for child in node.children:
-                self.visit(child, inner)
-            for child in node.otherwise:
-                self.visit(child, local)
-            return
-        if node.kind == ASSIGN:
-            for name in node.bound:
-                local[name] = UNKNOWN
-        if node.kind == SCOPE:
-            inner = dict(local)
-            for name in node.bound:
-                inner[name] = UNKNOWN
-            inner.update(varargs=UNKNOWN, kwargs=UNKNOWN, caller=UNKNOWN)
-            for child in node.children:
-                self.visit(child, inner)
-            return
-        if node.kind == NAME:
-            self.name(node, local)
-            return
-        if node.kind == GETATTR:
-            self.visit(node.children[0], local)
-            self.attribute(node, local)
-            return
-        for child in node.children:
-            self.visit(child, local)
-
-    def name(self, node: Node, local: dict[str, Type]) -> None:
-        if node.text in local or node.is_global:
-            return
-        span = self.locate.line(node.line, node.text)
-        if node.text not in ALL_TEMPLATE_VARIABLES:
-            guess = closest_name(node.text, ALL_TEMPLATE_VARIABLES)
-            self.checker.sink.report(
-                codes.TEMPLATE_UNKNOWN_VARIABLE,
-                f"templates have no variable `{node.text}`" + (f": did you mean `{guess}`?" if guess else ""),
-                span,
-            )
-            return
-        self.info.uses.setdefault(node.text, span)
-
-    def attribute(self, node: Node, local: dict[str, Type]) -> None:
-        owner = self.type_of(node.children[0], local)
-        if not isinstance(owner, Entity):
-            return
-        fields = self.checker.symbols.fields_of(owner.kind)
-        if fields is None or node.text in fields:
-            return
-        guess = closest_name(node.text, fields)
-        self.checker.sink.report(
-            codes.TEMPLATE_UNKNOWN_VARIABLE,
-            f"{owner.kind} has no field `{node.text}`" + (f": did you mean `{guess}`?" if guess else ""),
-            self.locate.line(node.line, node.text),
-            f"fields of {owner.kind}: " + ", ".join(sorted(fields)),
-        )
-
-    def type_of(self, node: Node, local: dict[str, Type]) -> Type:
-        if node.kind == NAME:
-            if node.text in local:
-                return local[node.text]
-            return ALL_TEMPLATE_VARIABLES.get(node.text, UNKNOWN)
-        if node.kind == GETATTR:
-            owner = self.type_of(node.children[0], local)
-            if isinstance(owner, Entity):
-                fields = self.checker.symbols.fields_of(owner.kind) or {}
-                return fields.get(node.text, UNKNOWN)
-        return UNKNOWN

@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 
 from .. import ast
 from ..program import Bundle
-from ..values import CurrencyError, Money, Percent
-from .views import DeclRef, ProductView
+from ..values import CurrencyError, DeclRef, Money, Percent, divide, multiply
+from .views import ProductView
 
 UTC = dt.UTC
 
@@ -190,9 +190,9 @@ async def _binary(expr: ast.Binary, env: Env) -> Any:
         if op == "-":
             return left - right
         if op == "*":
-            return left * right
+            return multiply(left, right)
         if op == "/":
-            return left / right
+            return divide(left, right)
     except CurrencyError as error:
         raise EvaluationError(f"money of two currencies: {error}") from error
     except (ZeroDivisionError, ArithmeticError) as error:

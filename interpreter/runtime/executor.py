@@ -17,8 +17,10 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from babel import Locale
+
 from ...grammar._format import expr_text
-from ...stdlib import messages, tracking
+from ...stdlib import formatting, messages, tracking
 from ...stdlib.coupons import generate_code
 from ...stdlib.loyalty import bonus_for_order
 from .. import program as p
@@ -330,6 +332,8 @@ class _RunContext:
             run.position += 1
             return
         template = self.bundle.templates[i.template]
+        variant = messages.choose_variant(template, contact.get("language"))
+        language = messages.message_language(variant, contact.get("language"))
         coupon_view: CouponView | None = None
         code: str | None = None
         if i.coupon is not None:
@@ -338,11 +342,12 @@ class _RunContext:
                 self.log(i, "failed", f"no code left for coupon {i.coupon}")
                 run.position += 1
                 return
-            coupon_view = await self._coupon_view(i.coupon, code)
-        context = await self._template_context(contact, coupon_view, products, i)
-        variant = messages.choose_variant(template, contact.get("language"))
+            coupon_view = await self._coupon_view(i.coupon, code, formatting.locale_of(language))
+        context = await self._template_context(contact, template, coupon_view, products, i)
         try:
-            parts = messages.render_variant(variant, context)
+            parts = messages.render_variant(
+                variant, context, language, contact_zone(contact, self.settings.default_timezone)
+            )
         except Exception as error:  # a template error must not stop other runs
             self.log(i, "failed", f"template {i.template} ({variant.lang or 'default'}): {error}")
             run.position += 1
@@ -421,8 +426,10 @@ class _RunContext:
         )
 
     async def _template_context(
-        self, contact: dict[str, Any], coupon: CouponView | None, products: list[Any] | None, i: p.Send
-    ) -> dict[str, Any]:
+        self, contact: dict[str, Any], template: p.Template, coupon: CouponView | None, products: list[Any] | None,
+        i: p.Send,
+    ) -> dict[str, Any]:  # fmt: skip
+        """The variables a template sees; those it does not read are not computed."""
         env = await self.env()
         roots = env.roots
         context: dict[str, Any] = {
@@ -430,8 +437,11 @@ class _RunContext:
             "scenario": self.program.title,
             "unsubscribe_url": self.settings.link("unsubscribe", contact["id"], i.channel),
             "preferences_url": self.settings.link("preferences", contact["id"], i.channel),
-            "bestsellers": await self.batch.recommend(contact["id"], "bestsellers", 4),
         }
+        if "bestsellers" in template.uses:
+            context["bestsellers"] = await self.batch.recommend(contact["id"], "bestsellers", 4)
+        if "event" in template.uses:
+            context["event"] = roots["event"]
         order = roots.get("order")
         if order is not None:
             context["order"] = order
@@ -490,7 +500,7 @@ class _RunContext:
                 issued.add(code)
                 return code
 
-    async def _coupon_view(self, name: str, code: str) -> CouponView:
+    async def _coupon_view(self, name: str, code: str, locale: Locale) -> CouponView:
         coupon = self.bundle.coupons[name]
         issued = self.run.vars["coupons"][name]
         order = await self.batch.order(self.run.order_id)
@@ -502,6 +512,7 @@ class _RunContext:
             Money(Decimal(coupon.amount), coupon.currency or "XXX") if coupon.amount is not None else None,
             moment(issued.get("valid_until")),
             total,
+            locale,
         )
 
     async def _issue(self, i: p.IssueCoupon) -> None:

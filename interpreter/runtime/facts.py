@@ -145,7 +145,7 @@ def event_roots(
 
 
 def _reference(kind: str, name: str) -> Any:
-    from .views import DeclRef
+    from ..values import DeclRef
 
     return DeclRef(kind, name)
 

@@ -12,7 +12,10 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from ..values import Money, Percent, to_decimal
+from babel import Locale
+
+from ...stdlib import formatting
+from ..values import DeclRef, Money, Percent, to_decimal
 
 UTC = dt.UTC
 CHANNELS = ("email", "sms", "viber", "push", "webpush")
@@ -29,28 +32,6 @@ def money(amount: Any, currency: str | None) -> Money | None:
     if amount is None:
         return None
     return Money(to_decimal(amount), currency or "XXX")
-
-
-class DeclRef:
-    """A declaration named in an expression (`vip` in `contact.group == vip`)."""
-
-    __slots__ = ("kind", "name")
-
-    def __init__(self, kind: str, name: str) -> None:
-        self.kind = kind
-        self.name = name
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, DeclRef) and other.kind == self.kind and other.name == self.name
-
-    def __hash__(self) -> int:
-        return hash((self.kind, self.name))
-
-    def __str__(self) -> str:
-        return self.name
-
-    def __repr__(self) -> str:
-        return f"DeclRef({self.kind!r}, {self.name!r})"
 
 
 class ChannelsView:
@@ -216,19 +197,26 @@ class EventView:
 
 
 class CouponView:
-    """`coupon` in a template: the code this contact got and what it is worth."""
+    """`coupon` in a template: the code this contact got and what it is worth.
+
+    `price_before` and `price_after` exist only where the run has an order (the checker
+    refuses them elsewhere); `discount` is the discount as the message's language writes it.
+    """
 
     __slots__ = ("code", "name", "percent", "amount", "discount", "valid_until", "price_before", "price_after")
 
     def __init__(
         self, code: str, name: str, percent: Percent | None, amount: Money | None, valid_until: dt.datetime | None,
-        order_total: Money | None,
+        order_total: Money | None, locale: Locale,
     ) -> None:  # fmt: skip
         self.code = code
         self.name = name
         self.percent = percent
         self.amount = amount
-        self.discount = str(percent) if percent is not None else str(amount) if amount is not None else ""
+        self.discount = (
+            formatting.percent(percent, locale) if percent is not None
+            else formatting.money(amount, locale) if amount is not None else ""
+        )  # fmt: skip
         self.valid_until = valid_until
         self.price_before = order_total
         self.price_after: Money | None = None

@@ -1,0 +1,166 @@
+"""Values as text for people, by the conventions of a language (Babel's CLDR data).
+
+Money, numbers, percentages, dates, times and durations in a message follow the
+language the message is written in: `1 234,50 ₴` in Ukrainian, `UAH 1,234.50` in
+English, `9 grudnia 2026` in Polish. Moments are shown in the contact's time zone.
+Amounts go to Babel as Decimal, never through a float.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from decimal import Decimal
+from typing import Any, Literal, cast
+from zoneinfo import ZoneInfo
+
+from babel import Locale, UnknownLocaleError, dates, numbers
+
+from ..interpreter.values import DeclRef, Money, Percent
+
+#: The language used when the message's own cannot be told or is not in CLDR.
+DEFAULT_LANGUAGE = "en"
+#: Named formats of the date and time filters (CLDR's lengths).
+NAMED_FORMATS = frozenset({"short", "medium", "long", "full"})
+#: Currency codes scn uses where a currency is not known (ISO 4217's "no currency").
+NO_CURRENCY = "XXX"
+
+DurationUnit = Literal["week", "day", "hour", "minute", "second"]
+DateLength = Literal["short", "medium", "long", "full"]
+_DURATION_UNITS: tuple[tuple[DurationUnit, int], ...] = (
+    ("week", 604_800), ("day", 86_400), ("hour", 3_600), ("minute", 60), ("second", 1),
+)  # fmt: skip
+
+
+@functools.lru_cache(maxsize=256)
+def locale_of(language: str | None) -> Locale:
+    """The CLDR locale for a language tag ("uk", "pl-PL", "pt_BR"); English when unknown."""
+    if language:
+        try:
+            return Locale.parse(language.replace("-", "_"))
+        except (UnknownLocaleError, ValueError, TypeError):
+            base = language.replace("-", "_").split("_")[0]
+            if base and base != language:
+                return locale_of(base)
+    return Locale.parse(DEFAULT_LANGUAGE)
+
+
+def money(value: Money | Decimal | int, locale: Locale, currency: str | None = None) -> str:
+    """An amount with its currency as the language writes it: "1 234,50 ₴", "UAH 1,234.50"."""
+    amount = value.amount if isinstance(value, Money) else Decimal(value)
+    code = currency or (value.currency if isinstance(value, Money) else None)
+    if not code or code == NO_CURRENCY:
+        return numbers.format_decimal(amount, format="#,##0.00", locale=locale)
+    return numbers.format_currency(amount, code, locale=locale)
+
+
+def number(value: Decimal | int, locale: Locale, digits: int | None = None) -> str:
+    """A number with the language's separators: "1 234,5"; ``digits`` fixes the decimals."""
+    if digits is None:
+        return numbers.format_decimal(value, locale=locale, decimal_quantization=False)
+    pattern = "#,##0" + ("." + "0" * digits if digits > 0 else "")
+    return numbers.format_decimal(value, format=pattern, locale=locale)
+
+
+def percent(value: Percent | Decimal | int, locale: Locale) -> str:
+    """A percentage as the language writes it ("15%", "12,5 %"), every given digit kept."""
+    points = value.value if isinstance(value, Percent) else Decimal(value)
+    return numbers.format_percent(points / 100, locale=locale, decimal_quantization=False)
+
+
+def _local(moment: dt.datetime, zone: ZoneInfo) -> dt.datetime:
+    return moment.astimezone(zone)
+
+
+def date(value: dt.date, locale: Locale, zone: ZoneInfo, pattern: str | None = None) -> str:
+    """A date (a moment's date in the contact's zone): "9 December 2026" by default."""
+    if isinstance(value, dt.datetime):
+        value = _local(value, zone).date()
+    if pattern is not None and "%" in pattern:
+        return value.strftime(pattern)
+    return dates.format_date(value, format=pattern or "long", locale=locale)
+
+
+def time(value: dt.time | dt.datetime, locale: Locale, zone: ZoneInfo, pattern: str | None = None) -> str:
+    """A time of day ("18:30", "6:30 PM"); a moment's time in the contact's zone."""
+    if isinstance(value, dt.datetime):
+        value = _local(value, zone).time()
+    if pattern is not None and "%" in pattern:
+        return value.strftime(pattern)
+    return dates.format_time(value, format=pattern or "short", locale=locale)
+
+
+def datetime(value: dt.datetime, locale: Locale, zone: ZoneInfo, pattern: str | None = None) -> str:
+    """A moment in the contact's zone: "December 9, 2026 at 6:30 PM", "9 грудня 2026 р. о 18:30"."""
+    local = _local(value, zone)
+    if pattern is not None and "%" in pattern:
+        return local.strftime(pattern)
+    if pattern is not None and pattern not in NAMED_FORMATS:
+        return dates.format_datetime(local, format=pattern, tzinfo=zone, locale=locale)
+    glue = dates.get_datetime_format(cast(DateLength, pattern or "long"), locale=locale)
+    day = dates.format_date(local.date(), format=pattern or "long", locale=locale)
+    hour = dates.format_time(local.time(), format="short", locale=locale)
+    return str(glue).replace("'", "").replace("{1}", day).replace("{0}", hour)
+
+
+def duration(value: dt.timedelta, locale: Locale) -> str:
+    """A duration in the largest unit that measures it exactly: "36 hours", "2 weeks"."""
+    seconds = abs(int(value.total_seconds()))
+    unit: DurationUnit = next((name for name, size in _DURATION_UNITS if seconds and seconds % size == 0), "second")
+    # A threshold no amount reaches keeps Babel from rounding 36 hours up to "2 days".
+    return dates.format_timedelta(value, granularity=unit, threshold=10**12, locale=locale)
+
+
+_SAMPLES: dict[str, Any] = {
+    "date": dt.date(2026, 12, 31),
+    "time": dt.time(18, 30),
+    "datetime": dt.datetime(2026, 12, 31, 18, 30, tzinfo=dt.UTC),
+}
+_FORMATTERS: dict[str, Any] = {"date": date, "time": time, "datetime": datetime}
+_MISSING = {
+    "date": "it asks for a part a date does not have (a time of day, a time zone)",
+    "time": "it asks for a part a time of day does not have (a day, a month, a year)",
+    "datetime": "it is not a pattern Babel can use",
+}
+
+
+def check_pattern(pattern: str, kind: str) -> str | None:
+    """Why ``pattern`` cannot format a ``kind`` ("date", "time", "datetime"), or None.
+
+    Babel takes almost any text as a pattern, but fails on fields the value lacks
+    (hours of a date, a year of a time): the pattern is tried once, here, on a sample."""
+    formatter = _FORMATTERS[kind]
+    try:
+        formatter(_SAMPLES[kind], locale_of(DEFAULT_LANGUAGE), ZoneInfo("UTC"), pattern)
+    except Exception:  # noqa: BLE001 - any failure here is a finding, said in words below
+        return f"`{pattern}` cannot show a {kind}: {_MISSING[kind]}"
+    return None
+
+
+def shown(value: Any, locale: Locale, zone: ZoneInfo) -> str:
+    """Any value a template prints, as text: the default format for its type."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, DeclRef):
+        return value.name
+    if isinstance(value, Money):
+        return money(value, locale)
+    if isinstance(value, Percent):
+        return percent(value, locale)
+    if isinstance(value, Decimal | int):
+        return number(value, locale)
+    if isinstance(value, float):  # a literal written in the template
+        return number(Decimal(repr(value)), locale)
+    if isinstance(value, dt.datetime):
+        return datetime(value, locale, zone)
+    if isinstance(value, dt.date):
+        return date(value, locale, zone)
+    if isinstance(value, dt.time):
+        return time(value, locale, zone)
+    if isinstance(value, dt.timedelta):
+        return duration(value, locale)
+    raise TypeError(f"{type(value).__name__} cannot be shown as text")
