@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from html.parser import HTMLParser
+import html
+import re
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -10,7 +11,7 @@ from ..interpreter.program import Template, TemplateVariant
 from .render_context import Budget, RenderInfo
 from .templates import compile_template, render_text
 
-#: Tags whose end (or the tag itself) starts a new line in the text version of an email.
+#: Tags that start and end a line in the text version of an email.
 _BREAKS = frozenset({"br", "p", "div", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "li", "table"})
 #: Tags whose content is not text for a reader.
 _HIDDEN = frozenset({"head", "style", "script", "title"})
@@ -54,55 +55,53 @@ def render_variant(
     return parts
 
 
-class _TextOf(HTMLParser):
-    """The readable text of an HTML email, in one pass: paragraphs kept, links spelled out."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.out: list[str] = []
-        self.hidden = 0
-        self.link: str | None = None
-        self.link_text: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _HIDDEN:
-            self.hidden += 1
-        elif tag == "a":
-            self.link = dict(attrs).get("href") or ""
-            self.link_text = []
-        elif tag == "br":
-            self.out.append("\n")
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "br":
-            self.out.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _HIDDEN:
-            self.hidden = max(self.hidden - 1, 0)
-        elif tag == "a" and self.link is not None:
-            text = " ".join("".join(self.link_text).split())
-            self.out.append(f"{text} ({self.link})" if self.link else text)
-            self.link = None
-        elif tag in _BREAKS:
-            self.out.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if self.hidden:
-            return
-        (self.link_text if self.link is not None else self.out).append(data)
+_PIECE = re.compile(r"<[^<>]*>|[^<]+|<")
+_TAG_NAME = re.compile(r"<\s*(/?)\s*([A-Za-z][A-Za-z0-9]*)")
+_HREF = re.compile(r"""\bhref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.IGNORECASE)
 
 
 def html_to_text(markup: str) -> str:
-    """A readable plain-text version of an HTML email: paragraphs kept, links spelled out."""
-    parser = _TextOf()
-    parser.feed(markup)
-    parser.close()
-    if parser.link is not None:  # an <a> never closed: keep its text
-        parser.out.append("".join(parser.link_text))
-    lines = [" ".join(line.split()) for line in "".join(parser.out).splitlines()]
+    """A readable plain-text version of an HTML email: paragraphs kept, links spelled out.
+
+    One pass over the markup, in time linear in its length whatever it holds (the
+    standard library's HTMLParser takes quadratic time on some unclosed constructs,
+    and a template's output is not to be trusted to be well formed)."""
     out: list[str] = []
+    hidden = 0
+    link: str | None = None
+    link_text: list[str] = []
+    position, size = 0, len(markup)
+    while position < size:
+        if markup.startswith("<!--", position):
+            end = markup.find("-->", position + 4)
+            position = size if end < 0 else end + 3
+            continue
+        piece = _PIECE.match(markup, position)
+        assert piece is not None  # the last alternative matches any "<"
+        token, position = piece.group(), piece.end()
+        tag = _TAG_NAME.match(token) if len(token) > 2 and token.endswith(">") else None
+        if tag is None:
+            if not hidden:
+                (link_text if link is not None else out).append(html.unescape(token))
+            continue
+        closing, name = tag.group(1) == "/", tag.group(2).lower()
+        if name in _HIDDEN:
+            hidden = max(hidden - 1, 0) if closing else hidden + 1
+        elif name == "a" and not closing:
+            found = _HREF.search(token)
+            link = html.unescape(next((g for g in found.groups() if g is not None), "")) if found else ""
+            link_text = []
+        elif name == "a" and link is not None:
+            text = " ".join("".join(link_text).split())
+            out.append(f"{text} ({link})" if link else text)
+            link = None
+        elif name in _BREAKS:  # a block starts and ends on a line of its own
+            out.append("\n")
+    if link is not None:  # an <a> never closed: keep its text
+        out.append("".join(link_text))
+    lines = [" ".join(line.split()) for line in "".join(out).splitlines()]
+    kept: list[str] = []
     for line in lines:
-        if line or (out and out[-1]):
-            out.append(line)
-    return "\n".join(out).strip() + "\n"
+        if line or (kept and kept[-1]):
+            kept.append(line)
+    return "\n".join(kept).strip() + "\n"

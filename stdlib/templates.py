@@ -57,8 +57,10 @@ def binary(op: str, left: Any, right: Any) -> Any:
     """`left op right` as templates define it (see the module's docstring)."""
     if left is None or right is None:
         return None
-    if op not in _ARITHMETIC:
-        raise SecurityError(f"templates cannot use `{op}`")
+    if op not in _ARITHMETIC or (op == "%" and isinstance(left, str)):
+        # `**` could take the engine's memory, `'%s' % x` print Python's insides: the
+        # checker refuses both, and the sandbox would not run them either.
+        raise SecurityError(f"templates cannot use `{op}` here")
     if op == "*" and isinstance(left, str) != isinstance(right, str):
         text, times = (left, right) if isinstance(left, str) else (right, left)
         count = max(int(times), 0)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import pytest
 from jinja2.exceptions import SecurityError, UndefinedError
 
 from scn.interpreter.program import TemplateVariant
 from scn.stdlib.messages import render_variant
+from scn.stdlib.render_context import RenderBudgetError
 
 from .harness import Harness
 
@@ -39,6 +43,8 @@ def test_html_is_autoescaped_and_text_and_subject_are_not() -> None:
         "{{ ''.__class__.__subclasses__() }}",
         "{{ contact.tags.append('x') }}",
         "{{ cycler.__init__.__globals__.os }}",
+        "{{ '%s' % contact }}",
+        "{{ 2 ** 1000000 }}",
     ],
 )
 def test_templates_cannot_reach_python_internals_or_change_data(source: str) -> None:
@@ -80,3 +86,141 @@ def test_a_field_without_a_value_prints_as_nothing() -> None:
     parts = render_variant(variant(text="Hi {{ contact.first_name }}!", subject="{{ contact.first_name or 'friend' }}"),
                            {"contact": Person(None)})  # type: ignore[arg-type]  # fmt: skip
     assert parts == {"text": "Hi !", "subject": "friend"}
+
+
+# ---------------------------------------------------------------- what used to fail at send time
+
+SHOP = """
+currency UAH
+segment regulars "Regulars" where contact.orders.count >= 1
+coupon TEN discount 12.5% code "TEN" valid 36h
+program cashback "Cashback" bonus
+  tier 2% up to 1000 UAH
+  tier 5% above 1000 UAH
+end
+group members "Members" with program cashback default
+template thanks email
+  subject "{{ coupon.percent|percent }} / {{ bonus.percent|percent }} / {{ bonus.amount|money }}"
+  html "thanks.html"
+end
+template comeback email
+  subject "{{ coupon.discount }} until {{ coupon.valid_until|date }}"
+  html "comeback.html"
+end
+scenario thanks "Thanks"
+  on order.paid
+  entry once per order
+  award bonus
+  send email thanks with coupon TEN
+end
+scenario comeback "Comeback"
+  on segment.entered where event.segment == regulars
+  entry once per contact
+  send email comeback with coupon TEN
+end
+"""
+PAGES = {
+    "thanks.html": "<p>{{ coupon.price_before|money }} → {{ coupon.price_after|money }}</p>"
+    "<a href='{{ unsubscribe_url }}'>u</a>",
+    "comeback.html": "<p>{{ coupon.valid_until|datetime }}</p><a href='{{ unsubscribe_url }}'>u</a>",
+}
+
+
+def paid(h: Harness, contact: str, language: str, total: str) -> Any:
+    person = {"first_name": "Ann", "language": language, "timezone": "Europe/Kyiv"}
+    order = {"id": f"{contact}-1", "total": total, "currency": "UAH"}
+    return h.event("order.paid", contact, person=person, order=order)
+
+
+async def subjects(h: Harness) -> dict[tuple[str, str | None], str]:
+    found = {}
+    for contact, template, message in await h.rows("SELECT contact_id, template, message FROM outbox ORDER BY id"):
+        found[(contact, template)] = json.loads(message)["subject"]
+    return found
+
+
+async def test_percentages_money_and_dates_print_by_the_language_of_the_message() -> None:
+    """`|percent` failed on every percentage; `|date` printed 09.12.2026 in every language."""
+    async with Harness(SHOP, resources=PAGES) as h:
+        await h.play([paid(h, "ann", "uk", "1200.00"), paid(h, "jan", "pl", "1200.00"), paid(h, "joe", "en", "80")])
+        got = await subjects(h)
+    assert got[("ann", "thanks")] == "12,5% / 2% / 24,00\xa0₴"
+    assert got[("jan", "thanks")] == "12,5% / 2% / 24,00\xa0UAH"
+    assert got[("joe", "thanks")] == "12.5% / 2% / UAH1.60"
+    # Valid 36 hours from 2025-03-03 08:00 UTC: 2025-03-04 20:00 UTC, 22:00 in Kyiv.
+    assert got[("ann", "comeback")] == "12,5% until 4 березня 2025\u202fр."
+    assert got[("jan", "comeback")] == "12,5% until 4 marca 2025"
+    assert got[("joe", "comeback")] == "12.5% until March 4, 2025"
+
+
+async def test_a_coupon_price_needs_an_order_and_the_checker_says_so() -> None:
+    """price_before/after printed nothing (or failed under |money) in a run without an order."""
+    bad = SHOP.replace('html "comeback.html"', 'html "thanks.html"')
+    from .harness import checked as check_ok
+
+    with pytest.raises(AssertionError, match=r"`coupon.price_before` needs an order to price"):
+        check_ok(bad, PAGES)
+
+
+async def test_the_triggering_event_is_in_the_template_with_its_declared_types() -> None:
+    text = """
+event quiz.passed(course: string, score: number)
+template done sms
+  text "{{ event.course|upper }}: {{ event.score|number(1) }} ({{ event.occurred_at|date('short') }})"
+end
+scenario done "Done"
+  on quiz.passed
+  entry once per contact
+  send sms done
+end
+"""
+    async with Harness(text) as h:
+        person = {"phone": "+380501234567", "language": "uk"}
+        await h.play([h.event("quiz.passed", "ann", person=person, data={"course": "python", "score": 92})])
+        ((message,),) = await h.rows("SELECT message FROM outbox")
+    assert json.loads(message)["text"] == "PYTHON: 92,0 (03.03.25)"
+
+
+def test_hostile_templates_are_refused_quickly_at_check_time() -> None:
+    """`{{ 'x' * 10**9 }}` and `{{ 10**(10**7) }}` made the checker and the engine take
+    gigabytes and minutes: `**` is refused, nothing is folded at check time."""
+    import time
+
+    from .conftest import check_texts
+
+    for body in ("{{ 'x' * 10**9 }}", "{{ 10**(10**7) }}", "{{ '%s' % contact }}", "{{ '%s'|format(contact) }}"):
+        started = time.monotonic()
+        result = check_texts({"t.scn": 'template t sms\n  text "' + body + '"\nend\n'})
+        assert time.monotonic() - started < 2
+        assert [d.code.code for d in result.diagnostics] in (["SCN217"], ["SCN218"]), body
+
+
+def test_a_long_text_built_at_send_time_fails_that_message_only() -> None:
+    with pytest.raises(RenderBudgetError, match="longer than 1000000 characters"):
+        render_variant(variant(text="{{ 'x' * 1000000000 }}"), {})
+    with pytest.raises(RenderBudgetError):
+        render_variant(variant(text="{% for a in range(1000) %}{{ 'x' * 999 }}{% endfor %}{{ 'y' * 999999 }}"), {})
+
+
+@pytest.mark.parametrize("piece", ["<!--x", "</", "<?", "<![CDATA[", "<a href='x'>", "<"])
+def test_the_text_version_of_any_html_takes_time_linear_in_its_size(piece: str) -> None:
+    """The standard library's HTMLParser took 115 s on 100,000 unclosed `<!--`: a template
+    whose output is like that must not stop the engine."""
+    import time
+
+    from scn.stdlib.messages import html_to_text
+
+    started = time.monotonic()
+    html_to_text(piece * 100_000)
+    assert time.monotonic() - started < 5  # quadratic: minutes; linear: a fraction of a second
+
+
+def test_the_text_version_keeps_paragraphs_and_spells_out_links() -> None:
+    from scn.stdlib.messages import html_to_text
+
+    markup = (
+        "<html><head><title>T</title><style>p { color: red }</style></head><body>"
+        "<p>Hi &amp; bye</p><a href='https://x.example/?a=1&amp;b=2'>Click <b>here</b></a><br>next"
+        "<!--[if mso]><p>outlook only</p><![endif]--><div>Ціна: 10&nbsp;₴</div></body></html>"
+    )
+    assert html_to_text(markup) == "Hi & bye\nClick here (https://x.example/?a=1&b=2)\nnext\nЦіна: 10 ₴\n"
