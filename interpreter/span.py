@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import bisect
+import functools
+import re
+
 import msgspec
+
+_NEWLINE = re.compile("\n")
 
 
 class Span(msgspec.Struct, frozen=True, array_like=True):
@@ -43,10 +49,20 @@ class Span(msgspec.Struct, frozen=True, array_like=True):
         return Span(file, 1, 1, 1, 1, 0, 0)
 
 
+@functools.lru_cache(maxsize=16)
+def line_starts(text: str) -> tuple[int, ...]:
+    """The offset where each line of ``text`` starts, computed once per text.
+
+    A file's spans are made one after another (tokens, comments, findings): counting
+    newlines from the start of the file for each would be quadratic in its length. A
+    string caches its hash, so finding a text's table again costs a dictionary lookup.
+    """
+    return (0, *(match.end() for match in _NEWLINE.finditer(text)))
+
+
 def span_of_offsets(file: str, text: str, start: int, end: int) -> Span:
     """Build a span from character offsets into ``text``."""
-    line = text.count("\n", 0, start) + 1
-    line_start = text.rfind("\n", 0, start) + 1
-    end_line = text.count("\n", 0, end) + 1
-    end_line_start = text.rfind("\n", 0, end) + 1
-    return Span(file, line, start - line_start + 1, end_line, end - end_line_start + 1, start, end)
+    starts = line_starts(text)
+    line = bisect.bisect_right(starts, start)
+    end_line = bisect.bisect_right(starts, end)
+    return Span(file, line, start - starts[line - 1] + 1, end_line, end - starts[end_line - 1] + 1, start, end)

@@ -9,6 +9,7 @@ on files uploaded over the API.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
 
@@ -167,8 +168,23 @@ def load_workspace(paths: Iterable[str | os.PathLike[str]], jobs: int = 1) -> Wo
     return Workspace(sources, None, errors)
 
 
-def workspace_from_texts(texts: Mapping[str, str], resources: Mapping[str, str] | None = None) -> Workspace:
+class CheckTimeout(Exception):
+    """Reading and checking a workspace took longer than its budget (an upload's)."""
+
+
+def past(deadline: float | None) -> None:
+    """Raise CheckTimeout once ``deadline`` (a time.monotonic() value) has passed."""
+    if deadline is not None and time.monotonic() > deadline:
+        raise CheckTimeout("checking the workspace took longer than its time budget")
+
+
+def workspace_from_texts(
+    texts: Mapping[str, str], resources: Mapping[str, str] | None = None, *, deadline: float | None = None
+) -> Workspace:
     """A workspace from in-memory files (uploads, tests): path -> text."""
-    files = [SourceFile(path, parse(text, path)) for path, text in sorted(texts.items())]
+    files = []
+    for path, text in sorted(texts.items()):
+        past(deadline)
+        files.append(SourceFile(path, parse(text, path)))
     normalised = {_normalise(k): v for k, v in (resources or {}).items()}
     return Workspace(files, normalised)

@@ -10,7 +10,7 @@ import msgspec
 
 from ..diagnostics import Diagnostic, DiagnosticSink
 from ..gcpause import paused_gc
-from ..workspace import Workspace
+from ..workspace import Workspace, past
 from ._decls import DeclChecker, pool_codes
 from ._exprs import ExprChecker, Scope
 from ._scenarios import ScenarioChecker
@@ -37,7 +37,7 @@ class CheckResult(msgspec.Struct, frozen=True):
         return self.errors == 0
 
 
-def check_workspace(workspace: Workspace) -> CheckResult:
+def check_workspace(workspace: Workspace, *, deadline: float | None = None) -> CheckResult:
     """Check every file of ``workspace``.
 
     A file whose syntax errors were repaired (a misspelt keyword, a missing `end`) is
@@ -47,10 +47,11 @@ def check_workspace(workspace: Workspace) -> CheckResult:
     around skipped input would mislead.
     """
     with paused_gc():
-        return _check(workspace)
+        return _check(workspace, deadline)
 
 
-def _check(workspace: Workspace) -> CheckResult:
+def _check(workspace: Workspace, deadline: float | None) -> CheckResult:
+    """Raises CheckTimeout when ``deadline`` (time.monotonic()) passes before the end."""
     sink = DiagnosticSink()
     sink.extend(workspace.load_errors)
     broken: set[str] = set()
@@ -63,9 +64,11 @@ def _check(workspace: Workspace) -> CheckResult:
     exprs = ExprChecker(symbols, semantic)
     templates = TemplateChecker(workspace, symbols, semantic)
     infos = templates.check_all()
+    past(deadline)
     DeclChecker(workspace, symbols, exprs, semantic).check_all()
     scenarios = ScenarioChecker(symbols, exprs, templates, semantic)
     for scenario in symbols.scenarios.values():
+        past(deadline)
         scenarios.check(scenario)
     for diagnostic in semantic.sorted():
         if diagnostic.span.file not in broken:
