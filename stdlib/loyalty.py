@@ -14,11 +14,12 @@ from ..interpreter.values import Money, Percent
 def tier_percent(program: LoyaltyProgram, lifetime_spend: Decimal) -> Percent:
     """The tier that applies while lifetime spend is ``lifetime_spend``.
 
-    `tier 2% up to 1000 UAH` covers spend below 1000; the `above` tier everything from
-    the last bound on.
+    As the customer writes tiers ("2% while the spend is up to 1000, 3% when it is more
+    than 1000"): `tier 2% up to 1000 UAH` covers a spend of 1000 itself, and the
+    `above` tier starts just after the last bound.
     """
     for tier in program.tiers:
-        if tier.up_to is None or lifetime_spend < Decimal(tier.up_to):
+        if tier.up_to is None or lifetime_spend <= Decimal(tier.up_to):
             return Percent(tier.percent)
     return Percent(program.tiers[-1].percent) if program.tiers else Percent(0)
 
