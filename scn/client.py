@@ -143,13 +143,14 @@ def report(args: argparse.Namespace) -> int:
         def rate(x: float | None) -> str:
             return f"{x * 100:.1f}%" if x is not None else "-"
 
-        return [*label, *(str(f[k]) for k in ("sent", "delivered", "bounced", "opened", "clicked", "unsubscribed",
-                                              "ordered")), revenue, rate(f["ctr"]), rate(f["conversion"])]  # fmt: skip
+        return [*label, *(str(f[k]) for k in ("sent", "delivered", "bounced", "failed", "opened", "clicked",
+                                              "unsubscribed", "ordered")), revenue, rate(f["ctr"]),
+                rate(f["conversion"])]  # fmt: skip
 
     print(f"{body['scenario']}: messages sent {_when(body['since'])} to {_when(body['until'])} UTC; "
           f"orders attributed within {body['attribution_window_h']:g}h")  # fmt: skip
-    header = ["step", "variant", "sent", "deliv.", "bounced", "opened", "clicked", "unsub.", "orders", "revenue",
-              "CTR", "conv."]  # fmt: skip
+    header = ["step", "variant", "sent", "deliv.", "bounced", "failed", "opened", "clicked", "unsub.", "orders",
+              "revenue", "CTR", "conv."]  # fmt: skip
     rows = [cells([r["step"] + (f" {r['template']}" if r["template"] else ""), r["variant"] or "-"], r)
             for r in body["rows"]]  # fmt: skip
     rows.append(cells(["total", ""], body["totals"]))

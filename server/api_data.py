@@ -17,7 +17,20 @@ from ..interpreter.runtime.views import channel_flags, moment
 from ..interpreter.store import LIVE, OutboxRow, RunRow
 from .core import Core
 from .deps import get_core, instant, not_found, require_api_key
-from .models import Accepted, Contact, EventsAccepted, Message, Run, RunDetail, RunPage, StepCount, StepEntry
+from .models import (
+    Accepted,
+    ChannelName,
+    Contact,
+    EventsAccepted,
+    Message,
+    MessagePage,
+    MessageStatus,
+    Run,
+    RunDetail,
+    RunPage,
+    StepCount,
+    StepEntry,
+)
 from .problems import Problem
 from .reports import Report, scenario_report
 
@@ -159,20 +172,22 @@ def _message(row: OutboxRow) -> Message:
         id=row.id, run_id=row.run_id, scenario=row.scenario, contact_id=row.contact_id, channel=row.channel,
         template=row.template, recipient=row.recipient, status=row.status, attempts=row.attempts,
         created_at=instant(row.created_at), sent_at=moment(row.sent_at),
-        error=row.error, cost=row.cost, coupon_code=row.coupon_code, variant=row.variant,
+        error=row.error, failure=row.failure, cost=row.cost, coupon_code=row.coupon_code, variant=row.variant,
     )  # fmt: skip
 
 
 @get("/messages")
 async def messages(
-    core: NamedDependency[Core],
-    contact: FromQuery[str | None] = None,
-    status: FromQuery[str | None] = None,
-    after: After = 0,
+    core: NamedDependency[Core], contact: FromQuery[str | None] = None, status: FromQuery[MessageStatus | None] = None,
+    channel: FromQuery[ChannelName | None] = None, scenario: FromQuery[str | None] = None, after: After = 0,
     limit: Limit = 50,
-) -> list[Message]:
-    """Messages in the outbox, oldest first: pending, sent, failed (with why) or skipped."""
-    return [_message(r) for r in await core.store.outbox(contact_id=contact, status=status, after=after, limit=limit)]
+) -> MessagePage:  # fmt: skip
+    """Messages in the outbox, oldest first: pending, sent, failed (with why and the class
+    of failure) or skipped; filtered by contact, status, channel and scenario."""
+    rows = await core.store.outbox(contact_id=contact, status=status, channel=channel, scenario=scenario, after=after,
+                                   limit=limit + 1)  # fmt: skip
+    page = rows[:limit]
+    return MessagePage(items=[_message(r) for r in page], next=page[-1].id if len(rows) > limit else None)
 
 
 @get("/messages/{message_id:int}")

@@ -3,9 +3,33 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal, get_args
 
 import msgspec
+
+from ..interpreter.runtime.views import CHANNELS
+from ..interpreter.store import (
+    AWAITING,
+    CANCELLED,
+    DONE,
+    EXITED,
+    FAILED,
+    PENDING,
+    RUNNING,
+    SENT,
+    SKIPPED,
+    STOPPED,
+    UNDELIVERED,
+    WAITING,
+)
+
+#: The values enumerated query parameters take; anything else is a 400 naming these.
+RunStatus = Literal["running", "waiting", "awaiting", "done", "stopped", "exited", "failed", "cancelled"]
+MessageStatus = Literal["pending", "sent", "failed", "skipped"]
+ChannelName = Literal["email", "sms", "viber", "push", "webpush", "webhook"]
+assert set(get_args(RunStatus)) == {RUNNING, WAITING, AWAITING, DONE, STOPPED, EXITED, FAILED, CANCELLED}
+assert set(get_args(MessageStatus)) == {PENDING, SENT, UNDELIVERED, SKIPPED}
+assert get_args(ChannelName) == (*CHANNELS, "webhook")
 
 
 class Strict(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -126,11 +150,21 @@ class Message(msgspec.Struct, kw_only=True):
     channel: str
     template: str | None
     recipient: str
+    #: pending, sent, failed or skipped.
     status: str
     attempts: int
     created_at: dt.datetime
     sent_at: dt.datetime | None
+    #: Why it failed (or was skipped, or is being retried), in words.
     error: str | None
+    #: A failed message's class of failure: template, coupon, address, refused, gave_up, configuration.
+    failure: str | None
     cost: str | None
     coupon_code: str | None
     variant: str | None
+
+
+class MessagePage(msgspec.Struct, kw_only=True):
+    items: list[Message]
+    #: Pass as `after` for the next page; null on the last one.
+    next: int | None

@@ -175,7 +175,9 @@ async def test_runs_traces_step_counts_and_cancel(tmp_path: Path, engine_process
             "subscribed": True, "reachable": True,
         }  # fmt: skip
         messages = (await s.client.get("/api/messages", params={"contact": "c1"})).json()
-        assert [(m["channel"], m["template"], m["status"]) for m in messages] == [("email", "thanks", "pending")]
+        assert [(m["channel"], m["template"], m["status"]) for m in messages["items"]] == [
+            ("email", "thanks", "pending")
+        ] and messages["next"] is None
 
 
 @BOTH_LAYOUTS
@@ -209,7 +211,7 @@ async def test_open_click_and_unsubscribe_through_signed_links(tmp_path: Path) -
     async with serving(tmp_path, FILES) as s:
         await s.client.post("/api/events", json=paid("ann", "o1"))
         await s.settle()
-        ((message,),) = [(await s.client.get("/api/messages")).json()]
+        (message,) = (await s.client.get("/api/messages")).json()["items"]
         content = (await s.client.get(f"/api/messages/{message['id']}")).json()["content"]
         click = re.search(r'href="([^"]+/c/[^"]+)"', content["html"]).group(1)  # type: ignore[union-attr]
         pixel = re.search(r'src="([^"]+/o/[^"]+)"', content["html"]).group(1)  # type: ignore[union-attr]

@@ -87,7 +87,7 @@ async def test_a_pool_running_low_is_said_on_the_run_and_an_empty_one_fails_the_
     assert "running low" not in log[0][1]
     assert log[1][1].endswith("pool THANKS is running low: 1 codes left (warn below 2)")
     assert "0 codes left" in log[2][1]
-    assert log[3][1] == "no code left for coupon THANKS"
+    assert log[3][1] == "no code left for coupon THANKS: its pool is used up; import more codes"
 
 
 CODES = """

@@ -67,8 +67,9 @@ end
     async with Harness(text, resources={"hello.html": "<p>{{ contact.first_name.__class__.__mro__ }}</p>"}) as h:
         await h.play([h.event("contact.active", "ann", person={"first_name": "Ann"})])
         ((outcome, detail),) = await h.rows("SELECT outcome, detail FROM step_log WHERE name LIKE 'send%'")
-        assert outcome == "failed" and detail.startswith("template hello (default): ")
-        assert await h.rows("SELECT 1 FROM outbox") == []
+        assert outcome == "failed" and detail.startswith("template hello (default), html from "), detail
+        assert "line 1: <p>{{ contact.first_name.__class__.__mro__ }}</p>: access to attribute" in detail
+        assert await h.rows("SELECT status, failure, error FROM outbox") == [("failed", "template", detail)]
 
 
 def test_a_field_without_a_value_prints_as_nothing() -> None:

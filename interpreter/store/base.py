@@ -135,12 +135,14 @@ class Store(Protocol):
 
     # ------------------------------------------------------------ messages
     async def count_messages(self, contact_id: str, *, scenario: str | None, since: int) -> int:
-        """Messages to a contact (from one scenario, if given) since a moment, skipped ones aside."""
+        """Messages to a contact (from one scenario, if given) since a moment; skipped and
+        failed ones aside (they never reached the contact)."""
 
-    async def last_message_at(self, contact_id: str, channel: str | None) -> int | None: ...
+    async def last_message_at(self, contact_id: str, channel: str | None) -> int | None:
+        """When the contact was last sent a message (on ``channel``), skipped and failed ones aside."""
 
-    async def message_counts(self) -> list[tuple[str, str, str, str, int]]:
-        """(scenario, channel, template, status, count) over the whole outbox."""
+    async def message_counts(self) -> list[tuple[str, str, str, str, str, int]]:
+        """(scenario, channel, template, status, failure class or "", count) over the whole outbox."""
 
     # ------------------------------------------------------------ coupons and bonus
     async def draw_pool_code(self, coupon: str, skip: Collection[str]) -> str | None:
@@ -178,8 +180,10 @@ class Store(Protocol):
     async def next_outbox_attempt(self) -> int | None: ...
 
     async def outbox(
-        self, *, contact_id: str | None = None, status: str | None = None, after: int = 0, limit: int = 100
-    ) -> list[OutboxRow]: ...
+        self, *, contact_id: str | None = None, status: str | None = None, channel: str | None = None,
+        scenario: str | None = None, after: int = 0, limit: int = 100,
+    ) -> list[OutboxRow]:  # fmt: skip
+        """Messages in id order after ``after``, filtered (keyset pagination)."""
 
 
 class Queries(Protocol):
@@ -230,6 +234,9 @@ class Queries(Protocol):
 
     async def metrics(self) -> dict[str, dict[str, int]]:
         """Counts by status of events ("processed", "pending", "failed"), runs and messages."""
+
+    async def failed_counts(self) -> list[tuple[str, str, int]]:
+        """(channel, failure class, messages) of failed messages ("unknown" for a class not recorded)."""
 
 
 class ControlStore(Store, Queries, Protocol):

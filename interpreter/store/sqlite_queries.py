@@ -127,6 +127,14 @@ class QueriesMixin(SqlAccess):
         outbox = await self._rows("SELECT status, count(*) FROM outbox GROUP BY 1")
         return {"events": dict(events), "runs": dict(runs), "messages": dict(outbox)}
 
+    async def failed_counts(self) -> list[tuple[str, str, int]]:
+        """(channel, failure class, messages) of failed messages; messages that failed before
+        their class was recorded (files from older versions) count as "unknown"."""
+        return await self._rows(
+            "SELECT channel, coalesce(failure, 'unknown'), count(*) FROM outbox WHERE status = 'failed' "
+            "GROUP BY 1, 2 ORDER BY 1, 2"
+        )
+
     async def messages_between(self, since: int, until: int, scenario: str | None = None) -> list[OutboxRow]:
         """Messages created in [since, until) (of one scenario, if given), skipped ones aside."""
         from .sqlite_outbox import _OUTBOX_COLUMNS, _outbox_row
