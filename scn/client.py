@@ -3,7 +3,9 @@
 The server is `--server` (or SCN_URL, default http://127.0.0.1:8000) and the key
 `--api-key` (or SCN_API_KEY). Output is for people by default, `--format json` for tools.
 Exit status: 0 done, 1 the server refused (a workspace with errors, an unknown run), 2
-the request could not be made (no server, bad settings).
+the request could not be made (no server, bad settings) or was malformed (a 400: an
+option value the server does not accept, such as `--status bogus`, with the allowed
+values in the message).
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ def _fail(message: str) -> int:
 def _problem(status: int, body: Any) -> int:
     detail = body.get("detail") if isinstance(body, dict) else str(body)
     print(f"scn: the server refused ({status}): {detail}", file=sys.stderr)
-    return EXIT_REFUSED if 400 <= status < 500 and status not in (401, 413, 415) else EXIT_ERROR
+    return EXIT_REFUSED if 400 < status < 500 and status not in (401, 413, 415) else EXIT_ERROR
 
 
 def _table(rows: list[list[str]], header: list[str]) -> str:

@@ -28,6 +28,7 @@ from .models import (
     Run,
     RunDetail,
     RunPage,
+    RunStatus,
     StepCount,
     StepEntry,
 )
@@ -107,7 +108,8 @@ Id = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
 @get("/runs")
 async def runs(
     core: NamedDependency[Core], scenario: FromQuery[str | None] = None, contact: FromQuery[str | None] = None,
-    status: FromQuery[str | None] = None, step: FromQuery[str | None] = None, after: After = 0, limit: Limit = 50,
+    status: FromQuery[RunStatus | None] = None, step: FromQuery[str | None] = None, after: After = 0,
+    limit: Limit = 50,
 ) -> RunPage:  # fmt: skip
     """Runs, oldest first, filtered by scenario, contact, status and current step."""
     rows = await core.store.list_runs(
