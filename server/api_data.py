@@ -11,6 +11,7 @@ from litestar import Router, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter, PathParameter
 
+from ..interpreter.program import Jump, Program
 from ..interpreter.runtime import EventInput
 from ..interpreter.runtime.events import ContactIn, EventError
 from ..interpreter.runtime.views import channel_flags, moment
@@ -31,6 +32,7 @@ from .models import (
     RunStatus,
     StepCount,
     StepEntry,
+    StepPage,
 )
 from .problems import Problem
 from .reports import Report, scenario_report
@@ -149,12 +151,28 @@ async def cancel(core: NamedDependency[Core], run_id: Id) -> RunDetail:
     return await _detail(core, run_id)
 
 
+def _program_steps(program: Program) -> list[StepCount]:
+    """Every step of a program in its order (a branch's steps where they are written),
+    the start first; the jumps that join branches are not steps anyone wrote."""
+    events = ", ".join(dict.fromkeys(t.event for t in program.triggers))
+    steps = [StepCount(step="start", name=f"on {events}", passed=0, outcomes={}, waiting=0, here={})]
+    steps += [StepCount(step=i.id, name=i.name, passed=0, outcomes={}, waiting=0, here={})
+              for i in program.instructions if not isinstance(i, Jump)]  # fmt: skip
+    return steps
+
+
 @get("/scenarios/{name:str}/steps")
-async def steps(core: NamedDependency[Core], name: FromPath[str]) -> list[StepCount]:
-    """Per step: how many runs passed it (by outcome) and how many are at it now (by status)."""
+async def steps(
+    core: NamedDependency[Core], name: FromPath[str], after: FromQuery[str | None] = None, limit: Limit = 100
+) -> StepPage:
+    """Per step, in the scenario's order: how many runs reached it (each once, by how the
+    step ended for it) and how many are at it now (by status)."""
     if name not in {s.name for s in await core.store.scenarios()}:
         raise not_found(f"scenario {name!r}")
-    counts: dict[str, StepCount] = {}
+    program = core.engine.program(name) if name in core.engine.scenarios else None
+    counts = {c.step: c for c in (_program_steps(program) if program is not None else [])}
+    # Steps the current version lacks (older versions' runs, exits, cancels) follow, in
+    # the order runs first reached them.
     for step, label, outcome, number in await core.store.step_counts(name):
         entry = counts.setdefault(step, StepCount(step=step, name=label, passed=0, outcomes={}, waiting=0, here={}))
         entry.outcomes[outcome] = entry.outcomes.get(outcome, 0) + number
@@ -166,7 +184,14 @@ async def steps(core: NamedDependency[Core], name: FromPath[str]) -> list[StepCo
         entry.here[status] = number
         if status in LIVE:
             entry.waiting += number
-    return sorted(counts.values(), key=lambda c: (len(c.step), c.step))
+    ordered = list(counts.values())
+    start = 0
+    if after is not None:
+        if after not in counts:
+            raise Problem(400, "invalid-request", f"after: scenario {name} has no step {after!r}; pass a page's `next`")
+        start = list(counts).index(after) + 1
+    page = ordered[start : start + limit]
+    return StepPage(items=page, next=page[-1].step if start + limit < len(ordered) else None)
 
 
 def _message(row: OutboxRow) -> Message:

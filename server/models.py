@@ -118,10 +118,20 @@ class RunPage(msgspec.Struct, kw_only=True):
 class StepCount(msgspec.Struct, kw_only=True):
     step: str
     name: str
+    #: Runs that reached the step, each counted once.
     passed: int
+    #: Those runs by how the step ended for them (its last outcome: `timed out`, `sent`...).
     outcomes: dict[str, int]
+    #: Live runs at the step now.
     waiting: int
+    #: Runs at the step now, by status.
     here: dict[str, int]
+
+
+class StepPage(msgspec.Struct, kw_only=True):
+    items: list[StepCount]
+    #: Pass as `after` for the next page; null on the last one.
+    next: str | None
 
 
 class Contact(msgspec.Struct, kw_only=True):

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
+
+from scn.interpreter.clock import VirtualClock
 
 from .server_harness import serving
 from .test_client import scn
@@ -39,3 +42,70 @@ async def test_scn_runs_with_a_bad_status_exits_2_with_the_servers_message(tmp_p
         assert f"status must be one of {RUN_STATUSES}, not 'bogus'" in err, err
         code, out, _ = await scn(s.base, "runs", "--status", "waiting")
         assert code == 0 and "ann" in out
+
+
+FOLLOW = """
+list buyers "Buyers"
+list big "Big"
+
+template thanks email
+  subject "Thanks"
+  html "thanks.html"
+end
+
+scenario follow "Follow up"
+  on order.paid
+  entry at most 1 per order
+  wait for order.refunded up to 1h
+  if order.total > 100 UAH
+    add to list big
+  else
+    add to list buyers
+  end
+  send email thanks
+end
+"""
+
+
+def order_event(kind: str, contact: str, order: str, total: str) -> dict[str, object]:
+    return {"type": kind, "key": f"{kind}-{order}", "contact": {"id": contact, "email": f"{contact}@example.com"},
+            "order": {"id": order, "total": total, "currency": "UAH"}}  # fmt: skip
+
+
+async def test_steps_count_runs_once_per_step_in_the_scenarios_order(tmp_path: Path) -> None:
+    """Three runs wait and time out, one is resumed by its event: each counts once at the
+    `wait for`, by how the step ended for it; steps come in the scenario's order, the
+    branches' steps where they are written."""
+    clock = VirtualClock(dt.datetime(2025, 3, 3, 8, 0, tzinfo=dt.UTC))
+    async with serving(tmp_path, {"follow.scn": FOLLOW, "thanks.html": "<p>Thanks</p>"}, clock=clock) as s:
+        r = await s.client.post("/api/events", json=[
+            order_event("order.paid", "a", "o1", "50.00"), order_event("order.paid", "b", "o2", "150.00"),
+            order_event("order.paid", "c", "o3", "200.00"), order_event("order.paid", "d", "o4", "80.00"),
+            order_event("order.refunded", "d", "o4", "80.00"),
+        ])  # fmt: skip
+        assert r.status_code == 202, r.text
+        await s.settle()
+        page = (await s.client.get("/api/scenarios/follow/steps")).json()
+    assert page["next"] is None
+    steps = [(c["step"], c["name"], c["passed"], c["outcomes"], c["waiting"]) for c in page["items"]]
+    assert steps == [
+        ("start", "on order.paid", 4, {"started": 4}, 0),
+        ("s1", "wait for order.refunded up to 1h", 4, {"event": 1, "timed out": 3}, 0),
+        ("s2", "if order.total > 100 UAH", 4, {"checked": 4}, 0),
+        ("s2.if1.1", "add to list big", 2, {"done": 2}, 0),
+        ("s2.else.1", "add to list buyers", 2, {"done": 2}, 0),
+        ("s3", "send email thanks", 4, {"sent": 4}, 0),
+        ("end", "end", 4, {"done": 4}, 0),
+    ]
+    assert page["items"][-1]["here"] == {"done": 4}
+
+
+async def test_steps_list_the_steps_no_run_reached_yet_and_page(tmp_path: Path) -> None:
+    async with serving(tmp_path, FILES) as s:
+        first = (await s.client.get("/api/scenarios/thanks/steps", params={"limit": 3})).json()
+        rest = (await s.client.get("/api/scenarios/thanks/steps", params={"after": first["next"]})).json()
+        is_problem(await s.client.get("/api/scenarios/thanks/steps", params={"after": "s99"}), 400)
+        is_problem(await s.client.get("/api/scenarios/nope/steps"), 404)
+    assert [c["step"] for c in first["items"]] == ["start", "s1", "s2"] and first["next"] == "s2"
+    assert [c["step"] for c in rest["items"]] == ["s3", "s4", "end"] and rest["next"] is None
+    assert all(c["passed"] == 0 and c["outcomes"] == {} for c in first["items"] + rest["items"])

@@ -201,7 +201,8 @@ class Queries(Protocol):
     async def run_log(self, run_id: int) -> list[StepLog]: ...
 
     async def step_counts(self, scenario: str) -> list[tuple[str, str, str, int]]:
-        """(step, name, outcome, runs) over the step log of a scenario's runs."""
+        """(step, name, outcome, runs): each run counted once at each step it reached, by
+        the step's last outcome for it; steps in the order they were first reached."""
 
     async def runs_at(self, scenario: str) -> list[tuple[str | None, str, int]]:
         """(current step, status, runs) of a scenario."""
