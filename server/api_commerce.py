@@ -13,12 +13,13 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from ..interpreter.checker import pool_codes
 from ..interpreter.runtime import EventInput
 from ..interpreter.runtime.events import ContactIn, EventError, OrderIn
+from ..interpreter.runtime.views import moment
 from ..interpreter.values import Money
 from ..stdlib.coupons import CodeCheck, check_code
 from ..stdlib.loyalty import Discount, GroupStats, checkout_discount, group_statistics
 from .core import Core
-from .deps import get_core, not_found, require_api_key
-from .models import Strict
+from .deps import After, Limit, get_core, instant, not_found, require_api_key
+from .models import IssuedCode, IssuedCodePage, LedgerEntry, Strict
 from .problems import Problem
 
 
@@ -87,7 +88,7 @@ class Loyalty(msgspec.Struct, kw_only=True):
     bonus_balance: str
     lifetime_spend: str
     discount: DiscountAnswer | None
-    ledger: list[dict[str, Any]]
+    ledger: list[LedgerEntry]
 
 
 def _bundle(core: Core) -> Any:
@@ -152,9 +153,21 @@ async def import_pool(core: NamedDependency[Core], name: FromPath[str], request:
 
 
 @get("/contacts/{contact_id:str}/coupons")
-async def contact_coupons(core: NamedDependency[Core], contact_id: FromPath[str]) -> list[dict[str, Any]]:
-    """The codes a contact was given, with their validity and use."""
-    return await core.store.issued_codes(contact_id)
+async def contact_coupons(
+    core: NamedDependency[Core], contact_id: FromPath[str], after: After = 0, limit: Limit = 50
+) -> IssuedCodePage:
+    """The codes a contact was given, with their validity and use, oldest first."""
+    rows = await core.store.issued_codes(contact_id, after, limit + 1)
+    page = rows[:limit]
+    return IssuedCodePage(items=[_issued(r) for r in page], next=page[-1]["id"] if len(rows) > limit else None)
+
+
+def _issued(row: dict[str, Any]) -> IssuedCode:
+    return IssuedCode(
+        coupon=row["coupon"], code=row["code"], shared=bool(row["shared"]), run_id=row["run_id"],
+        issued_at=moment(row["issued_at"]), valid_until=moment(row["valid_until"]),
+        redeemed_order=row["redeemed_order"], redeemed_at=moment(row["redeemed_at"]),
+    )  # fmt: skip
 
 
 @post("/coupons/check", status_code=200)
@@ -230,7 +243,7 @@ async def loyalty(core: NamedDependency[Core], contact_id: FromPath[str]) -> Loy
         contact=contact_id, group=record.get("grp"), bonus_balance=str(record.get("bonus_balance") or "0"),
         lifetime_spend=str(record.get("lifetime_spend") or "0"),
         discount=_discount(await checkout_discount(core.store, _bundle(core), contact_id)),
-        ledger=await core.store.bonus_entries(contact_id),
+        ledger=[LedgerEntry(**{**e, "at": instant(e["at"])}) for e in await core.store.bonus_entries(contact_id)],
     )  # fmt: skip
 
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
 from litestar import Router, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, JSONBody, Parameter, PathParameter
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from ..interpreter.program import Jump, Program
 from ..interpreter.runtime import EventInput
@@ -17,12 +17,14 @@ from ..interpreter.runtime.events import ContactIn, EventError
 from ..interpreter.runtime.views import channel_flags, moment
 from ..interpreter.store import LIVE, OutboxRow, RunRow
 from .core import Core
-from .deps import get_core, instant, not_found, require_api_key
+from .deps import After, Id, Limit, get_core, instant, not_found, require_api_key
 from .models import (
     Accepted,
+    AwardedBonus,
     ChannelName,
     Contact,
     EventsAccepted,
+    IssuedCoupon,
     Message,
     MessagePage,
     MessageStatus,
@@ -30,6 +32,7 @@ from .models import (
     RunDetail,
     RunPage,
     RunStatus,
+    RunVariables,
     StepCount,
     StepEntry,
     StepPage,
@@ -100,13 +103,6 @@ def _run(row: RunRow) -> Run:
     )  # fmt: skip
 
 
-#: The largest id SQLite can hold: anything above is refused as a bad request, not a crash.
-MAX_ID = 2**63 - 1
-Limit = Annotated[int, Parameter(ge=1, le=1000, description="page size")]
-After = Annotated[int, Parameter(ge=0, le=MAX_ID, description="the `next` of the previous page")]
-Id = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
-
-
 @get("/runs")
 async def runs(
     core: NamedDependency[Core], scenario: FromQuery[str | None] = None, contact: FromQuery[str | None] = None,
@@ -131,7 +127,22 @@ async def _detail(core: Core, run_id: int) -> RunDetail:
         for s in await core.store.run_log(run_id)
     ]  # fmt: skip
     base = _run(row)
-    return RunDetail(**{f: getattr(base, f) for f in base.__struct_fields__}, variables=row.vars, trace=trace)
+    return RunDetail(**{f: getattr(base, f) for f in base.__struct_fields__}, variables=_variables(row.vars),
+                     trace=trace)  # fmt: skip
+
+
+def _variables(stored: dict[str, Any]) -> RunVariables:
+    """A run's variables as the API shows them: times (kept as epoch ms) as datetimes."""
+    coupons = {name: IssuedCoupon(code=str(issued["code"]), valid_until=moment(issued.get("valid_until")))
+               for name, issued in (stored.get("coupons") or {}).items()}  # fmt: skip
+    bonus = stored.get("bonus")
+    return RunVariables(
+        coupons=coupons,
+        bonus=AwardedBonus(amount=bonus["amount"], currency=bonus.get("currency"), percent=bonus.get("percent"))
+        if bonus else None,
+        bonus_missing=stored.get("bonus_missing"),
+        variants=dict(stored.get("variants") or {}),
+    )  # fmt: skip
 
 
 @get("/runs/{run_id:int}")

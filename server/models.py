@@ -104,8 +104,32 @@ class Run(msgspec.Struct, kw_only=True):
     reason: str | None
 
 
+class IssuedCoupon(msgspec.Struct, kw_only=True):
+    code: str
+    valid_until: dt.datetime | None
+
+
+class AwardedBonus(msgspec.Struct, kw_only=True):
+    amount: str
+    currency: str | None
+    percent: str | None
+
+
+class RunVariables(msgspec.Struct, kw_only=True):
+    """What a run keeps between its steps (times as ISO 8601, like every time in the API)."""
+
+    #: The code the run gave the contact for each coupon, and until when it is valid.
+    coupons: dict[str, IssuedCoupon] = {}
+    #: The bonus `award bonus` paid.
+    bonus: AwardedBonus | None = None
+    #: Why `award bonus` paid nothing, when it did not.
+    bonus_missing: str | None = None
+    #: The variant each split chose, by the split's step.
+    variants: dict[str, str] = {}
+
+
 class RunDetail(Run, kw_only=True):
-    variables: dict[str, Any]
+    variables: RunVariables
     trace: list[StepEntry]
 
 
@@ -132,6 +156,38 @@ class StepPage(msgspec.Struct, kw_only=True):
     items: list[StepCount]
     #: Pass as `after` for the next page; null on the last one.
     next: str | None
+
+
+class IssuedCode(msgspec.Struct, kw_only=True):
+    """A coupon code given to a contact, its validity and its use."""
+
+    coupon: str
+    code: str
+    #: One code for everyone (a static code), rather than the contact's own.
+    shared: bool
+    run_id: int | None
+    issued_at: dt.datetime | None
+    valid_until: dt.datetime | None
+    redeemed_order: str | None
+    redeemed_at: dt.datetime | None
+
+
+class IssuedCodePage(msgspec.Struct, kw_only=True):
+    items: list[IssuedCode]
+    #: Pass as `after` for the next page; null on the last one.
+    next: int | None
+
+
+class LedgerEntry(msgspec.Struct, kw_only=True):
+    """A bonus credited to a contact."""
+
+    order_id: str | None
+    run_id: int | None
+    amount: str
+    currency: str | None
+    #: "scenario:step" that paid it.
+    reason: str
+    at: dt.datetime
 
 
 class Contact(msgspec.Struct, kw_only=True):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -11,7 +13,7 @@ from scn.interpreter.clock import VirtualClock
 
 from .server_harness import serving
 from .test_client import scn
-from .test_server import FILES, is_problem, paid
+from .test_server import COMMERCE, FILES, is_problem, paid
 
 RUN_STATUSES = "running, waiting, awaiting, done, stopped, exited, failed, cancelled"
 
@@ -109,3 +111,50 @@ async def test_steps_list_the_steps_no_run_reached_yet_and_page(tmp_path: Path) 
     assert [c["step"] for c in first["items"]] == ["start", "s1", "s2"] and first["next"] == "s2"
     assert [c["step"] for c in rest["items"]] == ["s3", "s4", "end"] and rest["next"] is None
     assert all(c["passed"] == 0 and c["outcomes"] == {} for c in first["items"] + rest["items"])
+
+
+#: A time with its offset: 2025-03-03T08:00:00Z, 2025-03-03T10:00:00.123+02:00.
+ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)")
+
+
+def times(document: Any, where: str = "") -> list[tuple[str, Any]]:
+    """Every value under a key that names a time (`at`, `*_at`, `*_until`, `since`, `until`)."""
+    found: list[tuple[str, Any]] = []
+    if isinstance(document, dict):
+        for key, value in document.items():
+            if key in ("at", "since", "until") or key.endswith(("_at", "_until")):
+                found.append((f"{where}.{key}", value))
+            found += times(value, f"{where}.{key}")
+    elif isinstance(document, list):
+        for index, value in enumerate(document):
+            found += times(value, f"{where}[{index}]")
+    return found
+
+
+async def test_every_time_the_api_shows_is_iso_8601_with_an_offset(tmp_path: Path) -> None:
+    async with serving(tmp_path, {"shop.scn": COMMERCE, "codes.csv": "code\nP-1\n"}) as s:
+        person = {"id": "ann", "email": "ann@example.com"}
+        await s.client.post("/api/events", json=[
+            {"type": "contact.registered", "key": "r1", "contact": person},
+            {"type": "order.paid", "key": "p1", "contact": person,
+             "order": {"id": "o1", "total": "500.00", "currency": "UAH"}},
+        ])  # fmt: skip
+        await s.settle()
+        runs = (await s.client.get("/api/runs", params={"scenario": "vip"})).json()
+        run = (await s.client.get(f"/api/runs/{runs['items'][0]['id']}")).json()
+        coupons = (await s.client.get("/api/contacts/ann/coupons")).json()
+        documents = {
+            "runs": runs, "run": run, "coupons": coupons,
+            "loyalty": (await s.client.get("/api/contacts/ann/loyalty")).json(),
+            "messages": (await s.client.get("/api/messages")).json(),
+            "scenario": (await s.client.get("/api/scenarios/vip")).json(),
+            "versions": (await s.client.get("/api/scenarios/vip/versions")).json(),
+            "report": (await s.client.get("/api/reports/vip")).json(),
+        }  # fmt: skip
+    issued = dt.datetime.fromisoformat(coupons["items"][0]["issued_at"])
+    valid_until = run["variables"]["coupons"]["VIP20"]["valid_until"]
+    assert dt.datetime.fromisoformat(valid_until) == issued + dt.timedelta(days=2)
+    assert coupons["items"][0]["valid_until"] == valid_until and coupons["next"] is None
+    found = [(f"{name}{where}", value) for name, document in documents.items() for where, value in times(document)]
+    assert {re.split(r"[.\[]", where)[0] for where, _ in found} >= {"run", "coupons", "loyalty", "versions", "report"}
+    assert [(where, value) for where, value in found if value is not None and not ISO.fullmatch(str(value))] == []

@@ -303,7 +303,7 @@ async def test_lists_segments_coupons_and_loyalty(tmp_path: Path) -> None:
         assert pool.status_code == 201 and pool.json() == {"coupon": "POOLED", "imported": 2, "free": 3}
         is_problem(await s.client.post("/api/coupons/VIP20/pool", content=b"code\nX\n"), 409)
 
-        (issued,) = (await s.client.get("/api/contacts/ann/coupons")).json()
+        (issued,) = (await s.client.get("/api/contacts/ann/coupons")).json()["items"]
         query = {"code": issued["code"], "contact": "ann", "total": "850.00", "currency": "UAH"}
         checked = (await s.client.post("/api/coupons/check", json=query)).json()
         assert checked["valid"] and checked["price_after"] == {"amount": "680.00", "currency": "UAH"}

@@ -159,7 +159,8 @@ class Store(Protocol):
     async def code_rows(self, code: str) -> list[dict[str, Any]]:
         """Every row of a code: one for a unique code, one per contact for a shared one."""
 
-    async def issued_codes(self, contact_id: str) -> list[dict[str, Any]]: ...
+    async def issued_codes(self, contact_id: str, after: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
+        """The codes a contact was given (rows of `coupon_codes`), by id after ``after``."""
 
     async def bonus_paid(self, contact_id: str, order_id: str | None, reason: str) -> bool: ...
 

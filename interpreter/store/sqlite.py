@@ -598,8 +598,11 @@ class SqliteStore(OutboxMixin, QueriesMixin):
         rows = await self._rows("SELECT segment FROM segment_members WHERE contact_id = ?", (contact_id,))
         return {r[0] for r in rows}
 
-    async def issued_codes(self, contact_id: str) -> list[dict[str, Any]]:
-        return await self._dicts("SELECT * FROM coupon_codes WHERE contact_id = ? ORDER BY issued_at", (contact_id,))
+    async def issued_codes(self, contact_id: str, after: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
+        """The codes a contact was given, by row id from just after ``after`` (keyset pages)."""
+        return await self._dicts(
+            "SELECT * FROM coupon_codes WHERE contact_id = ? AND id > ? ORDER BY id LIMIT ?", (contact_id, after, limit)
+        )
 
     async def bonus_paid(self, contact_id: str, order_id: str | None, reason: str) -> bool:
         value = await self._scalar(
