@@ -57,11 +57,23 @@ class ScenarioSummary(msgspec.Struct, kw_only=True):
     runs: dict[str, int]
 
 
+class ScenarioPage(msgspec.Struct, kw_only=True):
+    items: list[ScenarioSummary]
+    #: Pass as `after` for the next page; null on the last one.
+    next: str | None
+
+
 class ScenarioVersion(msgspec.Struct, kw_only=True):
     version: int
     bundle: int
     digest: str
     created_at: dt.datetime
+
+
+class VersionPage(msgspec.Struct, kw_only=True):
+    items: list[ScenarioVersion]
+    #: Pass as `after` for the next page; null on the last one.
+    next: int | None
 
 
 class ScenarioDetail(ScenarioSummary, kw_only=True):

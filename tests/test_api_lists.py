@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -158,3 +159,115 @@ async def test_every_time_the_api_shows_is_iso_8601_with_an_offset(tmp_path: Pat
     found = [(f"{name}{where}", value) for name, document in documents.items() for where, value in times(document)]
     assert {re.split(r"[.\[]", where)[0] for where, _ in found} >= {"run", "coupons", "loyalty", "versions", "report"}
     assert [(where, value) for where, value in found if value is not None and not ISO.fullmatch(str(value))] == []
+
+
+async def test_every_list_answers_with_a_page_of_items_and_next(tmp_path: Path) -> None:
+    """Runs, messages, members of lists and segments, issued codes, scenarios, versions,
+    steps and groups: `{items, next}`, `next` given back as `after` for the next page."""
+    async with serving(tmp_path, {"shop.scn": COMMERCE, "codes.csv": "code\nP-1\n"}) as s:
+        people = [f"c{i}" for i in range(5)]
+        await s.client.post("/api/events", json=[
+            {"type": "contact.registered", "key": f"r-{p}", "contact": {"id": p, "email": f"{p}@example.com"}}
+            for p in people
+        ] + [
+            {"type": "order.paid", "key": f"p-{p}", "contact": {"id": p},
+             "order": {"id": f"o-{p}", "total": "10.00", "currency": "UAH"}}
+            for p in people
+        ])  # fmt: skip
+        await s.settle()
+        retitled = COMMERCE.replace('scenario vip "VIP"', 'scenario vip "VIP members"')
+        assert (await s.client.post("/api/scenarios", json={"files": {"shop.scn": retitled}})).status_code == 201
+        paths = {
+            "/api/runs": 10, "/api/messages": 0, "/api/lists/vip": 5, "/api/segments/buyers": 5,
+            "/api/contacts/c0/coupons": 1, "/api/scenarios": 2, "/api/scenarios/vip/versions": 2,
+            "/api/scenarios/vip/steps": 4, "/api/loyalty/groups": 1,
+        }  # fmt: skip
+        for path, total in paths.items():
+            seen: list[Any] = []
+            after: Any = None
+            for _ in range(20):
+                params = {"limit": 2} if after is None else {"limit": 2, "after": after}
+                r = await s.client.get(path, params=params)
+                assert r.status_code == 200, (path, r.text)
+                page = r.json()
+                assert set(page) >= {"items", "next"} and len(page["items"]) <= 2, (path, page)
+                seen += page["items"]
+                after = page["next"]
+                if after is None:
+                    break
+            assert len(seen) == total, (path, seen)
+            assert len({json.dumps(item, sort_keys=True) for item in seen}) == total, f"{path}: no item twice"
+        members = (await s.client.get("/api/lists/vip", params={"limit": 10})).json()
+        assert members == {"name": "vip", "count": 5, "items": people, "next": None}
+        is_problem(await s.client.get("/api/lists/vip", params={"limit": 0}), 400)
+        is_problem(await s.client.get("/api/scenarios", params={"limit": 1001}), 400)
+
+
+async def test_loyalty_groups_are_one_entry_each_with_figures_per_currency(tmp_path: Path) -> None:
+    async with serving(tmp_path, {"shop.scn": COMMERCE, "codes.csv": "code\nP-1\n"}) as s:
+
+        def paid(contact: str, order: str, total: str, currency: str) -> dict[str, Any]:
+            return {"type": "order.paid", "key": f"p-{order}", "contact": {"id": contact, "group": "members"},
+                    "order": {"id": order, "total": total, "currency": currency}}  # fmt: skip
+
+        await s.client.post("/api/events", json=[
+            paid("ann", "a1", "500.00", "UAH"), paid("ann", "a2", "850.00", "UAH"), paid("bob", "b1", "40.00", "EUR"),
+            {"type": "contact.registered", "key": "r-eve", "contact": {"id": "eve", "group": "members"}},
+        ])  # fmt: skip
+        await s.settle()
+        page = (await s.client.get("/api/loyalty/groups")).json()
+    assert page["next"] is None
+    (group,) = page["items"]
+    assert group == {
+        "group": "members", "title": "Members", "program": "cashback", "contacts": 3, "orders": 3,
+        "currencies": [
+            {"currency": "EUR", "contacts": 1, "orders": 1, "revenue": "40.00", "average_order": "40.00"},
+            {"currency": "UAH", "contacts": 1, "orders": 2, "revenue": "1350.00", "average_order": "675.00"},
+        ],
+    }  # fmt: skip
+
+
+async def test_no_endpoint_answers_with_a_bare_array_and_every_page_has_next(tmp_path: Path) -> None:
+    """Read from the OpenAPI document, so an endpoint added later is held to it too."""
+    async with serving(tmp_path, FILES) as s:
+        document = (await s.public.get("/schema/openapi.json")).json()
+    schemas = document["components"]["schemas"]
+
+    def resolved(schema: dict[str, Any]) -> dict[str, Any]:
+        while "$ref" in schema:
+            schema = schemas[schema["$ref"].rsplit("/", 1)[1]]
+        return schema
+
+    pages = []
+    for path, operations in document["paths"].items():
+        answer = operations.get("get", {}).get("responses", {}).get("200", {})
+        schema = answer.get("content", {}).get("application/json", {}).get("schema")
+        if not path.startswith("/api/") or schema is None:
+            continue
+        body = resolved(schema)
+        assert body.get("type") != "array", f"GET {path} answers with a bare array: make it a page"
+        if "items" in body.get("properties", {}):
+            assert {"items", "next"} <= set(body["required"]), path
+            parameters = {p["name"] for p in operations["get"].get("parameters", [])}
+            assert {"after", "limit"} <= parameters, f"GET {path} pages without after and limit"
+            pages.append(path)
+    assert len(pages) >= 9, pages
+
+
+def test_the_readme_counts_the_example_scenarios_the_server_serves(root: Path) -> None:
+    from scn.interpreter.checker import check_workspace
+    from scn.interpreter.workspace import load_workspace
+
+    scenarios = check_workspace(load_workspace([root / "examples"])).symbols.scenario_files
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    words = {5: "five", 9: "nine"}
+    assert len(scenarios) == 9 and len({f for f in scenarios.values()}) == 5
+    assert f"written as {words[len(scenarios)]} scenarios" in readme
+    assert f"serving {len(scenarios)} scenario(s)" in readme
+    assert "five example scenarios" not in readme
+
+
+def test_the_api_docs_say_events_are_acknowledged_in_an_object(root: Path) -> None:
+    docs = (root / "docs" / "api.md").read_text(encoding="utf-8")
+    (row,) = [line for line in docs.splitlines() if line.startswith("| `POST /api/events`")]
+    assert '`{"accepted": [{"key": …, "id": …, "duplicate": false}, …]}`' in row

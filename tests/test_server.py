@@ -66,7 +66,7 @@ async def test_upload_list_source_and_versions(tmp_path: Path) -> None:
         r = await s.client.post("/api/scenarios", json={"files": FILES})
         assert r.status_code == 201, r.text
         assert r.json()["versions"] == {"thanks": 1}
-        listed = (await s.client.get("/api/scenarios")).json()
+        listed = (await s.client.get("/api/scenarios")).json()["items"]
         assert [(x["name"], x["state"], x["version"], x["file"]) for x in listed] == [
             ("thanks", "active", 1, "shop.scn")
         ]
@@ -78,7 +78,8 @@ async def test_upload_list_source_and_versions(tmp_path: Path) -> None:
         assert r.status_code == 201 and r.json()["versions"] == {"thanks": 2}
         r = await s.client.post("/api/scenarios", files={"f": ("shop.scn", changed.replace("2h", "3h").encode())})
         assert r.status_code == 201 and r.json()["versions"] == {"thanks": 3}
-        assert [v["version"] for v in (await s.client.get("/api/scenarios/thanks/versions")).json()] == [1, 2, 3]
+        versions = (await s.client.get("/api/scenarios/thanks/versions")).json()
+        assert [v["version"] for v in versions["items"]] == [1, 2, 3] and versions["next"] is None
         is_problem(await s.client.get("/api/scenarios/nope"), 404)
 
 
@@ -295,7 +296,7 @@ async def test_lists_segments_coupons_and_loyalty(tmp_path: Path) -> None:
         assert (await s.client.get("/api/lists")).json() == {"vip": 1}
         assert (await s.client.get("/api/segments")).json() == {"buyers": 1}
         page = (await s.client.get("/api/lists/vip", params={"limit": 10})).json()
-        assert page == {"name": "vip", "count": 1, "members": ["ann"], "next": None}
+        assert page == {"name": "vip", "count": 1, "items": ["ann"], "next": None}
         is_problem(await s.client.get("/api/lists/nope"), 404)
 
         pool = await s.client.post("/api/coupons/POOLED/pool", content=b"code\nP-2\nP-3\nP-1\n",
@@ -320,9 +321,11 @@ async def test_lists_segments_coupons_and_loyalty(tmp_path: Path) -> None:
         again = is_problem(await s.client.post("/api/coupons/redeem", json={**spend, "order": {"id": "o3"}}), 409)
         assert again["reason"] == "already used for order o2"
 
-        (group,) = (await s.client.get("/api/loyalty/groups")).json()
+        (group,) = (await s.client.get("/api/loyalty/groups")).json()["items"]
         assert (group["group"], group["contacts"], group["orders"]) == ("members", 1, 2)
-        assert group["average_order"] == {"amount": "675.00", "currency": "UAH"}
+        assert group["currencies"] == [
+            {"currency": "UAH", "contacts": 1, "orders": 2, "revenue": "1350.00", "average_order": "675.00"}
+        ]
         loyalty = (await s.client.get("/api/contacts/ann/loyalty")).json()
         assert loyalty["bonus_balance"] == "27.00" and loyalty["discount"] is None
         assert [e["amount"] for e in loyalty["ledger"]] == ["10.00", "17.00"]
