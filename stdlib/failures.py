@@ -11,7 +11,7 @@ reports count by:
 * on delivery (the sender): `address` (the mailbox or token does not exist), `refused`
   (the provider or mail server refused this message), `gave_up` (temporary failures
   until the message was too old to send), `configuration` (no provider is configured
-  for the channel).
+  for the channel, or the sender's own addresses do not make an email).
 """
 
 from __future__ import annotations
