@@ -3,7 +3,7 @@
 The real engine runs on an in-memory store with a virtual clock. Between events the
 clock jumps straight to the next moment a run is due, so weeks pass in milliseconds and
 the output is the same every time: what would be sent to whom and when, what was
-skipped and why, and a summary.
+skipped and why, what failed and why, and a summary.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from .runtime import Engine, EventInput, Settings
 from .runtime.batch import ms_of
 from .runtime.events import ContactIn
 from .runtime.worker import import_pools
-from .store import Changes, ContactUpdate, SqliteStore, Store
+from .store import SKIPPED, UNDELIVERED, Changes, ContactUpdate, SqliteStore, Store
 
 UTC = dt.UTC
 
@@ -50,6 +50,8 @@ class Summary(msgspec.Struct, kw_only=True):
     messages: dict[str, int]
     #: why messages were not sent -> how many
     skipped: dict[str, int]
+    #: "scenario: channel template: failure class" -> how many messages failed
+    failed: dict[str, int] = {}
 
 
 class Result(msgspec.Struct, kw_only=True):
@@ -171,12 +173,16 @@ async def play(engine: Engine, clock: VirtualClock, events: list[EventInput], en
 
 async def _summary(store: Store, timeline: list[Entry], events: int) -> Summary:
     messages: Counter[str] = Counter()
-    for scenario, channel, template, status, count in await store.message_counts():
-        if status != "skipped":
-            messages[f"{scenario}: {channel} {template}".rstrip()] += count
+    failed: Counter[str] = Counter()
+    for scenario, channel, template, status, failure, count in await store.message_counts():
+        what = f"{scenario}: {channel} {template}".rstrip()
+        if status == UNDELIVERED:
+            failed[f"{what}: {failure or 'unknown'}"] += count
+        elif status != SKIPPED:
+            messages[what] += count
     skipped: Counter[str] = Counter(e.detail or e.name for e in timeline if e.outcome == "skipped")
     return Summary(events=events, runs=await store.run_counts(), messages=dict(sorted(messages.items())),
-                   skipped=dict(sorted(skipped.items())))  # fmt: skip
+                   skipped=dict(sorted(skipped.items())), failed=dict(sorted(failed.items())))  # fmt: skip
 
 
 def render_text(result: Result) -> str:
@@ -207,6 +213,9 @@ def render_text(result: Result) -> str:
     if s.skipped:
         lines.append("skipped:")
         lines.extend(f"  {count:>4}  {why}" for why, count in s.skipped.items())
+    if s.failed:
+        lines.append("failed:")
+        lines.extend(f"  {count:>4}  {what}" for what, count in s.failed.items())
     return "\n".join(lines) + "\n"
 
 

@@ -67,6 +67,7 @@ def _add_simulate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--contacts", help="a JSON-lines file of contacts to start with")
     p.add_argument("--until", default="60d", help="how long to go on after the last event (default 60d)")
     p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--strict", action="store_true", help="exit 1 when any message failed (0 otherwise)")
     p.set_defaults(run=_run_simulate)
 
 
@@ -189,6 +190,10 @@ def _run_simulate(args: argparse.Namespace) -> int:
         print(f"scn simulate: {error}", file=sys.stderr)
         return EXIT_ERROR
     sys.stdout.write(render_json(result) if args.format == "json" else render_text(result))
+    failed = sum(result.summary.failed.values())
+    if args.strict and failed:
+        print(f"scn simulate: {failed} message(s) failed (see `failed:` in the summary)", file=sys.stderr)
+        return EXIT_FINDINGS
     return EXIT_OK
 
 

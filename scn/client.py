@@ -3,7 +3,9 @@
 The server is `--server` (or SCN_URL, default http://127.0.0.1:8000) and the key
 `--api-key` (or SCN_API_KEY). Output is for people by default, `--format json` for tools.
 Exit status: 0 done, 1 the server refused (a workspace with errors, an unknown run), 2
-the request could not be made (no server, bad settings).
+the request could not be made (no server, bad settings) or was malformed (a 400: an
+option value the server does not accept, such as `--status bogus`, with the allowed
+values in the message).
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ def _fail(message: str) -> int:
 def _problem(status: int, body: Any) -> int:
     detail = body.get("detail") if isinstance(body, dict) else str(body)
     print(f"scn: the server refused ({status}): {detail}", file=sys.stderr)
-    return EXIT_REFUSED if 400 <= status < 500 and status not in (401, 413, 415) else EXIT_ERROR
+    return EXIT_REFUSED if 400 < status < 500 and status not in (401, 413, 415) else EXIT_ERROR
 
 
 def _table(rows: list[list[str]], header: list[str]) -> str:
@@ -143,13 +145,14 @@ def report(args: argparse.Namespace) -> int:
         def rate(x: float | None) -> str:
             return f"{x * 100:.1f}%" if x is not None else "-"
 
-        return [*label, *(str(f[k]) for k in ("sent", "delivered", "bounced", "opened", "clicked", "unsubscribed",
-                                              "ordered")), revenue, rate(f["ctr"]), rate(f["conversion"])]  # fmt: skip
+        return [*label, *(str(f[k]) for k in ("sent", "delivered", "bounced", "failed", "opened", "clicked",
+                                              "unsubscribed", "ordered")), revenue, rate(f["ctr"]),
+                rate(f["conversion"])]  # fmt: skip
 
     print(f"{body['scenario']}: messages sent {_when(body['since'])} to {_when(body['until'])} UTC; "
           f"orders attributed within {body['attribution_window_h']:g}h")  # fmt: skip
-    header = ["step", "variant", "sent", "deliv.", "bounced", "opened", "clicked", "unsub.", "orders", "revenue",
-              "CTR", "conv."]  # fmt: skip
+    header = ["step", "variant", "sent", "deliv.", "bounced", "failed", "opened", "clicked", "unsub.", "orders",
+              "revenue", "CTR", "conv."]  # fmt: skip
     rows = [cells([r["step"] + (f" {r['template']}" if r["template"] else ""), r["variant"] or "-"], r)
             for r in body["rows"]]  # fmt: skip
     rows.append(cells(["total", ""], body["totals"]))

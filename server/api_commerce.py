@@ -8,24 +8,27 @@ from typing import Any
 import msgspec
 from litestar import Request, Router, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, JSONBody
 
 from ..interpreter.checker import pool_codes
 from ..interpreter.runtime import EventInput
 from ..interpreter.runtime.events import ContactIn, EventError, OrderIn
+from ..interpreter.runtime.views import moment
 from ..interpreter.values import Money
 from ..stdlib.coupons import CodeCheck, check_code
 from ..stdlib.loyalty import Discount, GroupStats, checkout_discount, group_statistics
 from .core import Core
-from .deps import get_core, not_found, require_api_key
-from .models import Strict
+from .deps import After, AfterName, Limit, get_core, instant, not_found, require_api_key
+from .models import IssuedCode, IssuedCodePage, LedgerEntry, Strict
 from .problems import Problem
 
 
 class Members(msgspec.Struct, kw_only=True):
+    """A page of a list's or segment's members (contact ids, in order), with its size."""
+
     name: str
     count: int
-    members: list[str]
+    items: list[str]
     #: Pass as `after` for the next page; null on the last one.
     next: str | None
 
@@ -58,14 +61,33 @@ class CodeAnswer(msgspec.Struct, kw_only=True):
     price_after: Amount | None
 
 
+class CurrencyFigures(msgspec.Struct, kw_only=True):
+    """A group's contacts whose lifetime spend is in one currency, and their orders."""
+
+    currency: str
+    contacts: int
+    orders: int
+    revenue: str
+    average_order: str | None
+
+
 class GroupAnswer(msgspec.Struct, kw_only=True):
+    """A customer group: all its contacts and paid orders, and the money per currency
+    (amounts in different currencies are never added up)."""
+
+    #: null for the contacts in no group.
     group: str | None
     title: str | None
     program: str | None
     contacts: int
     orders: int
-    revenue: Amount | None
-    average_order: Amount | None
+    currencies: list[CurrencyFigures]
+
+
+class GroupPage(msgspec.Struct, kw_only=True):
+    items: list[GroupAnswer]
+    #: Pass as `after` for the next page; null on the last one.
+    next: int | None
 
 
 class DiscountAnswer(msgspec.Struct, kw_only=True):
@@ -87,7 +109,7 @@ class Loyalty(msgspec.Struct, kw_only=True):
     bonus_balance: str
     lifetime_spend: str
     discount: DiscountAnswer | None
-    ledger: list[dict[str, Any]]
+    ledger: list[LedgerEntry]
 
 
 def _bundle(core: Core) -> Any:
@@ -102,7 +124,7 @@ async def _members(core: Core, kind: str, name: str, after: str, limit: int) -> 
         raise not_found(f"{kind} {name!r}")
     page = await core.store.members(kind, name, after, limit + 1)
     counts = await core.store.member_counts(kind)
-    return Members(name=name, count=counts.get(name, 0), members=page[:limit],
+    return Members(name=name, count=counts.get(name, 0), items=page[:limit],
                    next=page[limit - 1] if len(page) > limit else None)  # fmt: skip
 
 
@@ -115,9 +137,10 @@ async def lists(core: NamedDependency[Core]) -> dict[str, int]:
 
 @get("/lists/{name:str}")
 async def list_members(
-    core: NamedDependency[Core], name: FromPath[str], after: FromQuery[str] = "", limit: FromQuery[int] = 100
+    core: NamedDependency[Core], name: FromPath[str], after: AfterName = "", limit: Limit = 100
 ) -> Members:
-    return await _members(core, "list", name, after, max(1, min(limit, 1000)))
+    """A page of a list's members."""
+    return await _members(core, "list", name, after, limit)
 
 
 @get("/segments")
@@ -128,9 +151,10 @@ async def segments(core: NamedDependency[Core]) -> dict[str, int]:
 
 @get("/segments/{name:str}")
 async def segment_members(
-    core: NamedDependency[Core], name: FromPath[str], after: FromQuery[str] = "", limit: FromQuery[int] = 100
+    core: NamedDependency[Core], name: FromPath[str], after: AfterName = "", limit: Limit = 100
 ) -> Members:
-    return await _members(core, "segment", name, after, max(1, min(limit, 1000)))
+    """A page of a segment's members."""
+    return await _members(core, "segment", name, after, limit)
 
 
 @post("/coupons/{name:str}/pool", status_code=201)
@@ -152,9 +176,21 @@ async def import_pool(core: NamedDependency[Core], name: FromPath[str], request:
 
 
 @get("/contacts/{contact_id:str}/coupons")
-async def contact_coupons(core: NamedDependency[Core], contact_id: FromPath[str]) -> list[dict[str, Any]]:
-    """The codes a contact was given, with their validity and use."""
-    return await core.store.issued_codes(contact_id)
+async def contact_coupons(
+    core: NamedDependency[Core], contact_id: FromPath[str], after: After = 0, limit: Limit = 50
+) -> IssuedCodePage:
+    """The codes a contact was given, with their validity and use, oldest first."""
+    rows = await core.store.issued_codes(contact_id, after, limit + 1)
+    page = rows[:limit]
+    return IssuedCodePage(items=[_issued(r) for r in page], next=page[-1]["id"] if len(rows) > limit else None)
+
+
+def _issued(row: dict[str, Any]) -> IssuedCode:
+    return IssuedCode(
+        coupon=row["coupon"], code=row["code"], shared=bool(row["shared"]), run_id=row["run_id"],
+        issued_at=moment(row["issued_at"]), valid_until=moment(row["valid_until"]),
+        redeemed_order=row["redeemed_order"], redeemed_at=moment(row["redeemed_at"]),
+    )  # fmt: skip
 
 
 @post("/coupons/check", status_code=200)
@@ -210,14 +246,20 @@ async def redeem(core: NamedDependency[Core], data: JSONBody[Redemption]) -> Cod
 
 
 @get("/loyalty/groups")
-async def groups(core: NamedDependency[Core]) -> list[GroupAnswer]:
-    """Per group: contacts, paid orders, revenue, average order value."""
+async def groups(core: NamedDependency[Core], after: After = 0, limit: Limit = 50) -> GroupPage:
+    """Per group (declared ones first): contacts, paid orders, and revenue and average
+    order value per currency. `after` counts the groups of the pages before."""
     stats: list[GroupStats] = await group_statistics(core.store, core.engine.current)
-    return [
+    page = stats[after : after + limit]
+    items = [
         GroupAnswer(group=g.group, title=g.title, program=g.program, contacts=g.contacts, orders=g.orders,
-                    revenue=amount(g.revenue), average_order=amount(g.average_order))
-        for g in stats
+                    currencies=[CurrencyFigures(currency=c.currency, contacts=c.contacts, orders=c.orders,
+                                                revenue=str(c.revenue.amount),
+                                                average_order=str(c.average_order.amount) if c.average_order else None)
+                                for c in g.currencies])
+        for g in page
     ]  # fmt: skip
+    return GroupPage(items=items, next=after + limit if after + limit < len(stats) else None)
 
 
 @get("/contacts/{contact_id:str}/loyalty")
@@ -230,7 +272,7 @@ async def loyalty(core: NamedDependency[Core], contact_id: FromPath[str]) -> Loy
         contact=contact_id, group=record.get("grp"), bonus_balance=str(record.get("bonus_balance") or "0"),
         lifetime_spend=str(record.get("lifetime_spend") or "0"),
         discount=_discount(await checkout_discount(core.store, _bundle(core), contact_id)),
-        ledger=await core.store.bonus_entries(contact_id),
+        ledger=[LedgerEntry(**{**e, "at": instant(e["at"])}) for e in await core.store.bonus_entries(contact_id)],
     )  # fmt: skip
 
 

@@ -4,20 +4,39 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
 from litestar import Router, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, JSONBody, Parameter, PathParameter
+from litestar.params import FromPath, FromQuery, JSONBody
 
+from ..interpreter.program import Jump, Program
 from ..interpreter.runtime import EventInput
 from ..interpreter.runtime.events import ContactIn, EventError
 from ..interpreter.runtime.views import channel_flags, moment
 from ..interpreter.store import LIVE, OutboxRow, RunRow
 from .core import Core
-from .deps import get_core, instant, not_found, require_api_key
-from .models import Accepted, Contact, EventsAccepted, Message, Run, RunDetail, RunPage, StepCount, StepEntry
+from .deps import After, Id, Limit, get_core, instant, not_found, require_api_key
+from .models import (
+    Accepted,
+    AwardedBonus,
+    ChannelName,
+    Contact,
+    EventsAccepted,
+    IssuedCoupon,
+    Message,
+    MessagePage,
+    MessageStatus,
+    Run,
+    RunDetail,
+    RunPage,
+    RunStatus,
+    RunVariables,
+    StepCount,
+    StepEntry,
+    StepPage,
+)
 from .problems import Problem
 from .reports import Report, scenario_report
 
@@ -84,17 +103,11 @@ def _run(row: RunRow) -> Run:
     )  # fmt: skip
 
 
-#: The largest id SQLite can hold: anything above is refused as a bad request, not a crash.
-MAX_ID = 2**63 - 1
-Limit = Annotated[int, Parameter(ge=1, le=1000, description="page size")]
-After = Annotated[int, Parameter(ge=0, le=MAX_ID, description="the `next` of the previous page")]
-Id = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
-
-
 @get("/runs")
 async def runs(
     core: NamedDependency[Core], scenario: FromQuery[str | None] = None, contact: FromQuery[str | None] = None,
-    status: FromQuery[str | None] = None, step: FromQuery[str | None] = None, after: After = 0, limit: Limit = 50,
+    status: FromQuery[RunStatus | None] = None, step: FromQuery[str | None] = None, after: After = 0,
+    limit: Limit = 50,
 ) -> RunPage:  # fmt: skip
     """Runs, oldest first, filtered by scenario, contact, status and current step."""
     rows = await core.store.list_runs(
@@ -114,7 +127,22 @@ async def _detail(core: Core, run_id: int) -> RunDetail:
         for s in await core.store.run_log(run_id)
     ]  # fmt: skip
     base = _run(row)
-    return RunDetail(**{f: getattr(base, f) for f in base.__struct_fields__}, variables=row.vars, trace=trace)
+    return RunDetail(**{f: getattr(base, f) for f in base.__struct_fields__}, variables=_variables(row.vars),
+                     trace=trace)  # fmt: skip
+
+
+def _variables(stored: dict[str, Any]) -> RunVariables:
+    """A run's variables as the API shows them: times (kept as epoch ms) as datetimes."""
+    coupons = {name: IssuedCoupon(code=str(issued["code"]), valid_until=moment(issued.get("valid_until")))
+               for name, issued in (stored.get("coupons") or {}).items()}  # fmt: skip
+    bonus = stored.get("bonus")
+    return RunVariables(
+        coupons=coupons,
+        bonus=AwardedBonus(amount=bonus["amount"], currency=bonus.get("currency"), percent=bonus.get("percent"))
+        if bonus else None,
+        bonus_missing=stored.get("bonus_missing"),
+        variants=dict(stored.get("variants") or {}),
+    )  # fmt: skip
 
 
 @get("/runs/{run_id:int}")
@@ -134,12 +162,28 @@ async def cancel(core: NamedDependency[Core], run_id: Id) -> RunDetail:
     return await _detail(core, run_id)
 
 
+def _program_steps(program: Program) -> list[StepCount]:
+    """Every step of a program in its order (a branch's steps where they are written),
+    the start first; the jumps that join branches are not steps anyone wrote."""
+    events = ", ".join(dict.fromkeys(t.event for t in program.triggers))
+    steps = [StepCount(step="start", name=f"on {events}", passed=0, outcomes={}, waiting=0, here={})]
+    steps += [StepCount(step=i.id, name=i.name, passed=0, outcomes={}, waiting=0, here={})
+              for i in program.instructions if not isinstance(i, Jump)]  # fmt: skip
+    return steps
+
+
 @get("/scenarios/{name:str}/steps")
-async def steps(core: NamedDependency[Core], name: FromPath[str]) -> list[StepCount]:
-    """Per step: how many runs passed it (by outcome) and how many are at it now (by status)."""
+async def steps(
+    core: NamedDependency[Core], name: FromPath[str], after: FromQuery[str | None] = None, limit: Limit = 100
+) -> StepPage:
+    """Per step, in the scenario's order: how many runs reached it (each once, by how the
+    step ended for it) and how many are at it now (by status)."""
     if name not in {s.name for s in await core.store.scenarios()}:
         raise not_found(f"scenario {name!r}")
-    counts: dict[str, StepCount] = {}
+    program = core.engine.program(name) if name in core.engine.scenarios else None
+    counts = {c.step: c for c in (_program_steps(program) if program is not None else [])}
+    # Steps the current version lacks (older versions' runs, exits, cancels) follow, in
+    # the order runs first reached them.
     for step, label, outcome, number in await core.store.step_counts(name):
         entry = counts.setdefault(step, StepCount(step=step, name=label, passed=0, outcomes={}, waiting=0, here={}))
         entry.outcomes[outcome] = entry.outcomes.get(outcome, 0) + number
@@ -151,7 +195,14 @@ async def steps(core: NamedDependency[Core], name: FromPath[str]) -> list[StepCo
         entry.here[status] = number
         if status in LIVE:
             entry.waiting += number
-    return sorted(counts.values(), key=lambda c: (len(c.step), c.step))
+    ordered = list(counts.values())
+    start = 0
+    if after is not None:
+        if after not in counts:
+            raise Problem(400, "invalid-request", f"after: scenario {name} has no step {after!r}; pass a page's `next`")
+        start = list(counts).index(after) + 1
+    page = ordered[start : start + limit]
+    return StepPage(items=page, next=page[-1].step if start + limit < len(ordered) else None)
 
 
 def _message(row: OutboxRow) -> Message:
@@ -159,20 +210,22 @@ def _message(row: OutboxRow) -> Message:
         id=row.id, run_id=row.run_id, scenario=row.scenario, contact_id=row.contact_id, channel=row.channel,
         template=row.template, recipient=row.recipient, status=row.status, attempts=row.attempts,
         created_at=instant(row.created_at), sent_at=moment(row.sent_at),
-        error=row.error, cost=row.cost, coupon_code=row.coupon_code, variant=row.variant,
+        error=row.error, failure=row.failure, cost=row.cost, coupon_code=row.coupon_code, variant=row.variant,
     )  # fmt: skip
 
 
 @get("/messages")
 async def messages(
-    core: NamedDependency[Core],
-    contact: FromQuery[str | None] = None,
-    status: FromQuery[str | None] = None,
-    after: After = 0,
+    core: NamedDependency[Core], contact: FromQuery[str | None] = None, status: FromQuery[MessageStatus | None] = None,
+    channel: FromQuery[ChannelName | None] = None, scenario: FromQuery[str | None] = None, after: After = 0,
     limit: Limit = 50,
-) -> list[Message]:
-    """Messages in the outbox, oldest first: pending, sent, failed (with why) or skipped."""
-    return [_message(r) for r in await core.store.outbox(contact_id=contact, status=status, after=after, limit=limit)]
+) -> MessagePage:  # fmt: skip
+    """Messages in the outbox, oldest first: pending, sent, failed (with why and the class
+    of failure) or skipped; filtered by contact, status, channel and scenario."""
+    rows = await core.store.outbox(contact_id=contact, status=status, channel=channel, scenario=scenario, after=after,
+                                   limit=limit + 1)  # fmt: skip
+    page = rows[:limit]
+    return MessagePage(items=[_message(r) for r in page], next=page[-1].id if len(rows) > limit else None)
 
 
 @get("/messages/{message_id:int}")

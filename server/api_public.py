@@ -24,6 +24,7 @@ from ..interpreter.runtime import EventInput
 from ..interpreter.runtime.events import ContactIn
 from ..interpreter.runtime.views import CHANNELS, channel_flags
 from ..interpreter.store import OutboxRow
+from ..stdlib.failures import FAILURE_CLASSES
 from ..stdlib.subscriptions import read_link, unsubscribe_event
 from ..stdlib.tracking import read_token
 from .core import Core
@@ -194,6 +195,13 @@ async def metrics(core: NamedDependency[Core]) -> str:
     ):
         lines += [f"# HELP scn_{family} {help_text}", f"# TYPE scn_{family} gauge"]
         lines += [f'scn_{family}{{{label}="{k}"}} {v}' for k, v in sorted(counts[family].items())]
+    lines += [
+        "# HELP scn_messages_failed_total Failed messages by channel and class of failure "
+        f"({', '.join(FAILURE_CLASSES)}).",
+        "# TYPE scn_messages_failed_total counter",
+    ]
+    lines += [f'scn_messages_failed_total{{channel="{channel}",reason="{failure}"}} {count}'
+              for channel, failure, count in await core.store.failed_counts()]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 

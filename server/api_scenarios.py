@@ -12,8 +12,16 @@ from litestar.params import FromPath
 
 from ..interpreter.render import as_json_records
 from .core import CheckFailed, Core, WorkspaceError, normalise_path
-from .deps import get_core, instant, not_found, require_api_key
-from .models import DeployResult, FilesUpload, ScenarioDetail, ScenarioSummary, ScenarioVersion
+from .deps import After, AfterName, Limit, get_core, instant, not_found, require_api_key
+from .models import (
+    DeployResult,
+    FilesUpload,
+    ScenarioDetail,
+    ScenarioPage,
+    ScenarioSummary,
+    ScenarioVersion,
+    VersionPage,
+)
 from .problems import Problem
 
 
@@ -103,8 +111,11 @@ async def _summaries(core: Core) -> list[ScenarioSummary]:
 
 
 @get("/")
-async def list_scenarios(core: NamedDependency[Core]) -> list[ScenarioSummary]:
-    return await _summaries(core)
+async def list_scenarios(core: NamedDependency[Core], after: AfterName = "", limit: Limit = 50) -> ScenarioPage:
+    """Every scenario by name: its state, version, file and runs by status."""
+    later = [s for s in await _summaries(core) if s.name > after]
+    page = later[:limit]
+    return ScenarioPage(items=page, next=page[-1].name if len(later) > limit else None)
 
 
 async def _summary(core: Core, name: str) -> ScenarioSummary:
@@ -123,9 +134,14 @@ async def scenario(core: NamedDependency[Core], name: FromPath[str]) -> Scenario
 
 
 @get("/{name:str}/versions")
-async def versions(core: NamedDependency[Core], name: FromPath[str]) -> list[ScenarioVersion]:
+async def versions(
+    core: NamedDependency[Core], name: FromPath[str], after: After = 0, limit: Limit = 50
+) -> VersionPage:
+    """A scenario's versions, oldest first."""
     await _summary(core, name)
-    return await _versions(core, name)
+    later = [v for v in await _versions(core, name) if v.version > after]
+    page = later[:limit]
+    return VersionPage(items=page, next=page[-1].version if len(later) > limit else None)
 
 
 async def _versions(core: Core, name: str) -> list[ScenarioVersion]:

@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
-from typing import Any
+from typing import Annotated, Any
 
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.handlers.base import BaseRouteHandler
+from litestar.params import Parameter, PathParameter
 
 from .core import Core
 from .problems import Problem
 
 API_KEY_HEADER = "X-API-Key"
+
+#: The largest id SQLite can hold: anything above is refused as a bad request, not a crash.
+MAX_ID = 2**63 - 1
+#: Every list answers with a page `{items, next}`: these are its query parameters.
+Limit = Annotated[int, Parameter(ge=1, le=1000, description="page size")]
+After = Annotated[int, Parameter(ge=0, le=MAX_ID, description="the `next` of the previous page")]
+AfterName = Annotated[str, Parameter(description="the `next` of the previous page")]
+Id = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
 
 
 def get_core(state: State) -> Core:

@@ -3,9 +3,33 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal, get_args
 
 import msgspec
+
+from ..interpreter.runtime.views import CHANNELS
+from ..interpreter.store import (
+    AWAITING,
+    CANCELLED,
+    DONE,
+    EXITED,
+    FAILED,
+    PENDING,
+    RUNNING,
+    SENT,
+    SKIPPED,
+    STOPPED,
+    UNDELIVERED,
+    WAITING,
+)
+
+#: The values enumerated query parameters take; anything else is a 400 naming these.
+RunStatus = Literal["running", "waiting", "awaiting", "done", "stopped", "exited", "failed", "cancelled"]
+MessageStatus = Literal["pending", "sent", "failed", "skipped"]
+ChannelName = Literal["email", "sms", "viber", "push", "webpush", "webhook"]
+assert set(get_args(RunStatus)) == {RUNNING, WAITING, AWAITING, DONE, STOPPED, EXITED, FAILED, CANCELLED}
+assert set(get_args(MessageStatus)) == {PENDING, SENT, UNDELIVERED, SKIPPED}
+assert get_args(ChannelName) == (*CHANNELS, "webhook")
 
 
 class Strict(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -33,11 +57,23 @@ class ScenarioSummary(msgspec.Struct, kw_only=True):
     runs: dict[str, int]
 
 
+class ScenarioPage(msgspec.Struct, kw_only=True):
+    items: list[ScenarioSummary]
+    #: Pass as `after` for the next page; null on the last one.
+    next: str | None
+
+
 class ScenarioVersion(msgspec.Struct, kw_only=True):
     version: int
     bundle: int
     digest: str
     created_at: dt.datetime
+
+
+class VersionPage(msgspec.Struct, kw_only=True):
+    items: list[ScenarioVersion]
+    #: Pass as `after` for the next page; null on the last one.
+    next: int | None
 
 
 class ScenarioDetail(ScenarioSummary, kw_only=True):
@@ -80,8 +116,32 @@ class Run(msgspec.Struct, kw_only=True):
     reason: str | None
 
 
+class IssuedCoupon(msgspec.Struct, kw_only=True):
+    code: str
+    valid_until: dt.datetime | None
+
+
+class AwardedBonus(msgspec.Struct, kw_only=True):
+    amount: str
+    currency: str | None
+    percent: str | None
+
+
+class RunVariables(msgspec.Struct, kw_only=True):
+    """What a run keeps between its steps (times as ISO 8601, like every time in the API)."""
+
+    #: The code the run gave the contact for each coupon, and until when it is valid.
+    coupons: dict[str, IssuedCoupon] = {}
+    #: The bonus `award bonus` paid.
+    bonus: AwardedBonus | None = None
+    #: Why `award bonus` paid nothing, when it did not.
+    bonus_missing: str | None = None
+    #: The variant each split chose, by the split's step.
+    variants: dict[str, str] = {}
+
+
 class RunDetail(Run, kw_only=True):
-    variables: dict[str, Any]
+    variables: RunVariables
     trace: list[StepEntry]
 
 
@@ -94,10 +154,52 @@ class RunPage(msgspec.Struct, kw_only=True):
 class StepCount(msgspec.Struct, kw_only=True):
     step: str
     name: str
+    #: Runs that reached the step, each counted once.
     passed: int
+    #: Those runs by how the step ended for them (its last outcome: `timed out`, `sent`...).
     outcomes: dict[str, int]
+    #: Live runs at the step now.
     waiting: int
+    #: Runs at the step now, by status.
     here: dict[str, int]
+
+
+class StepPage(msgspec.Struct, kw_only=True):
+    items: list[StepCount]
+    #: Pass as `after` for the next page; null on the last one.
+    next: str | None
+
+
+class IssuedCode(msgspec.Struct, kw_only=True):
+    """A coupon code given to a contact, its validity and its use."""
+
+    coupon: str
+    code: str
+    #: One code for everyone (a static code), rather than the contact's own.
+    shared: bool
+    run_id: int | None
+    issued_at: dt.datetime | None
+    valid_until: dt.datetime | None
+    redeemed_order: str | None
+    redeemed_at: dt.datetime | None
+
+
+class IssuedCodePage(msgspec.Struct, kw_only=True):
+    items: list[IssuedCode]
+    #: Pass as `after` for the next page; null on the last one.
+    next: int | None
+
+
+class LedgerEntry(msgspec.Struct, kw_only=True):
+    """A bonus credited to a contact."""
+
+    order_id: str | None
+    run_id: int | None
+    amount: str
+    currency: str | None
+    #: "scenario:step" that paid it.
+    reason: str
+    at: dt.datetime
 
 
 class Contact(msgspec.Struct, kw_only=True):
@@ -126,11 +228,21 @@ class Message(msgspec.Struct, kw_only=True):
     channel: str
     template: str | None
     recipient: str
+    #: pending, sent, failed or skipped.
     status: str
     attempts: int
     created_at: dt.datetime
     sent_at: dt.datetime | None
+    #: Why it failed (or was skipped, or is being retried), in words.
     error: str | None
+    #: A failed message's class of failure: template, coupon, address, refused, gave_up, configuration.
+    failure: str | None
     cost: str | None
     coupon_code: str | None
     variant: str | None
+
+
+class MessagePage(msgspec.Struct, kw_only=True):
+    items: list[Message]
+    #: Pass as `after` for the next page; null on the last one.
+    next: int | None

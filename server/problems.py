@@ -62,8 +62,10 @@ def handle_problem(request: Request[Any, Any, Any], error: Problem) -> Response[
 def handle_http(request: Request[Any, Any, Any], error: HTTPException) -> Response[Any]:
     status = error.status_code
     if isinstance(error, ValidationException):
-        errors = error.extra if isinstance(error.extra, list) else []
+        errors = [_named_choices(request, e) for e in error.extra] if isinstance(error.extra, list) else []
         first = errors[0] if errors and isinstance(errors[0], dict) else {}
+        if first.get("choices"):  # the message says it all: no "(at status)" after it
+            return problem_response(status, "invalid-request", first["message"], request, errors=errors)
         where = f" (at {first.get('key') or first.get('source')})" if first.get("key") or first.get("source") else ""
         detail = f"{first.get('message') or error.detail}{where}" if first else error.detail
         return problem_response(status, "invalid-request", detail, request, errors=errors)
@@ -77,6 +79,29 @@ def handle_http(request: Request[Any, Any, Any], error: HTTPException) -> Respon
     response = problem_response(status, slug, detail, request)
     response.headers.update(headers)
     return response
+
+
+def _named_choices(request: Request[Any, Any, Any], error: Any) -> Any:
+    """A validation error about a value outside an enumeration, with the allowed values
+    named (Litestar says only "Invalid enum value 'bogus'"); other errors as they are.
+
+    The values come from the handler's own annotation (`Literal[...]`), so every
+    enumerated parameter is covered without a list to keep in step."""
+    if not isinstance(error, dict) or not str(error.get("message", "")).startswith("Invalid enum value"):
+        return error
+    key = error.get("key")
+    if not isinstance(key, str):
+        return error
+    parameter = request.route_handler.parsed_fn_signature.parameters.get(key)
+    if parameter is None:
+        return error
+    choices = next((t.args for t in (parameter, *parameter.inner_types) if t.is_literal), ())
+    if not choices:
+        return error
+    given = request.query_params.get(key) if error.get("source") == "query" else None
+    allowed = ", ".join(str(c) for c in choices)
+    message = f"{key} must be one of {allowed}" + (f", not {given!r}" if given is not None else "")
+    return {**error, "message": message, "choices": list(choices)}
 
 
 def handle_internal(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:

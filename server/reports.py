@@ -2,8 +2,11 @@
 
 For the messages a scenario sent in a period:
 
-* sent: messages that went to the outbox (skipped ones are not counted); delivered:
-  accepted by the SMTP server or provider; bounced: given up as undeliverable;
+* sent: messages the scenario sent, failed ones included (skipped ones are not
+  counted); delivered: accepted by the SMTP server or provider; bounced: refused or
+  given up on delivery; failed: every message that failed, before it left (its
+  template, no coupon code left, an address that is not one) or on delivery (the
+  bounced), with `failures` by class of failure;
 * opened / clicked: messages opened or with a click (each counted once, from the
   tracking endpoints' events); unsubscribed: unsubscribes on the message's channel
   within the attribution window after it (credited to the latest such message);
@@ -33,6 +36,9 @@ class Figures(msgspec.Struct, kw_only=True):
     sent: int = 0
     delivered: int = 0
     bounced: int = 0
+    failed: int = 0
+    #: Failed messages by class of failure (template, coupon, address, refused, gave_up, configuration).
+    failures: dict[str, int] = {}
     opened: int = 0
     clicked: int = 0
     unsubscribed: int = 0
@@ -68,13 +74,15 @@ def _window(core: Core, scenario: str | None) -> int:
 class _Tally:
     def __init__(self) -> None:
         self.counts: dict[str, int] = defaultdict(int)
+        self.failures: dict[str, int] = defaultdict(int)
         self.revenue: dict[str, Decimal] = defaultdict(Decimal)
 
     def figures(self) -> dict[str, Any]:
         delivered = self.counts["delivered"]
         return {
-            **{k: self.counts[k] for k in ("sent", "delivered", "bounced", "opened", "clicked", "unsubscribed",
-                                          "ordered")},
+            **{k: self.counts[k] for k in ("sent", "delivered", "bounced", "failed", "opened", "clicked",
+                                          "unsubscribed", "ordered")},
+            "failures": dict(sorted(self.failures.items())),
             "revenue": {c: str(v) for c, v in sorted(self.revenue.items())},
             "ctr": round(self.counts["clicked"] / delivered, 4) if delivered else None,
             "conversion": round(self.counts["ordered"] / delivered, 4) if delivered else None,
@@ -144,7 +152,10 @@ async def scenario_report(core: Core, scenario: str, since: dt.datetime, until: 
         for tally in (totals, rows.setdefault(row, _Tally())):
             tally.counts["sent"] += 1
             tally.counts["delivered"] += m.status == SENT
-            tally.counts["bounced"] += m.status == UNDELIVERED
+            if m.status == UNDELIVERED:
+                tally.counts["failed"] += 1
+                tally.failures[m.failure or "unknown"] += 1
+                tally.counts["bounced"] += m.attempts > 0  # it left, and delivery failed
             tally.counts["opened"] += m.id in opened
             tally.counts["clicked"] += m.id in clicked_at
             tally.counts["unsubscribed"] += m.id in unsubscribed

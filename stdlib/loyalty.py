@@ -14,11 +14,12 @@ from ..interpreter.values import Money, Percent
 def tier_percent(program: LoyaltyProgram, lifetime_spend: Decimal) -> Percent:
     """The tier that applies while lifetime spend is ``lifetime_spend``.
 
-    `tier 2% up to 1000 UAH` covers spend below 1000; the `above` tier everything from
-    the last bound on.
+    As the customer writes tiers ("2% while the spend is up to 1000, 3% when it is more
+    than 1000"): `tier 2% up to 1000 UAH` covers a spend of 1000 itself, and the
+    `above` tier starts just after the last bound.
     """
     for tier in program.tiers:
-        if tier.up_to is None or lifetime_spend < Decimal(tier.up_to):
+        if tier.up_to is None or lifetime_spend <= Decimal(tier.up_to):
             return Percent(tier.percent)
     return Percent(program.tiers[-1].percent) if program.tiers else Percent(0)
 
@@ -29,20 +30,33 @@ def bonus_for_order(program: LoyaltyProgram, spend_before: Decimal, order_total:
     return (order_total * percent).rounded(), percent
 
 
+class CurrencyStats(msgspec.Struct, frozen=True, kw_only=True):
+    """A group's contacts whose lifetime spend is in one currency, and their paid orders."""
+
+    currency: str
+    contacts: int
+    orders: int
+    revenue: Money
+    average_order: Money | None
+
+
 class GroupStats(msgspec.Struct, frozen=True, kw_only=True):
-    """A customer group's figures: how many contacts, and their average paid order."""
+    """A customer group's figures: all its contacts and paid orders, and the money per
+    currency (amounts in different currencies are never added up)."""
 
     group: str | None
     title: str | None
     program: str | None
     contacts: int
     orders: int
-    revenue: Money | None
-    average_order: Money | None
+    #: By currency, in its alphabetical order; contacts who never paid are in none.
+    currencies: tuple[CurrencyStats, ...]
 
 
 async def group_statistics(store: Store, bundle: Bundle | None) -> list[GroupStats]:
-    """Contacts and average order value per group (and currency), declared groups first.
+    """One entry per group, declared groups first (then groups only contacts name, then
+    the contacts in no group): contacts, paid orders, and revenue and average order
+    value per currency.
 
     A contact counts in the group they are in now, with all their paid orders."""
     groups = bundle.groups if bundle is not None else {}
@@ -52,14 +66,18 @@ async def group_statistics(store: Store, bundle: Bundle | None) -> list[GroupSta
     stats: list[GroupStats] = []
     for name in [*groups, *(g for g in found if g not in groups)]:
         declared = groups.get(name or "")
-        rows = found.get(name) or [(None, 0, 0, 0)]
-        for currency, contacts, orders, spend in rows:
-            revenue = Money(Decimal(spend) / 1000, currency) if currency else None
-            average = (revenue * (Decimal(1) / orders)).rounded() if revenue is not None and orders else None
-            stats.append(GroupStats(
-                group=name, title=declared.title if declared else None, program=declared.program if declared else None,
-                contacts=contacts, orders=orders, revenue=revenue.rounded() if revenue else None, average_order=average,
-            ))  # fmt: skip
+        rows = found.get(name, [])
+        currencies = []
+        for currency, contacts, orders, spend in sorted((r for r in rows if r[0]), key=lambda r: str(r[0])):
+            assert currency is not None
+            revenue = Money(Decimal(spend) / 1000, currency)
+            average = (revenue * (Decimal(1) / orders)).rounded() if orders else None
+            currencies.append(CurrencyStats(currency=currency, contacts=contacts, orders=orders,
+                                            revenue=revenue.rounded(), average_order=average))  # fmt: skip
+        stats.append(GroupStats(
+            group=name, title=declared.title if declared else None, program=declared.program if declared else None,
+            contacts=sum(r[1] for r in rows), orders=sum(r[2] for r in rows), currencies=tuple(currencies),
+        ))  # fmt: skip
     return stats
 
 

@@ -93,7 +93,7 @@ def test_serve_uploads_examples_sends_mail_and_tracks_it(tmp_path: Path) -> None
                 deadline = time.monotonic() + 20
                 while time.monotonic() < deadline:
                     metrics = client.get("/metrics").text
-                    if 'scn_events{state="pending"}' not in metrics and "message" in metrics:
+                    if 'scn_events{state="pending"}' not in metrics and "scn_messages{" in metrics:
                         break
                     time.sleep(0.1)
                 runs = client.get("/api/runs", params={"contact": "oleh", "scenario": "unpaid_recovery"}).json()
@@ -103,7 +103,7 @@ def test_serve_uploads_examples_sends_mail_and_tracks_it(tmp_path: Path) -> None
                 report = client.get("/api/reports/post_purchase").json()
                 assert (report["totals"]["sent"], report["totals"]["opened"], report["totals"]["clicked"]) == (1, 1, 1)
                 assert report["totals"]["ctr"] == 1.0
-                sent = client.get("/api/messages", params={"status": "sent"}).json()
+                sent = client.get("/api/messages", params={"status": "sent"}).json()["items"]
                 assert {m["recipient"] for m in sent} >= {"oleh@example.ua", "ewa@example.pl"}
                 events = {line.split("}")[0] for line in metrics.splitlines() if line.startswith("scn_events")}
                 assert events == {'scn_events{state="processed"'}, metrics

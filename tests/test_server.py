@@ -66,7 +66,7 @@ async def test_upload_list_source_and_versions(tmp_path: Path) -> None:
         r = await s.client.post("/api/scenarios", json={"files": FILES})
         assert r.status_code == 201, r.text
         assert r.json()["versions"] == {"thanks": 1}
-        listed = (await s.client.get("/api/scenarios")).json()
+        listed = (await s.client.get("/api/scenarios")).json()["items"]
         assert [(x["name"], x["state"], x["version"], x["file"]) for x in listed] == [
             ("thanks", "active", 1, "shop.scn")
         ]
@@ -78,7 +78,8 @@ async def test_upload_list_source_and_versions(tmp_path: Path) -> None:
         assert r.status_code == 201 and r.json()["versions"] == {"thanks": 2}
         r = await s.client.post("/api/scenarios", files={"f": ("shop.scn", changed.replace("2h", "3h").encode())})
         assert r.status_code == 201 and r.json()["versions"] == {"thanks": 3}
-        assert [v["version"] for v in (await s.client.get("/api/scenarios/thanks/versions")).json()] == [1, 2, 3]
+        versions = (await s.client.get("/api/scenarios/thanks/versions")).json()
+        assert [v["version"] for v in versions["items"]] == [1, 2, 3] and versions["next"] is None
         is_problem(await s.client.get("/api/scenarios/nope"), 404)
 
 
@@ -167,15 +168,18 @@ async def test_runs_traces_step_counts_and_cancel(tmp_path: Path, engine_process
         is_problem(await s.client.get("/api/runs/99999"), 404)
         waiting = (await s.client.get("/api/runs", params={"status": "waiting"})).json()["items"]
         assert len(waiting) == 4
-        steps = {c["name"]: c for c in (await s.client.get("/api/scenarios/thanks/steps")).json()}
-        assert steps["send email thanks"]["passed"] == 5 and steps["send email thanks"]["outcomes"] == {"sent": 5}
-        assert steps["wait 1h"]["waiting"] == 4
+        steps = {c["step"]: c for c in (await s.client.get("/api/scenarios/thanks/steps")).json()["items"]}
+        assert steps["s2"]["name"] == "send email thanks" and steps["s4"]["name"] == "send email thanks"
+        assert steps["s2"]["passed"] == 5 and steps["s2"]["outcomes"] == {"sent": 5} and steps["s4"]["passed"] == 0
+        assert steps["s3"]["name"] == "wait 1h" and steps["s3"]["waiting"] == 4
         contact = (await s.client.get("/api/contacts/c1")).json()
         assert contact["lists"] == ["buyers"] and contact["subscriptions"]["email"] == {
             "subscribed": True, "reachable": True,
         }  # fmt: skip
         messages = (await s.client.get("/api/messages", params={"contact": "c1"})).json()
-        assert [(m["channel"], m["template"], m["status"]) for m in messages] == [("email", "thanks", "pending")]
+        assert [(m["channel"], m["template"], m["status"]) for m in messages["items"]] == [
+            ("email", "thanks", "pending")
+        ] and messages["next"] is None
 
 
 @BOTH_LAYOUTS
@@ -209,7 +213,7 @@ async def test_open_click_and_unsubscribe_through_signed_links(tmp_path: Path) -
     async with serving(tmp_path, FILES) as s:
         await s.client.post("/api/events", json=paid("ann", "o1"))
         await s.settle()
-        ((message,),) = [(await s.client.get("/api/messages")).json()]
+        (message,) = (await s.client.get("/api/messages")).json()["items"]
         content = (await s.client.get(f"/api/messages/{message['id']}")).json()["content"]
         click = re.search(r'href="([^"]+/c/[^"]+)"', content["html"]).group(1)  # type: ignore[union-attr]
         pixel = re.search(r'src="([^"]+/o/[^"]+)"', content["html"]).group(1)  # type: ignore[union-attr]
@@ -292,7 +296,7 @@ async def test_lists_segments_coupons_and_loyalty(tmp_path: Path) -> None:
         assert (await s.client.get("/api/lists")).json() == {"vip": 1}
         assert (await s.client.get("/api/segments")).json() == {"buyers": 1}
         page = (await s.client.get("/api/lists/vip", params={"limit": 10})).json()
-        assert page == {"name": "vip", "count": 1, "members": ["ann"], "next": None}
+        assert page == {"name": "vip", "count": 1, "items": ["ann"], "next": None}
         is_problem(await s.client.get("/api/lists/nope"), 404)
 
         pool = await s.client.post("/api/coupons/POOLED/pool", content=b"code\nP-2\nP-3\nP-1\n",
@@ -300,7 +304,7 @@ async def test_lists_segments_coupons_and_loyalty(tmp_path: Path) -> None:
         assert pool.status_code == 201 and pool.json() == {"coupon": "POOLED", "imported": 2, "free": 3}
         is_problem(await s.client.post("/api/coupons/VIP20/pool", content=b"code\nX\n"), 409)
 
-        (issued,) = (await s.client.get("/api/contacts/ann/coupons")).json()
+        (issued,) = (await s.client.get("/api/contacts/ann/coupons")).json()["items"]
         query = {"code": issued["code"], "contact": "ann", "total": "850.00", "currency": "UAH"}
         checked = (await s.client.post("/api/coupons/check", json=query)).json()
         assert checked["valid"] and checked["price_after"] == {"amount": "680.00", "currency": "UAH"}
@@ -317,9 +321,11 @@ async def test_lists_segments_coupons_and_loyalty(tmp_path: Path) -> None:
         again = is_problem(await s.client.post("/api/coupons/redeem", json={**spend, "order": {"id": "o3"}}), 409)
         assert again["reason"] == "already used for order o2"
 
-        (group,) = (await s.client.get("/api/loyalty/groups")).json()
+        (group,) = (await s.client.get("/api/loyalty/groups")).json()["items"]
         assert (group["group"], group["contacts"], group["orders"]) == ("members", 1, 2)
-        assert group["average_order"] == {"amount": "675.00", "currency": "UAH"}
+        assert group["currencies"] == [
+            {"currency": "UAH", "contacts": 1, "orders": 2, "revenue": "1350.00", "average_order": "675.00"}
+        ]
         loyalty = (await s.client.get("/api/contacts/ann/loyalty")).json()
         assert loyalty["bonus_balance"] == "27.00" and loyalty["discount"] is None
         assert [e["amount"] for e in loyalty["ledger"]] == ["10.00", "17.00"]

@@ -16,12 +16,15 @@ import random
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import msgspec
 from babel import Locale
 
 from ...grammar._format import expr_text
 from ...stdlib import formatting, messages, tracking
 from ...stdlib.coupons import generate_code
+from ...stdlib.failures import ADDRESS, COUPON, TEMPLATE, address_problem, template_reason
 from ...stdlib.loyalty import bonus_for_order
 from .. import program as p
 from ..store import (
@@ -30,6 +33,7 @@ from ..store import (
     FAILED,
     RUNNING,
     STOPPED,
+    UNDELIVERED,
     WAITING,
     BonusEntry,
     CouponIssue,
@@ -331,27 +335,17 @@ class _RunContext:
             batch.changes.outbox.append(self._outbox(i, contact, "", "{}", None, status="skipped", error=skip))
             run.position += 1
             return
-        template = self.bundle.templates[i.template]
-        variant = messages.choose_variant(template, contact.get("language"))
-        language = messages.message_language(variant, contact.get("language"))
-        coupon_view: CouponView | None = None
-        code: str | None = None
-        if i.coupon is not None:
-            code = await self._code_for(i.coupon, None)
-            if code is None:
-                self.log(i, "failed", f"no code left for coupon {i.coupon}")
-                run.position += 1
-                return
-            coupon_view = await self._coupon_view(i.coupon, code, formatting.locale_of(language))
-        context = await self._template_context(contact, template, coupon_view, products, i)
+        recipient = _address(contact, i.channel) or ""
         try:
-            parts = messages.render_variant(
-                variant, context, language, contact_zone(contact, self.settings.default_timezone)
-            )
-        except Exception as error:  # a template error must not stop other runs
-            self.log(i, "failed", f"template {i.template} ({variant.lang or 'default'}): {error}")
+            parts, variant, code, context = await self._compose(i, contact, recipient, products)
+        except _SendFailed as failure:
+            # In plain sight: a failed message with the reason, counted like any other.
+            self.log(i, "failed", failure.reason)
+            batch.changes.outbox.append(self._outbox(i, contact, recipient, "{}", failure.code, status=UNDELIVERED,
+                                                     error=failure.reason, failure=failure.kind))  # fmt: skip
             run.position += 1
             return
+        template = self.bundle.templates[i.template]
         links: list[str] = []
         if i.channel == "email" and "html" in parts:
             key = tracking.message_key(run.id, i.id)
@@ -365,7 +359,6 @@ class _RunContext:
             "reply_to": template.reply_to,
             "unsubscribe_url": context["unsubscribe_url"],
         }
-        recipient = _address(contact, i.channel) or ""
         batch.changes.outbox.append(self._outbox(i, contact, recipient, json.dumps(message, ensure_ascii=False), code))
         batch.message_queued(contact["id"], run.scenario)
         detail = f"{i.channel} {i.template} ({variant.lang or 'default'})" + (f" with code {code}" if code else "")
@@ -374,6 +367,33 @@ class _RunContext:
             detail += "; products: " + ", ".join(getattr(p, "id", None) or str(p) for p in products)
         self.log(i, "sent", detail)
         run.position += 1
+
+    async def _compose(
+        self, i: p.Send, contact: dict[str, Any], recipient: str, products: list[Any] | None
+    ) -> tuple[dict[str, str], p.TemplateVariant, str | None, dict[str, Any]]:
+        """The rendered parts, the variant, the coupon code and the template context of a
+        message; `_SendFailed` when it cannot be made for this contact now."""
+        problem = address_problem(i.channel, recipient)
+        if problem is not None:  # before a code is drawn: a pool's code is not spent on it
+            raise _SendFailed(ADDRESS, problem)
+        template = self.bundle.templates[i.template]
+        variant = messages.choose_variant(template, contact.get("language"))
+        language = messages.message_language(variant, contact.get("language"))
+        coupon_view: CouponView | None = None
+        code: str | None = None
+        if i.coupon is not None:
+            code = await self._code_for(i.coupon, None)
+            if code is None:
+                raise _SendFailed(COUPON, _no_code_left(i.coupon))
+            coupon_view = await self._coupon_view(i.coupon, code, formatting.locale_of(language))
+        context = await self._template_context(contact, template, coupon_view, products, i)
+        zone = contact_zone(contact, self.settings.default_timezone)
+        try:
+            parts = messages.render_variant(variant, context, language, zone)
+        except Exception as error:  # what one contact's data does to a template must not stop other runs
+            reason = _render_failure(i.template, variant, context, error, language, zone)
+            raise _SendFailed(TEMPLATE, reason, code) from error
+        return parts, variant, code, context
 
     async def _why_not_send(self, i: p.Send, contact: dict[str, Any]) -> str | None:
         """Why this message must not go now: a reason to skip it, "quiet", or None."""
@@ -408,6 +428,7 @@ class _RunContext:
     def _outbox(
         self, i: p.Instr, contact: dict[str, Any], recipient: str, message: str, code: str | None, *,
         status: str = "pending", error: str | None = None, channel: str | None = None, template: str | None = None,
+        failure: str | None = None,
     ) -> OutboxIn:  # fmt: skip
         return OutboxIn(
             run_id=self.run.id,
@@ -423,6 +444,7 @@ class _RunContext:
             created_at=self.batch.now_ms,
             status=status,
             error=error,
+            failure=failure,
         )
 
     async def _template_context(
@@ -518,7 +540,7 @@ class _RunContext:
     async def _issue(self, i: p.IssueCoupon) -> None:
         code = await self._code_for(i.coupon, i.valid_ms)
         if code is None:
-            self.log(i, "failed", f"no code left for coupon {i.coupon}")
+            self.log(i, "failed", _no_code_left(i.coupon))
         else:
             valid = self.run.vars["coupons"][i.coupon].get("valid_until")
             self.log(
@@ -604,6 +626,35 @@ class _RunContext:
         )  # fmt: skip
         self.log(i, "queued", i.url)
         self.run.position += 1
+
+
+class _SendFailed(Exception):
+    """A message that cannot be made for this contact now: it is recorded as failed."""
+
+    def __init__(self, kind: str, reason: str, code: str | None = None) -> None:
+        super().__init__(reason)
+        self.kind = kind
+        self.reason = reason
+        #: The coupon code already given to the contact for it, if any.
+        self.code = code
+
+
+def _no_code_left(coupon: str) -> str:
+    return f"no code left for coupon {coupon}: its pool is used up; import more codes"
+
+
+def _render_failure(
+    template: str, variant: p.TemplateVariant, context: dict[str, Any], error: Exception, language: str | None,
+    zone: ZoneInfo,
+) -> str:  # fmt: skip
+    """Why ``variant`` did not render, naming the part that fails (each is rendered alone
+    to find it: only on this path, which is rare)."""
+    for part, text in variant.parts.items():
+        try:
+            messages.render_variant(msgspec.structs.replace(variant, parts={part: text}), context, language, zone)
+        except Exception as alone:
+            return template_reason(template, variant.lang, part, variant.sources.get(part), text, alone)
+    return template_reason(template, variant.lang, None, None, None, error)
 
 
 def _address(contact: dict[str, Any], channel: str) -> str | None:

@@ -135,12 +135,14 @@ class Store(Protocol):
 
     # ------------------------------------------------------------ messages
     async def count_messages(self, contact_id: str, *, scenario: str | None, since: int) -> int:
-        """Messages to a contact (from one scenario, if given) since a moment, skipped ones aside."""
+        """Messages to a contact (from one scenario, if given) since a moment; skipped and
+        failed ones aside (they never reached the contact)."""
 
-    async def last_message_at(self, contact_id: str, channel: str | None) -> int | None: ...
+    async def last_message_at(self, contact_id: str, channel: str | None) -> int | None:
+        """When the contact was last sent a message (on ``channel``), skipped and failed ones aside."""
 
-    async def message_counts(self) -> list[tuple[str, str, str, str, int]]:
-        """(scenario, channel, template, status, count) over the whole outbox."""
+    async def message_counts(self) -> list[tuple[str, str, str, str, str, int]]:
+        """(scenario, channel, template, status, failure class or "", count) over the whole outbox."""
 
     # ------------------------------------------------------------ coupons and bonus
     async def draw_pool_code(self, coupon: str, skip: Collection[str]) -> str | None:
@@ -157,7 +159,8 @@ class Store(Protocol):
     async def code_rows(self, code: str) -> list[dict[str, Any]]:
         """Every row of a code: one for a unique code, one per contact for a shared one."""
 
-    async def issued_codes(self, contact_id: str) -> list[dict[str, Any]]: ...
+    async def issued_codes(self, contact_id: str, after: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
+        """The codes a contact was given (rows of `coupon_codes`), by id after ``after``."""
 
     async def bonus_paid(self, contact_id: str, order_id: str | None, reason: str) -> bool: ...
 
@@ -178,8 +181,10 @@ class Store(Protocol):
     async def next_outbox_attempt(self) -> int | None: ...
 
     async def outbox(
-        self, *, contact_id: str | None = None, status: str | None = None, after: int = 0, limit: int = 100
-    ) -> list[OutboxRow]: ...
+        self, *, contact_id: str | None = None, status: str | None = None, channel: str | None = None,
+        scenario: str | None = None, after: int = 0, limit: int = 100,
+    ) -> list[OutboxRow]:  # fmt: skip
+        """Messages in id order after ``after``, filtered (keyset pagination)."""
 
 
 class Queries(Protocol):
@@ -197,7 +202,8 @@ class Queries(Protocol):
     async def run_log(self, run_id: int) -> list[StepLog]: ...
 
     async def step_counts(self, scenario: str) -> list[tuple[str, str, str, int]]:
-        """(step, name, outcome, runs) over the step log of a scenario's runs."""
+        """(step, name, outcome, runs): each run counted once at each step it reached, by
+        the step's last outcome for it; steps in the order they were first reached."""
 
     async def runs_at(self, scenario: str) -> list[tuple[str | None, str, int]]:
         """(current step, status, runs) of a scenario."""
@@ -230,6 +236,9 @@ class Queries(Protocol):
 
     async def metrics(self) -> dict[str, dict[str, int]]:
         """Counts by status of events ("processed", "pending", "failed"), runs and messages."""
+
+    async def failed_counts(self) -> list[tuple[str, str, int]]:
+        """(channel, failure class, messages) of failed messages ("unknown" for a class not recorded)."""
 
 
 class ControlStore(Store, Queries, Protocol):

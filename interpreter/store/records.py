@@ -113,6 +113,8 @@ class OutboxIn(msgspec.Struct, kw_only=True):
     created_at: int
     status: str = "pending"
     error: str | None = None
+    #: The class of a failed message's failure (`stdlib.failures`): template, coupon, address...
+    failure: str | None = None
 
 
 class OutboxRow(msgspec.Struct, gc=False):
@@ -137,10 +139,12 @@ class OutboxRow(msgspec.Struct, gc=False):
     error: str | None = None
     cost: str | None = None
     parts: int | None = None
+    failure: str | None = None
 
 
-#: Outbox statuses: waiting for (another) attempt, delivered to the provider, given up,
-#: or never meant to go (the step logged why).
+#: Outbox statuses: waiting for (another) attempt, delivered to the provider, failed
+#: (before it left, or given up on delivery: `error` says why, `failure` its class), or
+#: never meant to go (the step logged why).
 PENDING = "pending"
 SENT = "sent"
 UNDELIVERED = "failed"
@@ -156,6 +160,8 @@ class Delivery(msgspec.Struct, kw_only=True):
     at: int
     next_attempt_at: int | None = None
     error: str | None = None
+    #: The failure's class when `UNDELIVERED`.
+    failure: str | None = None
     cost: str | None = None
     parts: int | None = None
 

@@ -250,4 +250,11 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX outbox_run ON outbox(run_id);
         """,
     ),
+    (
+        "failed messages: the class of each failure (template, coupon, address, refused...), counted by channel",
+        """
+        ALTER TABLE outbox ADD COLUMN failure TEXT;
+        CREATE INDEX outbox_failed ON outbox(channel, failure) WHERE status = 'failed';
+        """,
+    ),
 ]

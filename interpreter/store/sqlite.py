@@ -518,8 +518,12 @@ class SqliteStore(OutboxMixin, QueriesMixin):
         return int(await self._scalar(sql, params))
 
     async def count_messages(self, contact_id: str, *, scenario: str | None, since: int) -> int:
-        """Messages to a contact (from one scenario, if given) since a moment, suppressed ones aside."""
-        sql = "SELECT count(*) FROM outbox WHERE contact_id = ? AND created_at >= ? AND status != 'skipped'"
+        """Messages to a contact (from one scenario, if given) since a moment; skipped and
+        failed ones aside (they never reached the contact)."""
+        sql = (
+            "SELECT count(*) FROM outbox WHERE contact_id = ? AND created_at >= ? "
+            "AND status NOT IN ('skipped', 'failed')"
+        )
         params: list[Any] = [contact_id, since]
         if scenario is not None:
             sql += " AND scenario = ?"
@@ -527,7 +531,7 @@ class SqliteStore(OutboxMixin, QueriesMixin):
         return int(await self._scalar(sql, params))
 
     async def last_message_at(self, contact_id: str, channel: str | None) -> int | None:
-        sql = "SELECT max(created_at) FROM outbox WHERE contact_id = ? AND status != 'skipped'"
+        sql = "SELECT max(created_at) FROM outbox WHERE contact_id = ? AND status NOT IN ('skipped', 'failed')"
         params: list[Any] = [contact_id]
         if channel is not None:
             sql += " AND channel = ?"
@@ -544,11 +548,11 @@ class SqliteStore(OutboxMixin, QueriesMixin):
             counts.setdefault(scenario, {})[status] = count
         return counts
 
-    async def message_counts(self) -> list[tuple[str, str, str, str, int]]:
-        """(scenario, channel, template, status, count) over the whole outbox."""
+    async def message_counts(self) -> list[tuple[str, str, str, str, str, int]]:
+        """(scenario, channel, template, status, failure class or "", count) over the whole outbox."""
         return await self._rows(
-            "SELECT coalesce(scenario, ''), channel, coalesce(template, ''), status, count(*) FROM outbox "
-            "GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4"
+            "SELECT coalesce(scenario, ''), channel, coalesce(template, ''), status, coalesce(failure, ''), count(*) "
+            "FROM outbox GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5"
         )
 
     # ------------------------------------------------------------ coupons
@@ -594,8 +598,11 @@ class SqliteStore(OutboxMixin, QueriesMixin):
         rows = await self._rows("SELECT segment FROM segment_members WHERE contact_id = ?", (contact_id,))
         return {r[0] for r in rows}
 
-    async def issued_codes(self, contact_id: str) -> list[dict[str, Any]]:
-        return await self._dicts("SELECT * FROM coupon_codes WHERE contact_id = ? ORDER BY issued_at", (contact_id,))
+    async def issued_codes(self, contact_id: str, after: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
+        """The codes a contact was given, by row id from just after ``after`` (keyset pages)."""
+        return await self._dicts(
+            "SELECT * FROM coupon_codes WHERE contact_id = ? AND id > ? ORDER BY id LIMIT ?", (contact_id, after, limit)
+        )
 
     async def bonus_paid(self, contact_id: str, order_id: str | None, reason: str) -> bool:
         value = await self._scalar(

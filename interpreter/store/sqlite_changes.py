@@ -175,11 +175,11 @@ def apply_changes(db: sqlite3.Connection, c: Changes) -> None:
     if c.outbox:
         db.executemany(
             "INSERT INTO outbox (run_id, step, scenario, contact_id, channel, template, recipient, message, "
-            "coupon_code, variant, status, error, created_at, next_attempt_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, step) DO NOTHING",
+            "coupon_code, variant, status, error, failure, created_at, next_attempt_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, step) DO NOTHING",
             [
                 (m.run_id, m.step, m.scenario, m.contact_id, m.channel, m.template, m.recipient, m.message,
-                 m.coupon_code, m.variant, m.status, m.error, m.created_at, m.created_at)
+                 m.coupon_code, m.variant, m.status, m.error, m.failure, m.created_at, m.created_at)
                 for m in c.outbox
             ],
         )  # fmt: skip

@@ -18,7 +18,7 @@ from .sqlite_changes import placeholders
 
 _OUTBOX_COLUMNS = (
     "id, run_id, step, scenario, contact_id, channel, template, recipient, message, coupon_code, variant, "
-    "status, attempts, next_attempt_at, created_at, sent_at, error, cost, parts"
+    "status, attempts, next_attempt_at, created_at, sent_at, error, cost, parts, failure"
 )
 
 
@@ -52,11 +52,11 @@ class OutboxMixin(SqlAccess):
         def record(db: sqlite3.Connection) -> None:
             db.executemany(
                 "UPDATE outbox SET status = ?, next_attempt_at = ?, sent_at = CASE WHEN ? = 'sent' THEN ? "
-                "ELSE sent_at END, error = ?, cost = coalesce(?, cost), parts = coalesce(?, parts) "
+                "ELSE sent_at END, error = ?, failure = ?, cost = coalesce(?, cost), parts = coalesce(?, parts) "
                 "WHERE id = ? AND status = 'pending'",
                 [
-                    (d.status, d.next_attempt_at if d.status == PENDING else None, d.status, d.at, d.error, d.cost,
-                     d.parts, d.id)
+                    (d.status, d.next_attempt_at if d.status == PENDING else None, d.status, d.at, d.error, d.failure,
+                     d.cost, d.parts, d.id)
                     for d in deliveries
                 ],
             )  # fmt: skip
@@ -74,17 +74,17 @@ class OutboxMixin(SqlAccess):
         return int(value) if value is not None else None
 
     async def outbox(
-        self, *, contact_id: str | None = None, status: str | None = None, after: int = 0, limit: int = 100
-    ) -> list[OutboxRow]:
-        """Messages by id (after ``after``), optionally for one contact or in one status."""
+        self, *, contact_id: str | None = None, status: str | None = None, channel: str | None = None,
+        scenario: str | None = None, after: int = 0, limit: int = 100,
+    ) -> list[OutboxRow]:  # fmt: skip
+        """Messages by id (after ``after``), filtered by contact, status, channel and scenario."""
         clauses: list[str] = ["id > ?"]
         params: list[Any] = [after]
-        if contact_id is not None:
-            clauses.append("contact_id = ?")
-            params.append(contact_id)
-        if status is not None:
-            clauses.append("status = ?")
-            params.append(status)
+        for column, value in (("contact_id", contact_id), ("status", status), ("channel", channel),
+                              ("scenario", scenario)):  # fmt: skip
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
         params.append(limit)
         rows = await self._rows(
             f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE {' AND '.join(clauses)} ORDER BY id LIMIT ?", params

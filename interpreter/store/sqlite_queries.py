@@ -54,10 +54,14 @@ class QueriesMixin(SqlAccess):
         return [StepLog(*r) for r in rows]
 
     async def step_counts(self, scenario: str) -> list[tuple[str, str, str, int]]:
-        """(step, name, outcome, runs) over the step log of a scenario's runs."""
+        """(step, name, outcome, runs) of a scenario's runs: each run counted once at each
+        step it reached, by the step's last outcome for it (a `wait for` that waited and
+        timed out is one run that timed out); steps in the order they were first reached."""
         return await self._rows(
-            "SELECT l.step, l.name, l.outcome, count(DISTINCT l.run_id) FROM step_log l "
-            "JOIN runs r ON r.id = l.run_id WHERE r.scenario = ? GROUP BY 1, 2, 3 ORDER BY 1, 3",
+            "WITH last AS (SELECT max(l.id) AS id FROM step_log l JOIN runs r ON r.id = l.run_id "
+            "WHERE r.scenario = ? GROUP BY l.run_id, l.step) "
+            "SELECT l.step, l.name, l.outcome, count(*) FROM step_log l JOIN last ON last.id = l.id "
+            "GROUP BY 1, 2, 3 ORDER BY min(l.id)",
             (scenario,),
         )
 
@@ -126,6 +130,14 @@ class QueriesMixin(SqlAccess):
         runs = await self._rows("SELECT status, count(*) FROM runs GROUP BY 1")
         outbox = await self._rows("SELECT status, count(*) FROM outbox GROUP BY 1")
         return {"events": dict(events), "runs": dict(runs), "messages": dict(outbox)}
+
+    async def failed_counts(self) -> list[tuple[str, str, int]]:
+        """(channel, failure class, messages) of failed messages; messages that failed before
+        their class was recorded (files from older versions) count as "unknown"."""
+        return await self._rows(
+            "SELECT channel, coalesce(failure, 'unknown'), count(*) FROM outbox WHERE status = 'failed' "
+            "GROUP BY 1, 2 ORDER BY 1, 2"
+        )
 
     async def messages_between(self, since: int, until: int, scenario: str | None = None) -> list[OutboxRow]:
         """Messages created in [since, until) (of one scenario, if given), skipped ones aside."""

@@ -24,6 +24,8 @@ class Outcome(msgspec.Struct, frozen=True, kw_only=True):
     parts: int | None = None
     #: The address does not exist or refuses for good: stop sending to it.
     suppress: bool = False
+    #: A failure's class (`stdlib.failures`): address, refused, configuration...
+    failure: str | None = None
 
 
 def sent(detail: str | None = None, *, cost: str | None = None, parts: int | None = None) -> Outcome:
@@ -34,15 +36,17 @@ def retry(detail: str) -> Outcome:
     return Outcome(status="retry", detail=detail)
 
 
-def failed(detail: str, *, suppress: bool = False) -> Outcome:
-    return Outcome(status="failed", detail=detail, suppress=suppress)
+def failed(detail: str, failure: str, *, suppress: bool = False) -> Outcome:
+    """A failure for good: ``detail`` says why in words, ``failure`` is its class."""
+    return Outcome(status="failed", detail=detail, suppress=suppress, failure=failure)
 
 
 class Channel(Protocol):
     """Delivers outbox messages of one channel (email, sms, viber, push, webpush, webhook)."""
 
     async def send(self, message: OutboxRow) -> Outcome:
-        """Try once. Must not raise for delivery problems: they are outcomes."""
+        """Try once. Must not raise for delivery problems: they are outcomes, with
+        reasons in words (`stdlib.failures.plain_reason`), never an exception's repr."""
 
     async def close(self) -> None: ...
 

@@ -23,7 +23,6 @@ import base64
 import datetime as dt
 import functools
 import logging
-import re
 import secrets
 import urllib.parse
 from email.header import Header
@@ -34,6 +33,7 @@ import aiosmtplib
 import msgspec
 
 from ...interpreter.store import OutboxRow
+from ..failures import ADDRESS, BARE_EMAIL, CONFIGURATION, REFUSED, address_problem, is_email_address, plain_reason
 from .base import HeaderError, Outcome, content, failed, header_value, retry, sent
 
 logger = logging.getLogger("scn.delivery.email")
@@ -114,10 +114,6 @@ class Mime(NamedTuple):
     data: bytes
 
 
-#: A bare address (`anna@example.lv`): nothing for `parseaddr` to take apart.
-_BARE_ADDRESS = re.compile(r"[^\s<>()\[\]\\,;:@\"]+@[^\s<>()\[\]\\,;:@\"]+")
-
-
 @functools.lru_cache(maxsize=512)
 def _address(display: str | None, address: str, what: str) -> tuple[str, str]:
     """(header text, bare address); the display name RFC 2047-encoded when not ASCII.
@@ -126,11 +122,11 @@ def _address(display: str | None, address: str, what: str) -> tuple[str, str]:
     standard library's parsing and encoding of a name cost ~100 µs a message."""
     header_value(what, display)
     header_value(what, address)
-    if display is None and _BARE_ADDRESS.fullmatch(address):
+    if display is None and BARE_EMAIL.fullmatch(address):
         return address, address
-    name, addr = parseaddr(address)
-    if "@" not in addr or any(c.isspace() for c in addr):
+    if not is_email_address(address):
         raise HeaderError(f"{what} {address!r} is not an email address")
+    name, addr = parseaddr(address)
     shown = display or name
     return (formataddr((shown, addr), charset="utf-8") if shown else addr), addr
 
@@ -218,9 +214,10 @@ def build_email(message: OutboxRow, defaults: MailDefaults, now: dt.datetime) ->
 def _refused(code: int, text: str, *, at_recipient: bool) -> Outcome:
     detail = f"{code} {text}".strip()
     if 400 <= code < 500:
-        return retry(f"temporary refusal: {detail}")
-    mailbox_gone = at_recipient or text.lstrip().startswith(("5.1.", "5.2.1"))
-    return failed(f"refused: {detail}", suppress=mailbox_gone)
+        return retry(f"the mail server refused for now: {detail}")
+    if at_recipient or text.lstrip().startswith(("5.1.", "5.2.1")):
+        return failed(f"the mail server refused the address: {detail}", ADDRESS, suppress=True)
+    return failed(f"the mail server refused the message: {detail}", REFUSED)
 
 
 class SmtpChannel:
@@ -235,10 +232,13 @@ class SmtpChannel:
         self.opened = 0
 
     async def send(self, message: OutboxRow) -> Outcome:
+        problem = address_problem("email", message.recipient)
+        if problem is not None:
+            return failed(problem, ADDRESS)
         try:
             mail = build_email(message, self.defaults, dt.datetime.now(dt.UTC))
-        except (HeaderError, ValueError) as error:
-            return failed(f"cannot build the email: {error}")
+        except (HeaderError, ValueError) as error:  # the sender's addresses or links: the operator's settings
+            return failed(f"cannot build the email: {error}", CONFIGURATION)
         async with self._slots:
             client = self._idle.pop() if self._idle else self.config.client()
             keep = False
@@ -259,8 +259,11 @@ class SmtpChannel:
                 return retry(f"the server refuses our sender or login (check the SMTP settings): {why}")
             except aiosmtplib.SMTPResponseException as error:
                 return _refused(error.code, error.message, at_recipient=False)
+            except (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPConnectTimeoutError) as error:
+                return retry(f"cannot reach the mail server at {self.config.host}:{self.config.port}: "
+                             f"{plain_reason(error)}")  # fmt: skip
             except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
-                return retry(f"connection problem: {type(error).__name__}: {error}")
+                return retry(f"the connection to the mail server failed: {plain_reason(error)}")
             finally:
                 if keep and client.is_connected:
                     self._idle.append(client)

@@ -35,6 +35,7 @@ from jinja2 import StrictUndefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from ...interpreter.store import OutboxRow
+from ..failures import ADDRESS, REFUSED, plain_reason
 from .base import Outcome, content, failed, retry, sent
 
 # The GSM 03.38 basic character set; the extension table's characters take two septets.
@@ -93,11 +94,12 @@ def _classify(response: httpx.Response, channel: str) -> Outcome | None:
     if 200 <= status < 300:
         return None
     detail = f"HTTP {status}: {response.text[:200].strip()}".rstrip(": ")
+    who = "the webhook" if channel == "webhook" else "the provider"
     if status in (408, 425, 429) or status >= 500:
-        return retry(f"provider busy or failing: {detail}")
+        return retry(f"{who} is busy or failing: {detail}")
     if status in (404, 410) and channel in ("push", "webpush"):
-        return failed(f"the token is no longer valid: {detail}", suppress=True)
-    return failed(f"provider refused the message: {detail}")
+        return failed(f"the push token is no longer valid: {detail}", ADDRESS, suppress=True)
+    return failed(f"{who} refused the message: {detail}", REFUSED)
 
 
 class HttpChannel:
@@ -119,21 +121,25 @@ class HttpChannel:
             url=parts.get("url") or "", sender=parts.get("from_name") or "", id=f"scn-{message.id}",
             channel=self.channel, segments=segments, encoding=encoding,
         )  # fmt: skip
-        json.loads(rendered)  # a body template that does not make JSON is a configuration error
+        try:
+            json.loads(rendered)
+        except ValueError as error:  # a body template that does not make JSON is a configuration error
+            raise ValueError(f"it does not make JSON ({error})") from error
         return rendered, segments
 
     async def send(self, message: OutboxRow) -> Outcome:
         try:
             body, segments = self.body(message)
         except Exception as error:  # the operator's template: say what is wrong, keep the message
-            return retry(f"the {self.channel} provider's body template failed: {type(error).__name__}: {error}")
+            why = plain_reason(error)
+            return retry(f"the {self.channel} provider's body template in the delivery settings failed: {why}")
         headers = {"Content-Type": "application/json", "Idempotency-Key": f"scn-{message.id}", **self.config.headers}
         try:
             response = await self._client.post(self.config.url, content=body.encode(), headers=headers)
-        except httpx.TimeoutException as error:
-            return retry(f"provider timed out: {type(error).__name__}")
+        except httpx.TimeoutException:
+            return retry(f"the provider at {self.config.url} did not answer within {self.config.timeout_s:g}s")
         except httpx.TransportError as error:
-            return retry(f"provider unreachable: {type(error).__name__}: {error}")
+            return retry(f"cannot reach the provider at {self.config.url}: {plain_reason(error)}")
         refusal = _classify(response, self.channel)
         if refusal is not None:
             return refusal
@@ -178,10 +184,10 @@ class WebhookChannel:
         }
         try:
             response = await self._client.post(message.recipient, content=body, headers=headers)
-        except httpx.TimeoutException as error:
-            return retry(f"webhook timed out: {type(error).__name__}")
+        except httpx.TimeoutException:
+            return retry(f"the webhook at {message.recipient} did not answer in time")
         except httpx.TransportError as error:
-            return retry(f"webhook unreachable: {type(error).__name__}: {error}")
+            return retry(f"cannot reach the webhook at {message.recipient}: {plain_reason(error)}")
         refusal = _classify(response, "webhook")
         return refusal if refusal is not None else sent(f"HTTP {response.status_code}")
 

@@ -20,6 +20,7 @@ import msgspec
 from ...interpreter.clock import Clock, idle_until
 from ...interpreter.runtime.batch import ms_of
 from ...interpreter.store import PENDING, SENT, UNDELIVERED, Delivery, EventIn, OutboxRow, Store
+from ..failures import CONFIGURATION, GAVE_UP, plain_reason
 from .base import Channel, Outcome, failed, retry
 
 UTC = dt.UTC
@@ -70,13 +71,16 @@ class Sender:
     async def _attempt(self, message: OutboxRow) -> Outcome:
         channel = self.channels.get(message.channel)
         if channel is None:
-            return failed(f"no provider is configured for {message.channel}: add one to the delivery settings")
+            why = f"no provider is configured for {message.channel}: add one to the delivery settings"
+            return failed(why, CONFIGURATION)
         async with self._slots:
             try:
                 return await channel.send(message)
             except Exception as error:  # a bug in a channel must not lose the message
                 logger.exception("channel %s failed on message %s", message.channel, message.id)
-                return retry(f"internal error: {type(error).__name__}: {error}")
+                return retry(
+                    f"an internal error in the {message.channel} channel ({plain_reason(error)}); it is logged"
+                )
 
     async def deliver_due(self) -> int:
         """One batch: claim, deliver in parallel, record. Returns how many were tried."""
@@ -139,11 +143,11 @@ class Sender:
         if outcome.status == "sent":
             return Delivery(id=message.id, status=SENT, at=now, cost=outcome.cost, parts=outcome.parts)
         if outcome.status == "failed":
-            return Delivery(id=message.id, status=UNDELIVERED, at=now, error=outcome.detail)
+            return Delivery(id=message.id, status=UNDELIVERED, at=now, error=outcome.detail, failure=outcome.failure)
         next_attempt = now + self.policy.delay(message.attempts)
         if next_attempt - message.created_at > self.policy.max_age_ms:
             error = f"gave up after {message.attempts} attempts over {_age(now - message.created_at)}: {outcome.detail}"
-            return Delivery(id=message.id, status=UNDELIVERED, at=now, error=error)
+            return Delivery(id=message.id, status=UNDELIVERED, at=now, error=error, failure=GAVE_UP)
         return Delivery(id=message.id, status=PENDING, at=now, next_attempt_at=next_attempt, error=outcome.detail)
 
     def _bounce(self, message: OutboxRow, outcome: Outcome, now: int) -> EventIn:
