@@ -156,27 +156,32 @@ class _Printer:
         if self.text.count("\n", self.last_end, start) >= 2 and self.lines[-1] != "":
             self.lines.append("")
 
+    def _trails(self, comment: Comment) -> bool:
+        """Is ``comment`` on the source line where the last output line's statement ends?"""
+        return bool(self.lines) and self.lines[-1] != "" and "\n" not in self.text[self.last_end : comment.span.start]
+
     def _flush_comments(self, before: int) -> None:
+        """Put back the comments that start before ``before``.
+
+        A comment waits until the next statement begins, so that one trailing several
+        statements on a line goes with the last of them, the one it follows.
+        """
         while self.next_comment < len(self.comments) and self.comments[self.next_comment].span.start < before:
             comment = self.comments[self.next_comment]
-            self._gap_before(comment.span.start)
-            self.lines.append(INDENT * self.depth + comment.text.rstrip())
+            if self._trails(comment):
+                self.lines[-1] += "  " + comment.text.rstrip()
+            else:
+                self._gap_before(comment.span.start)
+                self.lines.append(INDENT * self.depth + comment.text.rstrip())
+                self.just_opened = False
             self.next_comment += 1
-            self.last_end = comment.span.end
-            self.just_opened = False
+            self.last_end = max(self.last_end, comment.span.end)
 
     def line(self, text: str, start: int, end: int, *, opens: bool = False) -> None:
         """Emit one output line for the source range [start, end)."""
         self._flush_comments(start)
         self._gap_before(start)
-        out = INDENT * self.depth + text
-        if self.next_comment < len(self.comments):
-            comment = self.comments[self.next_comment]
-            if comment.span.start >= end and "\n" not in self.text[end : comment.span.start]:
-                out += "  " + comment.text.rstrip()
-                self.next_comment += 1
-                end = comment.span.end
-        self.lines.append(out)
+        self.lines.append(INDENT * self.depth + text)
         self.last_end = max(self.last_end, end)
         self.just_opened = opens
 
@@ -219,7 +224,7 @@ class _Printer:
         start = item.span.start
         while index > self.next_comment:
             comment = self.comments[index - 1]
-            if self.text.count("\n", comment.span.end, start) >= 2:
+            if self.text.count("\n", comment.span.end, start) >= 2 or self._trails(comment):
                 break
             start = comment.span.start
             index -= 1

@@ -119,3 +119,45 @@ def test_parentheses_only_where_needed(expression: str) -> None:
 def test_refuses_files_with_syntax_errors() -> None:
     with pytest.raises(FormatError):
         format_source(parse("list", "t.scn"))
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        # The comment trails the last step on its line, not the first.
+        (
+            "on order.unpaid wait 30m add to list X  # note\n",
+            "on order.unpaid\nwait 30m\nadd to list X  # note\n",
+        ),
+        (
+            "scenario s\n  on order.paid\n  wait 1h send email t wait 2h stop  # last\n  send email t\nend\n",
+            "scenario s\n  on order.paid\n  wait 1h\n  send email t\n  wait 2h\n  stop  # last\n  send email t\nend\n",
+        ),
+        # A block on one line: the comment trails its `end`.
+        (
+            "scenario s on order.paid if order.paid send email t else stop end  # done\nend\n",
+            "scenario s\n  on order.paid\n  if order.paid\n    send email t\n  else\n    stop\n  end  # done\nend\n",
+        ),
+        # Declarations: the comment stays with what it follows on that line.
+        (
+            'program p "P" bonus  # cashback\n  tier 2% up to 1000 UAH tier 5% above 1000 UAH  # top\nend\n',
+            'program p "P" bonus  # cashback\n  tier 2% up to 1000 UAH\n  tier 5% above 1000 UAH  # top\nend\n',
+        ),
+        (
+            'template t email subject "S"  # the subject\n  html "t.html" end  # closed\n',
+            'template t email\n  subject "S"  # the subject\n  html "t.html"\nend  # closed\n',
+        ),
+        (
+            "list a list b  # second\nlist c\n",
+            "list a\nlist b  # second\nlist c\n",
+        ),
+        (
+            "scenario s end  # first\n\nlist a  # second\n",
+            "scenario s\nend  # first\n\nlist a  # second\n",
+        ),
+    ],
+)
+def test_a_trailing_comment_stays_with_the_last_statement_on_its_line(source: str, expected: str) -> None:
+    formatted = format_source(parse_ok(source))
+    assert formatted == expected
+    assert format_source(parse_ok(formatted)) == formatted
