@@ -396,4 +396,4 @@ def parse_items(text: str, file: str, with_tables: Tables | None = None) -> Pars
         current_comments.reset(reset_comments)
         current_file.reset(reset_file)
     driver.sink.extend(context.sink.sorted())
-    return Parsed(items, driver.sink.sorted(), comments, driver.lossy or items is None)
+    return Parsed(items, driver.sink.sorted(), comments, driver.lossy or context.lossy or items is None)

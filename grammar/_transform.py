@@ -6,6 +6,10 @@ Every token is kept among the children, so a node's span simply runs from its fi
 child to its last, keywords included. This is about twice as fast as Lark's position
 propagation plus a separate transform pass.
 
+The tree is also where depth is bounded: every walker downstream recurses, so an
+expression or a nest of blocks deeper than ast.MAX_EXPRESSION_DEPTH / MAX_BLOCK_DEPTH
+becomes a stand-in and a located SCN011 here, and the file counts as lossy.
+
 The parser is shared by the process; the file being parsed comes from a context
 variable that `parse()` sets.
 """
@@ -16,7 +20,7 @@ import contextvars
 import re
 from decimal import Decimal
 from pathlib import PurePath
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from msgspec.structs import replace
 
@@ -27,6 +31,7 @@ from ._token import Tok
 
 _MONEY = re.compile(r"(\d+(?:\.\d+)?) ?([A-Z]{3})")
 _DURATION_PART = re.compile(r"(\d+)(ms|s|m|h|d|w)")
+_WORD = re.compile(r"@?[A-Za-z_][A-Za-z0-9_]*")
 _ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|.)")
 _SIMPLE_ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t"}
 #: Terminals that carry a value (everything else is a keyword or punctuation).
@@ -51,6 +56,11 @@ _BINARY_RULES: dict[str, ast.BinaryOp] = {
 }
 
 _Children = list[Any]
+_N = TypeVar("_N", bound=ast.Node)
+#: Expression nodes with operands, whose depth ParseContext.depths keeps.
+_OPERATORS: frozenset[type] = frozenset({ast.Binary, ast.Unary, ast.Call, ast.ListLit})
+#: Steps with blocks of steps, whose nesting ParseContext.nesting keeps.
+_BLOCK_STEPS: frozenset[type] = frozenset({ast.If, ast.Bands, ast.Split, ast.WaitFor})
 
 
 class ParseContext:
@@ -60,6 +70,24 @@ class ParseContext:
         self.file = file
         self.text = text
         self.sink = DiagnosticSink()
+        #: Operator node (by id) -> how many operators deep its expression goes.
+        self.depths: dict[int, int] = {}
+        #: Step with blocks (by id) -> how many blocks deep its steps go.
+        self.nesting: dict[int, int] = {}
+        #: Stand-ins for input nested too deep to keep, by id; holding them here keeps
+        #: their ids from being reused while the file is parsed.
+        self.stand_ins: dict[int, ast.Node] = {}
+        #: Input was replaced by a stand-in, so the tree is not what the author wrote.
+        self.lossy = False
+
+    def stand_in(self, node: _N, span: Span, what: str | None) -> _N:
+        """Keep ``node`` in the place of input too deep to build; report it unless ``what``
+        is None (the input around a stand-in is reported already)."""
+        if what is not None:
+            self.sink.report(codes.TOO_DEEP, what, span)
+        self.lossy = True
+        self.stand_ins[id(node)] = node
+        return node
 
 
 current_file: contextvars.ContextVar[ParseContext] = contextvars.ContextVar("scn_current_file")
@@ -196,11 +224,56 @@ class ToAst:
     def _optional(self, token: Tok | None, kind: type[ast.Node]) -> Any:
         return self._typed(token, kind) if token is not None else None
 
+    # ------------------------------------------------------------ depth
+
+    @staticmethod
+    def _operator(node: ast.Expr, operands: _Children) -> ast.Expr:
+        """``node``, one operator deeper than its deepest operand, or a stand-in when that
+        is deeper than any tree may be (everything that walks trees recurses)."""
+        context = current_file.get()
+        depths, stand_ins = context.depths, context.stand_ins
+        depth = 0
+        for operand in operands:
+            if type(operand) in _OPERATORS:
+                depth = max(depth, depths[id(operand)])
+            elif id(operand) in stand_ins:
+                return context.stand_in(ast.BoolLit(value=False, span=node.span), node.span, None)
+        depth += 1
+        if depth > ast.MAX_EXPRESSION_DEPTH:
+            what = f"this expression nests more than {ast.MAX_EXPRESSION_DEPTH} operators inside one another"
+            return context.stand_in(ast.BoolLit(value=False, span=node.span), node.span, what)
+        depths[id(node)] = depth
+        return node
+
+    @staticmethod
+    def _nested(step: ast.Step) -> ast.Step:
+        """``step`` (which has blocks), or a stand-in when its steps nest too deep."""
+        context = current_file.get()
+        nesting, stand_ins = context.nesting, context.stand_ins
+        depth = 0
+        for block in ast.child_blocks(step):
+            for inner in block:
+                if type(inner) in _BLOCK_STEPS:
+                    depth = max(depth, nesting[id(inner)])
+                elif id(inner) in stand_ins:
+                    return context.stand_in(ast.Stop(span=step.span), step.span, None)
+        depth += 1
+        if depth > ast.MAX_BLOCK_DEPTH:
+            keyword = _WORD.match(context.text, step.span.start)
+            end = keyword.end() if keyword is not None else step.span.start + 1
+            what = f"the steps in this block are nested more than {ast.MAX_BLOCK_DEPTH} blocks deep"
+            return context.stand_in(
+                ast.Stop(span=step.span), span_of_offsets(context.file, context.text, step.span.start, end), what
+            )
+        nesting[id(step)] = depth
+        return step
+
     # ------------------------------------------------------------ file
 
-    def binary(self, rule: str, c: _Children) -> ast.Binary:
+    def binary(self, rule: str, c: _Children) -> ast.Expr:
         """`a == b`, `a + b`, ...: the rule's name (eq, add, ...) says which operator."""
-        return ast.Binary(op=_BINARY_RULES[rule], left=c[0], right=c[2], span=self._span(c))
+        node = ast.Binary(op=_BINARY_RULES[rule], left=c[0], right=c[2], span=self._span(c))
+        return self._operator(node, [c[0], c[2]])
 
     def start(self, c: _Children) -> list[ast.Item]:
         return list(c)
@@ -420,8 +493,14 @@ class ToAst:
 
     def labeled_step(self, c: _Children) -> ast.Step:
         label_token: Tok = c[0]
-        label = ast.Ident(name=str(label_token.value)[1:], span=token_span(current_file.get().file, label_token))
-        return cast(ast.Step, replace(c[1], label=label, span=self._span(c)))
+        context = current_file.get()
+        if id(c[1]) in context.stand_ins:
+            return cast(ast.Step, c[1])
+        label = ast.Ident(name=str(label_token.value)[1:], span=token_span(context.file, label_token))
+        step = cast(ast.Step, replace(c[1], label=label, span=self._span(c)))
+        if type(step) in _BLOCK_STEPS:
+            context.nesting[id(step)] = context.nesting[id(c[1])]
+        return step
 
     def block(self, c: _Children) -> tuple[ast.Step, ...]:
         return tuple(c)
@@ -432,20 +511,20 @@ class ToAst:
     def wait_until(self, c: _Children) -> ast.WaitUntil:
         return ast.WaitUntil(time=self._typed(c[2], ast.TimeLit), span=self._span(c))
 
-    def wait_for(self, c: _Children) -> ast.WaitFor:
+    def wait_for(self, c: _Children) -> ast.Step:
         # wait for EVENT [where EXPR] up to EXPR [on_timeout]
         where = c[4] if c[3] is not None else None
-        return ast.WaitFor(event=c[2], where=where, timeout=c[7], on_timeout=c[8], span=self._span(c))
+        return self._nested(ast.WaitFor(event=c[2], where=where, timeout=c[7], on_timeout=c[8], span=self._span(c)))
 
     def on_timeout(self, c: _Children) -> ast.Block:
         return ast.Block(steps=c[2], span=self._span(c))
 
-    def if_step(self, c: _Children) -> ast.If:
+    def if_step(self, c: _Children) -> ast.Step:
         span = self._span(c)
         first = ast.Branch(condition=c[1], steps=c[2], span=span.to(c[1].span))
         elifs = tuple(x for x in c[3:] if isinstance(x, ast.Branch))
         else_ = next((x for x in c[3:] if isinstance(x, ast.Block)), None)
-        return ast.If(branches=(first, *elifs), else_=else_, span=span)
+        return self._nested(ast.If(branches=(first, *elifs), else_=else_, span=span))
 
     def elif_clause(self, c: _Children) -> ast.Branch:
         return ast.Branch(condition=c[1], steps=c[2], span=self._span(c))
@@ -453,8 +532,8 @@ class ToAst:
     def else_clause(self, c: _Children) -> ast.Block:
         return ast.Block(steps=c[1], span=self._span(c))
 
-    def bands_step(self, c: _Children) -> ast.Bands:
-        return ast.Bands(subject=c[1], bands=tuple(c[2:-1]), span=self._span(c))
+    def bands_step(self, c: _Children) -> ast.Step:
+        return self._nested(ast.Bands(subject=c[1], bands=tuple(c[2:-1]), span=self._span(c)))
 
     def band_between(self, c: _Children) -> ast.Band:
         return ast.Band(low=c[1], high=c[3], steps=c[4], span=self._span(c))
@@ -465,8 +544,8 @@ class ToAst:
     def band_below(self, c: _Children) -> ast.Band:
         return ast.Band(low=None, high=c[1], steps=c[2], span=self._span(c))
 
-    def split_step(self, c: _Children) -> ast.Split:
-        return ast.Split(arms=tuple(c[1:-1]), span=self._span(c))
+    def split_step(self, c: _Children) -> ast.Step:
+        return self._nested(ast.Split(arms=tuple(c[1:-1]), span=self._span(c)))
 
     def variant(self, c: _Children) -> ast.Variant:
         return ast.Variant(
@@ -526,14 +605,14 @@ class ToAst:
         """A parenthesised expression; the parentheses leave no trace."""
         return cast(ast.Expr, c[1])
 
-    def not_(self, c: _Children) -> ast.Unary:
-        return ast.Unary(op="not", operand=c[1], span=self._span(c))
+    def not_(self, c: _Children) -> ast.Expr:
+        return self._operator(ast.Unary(op="not", operand=c[1], span=self._span(c)), [c[1]])
 
-    def neg(self, c: _Children) -> ast.Unary:
-        return ast.Unary(op="-", operand=c[1], span=self._span(c))
+    def neg(self, c: _Children) -> ast.Expr:
+        return self._operator(ast.Unary(op="-", operand=c[1], span=self._span(c)), [c[1]])
 
-    def not_in(self, c: _Children) -> ast.Binary:
-        return ast.Binary(op="not in", left=c[0], right=c[3], span=self._span(c))
+    def not_in(self, c: _Children) -> ast.Expr:
+        return self._operator(ast.Binary(op="not in", left=c[0], right=c[3], span=self._span(c)), [c[0], c[3]])
 
     def true(self, c: _Children) -> ast.BoolLit:
         return ast.BoolLit(value=True, span=self._span(c))
@@ -549,21 +628,22 @@ class ToAst:
     def path(self, c: _Children) -> ast.Path:
         return ast.Path(parts=tuple(self._ident(t) for t in c if t.type == "NAME"), span=self._span(c))
 
-    def call(self, c: _Children) -> ast.Call:
+    def call(self, c: _Children) -> ast.Expr:
         args: list[Any] = [a for a in c[2:-1] if isinstance(a, ast.Node)]
-        return ast.Call(
+        node = ast.Call(
             func=self._ident(c[0]),
             args=tuple(a for a in args if not isinstance(a, ast.KwArg)),
             kwargs=tuple(a for a in args if isinstance(a, ast.KwArg)),
             span=self._span(c),
         )
+        return self._operator(node, [*node.args, *(k.value for k in node.kwargs)])
 
     def kwarg(self, c: _Children) -> ast.KwArg:
         return ast.KwArg(name=self._ident(c[0]), value=c[2], span=self._span(c))
 
-    def list_lit(self, c: _Children) -> ast.ListLit:
+    def list_lit(self, c: _Children) -> ast.Expr:
         items: list[Any] = [x for x in c if isinstance(x, ast.Node)]
-        return ast.ListLit(items=tuple(items), span=self._span(c))
+        return self._operator(ast.ListLit(items=tuple(items), span=self._span(c)), items)
 
 
 __all__ = ["ParseContext", "ToAst", "anonymous_scenario_name", "current_file", "token_span"]

@@ -11,6 +11,8 @@ from enum import StrEnum
 
 import msgspec
 
+from .ast import MAX_BLOCK_DEPTH, MAX_EXPRESSION_DEPTH
+
 
 class Severity(StrEnum):
     ERROR = "error"
@@ -78,6 +80,14 @@ MISPLACED_HEADER = _code(
     "misplaced-header",
     _S,
     "scenario headers (on, entry, frequency, exit when, quiet hours, attribution) come before the steps",
+)
+TOO_DEEP = _code(
+    "SCN011",
+    "too-deeply-nested",
+    _S,
+    f"an expression nests at most {MAX_EXPRESSION_DEPTH} operators inside one another, and steps at most"
+    f" {MAX_BLOCK_DEPTH} blocks deep: write a long `or` about one value as `x in [a, b, c]`, or split the"
+    " condition into segments",
 )
 
 # ---- names and types
