@@ -77,6 +77,10 @@ def expr_text(e: ast.Expr) -> str:
     return literal_text(e)
 
 
+def _is_logic(e: ast.Expr) -> bool:
+    return isinstance(e, ast.Binary) and e.op in ("and", "or")
+
+
 def _precedence(e: ast.Expr) -> int:
     if isinstance(e, ast.Binary):
         return _PRECEDENCE[e.op]
@@ -239,11 +243,11 @@ class _Printer:
             condition = f"where {expr_text(item.condition)}"
             if len(head) + 1 + len(condition) + INDENT_WIDTH * self.depth <= MAX_WIDTH:
                 self.line(f"{head} {condition}", s.start, s.end)
-            else:  # a long condition goes on its own line
+            else:  # a long condition goes on its own lines
                 end = item.title.span.end if item.title else item.name.span.end
                 self.line(head, s.start, end, opens=True)
                 self.depth += 1
-                self.line(condition, item.condition.span.start, s.end)
+                self.condition_lines(item.condition, s.end)
                 self.depth -= 1
         elif isinstance(item, ast.AttributeDecl):
             self.line(f"attribute {item.name.name}: {item.type_name.name}", s.start, s.end)
@@ -277,6 +281,27 @@ class _Printer:
             self.line(text, s.start, s.end)
         else:
             self.scenario(item)
+
+    def condition_lines(self, condition: ast.Expr, end: int) -> None:
+        """`where A`, or when that is too long, `where A` / `and B` / `and C` on lines of
+        their own (the parts of a top-level chain of `and`, or of `or`)."""
+        whole = f"where {expr_text(condition)}"
+        if len(whole) + INDENT_WIDTH * self.depth <= MAX_WIDTH or not _is_logic(condition):
+            self.line(whole, condition.span.start, end)
+            return
+        assert isinstance(condition, ast.Binary)
+        op, parts = condition.op, []
+        node: ast.Expr = condition
+        while isinstance(node, ast.Binary) and node.op == op:
+            parts.append(node.right)
+            node = node.left
+        parts.append(node)
+        parts.reverse()
+        minimum = _PRECEDENCE[op]
+        for index, part in enumerate(parts):
+            keyword = "where" if index == 0 else op
+            start = condition.span.start if index == 0 else part.span.start
+            self.line(f"{keyword} {_wrap(part, minimum if index == 0 else minimum + 1)}", start, part.span.end)
 
     def coupon(self, item: ast.CouponDecl) -> None:
         options = [(_coupon_option(o), o) for o in item.options]

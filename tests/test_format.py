@@ -161,3 +161,22 @@ def test_a_trailing_comment_stays_with_the_last_statement_on_its_line(source: st
     formatted = format_source(parse_ok(source))
     assert formatted == expected
     assert format_source(parse_ok(formatted)) == formatted
+
+
+def test_a_segment_condition_too_long_for_one_line_goes_on_one_line_per_part() -> None:
+    parts = [f'bought("course-{name}", tariff="basic")' for name in ("alpha", "beta", "gamma")]
+    source = f'segment s "Any course" where {" or ".join(parts)}  # three courses\n'
+    formatted = format_source(parse_ok(source))
+    assert formatted == (
+        f'segment s "Any course"\n  where {parts[0]}\n  or {parts[1]}\n  or {parts[2]}  # three courses\n'
+    )
+    again = parse_ok(formatted)
+    assert again.module is not None and format_source(again) == formatted
+    short = 'segment s where bought("a") or bought("b") and bought("c")\n'
+    assert format_source(parse_ok(short)) == short
+    # Only the outermost chain is broken; an `or` inside an `and` keeps its parentheses.
+    nested = f"segment s where {parts[0]} and ({parts[1]} or {parts[2]})\n"
+    assert format_source(parse_ok(nested)).splitlines()[1:] == [
+        f"  where {parts[0]}",
+        f"  and ({parts[1]} or {parts[2]})",
+    ]
