@@ -69,6 +69,8 @@ def expr_text(e: ast.Expr) -> str:
         return f"-{_wrap(e.operand, _NEGATION)}"
     if isinstance(e, ast.Path):
         return e.dotted
+    if isinstance(e, ast.IsSet):
+        return f"{e.path.dotted} is {'not ' if e.negate else ''}set"
     if isinstance(e, ast.Call):
         args = [expr_text(a) for a in e.args] + [f"{k.name.name}={expr_text(k.value)}" for k in e.kwargs]
         return f"{e.func.name}({', '.join(args)})"
@@ -86,6 +88,8 @@ def _precedence(e: ast.Expr) -> int:
         return _PRECEDENCE[e.op]
     if isinstance(e, ast.Unary):
         return _PRECEDENCE["not"] if e.op == "not" else _NEGATION
+    if isinstance(e, ast.IsSet):
+        return _COMPARISON
     return _ATOM
 
 

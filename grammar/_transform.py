@@ -58,7 +58,7 @@ _BINARY_RULES: dict[str, ast.BinaryOp] = {
 _Children = list[Any]
 _N = TypeVar("_N", bound=ast.Node)
 #: Expression nodes with operands, whose depth ParseContext.depths keeps.
-_OPERATORS: frozenset[type] = frozenset({ast.Binary, ast.Unary, ast.Call, ast.ListLit})
+_OPERATORS: frozenset[type] = frozenset({ast.Binary, ast.Unary, ast.Call, ast.ListLit, ast.IsSet})
 #: Steps with blocks of steps, whose nesting ParseContext.nesting keeps.
 _BLOCK_STEPS: frozenset[type] = frozenset({ast.If, ast.Bands, ast.Split, ast.WaitFor})
 
@@ -613,6 +613,26 @@ class ToAst:
 
     def not_in(self, c: _Children) -> ast.Expr:
         return self._operator(ast.Binary(op="not in", left=c[0], right=c[3], span=self._span(c)), [c[0], c[3]])
+
+    def is_set(self, c: _Children) -> ast.Expr:
+        return self._set_test(c, negate=False)
+
+    def is_not_set(self, c: _Children) -> ast.Expr:
+        return self._set_test(c, negate=True)
+
+    def _set_test(self, c: _Children, negate: bool) -> ast.Expr:
+        subject, span = c[0], self._span(c)
+        if not isinstance(subject, ast.Path):
+            context = current_file.get()
+            if id(subject) not in context.stand_ins:
+                test = "is not set" if negate else "is set"
+                context.sink.report(
+                    codes.BAD_SET_TEST,
+                    f"only a field can be unset: `{test}` must follow a field such as `contact.first_name`",
+                    subject.span,
+                )
+            return ast.BoolLit(value=False, span=span)
+        return self._operator(ast.IsSet(path=subject, negate=negate, span=span), [])
 
     def true(self, c: _Children) -> ast.BoolLit:
         return ast.BoolLit(value=True, span=self._span(c))

@@ -144,8 +144,15 @@ class Binary(Node, frozen=True, kw_only=True):
     right: Expr
 
 
+class IsSet(Node, frozen=True, kw_only=True):
+    """``PATH is set``, or ``PATH is not set`` when ``negate``: does the field hold a value?"""
+
+    path: Path
+    negate: bool
+
+
 Literal_: TypeAlias = NumberLit | MoneyLit | PercentLit | DurationLit | StringLit | BoolLit | DateLit | TimeLit
-Expr: TypeAlias = Literal_ | Path | Call | ListLit | Unary | Binary
+Expr: TypeAlias = Literal_ | Path | Call | ListLit | Unary | Binary | IsSet
 BandBound: TypeAlias = NumberLit | MoneyLit | PercentLit | DurationLit
 
 
