@@ -23,6 +23,7 @@ from ..interpreter import codes
 from ..interpreter.diagnostics import Diagnostic, DiagnosticSink, Related
 from ..interpreter.span import Span, span_of_offsets
 from ..interpreter.suggest import closest_keyword
+from ._context import ParseContext, current_file
 from ._lalr import ParseError, ParserState, Tables
 from ._lexer import BadCharacter, Cursor, current_comments, tokens
 from ._messages import (
@@ -38,7 +39,7 @@ from ._messages import (
 )
 from ._tables import load_table_data
 from ._token import Tok
-from ._transform import ParseContext, ToAst, current_file
+from ._transform import ToAst
 
 MAX_ERRORS_PER_FILE = 50
 MAX_MISSING_ENDS = 12

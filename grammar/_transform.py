@@ -6,9 +6,8 @@ Every token is kept among the children, so a node's span simply runs from its fi
 child to its last, keywords included. This is about twice as fast as Lark's position
 propagation plus a separate transform pass.
 
-The tree is also where depth is bounded: every walker downstream recurses, so an
-expression or a nest of blocks deeper than ast.MAX_EXPRESSION_DEPTH / MAX_BLOCK_DEPTH
-becomes a stand-in and a located SCN011 here, and the file counts as lossy.
+Operators and steps with blocks pass through _context.py, which bounds how deep
+the tree may grow.
 
 The parser is shared by the process; the file being parsed comes from a context
 variable that `parse()` sets.
@@ -16,22 +15,20 @@ variable that `parse()` sets.
 
 from __future__ import annotations
 
-import contextvars
 import re
 from decimal import Decimal
 from pathlib import PurePath
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 from msgspec.structs import replace
 
 from ..interpreter import ast, codes
-from ..interpreter.diagnostics import DiagnosticSink
 from ..interpreter.span import Span, span_of_offsets
+from ._context import bounded_operator, bounded_step, current_file, relabelled
 from ._token import Tok
 
 _MONEY = re.compile(r"(\d+(?:\.\d+)?) ?([A-Z]{3})")
 _DURATION_PART = re.compile(r"(\d+)(ms|s|m|h|d|w)")
-_WORD = re.compile(r"@?[A-Za-z_][A-Za-z0-9_]*")
 _ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|.)")
 _SIMPLE_ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t"}
 #: Terminals that carry a value (everything else is a keyword or punctuation).
@@ -56,41 +53,6 @@ _BINARY_RULES: dict[str, ast.BinaryOp] = {
 }
 
 _Children = list[Any]
-_N = TypeVar("_N", bound=ast.Node)
-#: Expression nodes with operands, whose depth ParseContext.depths keeps.
-_OPERATORS: frozenset[type] = frozenset({ast.Binary, ast.Unary, ast.Call, ast.ListLit, ast.IsSet})
-#: Steps with blocks of steps, whose nesting ParseContext.nesting keeps.
-_BLOCK_STEPS: frozenset[type] = frozenset({ast.If, ast.Bands, ast.Split, ast.WaitFor})
-
-
-class ParseContext:
-    """What the transformer needs to know about the file being parsed."""
-
-    def __init__(self, file: str, text: str) -> None:
-        self.file = file
-        self.text = text
-        self.sink = DiagnosticSink()
-        #: Operator node (by id) -> how many operators deep its expression goes.
-        self.depths: dict[int, int] = {}
-        #: Step with blocks (by id) -> how many blocks deep its steps go.
-        self.nesting: dict[int, int] = {}
-        #: Stand-ins for input nested too deep to keep, by id; holding them here keeps
-        #: their ids from being reused while the file is parsed.
-        self.stand_ins: dict[int, ast.Node] = {}
-        #: Input was replaced by a stand-in, so the tree is not what the author wrote.
-        self.lossy = False
-
-    def stand_in(self, node: _N, span: Span, what: str | None) -> _N:
-        """Keep ``node`` in the place of input too deep to build; report it unless ``what``
-        is None (the input around a stand-in is reported already)."""
-        if what is not None:
-            self.sink.report(codes.TOO_DEEP, what, span)
-        self.lossy = True
-        self.stand_ins[id(node)] = node
-        return node
-
-
-current_file: contextvars.ContextVar[ParseContext] = contextvars.ContextVar("scn_current_file")
 
 
 def anonymous_scenario_name(file: str) -> str:
@@ -224,56 +186,12 @@ class ToAst:
     def _optional(self, token: Tok | None, kind: type[ast.Node]) -> Any:
         return self._typed(token, kind) if token is not None else None
 
-    # ------------------------------------------------------------ depth
-
-    @staticmethod
-    def _operator(node: ast.Expr, operands: _Children) -> ast.Expr:
-        """``node``, one operator deeper than its deepest operand, or a stand-in when that
-        is deeper than any tree may be (everything that walks trees recurses)."""
-        context = current_file.get()
-        depths, stand_ins = context.depths, context.stand_ins
-        depth = 0
-        for operand in operands:
-            if type(operand) in _OPERATORS:
-                depth = max(depth, depths[id(operand)])
-            elif id(operand) in stand_ins:
-                return context.stand_in(ast.BoolLit(value=False, span=node.span), node.span, None)
-        depth += 1
-        if depth > ast.MAX_EXPRESSION_DEPTH:
-            what = f"this expression nests more than {ast.MAX_EXPRESSION_DEPTH} operators inside one another"
-            return context.stand_in(ast.BoolLit(value=False, span=node.span), node.span, what)
-        depths[id(node)] = depth
-        return node
-
-    @staticmethod
-    def _nested(step: ast.Step) -> ast.Step:
-        """``step`` (which has blocks), or a stand-in when its steps nest too deep."""
-        context = current_file.get()
-        nesting, stand_ins = context.nesting, context.stand_ins
-        depth = 0
-        for block in ast.child_blocks(step):
-            for inner in block:
-                if type(inner) in _BLOCK_STEPS:
-                    depth = max(depth, nesting[id(inner)])
-                elif id(inner) in stand_ins:
-                    return context.stand_in(ast.Stop(span=step.span), step.span, None)
-        depth += 1
-        if depth > ast.MAX_BLOCK_DEPTH:
-            keyword = _WORD.match(context.text, step.span.start)
-            end = keyword.end() if keyword is not None else step.span.start + 1
-            what = f"the steps in this block are nested more than {ast.MAX_BLOCK_DEPTH} blocks deep"
-            return context.stand_in(
-                ast.Stop(span=step.span), span_of_offsets(context.file, context.text, step.span.start, end), what
-            )
-        nesting[id(step)] = depth
-        return step
-
     # ------------------------------------------------------------ file
 
     def binary(self, rule: str, c: _Children) -> ast.Expr:
         """`a == b`, `a + b`, ...: the rule's name (eq, add, ...) says which operator."""
         node = ast.Binary(op=_BINARY_RULES[rule], left=c[0], right=c[2], span=self._span(c))
-        return self._operator(node, [c[0], c[2]])
+        return bounded_operator(node, [c[0], c[2]])
 
     def start(self, c: _Children) -> list[ast.Item]:
         return list(c)
@@ -497,10 +415,7 @@ class ToAst:
         if id(c[1]) in context.stand_ins:
             return cast(ast.Step, c[1])
         label = ast.Ident(name=str(label_token.value)[1:], span=token_span(context.file, label_token))
-        step = cast(ast.Step, replace(c[1], label=label, span=self._span(c)))
-        if type(step) in _BLOCK_STEPS:
-            context.nesting[id(step)] = context.nesting[id(c[1])]
-        return step
+        return relabelled(c[1], replace(c[1], label=label, span=self._span(c)))
 
     def block(self, c: _Children) -> tuple[ast.Step, ...]:
         return tuple(c)
@@ -514,7 +429,7 @@ class ToAst:
     def wait_for(self, c: _Children) -> ast.Step:
         # wait for EVENT [where EXPR] up to EXPR [on_timeout]
         where = c[4] if c[3] is not None else None
-        return self._nested(ast.WaitFor(event=c[2], where=where, timeout=c[7], on_timeout=c[8], span=self._span(c)))
+        return bounded_step(ast.WaitFor(event=c[2], where=where, timeout=c[7], on_timeout=c[8], span=self._span(c)))
 
     def on_timeout(self, c: _Children) -> ast.Block:
         return ast.Block(steps=c[2], span=self._span(c))
@@ -524,7 +439,7 @@ class ToAst:
         first = ast.Branch(condition=c[1], steps=c[2], span=span.to(c[1].span))
         elifs = tuple(x for x in c[3:] if isinstance(x, ast.Branch))
         else_ = next((x for x in c[3:] if isinstance(x, ast.Block)), None)
-        return self._nested(ast.If(branches=(first, *elifs), else_=else_, span=span))
+        return bounded_step(ast.If(branches=(first, *elifs), else_=else_, span=span))
 
     def elif_clause(self, c: _Children) -> ast.Branch:
         return ast.Branch(condition=c[1], steps=c[2], span=self._span(c))
@@ -533,7 +448,7 @@ class ToAst:
         return ast.Block(steps=c[1], span=self._span(c))
 
     def bands_step(self, c: _Children) -> ast.Step:
-        return self._nested(ast.Bands(subject=c[1], bands=tuple(c[2:-1]), span=self._span(c)))
+        return bounded_step(ast.Bands(subject=c[1], bands=tuple(c[2:-1]), span=self._span(c)))
 
     def band_between(self, c: _Children) -> ast.Band:
         return ast.Band(low=c[1], high=c[3], steps=c[4], span=self._span(c))
@@ -545,7 +460,7 @@ class ToAst:
         return ast.Band(low=None, high=c[1], steps=c[2], span=self._span(c))
 
     def split_step(self, c: _Children) -> ast.Step:
-        return self._nested(ast.Split(arms=tuple(c[1:-1]), span=self._span(c)))
+        return bounded_step(ast.Split(arms=tuple(c[1:-1]), span=self._span(c)))
 
     def variant(self, c: _Children) -> ast.Variant:
         return ast.Variant(
@@ -606,13 +521,13 @@ class ToAst:
         return cast(ast.Expr, c[1])
 
     def not_(self, c: _Children) -> ast.Expr:
-        return self._operator(ast.Unary(op="not", operand=c[1], span=self._span(c)), [c[1]])
+        return bounded_operator(ast.Unary(op="not", operand=c[1], span=self._span(c)), [c[1]])
 
     def neg(self, c: _Children) -> ast.Expr:
-        return self._operator(ast.Unary(op="-", operand=c[1], span=self._span(c)), [c[1]])
+        return bounded_operator(ast.Unary(op="-", operand=c[1], span=self._span(c)), [c[1]])
 
     def not_in(self, c: _Children) -> ast.Expr:
-        return self._operator(ast.Binary(op="not in", left=c[0], right=c[3], span=self._span(c)), [c[0], c[3]])
+        return bounded_operator(ast.Binary(op="not in", left=c[0], right=c[3], span=self._span(c)), [c[0], c[3]])
 
     def is_set(self, c: _Children) -> ast.Expr:
         return self._set_test(c, negate=False)
@@ -632,7 +547,7 @@ class ToAst:
                     subject.span,
                 )
             return ast.BoolLit(value=False, span=span)
-        return self._operator(ast.IsSet(path=subject, negate=negate, span=span), [])
+        return bounded_operator(ast.IsSet(path=subject, negate=negate, span=span), [])
 
     def true(self, c: _Children) -> ast.BoolLit:
         return ast.BoolLit(value=True, span=self._span(c))
@@ -656,14 +571,14 @@ class ToAst:
             kwargs=tuple(a for a in args if isinstance(a, ast.KwArg)),
             span=self._span(c),
         )
-        return self._operator(node, [*node.args, *(k.value for k in node.kwargs)])
+        return bounded_operator(node, [*node.args, *(k.value for k in node.kwargs)])
 
     def kwarg(self, c: _Children) -> ast.KwArg:
         return ast.KwArg(name=self._ident(c[0]), value=c[2], span=self._span(c))
 
     def list_lit(self, c: _Children) -> ast.Expr:
         items: list[Any] = [x for x in c if isinstance(x, ast.Node)]
-        return self._operator(ast.ListLit(items=tuple(items), span=self._span(c)), items)
+        return bounded_operator(ast.ListLit(items=tuple(items), span=self._span(c)), items)
 
 
-__all__ = ["ParseContext", "ToAst", "anonymous_scenario_name", "current_file", "token_span"]
+__all__ = ["ToAst", "anonymous_scenario_name", "token_span"]
