@@ -23,20 +23,23 @@ from ..interpreter import codes
 from ..interpreter.diagnostics import Diagnostic, DiagnosticSink, Related
 from ..interpreter.span import Span, span_of_offsets
 from ..interpreter.suggest import closest_keyword
+from ._context import ParseContext, current_file
 from ._lalr import ParseError, ParserState, Tables
 from ._lexer import BadCharacter, Cursor, current_comments, tokens
 from ._messages import (
     BLOCK_OPENERS,
     DURATION_WORDS,
     HEADER_WORDS,
+    NULL_WORDS,
     QUOTE_PAIRS,
     STEP_WORDS,
+    VALUE_STARTS,
     describe_expected,
     describe_token,
 )
 from ._tables import load_table_data
 from ._token import Tok
-from ._transform import ParseContext, ToAst, current_file
+from ._transform import ToAst
 
 MAX_ERRORS_PER_FILE = 50
 MAX_MISSING_ENDS = 12
@@ -103,6 +106,8 @@ class _Driver:
     # ------------------------------------------------------------ recoveries
 
     def _bad_token(self, state: ParserState, token: Tok, expected: set[str]) -> None:
+        if self._fix_set_test(state, token, expected):
+            return
         if self._misplaced_header(token, expected):
             return
         if self._close_blocks_for(state, token, expected):
@@ -199,6 +204,63 @@ class _Driver:
         self.sink.report(codes.ASSIGN_IN_CONDITION, "`=` in a comparison: write `==`", self._span(token))
         self._feed(state, replacement)
         return True
+
+    def _fix_set_test(self, state: ParserState, token: Tok, expected: set[str]) -> bool:
+        """`x is null` -> `x is not set`, `x is not null` -> `x is set`, `x is 5` -> `x == 5`.
+
+        The parser has just shifted `is` (and `not`) when the word after it does not fit;
+        taking back a shift leaves it as it was before, so the repaired tree says what
+        the author meant.
+        """
+        is_, not_, set_ = (self.terminal_of.get(word) for word in ("is", "not", "set"))
+        values: list[Any] = state.values
+        previous = self.last_token
+        if set_ not in expected or previous is None or not values or values[-1] is not previous:
+            return False
+        negated = previous.type == not_
+        shifted = [previous]
+        if negated:
+            if len(values) < 2 or not isinstance(values[-2], Tok) or values[-2].type != is_:
+                return False
+            shifted.insert(0, values[-2])
+        elif previous.type != is_:
+            return False
+        word = str(token.value)
+        where = self._span(shifted[0]).to(self._span(token))
+        if token.type == "NAME" and word.lower() in NULL_WORDS:
+            spelled = "is set" if negated else "is not set"
+            self.sink.report(
+                codes.BAD_SET_TEST,
+                f"`{' '.join(str(t.value) for t in shifted)} {word}` is written `{spelled}`",
+                where,
+                'an empty string is a value: compare with `== ""` for that',
+            )
+            if negated:
+                self._take_back(state, 1)
+            else:
+                self._feed(state, token.like(not_ or "NOT", "not"))
+            self._feed(state, token.like(set_ or "SET", "set"))
+            return True
+        if token.type not in VALUE_STARTS or closest_keyword(word, ("set", "not")) is not None:
+            return False  # `is sett` is a typo, for the next repair
+        operator = "!=" if negated else "=="
+        self.sink.report(
+            codes.BAD_SET_TEST,
+            f"`is` does not compare values: write `{operator}`",
+            self._span(shifted[0]).to(self._span(shifted[-1])),
+            "`is set` and `is not set` ask whether a field holds a value",
+        )
+        self._take_back(state, len(shifted))
+        self._feed(state, shifted[0].like(self.terminal_of[operator], operator))
+        keyword = self.terminal_of.get(word) if token.type == "NAME" else None
+        self._feed(state, token.like(keyword, word) if keyword in state.choices() else token)
+        return True
+
+    @staticmethod
+    def _take_back(state: ParserState, shifts: int) -> None:
+        """Undo the last ``shifts`` shifts (tokens shifted one after another, nothing reduced)."""
+        del state.states[-shifts:]
+        del state.values[-shifts:]
 
     def _misplaced_header(self, token: Tok, expected: set[str]) -> bool:
         """A scenario header among the steps: say so, then skip it."""
@@ -396,4 +458,4 @@ def parse_items(text: str, file: str, with_tables: Tables | None = None) -> Pars
         current_comments.reset(reset_comments)
         current_file.reset(reset_file)
     driver.sink.extend(context.sink.sorted())
-    return Parsed(items, driver.sink.sorted(), comments, driver.lossy or items is None)
+    return Parsed(items, driver.sink.sorted(), comments, driver.lossy or context.lossy or items is None)

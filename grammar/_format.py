@@ -69,6 +69,8 @@ def expr_text(e: ast.Expr) -> str:
         return f"-{_wrap(e.operand, _NEGATION)}"
     if isinstance(e, ast.Path):
         return e.dotted
+    if isinstance(e, ast.IsSet):
+        return f"{e.path.dotted} is {'not ' if e.negate else ''}set"
     if isinstance(e, ast.Call):
         args = [expr_text(a) for a in e.args] + [f"{k.name.name}={expr_text(k.value)}" for k in e.kwargs]
         return f"{e.func.name}({', '.join(args)})"
@@ -77,11 +79,17 @@ def expr_text(e: ast.Expr) -> str:
     return literal_text(e)
 
 
+def _is_logic(e: ast.Expr) -> bool:
+    return isinstance(e, ast.Binary) and e.op in ("and", "or")
+
+
 def _precedence(e: ast.Expr) -> int:
     if isinstance(e, ast.Binary):
         return _PRECEDENCE[e.op]
     if isinstance(e, ast.Unary):
         return _PRECEDENCE["not"] if e.op == "not" else _NEGATION
+    if isinstance(e, ast.IsSet):
+        return _COMPARISON
     return _ATOM
 
 
@@ -156,27 +164,32 @@ class _Printer:
         if self.text.count("\n", self.last_end, start) >= 2 and self.lines[-1] != "":
             self.lines.append("")
 
+    def _trails(self, comment: Comment) -> bool:
+        """Is ``comment`` on the source line where the last output line's statement ends?"""
+        return bool(self.lines) and self.lines[-1] != "" and "\n" not in self.text[self.last_end : comment.span.start]
+
     def _flush_comments(self, before: int) -> None:
+        """Put back the comments that start before ``before``.
+
+        A comment waits until the next statement begins, so that one trailing several
+        statements on a line goes with the last of them, the one it follows.
+        """
         while self.next_comment < len(self.comments) and self.comments[self.next_comment].span.start < before:
             comment = self.comments[self.next_comment]
-            self._gap_before(comment.span.start)
-            self.lines.append(INDENT * self.depth + comment.text.rstrip())
+            if self._trails(comment):
+                self.lines[-1] += "  " + comment.text.rstrip()
+            else:
+                self._gap_before(comment.span.start)
+                self.lines.append(INDENT * self.depth + comment.text.rstrip())
+                self.just_opened = False
             self.next_comment += 1
-            self.last_end = comment.span.end
-            self.just_opened = False
+            self.last_end = max(self.last_end, comment.span.end)
 
     def line(self, text: str, start: int, end: int, *, opens: bool = False) -> None:
         """Emit one output line for the source range [start, end)."""
         self._flush_comments(start)
         self._gap_before(start)
-        out = INDENT * self.depth + text
-        if self.next_comment < len(self.comments):
-            comment = self.comments[self.next_comment]
-            if comment.span.start >= end and "\n" not in self.text[end : comment.span.start]:
-                out += "  " + comment.text.rstrip()
-                self.next_comment += 1
-                end = comment.span.end
-        self.lines.append(out)
+        self.lines.append(INDENT * self.depth + text)
         self.last_end = max(self.last_end, end)
         self.just_opened = opens
 
@@ -219,7 +232,7 @@ class _Printer:
         start = item.span.start
         while index > self.next_comment:
             comment = self.comments[index - 1]
-            if self.text.count("\n", comment.span.end, start) >= 2:
+            if self.text.count("\n", comment.span.end, start) >= 2 or self._trails(comment):
                 break
             start = comment.span.start
             index -= 1
@@ -234,11 +247,11 @@ class _Printer:
             condition = f"where {expr_text(item.condition)}"
             if len(head) + 1 + len(condition) + INDENT_WIDTH * self.depth <= MAX_WIDTH:
                 self.line(f"{head} {condition}", s.start, s.end)
-            else:  # a long condition goes on its own line
+            else:  # a long condition goes on its own lines
                 end = item.title.span.end if item.title else item.name.span.end
                 self.line(head, s.start, end, opens=True)
                 self.depth += 1
-                self.line(condition, item.condition.span.start, s.end)
+                self.condition_lines(item.condition, s.end)
                 self.depth -= 1
         elif isinstance(item, ast.AttributeDecl):
             self.line(f"attribute {item.name.name}: {item.type_name.name}", s.start, s.end)
@@ -272,6 +285,27 @@ class _Printer:
             self.line(text, s.start, s.end)
         else:
             self.scenario(item)
+
+    def condition_lines(self, condition: ast.Expr, end: int) -> None:
+        """`where A`, or when that is too long, `where A` / `and B` / `and C` on lines of
+        their own (the parts of a top-level chain of `and`, or of `or`)."""
+        whole = f"where {expr_text(condition)}"
+        if len(whole) + INDENT_WIDTH * self.depth <= MAX_WIDTH or not _is_logic(condition):
+            self.line(whole, condition.span.start, end)
+            return
+        assert isinstance(condition, ast.Binary)
+        op, parts = condition.op, []
+        node: ast.Expr = condition
+        while isinstance(node, ast.Binary) and node.op == op:
+            parts.append(node.right)
+            node = node.left
+        parts.append(node)
+        parts.reverse()
+        minimum = _PRECEDENCE[op]
+        for index, part in enumerate(parts):
+            keyword = "where" if index == 0 else op
+            start = condition.span.start if index == 0 else part.span.start
+            self.line(f"{keyword} {_wrap(part, minimum if index == 0 else minimum + 1)}", start, part.span.end)
 
     def coupon(self, item: ast.CouponDecl) -> None:
         options = [(_coupon_option(o), o) for o in item.options]

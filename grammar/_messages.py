@@ -51,6 +51,8 @@ BLOCK_OPENERS = {
 VALUE_STARTS = frozenset(
     {"NAME", "NUMBER", "MONEY", "PERCENT", "DURATION", "STRING", "DATE", "TIME", "LPAR", "LSQB", "MINUS"}
 )
+#: Words people write after `is` for "no value" (`x is null` means `x is not set`).
+NULL_WORDS = frozenset({"null", "none", "nil", "empty", "unset", "missing", "undefined", "blank", "nothing"})
 #: Quotes people paste from word processors, and the characters that close them.
 QUOTE_PAIRS = {
     "'": "'",
@@ -90,7 +92,7 @@ DURATION_WORDS = {
 
 
 OPERATORS = frozenset(
-    {"==", "!=", "<", "<=", ">", ">=", "+", "-", "*", "/", "and", "or", "in", "not", ".", "(", ")", ",", "]"}
+    {"==", "!=", "<", "<=", ">", ">=", "+", "-", "*", "/", "and", "or", "in", "not", "is", ".", "(", ")", ",", "]"}
 )
 MAX_LISTED = 8
 

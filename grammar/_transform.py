@@ -6,13 +6,15 @@ Every token is kept among the children, so a node's span simply runs from its fi
 child to its last, keywords included. This is about twice as fast as Lark's position
 propagation plus a separate transform pass.
 
+Operators and steps with blocks pass through _context.py, which bounds how deep
+the tree may grow.
+
 The parser is shared by the process; the file being parsed comes from a context
 variable that `parse()` sets.
 """
 
 from __future__ import annotations
 
-import contextvars
 import re
 from decimal import Decimal
 from pathlib import PurePath
@@ -21,8 +23,8 @@ from typing import Any, cast
 from msgspec.structs import replace
 
 from ..interpreter import ast, codes
-from ..interpreter.diagnostics import DiagnosticSink
 from ..interpreter.span import Span, span_of_offsets
+from ._context import bounded_operator, bounded_step, current_file, relabelled
 from ._token import Tok
 
 _MONEY = re.compile(r"(\d+(?:\.\d+)?) ?([A-Z]{3})")
@@ -51,18 +53,6 @@ _BINARY_RULES: dict[str, ast.BinaryOp] = {
 }
 
 _Children = list[Any]
-
-
-class ParseContext:
-    """What the transformer needs to know about the file being parsed."""
-
-    def __init__(self, file: str, text: str) -> None:
-        self.file = file
-        self.text = text
-        self.sink = DiagnosticSink()
-
-
-current_file: contextvars.ContextVar[ParseContext] = contextvars.ContextVar("scn_current_file")
 
 
 def anonymous_scenario_name(file: str) -> str:
@@ -198,9 +188,10 @@ class ToAst:
 
     # ------------------------------------------------------------ file
 
-    def binary(self, rule: str, c: _Children) -> ast.Binary:
+    def binary(self, rule: str, c: _Children) -> ast.Expr:
         """`a == b`, `a + b`, ...: the rule's name (eq, add, ...) says which operator."""
-        return ast.Binary(op=_BINARY_RULES[rule], left=c[0], right=c[2], span=self._span(c))
+        node = ast.Binary(op=_BINARY_RULES[rule], left=c[0], right=c[2], span=self._span(c))
+        return bounded_operator(node, [c[0], c[2]])
 
     def start(self, c: _Children) -> list[ast.Item]:
         return list(c)
@@ -420,8 +411,11 @@ class ToAst:
 
     def labeled_step(self, c: _Children) -> ast.Step:
         label_token: Tok = c[0]
-        label = ast.Ident(name=str(label_token.value)[1:], span=token_span(current_file.get().file, label_token))
-        return cast(ast.Step, replace(c[1], label=label, span=self._span(c)))
+        context = current_file.get()
+        if id(c[1]) in context.stand_ins:
+            return cast(ast.Step, c[1])
+        label = ast.Ident(name=str(label_token.value)[1:], span=token_span(context.file, label_token))
+        return relabelled(c[1], replace(c[1], label=label, span=self._span(c)))
 
     def block(self, c: _Children) -> tuple[ast.Step, ...]:
         return tuple(c)
@@ -432,20 +426,20 @@ class ToAst:
     def wait_until(self, c: _Children) -> ast.WaitUntil:
         return ast.WaitUntil(time=self._typed(c[2], ast.TimeLit), span=self._span(c))
 
-    def wait_for(self, c: _Children) -> ast.WaitFor:
+    def wait_for(self, c: _Children) -> ast.Step:
         # wait for EVENT [where EXPR] up to EXPR [on_timeout]
         where = c[4] if c[3] is not None else None
-        return ast.WaitFor(event=c[2], where=where, timeout=c[7], on_timeout=c[8], span=self._span(c))
+        return bounded_step(ast.WaitFor(event=c[2], where=where, timeout=c[7], on_timeout=c[8], span=self._span(c)))
 
     def on_timeout(self, c: _Children) -> ast.Block:
         return ast.Block(steps=c[2], span=self._span(c))
 
-    def if_step(self, c: _Children) -> ast.If:
+    def if_step(self, c: _Children) -> ast.Step:
         span = self._span(c)
         first = ast.Branch(condition=c[1], steps=c[2], span=span.to(c[1].span))
         elifs = tuple(x for x in c[3:] if isinstance(x, ast.Branch))
         else_ = next((x for x in c[3:] if isinstance(x, ast.Block)), None)
-        return ast.If(branches=(first, *elifs), else_=else_, span=span)
+        return bounded_step(ast.If(branches=(first, *elifs), else_=else_, span=span))
 
     def elif_clause(self, c: _Children) -> ast.Branch:
         return ast.Branch(condition=c[1], steps=c[2], span=self._span(c))
@@ -453,8 +447,8 @@ class ToAst:
     def else_clause(self, c: _Children) -> ast.Block:
         return ast.Block(steps=c[1], span=self._span(c))
 
-    def bands_step(self, c: _Children) -> ast.Bands:
-        return ast.Bands(subject=c[1], bands=tuple(c[2:-1]), span=self._span(c))
+    def bands_step(self, c: _Children) -> ast.Step:
+        return bounded_step(ast.Bands(subject=c[1], bands=tuple(c[2:-1]), span=self._span(c)))
 
     def band_between(self, c: _Children) -> ast.Band:
         return ast.Band(low=c[1], high=c[3], steps=c[4], span=self._span(c))
@@ -465,8 +459,8 @@ class ToAst:
     def band_below(self, c: _Children) -> ast.Band:
         return ast.Band(low=None, high=c[1], steps=c[2], span=self._span(c))
 
-    def split_step(self, c: _Children) -> ast.Split:
-        return ast.Split(arms=tuple(c[1:-1]), span=self._span(c))
+    def split_step(self, c: _Children) -> ast.Step:
+        return bounded_step(ast.Split(arms=tuple(c[1:-1]), span=self._span(c)))
 
     def variant(self, c: _Children) -> ast.Variant:
         return ast.Variant(
@@ -526,14 +520,34 @@ class ToAst:
         """A parenthesised expression; the parentheses leave no trace."""
         return cast(ast.Expr, c[1])
 
-    def not_(self, c: _Children) -> ast.Unary:
-        return ast.Unary(op="not", operand=c[1], span=self._span(c))
+    def not_(self, c: _Children) -> ast.Expr:
+        return bounded_operator(ast.Unary(op="not", operand=c[1], span=self._span(c)), [c[1]])
 
-    def neg(self, c: _Children) -> ast.Unary:
-        return ast.Unary(op="-", operand=c[1], span=self._span(c))
+    def neg(self, c: _Children) -> ast.Expr:
+        return bounded_operator(ast.Unary(op="-", operand=c[1], span=self._span(c)), [c[1]])
 
-    def not_in(self, c: _Children) -> ast.Binary:
-        return ast.Binary(op="not in", left=c[0], right=c[3], span=self._span(c))
+    def not_in(self, c: _Children) -> ast.Expr:
+        return bounded_operator(ast.Binary(op="not in", left=c[0], right=c[3], span=self._span(c)), [c[0], c[3]])
+
+    def is_set(self, c: _Children) -> ast.Expr:
+        return self._set_test(c, negate=False)
+
+    def is_not_set(self, c: _Children) -> ast.Expr:
+        return self._set_test(c, negate=True)
+
+    def _set_test(self, c: _Children, negate: bool) -> ast.Expr:
+        subject, span = c[0], self._span(c)
+        if not isinstance(subject, ast.Path):
+            context = current_file.get()
+            if id(subject) not in context.stand_ins:
+                test = "is not set" if negate else "is set"
+                context.sink.report(
+                    codes.BAD_SET_TEST,
+                    f"only a field can be unset: `{test}` must follow a field such as `contact.first_name`",
+                    subject.span,
+                )
+            return ast.BoolLit(value=False, span=span)
+        return bounded_operator(ast.IsSet(path=subject, negate=negate, span=span), [])
 
     def true(self, c: _Children) -> ast.BoolLit:
         return ast.BoolLit(value=True, span=self._span(c))
@@ -549,21 +563,22 @@ class ToAst:
     def path(self, c: _Children) -> ast.Path:
         return ast.Path(parts=tuple(self._ident(t) for t in c if t.type == "NAME"), span=self._span(c))
 
-    def call(self, c: _Children) -> ast.Call:
+    def call(self, c: _Children) -> ast.Expr:
         args: list[Any] = [a for a in c[2:-1] if isinstance(a, ast.Node)]
-        return ast.Call(
+        node = ast.Call(
             func=self._ident(c[0]),
             args=tuple(a for a in args if not isinstance(a, ast.KwArg)),
             kwargs=tuple(a for a in args if isinstance(a, ast.KwArg)),
             span=self._span(c),
         )
+        return bounded_operator(node, [*node.args, *(k.value for k in node.kwargs)])
 
     def kwarg(self, c: _Children) -> ast.KwArg:
         return ast.KwArg(name=self._ident(c[0]), value=c[2], span=self._span(c))
 
-    def list_lit(self, c: _Children) -> ast.ListLit:
+    def list_lit(self, c: _Children) -> ast.Expr:
         items: list[Any] = [x for x in c if isinstance(x, ast.Node)]
-        return ast.ListLit(items=tuple(items), span=self._span(c))
+        return bounded_operator(ast.ListLit(items=tuple(items), span=self._span(c)), items)
 
 
-__all__ = ["ParseContext", "ToAst", "anonymous_scenario_name", "current_file", "token_span"]
+__all__ = ["ToAst", "anonymous_scenario_name", "token_span"]

@@ -30,6 +30,15 @@ DURATION_UNITS: dict[str, int] = {
 }
 
 
+#: How deep a tree may be. Everything that walks trees (the checker, the compiler, the
+#: evaluator, the formatter, and msgspec when it stores them) recurses, so the parser
+#: refuses deeper input with a located error (SCN011) instead: an expression has at
+#: most this many operators inside one another (a chain of `and` counts each one) ...
+MAX_EXPRESSION_DEPTH = 128
+#: ... and a step at most this many blocks (if, bands, split, on timeout) around it.
+MAX_BLOCK_DEPTH = 32
+
+
 class Node(msgspec.Struct, frozen=True, kw_only=True, tag=True, tag_field="node"):
     """Base of all nodes: an immutable record that knows where it came from."""
 
@@ -135,8 +144,15 @@ class Binary(Node, frozen=True, kw_only=True):
     right: Expr
 
 
+class IsSet(Node, frozen=True, kw_only=True):
+    """``PATH is set``, or ``PATH is not set`` when ``negate``: does the field hold a value?"""
+
+    path: Path
+    negate: bool
+
+
 Literal_: TypeAlias = NumberLit | MoneyLit | PercentLit | DurationLit | StringLit | BoolLit | DateLit | TimeLit
-Expr: TypeAlias = Literal_ | Path | Call | ListLit | Unary | Binary
+Expr: TypeAlias = Literal_ | Path | Call | ListLit | Unary | Binary | IsSet
 BandBound: TypeAlias = NumberLit | MoneyLit | PercentLit | DurationLit
 
 
@@ -566,15 +582,16 @@ class Module(Node, frozen=True, kw_only=True):
 
 def without_spans(node: Any) -> Any:
     """A plain-data copy of a tree (or of any value holding nodes) with every span removed."""
-    return _drop_spans(msgspec.to_builtins(node))
-
-
-def _drop_spans(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _drop_spans(v) for k, v in value.items() if k != "span"}
-    if isinstance(value, list | tuple):
-        return [_drop_spans(v) for v in value]
-    return value
+    plain = msgspec.to_builtins(node)
+    pending = [plain]  # a loop, not recursion: the copy is ours to change in place
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            value.pop("span", None)
+            pending.extend(value.values())
+        elif isinstance(value, list | tuple):
+            pending.extend(value)
+    return plain
 
 
 def same_meaning(a: Any, b: Any) -> bool:

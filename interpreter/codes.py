@@ -11,6 +11,8 @@ from enum import StrEnum
 
 import msgspec
 
+from .ast import MAX_BLOCK_DEPTH, MAX_EXPRESSION_DEPTH
+
 
 class Severity(StrEnum):
     ERROR = "error"
@@ -79,6 +81,21 @@ MISPLACED_HEADER = _code(
     _S,
     "scenario headers (on, entry, frequency, exit when, quiet hours, attribution) come before the steps",
 )
+TOO_DEEP = _code(
+    "SCN011",
+    "too-deeply-nested",
+    _S,
+    f"an expression nests at most {MAX_EXPRESSION_DEPTH} operators inside one another, and steps at most"
+    f" {MAX_BLOCK_DEPTH} blocks deep: write a long `or` about one value as `x in [a, b, c]`, or split the"
+    " condition into segments",
+)
+BAD_SET_TEST = _code(
+    "SCN012",
+    "bad-set-test",
+    _S,
+    "`is` asks whether a field holds a value: write `PATH is set` or `PATH is not set`, and compare values"
+    " with `==` or `!=`",
+)
 
 # ---- names and types
 UNKNOWN_NAME = _code("SCN101", "unknown-name", _N, "declare the name, or check its spelling")
@@ -114,6 +131,13 @@ UNAVAILABLE_NAME = _code(
     "this value exists only when every trigger of the scenario carries it",
 )
 ATTRIBUTE_CLASH = _code("SCN114", "attribute-clash", _N, "a custom attribute cannot reuse a built-in contact field")
+MAYBE_UNSET = _code(
+    "SCN115",
+    "maybe-unset",
+    _N,
+    "say what an unset value means here with `PATH is set` or `PATH is not set`",
+    warning=True,
+)
 
 # ---- actions and templates
 TEMPLATE_FILE_MISSING = _code(

@@ -7,7 +7,8 @@ types, including unset ones, with the same meaning as in scenario conditions:
 
 - a field of an unset value is unset, and unset prints as nothing;
 - arithmetic with an unset value, a division by zero or money of two currencies gives
-  unset; a comparison with an unset value is false (`!=` true);
+  unset; a comparison with an unset value is false, even with another unset one (`!=`
+  true);
 - the filters pass unset through (so `|default` after them still applies) and format
   values by the conventions of the message's language (stdlib/formatting.py);
 - a `for` over an unset list runs no times.
@@ -90,11 +91,11 @@ def compare(info: RenderInfo, left: Any, op: str, right: Any) -> bool:
         left = left.name
     elif isinstance(right, DeclRef) and isinstance(left, str):
         right = right.name
+    if left is None or right is None:  # as in scenario conditions: `==` false, `!=` true
+        return op == "ne"
     if op in ("eq", "ne"):
         same = left == right
         return same if op == "eq" else not same
-    if left is None or right is None:
-        return False
     try:
         return bool(_ORDERING[op](left, right))
     except CurrencyError:

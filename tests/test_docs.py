@@ -25,6 +25,7 @@ from scn.interpreter.checker import check_workspace
 from scn.interpreter.codes import REGISTRY
 from scn.interpreter.workspace import workspace_from_texts
 from scn.stdlib.catalog import (
+    ALWAYS_SET,
     BUILTIN_EVENTS,
     ENTITY_FIELDS,
     FUNCTIONS,
@@ -202,6 +203,29 @@ def test_every_record_field_is_documented() -> None:
         assert f"**{record}**" in text, record
         for name in fields:
             assert f"| `{name}` |" in text, (record, name)
+
+
+def test_the_fields_that_may_be_unset_are_the_catalogs() -> None:
+    """Under each record's table, "Always set:" lists ALWAYS_SET; in the event table,
+    the fields marked "may be unset" are each event's optional ones."""
+    text = doc_text()
+    records = text[text.index("### 7.2 Records") :]
+    for record, fields in ENTITY_FIELDS.items():
+        after = records[records.index(f"**{record}**") :]
+        line = " ".join(after[after.index("Always set:") :].split("\n\n")[0].split())
+        listed = (
+            set(fields) if line.startswith("Always set: every field.") else set(_TICKED.findall(line.split(";")[0]))
+        )
+        assert listed == ALWAYS_SET[record], record
+    for spec in BUILTIN_EVENTS.values():
+        row = next(line for line in text.splitlines() if line.startswith(f"| `{spec.name}` |"))
+        groups = _FIELD_GROUP.findall(row.split(" | ")[1])  # `a`, `b` (type[, may be unset])
+        marked = {name for names, kind in groups if "may be unset" in kind for name in _TICKED.findall(names)}
+        assert marked == spec.optional, spec.name
+
+
+_TICKED = re.compile(r"`([a-z_]+)`")
+_FIELD_GROUP = re.compile(r"((?:`[a-z_]+`(?:, )?)+) \(([^)]*)\)")
 
 
 def test_template_variables_and_filters_are_documented() -> None:

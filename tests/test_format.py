@@ -119,3 +119,64 @@ def test_parentheses_only_where_needed(expression: str) -> None:
 def test_refuses_files_with_syntax_errors() -> None:
     with pytest.raises(FormatError):
         format_source(parse("list", "t.scn"))
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        # The comment trails the last step on its line, not the first.
+        (
+            "on order.unpaid wait 30m add to list X  # note\n",
+            "on order.unpaid\nwait 30m\nadd to list X  # note\n",
+        ),
+        (
+            "scenario s\n  on order.paid\n  wait 1h send email t wait 2h stop  # last\n  send email t\nend\n",
+            "scenario s\n  on order.paid\n  wait 1h\n  send email t\n  wait 2h\n  stop  # last\n  send email t\nend\n",
+        ),
+        # A block on one line: the comment trails its `end`.
+        (
+            "scenario s on order.paid if order.paid send email t else stop end  # done\nend\n",
+            "scenario s\n  on order.paid\n  if order.paid\n    send email t\n  else\n    stop\n  end  # done\nend\n",
+        ),
+        # Declarations: the comment stays with what it follows on that line.
+        (
+            'program p "P" bonus  # cashback\n  tier 2% up to 1000 UAH tier 5% above 1000 UAH  # top\nend\n',
+            'program p "P" bonus  # cashback\n  tier 2% up to 1000 UAH\n  tier 5% above 1000 UAH  # top\nend\n',
+        ),
+        (
+            'template t email subject "S"  # the subject\n  html "t.html" end  # closed\n',
+            'template t email\n  subject "S"  # the subject\n  html "t.html"\nend  # closed\n',
+        ),
+        (
+            "list a list b  # second\nlist c\n",
+            "list a\nlist b  # second\nlist c\n",
+        ),
+        (
+            "scenario s end  # first\n\nlist a  # second\n",
+            "scenario s\nend  # first\n\nlist a  # second\n",
+        ),
+    ],
+)
+def test_a_trailing_comment_stays_with_the_last_statement_on_its_line(source: str, expected: str) -> None:
+    formatted = format_source(parse_ok(source))
+    assert formatted == expected
+    assert format_source(parse_ok(formatted)) == formatted
+
+
+def test_a_segment_condition_too_long_for_one_line_goes_on_one_line_per_part() -> None:
+    parts = [f'bought("course-{name}", tariff="basic")' for name in ("alpha", "beta", "gamma")]
+    source = f'segment s "Any course" where {" or ".join(parts)}  # three courses\n'
+    formatted = format_source(parse_ok(source))
+    assert formatted == (
+        f'segment s "Any course"\n  where {parts[0]}\n  or {parts[1]}\n  or {parts[2]}  # three courses\n'
+    )
+    again = parse_ok(formatted)
+    assert again.module is not None and format_source(again) == formatted
+    short = 'segment s where bought("a") or bought("b") and bought("c")\n'
+    assert format_source(parse_ok(short)) == short
+    # Only the outermost chain is broken; an `or` inside an `and` keeps its parentheses.
+    nested = f"segment s where {parts[0]} and ({parts[1]} or {parts[2]})\n"
+    assert format_source(parse_ok(nested)).splitlines()[1:] == [
+        f"  where {parts[0]}",
+        f"  and ({parts[1]} or {parts[2]})",
+    ]

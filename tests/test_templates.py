@@ -224,3 +224,18 @@ def test_the_text_version_keeps_paragraphs_and_spells_out_links() -> None:
         "<!--[if mso]><p>outlook only</p><![endif]--><div>Ціна: 10&nbsp;₴</div></body></html>"
     )
     assert html_to_text(markup) == "Hi & bye\nClick here (https://x.example/?a=1&b=2)\nnext\nЦіна: 10 ₴\n"
+
+
+def test_unset_values_compare_as_in_scenario_conditions() -> None:
+    """`==` with an unset value is false, even with another unset one; `!=` is true."""
+
+    class Nameless:
+        first_name = None
+        last_name = None
+
+    text = (
+        "{{ 'same' if contact.first_name == contact.last_name else 'differ' }} "
+        "{{ 'ne' if contact.first_name != 'x' }} {{ 'lt' if contact.first_name < 'x' else 'not lt' }} "
+        "{{ 'in' if contact.first_name in ['a'] else 'not in' }}"
+    )
+    assert render_variant(variant(text=text), {"contact": Nameless()}) == {"text": "differ ne not lt not in"}

@@ -16,6 +16,7 @@ from ._exprs import ExprChecker, Scope
 from ._scenarios import ScenarioChecker
 from ._symbols import DECL_KINDS, Symbols, collect_symbols
 from ._templates import TemplateChecker, TemplateInfo
+from ._unset import UnsetChecker
 
 
 class CheckResult(msgspec.Struct, frozen=True):
@@ -65,8 +66,9 @@ def _check(workspace: Workspace, deadline: float | None) -> CheckResult:
     templates = TemplateChecker(workspace, symbols, semantic)
     infos = templates.check_all()
     past(deadline)
-    DeclChecker(workspace, symbols, exprs, semantic).check_all()
-    scenarios = ScenarioChecker(symbols, exprs, templates, semantic)
+    unset = UnsetChecker(symbols, semantic)
+    DeclChecker(workspace, symbols, exprs, unset, semantic).check_all()
+    scenarios = ScenarioChecker(symbols, exprs, unset, templates, semantic)
     for scenario in symbols.scenarios.values():
         past(deadline)
         scenarios.check(scenario)

@@ -14,6 +14,7 @@ from ..types import Entity, Money
 from ..workspace import Workspace
 from ._exprs import ExprChecker, Scope, check_count, check_positive
 from ._symbols import Symbols
+from ._unset import UnsetChecker
 
 #: Generated codes use a 32-letter alphabet, so each X is 5 random bits.
 _PATTERN_SLOT = re.compile(r"\{(X+)\}")
@@ -30,10 +31,13 @@ SEGMENT_SCOPE = Scope(
 
 
 class DeclChecker:
-    def __init__(self, workspace: Workspace, symbols: Symbols, exprs: ExprChecker, sink: DiagnosticSink) -> None:
+    def __init__(
+        self, workspace: Workspace, symbols: Symbols, exprs: ExprChecker, unset: UnsetChecker, sink: DiagnosticSink
+    ) -> None:
         self.workspace = workspace
         self.symbols = symbols
         self.exprs = exprs
+        self.unset = unset
         self.sink = sink
 
     def check_all(self) -> None:
@@ -42,6 +46,7 @@ class DeclChecker:
             source = self.symbols.decl_files[name]
             if isinstance(decl, ast.SegmentDecl):
                 self.exprs.condition(decl.condition, SEGMENT_SCOPE)
+                self.unset.expression(decl.condition, SEGMENT_SCOPE, frozenset())
             elif isinstance(decl, ast.CouponDecl):
                 self._coupon(decl, source)
             elif isinstance(decl, ast.ProgramDecl):

@@ -126,6 +126,9 @@ class ExprChecker:
             return self._call(expr, scope)
         if isinstance(expr, ast.ListLit):
             return self._list(expr, scope)
+        if isinstance(expr, ast.IsSet):
+            self._path(expr.path, scope)
+            return BOOL
         return self.literal(expr)
 
     def literal(self, expr: ast.Expr) -> Type:

@@ -23,6 +23,7 @@ from ..types import DURATION, NUMBER, PERCENT, UNKNOWN, Entity, Money, Type, ass
 from ._exprs import ExprChecker, Scope, check_count, check_positive, check_time, describe
 from ._symbols import Symbols
 from ._templates import TemplateChecker
+from ._unset import Known, UnsetChecker, known_in_event_where, operand_paths, set_when
 
 _RECORDS = ("order", "item")
 
@@ -40,21 +41,28 @@ class _Flow(msgspec.Struct):
 class _Path:
     """What surely holds at a point of a scenario, whichever way the run came there."""
 
-    __slots__ = ("issued", "awarded")
+    __slots__ = ("issued", "awarded", "known")
 
-    def __init__(self, issued: dict[str, tuple[ast.IssueCoupon, int]] | None = None, awarded: bool = False) -> None:
+    def __init__(
+        self,
+        issued: dict[str, tuple[ast.IssueCoupon, int]] | None = None,
+        awarded: bool = False,
+        known: Known = frozenset(),
+    ) -> None:
         #: coupon name -> (where it was issued, the least time surely passed since)
         self.issued = issued if issued is not None else {}
         #: a bonus was awarded before this point (templates may show it)
         self.awarded = awarded
+        #: fields surely set here (an `if x is set` around, a `stop if x is not set` before)
+        self.known = known
 
     def copy(self) -> _Path:
-        return _Path(dict(self.issued), self.awarded)
+        return _Path(dict(self.issued), self.awarded, self.known)
 
     def join(self, ways: list[_Path]) -> None:
         """Become what holds after branches: only what holds on every way through."""
         if not ways:
-            self.issued, self.awarded = {}, False
+            self.issued, self.awarded, self.known = {}, False, frozenset()
             return
         issued = {}
         for name in set.intersection(*(set(w.issued) for w in ways)):
@@ -63,12 +71,21 @@ class _Path:
                 issued[name] = (where, min(w.issued[name][1] for w in ways))
         self.issued = issued
         self.awarded = all(w.awarded for w in ways)
+        self.known = frozenset.intersection(*(w.known for w in ways))
 
 
 class ScenarioChecker:
-    def __init__(self, symbols: Symbols, exprs: ExprChecker, templates: TemplateChecker, sink: DiagnosticSink) -> None:
+    def __init__(
+        self,
+        symbols: Symbols,
+        exprs: ExprChecker,
+        unset: UnsetChecker,
+        templates: TemplateChecker,
+        sink: DiagnosticSink,
+    ) -> None:
         self.symbols = symbols
         self.exprs = exprs
+        self.unset = unset
         self.templates = templates
         self.sink = sink
 
@@ -154,12 +171,16 @@ class ScenarioChecker:
                 if spec is not None:
                     triggers.append(spec)
                     if header.where is not None:
-                        self.exprs.condition(header.where, self.event_scope(spec))
+                        scope = self.event_scope(spec)
+                        self.exprs.condition(header.where, scope)
+                        self.unset.expression(header.where, scope, frozenset())
         for header in scenario.headers:  # after all triggers are known: `where` may use `trigger`
             if isinstance(header, ast.ExitGoal):
                 spec = self._event(header.event)
                 if spec is not None and header.where is not None:
-                    self.exprs.condition(header.where, self.event_scope(spec, triggers))
+                    scope = self.event_scope(spec, triggers)
+                    self.exprs.condition(header.where, scope)
+                    self.unset.expression(header.where, scope, frozenset())
         every = next((h for h in scenario.headers if isinstance(h, ast.EntryEvery)), None)
         limit = next((h for h in scenario.headers if isinstance(h, ast.EntryOnce | ast.EntryAtMost)), None)
         if every is not None and limit is not None:
@@ -213,14 +234,19 @@ class ScenarioChecker:
                 reachable = False
         return reachable
 
-    def _branches(self, blocks: list[tuple[ast.Step, ...]], flow: _Flow, path: _Path) -> bool:
+    def _branches(
+        self, blocks: list[tuple[ast.Step, ...]], flow: _Flow, path: _Path, known: list[Known] | None = None
+    ) -> bool:
         """Check alternative blocks, then make ``path`` what holds after them.
 
-        True when at least one of them runs past its end.
+        ``known`` adds, per block, the fields surely set in it (by the condition that
+        chose it). True when at least one of them runs past its end.
         """
         ways = []
-        for block in blocks:
+        for index, block in enumerate(blocks):
             mine = path.copy()
+            if known is not None:
+                mine.known |= known[index]
             if self._block(block, flow, mine):
                 ways.append(mine)
         path.join(ways)
@@ -232,6 +258,7 @@ class ScenarioChecker:
             self._label(step.label, flow)
         if isinstance(step, ast.Wait):
             self.exprs.expect(step.duration, flow.scope, DURATION, "a wait")
+            self.unset.value(step.duration, flow.scope, path.known, "the run does not wait")
             if isinstance(step.duration, ast.DurationLit):
                 check_positive(step.duration, self.sink, "a wait")
                 for name, (where, elapsed) in list(path.issued.items()):
@@ -241,20 +268,32 @@ class ScenarioChecker:
         elif isinstance(step, ast.WaitFor):
             spec = self._event(step.event)
             if spec is not None and step.where is not None:
-                self.exprs.condition(step.where, self.event_scope(spec, flow.triggers))
+                scope = self.event_scope(spec, flow.triggers)
+                self.exprs.condition(step.where, scope)
+                self.unset.expression(step.where, scope, known_in_event_where(path.known))
             self.exprs.expect(step.timeout, flow.scope, DURATION, "a timeout")
+            self.unset.value(step.timeout, flow.scope, path.known, "the wait times out at once")
             if isinstance(step.timeout, ast.DurationLit):
                 check_positive(step.timeout, self.sink, "a timeout")
             if step.on_timeout is not None:
                 self._branches([step.on_timeout.steps, ()], flow, path)
         elif isinstance(step, ast.If):
+            known: list[Known] = []
+            passed: Known = frozenset()  # set because the branches before were not taken
             for branch in step.branches:
                 self.exprs.condition(branch.condition, flow.scope)
+                self.unset.expression(branch.condition, flow.scope, path.known | passed)
+                known.append(passed | set_when(branch.condition, True))
+                passed |= set_when(branch.condition, False)
+            known.append(passed)
             blocks = [b.steps for b in step.branches] + [step.else_.steps if step.else_ is not None else ()]
-            return self._branches(blocks, flow, path)
+            return self._branches(blocks, flow, path, known)
         elif isinstance(step, ast.Bands):
             covered = self._bands(step, flow)
-            return self._branches([b.steps for b in step.bands] + ([] if covered else [()]), flow, path)
+            self.unset.value(step.subject, flow.scope, path.known, "it falls into no band")
+            inside = frozenset(p.dotted for p in operand_paths(step.subject))  # a value in a band is set
+            blocks = [b.steps for b in step.bands] + ([] if covered else [()])
+            return self._branches(blocks, flow, path, [inside] * len(step.bands) + [frozenset()])
         elif isinstance(step, ast.Split):
             self._split(step)
             blocks = [a.steps if isinstance(a, ast.Variant) else () for a in step.arms]
@@ -263,6 +302,9 @@ class ScenarioChecker:
             return False
         elif isinstance(step, ast.StopIf):
             self.exprs.condition(step.condition, flow.scope)
+            self.unset.expression(step.condition, flow.scope, path.known)
+            # The run goes on past `stop if C` when C is false, past `stop unless C` when true.
+            path.known |= set_when(step.condition, step.negate)
         elif isinstance(step, ast.Send):
             self._send(step, flow, path)
         elif isinstance(step, ast.AddToList | ast.RemoveFromList):
@@ -276,6 +318,7 @@ class ScenarioChecker:
             path.awarded = True
             if step.amount is not None:
                 self.exprs.expect(step.amount, flow.scope, self.symbols.money(), "a bonus")
+                self.unset.value(step.amount, flow.scope, path.known, "no bonus is awarded")
             elif not self._bonus_programs():
                 self.sink.report(
                     codes.BAD_GROUP,
@@ -287,9 +330,9 @@ class ScenarioChecker:
         elif isinstance(step, ast.SetGroup):
             self._reference(step.group, "group")
         elif isinstance(step, ast.SetAttribute):
-            self._set_attribute(step, flow)
+            self._set_attribute(step, flow, path)
         elif isinstance(step, ast.CallWebhook):
-            self._webhook(step, flow)
+            self._webhook(step, flow, path)
         return True
 
     def _bonus_programs(self) -> list[ast.GroupDecl]:
@@ -360,6 +403,7 @@ class ScenarioChecker:
                     self._coupon_clock(option.coupon, path)
             else:
                 self.exprs.expect(option.products, flow.scope, PRODUCTS, "`with products`")
+                self.unset.value(option.products, flow.scope, path.known, "there are no products and no send")
         if template_ok:
             self._template_context(step, flow, path)
         if not flow.capped and not flow.warned_uncapped:
@@ -499,7 +543,7 @@ class ScenarioChecker:
         if total != 100:
             self.sink.report(codes.SPLIT_WEIGHTS, f"the shares add up to {total.normalize():f}%, not 100%", step.span)
 
-    def _set_attribute(self, step: ast.SetAttribute, flow: _Flow) -> None:
+    def _set_attribute(self, step: ast.SetAttribute, flow: _Flow, path: _Path) -> None:
         target = self.symbols.attributes.get(step.name.name)
         if target is None:
             guess = closest_name(step.name.name, self.symbols.attributes)
@@ -512,8 +556,9 @@ class ScenarioChecker:
             self.exprs.infer(step.value, flow.scope)
             return
         self.exprs.expect(step.value, flow.scope, target, f"`{step.name.name}`")
+        self.unset.expression(step.value, flow.scope, path.known)
 
-    def _webhook(self, step: ast.CallWebhook, flow: _Flow) -> None:
+    def _webhook(self, step: ast.CallWebhook, flow: _Flow, path: _Path) -> None:
         if not webhook_url_ok(step.url.value):
             self.sink.report(codes.BAD_URL, f"`{step.url.value}` is not an https:// URL", step.url.span)
         seen: dict[str, ast.Ident] = {}
@@ -527,6 +572,7 @@ class ScenarioChecker:
                 )
             seen.setdefault(f.name.name, f.name)
             self.exprs.infer(f.value, flow.scope)
+            self.unset.expression(f.value, flow.scope, path.known)
 
 
 _HEADER_GROUPS: dict[type, str] = {

@@ -237,14 +237,14 @@ def comparison_problem(op: str, left: Type, right: Type) -> str | None:
         return f"`in` needs a list or text on its right, not {words(right)}"
     if MIXED in (left, right):
         return "one side can be values of more than one kind"
+    if NONE in (left, right):
+        return "a comparison with none is never true: an unset value equals nothing"
     if op in ("eq", "ne"):
-        if NONE in (left, right) or merge(left, right) != MIXED:
+        if merge(left, right) != MIXED:
             return None
         if isinstance(left, Ref) and right == STRING or isinstance(right, Ref) and left == STRING:
             return None  # a group or list compared with its name
         return f"{words(left)} is never equal to {words(right)}"
-    if NONE in (left, right):
-        return "none has no order"
     if isinstance(left, Money) and isinstance(right, Money):
         return None if same_currency(left, right) else f"{describe(left)} and {describe(right)}"
     if (left == right and left in ORDERED) or (is_moment(left) and is_moment(right)):

@@ -1,9 +1,13 @@
 """Evaluating checked expressions at run time.
 
 The checker has already typed every expression, so evaluation does not re-check types;
-it only has to be careful with missing data. A field without a value is None; a
-comparison with None is false (and `!=` true); arithmetic with None gives None. A
-condition that cannot be decided is false, and the step log says why.
+it only has to be careful with unset values (None), by the rules of docs/language.md
+("Unset values"): `x is set` says whether x has a value; an unset value equals
+nothing (so `==` and `in` are false, `!=` and `not in` true) and orders with nothing
+(`<` `<=` `>` `>=` are false); arithmetic, negation and functions given an unset value
+give an unset value; and wherever a condition is needed (`and`, `or`, `not`, `if`,
+`where`, ...) an unset value counts as false. A condition that cannot be evaluated is
+false too, and the step log says why.
 """
 
 from __future__ import annotations
@@ -96,10 +100,12 @@ async def evaluate(expr: ast.Expr, env: Env) -> Any:
         return _path(expr, env)
     if isinstance(expr, ast.Binary):
         return await _binary(expr, env)
+    if isinstance(expr, ast.IsSet):
+        return (_path(expr.path, env) is None) == expr.negate
     if isinstance(expr, ast.Unary):
         operand = await evaluate(expr.operand, env)
         if expr.op == "not":
-            return None if operand is None else not truthy(operand)
+            return not truthy(operand)
         return None if operand is None else -operand
     if isinstance(expr, ast.Call):
         return await _call(expr, env)
@@ -173,9 +179,9 @@ async def _binary(expr: ast.Binary, env: Env) -> Any:
     right = env.moment_of(await evaluate(expr.right, env))
     try:
         if op == "==":
-            return left == right
+            return left is not None and right is not None and left == right
         if op == "!=":
-            return left != right
+            return left is None or right is None or left != right
         if op in ("in", "not in"):
             if right is None or left is None:
                 return op == "not in"
@@ -209,6 +215,8 @@ async def _call(expr: ast.Call, env: Env) -> Any:
     for arg in expr.args:
         args.append(await evaluate(arg, env))
     kwargs = {k.name.name: await evaluate(k.value, env) for k in expr.kwargs}
+    if any(a is None for a in args) or any(v is None for v in kwargs.values()):
+        return None  # `ago(contact.trial)` of an unset trial is unset, as arithmetic is
     return await IMPLEMENTATIONS[expr.func.name](env, args, kwargs)
 
 

@@ -215,7 +215,11 @@ class _RunContext:
                     run.wake_at = self.batch.now_ms + i.fixed_ms
                     self.log(i, "waiting", f"until {_iso_minute(run.wake_at // 60_000)}")
                 return
-            duration = as_timedelta(await evaluate(i.duration, await self.env()))
+            value = await evaluate(i.duration, await self.env())
+            if value is None:
+                self.log(i, "skipped", "the duration is unset: no wait")
+                return
+            duration = as_timedelta(value)
             if duration > dt.timedelta(0):
                 wake = self.batch.now + duration
                 self.sleep_until(wake)
@@ -229,7 +233,12 @@ class _RunContext:
                 self.sleep_until(wake)
                 self.log(i, "waiting", f"until {_iso(wake)} ({wake.astimezone(tz):%H:%M} {tz.key})")
         elif isinstance(i, p.WaitFor):
-            timeout = as_timedelta(await evaluate(i.timeout, await self.env()))
+            limit = await evaluate(i.timeout, await self.env())
+            if limit is None:
+                self.log(i, "timed out", "the time limit is unset")
+                run.position = i.on_timeout
+                return
+            timeout = as_timedelta(limit)
             deadline = self.batch.now + timeout
             run.status = AWAITING
             run.await_event = i.event
@@ -574,6 +583,11 @@ class _RunContext:
         percent: Percent | None = None
         if i.amount is not None:
             amount = await evaluate(i.amount, await self.env())
+            if amount is None:
+                self.log(i, "skipped", "the amount is unset")
+                self.run.vars["bonus_missing"] = "the amount was unset"
+                self.run.position += 1
+                return
             if not isinstance(amount, Money):
                 raise EvaluationError(f"a bonus must be money, not {amount!r}")
         else:
@@ -684,6 +698,8 @@ def _duration(ms: int) -> str:
 
 
 def _shown(value: Any) -> str:
+    if value is None:
+        return "an unset value"
     if isinstance(value, dt.datetime):
         return _iso(value)
     return str(value)
