@@ -9,6 +9,8 @@ from typing import Any
 from litestar import Litestar
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
+from litestar.routes import HTTPRoute
+from litestar.types import Message, Scope
 
 from .. import __version__
 from . import api_commerce, api_data, api_public, api_records, api_scenarios, devmail
@@ -53,6 +55,7 @@ def create_app(
         lifespan=[lifespan],
         state=_state(core, api_key, mail_sink),
         exception_handlers={Problem: handle_problem, HTTPException: handle_http, Exception: handle_internal},
+        before_send=[AllowHeader()],
         request_max_body_size=MAX_BODY,
         openapi_config=OpenAPIConfig(
             title="scn",
@@ -66,6 +69,28 @@ def create_app(
         # take over the root logger.
         logging_config=None,
     )
+
+
+class AllowHeader:
+    """Every method of a path in the Allow header of its OPTIONS answer.
+
+    Litestar 2 builds the OPTIONS answer of a path from the first handler registered on it,
+    so a path with GET and POST handlers answered `Allow: OPTIONS, POST` (litestar#4169,
+    fixed only in Litestar 3). This sets the header from the route the request matched."""
+
+    def __init__(self) -> None:
+        self._allowed: dict[str, bytes] | None = None
+
+    async def __call__(self, message: Message, scope: Scope) -> None:
+        if message["type"] != "http.response.start" or scope.get("method") != "OPTIONS":
+            return
+        if self._allowed is None:
+            routes = [r for r in scope["app"].routes if isinstance(r, HTTPRoute)]
+            self._allowed = {r.path_format: ", ".join(sorted(r.methods)).encode() for r in routes}
+        allowed = self._allowed.get(scope.get("path_template", ""))
+        if allowed is not None:
+            headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"allow"]
+            message["headers"] = [*headers, (b"allow", allowed)]
 
 
 def _state(core: Core, api_key: str | None, mail_sink: MailSink | None) -> Any:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import uvicorn
+from litestar import Litestar
 
 from scn.interpreter.clock import Clock
 from scn.interpreter.runtime import Settings
@@ -28,8 +29,9 @@ def free_port() -> int:
 
 
 class Served:
-    def __init__(self, core: Core, base: str, client: httpx.AsyncClient) -> None:
+    def __init__(self, core: Core, base: str, client: httpx.AsyncClient, app: Litestar) -> None:
         self.core = core
+        self.app = app
         self.base = base
         self.client = client  # sends the API key
         self.public = httpx.AsyncClient(base_url=base, timeout=10, follow_redirects=False)
@@ -72,7 +74,7 @@ async def serving(
         await asyncio.sleep(0.01)
     headers = {"X-API-Key": api_key} if api_key else {}
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=10) as client:
-        served = Served(core, base, client)
+        served = Served(core, base, client, app)
         try:
             yield served
         finally:
