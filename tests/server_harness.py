@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import httpx
@@ -81,3 +83,27 @@ async def serving(
             await served.public.aclose()
             server.should_exit = True
             await task
+
+
+@contextmanager
+def served_in_thread(
+    folder: Path, files: dict[str, str], *, api_key: str | None = API_KEY, secret: str = "server-test"
+) -> Iterator[str]:
+    """The app under uvicorn in a thread of its own, for synchronous tests (hypothesis,
+    schemathesis) that make many requests to one server; yields its base URL."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    core = Core(str(folder / "scn.db"), Settings(secret=secret, public_url=base))
+    app = create_app(core, api_key=api_key, workspace=dict(files))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
+        time.sleep(0.02)
+    try:
+        yield base
+    finally:
+        server.should_exit = True
+        thread.join(20)
