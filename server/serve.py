@@ -19,11 +19,12 @@ from ..interpreter.clock import WallClock
 from ..interpreter.render import render_text
 from ..interpreter.runtime import Settings
 from ..interpreter.runtime.worker import freeze_heap
-from ..stdlib.delivery.config import DeliveryConfig, EmailSettings, build_channels, load_delivery
+from ..stdlib.delivery import Channel
+from ..stdlib.delivery.config import DeliveryConfig, load_delivery
 from .app import create_app
 from .core import Core, check_files, read_directory
 from .demo import play_demo
-from .devmail import MailSink, SinkChannel
+from .devmail import MailSink, sink_delivery
 from .event_loop import loop_factory
 from .options import ServeOptions
 
@@ -81,10 +82,10 @@ def serve(options: ServeOptions) -> int:
     if options.delivery_file or environ.get("SCN_SMTP_URL"):
         delivery = load_delivery(options.delivery_file, environ)
     sink: MailSink | None = None
+    sink_channels: dict[str, Channel] | None = None
     if options.dev_smtp:
         sink = MailSink(free_port(options.dev_smtp_port))
-        base = delivery or DeliveryConfig()
-        delivery = msgspec.structs.replace(base, email=EmailSettings(url=sink.url, sender="scn demo <demo@scn.local>"))
+        delivery, sink_channels = sink_delivery(sink, delivery, settings.secret)
 
     clock = WallClock(DEMO_SPEED if options.demo else options.clock_speed)
     if options.demo and "demo" in Path(options.db).name and Path(options.db).exists():
@@ -93,11 +94,7 @@ def serve(options: ServeOptions) -> int:
         for suffix in ("", "-wal", "-shm"):
             Path(options.db + suffix).unlink(missing_ok=True)
     core = Core(options.db, settings, clock=clock, delivery=delivery, engine_process=not options.single_process)
-    if sink is not None and delivery is not None:
-        core.channels_override = {
-            **build_channels(delivery, settings.secret),
-            **{c: SinkChannel(c, sink) for c in ("sms", "viber", "push", "webpush")},
-        }
+    core.channels_override = sink_channels
 
     def ready(versions: dict[str, int]) -> None:
         freeze_heap()  # the process is up: what exists now lasts as long as it does

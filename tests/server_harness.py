@@ -18,7 +18,7 @@ from scn.interpreter.clock import Clock
 from scn.interpreter.runtime import Settings
 from scn.server.app import create_app
 from scn.server.core import Core
-from scn.server.devmail import MailSink
+from scn.server.devmail import MailSink, sink_delivery
 from scn.stdlib.delivery.config import DeliveryConfig
 
 API_KEY = "test-key"
@@ -60,13 +60,19 @@ class Served:
 async def serving(
     tmp_path: Path, files: dict[str, str] | None = None, *, clock: Clock | None = None,
     delivery: DeliveryConfig | None = None, api_key: str | None = API_KEY, mail_sink: MailSink | None = None,
-    engine_process: bool = False,
+    engine_process: bool = False, dev_sink: bool = False,
 ) -> AsyncIterator[Served]:  # fmt: skip
-    """The app on a free port; ``engine_process``: its engine in a child process, as `scn serve` runs it."""
+    """The app on a free port; ``engine_process``: its engine in a child process, as `scn serve`
+    runs it; ``dev_sink``: every channel delivered to a development sink, as `--dev-smtp` does."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     settings = Settings(secret="server-test", public_url=base)
+    channels = None
+    if dev_sink:
+        mail_sink = MailSink(free_port())
+        delivery, channels = sink_delivery(mail_sink, delivery, settings.secret)
     core = Core(str(tmp_path / "scn.db"), settings, clock=clock, delivery=delivery, engine_process=engine_process)
+    core.channels_override = channels
     app = create_app(core, api_key=api_key, workspace=files, mail_sink=mail_sink)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     task = asyncio.create_task(server.serve())
