@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from litestar import Litestar
+from litestar.datastructures import State
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 from litestar.routes import HTTPRoute
@@ -25,9 +26,12 @@ MAX_BODY = 10 * 1024 * 1024
 
 def create_app(
     core: Core, *, api_key: str | None, workspace: dict[str, str] | None = None, mail_sink: MailSink | None = None,
-    on_ready: Any = None,
+    on_ready: Any = None, protect_metrics: bool = False,
 ) -> Litestar:  # fmt: skip
-    """The app around a core; starting it opens the store, deploys ``workspace`` and starts the loops."""
+    """The app around a core; starting it opens the store, deploys ``workspace`` and starts the loops.
+
+    ``api_key`` guards the control API and the development mail sink; ``protect_metrics``
+    puts it in front of /metrics too."""
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -53,7 +57,7 @@ def create_app(
             devmail.router,
         ],
         lifespan=[lifespan],
-        state=_state(core, api_key, mail_sink),
+        state=State({"core": core, "api_key": api_key, "mail_sink": mail_sink, "protect_metrics": protect_metrics}),
         exception_handlers={Problem: handle_problem, HTTPException: handle_http, Exception: handle_internal},
         before_send=[AllowHeader()],
         request_max_body_size=MAX_BODY,
@@ -91,9 +95,3 @@ class AllowHeader:
         if allowed is not None:
             headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"allow"]
             message["headers"] = [*headers, (b"allow", allowed)]
-
-
-def _state(core: Core, api_key: str | None, mail_sink: MailSink | None) -> Any:
-    from litestar.datastructures import State
-
-    return State({"core": core, "api_key": api_key, "mail_sink": mail_sink})

@@ -29,6 +29,7 @@ from ..stdlib.delivery import Channel
 from ..stdlib.delivery.base import Outcome, content, sent
 from ..stdlib.delivery.config import DeliveryConfig, EmailSettings, build_channels
 from ..stdlib.delivery.http import sms_segments
+from .deps import require_key_in_browser
 from .problems import Problem
 
 
@@ -174,7 +175,12 @@ async def mail_raw(
     return Response(mail.raw, media_type=kind)
 
 
-router = Router("/", route_handlers=[mail_list, mail_list_json, mail_page, mail_raw], tags=["development"])
+# Mails hold coupon codes and signed unsubscribe links: the API key guards them, asked for
+# as a password so that a browser can open the pages.
+router = Router(
+    "/", route_handlers=[mail_list, mail_list_json, mail_page, mail_raw], guards=[require_key_in_browser],
+    tags=["development"],
+)  # fmt: skip
 
 
 class SinkChannel:

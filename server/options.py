@@ -20,6 +20,7 @@ class ServeOptions(msgspec.Struct, kw_only=True):
     dev_smtp_port: int
     demo: bool
     public_url: str | None
+    protect_metrics: bool = False
     smtp: str | None = None
     #: The engine next to the API in one process, rather than in a child process.
     single_process: bool = False
@@ -37,6 +38,12 @@ def serve_arguments(parser: Any) -> None:
     parser.add_argument("--host", default=environ.get("SCN_HOST", "127.0.0.1"), help="bind address")
     parser.add_argument("--port", type=int, default=int(environ.get("SCN_PORT", "8000")), help="bind port")
     parser.add_argument("--api-key", default=environ.get("SCN_API_KEY"), help="required in X-API-Key (SCN_API_KEY)")
+    parser.add_argument(
+        "--protect-metrics",
+        action="store_true",
+        default=environ.get("SCN_PROTECT_METRICS", "").lower() in ("1", "true", "yes", "on"),
+        help="/metrics needs the API key too (SCN_PROTECT_METRICS=1); by default it is open for Prometheus",
+    )
     parser.add_argument("--public-url", help="where recipients reach this server (SCN_PUBLIC_URL)")
     parser.add_argument("--smtp", help="deliver email through this SMTP URL (SCN_SMTP_URL), e.g. "
                         "smtp://user:pass@mail.example.com:587?starttls=require")  # fmt: skip

@@ -47,6 +47,10 @@ def serve(options: ServeOptions) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every SMTP command
     environ = dict(os.environ)
+    if options.protect_metrics and not options.api_key:
+        print("scn serve: --protect-metrics needs an API key (--api-key or SCN_API_KEY) to protect /metrics with",
+              file=sys.stderr)  # fmt: skip
+        return 2
     if options.smtp:
         environ["SCN_SMTP_URL"] = options.smtp
     if not options.db:
@@ -100,14 +104,16 @@ def serve(options: ServeOptions) -> int:
         freeze_heap()  # the process is up: what exists now lasts as long as it does
         print(f"scn: serving {len(core.engine.scenarios)} scenario(s) on {public_url} (API docs: {public_url}/schema)")
         if sink is not None:
-            print(f"scn: development mail sink on {sink.url}: see {public_url}/dev/mails")
+            password = " (user: any, password: the API key)" if options.api_key else ""
+            print(f"scn: development mail sink on {sink.url}: see {public_url}/dev/mails{password}")
         if not options.api_key:
             print("scn: no API key (SCN_API_KEY or --api-key): the control API is open to anyone who can reach it")
         if options.demo and folder is not None:
             print(f"scn: demo: replaying {folder}/*.events.jsonl, six hours of scenario time per second")
             asyncio.get_running_loop().create_task(play_demo(core, folder, core.stopping))
 
-    app = create_app(core, api_key=options.api_key, workspace=workspace, mail_sink=sink, on_ready=ready)
+    app = create_app(core, api_key=options.api_key, workspace=workspace, mail_sink=sink, on_ready=ready,
+                     protect_metrics=options.protect_metrics)  # fmt: skip
     config = uvicorn.Config(app, host=options.host, port=options.port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     # uvicorn shuts down gracefully on SIGTERM / SIGINT, then raises the signal again for

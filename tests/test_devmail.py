@@ -40,9 +40,9 @@ OLENA = {
 
 
 async def received(s: Served, count: int) -> list[dict[str, Any]]:
-    """The sink's list once it holds ``count`` messages."""
+    """The sink's list once it holds ``count`` messages (read with the API key)."""
     for _ in range(500):
-        listed: list[dict[str, Any]] = (await s.public.get("/dev/mails.json")).json()
+        listed: list[dict[str, Any]] = (await s.client.get("/dev/mails.json")).json()
         if len(listed) >= count:
             return listed
         await asyncio.sleep(0.02)
@@ -56,7 +56,7 @@ async def test_raw_is_the_mail_for_email_and_the_text_for_sms(tmp_path: Path) ->
         by_channel = {m["channel"]: m for m in listed}
         assert set(by_channel) == {"email", "sms"}, listed
 
-        raw = await s.public.get(f"/dev/mails/{by_channel['email']['id']}/raw")
+        raw = await s.client.get(f"/dev/mails/{by_channel['email']['id']}/raw")
         assert raw.headers["content-type"] == "message/rfc822"
         mail = email.message_from_bytes(raw.content, policy=email.policy.default)
         assert isinstance(mail, EmailMessage)
@@ -64,8 +64,8 @@ async def test_raw_is_the_mail_for_email_and_the_text_for_sms(tmp_path: Path) ->
 
         sms = by_channel["sms"]
         assert sms["to"] == ["+380501112233"] and sms["subject"].startswith("[sms] Дякуємо, Олена!")
-        raw = await s.public.get(f"/dev/mails/{sms['id']}/raw")
+        raw = await s.client.get(f"/dev/mails/{sms['id']}/raw")
         assert raw.headers["content-type"] == "text/plain; charset=utf-8"
         assert raw.text == "Дякуємо, Олена! Замовлення o1 оплачено."
-        page = (await s.public.get(f"/dev/mails/{sms['id']}")).text
+        page = (await s.client.get(f"/dev/mails/{sms['id']}")).text
         assert f'<a href="/dev/mails/{sms["id"]}/raw">text</a>' in page
