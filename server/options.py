@@ -8,6 +8,9 @@ from typing import Any
 
 import msgspec
 
+#: Where the development mail sink listens unless told (`--dev-smtp-port`); taken only if free.
+DEV_SMTP_PORT = 2525
+
 
 class ServeOptions(msgspec.Struct, kw_only=True):
     workspace: list[str]
@@ -17,7 +20,8 @@ class ServeOptions(msgspec.Struct, kw_only=True):
     api_key: str | None
     delivery_file: str | None
     dev_smtp: bool
-    dev_smtp_port: int
+    #: None: DEV_SMTP_PORT, or any free port when that one is busy.
+    dev_smtp_port: int | None
     demo: bool
     public_url: str | None
     protect_metrics: bool = False
@@ -49,7 +53,10 @@ def serve_arguments(parser: Any) -> None:
                         "smtp://user:pass@mail.example.com:587?starttls=require")  # fmt: skip
     parser.add_argument("--delivery", dest="delivery_file", metavar="FILE", help="delivery settings (TOML)")
     parser.add_argument("--dev-smtp", action="store_true", help="deliver email to a local sink shown at /dev/mails")
-    parser.add_argument("--dev-smtp-port", type=int, default=2525, help="the sink's SMTP port (default 2525)")
+    parser.add_argument(
+        "--dev-smtp-port", type=int, default=None,
+        help=f"the sink's SMTP port, which must be free (default: {DEV_SMTP_PORT}, or any free one if it is busy)",
+    )  # fmt: skip
     parser.add_argument(
         "--demo",
         action="store_true",

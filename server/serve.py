@@ -26,21 +26,45 @@ from .core import Core, check_files, read_directory
 from .demo import play_demo
 from .devmail import MailSink, sink_delivery
 from .event_loop import loop_factory
-from .options import ServeOptions
+from .options import DEV_SMTP_PORT, ServeOptions
 
 logger = logging.getLogger("scn.server")
 #: The demo's clock: six hours of scenario time per second, so a day's wait takes 4 s.
 DEMO_SPEED = 21600.0
 
 
-def free_port(preferred: int) -> int:
+def bind_error(port: int) -> OSError | None:
+    """Why nothing could listen on 127.0.0.1:``port`` now (None: it could)."""
     with socket.socket() as probe:
         try:
-            probe.bind(("127.0.0.1", preferred))
-            return preferred
-        except OSError:
-            probe.bind(("127.0.0.1", 0))
-            return int(probe.getsockname()[1])
+            probe.bind(("127.0.0.1", port))
+        except OSError as error:
+            return error
+    return None
+
+
+def any_free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def sink_port(asked: int | None) -> int | None:
+    """The development mail sink's port: the one asked for, or else DEV_SMTP_PORT, or else
+    (that one busy) any free port, said in the log. None, said on stderr, when the port
+    asked for cannot be had: quietly taking another would send the mail elsewhere."""
+    if asked is not None:
+        error = bind_error(asked)
+        if error is None:
+            return asked
+        print(f"scn serve: the development mail sink cannot listen on port {asked} ({error.strerror}): "
+              "choose another --dev-smtp-port, or leave it out to take a free port", file=sys.stderr)  # fmt: skip
+        return None
+    if bind_error(DEV_SMTP_PORT) is None:
+        return DEV_SMTP_PORT
+    port = any_free_port()
+    logger.warning("port %d is in use: the development mail sink listens on port %d instead", DEV_SMTP_PORT, port)
+    return port
 
 
 def serve(options: ServeOptions) -> int:
@@ -88,7 +112,10 @@ def serve(options: ServeOptions) -> int:
     sink: MailSink | None = None
     sink_channels: dict[str, Channel] | None = None
     if options.dev_smtp:
-        sink = MailSink(free_port(options.dev_smtp_port))
+        port = sink_port(options.dev_smtp_port)
+        if port is None:
+            return 2
+        sink = MailSink(port)
         delivery, sink_channels = sink_delivery(sink, delivery, settings.secret)
 
     clock = WallClock(DEMO_SPEED if options.demo else options.clock_speed)
