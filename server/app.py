@@ -15,6 +15,7 @@ from litestar.types import Message, Scope
 
 from .. import __version__
 from . import api_commerce, api_data, api_public, api_records, api_scenarios, devmail
+from .api_docs import assets_router, docs_router, render_plugins
 from .core import Core
 from .deps import API_KEY_HEADER
 from .devmail import MailSink
@@ -55,6 +56,7 @@ def create_app(
             api_records.router,
             api_public.router,
             devmail.router,
+            assets_router(),
         ],
         lifespan=[lifespan],
         state=State({"core": core, "api_key": api_key, "mail_sink": mail_sink, "protect_metrics": protect_metrics}),
@@ -67,6 +69,8 @@ def create_app(
             description=f"Marketing automation where scenarios are code. Control endpoints need the `{API_KEY_HEADER}` "
             "header; tracking and unsubscribe links are public and signed.",
             path="/schema",
+            render_plugins=render_plugins(),
+            openapi_router=docs_router(),
         ),
         debug=False,
         # Logging is the process's (scn serve configures it); Litestar's default would
