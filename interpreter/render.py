@@ -130,7 +130,7 @@ def from_json_records(records: Sequence[dict[str, Any]]) -> list[Diagnostic]:
             tuple(r["help"]),
             tuple(Related(span(x), x["message"]) for x in r["related"]),
             Severity(r["severity"]),
-        )  # fmt: skip
+        )
         for r in records
     ]
 

@@ -51,12 +51,12 @@ def render_plugins() -> list[OpenAPIRenderPlugin]:
             css_url=asset("swagger-ui/swagger-ui.css"),
             standalone_preset_js_url=asset("swagger-ui/swagger-ui-standalone-preset.js"),
             favicon=NO_FAVICON,
-        ),  # fmt: skip
+        ),
         StoplightRenderPlugin(
             js_url=asset("elements/web-components.min.js"),
             css_url=asset("elements/styles.min.css"),
             favicon=NO_FAVICON,
-        ),  # fmt: skip
+        ),
         OfflineRapidocRenderPlugin(js_url=asset("rapidoc/rapidoc-min.js"), favicon=NO_FAVICON),
         YamlRenderPlugin(path=["/openapi.yaml", "/openapi.yml"]),
     ]

@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import uvicorn
@@ -22,6 +23,12 @@ from scn.server.devmail import MailSink, sink_delivery
 from scn.stdlib.delivery.config import DeliveryConfig
 
 API_KEY = "test-key"
+
+
+def items(answer: Any) -> list[Any]:
+    """The entries of a list answer, whether it is a page (`{"items": [...], "next": ...}`) or
+    a bare array (lists that do not page yet)."""
+    return list(answer["items"]) if isinstance(answer, dict) else list(answer)
 
 
 def free_port() -> int:

@@ -11,7 +11,7 @@ from scn.interpreter.clock import WallClock
 from scn.server.demo import load_timelines, play_demo
 
 from .conftest import EXAMPLES
-from .server_harness import Served, serving
+from .server_harness import Served, items, serving
 from .test_serve_process import workspace_files
 
 #: The longest example timeline (about five months) in about a second and a half.
@@ -46,7 +46,7 @@ async def test_the_first_round_keeps_the_ids_of_the_events_files_and_later_round
             assert clock.now() - clock.origin > dt.timedelta(days=60)
             report = (await s.client.get("/api/reports/unpaid_recovery")).json()
             assert dt.datetime.fromisoformat(report["since"]) == clock.origin
-            sent = (await s.client.get("/api/messages", params={"contact": "oleh"})).json()
+            sent = items((await s.client.get("/api/messages", params={"contact": "oleh"})).json())
             assert sent and all(m["status"] == "sent" for m in sent), sent
             assert report["totals"]["sent"] >= len(sent)
         finally:

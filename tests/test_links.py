@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from .server_harness import API_KEY, served_in_thread
+from .server_harness import API_KEY, items, served_in_thread
 from .test_server import paid
 
 LINKS = """
@@ -62,11 +62,12 @@ def issued(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[httpx.Cli
         with httpx.Client(base_url=base, headers={"X-API-Key": API_KEY}, timeout=10) as client:
             assert client.post("/api/events", json=paid("олена", "o1", email="olena@example.com")).status_code == 202
             deadline = time.monotonic() + 10
-            while not (listed := client.get("/api/messages").json()):
+            while not (listed := items(client.get("/api/messages").json())):
                 assert time.monotonic() < deadline, "no message was written"
                 time.sleep(0.02)
             html = client.get(f"/api/messages/{listed[0]['id']}").json()["content"]["html"]
-            yield httpx.Client(base_url=base, timeout=10), Issued(base, html)
+        with httpx.Client(base_url=base, timeout=10) as public:
+            yield public, Issued(base, html)
 
 
 def is_not_found(response: httpx.Response) -> None:
