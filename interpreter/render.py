@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .codes import REGISTRY, Severity
-from .diagnostics import Diagnostic
+from .diagnostics import Diagnostic, Related
 from .span import Span
 
 #: Reads a file's text for code frames; None when it cannot.
@@ -111,6 +111,27 @@ def as_json_records(diagnostics: Sequence[Diagnostic]) -> list[dict[str, Any]]:
             ],
         }
         for d in diagnostics
+    ]
+
+
+def from_json_records(records: Sequence[dict[str, Any]]) -> list[Diagnostic]:
+    """Diagnostics back from `as_json_records` (what the API's 422 answers carry), so that
+    `scn upload` shows them as `scn check` does. Spans have no offsets; frames need none."""
+
+    def span(record: dict[str, Any]) -> Span:
+        start, end = record["location"], record["end_location"]
+        return Span(record["filename"], start["row"], start["column"], end["row"], end["column"], 0, 0)
+
+    return [
+        Diagnostic(
+            REGISTRY[r["code"]],
+            r["message"],
+            span(r),
+            tuple(r["help"]),
+            tuple(Related(span(x), x["message"]) for x in r["related"]),
+            Severity(r["severity"]),
+        )
+        for r in records
     ]
 
 

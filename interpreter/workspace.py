@@ -74,7 +74,8 @@ def _normalise(path: str) -> str:
     return "/".join(parts)
 
 
-def _display(path: Path) -> str:
+def display_path(path: Path) -> str:
+    """How findings name a file: relative to the current directory where it can be."""
     try:
         return os.path.relpath(path)
     except ValueError:
@@ -148,7 +149,7 @@ def load_workspace(paths: Iterable[str | os.PathLike[str]], jobs: int = 1) -> Wo
     files, errors = scn_files(paths)
     named: list[tuple[str, str]] = []
     for path in files:
-        shown = _display(path)
+        shown = display_path(path)
         try:
             text = path.read_text(encoding="utf-8")
         except UnicodeDecodeError as error:

@@ -63,32 +63,54 @@ def _when(value: str | None) -> str:
     return value.replace("T", " ")[:16] if value else "-"
 
 
+def _show_findings(records: list[dict[str, Any]], files: dict[str, str], local: dict[str, str]) -> None:
+    """The server's findings exactly as `scn check` prints them for the same files: the same
+    renderer, the files named as on this machine, code frames from the local text."""
+    from .cli import use_colour
+    from .interpreter.diagnostics import Diagnostic
+    from .interpreter.render import from_json_records, render_text, summary
+
+    def here(record: dict[str, Any]) -> dict[str, Any]:
+        return {**record, "filename": local.get(record["filename"], record["filename"])}
+
+    records = [{**here(r), "related": [here(x) for x in r["related"]]} for r in records]
+    diagnostics = sorted(from_json_records(records), key=Diagnostic.sort_key)
+    texts = {local[name]: text for name, text in files.items()}
+    sys.stdout.write(render_text(diagnostics, texts.get, colour=use_colour("auto", sys.stdout)))
+    print(summary(diagnostics, sum(1 for name in files if name.endswith(".scn")), 0))
+
+
 def upload(args: argparse.Namespace) -> int:
     """Upload .scn files (and the templates and pools next to them) to the server."""
+    from .interpreter.workspace import display_path
     from .server.core import WorkspaceError, read_directory
 
     files: dict[str, str] = {}
+    #: Each uploaded file's path on the server -> its name here, as `scn check` shows it.
+    local: dict[str, str] = {}
     for entry in args.paths:
         path = Path(entry)
         if not path.exists():
             return _fail(f"no such file or directory: {entry}")
         try:
-            files.update(read_directory(path))
+            found = read_directory(path)
         except (WorkspaceError, UnicodeDecodeError, OSError) as error:
             return _fail(str(error))
+        files.update(found)
+        local.update((name, display_path((path if path.is_file() else path / name).resolve())) for name in found)
     status, body = _call(args, "POST", "/api/scenarios", json={"files": files})
     if args.format == "json":
         print(json.dumps(body, ensure_ascii=False, indent=2))
     if status == 422:
         if args.format == "text":
-            for d in body.get("diagnostics", []):
-                where = f"{d['filename']}:{d['location']['row']}:{d['location']['column']}"
-                print(f"{where}: {d['code']} {d['severity']}: {d['message']}", file=sys.stderr)
+            _show_findings(body.get("diagnostics", []), files, local)
             print("scn: the workspace has errors; nothing was deployed", file=sys.stderr)
         return EXIT_REFUSED
     if status != 201:
         return _problem(status, body)
     if args.format == "text":
+        if body["warnings"]:
+            _show_findings(body["warnings"], files, local)
         versions = body["versions"]
         print(_table([[name, str(v)] for name, v in sorted(versions.items())], ["scenario", "version"]), end="")
         print(f"uploaded {len(body['files'])} file(s); {len(body['warnings'])} warning(s)")

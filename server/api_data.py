@@ -38,7 +38,7 @@ from .models import (
     StepPage,
 )
 from .problems import Problem
-from .reports import Report, scenario_report
+from .reports import Report, default_since, scenario_report
 
 UTC = dt.UTC
 #: Most events one request may carry (bigger batches: several requests).
@@ -256,12 +256,13 @@ async def report(
 ) -> Report:  # fmt: skip
     """Sent, delivered, bounced, opened, clicked, ordered, revenue, unsubscribed, CTR and
     conversion per step and variant, for messages sent in [since, until) (default: the
-    last 30 days; dates in UTC unless they carry an offset)."""
+    last 30 days, and under `scn serve --demo` all the demo's time; dates in UTC unless
+    they carry an offset)."""
     if name not in {s.name for s in await core.store.scenarios()}:
         raise not_found(f"scenario {name!r}")
     now = core.clock.now()
     end = _day(until, now)
-    start = _day(since, end - dt.timedelta(days=30))
+    start = _day(since, default_since(core.clock, end))
     if start >= end:
         raise Problem(400, "invalid-request", f"since ({start:%Y-%m-%d %H:%M}) must come before until")
     return await scenario_report(core, name, start, end)

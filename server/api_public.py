@@ -28,7 +28,7 @@ from ..stdlib.failures import FAILURE_CLASSES
 from ..stdlib.subscriptions import read_link, unsubscribe_event
 from ..stdlib.tracking import read_token
 from .core import Core
-from .deps import get_core
+from .deps import get_core, require_key_for_metrics
 from .problems import Problem
 
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
@@ -179,9 +179,10 @@ async def healthz(core: NamedDependency[Core]) -> Response[dict[str, Any]]:
     return Response(body, status_code=200 if ok else 503)
 
 
-@get("/metrics", media_type="text/plain; version=0.0.4")
+@get("/metrics", media_type="text/plain; version=0.0.4", guards=[require_key_for_metrics])
 async def metrics(core: NamedDependency[Core]) -> str:
-    """Prometheus text format."""
+    """Prometheus text format (open, unless the server was started with `--protect-metrics`:
+    then it needs the API key, as a bearer token or the password of basic auth)."""
     counts = await core.store.metrics()
     lines = [
         "# HELP scn_up 1 while the engine loop runs.",

@@ -7,11 +7,15 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from litestar import Litestar
+from litestar.datastructures import State
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
+from litestar.routes import HTTPRoute
+from litestar.types import Message, Scope
 
 from .. import __version__
 from . import api_commerce, api_data, api_public, api_records, api_scenarios, devmail
+from .api_docs import assets_router, docs_router, render_plugins
 from .core import Core
 from .deps import API_KEY_HEADER
 from .devmail import MailSink
@@ -23,9 +27,12 @@ MAX_BODY = 10 * 1024 * 1024
 
 def create_app(
     core: Core, *, api_key: str | None, workspace: dict[str, str] | None = None, mail_sink: MailSink | None = None,
-    on_ready: Any = None,
+    on_ready: Any = None, protect_metrics: bool = False,
 ) -> Litestar:  # fmt: skip
-    """The app around a core; starting it opens the store, deploys ``workspace`` and starts the loops."""
+    """The app around a core; starting it opens the store, deploys ``workspace`` and starts the loops.
+
+    ``api_key`` guards the control API and the development mail sink; ``protect_metrics``
+    puts it in front of /metrics too."""
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -49,10 +56,12 @@ def create_app(
             api_records.router,
             api_public.router,
             devmail.router,
+            assets_router(),
         ],
         lifespan=[lifespan],
-        state=_state(core, api_key, mail_sink),
+        state=State({"core": core, "api_key": api_key, "mail_sink": mail_sink, "protect_metrics": protect_metrics}),
         exception_handlers={Problem: handle_problem, HTTPException: handle_http, Exception: handle_internal},
+        before_send=[AllowHeader()],
         request_max_body_size=MAX_BODY,
         openapi_config=OpenAPIConfig(
             title="scn",
@@ -60,6 +69,8 @@ def create_app(
             description=f"Marketing automation where scenarios are code. Control endpoints need the `{API_KEY_HEADER}` "
             "header; tracking and unsubscribe links are public and signed.",
             path="/schema",
+            render_plugins=render_plugins(),
+            openapi_router=docs_router(),
         ),
         debug=False,
         # Logging is the process's (scn serve configures it); Litestar's default would
@@ -68,7 +79,23 @@ def create_app(
     )
 
 
-def _state(core: Core, api_key: str | None, mail_sink: MailSink | None) -> Any:
-    from litestar.datastructures import State
+class AllowHeader:
+    """Every method of a path in the Allow header of its OPTIONS answer.
 
-    return State({"core": core, "api_key": api_key, "mail_sink": mail_sink})
+    Litestar 2 builds the OPTIONS answer of a path from the first handler registered on it,
+    so a path with GET and POST handlers answered `Allow: OPTIONS, POST` (litestar#4169,
+    fixed only in Litestar 3). This sets the header from the route the request matched."""
+
+    def __init__(self) -> None:
+        self._allowed: dict[str, bytes] | None = None
+
+    async def __call__(self, message: Message, scope: Scope) -> None:
+        if message["type"] != "http.response.start" or scope.get("method") != "OPTIONS":
+            return
+        if self._allowed is None:
+            routes = [r for r in scope["app"].routes if isinstance(r, HTTPRoute)]
+            self._allowed = {r.path_format: ", ".join(sorted(r.methods)).encode() for r in routes}
+        allowed = self._allowed.get(scope.get("path_template", ""))
+        if allowed is not None:
+            headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"allow"]
+            message["headers"] = [*headers, (b"allow", allowed)]

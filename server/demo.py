@@ -1,8 +1,11 @@
 """The demo stream of `scn serve --demo`: the examples' event timelines, replayed live.
 
 Each `*.events.jsonl` of the workspace is re-timed to start now, all five together, and
-played on the server's (compressed) clock; when every timeline is done, the next round
-starts with fresh ids (`-r2`, `-r3`...), so the demo keeps producing mail.
+played on the server's (compressed) clock. The first round keeps every id as the files
+write it (contact `oleh` is /api/contacts/oleh, as the examples and docs say). When every
+timeline is done, the next round starts with the same events for new people: contact,
+order and event ids get `-r2`, `-r3`... (`oleh-r2`), so that scenarios that run once per
+contact or order run again and the demo keeps producing mail.
 """
 
 from __future__ import annotations
@@ -35,7 +38,10 @@ def load_timelines(folder: Path) -> list[tuple[dt.timedelta, EventInput]]:
 
 
 def renamed(event: EventInput, round_: int, at: dt.datetime) -> EventInput:
-    """The event for round ``round_``: its own key, contact and order ids, happening ``at``."""
+    """The event for round ``round_``, happening ``at``: in the first round with its ids as
+    written, in later ones with a key, contact and order ids of that round's own."""
+    if round_ == 1:
+        return msgspec.structs.replace(event, at=at)
     suffix = f"-r{round_}"
     contact = msgspec.structs.replace(event.contact, id=event.contact.id + suffix)
     order = msgspec.structs.replace(event.order, id=event.order.id + suffix) if event.order is not None else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hmac
 from typing import Annotated, Any
@@ -30,19 +31,52 @@ def get_core(state: State) -> Core:
     return core
 
 
+def presented_key(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    """The key a request carries: `X-API-Key`, `Authorization: Bearer <key>`, or the password
+    of `Authorization: Basic` (what a browser sends after asking for it; any user name)."""
+    given = connection.headers.get(API_KEY_HEADER)
+    if given:
+        return given
+    scheme, _, credentials = connection.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer":
+        return credentials.strip()
+    if scheme.lower() == "basic":
+        try:
+            return base64.b64decode(credentials.strip(), validate=True).decode().partition(":")[2]
+        except (ValueError, UnicodeDecodeError):  # binascii.Error is a ValueError
+            return ""
+    return ""
+
+
+def _check_key(connection: ASGIConnection[Any, Any, Any, Any], challenge: str | None = None) -> None:
+    expected: str | None = connection.app.state.get("api_key")
+    if not expected:
+        return
+    given = presented_key(connection)
+    if not given.isascii() or not hmac.compare_digest(given.encode(), expected.encode()):
+        headers = {"WWW-Authenticate": challenge} if challenge else None
+        raise Problem(401, "unauthorized", f"send the API key in the {API_KEY_HEADER} header", headers=headers)
+
+
 async def require_api_key(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """Every control endpoint needs the key (when one is configured).
 
     A coroutine although it never waits: Litestar runs a plain function guard in a worker
     thread, a hand-off that cost more than the rest of a small request."""
-    expected: str | None = connection.app.state.get("api_key")
-    if not expected:
-        return
-    given = connection.headers.get(API_KEY_HEADER) or ""
-    if not given and connection.headers.get("Authorization", "").startswith("Bearer "):
-        given = connection.headers["Authorization"][7:]
-    if not hmac.compare_digest(given.encode(), expected.encode()):
-        raise Problem(401, "unauthorized", f"send the API key in the {API_KEY_HEADER} header")
+    _check_key(connection)
+
+
+async def require_key_in_browser(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """The API key in front of pages people open in a browser (the development mail sink):
+    without it the answer asks for a password, which is the key (any user name)."""
+    _check_key(connection, 'Basic realm="scn", charset="UTF-8"')
+
+
+async def require_key_for_metrics(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """/metrics is open unless the server protects it (`--protect-metrics`); then it needs the
+    API key like the control API (Prometheus sends it as a bearer token or basic auth)."""
+    if connection.app.state.get("protect_metrics"):
+        _check_key(connection)
 
 
 def instant(ms: int) -> dt.datetime:

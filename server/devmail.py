@@ -20,17 +20,23 @@ from typing import Annotated, Any
 import msgspec
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
-from litestar import MediaType, Request, Router, get
+from litestar import MediaType, Request, Response, Router, get
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import PathParameter
 
 from ..interpreter.store import OutboxRow
+from ..stdlib.delivery import Channel
 from ..stdlib.delivery.base import Outcome, content, sent
+from ..stdlib.delivery.config import DeliveryConfig, EmailSettings, build_channels
 from ..stdlib.delivery.http import sms_segments
+from .deps import require_key_in_browser
 from .problems import Problem
 
 
 class Mail(msgspec.Struct, kw_only=True):
     id: int
+    #: "email" for what came over SMTP; "sms", "viber", "push"... for what SinkChannel shows.
+    channel: str
     received_at: dt.datetime
     sender: str
     recipients: list[str]
@@ -58,7 +64,7 @@ class MailSink:
         html_part = parsed.get_body(("html",))
         text_part = parsed.get_body(("plain",))
         self.keep(
-            sender=str(envelope.mail_from), recipients=[str(r) for r in envelope.rcpt_tos],
+            channel="email", sender=str(envelope.mail_from), recipients=[str(r) for r in envelope.rcpt_tos],
             subject=str(parsed["Subject"] or ""), html=html_part.get_content() if html_part is not None else None,
             text=text_part.get_content() if text_part is not None else None,
             headers=[(k, str(v)) for k, v in parsed.items()], raw=raw,
@@ -66,14 +72,14 @@ class MailSink:
         return "250 Message accepted for delivery"
 
     def keep(
-        self, *, sender: str, recipients: list[str], subject: str, html: str | None, text: str | None,
+        self, *, channel: str, sender: str, recipients: list[str], subject: str, html: str | None, text: str | None,
         headers: list[tuple[str, str]], raw: bytes,
     ) -> None:  # fmt: skip
         """Add a received message (mail, or an SMS / push shown like one), numbered in order."""
         with self._lock:
             self.mails.append(Mail(
-                id=next(self._ids), received_at=dt.datetime.now(dt.UTC), sender=sender, recipients=recipients,
-                subject=subject, html=html, text=text, headers=headers, raw=raw,
+                id=next(self._ids), channel=channel, received_at=dt.datetime.now(dt.UTC), sender=sender,
+                recipients=recipients, subject=subject, html=html, text=text, headers=headers, raw=raw,
             ))  # fmt: skip
 
     def start(self) -> None:
@@ -129,8 +135,8 @@ async def mail_list(request: Request[Any, Any, Any]) -> str:
 @get("/dev/mails.json")
 async def mail_list_json(request: Request[Any, Any, Any]) -> list[dict[str, Any]]:
     return [
-        {"id": m.id, "received_at": m.received_at.isoformat(), "from": m.sender, "to": m.recipients,
-         "subject": m.subject}
+        {"id": m.id, "channel": m.channel, "received_at": m.received_at.isoformat(), "from": m.sender,
+         "to": m.recipients, "subject": m.subject}
         for m in reversed(_sink(request).mails)
     ]  # fmt: skip
 
@@ -148,20 +154,33 @@ async def mail_page(request: Request[Any, Any, Any], mail_id: Annotated[int, Pat
     return (
         f'<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(mail.subject)}</title>'
         f'<style>{_STYLE}</style></head><body><p><a href="/dev/mails">all mail</a> · '
-        f'<a href="/dev/mails/{mail.id}/raw">raw</a></p><h1>{html.escape(mail.subject)}</h1>'
+        f'<a href="/dev/mails/{mail.id}/raw">{"raw" if mail.channel == "email" else "text"}</a></p>'
+        f"<h1>{html.escape(mail.subject)}</h1>"
         f"<table>{headers}</table><h2>HTML</h2>{shown}<h2>Text</h2><pre>{html.escape(mail.text or '')}</pre>"
         "</body></html>"
     )
 
 
-@get("/dev/mails/{mail_id:int}/raw", media_type="message/rfc822")
+@get(
+    "/dev/mails/{mail_id:int}/raw",
+    responses={200: ResponseSpec(None, description="the mail as received (message/rfc822), or an SMS's text")},
+)
 async def mail_raw(
     request: Request[Any, Any, Any], mail_id: Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
-) -> bytes:
-    return _sink(request).find(mail_id).raw
+) -> Response[bytes]:
+    """A mail exactly as the SMTP server received it (`message/rfc822`); for an SMS, Viber or
+    push message, which is no mail, its text (`text/plain`), as the provider would get it."""
+    mail = _sink(request).find(mail_id)
+    kind = "message/rfc822" if mail.channel == "email" else MediaType.TEXT  # Litestar adds the charset
+    return Response(mail.raw, media_type=kind)
 
 
-router = Router("/", route_handlers=[mail_list, mail_list_json, mail_page, mail_raw], tags=["development"])
+# Mails hold coupon codes and signed unsubscribe links: the API key guards them, asked for
+# as a password so that a browser can open the pages.
+router = Router(
+    "/", route_handlers=[mail_list, mail_list_json, mail_page, mail_raw], guards=[require_key_in_browser],
+    tags=["development"],
+)  # fmt: skip
 
 
 class SinkChannel:
@@ -177,7 +196,7 @@ class SinkChannel:
         title = str(parts.get("title") or "")
         segments = sms_segments(text)[1] if self.channel == "sms" else 1
         self.sink.keep(
-            sender=str(parts.get("from_name") or ""), recipients=[message.recipient],
+            channel=self.channel, sender=str(parts.get("from_name") or ""), recipients=[message.recipient],
             subject=f"[{self.channel}] {title or text[:70]}", html=None, text=text,
             headers=[("Channel", self.channel), ("Segments", str(segments))], raw=text.encode(),
         )  # fmt: skip
@@ -185,3 +204,18 @@ class SinkChannel:
 
     async def close(self) -> None:
         pass
+
+
+def sink_delivery(
+    sink: MailSink, delivery: DeliveryConfig | None, secret: str
+) -> tuple[DeliveryConfig, dict[str, Channel]]:
+    """The delivery settings and channels of `scn serve --dev-smtp`: email over SMTP to the
+    sink, SMS, Viber and push shown by it; ``delivery``'s other settings (retries) kept."""
+    settings = msgspec.structs.replace(
+        delivery or DeliveryConfig(), email=EmailSettings(url=sink.url, sender="scn demo <demo@scn.local>")
+    )
+    channels: dict[str, Channel] = {
+        **build_channels(settings, secret),
+        **{c: SinkChannel(c, sink) for c in ("sms", "viber", "push", "webpush")},
+    }
+    return settings, channels

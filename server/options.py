@@ -8,6 +8,9 @@ from typing import Any
 
 import msgspec
 
+#: Where the development mail sink listens unless told (`--dev-smtp-port`); taken only if free.
+DEV_SMTP_PORT = 2525
+
 
 class ServeOptions(msgspec.Struct, kw_only=True):
     workspace: list[str]
@@ -17,9 +20,11 @@ class ServeOptions(msgspec.Struct, kw_only=True):
     api_key: str | None
     delivery_file: str | None
     dev_smtp: bool
-    dev_smtp_port: int
+    #: None: DEV_SMTP_PORT, or any free port when that one is busy.
+    dev_smtp_port: int | None
     demo: bool
     public_url: str | None
+    protect_metrics: bool = False
     smtp: str | None = None
     #: The engine next to the API in one process, rather than in a child process.
     single_process: bool = False
@@ -37,12 +42,21 @@ def serve_arguments(parser: Any) -> None:
     parser.add_argument("--host", default=environ.get("SCN_HOST", "127.0.0.1"), help="bind address")
     parser.add_argument("--port", type=int, default=int(environ.get("SCN_PORT", "8000")), help="bind port")
     parser.add_argument("--api-key", default=environ.get("SCN_API_KEY"), help="required in X-API-Key (SCN_API_KEY)")
+    parser.add_argument(
+        "--protect-metrics",
+        action="store_true",
+        default=environ.get("SCN_PROTECT_METRICS", "").lower() in ("1", "true", "yes", "on"),
+        help="/metrics needs the API key too (SCN_PROTECT_METRICS=1); by default it is open for Prometheus",
+    )
     parser.add_argument("--public-url", help="where recipients reach this server (SCN_PUBLIC_URL)")
     parser.add_argument("--smtp", help="deliver email through this SMTP URL (SCN_SMTP_URL), e.g. "
                         "smtp://user:pass@mail.example.com:587?starttls=require")  # fmt: skip
     parser.add_argument("--delivery", dest="delivery_file", metavar="FILE", help="delivery settings (TOML)")
     parser.add_argument("--dev-smtp", action="store_true", help="deliver email to a local sink shown at /dev/mails")
-    parser.add_argument("--dev-smtp-port", type=int, default=2525, help="the sink's SMTP port (default 2525)")
+    parser.add_argument(
+        "--dev-smtp-port", type=int, default=None,
+        help=f"the sink's SMTP port, which must be free (default: {DEV_SMTP_PORT}, or any free one if it is busy)",
+    )  # fmt: skip
     parser.add_argument(
         "--demo",
         action="store_true",

@@ -35,8 +35,10 @@ TITLES = {
 class Problem(HTTPException):
     """An error the API answers with as problem details."""
 
-    def __init__(self, status: int, slug: str, detail: str, **members: Any) -> None:
-        super().__init__(detail=detail, status_code=status)
+    def __init__(
+        self, status: int, slug: str, detail: str, *, headers: dict[str, str] | None = None, **members: Any
+    ) -> None:
+        super().__init__(detail=detail, status_code=status, headers=headers)
         self.slug = slug
         self.members = members
 
@@ -56,7 +58,10 @@ def problem_response(
 
 
 def handle_problem(request: Request[Any, Any, Any], error: Problem) -> Response[Any]:
-    return problem_response(error.status_code, error.slug, error.detail, request, **error.members)
+    response = problem_response(error.status_code, error.slug, error.detail, request, **error.members)
+    if error.headers:
+        response.headers.update(error.headers)
+    return response
 
 
 def handle_http(request: Request[Any, Any, Any], error: HTTPException) -> Response[Any]:

@@ -26,6 +26,7 @@ from typing import Any
 
 import msgspec
 
+from ..interpreter.clock import Clock, WallClock
 from ..interpreter.compiler import DEFAULT_ATTRIBUTION_MS
 from ..interpreter.runtime.batch import ms_of
 from ..interpreter.store import SENT, UNDELIVERED, OutboxRow
@@ -87,6 +88,16 @@ class _Tally:
             "ctr": round(self.counts["clicked"] / delivered, 4) if delivered else None,
             "conversion": round(self.counts["ordered"] / delivered, 4) if delivered else None,
         }  # fmt: skip
+
+
+def default_since(clock: Clock, until: dt.datetime) -> dt.datetime:
+    """Where a report starts when not told: 30 days before ``until``. On a compressed clock
+    (the demo's: 30 days pass in two minutes) also no later than the clock's start, so that
+    the report covers everything the demo did rather than the last two minutes of it."""
+    since = until - dt.timedelta(days=30)
+    if isinstance(clock, WallClock) and clock.speed != 1.0:
+        return min(since, clock.origin)
+    return since
 
 
 async def scenario_report(core: Core, scenario: str, since: dt.datetime, until: dt.datetime) -> Report:

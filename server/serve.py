@@ -19,33 +19,62 @@ from ..interpreter.clock import WallClock
 from ..interpreter.render import render_text
 from ..interpreter.runtime import Settings
 from ..interpreter.runtime.worker import freeze_heap
-from ..stdlib.delivery.config import DeliveryConfig, EmailSettings, build_channels, load_delivery
+from ..stdlib.delivery import Channel
+from ..stdlib.delivery.config import DeliveryConfig, load_delivery
 from .app import create_app
 from .core import Core, check_files, read_directory
 from .demo import play_demo
-from .devmail import MailSink, SinkChannel
+from .devmail import MailSink, sink_delivery
 from .event_loop import loop_factory
-from .options import ServeOptions
+from .options import DEV_SMTP_PORT, ServeOptions
 
 logger = logging.getLogger("scn.server")
 #: The demo's clock: six hours of scenario time per second, so a day's wait takes 4 s.
 DEMO_SPEED = 21600.0
 
 
-def free_port(preferred: int) -> int:
+def bind_error(port: int) -> OSError | None:
+    """Why nothing could listen on 127.0.0.1:``port`` now (None: it could)."""
     with socket.socket() as probe:
         try:
-            probe.bind(("127.0.0.1", preferred))
-            return preferred
-        except OSError:
-            probe.bind(("127.0.0.1", 0))
-            return int(probe.getsockname()[1])
+            probe.bind(("127.0.0.1", port))
+        except OSError as error:
+            return error
+    return None
+
+
+def any_free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def sink_port(asked: int | None) -> int | None:
+    """The development mail sink's port: the one asked for, or else DEV_SMTP_PORT, or else
+    (that one busy) any free port, said in the log. None, said on stderr, when the port
+    asked for cannot be had: quietly taking another would send the mail elsewhere."""
+    if asked is not None:
+        error = bind_error(asked)
+        if error is None:
+            return asked
+        print(f"scn serve: the development mail sink cannot listen on port {asked} ({error.strerror}): "
+              "choose another --dev-smtp-port, or leave it out to take a free port", file=sys.stderr)  # fmt: skip
+        return None
+    if bind_error(DEV_SMTP_PORT) is None:
+        return DEV_SMTP_PORT
+    port = any_free_port()
+    logger.warning("port %d is in use: the development mail sink listens on port %d instead", DEV_SMTP_PORT, port)
+    return port
 
 
 def serve(options: ServeOptions) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every SMTP command
     environ = dict(os.environ)
+    if options.protect_metrics and not options.api_key:
+        print("scn serve: --protect-metrics needs an API key (--api-key or SCN_API_KEY) to protect /metrics with",
+              file=sys.stderr)  # fmt: skip
+        return 2
     if options.smtp:
         environ["SCN_SMTP_URL"] = options.smtp
     if not options.db:
@@ -81,10 +110,13 @@ def serve(options: ServeOptions) -> int:
     if options.delivery_file or environ.get("SCN_SMTP_URL"):
         delivery = load_delivery(options.delivery_file, environ)
     sink: MailSink | None = None
+    sink_channels: dict[str, Channel] | None = None
     if options.dev_smtp:
-        sink = MailSink(free_port(options.dev_smtp_port))
-        base = delivery or DeliveryConfig()
-        delivery = msgspec.structs.replace(base, email=EmailSettings(url=sink.url, sender="scn demo <demo@scn.local>"))
+        port = sink_port(options.dev_smtp_port)
+        if port is None:
+            return 2
+        sink = MailSink(port)
+        delivery, sink_channels = sink_delivery(sink, delivery, settings.secret)
 
     clock = WallClock(DEMO_SPEED if options.demo else options.clock_speed)
     if options.demo and "demo" in Path(options.db).name and Path(options.db).exists():
@@ -93,24 +125,22 @@ def serve(options: ServeOptions) -> int:
         for suffix in ("", "-wal", "-shm"):
             Path(options.db + suffix).unlink(missing_ok=True)
     core = Core(options.db, settings, clock=clock, delivery=delivery, engine_process=not options.single_process)
-    if sink is not None and delivery is not None:
-        core.channels_override = {
-            **build_channels(delivery, settings.secret),
-            **{c: SinkChannel(c, sink) for c in ("sms", "viber", "push", "webpush")},
-        }
+    core.channels_override = sink_channels
 
     def ready(versions: dict[str, int]) -> None:
         freeze_heap()  # the process is up: what exists now lasts as long as it does
         print(f"scn: serving {len(core.engine.scenarios)} scenario(s) on {public_url} (API docs: {public_url}/schema)")
         if sink is not None:
-            print(f"scn: development mail sink on {sink.url}: see {public_url}/dev/mails")
+            password = " (user: any, password: the API key)" if options.api_key else ""
+            print(f"scn: development mail sink on {sink.url}: see {public_url}/dev/mails{password}")
         if not options.api_key:
             print("scn: no API key (SCN_API_KEY or --api-key): the control API is open to anyone who can reach it")
         if options.demo and folder is not None:
             print(f"scn: demo: replaying {folder}/*.events.jsonl, six hours of scenario time per second")
             asyncio.get_running_loop().create_task(play_demo(core, folder, core.stopping))
 
-    app = create_app(core, api_key=options.api_key, workspace=workspace, mail_sink=sink, on_ready=ready)
+    app = create_app(core, api_key=options.api_key, workspace=workspace, mail_sink=sink, on_ready=ready,
+                     protect_metrics=options.protect_metrics)  # fmt: skip
     config = uvicorn.Config(app, host=options.host, port=options.port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     # uvicorn shuts down gracefully on SIGTERM / SIGINT, then raises the signal again for

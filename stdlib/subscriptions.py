@@ -9,24 +9,19 @@ sends on it are skipped with that reason on the run.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hmac
 from typing import Any
 
-from ..interpreter.runtime.settings import Settings
+from ..interpreter.runtime.settings import Settings, read_link_text
 from ..interpreter.runtime.views import CHANNELS
 
 
 def read_link(settings: Settings, kind: str, channel: str, contact: str, token: str) -> str | None:
-    """The contact id of a genuine link (``kind`` "unsubscribe" or "preferences"), else None."""
+    """The contact id of a link (``kind`` "unsubscribe" or "preferences") exactly as
+    `Settings.link` wrote it; None for anything else, forged or spelled another way."""
     if channel not in CHANNELS:
         return None
-    try:
-        contact_id = base64.urlsafe_b64decode(contact + "=" * (-len(contact) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        return None
-    if not hmac.compare_digest(settings.sign(kind, contact_id, channel), token):
+    contact_id = read_link_text(contact)
+    if contact_id is None or not settings.verify(token, kind, contact_id, channel):
         return None
     return contact_id
 

@@ -10,39 +10,32 @@ are: they must work even when tracking is blocked. The plain-text part keeps the
 
 from __future__ import annotations
 
-import base64
-import hmac
 import re
 
-from ..interpreter.runtime.settings import Settings
+from ..interpreter.runtime.settings import Settings, link_text, read_link_text
 
 _HREF = re.compile(r"""(<a\b[^>]*?\bhref\s*=\s*)(["'])(https?://[^"']+)\2""", re.IGNORECASE)
 _BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
-
-
-def _b64(text: str) -> str:
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
-
-
-def _unb64(text: str) -> str:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
+#: A link index as `token` writes it: ASCII digits, no sign, no leading zero.
+_INDEX = re.compile(r"0|[1-9][0-9]{0,5}")
 
 
 def token(settings: Settings, kind: str, key: str, index: int = 0) -> str:
     """`<message key>.<link index>.<signature>`; ``kind`` is "c" (click) or "o" (open)."""
-    return f"{_b64(key)}.{index}.{settings.sign(kind, key, str(index))}"
+    return f"{link_text(key)}.{index}.{settings.sign(kind, key, str(index))}"
 
 
 def read_token(settings: Settings, kind: str, value: str) -> tuple[str, int] | None:
-    """(message key, link index) of a genuine token; None for anything forged or broken."""
-    try:
-        encoded, index_text, signature = value.split(".")
-        key, index = _unb64(encoded), int(index_text)
-    except (ValueError, UnicodeDecodeError):
+    """(message key, link index) of a token exactly as `token` wrote it; None for anything
+    else (forged, broken, or the same values spelled another way: `+0`, `00`, padding)."""
+    parts = value.split(".")
+    if len(parts) != 3 or not _INDEX.fullmatch(parts[1]):
         return None
-    if index < 0 or not hmac.compare_digest(settings.sign(kind, key, str(index)), signature):
+    encoded, index_text, signature = parts
+    key = read_link_text(encoded)
+    if key is None or not settings.verify(signature, kind, key, index_text):
         return None
-    return key, index
+    return key, int(index_text)
 
 
 def message_key(run_id: int, step: str) -> str:

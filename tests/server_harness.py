@@ -4,21 +4,31 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import uvicorn
+from litestar import Litestar
 
 from scn.interpreter.clock import Clock
 from scn.interpreter.runtime import Settings
 from scn.server.app import create_app
 from scn.server.core import Core
-from scn.server.devmail import MailSink
+from scn.server.devmail import MailSink, sink_delivery
 from scn.stdlib.delivery.config import DeliveryConfig
 
 API_KEY = "test-key"
+
+
+def items(answer: Any) -> list[Any]:
+    """The entries of a list answer, whether it is a page (`{"items": [...], "next": ...}`) or
+    a bare array (lists that do not page yet)."""
+    return list(answer["items"]) if isinstance(answer, dict) else list(answer)
 
 
 def free_port() -> int:
@@ -28,8 +38,9 @@ def free_port() -> int:
 
 
 class Served:
-    def __init__(self, core: Core, base: str, client: httpx.AsyncClient) -> None:
+    def __init__(self, core: Core, base: str, client: httpx.AsyncClient, app: Litestar) -> None:
         self.core = core
+        self.app = app
         self.base = base
         self.client = client  # sends the API key
         self.public = httpx.AsyncClient(base_url=base, timeout=10, follow_redirects=False)
@@ -56,14 +67,20 @@ class Served:
 async def serving(
     tmp_path: Path, files: dict[str, str] | None = None, *, clock: Clock | None = None,
     delivery: DeliveryConfig | None = None, api_key: str | None = API_KEY, mail_sink: MailSink | None = None,
-    engine_process: bool = False,
+    engine_process: bool = False, dev_sink: bool = False, protect_metrics: bool = False,
 ) -> AsyncIterator[Served]:  # fmt: skip
-    """The app on a free port; ``engine_process``: its engine in a child process, as `scn serve` runs it."""
+    """The app on a free port; ``engine_process``: its engine in a child process, as `scn serve`
+    runs it; ``dev_sink``: every channel delivered to a development sink, as `--dev-smtp` does."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     settings = Settings(secret="server-test", public_url=base)
+    channels = None
+    if dev_sink:
+        mail_sink = MailSink(free_port())
+        delivery, channels = sink_delivery(mail_sink, delivery, settings.secret)
     core = Core(str(tmp_path / "scn.db"), settings, clock=clock, delivery=delivery, engine_process=engine_process)
-    app = create_app(core, api_key=api_key, workspace=files, mail_sink=mail_sink)
+    core.channels_override = channels
+    app = create_app(core, api_key=api_key, workspace=files, mail_sink=mail_sink, protect_metrics=protect_metrics)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     task = asyncio.create_task(server.serve())
     while not server.started:
@@ -72,10 +89,34 @@ async def serving(
         await asyncio.sleep(0.01)
     headers = {"X-API-Key": api_key} if api_key else {}
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=10) as client:
-        served = Served(core, base, client)
+        served = Served(core, base, client, app)
         try:
             yield served
         finally:
             await served.public.aclose()
             server.should_exit = True
             await task
+
+
+@contextmanager
+def served_in_thread(
+    folder: Path, files: dict[str, str], *, api_key: str | None = API_KEY, secret: str = "server-test"
+) -> Iterator[str]:
+    """The app under uvicorn in a thread of its own, for synchronous tests (hypothesis,
+    schemathesis) that make many requests to one server; yields its base URL."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    core = Core(str(folder / "scn.db"), Settings(secret=secret, public_url=base))
+    app = create_app(core, api_key=api_key, workspace=dict(files))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
+        time.sleep(0.02)
+    try:
+        yield base
+    finally:
+        server.should_exit = True
+        thread.join(20)

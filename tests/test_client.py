@@ -12,10 +12,12 @@ from .server_harness import API_KEY, serving
 from .test_server import FILES, SHOP, paid
 
 
-async def scn(base: str, *args: str, key: str = API_KEY) -> tuple[int, str, str]:
+async def scn(base: str | None, *args: str, key: str = API_KEY, cwd: Path | None = None) -> tuple[int, str, str]:
+    """`scn ARGS` in a process (against the server at ``base``): exit code, stdout, stderr."""
+    server = ["--server", base] if base is not None else []
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "scn", *args, "--server", base,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env={**os.environ, "SCN_API_KEY": key},
+        sys.executable, "-m", "scn", *args, *server, cwd=cwd, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, env={**os.environ, "SCN_API_KEY": key, "NO_COLOR": "1"},
     )  # fmt: skip
     out, err = await process.communicate()
     assert process.returncode is not None
@@ -30,11 +32,13 @@ async def test_the_client_uploads_lists_shows_and_reports(tmp_path: Path) -> Non
     async with serving(tmp_path) as s:
         code, out, err = await scn(s.base, "upload", str(folder))
         assert code == 0, err
-        assert out.splitlines()[:2] == ["scenario  version", "thanks    1"]
+        # Its warning first, as `scn check` shows it, then what was deployed.
+        assert "shop.scn:14:3: SCN308 warning:" in out.splitlines()[0]
+        assert out.endswith("scenario  version\nthanks    1\nuploaded 2 file(s); 1 warning(s)\n"), out
 
         (folder / "shop.scn").write_text(SHOP.replace("add to list buyers", "add to list buyerz"), encoding="utf-8")
-        code, out, err = await scn(s.base, "upload", str(folder))
-        assert code == 1 and "shop.scn:13:15: SCN101 error: unknown list `buyerz`" in err
+        code, out, err = await scn(s.base, "upload", "shop", cwd=tmp_path)
+        assert code == 1 and "shop/shop.scn:13:15: SCN101 unknown list `buyerz`" in out
         assert "nothing was deployed" in err
 
         code, _, err = await scn(s.base, "runs", key="wrong")
@@ -62,3 +66,21 @@ async def test_the_client_uploads_lists_shows_and_reports(tmp_path: Path) -> Non
         assert json.loads(out)["totals"]["sent"] == 2
     code, _, err = await scn(s.base, "runs")
     assert code == 2 and "cannot reach" in err
+
+
+async def test_upload_shows_findings_exactly_as_check_does(tmp_path: Path) -> None:
+    folder = tmp_path / "shop"
+    (folder / "templates").mkdir(parents=True)
+    # An uncapped send (a warning) and a misspelt list (an error), in a file below the folder.
+    broken = SHOP.replace("  entry at most 1 per order\n", "").replace("add to list buyers", "add to list buyerz")
+    (folder / "templates" / "thanks.html").write_text(FILES["thanks.html"], encoding="utf-8")
+    (folder / "shop.scn").write_text(broken.replace('html "thanks.html"', 'html "templates/thanks.html"'),
+                                     encoding="utf-8")  # fmt: skip
+    checked = await scn(None, "check", "shop", cwd=tmp_path)
+    assert checked[0] == 1 and "warning: " in checked[1] and "SCN101" in checked[1], checked
+    assert checked[1].rstrip().endswith("Found 1 error and 1 warning in 1 file."), checked[1]
+    async with serving(tmp_path) as s:
+        code, out, err = await scn(s.base, "upload", "shop", cwd=tmp_path)
+        assert (await s.client.get("/api/scenarios")).json()["items"] == [], "nothing was deployed"
+    assert (code, out) == (checked[0], checked[1])
+    assert err == "scn: the workspace has errors; nothing was deployed\n"

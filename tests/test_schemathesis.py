@@ -7,26 +7,18 @@ with a deployed workspace and some events so that lookups can find things."""
 from __future__ import annotations
 
 import os
-import threading
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error, response_schema_conformance
 from schemathesis.core.result import Ok
 
-from scn.interpreter.runtime import Settings
-from scn.server.app import create_app
-from scn.server.core import Core
-
-from .server_harness import API_KEY, free_port
+from .server_harness import API_KEY, served_in_thread
 from .test_server import FILES, paid
 
 EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "15"))
@@ -34,23 +26,10 @@ EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "15"))
 
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    folder: Path = tmp_path_factory.mktemp("schemathesis")
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    core = Core(str(folder / "scn.db"), Settings(secret="fuzz", public_url=base))
-    app = create_app(core, api_key=API_KEY, workspace=dict(FILES))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
-        time.sleep(0.02)
-    with httpx.Client(base_url=base, headers={"X-API-Key": API_KEY}) as client:
-        assert client.post("/api/events", json=[paid("ann", "o1"), paid("bob", "o2")]).status_code == 202
-    yield base
-    server.should_exit = True
-    thread.join(20)
+    with served_in_thread(tmp_path_factory.mktemp("schemathesis"), FILES, secret="fuzz") as base:
+        with httpx.Client(base_url=base, headers={"X-API-Key": API_KEY}) as client:
+            assert client.post("/api/events", json=[paid("ann", "o1"), paid("bob", "o2")]).status_code == 202
+        yield base
 
 
 def operations(base: str) -> list[Any]:

@@ -393,13 +393,13 @@ async def test_the_development_sink_shows_the_mail_it_received(tmp_path: Path) -
         await s.client.post("/api/events", json=paid("ann", "o1"))
         listed: list[dict[str, Any]] = []
         for _ in range(200):
-            listed = (await s.public.get("/dev/mails.json")).json()
+            listed = (await s.client.get("/dev/mails.json")).json()
             if listed:
                 break
             await asyncio.sleep(0.02)
         (mail,) = listed
         assert mail["to"] == ["ann@example.com"] and mail["subject"] == "Дякуємо, Ганна!"
-        page = await s.public.get(f"/dev/mails/{mail['id']}")
+        page = await s.client.get(f"/dev/mails/{mail['id']}")
         assert page.status_code == 200 and "Дякуємо, Ганна!" in page.text and "<iframe sandbox" in page.text
-        assert "Дякуємо" in (await s.public.get("/dev/mails")).text
-        is_problem(await s.public.get("/dev/mails/999"), 404)
+        assert "Дякуємо" in (await s.client.get("/dev/mails")).text
+        is_problem(await s.client.get("/dev/mails/999"), 404)

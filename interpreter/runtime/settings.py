@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 
@@ -40,8 +41,29 @@ class Settings(msgspec.Struct, kw_only=True):
         digest = hmac.new(self.secret.encode(), "\x1f".join(parts).encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest[:18]).decode().rstrip("=")
 
+    def verify(self, signature: str, *parts: str) -> bool:
+        """Whether ``signature`` is exactly what `sign` gives for ``parts`` (in constant time).
+
+        Any other spelling is refused, in any script: a link read from a URL may hold
+        anything, and only the signature as issued is ASCII and equal byte for byte."""
+        return signature.isascii() and hmac.compare_digest(self.sign(*parts).encode(), signature.encode())
+
     def link(self, kind: str, contact_id: str, channel: str) -> str:
         """A signed public link (unsubscribe, preferences) for one contact and channel."""
         token = self.sign(kind, contact_id, channel)
-        contact = base64.urlsafe_b64encode(contact_id.encode()).decode().rstrip("=")
-        return f"{self.public_url.rstrip('/')}/{kind}/{channel}/{contact}/{token}"
+        return f"{self.public_url.rstrip('/')}/{kind}/{channel}/{link_text(contact_id)}/{token}"
+
+
+def link_text(text: str) -> str:
+    """Text as links carry it: URL-safe base64 of its UTF-8, without padding."""
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def read_link_text(encoded: str) -> str | None:
+    """The text that `link_text` wrote as exactly ``encoded``; None for anything else
+    (padding, unused trailing bits set, other characters, not UTF-8)."""
+    try:
+        text = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    return text if link_text(text) == encoded else None
