@@ -12,6 +12,7 @@ from litestar.openapi import OpenAPIConfig
 
 from .. import __version__
 from . import api_commerce, api_data, api_public, api_records, api_scenarios, devmail
+from .bodies import StrictRequest
 from .core import Core
 from .deps import API_KEY_HEADER
 from .devmail import MailSink
@@ -54,6 +55,7 @@ def create_app(
         state=_state(core, api_key, mail_sink),
         exception_handlers={Problem: handle_problem, HTTPException: handle_http, Exception: handle_internal},
         request_max_body_size=MAX_BODY,
+        request_class=StrictRequest,
         openapi_config=OpenAPIConfig(
             title="scn",
             version=__version__,
