@@ -13,6 +13,8 @@ from typing import Any
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
+from ..interpreter.runtime.events import explain
+
 logger = logging.getLogger("scn.server")
 PROBLEM_JSON = "application/problem+json"
 
@@ -63,6 +65,7 @@ def handle_http(request: Request[Any, Any, Any], error: HTTPException) -> Respon
     status = error.status_code
     if isinstance(error, ValidationException):
         errors = error.extra if isinstance(error.extra, list) else []
+        errors = [{**e, "message": explain(str(e.get("message")))} if isinstance(e, dict) else e for e in errors]
         first = errors[0] if errors and isinstance(errors[0], dict) else {}
         where = f" (at {first.get('key') or first.get('source')})" if first.get("key") or first.get("source") else ""
         detail = f"{first.get('message') or error.detail}{where}" if first else error.detail

@@ -296,3 +296,15 @@ async def test_an_event_from_the_future_is_refused_beyond_five_minutes_and_else_
         assert old.occurred_at == int(dt.datetime(2000, 1, 1, tzinfo=dt.UTC).timestamp() * 1000)
         errors = refusal(h, order_event(h, "order.unpaid", dt.datetime(1999, 12, 31, 23, 59, tzinfo=dt.UTC)))
         assert list(errors) == ["at"] and "before 2000-01-01" in errors["at"]
+
+
+async def test_webhooks_get_typed_values_in_their_canonical_form() -> None:
+    hook = 'scenario tell "Tell"\n  on quiz.passed\n  call webhook "https://crm.example.com/hook" with ' \
+           "total = event.total, share = event.share, finished = event.finished, took = event.took\nend\n"  # fmt: skip
+    async with Harness(QUIZ + hook) as h:
+        await h.play([quiz(h, total="60.00 EUR")])
+        ((message,),) = await h.rows("SELECT message FROM outbox WHERE channel = 'webhook'")
+    body = json.loads(message)
+    assert body["total"] == {"amount": "60.00", "currency": "EUR"}
+    assert (body["share"], body["took"]) == ("55", 5400.0)
+    assert body["finished"] == "2025-03-01T08:00:00+00:00"

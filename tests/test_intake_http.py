@@ -198,3 +198,15 @@ async def test_catalogue_prices_and_coupon_checks_refuse_what_is_not_an_amount(t
         for total in ("NaN", "1e999999", "-5"):
             query = {"code": "X", "contact": "ann", "total": total, "currency": "UAH"}
             assert "total" in is_problem(await s.client.post("/api/coupons/check", json=query), 400)["detail"]
+
+
+async def test_a_refused_format_is_said_in_words_and_a_trailing_line_break_is_refused(tmp_path: Path) -> None:
+    async with serving(tmp_path, FILES) as s:
+        body = is_problem(await s.client.post("/api/contacts", json={"id": "ann/b"}), 400)
+        assert body["detail"] == (
+            "expected an id: no `/` or `\\`, no control characters, no spaces at either end, not `.` or `..` (at id)"
+        )
+        assert "regex" not in json.dumps(body)
+        for contact in ({"id": "ann\n"}, {"id": "ann", "email": "ann@example.com\n"}, {"id": "a", "first_name": "A\n"}):
+            is_problem(await s.client.post("/api/contacts", json=contact), 400)
+        assert await events(s) == 0

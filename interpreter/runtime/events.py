@@ -11,7 +11,7 @@ import datetime as dt
 import functools
 import uuid
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
@@ -31,21 +31,49 @@ UTC = dt.UTC
 
 
 #: An id: 1-200 characters, not blank, no `/` or `\\` (ids are parts of URLs), no control
-#: characters, no spaces at either end, and not `.` or `..`.
-Id = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"^(?!\.\.?$)(?!\s)[^\x00-\x1f\x7f/\\]*(?<!\s)$")]
+#: characters, no spaces at either end, and not `.` or `..`. (Patterns end in \Z: `$` would
+#: let a trailing line break through.)
+Id = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"^(?!\.\.?\Z)(?!\s)[^\x00-\x1f\x7f/\\]*(?<!\s)\Z")]
 #: A short name (a status, an offer, a tag): 1-200 characters without control characters.
-Name = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")]
-Email = Annotated[str, Meta(max_length=254, pattern=r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+$")]
-Phone = Annotated[str, Meta(max_length=32, pattern=r"^\+?[0-9][0-9 ()./-]{2,30}$")]
+Name = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]*\Z")]
+Email = Annotated[str, Meta(max_length=254, pattern=r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\Z")]
+Phone = Annotated[str, Meta(max_length=32, pattern=r"^\+?[0-9][0-9 ()./-]{2,30}\Z")]
 #: A language: two letters (ISO 639-1), optionally with a region or script (`pl-PL`).
-Language = Annotated[str, Meta(max_length=20, pattern=r"^[a-z]{2}(?:[-_][A-Za-z0-9]{2,8})*$")]
+Language = Annotated[str, Meta(max_length=20, pattern=r"^[a-z]{2}(?:[-_][A-Za-z0-9]{2,8})*\Z")]
 Zone = Annotated[str, Meta(min_length=1, max_length=64)]
-Country = Annotated[str, Meta(pattern=r"^[A-Z]{2}$")]
-Currency = Annotated[str, Meta(pattern=r"^[A-Z]{3}$")]
-Url = Annotated[str, Meta(max_length=2000, pattern=r"^[^\x00-\x1f\x7f]*$")]
-Key = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")]
-EventType = Annotated[str, Meta(max_length=100, pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")]
-FieldName = Annotated[str, Meta(min_length=1, max_length=100, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+Country = Annotated[str, Meta(pattern=r"^[A-Z]{2}\Z")]
+Currency = Annotated[str, Meta(pattern=r"^[A-Z]{3}\Z")]
+Url = Annotated[str, Meta(max_length=2000, pattern=r"^[^\x00-\x1f\x7f]*\Z")]
+Key = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]*\Z")]
+EventType = Annotated[str, Meta(max_length=100, pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\Z")]
+FieldName = Annotated[str, Meta(min_length=1, max_length=100, pattern=r"^[A-Za-z_][A-Za-z0-9_]*\Z")]
+
+#: What each pattern above asks for, in words (msgspec's errors show the pattern itself).
+_FORMATS = {
+    Id: "an id: no `/` or `\\`, no control characters, no spaces at either end, not `.` or `..`",
+    Name: "text without control characters (line breaks, NUL)",
+    Email: "an email address: one `@` with text on both sides, no spaces",
+    Phone: "a phone number: digits, an optional leading +, spaces and ()./-",
+    Language: "a language code such as uk, lv or pl-PL",
+    Country: "a country code of two capital letters, such as UA",
+    Currency: "a currency code of three capital letters, such as UAH",
+    EventType: "an event name such as order.paid",
+    FieldName: "a field name of letters, digits and _",
+}
+_PATTERNS = {
+    f"Expected `str` matching regex {m.pattern!r}": f"expected {words}"
+    for kind, words in _FORMATS.items()
+    for m in get_args(kind)[1:]
+    if isinstance(m, Meta) and m.pattern
+}
+
+
+def explain(message: str) -> str:
+    """A msgspec validation message with its regular expression said in words."""
+    for pattern, words in _PATTERNS.items():
+        if message.startswith(pattern):
+            return words + message[len(pattern) :]
+    return message
 
 
 class ContactIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_defaults=True):
@@ -153,8 +181,10 @@ class Door:
             self.context = wire.Context(bundle.currency, names)
 
 
+@functools.lru_cache(maxsize=1024)
 def custom_spec(name: str, fields: tuple[EventField, ...]) -> EventSpec:
-    """A declared event as compiled into a bundle: every field required."""
+    """A declared event as compiled into a bundle: every field required. (Cached: runs read
+    their trigger's fields again at every step.)"""
     types = {f.name: DECLARABLE.get(f.type, STRING) for f in fields}
     return EventSpec(name, {"occurred_at": DATETIME, **types}, custom=True)
 
@@ -186,7 +216,7 @@ def read_event(text: str | bytes) -> EventInput:
     except wire.WireError as error:
         raise EventError(str(error)) from None
     except msgspec.ValidationError as error:
-        message, _, path = str(error).partition(" - at `")
+        message, _, path = explain(str(error)).partition(" - at `")
         field = path.rstrip("`").removeprefix("$").removeprefix(".") or "(the event)"
         raise EventError(f"{field}: {message}", [{"field": field, "message": message}]) from None
 

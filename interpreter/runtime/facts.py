@@ -105,10 +105,14 @@ def event_fields(event: EventRow, order: dict[str, Any] | None, bundle: Bundle) 
 
 
 def _types(event_type: str, bundle: Bundle) -> dict[str, Type]:
-    spec = BUILTIN_EVENTS.get(event_type)
-    if spec is None and event_type in bundle.events:
-        spec = custom_spec(event_type, bundle.events[event_type])
-    return payload_types(spec) if spec is not None else {}
+    if event_type in BUILTIN_EVENTS:
+        return _BUILTIN_TYPES[event_type]
+    if event_type in bundle.events:
+        return payload_types(custom_spec(event_type, bundle.events[event_type]))
+    return {}
+
+
+_BUILTIN_TYPES = {name: payload_types(spec) for name, spec in BUILTIN_EVENTS.items()}
 
 
 def event_roots(
