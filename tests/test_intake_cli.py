@@ -37,7 +37,9 @@ def test_worker_reads_events_from_a_redirected_file(tmp_path: Path) -> None:
     workspace.mkdir()
     (workspace / "quiz.scn").write_text(WORKSPACE, encoding="utf-8")
     events = tmp_path / "events.jsonl"
-    events.write_text(lines(quiz("ann", 95), "# a comment", quiz("bob", "many"), quiz("cid", "90")), encoding="utf-8")
+    conflict = {**quiz("ann", 91), "key": "q-ann"}  # a key accepted on line 1, with other content
+    events.write_text(lines(quiz("ann", 95), "# a comment", quiz("bob", "many"), quiz("cid", "90"), conflict,
+                            quiz("dan", 99)), encoding="utf-8")  # fmt: skip
     db = tmp_path / "scn.db"
     with events.open("rb") as stdin:
         process = subprocess.Popen(
@@ -46,7 +48,7 @@ def test_worker_reads_events_from_a_redirected_file(tmp_path: Path) -> None:
         )  # fmt: skip
         try:
             assert process.stdout is not None
-            replies = [json.loads(process.stdout.readline()) for _ in range(3)]
+            replies = [json.loads(process.stdout.readline()) for _ in range(5)]
             deadline = time.monotonic() + 20
             while time.monotonic() < deadline:
                 with sqlite3.connect(db) as conn:
@@ -58,15 +60,14 @@ def test_worker_reads_events_from_a_redirected_file(tmp_path: Path) -> None:
             _, errors = process.communicate(timeout=20)
     assert process.returncode == 0, errors.decode()
     assert "Pipe transport" not in errors.decode()
-    assert [r["line"] for r in replies] == [1, 3, 4]
-    assert replies[0]["key"] == "q-ann" and replies[2]["key"] == "q-cid"
+    assert [r["line"] for r in replies] == [1, 3, 4, 5, 6]
+    assert replies[0]["key"] == "q-ann" and replies[2]["key"] == "q-cid" and replies[4]["key"] == "q-dan"
+    assert replies[3]["errors"][0]["field"] == "key" and "accepted before with other content" in replies[3]["error"]
     assert replies[1]["errors"] == [{"field": "data.score", "message": replies[1]["errors"][0]["message"]}]
     assert "'many' is not a decimal number" in replies[1]["error"]
     with sqlite3.connect(db) as conn:
-        assert conn.execute("SELECT contact_id FROM list_members ORDER BY contact_id").fetchall() == [
-            ("ann",),
-            ("cid",),
-        ]
+        members = conn.execute("SELECT contact_id FROM list_members ORDER BY contact_id").fetchall()
+        assert members == [("ann",), ("cid",), ("dan",)]
 
 
 def simulate(workspace: Path, events: Path) -> subprocess.CompletedProcess[str]:
@@ -101,3 +102,26 @@ def test_simulate_refuses_an_events_file_with_a_located_error_per_bad_line(tmp_p
     events.write_text(lines(good), encoding="utf-8")
     done = simulate(tmp_path / "quiz.scn", events)
     assert done.returncode == 0 and "add to list quizzed" in done.stdout, done.stderr
+
+
+def test_worker_refuses_a_conflicting_key_alone_on_its_line_and_goes_on(tmp_path: Path) -> None:
+    workspace = tmp_path / "w"
+    workspace.mkdir()
+    (workspace / "quiz.scn").write_text(WORKSPACE, encoding="utf-8")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "scn", "worker", str(workspace), "--db", str(tmp_path / "scn.db"), "--events", "-"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert process.stdin is not None and process.stdout is not None
+        replies = []
+        for event in (quiz("ann", 95), quiz("ann", 91), quiz("bob", 92)):  # one at a time, each its own commit
+            process.stdin.write(lines(event).encode())
+            process.stdin.flush()
+            replies.append(json.loads(process.stdout.readline()))
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, errors = process.communicate(timeout=20)
+    assert process.returncode == 0, errors.decode()
+    assert [r.get("key") for r in replies] == ["q-ann", None, "q-bob"]
+    assert replies[1]["line"] == 2 and replies[1]["errors"][0]["field"] == "key"

@@ -113,17 +113,13 @@ async def _accept(engine: Engine, events: list[EventIn], numbers: list[int]) -> 
     is refused on its own line (the others are then committed one by one)."""
     try:
         results = await engine.accept(events)
-    except KeyConflict:
+    except KeyConflict as error:
         if len(events) == 1:
-            raise
+            errors = [{"field": "key", "message": str(error)}]
+            return [{"line": numbers[0], "error": str(error), "errors": errors}]
         replies = []
         for event, number in zip(events, numbers, strict=True):
-            try:
-                replies += await _accept(engine, [event], [number])
-            except KeyConflict as error:
-                replies.append(
-                    {"line": number, "error": str(error), "errors": [{"field": "key", "message": str(error)}]}
-                )
+            replies += await _accept(engine, [event], [number])
         return replies
     return [
         {"line": n, "key": e.key, "id": event_id, "duplicate": duplicate}
