@@ -192,6 +192,9 @@ def test_every_builtin_event_is_documented() -> None:
         for name in spec.fields:
             if name != "occurred_at" and name not in spec.carries:
                 assert f"`{name}`" in row, (spec.name, name)
+                # The first parenthesis after the field says its type, and whether it may be left out.
+                said = row.split(f"`{name}`", 1)[1].split(")", 1)[0]
+                assert ("optional" in said) == (name in spec.optional), (spec.name, name, said)
 
 
 def test_every_record_field_is_documented() -> None:
