@@ -172,6 +172,10 @@ class Door:
 
     def __init__(self, bundle: Bundle | None, custom: dict[str, EventSpec]) -> None:
         self.specs: dict[str, EventSpec] = {**custom, **BUILTIN_EVENTS}
+        #: Per event type: its `data` fields with their types, and those it must give.
+        self.types = {name: payload_types(spec) for name, spec in self.specs.items()}
+        self.required = {name: [f for f in self.types[name] if f not in spec.optional]
+                         for name, spec in self.specs.items()}  # fmt: skip
         self.attributes: dict[str, Type] = {}
         self.context = wire.Context()
         if bundle is not None:
@@ -231,12 +235,14 @@ def normalise(event: EventInput, now: dt.datetime, door: Door) -> EventIn:
     at = _when(event.at, now, problems)
     data = _data(event, spec, door, problems)
     contact = _contact(event.contact, door, problems)
-    _records(event, spec, door, problems)
+    if event.order is not None or event.item is not None or event.product is not None:
+        _records(event, door, problems)
     if problems.errors:
         raise EventError("; ".join(f"{e['field']}: {e['message']}" for e in problems.errors), problems.errors)
     assert at is not None
     key = event.key or f"auto:{uuid.uuid4()}"
-    event = msgspec.structs.replace(event, key=key, at=at, data=data, contact=contact)
+    if key is not event.key or at is not event.at or data is not event.data or contact is not event.contact:
+        event = msgspec.structs.replace(event, key=key, at=at, data=data, contact=contact)
     return EventIn(key, event.type, event.contact.id, ms_of(at), _encode(event).decode())
 
 
@@ -264,7 +270,9 @@ def _when(at: dt.datetime | None, now: dt.datetime, problems: _Problems) -> dt.d
 
 
 def _data(event: EventInput, spec: EventSpec, door: Door, problems: _Problems) -> dict[str, Any]:
-    types = payload_types(spec)
+    if not event.data and not door.required[spec.name] and not spec.carries:
+        return event.data
+    types = door.types[spec.name]
     data: dict[str, Any] = {}
     for name, value in event.data.items():
         if name not in types:
@@ -273,9 +281,9 @@ def _data(event: EventInput, spec: EventSpec, door: Door, problems: _Problems) -
         elif value is not None:
             typed = problems.read(f"data.{name}", wire.read_field, value, types[name], door.context)
             data[name] = wire.stored(typed)
-    for name, t in types.items():
-        if name not in spec.optional and event.data.get(name) is None:
-            problems.add(f"data.{name}", f"missing: {event.type} needs {name} ({t.name})")
+    for name in door.required[spec.name]:
+        if event.data.get(name) is None:
+            problems.add(f"data.{name}", f"missing: {event.type} needs {name} ({types[name].name})")
     for record in sorted(spec.carries):
         if getattr(event, record, None) is None:
             problems.add(record, f"missing: {event.type} carries an {record}")
@@ -310,7 +318,7 @@ def _contact(contact: ContactIn, door: Door, problems: _Problems) -> ContactIn:
     return msgspec.structs.replace(contact, attributes=attributes)
 
 
-def _records(event: EventInput, spec: EventSpec, door: Door, problems: _Problems) -> None:
+def _records(event: EventInput, door: Door, problems: _Problems) -> None:
     """The order, item and product: amounts that are numbers, in a currency scn knows."""
     order = event.order
     workspace = door.context.currency

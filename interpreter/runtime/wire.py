@@ -14,8 +14,9 @@ import datetime as dt
 import json
 import re
 from decimal import Decimal
-from itertools import accumulate
 from typing import Any
+
+import msgspec
 
 from ...stdlib.catalog import ISO_CURRENCIES
 from ..types import Money as MoneyType
@@ -62,18 +63,7 @@ def _constant(name: str) -> Any:
     raise WireError(f"{name} is not JSON: write numbers as digits")
 
 
-_STRIP_QUOTED = bytes(range(256)).translate(None, b'[]{}"')
-_QUOTED = re.compile(rb'"[^"]*"')
-_NESTING = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
-
-
-def depth(raw: bytes) -> int:
-    """How deeply arrays and objects nest in a JSON text (brackets inside strings do not count)."""
-    if raw.count(b"[") + raw.count(b"{") <= MAX_DEPTH:
-        return min(MAX_DEPTH, raw.count(b"[") + raw.count(b"{"))
-    # Escaped backslashes, then escaped quotes, go first: what is left of a string is its quotes.
-    brackets = _QUOTED.sub(b"", raw.replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, _STRIP_QUOTED))
-    return max(accumulate(_NESTING[b] for b in brackets), default=0)
+_DECODER = msgspec.json.Decoder(float_hook=Decimal)
 
 
 def read_json(raw: bytes | str) -> Any:
@@ -81,10 +71,55 @@ def read_json(raw: bytes | str) -> Any:
     nesting deeper than `MAX_DEPTH` are refused; numbers with a fraction or an exponent
     become Decimal exactly as written (never a binary float)."""
     data = raw.encode() if isinstance(raw, str) else raw
-    if depth(data) > MAX_DEPTH:
-        raise WireError(f"the JSON is nested more than {MAX_DEPTH} levels deep")
     try:
-        return json.loads(data, object_pairs_hook=_pairs, parse_float=Decimal, parse_constant=_constant)
+        document = _DECODER.decode(data)
+    except msgspec.DecodeError as error:
+        _slowly(data)  # says where, in lines and columns, and names NaN and Infinity
+        raise WireError(f"not valid JSON: {error}") from None
+    except RecursionError:
+        raise WireError(f"the JSON is nested more than {MAX_DEPTH} levels deep") from None
+    members, colons = _shape(document)
+    # Every colon of the text separates a member or sits in a string. Fewer members than
+    # that means a key was given twice (msgspec keeps the last): find which, the slow way.
+    # (A colon written as \u003a would hide one: such texts take the slow way too.)
+    if data.count(b":") != members + colons or b"\\u003" in data:
+        _slowly(data)
+    return document
+
+
+def _shape(document: Any) -> tuple[int, int]:
+    """(object members, colons inside strings) of a decoded document; WireError when it
+    nests deeper than `MAX_DEPTH`."""
+    members = 0
+    texts: list[str] = []  # keys and string values, counted together at the end
+    stack = [(document, 1)]
+    while stack:
+        node, level = stack.pop()
+        if level > MAX_DEPTH:
+            raise WireError(f"the JSON is nested more than {MAX_DEPTH} levels deep")
+        if type(node) is dict:
+            members += len(node)
+            texts.extend(node)
+            values: Any = node.values()
+        elif type(node) is list:
+            values = node
+        else:
+            if type(node) is str:
+                texts.append(node)
+            continue
+        for value in values:
+            kind = type(value)
+            if kind is str:
+                texts.append(value)
+            elif kind is dict or kind is list:
+                stack.append((value, level + 1))
+    return members, "".join(texts).count(":")
+
+
+def _slowly(data: bytes) -> None:
+    """Read with the standard library, whose hooks see every key and constant."""
+    try:
+        json.loads(data, object_pairs_hook=_pairs, parse_float=Decimal, parse_constant=_constant)
     except json.JSONDecodeError as error:
         raise WireError(f"not valid JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
     except UnicodeDecodeError as error:
