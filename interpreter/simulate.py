@@ -21,7 +21,7 @@ from .clock import VirtualClock
 from .compiler import compile_workspace
 from .runtime import Engine, EventInput, Settings
 from .runtime.batch import ms_of
-from .runtime.events import ContactIn
+from .runtime.events import ContactIn, EventError, read_event
 from .runtime.worker import import_pools
 from .store import SKIPPED, UNDELIVERED, Changes, ContactUpdate, SqliteStore, Store
 
@@ -60,20 +60,33 @@ class Result(msgspec.Struct, kw_only=True):
 
 
 def read_events(path: Path) -> list[EventInput]:
-    """Events from a JSON-lines file; every event needs its time (`at`)."""
-    events: list[EventInput] = []
-    decoder = msgspec.json.Decoder(EventInput)
+    """Events from a JSON-lines file, in time order; every event needs its time (`at`)."""
+    return read_timeline(path)[0]
+
+
+def read_timeline(path: Path) -> tuple[list[EventInput], list[str]]:
+    """Events from a JSON-lines file in time order, and where each is (`file:line`).
+
+    Every line is read as the API reads an event; the errors of all lines are reported
+    together, one `file:line: field: what was expected` each."""
+    located: list[tuple[EventInput, str]] = []
+    errors: list[str] = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         try:
-            event = decoder.decode(line)
-        except msgspec.DecodeError as error:
-            raise SimulationError(f"{path}:{number}: {error}") from error
+            event = read_event(line)
+        except EventError as error:
+            errors.append(f"{path}:{number}: {error}")
+            continue
         if event.at is None or event.at.tzinfo is None:
-            raise SimulationError(f"{path}:{number}: a simulated event needs `at` with a time zone")
-        events.append(event)
-    return sorted(events, key=lambda e: e.at or dt.datetime.min.replace(tzinfo=UTC))
+            errors.append(f"{path}:{number}: at: a simulated event needs `at` with its offset (...+02:00 or ...Z)")
+            continue
+        located.append((event, f"{path}:{number}"))
+    if errors:
+        raise SimulationError("\n".join(errors))
+    located.sort(key=lambda pair: pair[0].at or dt.datetime.min.replace(tzinfo=UTC))
+    return [e for e, _ in located], [where for _, where in located]
 
 
 def read_contacts(path: Path) -> list[ContactIn]:
@@ -94,9 +107,13 @@ async def simulate(
     contacts: list[ContactIn] | None = None,
     until: dt.timedelta = dt.timedelta(days=60),
     settings: Settings | None = None,
+    sources: list[str] | None = None,
 ) -> Result:
     """Run the workspace against ``events`` and go on ``until`` after the last one, so
-    runs still waiting then get their chance (and the ones waiting longer show as such)."""
+    runs still waiting then get their chance (and the ones waiting longer show as such).
+
+    Every event is checked against the workspace before anything runs (``sources``: where
+    each event comes from, for the errors)."""
     if not events:
         raise SimulationError("the timeline has no events")
     start = events[0].at
@@ -114,6 +131,7 @@ async def simulate(
         engine = Engine(store, clock, settings or Settings(code_seed=1, secret="simulation"), trace)
         await engine.install(compile_workspace(checked))
         await import_pools(store, checked)
+        _check(engine, events, sources)
         await _load_contacts(store, contacts or [], ms_of(start))
         last = events[-1].at
         assert last is not None
@@ -123,6 +141,18 @@ async def simulate(
     finally:
         await store.close()
     return Result(timeline=timeline, summary=summary)
+
+
+def _check(engine: Engine, events: list[EventInput], sources: list[str] | None) -> None:
+    errors = []
+    for index, event in enumerate(events):
+        try:
+            engine.event_in(event, event.at)
+        except EventError as error:
+            where = sources[index] if sources is not None else f"event {index + 1}"
+            errors += [f"{where}: {e['field']}: {e['message']}" for e in error.errors] or [f"{where}: {error}"]
+    if errors:
+        raise SimulationError("\n".join(errors))
 
 
 async def _load_contacts(store: Store, contacts: list[ContactIn], at: int) -> None:

@@ -169,7 +169,7 @@ def _run_simulate(args: argparse.Namespace) -> int:
     from .interpreter.simulate import (
         SimulationError,
         read_contacts,
-        read_events,
+        read_timeline,
         render_json,
         render_text,
         simulate,
@@ -183,11 +183,12 @@ def _run_simulate(args: argparse.Namespace) -> int:
     if not isinstance(checked, CheckResult):
         return EXIT_FINDINGS
     try:
-        events = read_events(Path(args.events))
+        events, sources = read_timeline(Path(args.events))
         contacts = read_contacts(Path(args.contacts)) if args.contacts else None
-        result = asyncio.run(simulate(checked, events, contacts, until))
+        result = asyncio.run(simulate(checked, events, contacts, until, sources=sources))
     except (OSError, SimulationError) as error:
-        print(f"scn simulate: {error}", file=sys.stderr)
+        for line in str(error).splitlines():  # one located error a line
+            print(f"scn simulate: {line}", file=sys.stderr)
         return EXIT_ERROR
     sys.stdout.write(render_json(result) if args.format == "json" else render_text(result))
     failed = sum(result.summary.failed.values())

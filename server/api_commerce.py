@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import msgspec
@@ -11,14 +10,16 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody
 
 from ..interpreter.checker import pool_codes
-from ..interpreter.runtime import EventInput
-from ..interpreter.runtime.events import ContactIn, EventError, OrderIn
+from ..interpreter.runtime import EventInput, wire
+from ..interpreter.runtime.events import ContactIn, Key, Name, OrderIn
 from ..interpreter.runtime.views import moment
 from ..interpreter.values import Money
+from ..stdlib.catalog import ISO_CURRENCIES
 from ..stdlib.coupons import CodeCheck, check_code
 from ..stdlib.loyalty import Discount, GroupStats, checkout_discount, group_statistics
 from .core import Core
 from .deps import After, AfterName, Limit, get_core, instant, not_found, require_api_key
+from .intake import accept, admit
 from .models import IssuedCode, IssuedCodePage, LedgerEntry, Strict
 from .problems import Problem
 
@@ -200,9 +201,11 @@ async def check(core: NamedDependency[Core], data: JSONBody[CodeQuery]) -> CodeA
     total = None
     if data.total is not None:
         try:
-            given = Decimal(data.total)
-        except InvalidOperation as error:
-            raise Problem(400, "invalid-request", f"total {data.total!r} is not a decimal amount") from error
+            given = wire.amount(data.total, False)
+        except wire.WireError as error:
+            raise Problem(400, "invalid-request", f"total: {error}") from error
+        if data.currency is not None and data.currency not in ISO_CURRENCIES:
+            raise Problem(400, "invalid-request", f"currency: {data.currency!r} is not an ISO 4217 currency")
         total = Money(given, data.currency or _bundle(core).currency or "XXX")
     found: CodeCheck = await check_code(
         core.store, _bundle(core), data.code, data.contact, now_ms=core.now_ms(), total=total, offer=data.offer
@@ -216,16 +219,18 @@ async def check(core: NamedDependency[Core], data: JSONBody[CodeQuery]) -> CodeA
 class Redemption(Strict):
     """A paid order that uses a code: checked, then recorded when the `order.paid` event is processed."""
 
-    code: str
+    code: Name
     contact: ContactIn
     order: OrderIn
-    key: str | None = None
+    key: Key | None = None
 
 
 @post("/coupons/redeem", status_code=202)
 async def redeem(core: NamedDependency[Core], data: JSONBody[Redemption]) -> CodeAnswer:
     """Check the code for this contact and order (409 with the reason when it cannot be
     used), then accept the `order.paid` event carrying it; its processing records the use."""
+    order = msgspec.structs.replace(data.order, coupon=data.code)
+    row = admit(core, EventInput(type="order.paid", key=data.key, contact=data.contact, order=order), "the order")
     total = (
         Money(data.order.total, data.order.currency or _bundle(core).currency or "XXX") if data.order.total else None
     )
@@ -233,12 +238,7 @@ async def redeem(core: NamedDependency[Core], data: JSONBody[Redemption]) -> Cod
                                         total=total, offer=data.order.offer)  # fmt: skip
     if not found.valid:
         raise Problem(409, "coupon-refused", f"code {data.code} cannot be used: {found.reason}", reason=found.reason)
-    order = msgspec.structs.replace(data.order, coupon=data.code)
-    event = EventInput(type="order.paid", key=data.key, contact=data.contact, order=order)
-    try:
-        await core.engine.accept([core.engine.event_in(event)])
-    except EventError as error:
-        raise Problem(422, "invalid-event", f"the order: {error}") from error
+    await accept(core, [row])
     return CodeAnswer(
         code=found.code, valid=True, reason=None, coupon=found.coupon, discount=found.discount,
         price_before=amount(found.price_before), price_after=amount(found.price_after),

@@ -18,6 +18,7 @@ from ..interpreter.runtime.views import channel_flags, moment
 from ..interpreter.store import LIVE, OutboxRow, RunRow
 from .core import Core
 from .deps import After, Id, Limit, get_core, instant, not_found, require_api_key
+from .intake import accept, admit
 from .models import (
     Accepted,
     AwardedBonus,
@@ -56,13 +57,23 @@ async def post_events(data: JSONBody[EventInput | list[EventInput]], core: Named
         raise Problem(413, "too-large", f"{len(events)} events in one request; send at most {MAX_BATCH}")
     rows = []
     now = core.clock.now()
+    errors: list[dict[str, Any]] = []
+    first: tuple[int, EventError] | None = None
     for index, event in enumerate(events):
         try:
             rows.append(core.engine.event_in(event, now))
         except EventError as error:
-            where = f"event {index} ({event.type})" if len(events) > 1 else f"the event ({event.type})"
-            raise Problem(422, "invalid-event", f"{where}: {error}; nothing was accepted", index=index) from error
-    results = await core.engine.accept(rows)
+            first = first or (index, error)
+            prefix = f"[{index}]." if isinstance(data, list) else ""
+            errors += [{**e, "field": prefix + e["field"], "event": index} for e in error.errors]
+    if first is not None:
+        index, refused = first
+        where = f"event {index} ({events[index].type})" if isinstance(data, list) else f"the event ({events[0].type})"
+        others = len(errors) - len(refused.errors)
+        more = f" (and {others} more errors)" if others else ""
+        raise Problem(422, "invalid-event", f"{where}: {refused}{more}; nothing was accepted", index=index,
+                      errors=errors)  # fmt: skip
+    results = await accept(core, rows)
     return EventsAccepted(
         accepted=[Accepted(key=r.key, id=i, duplicate=d) for r, (i, d) in zip(rows, results, strict=True)]
     )
@@ -71,8 +82,8 @@ async def post_events(data: JSONBody[EventInput | list[EventInput]], core: Named
 @post("/contacts", status_code=202)
 async def upsert_contact(data: JSONBody[ContactIn], core: NamedDependency[Core]) -> Accepted:
     """Create or update a contact (a `contact.updated` event, so it is ordered with the rest)."""
-    event = core.engine.event_in(EventInput(type="contact.updated", contact=data))
-    ((event_id, duplicate),) = await core.engine.accept([event])
+    event = admit(core, EventInput(type="contact.updated", contact=data), "the contact")
+    ((event_id, duplicate),) = await accept(core, [event])
     return Accepted(key=event.key, id=event_id, duplicate=duplicate)
 
 

@@ -14,12 +14,14 @@ from litestar.params import FromPath, FromQuery, JSONBody, PathParameter
 
 from ..interpreter.runtime import EventInput
 from ..interpreter.runtime.batch import Batch, ms_of
-from ..interpreter.runtime.events import ContactIn, EventError, OrderIn, ProductIn
+from ..interpreter.runtime.engine import KeyConflict
+from ..interpreter.runtime.events import ContactIn, EventError, Key, OrderIn, ProductIn, product_errors
 from ..interpreter.runtime.facts import TypedContactView, contact_zone
 from ..interpreter.store import Changes, OutboxRow
 from ..stdlib import messages
 from .core import Core
 from .deps import get_core, not_found, require_api_key
+from .intake import accept, admit
 from .models import Accepted, Strict
 from .problems import Problem
 
@@ -36,7 +38,7 @@ class OrderUpsert(Strict):
 
     contact: ContactIn
     order: OrderIn
-    key: str | None = None
+    key: Key | None = None
 
 
 @post("/orders", status_code=202)
@@ -45,17 +47,18 @@ async def upsert_order(core: NamedDependency[Core], data: JSONBody[OrderUpsert])
     kind = STATUS_EVENTS.get(status, "order.status_changed")
     extra = {"status": status} if kind == "order.status_changed" else {}
     event = EventInput(type=kind, key=data.key, contact=data.contact, order=data.order, data=extra)
-    try:
-        row = core.engine.event_in(event)
-    except EventError as error:
-        raise Problem(422, "invalid-event", f"the order: {error}") from error
-    ((event_id, duplicate),) = await core.engine.accept([row])
+    row = admit(core, event, "the order")
+    ((event_id, duplicate),) = await accept(core, [row])
     return Accepted(key=row.key, id=event_id, duplicate=duplicate)
 
 
 @post("/products", status_code=200)
 async def upsert_products(core: NamedDependency[Core], data: JSONBody[list[ProductIn]]) -> dict[str, int]:
     """Add or update catalogue products (used by recommendations)."""
+    errors = [e for index, p in enumerate(data) for e in product_errors(p, f"[{index}]")]
+    if errors:
+        raise Problem(422, "invalid-request", f"{errors[0]['field']}: {errors[0]['message']}; nothing was changed",
+                      errors=errors)  # fmt: skip
     now = core.now_ms()
     rows = [
         {"id": p.id, "name": p.name, "category": p.category, "price": str(p.price) if p.price is not None else None,
@@ -102,7 +105,13 @@ async def _run_import(core: Core, job: ImportJob, rows: list[tuple[int, dict[str
             except (msgspec.ValidationError, EventError) as error:
                 job.errors.append({"line": line, "error": str(error)})
         if events:
-            results = await core.engine.accept(events)
+            try:
+                results = await core.engine.accept(events)
+            except KeyConflict as error:  # the same file imported again, changed
+                results = []
+                job.errors.append(
+                    {"line": lines[0], "error": f"{error}; lines {lines[0]}-{lines[-1]} were not imported"}
+                )
             job.accepted += sum(1 for _, duplicate in results if not duplicate)
             job.duplicates += sum(1 for _, duplicate in results if duplicate)
         await asyncio.sleep(0)  # let requests in between chunks

@@ -16,6 +16,7 @@ from litestar.types import Message, Scope
 from .. import __version__
 from . import api_commerce, api_data, api_public, api_records, api_scenarios, devmail
 from .api_docs import assets_router, docs_router, render_plugins
+from .bodies import StrictRequest
 from .core import Core
 from .deps import API_KEY_HEADER
 from .devmail import MailSink
@@ -63,6 +64,7 @@ def create_app(
         exception_handlers={Problem: handle_problem, HTTPException: handle_http, Exception: handle_internal},
         before_send=[AllowHeader()],
         request_max_body_size=MAX_BODY,
+        request_class=StrictRequest,
         openapi_config=OpenAPIConfig(
             title="scn",
             version=__version__,

@@ -13,6 +13,8 @@ from typing import Any
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
+from ..interpreter.runtime.events import explain
+
 logger = logging.getLogger("scn.server")
 PROBLEM_JSON = "application/problem+json"
 
@@ -68,6 +70,7 @@ def handle_http(request: Request[Any, Any, Any], error: HTTPException) -> Respon
     status = error.status_code
     if isinstance(error, ValidationException):
         errors = [_named_choices(request, e) for e in error.extra] if isinstance(error.extra, list) else []
+        errors = [{**e, "message": explain(str(e.get("message")))} if isinstance(e, dict) else e for e in errors]
         first = errors[0] if errors and isinstance(errors[0], dict) else {}
         if first.get("choices"):  # the message says it all: no "(at status)" after it
             return problem_response(status, "invalid-request", first["message"], request, errors=errors)

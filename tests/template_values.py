@@ -15,7 +15,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from scn.interpreter.program import Bundle
-from scn.interpreter.runtime.facts import encode_attribute
+from scn.interpreter.runtime.wire import stored as encode_attribute
 from scn.interpreter.types import (
     BOOL,
     DATE,

@@ -14,13 +14,14 @@ import time
 import urllib.parse
 from pathlib import Path
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scn.interpreter.clock import WallClock
 from scn.interpreter.runtime import EventInput
-from scn.interpreter.store import PENDING, SENT, UNDELIVERED
+from scn.interpreter.store import PENDING, SENT, UNDELIVERED, Changes, ContactUpdate
 from scn.stdlib.delivery import RetryPolicy, Sender
 from scn.stdlib.delivery.base import HeaderError
 from scn.stdlib.delivery.email import MailDefaults, SmtpChannel, SmtpConfig, build_email
@@ -265,7 +266,12 @@ async def test_the_sender_loop_delivers_batch_after_batch_each_message_once() ->
 async def test_line_breaks_from_contact_data_never_reach_a_header() -> None:
     """A subject is one line: a line break in the data becomes a space, and the mail goes."""
     async with Harness(WORKSPACE, resources=RESOURCES) as h:
-        await h.play([registered(h, "eve", name="Eve\r\nBcc: victim@example.com\u2028X")])
+        with pytest.raises(msgspec.ValidationError, match="first_name"):
+            registered(h, "eve", name="Eve\r\nBcc: victim@example.com")  # the door refuses it
+        # Data that got into the store another way is kept to one line all the same.
+        fields = {"first_name": "Eve\r\nBcc: victim@example.com\u2028X", "email": "eve@example.com"}
+        await h.store.commit(Changes(contacts=[ContactUpdate(id="eve", at=0, fields=fields)]))
+        await h.play([h.event("contact.registered", "eve", person={"language": "en"})])
         ((message,),) = await h.rows("SELECT message FROM outbox WHERE status = 'pending'")
         assert json.loads(message)["subject"] == "Welcome, Eve Bcc: victim@example.com X!"
 

@@ -312,7 +312,7 @@ def test_unset_values_at_run_time() -> None:
                     "language": "uk",
                     "first_name": "Ann",
                     "last_name": "Ann",
-                    "attributes": {"seen_at": (START - DAY).isoformat(), "score": 2, "trial": 3_600_000},
+                    "attributes": {"seen_at": (START - DAY).isoformat(), "score": 2, "trial": "1h"},
                 },
             }
             await h.play(

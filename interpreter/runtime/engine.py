@@ -22,16 +22,15 @@ from typing import Any
 
 import msgspec
 
-from ...stdlib.catalog import BUILTIN_EVENTS
+from ...stdlib.catalog import EventSpec
 from ...stdlib.recommend import Recommender
 from ..clock import Clock, idle_until
 from ..compiler import program_digest
 from ..program import Bundle, Program, WaitFor
 from ..store import EXITED, RUNNING, Changes, EventIn, EventRow, RunRow, ScenarioRow, StepLog, Store, decode_json
-from ..types import Ref
 from .batch import Batch, ms_of
 from .evaluate import Env, condition
-from .events import EventInput, apply_projections, known_event_types, normalise
+from .events import Door, EventInput, apply_projections, custom_spec, normalise
 from .executor import Executor, Tracer
 from .facts import RunFacts, contact_zone, event_fields, event_roots
 from .membership import redeem, update_segments
@@ -44,6 +43,20 @@ DUE_SOON_MS = 100
 #: Events handled between two turns given to the rest of the event loop.
 YIELD_EVERY = 25
 logger = logging.getLogger("scn.runtime")
+
+
+class KeyConflict(Exception):
+    """An idempotency key already accepted with other content."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"the key {key!r} was accepted before with other content")
+        self.key = key
+
+
+def _content(payload: str) -> dict[str, Any]:
+    document: dict[str, Any] = decode_json(payload)
+    document.pop("at", None)
+    return document
 
 
 class Engine:
@@ -66,8 +79,8 @@ class Engine:
         self._awaited: set[str] = set()
         #: Event types anything reacts to (triggers, exits, waits).
         self._listened: set[str] = set()
-        self._references: dict[str, dict[str, str]] = {}
-        self._event_types: set[str] = set(BUILTIN_EVENTS)
+        #: What arriving events are checked against (the current workspace).
+        self.door = Door(None, {})
         self._wake = asyncio.Event()
         self._intake: list[tuple[list[EventIn], asyncio.Future[list[tuple[int, bool]]]]] = []
         self._intake_task: asyncio.Task[None] | None = None
@@ -109,10 +122,11 @@ class Engine:
     def _index(self) -> None:
         triggers: dict[str, list[tuple[str, int]]] = defaultdict(list)
         exits: dict[str, list[str]] = defaultdict(list)
-        custom: set[str] = set()
+        custom: dict[str, EventSpec] = {}
+        for version in sorted(self.bundles):  # the newest declaration of an event wins
+            custom.update({n: custom_spec(n, fields) for n, fields in self.bundles[version].events.items()})
         for name, row in self.scenarios.items():
             bundle = self.bundles[row.bundle]
-            custom |= set(bundle.events)
             if row.state != "active" or name not in bundle.scenarios:
                 continue
             program = bundle.scenarios[name]
@@ -128,11 +142,7 @@ class Engine:
                 awaited |= {i.event for i in program.instructions if isinstance(i, WaitFor)}
         self._triggers, self._exits, self._awaited = dict(triggers), dict(exits), awaited
         self._listened = set(self._triggers) | set(self._exits) | awaited
-        self._event_types = known_event_types(custom)
-        self._references = {
-            name: {f: t.kind for f, t in spec.fields.items() if isinstance(t, Ref)}
-            for name, spec in BUILTIN_EVENTS.items()
-        }
+        self.door = Door(self.current, custom)
 
     async def install(self, bundle: Bundle, files: dict[str, str] | None = None) -> dict[str, int]:
         """Store a compiled workspace; scenarios whose program changed get a new version.
@@ -166,12 +176,13 @@ class Engine:
     def event_in(self, event: EventInput, now: dt.datetime | None = None) -> EventIn:
         """The row an input event becomes (``now`` for events without a time: one reading
         of the clock for a whole request)."""
-        return normalise(event, now or self.clock.now(), self._event_types)
+        return normalise(event, now or self.clock.now(), self.door)
 
     async def accept(self, events: list[EventIn]) -> list[tuple[int, bool]]:
         """Commit events durably; returns (id, duplicate) for each once they are on disk.
 
         Callers that arrive while a commit is under way wait for the next one and share it.
+        A key already accepted with other content raises KeyConflict, and nothing is accepted.
         """
         future: asyncio.Future[list[tuple[int, bool]]] = asyncio.get_running_loop().create_future()
         self._intake.append((events, future))
@@ -179,12 +190,45 @@ class Engine:
             self._intake_task = asyncio.create_task(self._commit_intake())
         return await future
 
+    async def _admitted(
+        self, waiting: list[tuple[list[EventIn], asyncio.Future[list[tuple[int, bool]]]]]
+    ) -> list[tuple[list[EventIn], asyncio.Future[list[tuple[int, bool]]]]]:
+        """The requests of one group commit whose keys fit: a known idempotency key sent
+        with different content (its `at` aside: a retry may stamp a new one) fails its
+        request with KeyConflict, and nothing of that request is accepted. One look-up for
+        the whole group, so that checking keys does not break the group commit up. Keys
+        made up by the door are new by construction."""
+        keys = {e.key for batch, _ in waiting for e in batch if not e.key.startswith("auto:")}
+        if not keys:
+            return waiting
+        known = {key: _content(payload) for key, payload in (await self.store.payloads_by_key(keys)).items()}
+        admitted = []
+        for batch, future in waiting:
+            mine: dict[str, Any] = {}
+            clash = None
+            for event in batch:
+                if event.key.startswith("auto:"):
+                    continue
+                content = _content(event.payload)
+                before = mine.get(event.key, known.get(event.key))
+                if before is not None and before != content:
+                    clash = event.key
+                    break
+                mine[event.key] = content
+            if clash is not None:
+                future.set_exception(KeyConflict(clash))
+                continue
+            known.update(mine)  # a later request of this group with the same key is compared too
+            admitted.append((batch, future))
+        return admitted
+
     async def _commit_intake(self) -> None:
         while self._intake:
             waiting, self._intake = self._intake, []
-            events = [e for batch, _ in waiting for e in batch]
             try:
-                results = await self.store.append_events(events, ms_of(self.clock.now()))
+                waiting = await self._admitted(waiting)
+                events = [e for batch, _ in waiting for e in batch]
+                results = await self.store.append_events(events, ms_of(self.clock.now())) if events else []
             except Exception as error:
                 for _, future in waiting:
                     if not future.done():
@@ -377,10 +421,9 @@ class Engine:
             if order is not None:
                 await redeem(batch, self.current, event, order, self._coupon_tracer(batch, event.contact_id))
         contact = await batch.contact(event.contact_id)
-        references = self._references.get(event.type, {})
-        await self._exits_for(batch, event, order_id, contact, order, references)
-        await self._resume_for(batch, event, order_id, contact, order, references)
-        await self._triggers_for(batch, event, order_id, contact, order, references)
+        await self._exits_for(batch, event, order_id, contact, order)
+        await self._resume_for(batch, event, order_id, contact, order)
+        await self._triggers_for(batch, event, order_id, contact, order)
 
     async def _default_group(self, batch: Batch, bundle: Bundle, contact_id: str, at: int) -> None:
         """A contact without a group joins the default group (the Skyservice habit)."""
@@ -397,23 +440,23 @@ class Engine:
 
     async def _where(
         self, batch: Batch, expression: Any, bundle: Bundle, event: EventRow, contact: dict[str, Any],
-        order: dict[str, Any] | None, references: dict[str, str], run: RunRow | None,
+        order: dict[str, Any] | None, run: RunRow | None,
     ) -> bool:  # fmt: skip
         if expression is None:
             return True
-        roots = event_roots(event, contact, order, bundle, references)
+        roots = event_roots(event, contact, order, bundle)
         if run is not None:
             roots["run"] = RunView(run.started_at, run.variant)
             trigger = await batch.event(run.trigger_event)
             if trigger is not None:
-                roots["trigger"] = EventView(event_fields(trigger, await batch.order(run.order_id)))
+                roots["trigger"] = EventView(event_fields(trigger, await batch.order(run.order_id), bundle))
         env = Env(roots, bundle, RunFacts(batch, bundle, event.contact_id), batch.now,
                   contact_zone(contact, self.settings.default_timezone))  # fmt: skip
         return await condition(expression, env)
 
     async def _exits_for(
         self, batch: Batch, event: EventRow, order_id: str | None, contact: dict[str, Any],
-        order: dict[str, Any] | None, references: dict[str, str],
+        order: dict[str, Any] | None,
     ) -> None:  # fmt: skip
         scenarios = set(self._exits.get(event.type, ()))
         if not scenarios:
@@ -425,7 +468,7 @@ class Engine:
             program = bundle.scenarios[run.scenario]
             for goal in program.exits:
                 if goal.event == event.type and await self._where(
-                    batch, goal.where, bundle, event, contact, order, references, run
+                    batch, goal.where, bundle, event, contact, order, run
                 ):
                     run.status = EXITED
                     run.reason = f"exit when {goal.event}"
@@ -438,7 +481,7 @@ class Engine:
 
     async def _resume_for(
         self, batch: Batch, event: EventRow, order_id: str | None, contact: dict[str, Any],
-        order: dict[str, Any] | None, references: dict[str, str],
+        order: dict[str, Any] | None,
     ) -> None:  # fmt: skip
         if event.type not in self._awaited:
             return
@@ -447,15 +490,13 @@ class Engine:
                 continue
             bundle = await self.bundle(run.bundle)
             waiting = bundle.scenarios[run.scenario].instructions[run.position]
-            if await self._where(
-                batch, getattr(waiting, "where", None), bundle, event, contact, order, references, run
-            ):
+            if await self._where(batch, getattr(waiting, "where", None), bundle, event, contact, order, run):
                 paused = self.scenarios[run.scenario].state == "paused"
-                await self.executor.resume(batch, run, event.type, hold=paused)
+                await self.executor.resume(batch, run, event.type, hold=paused, since=event.occurred_at)
 
     async def _triggers_for(
         self, batch: Batch, event: EventRow, order_id: str | None, contact: dict[str, Any],
-        order: dict[str, Any] | None, references: dict[str, str],
+        order: dict[str, Any] | None,
     ) -> None:  # fmt: skip
         started: set[str] = set()
         for scenario, index in self._triggers.get(event.type, ()):
@@ -465,7 +506,7 @@ class Engine:
             bundle = self.bundles[row.bundle]
             program = bundle.scenarios[scenario]
             trigger = program.triggers[index]
-            if not await self._where(batch, trigger.where, bundle, event, contact, order, references, None):
+            if not await self._where(batch, trigger.where, bundle, event, contact, order, None):
                 continue
             run_order = order_id if "order" in program.carries else None
             refusal = await self._entry_refusal(batch, program, event.contact_id, run_order)
@@ -494,7 +535,7 @@ class Engine:
             )
             batch.add_run(run)
             self._trace(batch, run, "start", f"on {event.type}", "started", f"run {run.id}")
-            await self.executor.advance(batch, run, EventView(event_fields(event, order)))
+            await self.executor.advance(batch, run, EventView(event_fields(event, order, bundle)), event.occurred_at)
 
     async def _entry_refusal(self, batch: Batch, program: Program, contact_id: str, order_id: str | None) -> str | None:
         """Why an entry rule keeps a contact out of a scenario now, or None."""

@@ -8,114 +8,378 @@ data in an event update the store's records (projections) before scenarios see i
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any, get_args
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
+from msgspec import Meta
 
-from ...stdlib.catalog import BUILTIN_EVENTS
+from ...stdlib.catalog import BUILTIN_EVENTS, ISO_CURRENCIES, LANGUAGES, EventSpec
 from ...stdlib.recommend import item_key
+from ..program import Bundle, EventField
 from ..store import EventIn, EventRow, OrderUpdate
+from ..types import DATETIME, DECLARABLE, STRING, Type
 from ..values import to_decimal
+from . import wire
 from .batch import Batch, ms_of
 from .views import ADDRESS_FIELDS, CHANNELS, PAID_STATUSES
 
 UTC = dt.UTC
 
 
+#: An id: 1-200 characters, not blank, no `/` or `\\` (ids are parts of URLs), no control
+#: characters, no spaces at either end, and not `.` or `..`. (Patterns end in \Z: `$` would
+#: let a trailing line break through.)
+Id = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"^(?!\.\.?\Z)(?!\s)[^\x00-\x1f\x7f/\\]*(?<!\s)\Z")]
+#: A short name (a status, an offer, a tag): 1-200 characters without control characters.
+Name = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]*\Z")]
+Email = Annotated[str, Meta(max_length=254, pattern=r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\Z")]
+Phone = Annotated[str, Meta(max_length=32, pattern=r"^\+?[0-9][0-9 ()./-]{2,30}\Z")]
+#: A language: two letters (ISO 639-1), optionally with a region or script (`pl-PL`).
+Language = Annotated[str, Meta(max_length=20, pattern=r"^[a-z]{2}(?:[-_][A-Za-z0-9]{2,8})*\Z")]
+Zone = Annotated[str, Meta(min_length=1, max_length=64)]
+Country = Annotated[str, Meta(pattern=r"^[A-Z]{2}\Z")]
+Currency = Annotated[str, Meta(pattern=r"^[A-Z]{3}\Z")]
+Url = Annotated[str, Meta(max_length=2000, pattern=r"^[^\x00-\x1f\x7f]*\Z")]
+Key = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]*\Z")]
+EventType = Annotated[str, Meta(max_length=100, pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\Z")]
+FieldName = Annotated[str, Meta(min_length=1, max_length=100, pattern=r"^[A-Za-z_][A-Za-z0-9_]*\Z")]
+
+#: What each pattern above asks for, in words (msgspec's errors show the pattern itself).
+_FORMATS = {
+    Id: "an id: no `/` or `\\`, no control characters, no spaces at either end, not `.` or `..`",
+    Name: "text without control characters (line breaks, NUL)",
+    Email: "an email address: one `@` with text on both sides, no spaces",
+    Phone: "a phone number: digits, an optional leading +, spaces and ()./-",
+    Language: "a language code such as uk, lv or pl-PL",
+    Country: "a country code of two capital letters, such as UA",
+    Currency: "a currency code of three capital letters, such as UAH",
+    EventType: "an event name such as order.paid",
+    FieldName: "a field name of letters, digits and _",
+}
+_PATTERNS = {
+    f"Expected `str` matching regex {m.pattern!r}": f"expected {words}"
+    for kind, words in _FORMATS.items()
+    for m in get_args(kind)[1:]
+    if isinstance(m, Meta) and m.pattern
+}
+
+
+def explain(message: str) -> str:
+    """A msgspec validation message with its regular expression said in words."""
+    for pattern, words in _PATTERNS.items():
+        if message.startswith(pattern):
+            return words + message[len(pattern) :]
+    return message
+
+
 class ContactIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_defaults=True):
-    id: str
-    email: str | None = None
-    phone: str | None = None
-    push_token: str | None = None
-    first_name: str | None = None
-    last_name: str | None = None
-    language: str | None = None
-    timezone: str | None = None
-    country: str | None = None
-    group: str | None = None
+    id: Id
+    email: Email | None = None
+    phone: Phone | None = None
+    push_token: Annotated[str, Meta(max_length=4096)] | None = None
+    first_name: Name | None = None
+    last_name: Name | None = None
+    language: Language | None = None
+    #: An IANA time zone name, e.g. Europe/Kyiv.
+    timezone: Zone | None = None
+    country: Country | None = None
+    group: Name | None = None
     #: Per channel: is the contact subscribed? (Unsubscribes arrive as events too.)
     subscriptions: dict[str, bool] | None = None
-    attributes: dict[str, Any] | None = None
-    tags: list[str] | None = None
+    attributes: Annotated[dict[FieldName, Any], Meta(max_length=100)] | None = None
+    tags: Annotated[list[Name], Meta(max_length=100)] | None = None
 
 
 class ItemIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_defaults=True):
-    product_id: str | None = None
-    sku: str | None = None
-    name: str | None = None
-    category: str | None = None
-    offer: str | None = None
-    tariff: str | None = None
+    product_id: Id | None = None
+    sku: Name | None = None
+    name: Name | None = None
+    category: Name | None = None
+    offer: Name | None = None
+    tariff: Name | None = None
     quantity: Decimal = Decimal(1)
     price: Decimal | None = None
     total: Decimal | None = None
-    status: str | None = None
-    url: str | None = None
-    image: str | None = None
+    status: Name | None = None
+    url: Url | None = None
+    image: Url | None = None
 
 
 class OrderIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_defaults=True):
-    id: str
-    number: str | None = None
-    status: str | None = None
-    offer: str | None = None
-    tariff: str | None = None
+    id: Id
+    number: Name | None = None
+    status: Name | None = None
+    offer: Name | None = None
+    tariff: Name | None = None
+    #: Money: a decimal string ("120.00") or a JSON number read exactly as written; in `currency`.
     total: Decimal | None = None
-    currency: str | None = None
-    coupon: str | None = None
-    items: list[ItemIn] | None = None
+    currency: Currency | None = None
+    coupon: Name | None = None
+    items: Annotated[list[ItemIn], Meta(max_length=1000)] | None = None
     created_at: dt.datetime | None = None
     paid_at: dt.datetime | None = None
 
 
 class ProductIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_defaults=True):
-    id: str
-    name: str | None = None
-    category: str | None = None
+    id: Id
+    name: Name | None = None
+    category: Name | None = None
     price: Decimal | None = None
-    currency: str | None = None
-    url: str | None = None
-    image: str | None = None
+    currency: Currency | None = None
+    url: Url | None = None
+    image: Url | None = None
     created_at: dt.datetime | None = None
 
 
 class EventInput(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_defaults=True):
     """An event as producers send it (one JSON object; `scn simulate` reads one per line)."""
 
-    type: str
+    type: EventType
     contact: ContactIn
-    #: Sending the same key twice records the event once.
-    key: str | None = None
+    #: Sending the same key twice records the event once (a different payload under a known key is refused).
+    key: Key | None = None
+    #: When it happened (with its offset); waits count from it. Defaults to when it is received.
     at: dt.datetime | None = None
     order: OrderIn | None = None
     item: ItemIn | None = None
     product: ProductIn | None = None
-    data: dict[str, Any] = msgspec.field(default_factory=dict)
+    #: The event's own fields, each in the wire form of its declared type (docs/api.md).
+    data: Annotated[dict[FieldName, Any], Meta(max_length=100)] = msgspec.field(default_factory=dict)
 
 
 _encode = msgspec.json.Encoder().encode
+#: An `at` this far ahead of the receiving clock is taken as "now" (clocks disagree a little).
+MAX_SKEW = dt.timedelta(minutes=5)
+#: Events cannot have happened before this.
+EARLIEST = dt.datetime(2000, 1, 1, tzinfo=UTC)
 
 
 class EventError(ValueError):
-    """An event that cannot be accepted (bad time, unknown type): the message says why."""
+    """An event that cannot be accepted: ``errors`` names each bad field and what was expected."""
+
+    def __init__(self, message: str, errors: list[dict[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.errors = errors or []
 
 
-def normalise(event: EventInput, now: dt.datetime, known_types: set[str]) -> EventIn:
-    """The row an input event becomes; raises EventError for events that make no sense."""
-    if event.type not in known_types:
-        raise EventError(f"unknown event type {event.type!r}")
-    at = event.at or now
-    if at.tzinfo is None:
-        raise EventError("`at` needs a time zone, e.g. 2025-03-01T10:00:00+02:00 or ...Z")
-    occurred = ms_of(at)
+class Door:
+    """What arriving events are checked against: every event type in use and the current
+    workspace (its currency, declared names, attributes)."""
+
+    def __init__(self, bundle: Bundle | None, custom: dict[str, EventSpec]) -> None:
+        self.specs: dict[str, EventSpec] = {**custom, **BUILTIN_EVENTS}
+        #: Per event type: its `data` fields with their types, and those it must give.
+        self.types = {name: payload_types(spec) for name, spec in self.specs.items()}
+        self.required = {name: [f for f in self.types[name] if f not in spec.optional]
+                         for name, spec in self.specs.items()}  # fmt: skip
+        self.attributes: dict[str, Type] = {}
+        self.context = wire.Context()
+        if bundle is not None:
+            self.attributes = {n: DECLARABLE[t] for n, t in bundle.attributes.items() if t in DECLARABLE}
+            names = {"list": set(bundle.lists), "segment": set(bundle.segments), "group": set(bundle.groups),
+                     "coupon": set(bundle.coupons)}  # fmt: skip
+            self.context = wire.Context(bundle.currency, names)
+
+
+@functools.lru_cache(maxsize=1024)
+def custom_spec(name: str, fields: tuple[EventField, ...]) -> EventSpec:
+    """A declared event as compiled into a bundle: every field required. (Cached: runs read
+    their trigger's fields again at every step.)"""
+    types = {f.name: DECLARABLE.get(f.type, STRING) for f in fields}
+    return EventSpec(name, {"occurred_at": DATETIME, **types}, custom=True)
+
+
+def payload_types(spec: EventSpec) -> dict[str, Type]:
+    """An event's own fields (its `data`), with their types."""
+    return {n: t for n, t in spec.fields.items() if n != "occurred_at" and n not in spec.carries}
+
+
+class _Problems:
+    def __init__(self) -> None:
+        self.errors: list[dict[str, str]] = []
+
+    def add(self, field: str, message: str) -> None:
+        self.errors.append({"field": field, "message": message})
+
+    def read(self, field: str, reader: Any, *args: Any) -> Any:
+        try:
+            return reader(*args)
+        except wire.WireError as error:
+            self.add(field, str(error))
+            return None
+
+
+def read_event(text: str | bytes) -> EventInput:
+    """One event from its JSON text, read as the API reads a body; EventError says why not."""
+    try:
+        return msgspec.convert(wire.read_json(text), EventInput, strict=False)
+    except wire.WireError as error:
+        raise EventError(str(error)) from None
+    except msgspec.ValidationError as error:
+        message, _, path = explain(str(error)).partition(" - at `")
+        field = path.rstrip("`").removeprefix("$").removeprefix(".") or "(the event)"
+        raise EventError(f"{field}: {message}", [{"field": field, "message": message}]) from None
+
+
+def normalise(event: EventInput, now: dt.datetime, door: Door) -> EventIn:
+    """The row an input event becomes, its fields in their canonical form; raises EventError
+    naming every field that does not fit."""
+    spec = door.specs.get(event.type)
+    if spec is None:
+        raise EventError(f"unknown event type {event.type!r}", [{"field": "type", "message": "unknown event type"}])
+    problems = _Problems()
+    at = _when(event.at, now, problems)
+    data = _data(event, spec, door, problems)
+    contact = _contact(event.contact, door, problems)
+    if event.order is not None or event.item is not None or event.product is not None:
+        _records(event, door, problems)
+    if problems.errors:
+        raise EventError("; ".join(f"{e['field']}: {e['message']}" for e in problems.errors), problems.errors)
+    assert at is not None
     key = event.key or f"auto:{uuid.uuid4()}"
-    if at.tzinfo is not UTC:
+    if key is not event.key or at is not event.at or data is not event.data or contact is not event.contact:
+        event = msgspec.structs.replace(event, key=key, at=at, data=data, contact=contact)
+    return EventIn(key, event.type, event.contact.id, ms_of(at), _encode(event).decode())
+
+
+def _when(at: dt.datetime | None, now: dt.datetime, problems: _Problems) -> dt.datetime | None:
+    """When it happened: as given, but never after it was received (up to `MAX_SKEW` ahead is
+    a clock that runs fast, taken as now; further ahead is refused)."""
+    if at is None:
+        return now.astimezone(UTC)
+    if at.tzinfo is None:
+        problems.add("at", "needs its offset, e.g. 2025-03-01T10:00:00+02:00 or ...Z")
+        return None
+    try:
         at = at.astimezone(UTC)
-    if key is not event.key or at is not event.at:
-        event = msgspec.structs.replace(event, key=key, at=at)
-    return EventIn(key, event.type, event.contact.id, occurred, _encode(event).decode())
+    except OverflowError:
+        problems.add("at", "out of range")
+        return None
+    if at > now + MAX_SKEW:
+        problems.add("at", f"{at:%Y-%m-%d %H:%M:%S}Z is in the future (received at {now.astimezone(UTC):%H:%M:%S}Z): "
+                           "check the sender's clock")  # fmt: skip
+        return None
+    if at < EARLIEST:
+        problems.add("at", f"{at:%Y-%m-%d} is before {EARLIEST:%Y-%m-%d}: is it in seconds instead of a date?")
+        return None
+    return min(at, now.astimezone(UTC))
+
+
+def _data(event: EventInput, spec: EventSpec, door: Door, problems: _Problems) -> dict[str, Any]:
+    if not event.data and not door.required[spec.name] and not spec.carries:
+        return event.data
+    types = door.types[spec.name]
+    data: dict[str, Any] = {}
+    for name, value in event.data.items():
+        if name not in types:
+            expected = ", ".join(types) or "none"
+            problems.add(f"data.{name}", f"{event.type} has no field {name} (its fields: {expected})")
+        elif value is not None:
+            typed = problems.read(f"data.{name}", wire.read_field, value, types[name], door.context)
+            data[name] = wire.stored(typed)
+    for name in door.required[spec.name]:
+        if event.data.get(name) is None:
+            problems.add(f"data.{name}", f"missing: {event.type} needs {name} ({types[name].name})")
+    for record in sorted(spec.carries):
+        if getattr(event, record, None) is None:
+            problems.add(record, f"missing: {event.type} carries an {record}")
+    return data
+
+
+def _contact(contact: ContactIn, door: Door, problems: _Problems) -> ContactIn:
+    if contact.timezone is not None and not known_zone(contact.timezone):
+        problems.add("contact.timezone", f"{contact.timezone!r} is not an IANA time zone such as Europe/Kyiv")
+    if contact.language is not None and contact.language[:2] not in LANGUAGES:
+        problems.add("contact.language", f"{contact.language!r} is not a language scn knows (uk, lv, pl, en…)")
+    groups = door.context.names.get("group") if door.context.names is not None else None
+    if contact.group is not None and groups is not None and contact.group not in groups:
+        problems.add("contact.group", f"no group `{contact.group}` is declared in the workspace")
+    for channel in contact.subscriptions or {}:
+        if channel not in CHANNELS:
+            problems.add(f"contact.subscriptions.{channel}", f"not a channel ({', '.join(CHANNELS)})")
+    if not contact.attributes:
+        return contact
+    attributes: dict[str, Any] = {}
+    for name, value in contact.attributes.items():
+        field = f"contact.attributes.{name}"
+        if name in door.attributes and value is not None:
+            attributes[name] = wire.stored(problems.read(field, wire.read_field, value, door.attributes[name],
+                                                         door.context))  # fmt: skip
+        elif isinstance(value, str):
+            attributes[name] = problems.read(field, wire.text, value)
+        elif value is None or isinstance(value, bool | int | Decimal):
+            attributes[name] = value
+        else:
+            problems.add(field, "expected a string, a number, true or false (declare the attribute for other types)")
+    return msgspec.structs.replace(contact, attributes=attributes)
+
+
+def _records(event: EventInput, door: Door, problems: _Problems) -> None:
+    """The order, item and product: amounts that are numbers, in a currency scn knows."""
+    order = event.order
+    workspace = door.context.currency
+    if order is not None:
+        currency = order.currency
+        if currency is not None and currency not in ISO_CURRENCIES:
+            problems.add("order.currency", f"{currency!r} is not a currency scn knows (ISO 4217, e.g. EUR, UAH, PLN)")
+        elif currency is not None and workspace is not None and currency != workspace:
+            problems.add("order.currency", f"{currency}: the workspace's money is in {workspace} (its `currency`)")
+        amounts = [("order.total", order.total)]
+        for index, item in enumerate(order.items or []):
+            where = f"order.items[{index}]"
+            amounts += [(f"{where}.price", item.price), (f"{where}.total", item.total)]
+            _quantity(f"{where}.quantity", item.quantity, problems)
+        for field, value in amounts:
+            if value is not None:
+                problems.read(field, wire.amount, value, False)
+        if order.total is not None and currency is None and workspace is None:
+            problems.add("order.currency", "missing: an order's total needs its currency (or declare `currency`)")
+        for field, moment in (("order.created_at", order.created_at), ("order.paid_at", order.paid_at)):
+            if moment is not None and moment.tzinfo is None:
+                problems.add(field, "needs its offset, e.g. 2025-03-01T10:00:00+02:00 or ...Z")
+    if event.item is not None:
+        for field, value in (("item.price", event.item.price), ("item.total", event.item.total)):
+            if value is not None:
+                problems.read(field, wire.amount, value, False)
+        _quantity("item.quantity", event.item.quantity, problems)
+    if event.product is not None:
+        _product("product", event.product, problems)
+
+
+def product_errors(product: ProductIn, where: str = "product") -> list[dict[str, str]]:
+    """What does not fit in a catalogue product (its price, currency, time)."""
+    problems = _Problems()
+    _product(where, product, problems)
+    return problems.errors
+
+
+def _product(where: str, product: ProductIn, problems: _Problems) -> None:
+    if product.price is not None:
+        problems.read(f"{where}.price", wire.amount, product.price, False)
+    if product.currency is not None and product.currency not in ISO_CURRENCIES:
+        problems.add(f"{where}.currency", f"{product.currency!r} is not a currency scn knows (ISO 4217)")
+    if product.created_at is not None and product.created_at.tzinfo is None:
+        problems.add(f"{where}.created_at", "needs its offset, e.g. 2025-03-01T10:00:00+02:00 or ...Z")
+
+
+def _quantity(field: str, value: Decimal, problems: _Problems) -> None:
+    number = problems.read(field, wire.amount, value, False)
+    if number is not None and number <= 0:
+        problems.add(field, f"{number} items: a quantity is above 0")
+
+
+@functools.lru_cache(maxsize=1024)
+def known_zone(name: str) -> bool:
+    """Is ``name`` an IANA time zone (Europe/Kyiv, UTC)?"""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 # ---------------------------------------------------------------- projections
@@ -274,7 +538,3 @@ async def _course(batch: Batch, event: EventRow, data: dict[str, Any]) -> None:
     elif event.type == "course.completed":
         progress = Decimal(100)
     await batch.set_course(event.contact_id, course, tariff, progress)
-
-
-def known_event_types(custom: set[str]) -> set[str]:
-    return set(BUILTIN_EVENTS) | custom

@@ -45,9 +45,10 @@ from ..timing import after_quiet_hours, next_time_of_day
 from ..values import Money, Percent, to_decimal
 from .batch import Batch, ms_of
 from .evaluate import Env, EvaluationError, as_timedelta, condition, deciding_part, evaluate, literal
-from .facts import RunFacts, contact_zone, encode_attribute, event_fields, run_roots
+from .facts import RunFacts, contact_zone, event_fields, run_roots
 from .settings import Settings
 from .views import ADDRESS_FIELDS, BonusView, CouponView, EventView, OrderView, channel_flags, moment
+from .wire import stored
 
 UTC = dt.UTC
 #: A program has no loops, so a run that takes this many steps at once has a bug.
@@ -67,11 +68,14 @@ class Executor:
 
     # ------------------------------------------------------------ the loop
 
-    async def advance(self, batch: Batch, run: RunRow, trigger: EventView | None = None) -> None:
-        """Run ``run`` from its position while it is running."""
+    async def advance(
+        self, batch: Batch, run: RunRow, trigger: EventView | None = None, since: int | None = None
+    ) -> None:
+        """Run ``run`` from its position while it is running. ``since`` (ms): when the event
+        that moves it happened; its waits count from then, not from when it was processed."""
         bundle = self.bundles[run.bundle]
         program = bundle.scenarios[run.scenario]
-        context = _RunContext(self, batch, bundle, program, run, trigger)
+        context = _RunContext(self, batch, bundle, program, run, trigger, since)
         steps = 0
         while run.status == RUNNING:
             steps += 1
@@ -113,7 +117,9 @@ class Executor:
         run.updated_at = batch.now_ms
         run.dirty = True
 
-    async def resume(self, batch: Batch, run: RunRow, event_type: str, *, hold: bool = False) -> None:
+    async def resume(
+        self, batch: Batch, run: RunRow, event_type: str, *, hold: bool = False, since: int | None = None
+    ) -> None:
         """An awaited event came: go on after the `wait for`.
 
         With ``hold`` (the scenario is paused) the run only notes that the event came and
@@ -133,7 +139,7 @@ class Executor:
             return
         run.status = RUNNING
         run.wake_at = None
-        await self.advance(batch, run)
+        await self.advance(batch, run, since=since)
 
 
 class _RunContext:
@@ -141,9 +147,12 @@ class _RunContext:
 
     def __init__(
         self, executor: Executor, batch: Batch, bundle: p.Bundle, program: p.Program, run: RunRow,
-        trigger: EventView | None,
+        trigger: EventView | None, since: int | None = None,
     ) -> None:  # fmt: skip
         self.executor = executor
+        #: The moment this stretch of the run began (ms): waits count from it. The event's
+        #: own time when an event moved the run, else now; a wait already over moves it on.
+        self.since = min(since, batch.now_ms) if since is not None else batch.now_ms
         self.settings = executor.settings
         self.batch = batch
         self.bundle = bundle
@@ -176,11 +185,20 @@ class _RunContext:
         self.run.status = WAITING
         self.run.wake_at = max(ms_of(wake), self.batch.now_ms)
 
+    def over(self, i: p.Instr, wake_ms: int) -> bool:
+        """Is a wait counted from the event's time over already? Then the run goes on at once,
+        from the moment the wait ended."""
+        if wake_ms > self.batch.now_ms:
+            return False
+        self.log(i, "waited", f"until {_iso(_at(wake_ms))}: over when the event was processed")
+        self.since = wake_ms
+        return True
+
     async def trigger(self) -> EventView:
         if self._trigger is None:
             event = await self.batch.event(self.run.trigger_event)
             order = await self.batch.order(self.run.order_id)
-            self._trigger = EventView(event_fields(event, order) if event else {})
+            self._trigger = EventView(event_fields(event, order, self.bundle) if event else {})
         return self._trigger
 
     async def contact(self) -> dict[str, Any]:
@@ -210,9 +228,9 @@ class _RunContext:
         elif isinstance(i, p.Wait):
             run.position += 1
             if i.fixed_ms is not None:  # most waits are written as a duration: nothing to evaluate
-                if i.fixed_ms > 0:
+                if i.fixed_ms > 0 and not self.over(i, self.since + i.fixed_ms):
                     run.status = WAITING
-                    run.wake_at = self.batch.now_ms + i.fixed_ms
+                    run.wake_at = self.since + i.fixed_ms
                     self.log(i, "waiting", f"until {_iso_minute(run.wake_at // 60_000)}")
                 return
             value = await evaluate(i.duration, await self.env())
@@ -220,16 +238,17 @@ class _RunContext:
                 self.log(i, "skipped", "the duration is unset: no wait")
                 return
             duration = as_timedelta(value)
-            if duration > dt.timedelta(0):
-                wake = self.batch.now + duration
-                self.sleep_until(wake)
-                self.log(i, "waiting", f"until {_iso(wake)}")
+            wake_ms = self.since + int(duration.total_seconds() * 1000)
+            if duration > dt.timedelta(0) and not self.over(i, wake_ms):
+                self.sleep_until(_at(wake_ms))
+                self.log(i, "waiting", f"until {_iso(_at(wake_ms))}")
         elif isinstance(i, p.WaitUntil):
             contact = await self.contact()
             tz = contact_zone(contact, self.settings.default_timezone)
-            wake = next_time_of_day(self.batch.now, dt.time(i.hour, i.minute), tz)
+            since = _at(self.since)
+            wake = next_time_of_day(since, dt.time(i.hour, i.minute), tz)
             run.position += 1
-            if wake > self.batch.now:
+            if wake > since and not self.over(i, ms_of(wake)):
                 self.sleep_until(wake)
                 self.log(i, "waiting", f"until {_iso(wake)} ({wake.astimezone(tz):%H:%M} {tz.key})")
         elif isinstance(i, p.WaitFor):
@@ -239,7 +258,7 @@ class _RunContext:
                 run.position = i.on_timeout
                 return
             timeout = as_timedelta(limit)
-            deadline = self.batch.now + timeout
+            deadline = _at(self.since) + timeout
             run.status = AWAITING
             run.await_event = i.event
             run.wake_at = ms_of(deadline)
@@ -267,7 +286,7 @@ class _RunContext:
         elif isinstance(i, p.SetAttribute):
             value = await evaluate(i.value, await self.env())
             contact = await self.contact()
-            attributes = {**(contact.get("attributes") or {}), i.attribute: encode_attribute(value)}
+            attributes = {**(contact.get("attributes") or {}), i.attribute: stored(value)}
             self.batch.update_contact(contact["id"], {"attributes": attributes})
             self.log(i, "done", f"{i.attribute} = {_shown(value)}")
             run.position += 1
@@ -675,6 +694,10 @@ def _address(contact: dict[str, Any], channel: str) -> str | None:
     field = ADDRESS_FIELDS[channel]
     value = contact.get(field) if field in contact else (contact.get("attributes") or {}).get(field)
     return str(value) if value else None
+
+
+def _at(ms: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(ms / 1000, UTC)
 
 
 def _iso(moment_: dt.datetime | None) -> str:

@@ -3,56 +3,28 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ...stdlib.catalog import BUILTIN_EVENTS
 from ...stdlib.loyalty import tier_percent
 from ..program import Bundle
 from ..store import EventRow, RunRow, decode_json
 from ..timing import zone
-from ..values import Money, Percent, to_decimal
+from ..types import DECLARABLE, STRING, Type
+from ..values import Percent, to_decimal
+from . import wire
 from .batch import Batch
 from .evaluate import Env, condition
+from .events import custom_spec, payload_types
 from .views import ContactView, EventView, ItemView, OrderView, ProductView, RunView, moment
 
 UTC = dt.UTC
 
 
 def decode_attribute(value: Any, type_name: str) -> Any:
-    """A custom attribute as stored (JSON) -> its runtime value."""
-    if value is None:
-        return None
-    if type_name == "number":
-        return to_decimal(value)
-    if type_name == "money":
-        return Money(to_decimal(value["amount"]), value["currency"])
-    if type_name == "percent":
-        return Percent(to_decimal(value))
-    if type_name == "duration":
-        return dt.timedelta(milliseconds=int(value))
-    if type_name == "date":
-        return dt.date.fromisoformat(value)
-    if type_name == "datetime":
-        return dt.datetime.fromisoformat(value).astimezone(UTC)
-    if type_name == "time":
-        return dt.time.fromisoformat(value)
-    return value
-
-
-def encode_attribute(value: Any) -> Any:
-    """A runtime value -> its JSON form for a custom attribute."""
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, Money):
-        return {"amount": str(value.amount), "currency": value.currency}
-    if isinstance(value, Percent):
-        return str(value.value)
-    if isinstance(value, dt.timedelta):
-        return int(value.total_seconds() * 1000)
-    if isinstance(value, dt.datetime | dt.date | dt.time):
-        return value.isoformat()
-    return value
+    """A custom attribute as stored (JSON) -> its runtime value (unset when it cannot be read)."""
+    return wire.from_stored(value, DECLARABLE.get(type_name, STRING))
 
 
 class TypedContactView(ContactView):
@@ -115,10 +87,14 @@ async def contact_in_segment(batch: Batch, bundle: Bundle, contact_id: str, segm
     return await condition(bundle.segments[segment].condition, env)
 
 
-def event_fields(event: EventRow, order: dict[str, Any] | None) -> dict[str, Any]:
-    """`event.*`: the event's data fields, the records it carries, when it happened."""
+def event_fields(event: EventRow, order: dict[str, Any] | None, bundle: Bundle) -> dict[str, Any]:
+    """`event.*` with runtime values: the event's own fields typed as ``bundle`` declares
+    them (a run reads its trigger with the bundle it started on), the records it carries,
+    and when it happened. A field the event left out is unset (None)."""
     payload = decode_json(event.payload)
-    fields: dict[str, Any] = dict(payload.get("data") or {})
+    data = payload.get("data") or {}
+    types = _types(event.type, bundle)
+    fields: dict[str, Any] = {name: wire.from_stored(data.get(name), t) for name, t in types.items()}
     fields["occurred_at"] = moment(event.occurred_at)
     if order is not None:
         fields["order"] = OrderView(order)
@@ -128,26 +104,28 @@ def event_fields(event: EventRow, order: dict[str, Any] | None) -> dict[str, Any
     return fields
 
 
+def _types(event_type: str, bundle: Bundle) -> dict[str, Type]:
+    if event_type in BUILTIN_EVENTS:
+        return _BUILTIN_TYPES[event_type]
+    if event_type in bundle.events:
+        return payload_types(custom_spec(event_type, bundle.events[event_type]))
+    return {}
+
+
+_BUILTIN_TYPES = {name: payload_types(spec) for name, spec in BUILTIN_EVENTS.items()}
+
+
 def event_roots(
-    event: EventRow, contact: dict[str, Any], order: dict[str, Any] | None, bundle: Bundle, declared: dict[str, str]
+    event: EventRow, contact: dict[str, Any], order: dict[str, Any] | None, bundle: Bundle
 ) -> dict[str, Any]:
     """Names in a `where` about one event: contact, event, and the order and item it carries."""
-    fields = event_fields(event, order)
-    for name, value in list(fields.items()):
-        if name in declared and isinstance(value, str):
-            fields[name] = _reference(declared[name], value)
+    fields = event_fields(event, order, bundle)
     roots: dict[str, Any] = {"contact": TypedContactView(contact, bundle.attributes), "event": EventView(fields)}
     if "order" in fields:
         roots["order"] = fields["order"]
     if "item" in fields:
         roots["item"] = fields["item"]
     return roots
-
-
-def _reference(kind: str, name: str) -> Any:
-    from ..values import DeclRef
-
-    return DeclRef(kind, name)
 
 
 def run_roots(

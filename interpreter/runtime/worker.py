@@ -10,12 +10,12 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import os
 import signal
+import stat
 import sys
 from collections.abc import Callable
 from typing import IO, Any
-
-import msgspec
 
 from ...stdlib.delivery import Sender
 from ...stdlib.delivery.config import DeliveryConfig, build_channels
@@ -24,8 +24,8 @@ from ..checker import CheckResult, pool_codes
 from ..clock import Clock
 from ..compiler import compile_workspace
 from ..store import EventIn, SqliteStore, Store
-from .engine import Engine
-from .events import EventError, EventInput
+from .engine import Engine, KeyConflict
+from .events import EventError, read_event
 from .settings import Settings
 
 #: Most events acknowledged together in one group commit from one stream.
@@ -76,7 +76,6 @@ async def intake_lines(engine: Engine, lines: asyncio.Queue[str | None], out: IO
     Lines that are waiting together are committed together (a group commit), and their
     acknowledgements are written only after that commit: an acknowledged event is on disk.
     """
-    decoder = msgspec.json.Decoder(EventInput)
     number = 0
     done = False
     while not done:
@@ -86,7 +85,7 @@ async def intake_lines(engine: Engine, lines: asyncio.Queue[str | None], out: IO
         if chunk[-1] is None:
             done = True
         accepted: list[EventIn] = []
-        keys: list[tuple[int, str]] = []
+        numbers: list[int] = []
         replies: list[dict[str, Any]] = []
         for line in chunk:
             if line is None:
@@ -95,25 +94,48 @@ async def intake_lines(engine: Engine, lines: asyncio.Queue[str | None], out: IO
             if not line.strip() or line.lstrip().startswith("#"):
                 continue
             try:
-                event = engine.event_in(decoder.decode(line))
-            except (msgspec.DecodeError, msgspec.ValidationError, EventError) as error:
-                replies.append({"line": number, "error": str(error)})
+                event = engine.event_in(read_event(line))
+            except EventError as error:
+                replies.append({"line": number, "error": str(error), "errors": error.errors})
                 continue
             accepted.append(event)
-            keys.append((number, event.key))
+            numbers.append(number)
         if accepted:
-            results = await engine.accept(accepted)
-            replies.extend(
-                {"line": n, "key": key, "id": event_id, "duplicate": duplicate}
-                for (n, key), (event_id, duplicate) in zip(keys, results, strict=True)
-            )
+            replies.extend(await _accept(engine, accepted, numbers))
         replies.sort(key=lambda r: int(r["line"]))
         if replies:
             out.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in replies))
             out.flush()
 
 
+async def _accept(engine: Engine, events: list[EventIn], numbers: list[int]) -> list[dict[str, Any]]:
+    """Commit the events of some lines; one whose key was accepted before with other content
+    is refused on its own line (the others are then committed one by one)."""
+    try:
+        results = await engine.accept(events)
+    except KeyConflict as error:
+        if len(events) == 1:
+            errors = [{"field": "key", "message": str(error)}]
+            return [{"line": numbers[0], "error": str(error), "errors": errors}]
+        replies = []
+        for event, number in zip(events, numbers, strict=True):
+            replies += await _accept(engine, [event], [number])
+        return replies
+    return [
+        {"line": n, "key": e.key, "id": event_id, "duplicate": duplicate}
+        for n, e, (event_id, duplicate) in zip(numbers, events, results, strict=True)
+    ]
+
+
 async def _read_stdin(queue: asyncio.Queue[str | None]) -> None:
+    if stat.S_ISREG(os.fstat(sys.stdin.fileno()).st_mode):
+        # A redirected file (`< events.jsonl`): the pipe transport takes only pipes, sockets
+        # and terminals, so a file is read in a thread, about a megabyte of lines at a time.
+        while lines := await asyncio.to_thread(sys.stdin.buffer.readlines, 1 << 20):
+            for line in lines:
+                await queue.put(line.decode("utf-8", errors="replace"))
+        await queue.put(None)
+        return
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=1 << 22)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)

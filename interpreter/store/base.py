@@ -65,6 +65,9 @@ class Store(Protocol):
 
     async def events(self, ids: Collection[int]) -> dict[int, EventRow]: ...
 
+    async def payloads_by_key(self, keys: Collection[str]) -> dict[str, str]:
+        """The payloads of the events already accepted under these idempotency keys."""
+
     # ------------------------------------------------------------ projections
     async def contacts(self, ids: Collection[str]) -> dict[str, dict[str, Any]]: ...
 

@@ -329,6 +329,15 @@ class SqliteStore(OutboxMixin, QueriesMixin):
                 found[r[0]] = EventRow(*r)
         return found
 
+    async def payloads_by_key(self, keys: Collection[str]) -> dict[str, str]:
+        unique = list(dict.fromkeys(keys))
+        found: dict[str, str] = {}
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            rows = await self._rows(f"SELECT key, payload FROM events WHERE key IN ({placeholders(len(chunk))})", chunk)
+            found.update((r[0], r[1]) for r in rows)
+        return found
+
     # ------------------------------------------------------------ records
 
     async def group_stats(self) -> list[tuple[str | None, str | None, int, int, int]]:
