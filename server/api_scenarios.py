@@ -11,7 +11,8 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath
 
 from ..interpreter.render import as_json_records
-from .core import CheckFailed, Core, WorkspaceError, normalise_path
+from ..interpreter.workspace import CheckTimeout
+from .core import CheckFailed, Core, WorkspaceError, WorkspaceTooLarge, normalise_path
 from .deps import After, AfterName, Limit, get_core, instant, not_found, require_api_key
 from .models import (
     DeployResult,
@@ -93,12 +94,21 @@ async def upload(request: Request[Any, Any, Any], core: NamedDependency[Core]) -
         versions = await core.deploy(files)
     except CheckFailed as error:
         raise check_failed(error) from error
-    return DeployResult(versions=versions, warnings=as_json_records(core.checked().diagnostics), files=sorted(files))
+    except WorkspaceTooLarge as error:
+        raise Problem(413, "too-large", f"{error}; nothing was deployed (limits: docs/api.md)") from error
+    except CheckTimeout as error:
+        raise Problem(
+            422, "check-took-too-long",
+            f"checking the workspace took longer than {core.check_seconds:g} s, so nothing was deployed: "
+            "upload fewer or smaller files at once",
+        ) from error  # fmt: skip
+    warnings = as_json_records((await core.checked()).diagnostics)
+    return DeployResult(versions=versions, warnings=warnings, files=sorted(files))
 
 
 async def _summaries(core: Core) -> list[ScenarioSummary]:
     counts = await core.store.run_counts()
-    files = core.scenario_files()
+    files = await core.scenario_files()
     summaries = []
     for row in await core.store.scenarios():
         bundle = core.engine.bundles.get(row.bundle)
@@ -183,7 +193,7 @@ async def remove(core: NamedDependency[Core], name: FromPath[str]) -> ScenarioSu
     summary = await _summary(core, name)
     path = summary.file
     if path is not None:
-        symbols = core.checked().symbols
+        symbols = (await core.checked()).symbols
         others = [n for n, f in symbols.scenario_files.items() if f == path and n != name]
         others += [n for n, f in symbols.decl_files.items() if f == path]
         if others:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import time
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -18,6 +19,8 @@ import msgspec
 
 from ..interpreter.checker import CheckResult, check_workspace
 from ..interpreter.clock import Clock, WallClock
+from ..interpreter.compiler import compile_workspace
+from ..interpreter.program import Bundle
 from ..interpreter.runtime import Engine, Settings
 from ..interpreter.runtime.batch import ms_of
 from ..interpreter.runtime.worker import deploy
@@ -33,10 +36,35 @@ logger = logging.getLogger("scn.server")
 WORKSPACE_SUFFIXES = frozenset({".scn", ".html", ".htm", ".txt", ".csv", ".md", ".json", ".mjml"})
 #: Larger files are not workspace material (and would bloat every bundle).
 MAX_WORKSPACE_FILE = 5 * 1024 * 1024
+#: What a served workspace may hold (docs/api.md "Limits"): characters of a .scn,
+#: template or other text file, of a coupon pool (CSV), files in all, characters in all.
+MAX_FILE = 1_000_000
+MAX_POOL_FILE = 5_000_000
+MAX_FILES = 1000
+MAX_WORKSPACE = 20_000_000
+#: Checking (and compiling) a workspace on upload: off the event loop, and at most this long.
+CHECK_SECONDS = 30.0
 
 
 class WorkspaceError(Exception):
     """Files that cannot make a workspace (bad paths, not UTF-8, too large)."""
+
+
+class WorkspaceTooLarge(WorkspaceError):
+    """A workspace over the limits above: the message names the file and the limit."""
+
+
+def within_limits(files: dict[str, str]) -> None:
+    """Raise WorkspaceTooLarge for a workspace over the documented limits."""
+    if len(files) > MAX_FILES:
+        raise WorkspaceTooLarge(f"the workspace would have {len(files)} files; at most {MAX_FILES}")
+    for path, text in files.items():
+        limit = MAX_POOL_FILE if path.lower().endswith(".csv") else MAX_FILE
+        if len(text) > limit:
+            raise WorkspaceTooLarge(f"{path} has {len(text)} characters; a file may have at most {limit}")
+    total = sum(len(text) for text in files.values())
+    if total > MAX_WORKSPACE:
+        raise WorkspaceTooLarge(f"the workspace would have {total} characters in all; at most {MAX_WORKSPACE}")
 
 
 class CheckFailed(Exception):
@@ -70,10 +98,18 @@ def read_directory(root: Path) -> dict[str, str]:
     return files
 
 
-def check_files(files: dict[str, str]) -> CheckResult:
+def check_files(files: dict[str, str], deadline: float | None = None) -> CheckResult:
+    """Check a workspace given as path -> text; CheckTimeout once ``deadline`` (monotonic) passes."""
     scn = {p: t for p, t in files.items() if p.endswith(".scn")}
     resources = {p: t for p, t in files.items() if not p.endswith(".scn")}
-    return check_workspace(workspace_from_texts(scn, resources))
+    return check_workspace(workspace_from_texts(scn, resources, deadline=deadline), deadline=deadline)
+
+
+def check_and_compile(files: dict[str, str], seconds: float) -> tuple[CheckResult, Bundle | None]:
+    """The check of a workspace and, when it has no errors, its compiled bundle: the CPU
+    work of an upload, run in a worker thread so that the API goes on answering."""
+    result = check_files(files, time.monotonic() + seconds)
+    return result, compile_workspace(result) if result.ok else None
 
 
 class Core:
@@ -104,6 +140,8 @@ class Core:
         self.last_check: CheckResult | None = None
         #: Work started by requests that outlives them (CSV imports).
         self.background: set[asyncio.Task[None]] = set()
+        #: How long checking an upload may take (tests make it short).
+        self.check_seconds = CHECK_SECONDS
         #: Contact imports by id (in memory: a restart forgets their progress, not their events).
         self.imports: dict[int, Any] = {}
 
@@ -177,10 +215,13 @@ class Core:
             return await self._install({p: t for p, t in self.files.items() if p not in paths})
 
     async def _install(self, files: dict[str, str]) -> dict[str, int]:
-        result = check_files(files)
-        if not result.ok:
+        """Check, compile and install ``files``; WorkspaceTooLarge, CheckTimeout or
+        CheckFailed change nothing."""
+        within_limits(files)
+        result, bundle = await asyncio.to_thread(check_and_compile, files, self.check_seconds)
+        if bundle is None:
             raise CheckFailed(result)
-        versions = await deploy(self.engine, result, files)
+        versions = await deploy(self.engine, result, files, bundle)
         self.files = files
         self.last_check = result
         return versions
@@ -188,15 +229,16 @@ class Core:
     def now_ms(self) -> int:
         return ms_of(self.clock.now())
 
-    def checked(self) -> CheckResult:
-        """The check of the workspace being served (its warnings, its symbols)."""
+    async def checked(self) -> CheckResult:
+        """The check of the workspace being served (its warnings, its symbols); after a
+        restart it is made once, off the event loop, like an upload's."""
         if self.last_check is None:
-            self.last_check = check_files(self.files)
+            self.last_check = await asyncio.to_thread(check_files, self.files)
         return self.last_check
 
-    def scenario_files(self) -> dict[str, str]:
+    async def scenario_files(self) -> dict[str, str]:
         """scenario name -> the file that declares it."""
-        return dict(self.checked().symbols.scenario_files)
+        return dict((await self.checked()).symbols.scenario_files)
 
 
 def encode(value: Any) -> Any:

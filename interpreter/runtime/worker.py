@@ -23,6 +23,7 @@ from .. import ast
 from ..checker import CheckResult, pool_codes
 from ..clock import Clock
 from ..compiler import compile_workspace
+from ..program import Bundle
 from ..store import EventIn, SqliteStore, Store
 from .engine import Engine, KeyConflict
 from .events import EventError, read_event
@@ -41,10 +42,13 @@ def freeze_heap() -> None:
     gc.freeze()
 
 
-async def deploy(engine: Engine, checked: CheckResult, files: dict[str, str] | None = None) -> dict[str, int]:
+async def deploy(
+    engine: Engine, checked: CheckResult, files: dict[str, str] | None = None, bundle: Bundle | None = None
+) -> dict[str, int]:
     """Install a checked workspace (new versions only where programs changed) and its code
-    pools; ``files`` (path -> text) are kept with the bundle as its source."""
-    versions = await engine.install(compile_workspace(checked), files)
+    pools; ``files`` (path -> text) are kept with the bundle as its source; ``bundle`` is
+    the workspace compiled already (else it is compiled here)."""
+    versions = await engine.install(bundle if bundle is not None else compile_workspace(checked), files)
     await import_pools(engine.store, checked)
     return versions
 
