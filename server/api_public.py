@@ -166,12 +166,14 @@ async def preferences(
 
 @get("/healthz")
 async def healthz(core: NamedDependency[Core]) -> Response[dict[str, Any]]:
-    """200 while the engine (and the sender) loops run; 503 when one has stopped."""
+    """200 while the engine (and the sender) loops run; 503 when one has stopped, or when
+    the engine has been busy for 30 s without handling an event or a run."""
     loops = core.healthy()
     ok = all(loops.values())
     body = {
         "status": "ok" if ok else "failing",
         "loops": loops,
+        "engine_stalled_s": round(core.engine_stalled_for(), 1),
         "schema": await core.store.schema_version(),
         "scenarios": len(core.engine.scenarios),
         "uptime_s": int((dt.datetime.now(dt.UTC) - core.started_at).total_seconds()),

@@ -28,7 +28,7 @@ from ..interpreter.store import SqliteStore
 from ..interpreter.workspace import workspace_from_texts
 from ..stdlib.delivery import Channel, Sender
 from ..stdlib.delivery.config import DeliveryConfig, build_channels
-from .engine_process import EngineProcess
+from .engine_process import STALLED_AFTER_S, EngineProcess
 
 logger = logging.getLogger("scn.server")
 
@@ -142,6 +142,8 @@ class Core:
         self.background: set[asyncio.Task[None]] = set()
         #: How long checking an upload may take (tests make it short).
         self.check_seconds = CHECK_SECONDS
+        #: After how long busy without progress the engine counts as stuck (tests make it short).
+        self.stall_after = STALLED_AFTER_S
         #: Contact imports by id (in memory: a restart forgets their progress, not their events).
         self.imports: dict[int, Any] = {}
 
@@ -162,6 +164,7 @@ class Core:
             assert isinstance(self.clock, WallClock)
             child = EngineProcess(self.store.path, self.settings, self.clock,
                                   on_outbox=self.sender.nudge if self.sender is not None else None)  # fmt: skip
+            child.stall_after = self.stall_after
             self.engine.on_accepted.append(child.nudge)
             self.engine.on_installed.append(child.reload)
             if self.sender is not None:
@@ -186,11 +189,19 @@ class Core:
             raise
 
     def healthy(self) -> dict[str, bool]:
-        """Whether each loop is still running."""
+        """Whether each loop is still running, and the engine's is not stuck."""
         loops = {name: not task.done() for name, task in self._tasks.items()}
         if self.engine_process is not None:
             loops["engine"] = self.engine_process.running()
+        elif "engine" in loops:
+            loops["engine"] = loops["engine"] and self.engine.stalled_for() < self.stall_after
         return loops
+
+    def engine_stalled_for(self) -> float:
+        """Seconds the engine has been busy without handling an event or a run."""
+        if self.engine_process is not None:
+            return self.engine_process.stalled_for()
+        return self.engine.stalled_for()
 
     async def stop(self) -> None:
         self.stopping.set()

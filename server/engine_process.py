@@ -13,7 +13,10 @@ The two talk over the child's standard streams, one line per message:
   or runs changed: look now) and ``r`` (scenarios were installed, paused, resumed or
   archived: reload them). End of input means stop.
 * child -> parent: ``ready`` once the engine is loaded, ``o`` after a commit that put
-  messages in the outbox (the sender's nudge).
+  messages in the outbox (the sender's nudge), and every second ``h SECONDS``: a
+  heartbeat with how long the engine has been busy without handling an event or a run.
+  A child whose heartbeats stop (its loop is stuck) or say it is stuck is reported by
+  /healthz as down, so that a supervisor restarts the server.
 
 Everything else goes through the database: events are on disk before a request is
 answered, so a nudge that is lost (or a child that restarts) loses nothing; the child
@@ -47,6 +50,12 @@ POLL_MS = 1000
 RESTART_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 #: A child that ran this long before dying counts as healthy: the next restart is quick.
 HEALTHY_AFTER_S = 60.0
+#: How often the child says it is alive (seconds).
+HEARTBEAT_S = 1.0
+#: An engine is down for /healthz when no heartbeat came for this long, or when it has
+#: been busy without handling anything for this long (seconds): a render takes at most a
+#: second, and the loop hands the turn on every few events.
+STALLED_AFTER_S = 30.0
 
 
 class ChildConfig(msgspec.Struct, kw_only=True):
@@ -75,14 +84,25 @@ class EngineProcess:
         self._watcher: asyncio.Task[None] | None = None
         #: How many children have been started (1 while the first one lives).
         self.starts = 0
+        #: After how long without progress the child counts as stuck (tests shorten it).
+        self.stall_after = STALLED_AFTER_S
+        #: The last heartbeat (the loop's time) and what it said (see stalled_for()).
+        self._heartbeat_at = 0.0
+        self._stalled_for = 0.0
 
     @property
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
 
     def running(self) -> bool:
-        """True while a child is up and has loaded the engine."""
-        return self._process is not None and self._process.returncode is None and self._ready.is_set()
+        """True while a child is up, has loaded the engine, and is not stuck."""
+        alive = self._process is not None and self._process.returncode is None and self._ready.is_set()
+        return alive and self.stalled_for() < self.stall_after
+
+    def stalled_for(self) -> float:
+        """Seconds without progress: since the last heartbeat, or what it said, whichever is more."""
+        silent = asyncio.get_running_loop().time() - self._heartbeat_at
+        return max(silent - HEARTBEAT_S, self._stalled_for, 0.0)
 
     async def start(self) -> None:
         """Start the child and wait until its engine is loaded."""
@@ -151,7 +171,11 @@ class EngineProcess:
             if line == b"o\n":
                 if self.on_outbox is not None:
                     self.on_outbox()
+            elif line.startswith(b"h "):
+                self._heartbeat_at = asyncio.get_running_loop().time()
+                self._stalled_for = float(line[2:])
             elif line == b"ready\n":
+                self._heartbeat_at = asyncio.get_running_loop().time()
                 self._ready.set()
                 logger.info("the engine runs in process %s", process.pid)
         return await process.wait()
@@ -215,11 +239,17 @@ async def _child(config: ChildConfig, commands: asyncio.StreamReader, out: async
             await asyncio.sleep(config.poll_ms / 1000)
             engine.nudge()
 
+    async def heartbeat() -> None:
+        # A task of its own: it goes silent only when the loop itself is stuck.
+        while not stop.is_set():
+            say(f"h {engine.stalled_for():.1f}\n".encode())
+            await asyncio.sleep(HEARTBEAT_S)
+
     try:
         engine.on_outbox.append(outbox)
         freeze_heap()
         say(b"ready\n")
-        tasks = [asyncio.create_task(t) for t in (engine.run_forever(stop), listen(), poll())]
+        tasks = [asyncio.create_task(t) for t in (engine.run_forever(stop), listen(), poll(), heartbeat())]
         _, waiting = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         stop.set()
         for task in waiting:

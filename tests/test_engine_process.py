@@ -190,3 +190,51 @@ async def test_writes_wait_for_another_process_that_holds_the_writer_lock(tmp_pa
         assert await store._rows("SELECT key FROM events WHERE id = ?", (event_id,)) == [("reg-ann",)]
     finally:
         await store.close()
+
+
+async def test_a_stuck_engine_process_is_reported_down_and_up_again_when_it_goes_on(tmp_path: Path) -> None:
+    """A loop that is alive but makes no progress used to pass /healthz: the child's
+    heartbeats stop while it is stopped (SIGSTOP), and /healthz says so."""
+    async with serving(tmp_path, FILES, engine_process=True) as s:
+        child = s.core.engine_process
+        assert child is not None and child.pid is not None
+        child.stall_after = 2.0
+        assert (await s.client.get("/healthz")).status_code == 200
+        os.kill(child.pid, signal.SIGSTOP)
+        try:
+
+            async def reported_stuck() -> bool:
+                answer = await s.client.get("/healthz")
+                body = answer.json()
+                return answer.status_code == 503 and body["loops"]["engine"] is False and body["engine_stalled_s"] >= 2
+
+            await eventually(reported_stuck)
+        finally:
+            os.kill(child.pid, signal.SIGCONT)
+
+        async def well_again() -> bool:
+            return (await s.client.get("/healthz")).status_code == 200
+
+        await eventually(well_again)
+        assert child.starts == 1, "stuck is not dead: the same child goes on"
+
+
+async def test_an_engine_busy_without_progress_is_reported_down(tmp_path: Path) -> None:
+    """The same in one process: a step that neither finishes nor handles anything."""
+    async with serving(tmp_path, FILES) as s:
+        s.core.stall_after = 0.5
+        release = asyncio.Event()
+
+        async def stuck() -> bool:
+            await release.wait()
+            return False
+
+        s.core.engine.step = stuck  # type: ignore[method-assign]
+        s.core.engine.nudge()
+
+        async def reported_stuck() -> bool:
+            answer = await s.client.get("/healthz")
+            return answer.status_code == 503 and answer.json()["loops"]["engine"] is False
+
+        await eventually(reported_stuck)
+        release.set()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
@@ -82,6 +83,10 @@ class Engine:
         #: What arriving events are checked against (the current workspace).
         self.door = Door(None, {})
         self._wake = asyncio.Event()
+        #: When the loop's current step began (None while idle), and when it last handled
+        #: an event or a run (time.monotonic()): see stalled_for().
+        self.busy_since: float | None = None
+        self.progress_at = time.monotonic()
         self._intake: list[tuple[list[EventIn], asyncio.Future[list[tuple[int, bool]]]]] = []
         self._intake_task: asyncio.Task[None] | None = None
         #: The segment sweep: when the next one starts, and where the one under way is.
@@ -306,9 +311,21 @@ class Engine:
         while not stop.is_set():
             # Cleared before looking for work, so a nudge during the step is not lost.
             self._wake.clear()
-            if await self.step():
+            self.busy_since = self.progress_at = time.monotonic()
+            try:
+                worked = await self.step()
+            finally:
+                self.busy_since = None
+            if worked:
                 continue
             await idle_until(self.clock, await self.next_due(), self._wake, stop)
+
+    def stalled_for(self) -> float:
+        """Seconds the loop has been busy without handling an event or a run (0 when idle):
+        what /healthz watches, since a loop that is alive but stuck is no better than dead."""
+        if self.busy_since is None:
+            return 0.0
+        return time.monotonic() - self.progress_at
 
     def nudge(self) -> None:
         """Wake the loop (after outside changes)."""
@@ -357,6 +374,7 @@ class Engine:
         for number, event in enumerate(events, start=1):
             await self._handle(batch, event)
             batch.changes.processed_events.append((event.id, batch.now_ms))
+            self.progress_at = time.monotonic()
             if number % YIELD_EVERY == 0:
                 # Work on cached records never suspends: give the loop a turn now and then
                 # so that requests (and their acknowledgements) are not held up by a batch.
@@ -393,6 +411,7 @@ class Engine:
             if run.bundle not in self.bundles:
                 await self.bundle(run.bundle)
             await self.executor.wake(batch, batch.touch(run))
+            self.progress_at = time.monotonic()
 
     async def _wake_one_by_one(self, now: dt.datetime, runs: list[RunRow]) -> None:
         """Redo runs singly, from their stored state, so that only a run that fails fails."""
