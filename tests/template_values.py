@@ -45,6 +45,11 @@ TEXT = st.one_of(
     st.text(st.characters(codec="utf-8"), max_size=40),
 )
 #: Amounts up to what the door accepts, with up to four decimal places.
+#: Text as the door takes it in event fields: no control characters.
+FIELD_TEXT = st.one_of(
+    st.sampled_from(["", "Ann", "Олена", "Jānis Bērziņš", "<b>&amp;</b>", "{{ x }}"]),
+    st.text(st.characters(codec="utf-8", exclude_characters="".join(map(chr, range(32))) + "\x7f"), max_size=40),
+)
 AMOUNTS = st.decimals(min_value=Decimal("-1e12"), max_value=Decimal("1e12"), places=4, allow_nan=False)
 NUMBERS = st.one_of(st.sampled_from([Decimal(0), Decimal(1), Decimal(-1)]), AMOUNTS)
 CURRENCIES = st.sampled_from(sorted(ISO_CURRENCIES))
@@ -62,10 +67,12 @@ def maybe(strategy: st.SearchStrategy[Any], unset: bool) -> st.SearchStrategy[An
     return st.one_of(st.none(), strategy) if unset else strategy
 
 
-def value_of(t: Type, bundle: Bundle, currency: str | None) -> st.SearchStrategy[Any]:
+def value_of(
+    t: Type, bundle: Bundle, currency: str | None, text: st.SearchStrategy[str] = TEXT
+) -> st.SearchStrategy[Any]:
     """A runtime value of type ``t`` (never unset: see `maybe`)."""
     if t == STRING:
-        return TEXT
+        return text
     if t == NUMBER:
         return NUMBERS
     if t == PERCENT:
@@ -186,8 +193,8 @@ def product_record(draw: st.DrawFn) -> dict[str, Any]:
 def event_fields_of(fields: dict[str, Type], optional: frozenset[str], bundle: Bundle) -> st.SearchStrategy[Any]:
     """The typed fields of an event (`event.*` without the records it carries)."""
     strategies = {
-        name: maybe(value_of(t, bundle, bundle.currency), name in optional)
+        name: maybe(value_of(t, bundle, bundle.currency, FIELD_TEXT), name in optional)
         for name, t in fields.items()
-        if not isinstance(t, Entity)
+        if not isinstance(t, Entity) and name != "occurred_at"  # the event's own time, not a field it sends
     }
     return st.fixed_dictionaries(strategies)

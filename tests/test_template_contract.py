@@ -16,6 +16,7 @@ SCN_LONG_PROPERTIES=1 runs many more examples per send (the suite runs a few).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -29,8 +30,10 @@ from hypothesis import strategies as st
 from scn.interpreter import program as p
 from scn.interpreter.checker import CheckResult, check_workspace
 from scn.interpreter.compiler import compile_workspace
-from scn.interpreter.runtime.facts import TypedContactView
-from scn.interpreter.runtime.views import BonusView, CouponView, EventView, ItemView, OrderView, ProductView
+from scn.interpreter.runtime import wire
+from scn.interpreter.runtime.facts import TypedContactView, event_fields
+from scn.interpreter.runtime.views import BonusView, CouponView, EventView, OrderView, ProductView
+from scn.interpreter.store import EventRow
 from scn.interpreter.timing import zone
 from scn.interpreter.types import DECLARABLE, Type
 from scn.interpreter.values import Money, Percent
@@ -118,7 +121,8 @@ def contexts(draw: st.DrawFn, site: Site) -> tuple[dict[str, Any], str | None, Z
     bundle, uses = site.bundle, site.template.uses
     record = draw(v.contact_record(bundle))
     contact_language = record.get("language")
-    order = OrderView(draw(v.order_record(bundle))) if "order" in site.program.carries else None
+    order_raw = draw(v.order_record(bundle))
+    order = OrderView(order_raw) if "order" in site.program.carries else None
     context: dict[str, Any] = {
         "contact": TypedContactView(record, bundle.attributes),
         "scenario": site.program.title,
@@ -128,15 +132,19 @@ def contexts(draw: st.DrawFn, site: Site) -> tuple[dict[str, Any], str | None, Z
     if "bestsellers" in uses:
         context["bestsellers"] = [ProductView(r) for r in draw(st.lists(v.product_record(), max_size=4))]
     if "event" in uses:
+        # As the engine reads a run's trigger: the stored event, typed by the bundle.
         trigger = draw(st.sampled_from([t.event for t in site.program.triggers]))
         fields, optional = _event_spec(bundle, trigger)
         typed = draw(v.event_fields_of(fields, optional, bundle))
-        typed["occurred_at"] = draw(v.MOMENTS)
-        if order is not None:
-            typed["order"] = order
+        payload: dict[str, Any] = {"data": {k: wire.stored(x) for k, x in typed.items() if x is not None}}
         if "item" in site.program.carries:
-            typed["item"] = ItemView(draw(v.item_record()), order.currency if order else None)
-        context["event"] = EventView(typed)
+            payload["item"] = draw(v.item_record())
+        row = EventRow(1, "k", trigger, record["id"], v.ms(draw(v.MOMENTS)), 0, json.dumps(payload))
+        order_record = order_raw if order is not None else None
+        decoded = event_fields(row, order_record, bundle)
+        for name, value in typed.items():  # the stored form keeps every value as it was
+            assert decoded[name] == value, (name, value, decoded[name])
+        context["event"] = EventView(decoded)
     if order is not None:
         context["order"] = order
         context["purchased"] = order.items
