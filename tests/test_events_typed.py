@@ -305,5 +305,5 @@ async def test_webhooks_get_typed_values_in_their_canonical_form() -> None:
         ((message,),) = await h.rows("SELECT message FROM outbox WHERE channel = 'webhook'")
     body = json.loads(message)
     assert body["total"] == {"amount": "60.00", "currency": "EUR"}
-    assert (body["share"], body["took"]) == ("55", 5400.0)
+    assert (body["share"], body["took"]) == ("55", 5_400_000)  # milliseconds, as stored
     assert body["finished"] == "2025-03-01T08:00:00+00:00"

@@ -19,7 +19,7 @@ from ...stdlib.catalog import (
 from .. import ast, codes
 from ..diagnostics import DiagnosticSink, Related
 from ..suggest import closest_name
-from ..types import DURATION, NUMBER, PERCENT, UNKNOWN, Entity, Money, Type, assignable, is_unknown
+from ..types import DURATION, NUMBER, PERCENT, UNKNOWN, Entity, ListOf, Money, Type, assignable, is_unknown
 from ._exprs import ExprChecker, Scope, check_count, check_positive, check_time, describe
 from ._symbols import Symbols
 from ._templates import TemplateChecker
@@ -571,7 +571,16 @@ class ScenarioChecker:
                     related=(Related(seen[f.name.name].span, "first given here"),),
                 )
             seen.setdefault(f.name.name, f.name)
-            self.exprs.infer(f.value, flow.scope)
+            t = self.exprs.infer(f.value, flow.scope)
+            record = t.item if isinstance(t, ListOf) else t
+            if isinstance(record, Entity):
+                # A webhook sends values: a whole record (or a list of them) has no JSON form.
+                self.sink.report(
+                    codes.TYPE_MISMATCH,
+                    f"the field `{f.name.name}` is {describe(t)}: a webhook sends values, not records",
+                    f.value.span,
+                    "send the fields it needs: id = order.id, total = order.total",
+                )
             self.unset.expression(f.value, flow.scope, path.known)
 
 

@@ -43,12 +43,12 @@ from ..store import (
 )
 from ..timing import after_quiet_hours, next_time_of_day
 from ..values import Money, Percent, to_decimal
+from . import wire
 from .batch import Batch, ms_of
 from .evaluate import Env, EvaluationError, as_timedelta, condition, deciding_part, evaluate, literal
 from .facts import RunFacts, contact_zone, event_fields, run_roots
 from .settings import Settings
 from .views import ADDRESS_FIELDS, BonusView, CouponView, EventView, OrderView, channel_flags, moment
-from .wire import stored
 
 UTC = dt.UTC
 #: A program has no loops, so a run that takes this many steps at once has a bug.
@@ -286,7 +286,7 @@ class _RunContext:
         elif isinstance(i, p.SetAttribute):
             value = await evaluate(i.value, await self.env())
             contact = await self.contact()
-            attributes = {**(contact.get("attributes") or {}), i.attribute: stored(value)}
+            attributes = {**(contact.get("attributes") or {}), i.attribute: wire.stored(value)}
             self.batch.update_contact(contact["id"], {"attributes": attributes})
             self.log(i, "done", f"{i.attribute} = {_shown(value)}")
             run.position += 1
@@ -650,7 +650,7 @@ class _RunContext:
 
     async def _webhook(self, i: p.CallWebhook) -> None:
         env = await self.env()
-        body = {name: _jsonable(await evaluate(value, env)) for name, value in i.fields}
+        body = {name: wire.stored(await evaluate(value, env)) for name, value in i.fields}
         body.update(scenario=self.run.scenario, contact_id=self.run.contact_id, run_id=self.run.id, step=i.id)
         contact = await self.contact()
         self.batch.changes.outbox.append(
@@ -726,24 +726,6 @@ def _shown(value: Any) -> str:
     if isinstance(value, dt.datetime):
         return _iso(value)
     return str(value)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, Money):
-        return {"amount": str(value.amount), "currency": value.currency}
-    if isinstance(value, Percent):
-        return str(value.value)
-    if isinstance(value, dt.datetime | dt.date | dt.time):
-        return value.isoformat()
-    if isinstance(value, dt.timedelta):
-        return value.total_seconds()
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, "__slots__") or hasattr(value, "__dict__"):
-        return str(value)
-    return value
 
 
 __all__ = ["Executor", "Tracer"]

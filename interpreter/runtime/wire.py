@@ -295,7 +295,8 @@ def read_field(value: Any, t: Type, context: Context) -> Any:
 
 
 def stored(value: Any) -> Any:
-    """A runtime value -> its canonical JSON form (as stored in events and attributes)."""
+    """A runtime value -> its canonical JSON form: as stored in events and attributes, and
+    as webhooks send it (docs/language.md, `call webhook`)."""
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, Money):
@@ -308,6 +309,8 @@ def stored(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, DeclRef):
         return value.name
+    if isinstance(value, list | tuple):
+        return [stored(item) for item in value]
     return value
 
 
