@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ..interpreter.environment import Env, Function, as_int, as_timedelta
 from ..interpreter.values import Percent
 from .catalog import FUNCTIONS
-
-if TYPE_CHECKING:
-    from ..interpreter.runtime.evaluate import Env, Function
 
 DEFAULT_LIMIT = 4
 PAID = frozenset({"paid", "completed", "delivered", "shipped", "done"})
@@ -32,8 +30,6 @@ async def _today(env: Env, args: list[Any], kwargs: dict[str, Any]) -> Any:
 
 
 async def _ago(env: Env, args: list[Any], kwargs: dict[str, Any]) -> Any:
-    from ..interpreter.runtime.evaluate import as_timedelta
-
     return env.now - as_timedelta(_arg("ago", args, kwargs, 0))
 
 
@@ -88,8 +84,6 @@ async def _ordered_since(env: Env, args: list[Any], kwargs: dict[str, Any]) -> A
 
 
 async def _messaged_within(env: Env, args: list[Any], kwargs: dict[str, Any]) -> Any:
-    from ..interpreter.runtime.evaluate import as_timedelta
-
     within = as_timedelta(_arg("messaged_within", args, kwargs, 0))
     channel = _arg("messaged_within", args, kwargs, 1)
     last = await env.facts.last_message_at(channel)
@@ -109,8 +103,6 @@ def _recommender(kind: str) -> Function:
     spec = FUNCTIONS[kind]
 
     async def recommend(env: Env, args: list[Any], kwargs: dict[str, Any]) -> Any:
-        from ..interpreter.runtime.evaluate import as_int
-
         params = {p.name: _arg(kind, args, kwargs, i) for i, p in enumerate(spec.params)}
         limit = as_int(params.pop("limit", None), DEFAULT_LIMIT)
         for name, value in list(params.items()):

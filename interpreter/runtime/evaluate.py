@@ -13,61 +13,16 @@ false too, and the step log says why.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable
-from decimal import Decimal
-from typing import Any, Protocol
-from zoneinfo import ZoneInfo
+from collections.abc import Callable
+from typing import Any
 
+from ...stdlib.functions import IMPLEMENTATIONS
 from .. import ast
+from ..environment import Env, EvaluationError, Facts, Function, as_int, as_timedelta
 from ..program import Bundle
 from ..values import CurrencyError, DeclRef, Money, Percent, divide, multiply
-from .views import ProductView
 
 UTC = dt.UTC
-
-
-class EvaluationError(Exception):
-    """An expression could not be evaluated (money of two currencies, division by zero)."""
-
-
-class Facts(Protocol):
-    """What built-in functions may ask about the contact a run is for."""
-
-    async def contact_orders(self) -> list[dict[str, Any]]: ...
-
-    async def course_access(self) -> dict[str, tuple[str | None, str]]: ...
-
-    async def in_list(self, name: str) -> bool: ...
-
-    async def in_segment(self, name: str) -> bool: ...
-
-    async def last_message_at(self, channel: str | None) -> int | None: ...
-
-    async def recommend(self, kind: str, limit: int, **params: Any) -> list[ProductView]: ...
-
-    def tier_percent(self, program: str) -> Percent: ...
-
-
-class Env:
-    """What an expression can see: its root names, the bundle, facts and the time."""
-
-    __slots__ = ("roots", "bundle", "facts", "now", "tz")
-
-    def __init__(self, roots: dict[str, Any], bundle: Bundle, facts: Facts, now: dt.datetime, tz: ZoneInfo) -> None:
-        self.roots = roots
-        self.bundle = bundle
-        self.facts = facts
-        self.now = now
-        self.tz = tz
-
-    def moment_of(self, value: Any) -> Any:
-        """A date becomes the first moment of that day in the contact's zone."""
-        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-            return dt.datetime.combine(value, dt.time(), self.tz).astimezone(UTC)
-        return value
-
-
-Function = Callable[[Env, list[Any], dict[str, Any]], Awaitable[Any]]
 
 
 def truthy(value: Any) -> bool:
@@ -209,8 +164,6 @@ async def _binary(expr: ast.Binary, env: Env) -> Any:
 
 
 async def _call(expr: ast.Call, env: Env) -> Any:
-    from ...stdlib.functions import IMPLEMENTATIONS
-
     args = []
     for arg in expr.args:
         args.append(await evaluate(arg, env))
@@ -220,15 +173,4 @@ async def _call(expr: ast.Call, env: Env) -> Any:
     return await IMPLEMENTATIONS[expr.func.name](env, args, kwargs)
 
 
-def as_timedelta(value: Any) -> dt.timedelta:
-    if isinstance(value, dt.timedelta):
-        return value
-    raise EvaluationError(f"not a duration: {value!r}")
-
-
-def as_int(value: Any, default: int) -> int:
-    if value is None:
-        return default
-    if isinstance(value, Decimal | int):
-        return int(value)
-    raise EvaluationError(f"not a whole number: {value!r}")
+__all__ = ["Env", "EvaluationError", "Facts", "Function", "as_int", "as_timedelta", "condition", "evaluate"]
