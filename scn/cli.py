@@ -15,20 +15,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from . import __version__
+from .interpreter.render import use_colour
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
-
-
-def use_colour(choice: str, stream: object) -> bool:
-    """Colour only on a terminal, never when NO_COLOR is set (https://no-color.org)."""
-    if os.environ.get("NO_COLOR"):
-        return False
-    if choice == "always":
-        return True
-    if choice == "never":
-        return False
-    isatty = getattr(stream, "isatty", None)
-    return bool(isatty and isatty())
 
 
 def _add_check(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

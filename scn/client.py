@@ -66,9 +66,8 @@ def _when(value: str | None) -> str:
 def _show_findings(records: list[dict[str, Any]], files: dict[str, str], local: dict[str, str]) -> None:
     """The server's findings exactly as `scn check` prints them for the same files: the same
     renderer, the files named as on this machine, code frames from the local text."""
-    from .cli import use_colour
     from .interpreter.diagnostics import Diagnostic
-    from .interpreter.render import from_json_records, render_text, summary
+    from .interpreter.render import from_json_records, render_text, summary, use_colour
 
     def here(record: dict[str, Any]) -> dict[str, Any]:
         return {**record, "filename": local.get(record["filename"], record["filename"])}
