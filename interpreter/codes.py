@@ -261,8 +261,3 @@ BAD_DATE = _code("SCN315", "bad-date", _F, "write dates as YYYY-MM-DD with a rea
 BAD_COUNT = _code("SCN316", "bad-count", _F, "counts are whole numbers of 1 or more")
 BAD_PERCENT = _code("SCN317", "bad-percent", _F, "percentages here are above 0% and at most 100%")
 EMPTY_SPLIT = _code("SCN318", "empty-split", _F, "a split needs at least one variant")
-
-
-def lookup(code: str) -> Code:
-    """The registry entry for ``code`` (raises KeyError for unknown codes)."""
-    return REGISTRY[code]

@@ -30,10 +30,6 @@ def check_texts(files: dict[str, str], resources: dict[str, str] | None = None) 
     return check_workspace(workspace_from_texts(files, resources))
 
 
-def codes_of(result: CheckResult) -> list[tuple[str, int, int]]:
-    return [(d.code.code, d.span.line, d.span.column) for d in result.diagnostics]
-
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     """`async def` tests run in a fresh event loop each (no plugin needed)."""

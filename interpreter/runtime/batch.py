@@ -17,7 +17,6 @@ from typing import Any
 
 from ...stdlib.recommend import Recommender
 from ..store import LIVE, Changes, ContactUpdate, EventIn, EventRow, RunRow, RunStart, Store
-from ..values import Percent
 from .views import ProductView
 
 UTC = dt.UTC
@@ -342,7 +341,3 @@ class Batch:
     def remember(self, key: Any, value: Any) -> Any:
         self._cache[key] = value
         return value
-
-
-def percent_of(value: str | None) -> Percent | None:
-    return Percent(value) if value is not None else None

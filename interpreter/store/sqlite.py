@@ -404,9 +404,6 @@ class SqliteStore(OutboxMixin, QueriesMixin):
         rows = await self._rows("SELECT list FROM list_members WHERE contact_id = ?", (contact_id,))
         return {r[0] for r in rows}
 
-    async def list_size(self, name: str) -> int:
-        return int(await self._scalar("SELECT count(*) FROM list_members WHERE list = ?", (name,)))
-
     async def products(self, ids: Collection[str] | None = None, limit: int = 1000) -> list[dict[str, Any]]:
         params: tuple[Any, ...]
         if ids is None:
