@@ -103,7 +103,7 @@ PARALLEL_FROM = 200
 
 
 def _can_fork() -> bool:
-    import multiprocessing  # only big workspaces pay for importing it (10 ms)
+    import multiprocessing  # only big workspaces pay for importing it
 
     return "fork" in multiprocessing.get_all_start_methods()
 
@@ -122,9 +122,9 @@ def parse_all(named: list[tuple[str, str]], jobs: int = 1) -> list[ParseResult]:
 
     chunks = [named[i::jobs] for i in range(jobs)]
     # Decoding the children's trees builds a million objects, none of them garbage: with
-    # the collector on, its passes made the decoding 0.35-0.7 s instead of 0.13 s (1000
-    # files). Frozen, the parent's objects are not walked by a collection in a child
-    # either, which would copy their pages (the gc module's advice for fork).
+    # the collector on, its passes made the decoding several times slower. Frozen, the
+    # parent's objects are not walked by a collection in a child either, which would
+    # copy their pages (the gc module's advice for fork).
     parsed: dict[str, ParseResult] = {}
     with paused_gc():
         gc.freeze()

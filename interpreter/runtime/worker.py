@@ -36,8 +36,8 @@ INTAKE_BATCH = 1000
 def freeze_heap() -> None:
     """Once a long-running process has started: what exists by now (modules, programs,
     catalogues, templates) lives as long as it does, so it is moved out of the cycle
-    collector's reach. Full collections otherwise walk it all: two of ~50 ms each in a
-    burst of 10,000 wake-ups, straight into the lateness of the runs behind them."""
+    collector's reach. Full collections otherwise walk it all, in a burst of wake-ups,
+    straight into the lateness of the runs behind them."""
     gc.collect()
     gc.freeze()
 

@@ -1,8 +1,8 @@
 """One writer at a time across processes, handed over the moment it is free.
 
 SQLite lets one connection write at a time; a second process that wants to write while
-the first does is held by SQLite's busy handler, which sleeps and retries (1, 2, 5,
-10, 15 ms...), so a wait for a transaction of 2 ms typically costs 8 ms. `scn serve`
+the first does is held by SQLite's busy handler, which sleeps and retries with growing
+pauses, so a wait costs several times the transaction it waits for. `scn serve`
 runs its API (intake) and its engine in two processes on one file: both take this
 lock around every write transaction (an advisory `flock` on a file beside the
 database), and a waiter wakes as soon as the holder commits. The kernel releases the
