@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import typing
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -198,62 +200,71 @@ class _Builder:
             self.step(step, step_id)
 
     def step(self, step: ast.Step, sid: str) -> None:
-        line = step.span.line
-        if isinstance(step, ast.Wait):
-            fixed = step.duration.milliseconds if isinstance(step.duration, ast.DurationLit) else None
-            self.emit(p.Wait, sid, f"wait {_text(step.duration)}", line, duration=step.duration, fixed_ms=fixed)
-        elif isinstance(step, ast.WaitUntil):
-            name = f"wait until {step.time.hour:02d}:{step.time.minute:02d}"
-            self.emit(p.WaitUntil, sid, name, line, hour=step.time.hour, minute=step.time.minute)
-        elif isinstance(step, ast.WaitFor):
-            name = f"wait for {step.event.name} up to {_text(step.timeout)}"
-            at = self.emit(p.WaitFor, sid, name, line, event=step.event.name, where=step.where,
-                           timeout=step.timeout, on_timeout=-1)  # fmt: skip
-            if step.on_timeout is None:
-                self.patch(at, on_timeout=self.here())
-                return
-            skip = self.emit(p.Jump, f"{sid}.resume", "go on after the wait", line, target=-1)
-            self.patch(at, on_timeout=self.here())
-            self.block(step.on_timeout.steps, f"{sid}.timeout.")
-            self.patch(skip, target=self.here())
-        elif isinstance(step, ast.If):
-            self._if(step, sid, line)
-        elif isinstance(step, ast.Bands):
-            self._bands(step, sid, line)
-        elif isinstance(step, ast.Split):
-            self._split(step, sid, line)
-        elif isinstance(step, ast.Stop):
-            self.emit(p.Stop, sid, "stop", line, condition=None, negate=False)
-        elif isinstance(step, ast.StopIf):
-            keyword = "stop unless" if step.negate else "stop if"
-            self.emit(p.Stop, sid, f"{keyword} {_text(step.condition)}", line, condition=step.condition,
-                      negate=step.negate)  # fmt: skip
-        elif isinstance(step, ast.Send):
-            coupon = step.coupon.name if step.coupon else None
-            name = f"send {step.channel} {step.template.name}" + (f" with coupon {coupon}" if coupon else "")
-            self.emit(p.Send, sid, name, line, channel=step.channel, template=step.template.name, coupon=coupon,
-                      products=step.products)  # fmt: skip
-        elif isinstance(step, ast.AddToList | ast.RemoveFromList):
-            add = isinstance(step, ast.AddToList)
-            name = f"add to list {step.list.name}" if add else f"remove from list {step.list.name}"
-            self.emit(p.ChangeList, sid, name, line, list=step.list.name, add=add)
-        elif isinstance(step, ast.IssueCoupon):
-            valid = step.valid.milliseconds if step.valid else None
-            self.emit(p.IssueCoupon, sid, f"issue coupon {step.coupon.name}", line, coupon=step.coupon.name,
-                      valid_ms=valid)  # fmt: skip
-        elif isinstance(step, ast.AwardBonus):
-            name = "award bonus" + (f" {_text(step.amount)}" if step.amount else "")
-            self.emit(p.AwardBonus, sid, name, line, amount=step.amount)
-        elif isinstance(step, ast.SetGroup):
-            self.emit(p.SetGroup, sid, f"set group {step.group.name}", line, group=step.group.name)
-        elif isinstance(step, ast.SetAttribute):
-            self.emit(p.SetAttribute, sid, f"set attribute {step.name.name}", line, attribute=step.name.name,
-                      value=step.value)  # fmt: skip
-        elif isinstance(step, ast.CallWebhook):
-            fields = tuple((f.name.name, f.value) for f in step.fields)
-            self.emit(p.CallWebhook, sid, f"call webhook {step.url.value}", line, url=step.url.value, fields=fields)
+        """Lay out one step, by the method named after its node (`visit_Wait`...)."""
+        visit: Callable[[_Builder, Any, str, int], None] = _VISITORS[type(step)]
+        visit(self, step, sid, step.span.line)
 
-    def _if(self, step: ast.If, sid: str, line: int) -> None:
+    def visit_Wait(self, step: ast.Wait, sid: str, line: int) -> None:
+        fixed = step.duration.milliseconds if isinstance(step.duration, ast.DurationLit) else None
+        self.emit(p.Wait, sid, f"wait {_text(step.duration)}", line, duration=step.duration, fixed_ms=fixed)
+
+    def visit_WaitUntil(self, step: ast.WaitUntil, sid: str, line: int) -> None:
+        name = f"wait until {step.time.hour:02d}:{step.time.minute:02d}"
+        self.emit(p.WaitUntil, sid, name, line, hour=step.time.hour, minute=step.time.minute)
+
+    def visit_WaitFor(self, step: ast.WaitFor, sid: str, line: int) -> None:
+        name = f"wait for {step.event.name} up to {_text(step.timeout)}"
+        at = self.emit(p.WaitFor, sid, name, line, event=step.event.name, where=step.where,
+                       timeout=step.timeout, on_timeout=-1)  # fmt: skip
+        if step.on_timeout is None:
+            self.patch(at, on_timeout=self.here())
+            return
+        skip = self.emit(p.Jump, f"{sid}.resume", "go on after the wait", line, target=-1)
+        self.patch(at, on_timeout=self.here())
+        self.block(step.on_timeout.steps, f"{sid}.timeout.")
+        self.patch(skip, target=self.here())
+
+    def visit_Stop(self, step: ast.Stop, sid: str, line: int) -> None:
+        self.emit(p.Stop, sid, "stop", line, condition=None, negate=False)
+
+    def visit_StopIf(self, step: ast.StopIf, sid: str, line: int) -> None:
+        keyword = "stop unless" if step.negate else "stop if"
+        self.emit(p.Stop, sid, f"{keyword} {_text(step.condition)}", line, condition=step.condition,
+                  negate=step.negate)  # fmt: skip
+
+    def visit_Send(self, step: ast.Send, sid: str, line: int) -> None:
+        coupon = step.coupon.name if step.coupon else None
+        name = f"send {step.channel} {step.template.name}" + (f" with coupon {coupon}" if coupon else "")
+        self.emit(p.Send, sid, name, line, channel=step.channel, template=step.template.name, coupon=coupon,
+                  products=step.products)  # fmt: skip
+
+    def visit_AddToList(self, step: ast.AddToList, sid: str, line: int) -> None:
+        self.emit(p.ChangeList, sid, f"add to list {step.list.name}", line, list=step.list.name, add=True)
+
+    def visit_RemoveFromList(self, step: ast.RemoveFromList, sid: str, line: int) -> None:
+        self.emit(p.ChangeList, sid, f"remove from list {step.list.name}", line, list=step.list.name, add=False)
+
+    def visit_IssueCoupon(self, step: ast.IssueCoupon, sid: str, line: int) -> None:
+        valid = step.valid.milliseconds if step.valid else None
+        self.emit(p.IssueCoupon, sid, f"issue coupon {step.coupon.name}", line, coupon=step.coupon.name,
+                  valid_ms=valid)  # fmt: skip
+
+    def visit_AwardBonus(self, step: ast.AwardBonus, sid: str, line: int) -> None:
+        name = "award bonus" + (f" {_text(step.amount)}" if step.amount else "")
+        self.emit(p.AwardBonus, sid, name, line, amount=step.amount)
+
+    def visit_SetGroup(self, step: ast.SetGroup, sid: str, line: int) -> None:
+        self.emit(p.SetGroup, sid, f"set group {step.group.name}", line, group=step.group.name)
+
+    def visit_SetAttribute(self, step: ast.SetAttribute, sid: str, line: int) -> None:
+        self.emit(p.SetAttribute, sid, f"set attribute {step.name.name}", line, attribute=step.name.name,
+                  value=step.value)  # fmt: skip
+
+    def visit_CallWebhook(self, step: ast.CallWebhook, sid: str, line: int) -> None:
+        fields = tuple((f.name.name, f.value) for f in step.fields)
+        self.emit(p.CallWebhook, sid, f"call webhook {step.url.value}", line, url=step.url.value, fields=fields)
+
+    def visit_If(self, step: ast.If, sid: str, line: int) -> None:
         to_end: list[int] = []
         for number, branch in enumerate(step.branches, start=1):
             keyword = "if" if number == 1 else "elif"
@@ -268,7 +279,7 @@ class _Builder:
         for jump in to_end:
             self.patch(jump, target=self.here())
 
-    def _bands(self, step: ast.Bands, sid: str, line: int) -> None:
+    def visit_Bands(self, step: ast.Bands, sid: str, line: int) -> None:
         at = self.emit(p.Bands, sid, f"bands {_text(step.subject)}", line, subject=step.subject, arms=(),
                        otherwise=-1)  # fmt: skip
         arms: list[p.BandArm] = []
@@ -281,7 +292,7 @@ class _Builder:
             self.patch(jump, target=self.here())
         self.patch(at, arms=tuple(arms), otherwise=self.here())
 
-    def _split(self, step: ast.Split, sid: str, line: int) -> None:
+    def visit_Split(self, step: ast.Split, sid: str, line: int) -> None:
         at = self.emit(p.Split, sid, "split", line, arms=(), control="0", after=-1)
         arms: list[p.SplitArm] = []
         to_end: list[int] = []
@@ -296,6 +307,10 @@ class _Builder:
         for jump in to_end:
             self.patch(jump, target=self.here())
         self.patch(at, arms=tuple(arms), control=str(control), after=self.here())
+
+
+#: The layout method of each kind of step, by its node class (a step without one is a bug).
+_VISITORS: dict[type, Any] = {kind: getattr(_Builder, f"visit_{kind.__name__}") for kind in typing.get_args(ast.Step)}
 
 
 def _text(expr: ast.Expr) -> str:
