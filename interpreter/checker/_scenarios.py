@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from urllib.parse import urlsplit
 
 import msgspec
@@ -19,7 +18,8 @@ from ...stdlib.catalog import (
 from .. import ast, codes
 from ..diagnostics import DiagnosticSink, Related
 from ..suggest import closest_name
-from ..types import DURATION, NUMBER, PERCENT, UNKNOWN, Entity, ListOf, Money, Type, assignable, is_unknown
+from ..types import DURATION, Entity, ListOf, Type
+from ._branches import check_bands, check_split
 from ._exprs import ExprChecker, Scope, check_count, check_positive, check_time, describe
 from ._symbols import Symbols
 from ._templates import TemplateChecker
@@ -289,13 +289,13 @@ class ScenarioChecker:
             blocks = [b.steps for b in step.branches] + [step.else_.steps if step.else_ is not None else ()]
             return self._branches(blocks, flow, path, known)
         elif isinstance(step, ast.Bands):
-            covered = self._bands(step, flow)
+            covered = check_bands(step, flow.scope, self.exprs, self.sink)
             self.unset.value(step.subject, flow.scope, path.known, "it falls into no band")
             inside = frozenset(p.dotted for p in operand_paths(step.subject))  # a value in a band is set
             blocks = [b.steps for b in step.bands] + ([] if covered else [()])
             return self._branches(blocks, flow, path, [inside] * len(step.bands) + [frozenset()])
         elif isinstance(step, ast.Split):
-            self._split(step)
+            check_split(step, self.sink)
             blocks = [a.steps if isinstance(a, ast.Variant) else () for a in step.arms]
             return self._branches(blocks, flow, path)
         elif isinstance(step, ast.Stop):
@@ -461,88 +461,6 @@ class ScenarioChecker:
             why["event"] = "this scenario has no trigger"
         self.templates.check_send(step, context, why)
 
-    def _bands(self, step: ast.Bands, flow: _Flow) -> bool:
-        """Check value bands; True when together they cover every value."""
-        subject = self.exprs.infer(step.subject, flow.scope)
-        if not is_unknown(subject) and not isinstance(subject, Money) and subject not in (NUMBER, PERCENT, DURATION):
-            self.sink.report(
-                codes.TYPE_MISMATCH,
-                f"bands need money, a number, a percentage or a duration, not {describe(subject)}",
-                step.subject.span,
-            )
-            subject = UNKNOWN  # the bounds cannot be compared with it; say nothing more
-        keyed: list[tuple[Decimal | None, Decimal | None, ast.Band]] = []
-        for band in step.bands:
-            fits = True
-            for bound in (band.low, band.high):
-                if bound is None:
-                    continue
-                t = self.exprs.literal(bound)
-                if isinstance(subject, Money) and subject.currency is None and isinstance(t, Money):
-                    subject = t  # the first amount names the currency of all the bands
-                if not assignable(t, subject):
-                    fits = False
-                    self.exprs.report_mismatch(
-                        f"this bound is {describe(t)}, but the bands are about {describe(subject)}",
-                        bound.span,
-                        t,
-                        subject,
-                    )
-            low, high = _bound_value(band.low), _bound_value(band.high)
-            if low is not None and high is not None and low >= high:
-                self.sink.report(codes.BAND_OVERLAP, f"this band is empty: {low} is not below {high}", band.span)
-                continue
-            if fits:
-                keyed.append((low, high, band))
-        keyed.sort(key=lambda k: (k[0] is not None, k[0] or Decimal(0)))
-        for (_, high, before), (low, _, band) in zip(keyed, keyed[1:], strict=False):
-            if high is None or low is None or high > low:
-                self.sink.report(
-                    codes.BAND_OVERLAP,
-                    "this band overlaps the one before it",
-                    band.span,
-                    related=(Related(before.span, "the band it overlaps"),),
-                )
-            elif high < low:
-                self.sink.report(
-                    codes.BAND_GAP,
-                    f"values from {high} up to {low} fall into no band",
-                    band.span,
-                    related=(Related(before.span, "the band before the gap"),),
-                )
-        return bool(keyed) and keyed[0][0] is None and keyed[-1][1] is None
-
-    def _split(self, step: ast.Split) -> None:
-        total = Decimal(0)
-        names: dict[str, ast.Ident] = {}
-        control: ast.Control | None = None
-        for arm in step.arms:
-            if not Decimal(0) < arm.weight.value <= Decimal(100):
-                self.sink.report(codes.BAD_PERCENT, "a share runs from above 0% to 100%", arm.weight.span)
-            total += arm.weight.value
-            if isinstance(arm, ast.Control):
-                if control is not None:
-                    self.sink.report(
-                        codes.DUPLICATE_VARIANT,
-                        "a split has one control group",
-                        arm.span,
-                        related=(Related(control.span, "the first control group"),),
-                    )
-                control = arm
-            elif arm.name.name in names:
-                self.sink.report(
-                    codes.DUPLICATE_VARIANT,
-                    f"the variant `{arm.name.name}` is named twice",
-                    arm.name.span,
-                    related=(Related(names[arm.name.name].span, "first named here"),),
-                )
-            else:
-                names[arm.name.name] = arm.name
-        if not names:
-            self.sink.report(codes.EMPTY_SPLIT, "this split has no variant", step.span)
-        if total != 100:
-            self.sink.report(codes.SPLIT_WEIGHTS, f"the shares add up to {total.normalize():f}%, not 100%", step.span)
-
     def _set_attribute(self, step: ast.SetAttribute, flow: _Flow, path: _Path) -> None:
         target = self.symbols.attributes.get(step.name.name)
         if target is None:
@@ -611,16 +529,6 @@ def webhook_url_ok(url: str) -> bool:
     if not parts.hostname:
         return False
     return parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS)
-
-
-def _bound_value(bound: ast.BandBound | None) -> Decimal | None:
-    if bound is None:
-        return None
-    if isinstance(bound, ast.MoneyLit):
-        return bound.amount
-    if isinstance(bound, ast.DurationLit):
-        return Decimal(bound.milliseconds)
-    return bound.value
 
 
 def _duration_text(duration: ast.DurationLit) -> str:
