@@ -6,7 +6,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from scn.grammar import parse
 from scn.interpreter import ast
+from scn.interpreter.ast import same_meaning
 from scn.interpreter.span import Span
 
 from .conftest import parse_ok
@@ -299,3 +303,43 @@ def test_a_big_workspace_parsed_in_two_processes_is_the_one_parsed_in_one(tmp_pa
     assert [f.parsed for f in two.files] == [f.parsed for f in one.files]
     broken = [f for f in two.files if f.path.endswith("f0007.scn")]
     assert broken and not broken[0].parsed.ok
+
+
+def test_a_supplied_end_leaves_what_came_before_it_as_it_was() -> None:
+    # A repair is tried on a copy of the parser first; the copy must not grow the lists
+    # of steps the parser itself is building (Lark's tree builder grows them in place).
+    broken = (
+        "list a\nscenario s\n  on order.paid\n  wait 1d\n  add to list a\n  wait 2d\n"
+        "  if order.total > 1\n    add to list a\n    wait 3d\n  stop\n"
+        "scenario t\n  on order.paid\n  wait 1h\nend\n"
+    )
+    fixed = broken.replace("  stop\nscenario t", "  stop\n  end\nend\nscenario t")
+    repaired, intended = parse(broken, "x.scn"), parse(fixed, "x.scn")
+    assert [d.code.code for d in repaired.diagnostics] == ["SCN004", "SCN004"]
+    assert intended.ok and repaired.module is not None and intended.module is not None
+    assert same_meaning(repaired.module.items, intended.module.items)
+
+
+@pytest.mark.parametrize("typos", [49, 50])
+def test_up_to_fifty_errors_are_all_reported(typos: int) -> None:
+    result = parse("lsit a\n" * typos + "list b\n", "typos.scn")
+    assert [d.code.code for d in result.diagnostics] == ["SCN005"] * typos
+    assert result.module is not None and len(result.module.items) == typos + 1
+
+
+def test_after_fifty_errors_the_file_is_not_read_further_repaired_or_not() -> None:
+    result = parse("lsit a\n" * 30_000, "typos.scn")
+    assert [d.code.code for d in result.diagnostics] == ["SCN005"] * 50
+    assert [d.span.line for d in result.diagnostics] == list(range(1, 51))
+    assert result.module is None and result.lossy
+
+
+@pytest.mark.parametrize(
+    ("line", "code"),
+    [('list a "\\q"\n', "SCN008"), ("segment s where 1 is set\n", "SCN012"), ("list a $\n", "SCN002")],
+    ids=["escape", "reported while building the tree", "skipped"],
+)
+def test_after_fifty_errors_of_any_kind_the_file_is_not_read_further(line: str, code: str) -> None:
+    result = parse(line * 1000, "errors.scn")
+    assert [d.code.code for d in result.diagnostics] == [code] * 50
+    assert result.module is None

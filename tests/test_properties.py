@@ -18,8 +18,7 @@ from lark import Lark
 
 from scn.grammar import parse
 from scn.grammar._format import format_source
-from scn.grammar._lark import lark_options
-from scn.grammar._tables import grammar_text
+from scn.grammar._parser import grammar_text, lark_options
 from scn.interpreter.ast import same_meaning
 from scn.interpreter.checker import check_workspace
 from scn.interpreter.workspace import workspace_from_texts
@@ -28,7 +27,7 @@ from .conftest import EXAMPLES
 
 # Built without the on-disk cache: this is also the proof that the grammar is
 # conflict-free under strict=True.
-GRAMMAR = Lark(grammar_text(), **lark_options())
+GRAMMAR = Lark(grammar_text(), **lark_options(grammar_text()))
 
 
 def _whole_tokens(regex: re.Pattern[str]) -> st.SearchStrategy[str]:
@@ -46,8 +45,8 @@ def _spaced_terminals() -> dict[str, st.SearchStrategy[str]]:
     """Every token followed by whitespace, so keywords never run into each other."""
     explicit: dict[str, st.SearchStrategy[str]] = {}
     for terminal in GRAMMAR.terminals:
-        if terminal.name in ("WS", "COMMENT"):
-            continue
+        if terminal.name in ("WS", "COMMENT") or terminal.priority < 0:
+            continue  # negative priorities: text no rule takes, for the recovery driver
         pattern = terminal.pattern
         if pattern.type == "str":
             explicit[terminal.name] = st.just(pattern.value + " ")
