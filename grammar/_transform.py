@@ -16,6 +16,7 @@ variable that `parse()` sets.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import PurePath
 from typing import Any, cast
@@ -115,6 +116,16 @@ def _values(children: _Children) -> _Children:
     return [c for c in children if c is not None and not (isinstance(c, Token) and c.type not in _VALUE_TERMINALS)]
 
 
+def _operator(rule: str) -> Callable[[ToAst, _Children], ast.Expr]:
+    """The method for an operator's rule (`eq`, `add`, ...): ToAst.binary, told which."""
+
+    def build(self: ToAst, c: _Children) -> ast.Expr:
+        return self.binary(rule, c)
+
+    build.__name__ = rule
+    return build
+
+
 class ToAst(Transformer[Token, Any]):
     """One method per grammar rule; each gets the rule's children, tokens included."""
 
@@ -197,44 +208,9 @@ class ToAst(Transformer[Token, Any]):
         node = ast.Binary(op=_BINARY_RULES[rule], left=c[0], right=c[2], span=self._span(c))
         return bounded_operator(node, [c[0], c[2]])
 
-    def or_(self, c: _Children) -> ast.Expr:
-        return self.binary("or_", c)
-
-    def and_(self, c: _Children) -> ast.Expr:
-        return self.binary("and_", c)
-
-    def eq(self, c: _Children) -> ast.Expr:
-        return self.binary("eq", c)
-
-    def ne(self, c: _Children) -> ast.Expr:
-        return self.binary("ne", c)
-
-    def lt(self, c: _Children) -> ast.Expr:
-        return self.binary("lt", c)
-
-    def le(self, c: _Children) -> ast.Expr:
-        return self.binary("le", c)
-
-    def gt(self, c: _Children) -> ast.Expr:
-        return self.binary("gt", c)
-
-    def ge(self, c: _Children) -> ast.Expr:
-        return self.binary("ge", c)
-
-    def in_(self, c: _Children) -> ast.Expr:
-        return self.binary("in_", c)
-
-    def add(self, c: _Children) -> ast.Expr:
-        return self.binary("add", c)
-
-    def sub(self, c: _Children) -> ast.Expr:
-        return self.binary("sub", c)
-
-    def mul(self, c: _Children) -> ast.Expr:
-        return self.binary("mul", c)
-
-    def div(self, c: _Children) -> ast.Expr:
-        return self.binary("div", c)
+    # The operators' rules (the grammar's aliases in `?expr` ... `?product`).
+    or_, and_, eq, ne, lt, le = (_operator(rule) for rule in ("or_", "and_", "eq", "ne", "lt", "le"))
+    gt, ge, in_, add, sub, mul, div = (_operator(rule) for rule in ("gt", "ge", "in_", "add", "sub", "mul", "div"))
 
     def start(self, c: _Children) -> list[ast.Item]:
         return list(c)

@@ -141,3 +141,14 @@ def test_the_transformer_and_the_formatter_read_and_write_what_the_lexer_reads(c
     node = _value(text)
     assert isinstance(node, LITERALS[name])
     assert ast.same_meaning(_value(literal_text(node)), node)
+
+
+def test_every_rule_that_makes_a_node_has_its_transformer_method() -> None:
+    # A rule without one would leave one of Lark's trees in the AST.
+    missing = set()
+    for rule in LARK.rules:
+        name = str(rule.alias or rule.origin.name)
+        passes_through = rule.options.expand1 and not rule.alias and len(rule.expansion) == 1
+        if not name.startswith("_") and not passes_through and not callable(getattr(_transform.ToAst, name, None)):
+            missing.add(name)
+    assert missing == set()
