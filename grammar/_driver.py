@@ -47,7 +47,6 @@ from ._messages import (
     describe_token,
 )
 from ._parser import keywords, parser
-from ._transform import unknown_escapes
 
 MAX_MISSING_ENDS = 12
 #: Errors closer than this many accepted tokens to the previous one are echoes.
@@ -63,6 +62,7 @@ class _Driver:
         self.last_token: Token | None = None
         #: Set when input had to be skipped; repairs (typos, missing `end`) keep it False.
         self.lossy = False
+        self.lark = lark
         self.terminal_of, self.keyword_of = _words(lark)
         self.ip: InteractiveParser = lark.parse_interactive(context.text)
 
@@ -173,7 +173,10 @@ class _Driver:
         if token.type != "NAME":
             return False
         word = str(token.value)
-        candidates = [self.keyword_of[t] for t in expected if t in self.keyword_of and self.keyword_of[t].isalpha()]
+        # Sorted: of two keywords as close, the guess must not follow the order of a set.
+        candidates = sorted(
+            self.keyword_of[t] for t in expected if t in self.keyword_of and self.keyword_of[t].isalpha()
+        )
         guess = closest_keyword(word, candidates)
         if guess is None or guess == word:
             return False
@@ -302,14 +305,7 @@ class _Driver:
         self._skipped()
 
     def _bad_escape(self, token: Token) -> None:
-        """`"tab\\q"`: each unknown escape is reported; the string keeps the character."""
-        for offset, escape in unknown_escapes(str(token.value)):
-            start = (token.start_pos or 0) + offset
-            self.context.report(
-                codes.BAD_ESCAPE,
-                f"unknown escape `\\{escape}` in a string",
-                span_of_offsets(self.file, self.text, start, start + 2),
-            )
+        """`"tab\\q"` is read as a string; the transformer reports the escape if it is taken."""
         self._feed(token.update("STRING"))
 
     def _quoted(self, token: Token) -> None:
@@ -329,9 +325,10 @@ class _Driver:
         """`list неоплачені` -> reported, then read as a name so parsing goes on."""
         word = str(token.value)
         if not word.isidentifier() or "NAME" not in self._choices():
-            # As one stray: the letters up to the first Latin one (which may start a name).
+            # The letters up to the first Latin one are stray; the rest is read on.
             foreign = next((i for i, char in enumerate(word) if char.isascii()), len(word))
             self._stray(token, word[:foreign])
+            self._read_on(token, foreign)
             return
         self.context.report(
             codes.UNEXPECTED_CHARACTER,
@@ -351,6 +348,22 @@ class _Driver:
                 span_of_offsets(self.file, self.text, token.start_pos or 0, (token.start_pos or 0) + len(text)),
             )
         self._skipped()
+
+    def _read_on(self, token: Token, offset: int) -> None:
+        """Feed the tokens of the rest of ``token`` from ``offset`` (Latin letters, digits
+        and `_` on one line), read by Lark's lexer: `üper` is `ü`, skipped, then `per`."""
+        rest = str(token.value)[offset:]
+        if not rest:
+            return
+        start, column = (token.start_pos or 0) + offset, (token.column or 1) + offset
+        for part in self.lark.lex(rest):
+            kind = part.type
+            if kind in self.keyword_of and kind not in self._choices():
+                kind = "NAME"  # a keyword only where the parser can take it
+            self._feed(
+                Token(kind, part.value, start + (part.start_pos or 0), token.line, column + (part.column or 1) - 1,
+                      token.line, column + (part.end_column or 1) - 1, start + (part.end_pos or 0))
+            )  # fmt: skip
 
     def _skipped(self) -> None:
         self.lossy = True

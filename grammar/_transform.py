@@ -25,7 +25,7 @@ from lark import Token, Transformer
 from msgspec.structs import replace
 
 from ..interpreter import ast, codes
-from ..interpreter.span import Span
+from ..interpreter.span import Span, span_of_offsets
 from ._context import bounded_operator, bounded_step, current_file, relabelled
 
 _MONEY = re.compile(r"(\d+(?:\.\d+)?) ?([A-Z]{3})")
@@ -71,7 +71,7 @@ def token_span(file: str, token: Token) -> Span:
 
 def unknown_escapes(string: str) -> list[tuple[int, str]]:
     """Where a string literal (quotes included) has an escape STRING does not take, and
-    which: the recovery driver reports them; the transformer keeps such a character as is."""
+    which (such a character is kept as it is, without the backslash)."""
     return [
         (m.start(), m.group(1)) for m in _ESCAPE.finditer(string, 1, len(string) - 1) if _decode(m.group(1)) is None
     ]
@@ -154,9 +154,18 @@ class ToAst(Transformer[Token, Any]):
 
     @staticmethod
     def _string(token: Token) -> ast.StringLit:
+        context = current_file.get()
         raw = str(token.value)[1:-1]
-        value = _ESCAPE.sub(_unescape, raw) if "\\" in raw else raw
-        return ast.StringLit(value=value, span=token_span(current_file.get().file, token))
+        value = raw
+        if "\\" in raw:
+            # STRING takes only the escapes of the language; the driver reads a string with
+            # another (BAD_ESCAPE_STRING) as a string, and it is reported here, once taken.
+            for offset, escape in unknown_escapes(str(token.value)):
+                start = (token.start_pos or 0) + offset
+                where = span_of_offsets(context.file, context.text, start, start + 2)
+                context.report(codes.BAD_ESCAPE, f"unknown escape `\\{escape}` in a string", where)
+            value = _ESCAPE.sub(_unescape, raw)
+        return ast.StringLit(value=value, span=token_span(context.file, token))
 
     def _title(self, values: _Children, index: int) -> ast.StringLit | None:
         """The optional title string at ``index`` of a declaration's values."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -343,3 +344,42 @@ def test_after_fifty_errors_of_any_kind_the_file_is_not_read_further(line: str, 
     result = parse(line * 1000, "errors.scn")
     assert [d.code.code for d in result.diagnostics] == [code] * 50
     assert result.module is None
+
+
+def test_a_typo_as_close_to_two_keywords_gets_the_same_guess_in_every_process() -> None:
+    # `ard` is one letter from `add` (a step may start) and `and` (the value goes on):
+    # the guess must not follow the order of a set of strings, which varies by process.
+    import subprocess
+    import sys
+
+    program = (
+        "from scn.grammar import parse; "
+        "r = parse('scenario s\\n  on order.paid\\n  award bonus a\\n  ard to list x\\nend\\n', 's.scn'); "
+        "print([d.message for d in r.diagnostics])"
+    )
+    guesses = {
+        subprocess.run(
+            [sys.executable, "-c", program], env={**os.environ, "PYTHONHASHSEED": str(seed)},
+            capture_output=True, text=True, check=True,
+        ).stdout
+        for seed in range(8)
+    }  # fmt: skip
+    assert guesses == {"['unknown word `ard`: did you mean `add`?']\n"}
+
+
+def test_an_unknown_escape_is_reported_only_in_a_string_the_parser_takes() -> None:
+    taken = parse('list a "x\\q"\n', "s.scn")
+    assert [(d.code.code, d.span.column) for d in taken.diagnostics] == [("SCN008", 10)]
+    refused = parse('list a "t" "x\\q"\n', "s.scn")
+    assert [d.code.code for d in refused.diagnostics] == ["SCN001"]
+
+
+def test_letters_glued_to_a_word_are_skipped_and_the_word_is_read() -> None:
+    text = "list a\nscenario s\n  on order.paid\n  entry at most 1 üper order\n  add to list a\nend\n"
+    result = parse(text, "s.scn")
+    assert [d.message for d in result.diagnostics] == ["unexpected character `ü`"]
+    assert result.module is not None
+    scenario = result.module.items[1]
+    assert isinstance(scenario, ast.Scenario)
+    (entry,) = scenario.headers[1:]
+    assert isinstance(entry, ast.EntryAtMost) and entry.scope == "order"
