@@ -207,6 +207,23 @@ def test_keywords_are_contextual() -> None:
     assert [i.name.name for i in module.items if isinstance(i, ast.ListDecl | ast.Scenario)] == ["wait", "send", "s"]
 
 
+def test_a_keyword_is_never_the_start_of_a_longer_word() -> None:
+    # Where the parser takes only keywords (a step, a channel), a longer word is one
+    # word: not `send` + `er`, not `sms` + `x`.
+    text = "list a\nscenario s\n  on order.paid\n  sender\nend\nscenario t\n  on order.paid\n  send smsx x\nend\n"
+    result = parse(text, "s.scn")
+    assert [(d.code.code, d.span.line, d.span.column, d.span.end_column) for d in result.diagnostics] == [
+        ("SCN001", 4, 3, 9),
+        ("SCN005", 8, 8, 12),
+    ]
+    assert result.diagnostics[0].message.startswith("unexpected `sender`;")
+
+
+def test_stop_and_if_on_two_lines_are_two_steps() -> None:
+    scenario = only_scenario("scenario s\n  on order.paid\n  stop\n  if order.paid\n    stop\n  end\nend\n")
+    assert [type(s).__name__ for s in scenario.steps] == ["Stop", "If"]
+
+
 def test_every_construct_parses() -> None:
     text = """
     currency UAH
