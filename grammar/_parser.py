@@ -27,6 +27,7 @@ from lark import Lark, Token
 from lark.lark import PostLex
 
 from ._cache import private_cache_file
+from ._context import current_file
 from ._transform import ToAst
 
 GRAMMAR_FILE = "scn.lark"
@@ -62,8 +63,6 @@ class _NamedTerminalsEverywhere(PostLex):
 
 def _on_comment(token: Token) -> Token:
     """Lark calls this for every comment it skips: the parse in progress keeps them."""
-    from ._context import current_file
-
     current_file.get().comments.append(token)
     return token
 
