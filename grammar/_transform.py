@@ -69,7 +69,7 @@ def token_span(file: str, token: Token) -> Span:
     return Span(file, token.line or 1, token.column or 1, token.end_line or 1, token.end_column or 1, start, end)
 
 
-def unknown_escapes(string: str) -> list[tuple[int, str]]:
+def _unknown_escapes(string: str) -> list[tuple[int, str]]:
     """Where a string literal (quotes included) has an escape STRING does not take, and
     which (such a character is kept as it is, without the backslash)."""
     return [
@@ -160,7 +160,7 @@ class ToAst(Transformer[Token, Any]):
         if "\\" in raw:
             # STRING takes only the escapes of the language; the driver reads a string with
             # another (BAD_ESCAPE_STRING) as a string, and it is reported here, once taken.
-            for offset, escape in unknown_escapes(str(token.value)):
+            for offset, escape in _unknown_escapes(str(token.value)):
                 start = (token.start_pos or 0) + offset
                 where = span_of_offsets(context.file, context.text, start, start + 2)
                 context.report(codes.BAD_ESCAPE, f"unknown escape `\\{escape}` in a string", where)
