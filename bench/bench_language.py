@@ -1,10 +1,16 @@
-"""Benchmark of the language front end: parse + check.
+"""Benchmark of the language front end: parse + check, with today's parser and the old one.
 
-Measures, side by side in one run:
+Measures, for each of the two parsers, in one run:
   L1  parse + check of a generated 200-line file, warm (target <= 10 ms);
   L2  load + parse + check of a 1000-file workspace (target <= 2 s);
   L3  `scn check` on one file in a cold process (target <= 0.3 s), next to
-      `python -c pass` and next to the same check without the parse-table cache.
+      `python -c pass` and next to the same check without the grammar cache.
+
+Today's parser is Lark's LALR runtime with its contextual lexer and our transformer.
+The old one (scn's own lexer and LALR loop over tables Lark analysed) is no longer in
+the package: it is taken from git, as grammar/ was at OLD_PARSER_COMMIT, into a
+temporary directory, and put in the place of scn.grammar in processes of its own. The
+two sides run one after the other, each in a fresh process.
 
 Run: python bench/bench_language.py [--quick] [--json PATH]
 """
@@ -23,9 +29,25 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from scn.grammar import parse
-from scn.interpreter.checker import check_workspace
-from scn.interpreter.workspace import load_workspace, workspace_from_texts
+ROOT = Path(__file__).resolve().parent.parent
+#: The last commit whose parser ran its own lexer and LALR loop.
+OLD_PARSER_COMMIT = "b7237067317c1642912c43f428d71b93e92165cf"
+#: Runs `scn` with the grammar package in the directory given first ("-": the installed one).
+LAUNCHER = """
+import sys
+grammar = sys.argv.pop(1)
+if grammar != "-":
+    import importlib.util
+    import scn
+    spec = importlib.util.spec_from_file_location(
+        "scn.grammar", grammar + "/__init__.py", submodule_search_locations=[grammar]
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["scn.grammar"] = scn.grammar = module
+    spec.loader.exec_module(module)
+from scn.cli import main
+sys.exit(main())
+"""
 
 HEADER = """currency UAH
 attribute vip_since: date
@@ -133,7 +155,12 @@ def run_command(args: list[str], env: dict[str, str] | None = None) -> float:
     return time.perf_counter() - started
 
 
-def bench(quick: bool) -> dict[str, Any]:
+def bench(quick: bool, launcher: Path, grammar: str) -> dict[str, Any]:
+    """The figures of the parser this process runs (``grammar``: its directory, or "-")."""
+    from scn.grammar import parse
+    from scn.interpreter.checker import check_workspace
+    from scn.interpreter.workspace import load_workspace, workspace_from_texts
+
     results: dict[str, Any] = {}
     text = two_hundred_lines()
     assert parse(text, "bench.scn").ok
@@ -180,8 +207,8 @@ def bench(quick: bool) -> dict[str, Any]:
         # Measure as users run it: with compiled bytecode (some sandboxes disable it).
         env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
         env.update(XDG_CACHE_HOME=str(cache), NO_COLOR="1")
-        scn = [sys.executable, "-m", "scn", "check", str(one)]
-        run_command(scn, env)  # fills the table cache and writes bytecode
+        scn = [sys.executable, str(launcher), grammar, "check", str(one)]
+        run_command(scn, env)  # fills the grammar cache and writes bytecode
         cold_runs = 5 if quick else 15
         bare = [sys.executable, "-c", "pass"]
         results["L3_python_pass_s"] = summary([run_command(bare, env) for _ in range(cold_runs)])
@@ -194,38 +221,113 @@ def bench(quick: bool) -> dict[str, Any]:
 
 
 def report(results: dict[str, Any]) -> str:
-    def ms(key: str) -> str:
+    """The figures of both parsers side by side (the old one's where it ran)."""
+    old: dict[str, Any] = results.get("old", {})
+
+    def ms(key: str, side: dict[str, Any]) -> str:
+        if key not in side:
+            return f"{'-':>9}"
+        return f"{side[key]['median'] * 1000:9.1f}"
+
+    def spread(key: str) -> str:
         r = results[key]
-        return f"{r['median'] * 1000:8.1f} ms  (min {r['min'] * 1000:.1f}, max {r['max'] * 1000:.1f}, n={r['runs']})"
+        return f"(min {r['min'] * 1000:.1f}, max {r['max'] * 1000:.1f}, n={r['runs']})"
 
     l1 = results["L1_parse_check_200_lines_s"]["median"]
     l2 = results["L2_workspace_1000_files_s"]["median"]
     cold = results["L3_cold_check_cached_s"]["median"]
-    bare = results["L3_python_pass_s"]["median"]
-    uncached = results["L3_cold_check_uncached_s"]["median"]
-    lines = [
-        f"L1 parse+check {results['L1_lines']}-line file, warm: {ms('L1_parse_check_200_lines_s')}"
-        f"  target <= 10 ms: {'met' if l1 <= 0.010 else 'MISSED'}",
-        f"   parse only:                          {ms('L1_parse_only_200_lines_s')}",
-        f"L2 1000-file workspace, {results['L2_jobs']} processes:    {ms('L2_workspace_1000_files_s')}"
-        f"  target <= 2 s: {'met' if l2 <= 2 else 'MISSED'}",
-        f"   the same in one process:             {ms('L2_workspace_1000_files_one_process_s')}",
-        f"L3 python -c pass:                      {ms('L3_python_pass_s')}",
-        f"   scn check, cold, cached tables:      {ms('L3_cold_check_cached_s')}"
-        f"  target <= 300 ms: {'met' if cold <= 0.3 else 'MISSED'}  ({cold / bare:.1f}x python -c pass)",
-        f"   scn check, cold, no table cache:     {ms('L3_cold_check_uncached_s')}"
-        f"  (the cache saves {(uncached - cold) * 1000:.0f} ms)",
-    ]
+    rows = [
+        ("L1 parse+check 200-line file, warm", "L1_parse_check_200_lines_s", f"<= 10 ms: {_met(l1 <= 0.010)}"),
+        ("   parse only", "L1_parse_only_200_lines_s", ""),
+        (f"L2 1000-file workspace, {results['L2_jobs']} processes", "L2_workspace_1000_files_s",
+         f"<= 2 s: {_met(l2 <= 2)}"),
+        ("   the same in one process", "L2_workspace_1000_files_one_process_s", ""),
+        ("L3 python -c pass", "L3_python_pass_s", ""),
+        ("   scn check, cold, cached grammar", "L3_cold_check_cached_s", f"<= 300 ms: {_met(cold <= 0.3)}"),
+        ("   scn check, cold, no grammar cache", "L3_cold_check_uncached_s", ""),
+    ]  # fmt: skip
+    lines = [f"{'':40} {'now ms':>9} {'old ms':>9}  {'spread now':32} target"]
+    for label, key, target in rows:
+        lines.append(f"{label:40} {ms(key, results)} {ms(key, old)}  {spread(key):32} {target}")
+    if not old:
+        lines.append("(the old parser could not be taken from git: only today's figures)")
     return "\n".join(lines)
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+def old_grammar(directory: Path) -> Path | None:
+    """grammar/ as of OLD_PARSER_COMMIT, in ``directory``; None where git cannot give it."""
+    target = directory / "grammar_old"
+    target.mkdir()
+    try:
+        names = subprocess.run(
+            ["git", "-C", str(ROOT), "ls-tree", "--name-only", OLD_PARSER_COMMIT, "grammar/"],
+            check=True, capture_output=True, text=True,
+        ).stdout.split()  # fmt: skip
+        for name in names:
+            content = subprocess.run(
+                ["git", "-C", str(ROOT), "show", f"{OLD_PARSER_COMMIT}:{name}"], check=True, capture_output=True
+            ).stdout
+            (target / Path(name).name).write_bytes(content)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    # Today's checker takes its private cache directory from here (the old parser kept
+    # the same function in _tables.py).
+    (target / "_cache.py").write_bytes((ROOT / "grammar" / "_cache.py").read_bytes())
+    return target
+
+
+def install_grammar(grammar: str) -> None:
+    """Put the grammar package in ``grammar`` in the place of scn.grammar (before any use)."""
+    if grammar == "-":
+        return
+    import importlib.util
+
+    import scn
+
+    spec = importlib.util.spec_from_file_location(
+        "scn.grammar", f"{grammar}/__init__.py", submodule_search_locations=[grammar]
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["scn.grammar"] = module
+    scn.grammar = module
+    spec.loader.exec_module(module)
+
+
+def side(quick: bool, grammar: str, launcher: Path) -> dict[str, Any]:
+    """The figures of one parser, measured in a process of its own."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "figures.json"
+        command = [sys.executable, __file__, "--side", grammar, "--launcher", str(launcher), "--json", str(out)]
+        subprocess.run(command + (["--quick"] if quick else []), check=True)
+        figures: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+        return figures
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="fewer repetitions (under a minute)")
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions (about a minute)")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
+    parser.add_argument("--side", help=argparse.SUPPRESS)  # a grammar directory, or "-": measure it here
+    parser.add_argument("--launcher", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    results = bench(args.quick)
-    print(report(results))
+    if args.side is not None:
+        install_grammar(args.side)
+        results = bench(args.quick, args.launcher, args.side)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            launcher = Path(tmp) / "launch.py"
+            launcher.write_text(LAUNCHER, encoding="utf-8")
+            results = side(args.quick, "-", launcher)
+            old = old_grammar(Path(tmp))
+            if old is not None:
+                results["old"] = side(args.quick, str(old), launcher)
+                results["old_parser_commit"] = OLD_PARSER_COMMIT
+        print(report(results))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")

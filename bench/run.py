@@ -3,7 +3,7 @@
 Runs, each in its own process (one process tree), on this machine:
 
   fsync          the disk's fsync latency, first, since it decides what commits cost
-  P5  language   parse + check (bench_language.py)
+  P5  language   parse + check, beside the parser before Lark's runtime (bench_language.py)
   P2–P4 runtime  waits vs huey and APScheduler, step transitions vs raw UPDATE, a million
                  sleeping runs (bench_runtime.py)
   P1  http       event ingest over HTTP vs raw inserts and the bare HTTP stack (bench_http.py)
@@ -106,16 +106,21 @@ def rows(results: dict[str, Any]) -> list[list[str]]:
         table.append([f"P4 restart to ready, {r3['runs']:,} runs", f"{r3['ready_s']:.2f} s",
                       f"max {r3['ready_max_s']:.2f} s", "", "", "≤ 5 s", verdict(r3["ready_max_s"] <= 5)])  # fmt: skip
     lang = results["language"]
+    old = lang.get("old", {})  # the parser before scn parsed with Lark's runtime, same run
     for key, label, target in (("L1_parse_check_200_lines_s", "P5 parse + check, 200 lines, warm", 0.010),
                                ("L2_workspace_1000_files_s", "P5 1000-file workspace", 2.0),
                                ("L3_cold_check_cached_s", "P5 `scn check`, cold process", 0.3)):  # fmt: skip
         f = lang[key]
-        shown = (lambda v: f"{v * 1000:.1f} ms") if target < 1 else (lambda v: f"{v:.2f} s")  # noqa: E731
-        reference = (
-            f"`python -c pass` {lang['L3_python_pass_s']['median'] * 1000:.0f} ms" if key.startswith("L3") else ""
-        )
-        table.append([label, shown(f["median"]), f"{shown(f['min'])}–{shown(f['max'])}", reference, "",
-                      f"≤ {shown(target)}", verdict(f["median"] <= target)])  # fmt: skip
+
+        def shown(v: float, seconds: bool = target >= 1) -> str:
+            return f"{v:.2f} s" if seconds else f"{v * 1000:.1f} ms"
+
+        references = [f"old parser {shown(old[key]['median'])}"] if key in old else []
+        if key.startswith("L3"):
+            references.append(f"`python -c pass` {lang['L3_python_pass_s']['median'] * 1000:.0f} ms")
+        ratio = f"{f['median'] / old[key]['median']:.2f}× the old" if key in old else ""
+        table.append([label, shown(f["median"]), f"{shown(f['min'])}–{shown(f['max'])}", ", ".join(references),
+                      ratio, f"≤ {shown(target)}", verdict(f["median"] <= target)])  # fmt: skip
     mail = results["email"]
     per = [mail["count"] / s for s in mail["scn_runs"]]
     table.append([f"P6 email, {mail['connections']} connections", f"{mail['scn_per_s']:,.0f}/s", spread(per, "{:,.0f}"),

@@ -15,8 +15,11 @@ import contextvars
 import re
 from typing import Any, TypeVar
 
+from lark import Token
+
 from ..interpreter import ast, codes
-from ..interpreter.diagnostics import DiagnosticSink
+from ..interpreter.codes import Code
+from ..interpreter.diagnostics import DiagnosticSink, Related
 from ..interpreter.span import Span, span_of_offsets
 
 _N = TypeVar("_N", bound=ast.Node)
@@ -25,15 +28,25 @@ _OPERATORS: frozenset[type] = frozenset({ast.Binary, ast.Unary, ast.Call, ast.Li
 #: Steps with blocks of steps, whose nesting ParseContext.nesting keeps.
 _BLOCK_STEPS: frozenset[type] = frozenset({ast.If, ast.Bands, ast.Split, ast.WaitFor})
 _WORD = re.compile(r"@?[A-Za-z_][A-Za-z0-9_]*")
+#: Errors reported of one file at most; parsing stops at the error after the last.
+MAX_ERRORS_PER_FILE = 50
+
+
+class TooManyErrors(Exception):
+    """A file has MAX_ERRORS_PER_FILE errors: the rest of it is not read."""
 
 
 class ParseContext:
-    """What the transformer needs to know about the file being parsed."""
+    """The file being parsed: its syntax diagnostics, its comments, and what the
+    transformer needs to know about it."""
 
-    def __init__(self, file: str, text: str) -> None:
+    def __init__(self, file: str, text: str, limit: int | None = MAX_ERRORS_PER_FILE) -> None:
         self.file = file
         self.text = text
         self.sink = DiagnosticSink()
+        self.limit = limit
+        #: The comments Lark's lexer skipped, in order.
+        self.comments: list[Token] = []
         #: Operator node (by id) -> how many operators deep its expression goes.
         self.depths: dict[int, int] = {}
         #: Step with blocks (by id) -> how many blocks deep its steps go.
@@ -44,11 +57,27 @@ class ParseContext:
         #: Input was replaced by a stand-in, so the tree is not what the author wrote.
         self.lossy = False
 
+    def report(self, code: Code, message: str, span: Span, *help: str, related: tuple[Related, ...] = ()) -> None:
+        """Record a syntax error; raises TooManyErrors, reporting nothing, for one more than
+        ``limit`` (repaired or not: a file of a hundred thousand typos stops early too)."""
+        if self.limit is not None and len(self.sink) >= self.limit:
+            raise TooManyErrors
+        self.sink.report(code, message, span, *help, related=related)
+
+    def scratch(self) -> ParseContext:
+        """A context for trying tokens on a copy of the parser: what the transformer
+        reports or puts in the place of deep input there is thrown away with it."""
+        trial = ParseContext(self.file, self.text, limit=None)
+        # Depths are kept by the id of a live node, written when the node is made, so the
+        # trial may share them; stand-ins it makes must not count outside it.
+        trial.depths, trial.nesting, trial.stand_ins = self.depths, self.nesting, dict(self.stand_ins)
+        return trial
+
     def stand_in(self, node: _N, span: Span, what: str | None) -> _N:
         """Keep ``node`` in the place of input too deep to build; report it unless ``what``
         is None (the input around a stand-in is reported already)."""
         if what is not None:
-            self.sink.report(codes.TOO_DEEP, what, span)
+            self.report(codes.TOO_DEEP, what, span)
         self.lossy = True
         self.stand_ins[id(node)] = node
         return node

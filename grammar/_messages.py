@@ -53,14 +53,6 @@ VALUE_STARTS = frozenset(
 )
 #: Words people write after `is` for "no value" (`x is null` means `x is not set`).
 NULL_WORDS = frozenset({"null", "none", "nil", "empty", "unset", "missing", "undefined", "blank", "nothing"})
-#: Quotes people paste from word processors, and the characters that close them.
-QUOTE_PAIRS = {
-    "'": "'",
-    "\u201c": "\u201d\u201c",  # “…” and “…“
-    "\u201e": "\u201d\u201c",  # „…” (Polish) and „…“ (Ukrainian, German)
-    "\u00ab": "\u00bb",  # «…»
-    "\u2018": "\u2019",  # ‘…’
-}
 DURATION_WORDS = {
     "ms": "ms",
     "msec": "ms",

@@ -1,10 +1,10 @@
 """Building the typed AST of ``scn.interpreter.ast`` while Lark parses.
 
-The LALR loop (_lalr.py) calls one method of ToAst per rule as it reduces it, so each
-rule becomes its AST node at once: no parse tree is built and walked a second time.
-Every token is kept among the children, so a node's span simply runs from its first
-child to its last, keywords included. This is about twice as fast as Lark's position
-propagation plus a separate transform pass.
+ToAst is Lark's inline transformer (``Lark(transformer=...)``): Lark's LALR parser
+calls its method for a rule as it reduces the rule, so each rule becomes its AST node at
+once and no parse tree is built. Every token is kept among the children
+(keep_all_tokens), so a node's span simply runs from its first child to its last,
+keywords included, without Lark's position propagation.
 
 Operators and steps with blocks pass through _context.py, which bounds how deep
 the tree may grow.
@@ -16,16 +16,17 @@ variable that `parse()` sets.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import PurePath
 from typing import Any, cast
 
+from lark import Token, Transformer
 from msgspec.structs import replace
 
 from ..interpreter import ast, codes
 from ..interpreter.span import Span, span_of_offsets
 from ._context import bounded_operator, bounded_step, current_file, relabelled
-from ._token import Tok
 
 _MONEY = re.compile(r"(\d+(?:\.\d+)?) ?([A-Z]{3})")
 _DURATION_PART = re.compile(r"(\d+)(ms|s|m|h|d|w)")
@@ -62,16 +63,37 @@ def anonymous_scenario_name(file: str) -> str:
     return name if not name[0].isdigit() else f"_{name}"
 
 
-def token_span(file: str, token: Tok) -> Span:
+def token_span(file: str, token: Token) -> Span:
     start = token.start_pos or 0
     end = token.end_pos if token.end_pos is not None else start + len(str(token.value))
     return Span(file, token.line or 1, token.column or 1, token.end_line or 1, token.end_column or 1, start, end)
 
 
-_POSITIONED = (Tok, ast.Node)
+def _unknown_escapes(string: str) -> list[tuple[int, str]]:
+    """Where a string literal (quotes included) has an escape STRING does not take, and
+    which (such a character is kept as it is, without the backslash)."""
+    return [
+        (m.start(), m.group(1)) for m in _ESCAPE.finditer(string, 1, len(string) - 1) if _decode(m.group(1)) is None
+    ]
 
 
-def _first(children: _Children) -> Tok | ast.Node | None:
+def _decode(escape: str) -> str | None:
+    if escape in _SIMPLE_ESCAPES:
+        return _SIMPLE_ESCAPES[escape]
+    if escape.startswith("u") and len(escape) == 5:
+        return chr(int(escape[1:], 16))
+    return None
+
+
+def _unescape(match: re.Match[str]) -> str:
+    decoded = _decode(match.group(1))
+    return match.group(1) if decoded is None else decoded
+
+
+_POSITIONED = (Token, ast.Node)
+
+
+def _first(children: _Children) -> Token | ast.Node | None:
     for child in children:
         if isinstance(child, _POSITIONED):
             return child
@@ -80,7 +102,7 @@ def _first(children: _Children) -> Tok | ast.Node | None:
     return None
 
 
-def _last(children: _Children) -> Tok | ast.Node | None:
+def _last(children: _Children) -> Token | ast.Node | None:
     for child in reversed(children):
         if isinstance(child, _POSITIONED):
             return child
@@ -91,10 +113,20 @@ def _last(children: _Children) -> Tok | ast.Node | None:
 
 def _values(children: _Children) -> _Children:
     """The children that mean something: no keywords, punctuation or missing options."""
-    return [c for c in children if c is not None and not (isinstance(c, Tok) and c.type not in _VALUE_TERMINALS)]
+    return [c for c in children if c is not None and not (isinstance(c, Token) and c.type not in _VALUE_TERMINALS)]
 
 
-class ToAst:
+def _operator(rule: str) -> Callable[[ToAst, _Children], ast.Expr]:
+    """The method for an operator's rule (`eq`, `add`, ...): ToAst.binary, told which."""
+
+    def build(self: ToAst, c: _Children) -> ast.Expr:
+        return self.binary(rule, c)
+
+    build.__name__ = rule
+    return build
+
+
+class ToAst(Transformer[Token, Any]):
     """One method per grammar rule; each gets the rule's children, tokens included."""
 
     # ------------------------------------------------------------ helpers
@@ -105,11 +137,11 @@ class ToAst:
         first, last = _first(children), _last(children)
         if first is None or last is None:
             return Span.whole_file(context.file)
-        if isinstance(first, Tok):
+        if isinstance(first, Token):
             line, column, start = first.line or 1, first.column or 1, first.start_pos or 0
         else:
             line, column, start = first.span.line, first.span.column, first.span.start
-        if isinstance(last, Tok):
+        if isinstance(last, Token):
             end_line, end_column = last.end_line or line, last.end_column or column
             end = last.end_pos if last.end_pos is not None else start
         else:
@@ -117,43 +149,35 @@ class ToAst:
         return Span(context.file, line, column, end_line, end_column, start, end)
 
     @staticmethod
-    def _ident(token: Tok) -> ast.Ident:
+    def _ident(token: Token) -> ast.Ident:
         return ast.Ident(name=str(token.value), span=token_span(current_file.get().file, token))
 
     @staticmethod
-    def _string(token: Tok) -> ast.StringLit:
+    def _string(token: Token) -> ast.StringLit:
         context = current_file.get()
         raw = str(token.value)[1:-1]
-        base = (token.start_pos or 0) + 1
-
-        def unescape(match: re.Match[str]) -> str:
-            escape = match.group(1)
-            if escape in _SIMPLE_ESCAPES:
-                return _SIMPLE_ESCAPES[escape]
-            if escape.startswith("u") and len(escape) == 5:
-                return chr(int(escape[1:], 16))
-            start = base + match.start()
-            context.sink.report(
-                codes.BAD_ESCAPE,
-                f"unknown escape `\\{escape}` in a string",
-                span_of_offsets(context.file, context.text, start, start + 2),
-            )
-            return escape
-
-        value = _ESCAPE.sub(unescape, raw) if "\\" in raw else raw
+        value = raw
+        if "\\" in raw:
+            # STRING takes only the escapes of the language; the driver reads a string with
+            # another (BAD_ESCAPE_STRING) as a string, and it is reported here, once taken.
+            for offset, escape in _unknown_escapes(str(token.value)):
+                start = (token.start_pos or 0) + offset
+                where = span_of_offsets(context.file, context.text, start, start + 2)
+                context.report(codes.BAD_ESCAPE, f"unknown escape `\\{escape}` in a string", where)
+            value = _ESCAPE.sub(_unescape, raw)
         return ast.StringLit(value=value, span=token_span(context.file, token))
 
     def _title(self, values: _Children, index: int) -> ast.StringLit | None:
         """The optional title string at ``index`` of a declaration's values."""
-        if index < len(values) and isinstance(values[index], Tok) and values[index].type == "STRING":
+        if index < len(values) and isinstance(values[index], Token) and values[index].type == "STRING":
             return self._string(values[index])
         return None
 
     @staticmethod
-    def _address(token: Tok) -> ast.StringLit:
+    def _address(token: Token) -> ast.StringLit:
         return ast.StringLit(value=str(token.value)[1:-1], span=token_span(current_file.get().file, token))
 
-    def _literal(self, token: Tok) -> ast.Literal_:
+    def _literal(self, token: Token) -> ast.Literal_:
         """A literal from its token; the token type decides (a `30 min` fix retypes it)."""
         value, span = str(token.value), token_span(current_file.get().file, token)
         kind = token.type
@@ -178,12 +202,12 @@ class ToAst:
             return self._string(token)
         raise AssertionError(f"not a literal: {kind}")
 
-    def _typed(self, token: Tok, kind: type[ast.Node]) -> Any:
+    def _typed(self, token: Token, kind: type[ast.Node]) -> Any:
         node = self._literal(token)
         assert isinstance(node, kind), (token, kind)
         return node
 
-    def _optional(self, token: Tok | None, kind: type[ast.Node]) -> Any:
+    def _optional(self, token: Token | None, kind: type[ast.Node]) -> Any:
         return self._typed(token, kind) if token is not None else None
 
     # ------------------------------------------------------------ file
@@ -192,6 +216,10 @@ class ToAst:
         """`a == b`, `a + b`, ...: the rule's name (eq, add, ...) says which operator."""
         node = ast.Binary(op=_BINARY_RULES[rule], left=c[0], right=c[2], span=self._span(c))
         return bounded_operator(node, [c[0], c[2]])
+
+    # The operators' rules (the grammar's aliases in `?expr` ... `?product`).
+    or_, and_, eq, ne, lt, le = (_operator(rule) for rule in ("or_", "and_", "eq", "ne", "lt", "le"))
+    gt, ge, in_, add, sub, mul, div = (_operator(rule) for rule in ("gt", "ge", "in_", "add", "sub", "mul", "div"))
 
     def start(self, c: _Children) -> list[ast.Item]:
         return list(c)
@@ -285,12 +313,12 @@ class ToAst:
         key = cast(ast.PartKey, str(c[0].value))
         return ast.TemplatePart(key=key, value=self._string(c[1]), span=self._span(c))
 
-    def part_key(self, c: _Children) -> Tok:
-        return cast(Tok, c[0])  # the token, so that the part's span starts at it
+    def part_key(self, c: _Children) -> Token:
+        return cast(Token, c[0])  # the token, so that the part's span starts at it
 
     def program_decl(self, c: _Children) -> ast.ProgramDecl:
         v = _values(c)
-        kind_index = 2 if isinstance(v[1], Tok) else 1
+        kind_index = 2 if isinstance(v[1], Token) else 1
         return ast.ProgramDecl(
             name=self._ident(v[0]),
             title=self._title(v, 1),
@@ -410,7 +438,7 @@ class ToAst:
     # ------------------------------------------------------------ steps
 
     def labeled_step(self, c: _Children) -> ast.Step:
-        label_token: Tok = c[0]
+        label_token: Token = c[0]
         context = current_file.get()
         if id(c[1]) in context.stand_ins:
             return cast(ast.Step, c[1])
@@ -541,7 +569,7 @@ class ToAst:
             context = current_file.get()
             if id(subject) not in context.stand_ins:
                 test = "is not set" if negate else "is set"
-                context.sink.report(
+                context.report(
                     codes.BAD_SET_TEST,
                     f"only a field can be unset: `{test}` must follow a field such as `contact.first_name`",
                     subject.span,

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from scn.grammar import parse
 from scn.interpreter import ast
+from scn.interpreter.ast import same_meaning
 from scn.interpreter.span import Span
 
 from .conftest import parse_ok
@@ -202,6 +207,23 @@ def test_keywords_are_contextual() -> None:
     assert [i.name.name for i in module.items if isinstance(i, ast.ListDecl | ast.Scenario)] == ["wait", "send", "s"]
 
 
+def test_a_keyword_is_never_the_start_of_a_longer_word() -> None:
+    # Where the parser takes only keywords (a step, a channel), a longer word is one
+    # word: not `send` + `er`, not `sms` + `x`.
+    text = "list a\nscenario s\n  on order.paid\n  sender\nend\nscenario t\n  on order.paid\n  send smsx x\nend\n"
+    result = parse(text, "s.scn")
+    assert [(d.code.code, d.span.line, d.span.column, d.span.end_column) for d in result.diagnostics] == [
+        ("SCN001", 4, 3, 9),
+        ("SCN005", 8, 8, 12),
+    ]
+    assert result.diagnostics[0].message.startswith("unexpected `sender`;")
+
+
+def test_stop_and_if_on_two_lines_are_two_steps() -> None:
+    scenario = only_scenario("scenario s\n  on order.paid\n  stop\n  if order.paid\n    stop\n  end\nend\n")
+    assert [type(s).__name__ for s in scenario.steps] == ["Stop", "If"]
+
+
 def test_every_construct_parses() -> None:
     text = """
     currency UAH
@@ -299,3 +321,82 @@ def test_a_big_workspace_parsed_in_two_processes_is_the_one_parsed_in_one(tmp_pa
     assert [f.parsed for f in two.files] == [f.parsed for f in one.files]
     broken = [f for f in two.files if f.path.endswith("f0007.scn")]
     assert broken and not broken[0].parsed.ok
+
+
+def test_a_supplied_end_leaves_what_came_before_it_as_it_was() -> None:
+    # A repair is tried on a copy of the parser first; the copy must not grow the lists
+    # of steps the parser itself is building (Lark's tree builder grows them in place).
+    broken = (
+        "list a\nscenario s\n  on order.paid\n  wait 1d\n  add to list a\n  wait 2d\n"
+        "  if order.total > 1\n    add to list a\n    wait 3d\n  stop\n"
+        "scenario t\n  on order.paid\n  wait 1h\nend\n"
+    )
+    fixed = broken.replace("  stop\nscenario t", "  stop\n  end\nend\nscenario t")
+    repaired, intended = parse(broken, "x.scn"), parse(fixed, "x.scn")
+    assert [d.code.code for d in repaired.diagnostics] == ["SCN004", "SCN004"]
+    assert intended.ok and repaired.module is not None and intended.module is not None
+    assert same_meaning(repaired.module.items, intended.module.items)
+
+
+@pytest.mark.parametrize("typos", [49, 50])
+def test_up_to_fifty_errors_are_all_reported(typos: int) -> None:
+    result = parse("lsit a\n" * typos + "list b\n", "typos.scn")
+    assert [d.code.code for d in result.diagnostics] == ["SCN005"] * typos
+    assert result.module is not None and len(result.module.items) == typos + 1
+
+
+def test_after_fifty_errors_the_file_is_not_read_further_repaired_or_not() -> None:
+    result = parse("lsit a\n" * 30_000, "typos.scn")
+    assert [d.code.code for d in result.diagnostics] == ["SCN005"] * 50
+    assert [d.span.line for d in result.diagnostics] == list(range(1, 51))
+    assert result.module is None and result.lossy
+
+
+@pytest.mark.parametrize(
+    ("line", "code"),
+    [('list a "\\q"\n', "SCN008"), ("segment s where 1 is set\n", "SCN012"), ("list a $\n", "SCN002")],
+    ids=["escape", "reported while building the tree", "skipped"],
+)
+def test_after_fifty_errors_of_any_kind_the_file_is_not_read_further(line: str, code: str) -> None:
+    result = parse(line * 1000, "errors.scn")
+    assert [d.code.code for d in result.diagnostics] == [code] * 50
+    assert result.module is None
+
+
+def test_a_typo_as_close_to_two_keywords_gets_the_same_guess_in_every_process() -> None:
+    # `ard` is one letter from `add` (a step may start) and `and` (the value goes on):
+    # the guess must not follow the order of a set of strings, which varies by process.
+    import subprocess
+    import sys
+
+    program = (
+        "from scn.grammar import parse; "
+        "r = parse('scenario s\\n  on order.paid\\n  award bonus a\\n  ard to list x\\nend\\n', 's.scn'); "
+        "print([d.message for d in r.diagnostics])"
+    )
+    guesses = {
+        subprocess.run(
+            [sys.executable, "-c", program], env={**os.environ, "PYTHONHASHSEED": str(seed)},
+            capture_output=True, text=True, check=True,
+        ).stdout
+        for seed in range(8)
+    }  # fmt: skip
+    assert guesses == {"['unknown word `ard`: did you mean `add`?']\n"}
+
+
+def test_an_unknown_escape_is_reported_only_in_a_string_the_parser_takes() -> None:
+    taken = parse('list a "x\\q"\n', "s.scn")
+    assert [(d.code.code, d.span.column) for d in taken.diagnostics] == [("SCN008", 10)]
+    refused = parse('list a "t" "x\\q"\n', "s.scn")
+    assert [d.code.code for d in refused.diagnostics] == ["SCN001"]
+
+
+def test_letters_glued_to_a_word_are_skipped_and_the_word_is_read() -> None:
+    text = "list a\nscenario s\n  on order.paid\n  entry at most 1 üper order\n  add to list a\nend\n"
+    result = parse(text, "s.scn")
+    assert [d.message for d in result.diagnostics] == ["unexpected character `ü`"]
+    assert result.module is not None
+    scenario = result.module.items[1]
+    assert isinstance(scenario, ast.Scenario)
+    (entry,) = scenario.headers[1:]
+    assert isinstance(entry, ast.EntryAtMost) and entry.scope == "order"

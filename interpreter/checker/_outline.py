@@ -4,7 +4,7 @@ Checking a template means parsing and compiling it with Jinja, then typing its s
 tree (_template_types.py). Importing Jinja is a good part of a cold `scn check`, and
 compiling each template costs more, for templates that rarely change between two
 checks. So the parts of the tree the checker types are copied into an outline of
-msgspec Structs, and outlines are kept in the per-user cache beside the parse tables,
+msgspec Structs, and outlines are kept in the per-user cache beside the analysed grammar,
 named by a hash of the template's text, the kind of environment, the modules that
 decide what a template may use (this one, stdlib's catalog, templates and filters),
 scn's version and the installed Jinja; a check whose templates are all in the cache
@@ -24,7 +24,7 @@ from typing import Any
 import msgspec
 
 from ... import __version__
-from ...grammar._tables import private_cache_file
+from ...grammar._cache import private_cache_file
 
 #: Bump when the outline's shape, or what goes into it, changes.
 FORMAT = 2
