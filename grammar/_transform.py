@@ -81,7 +81,9 @@ def _decode(escape: str) -> str | None:
     if escape in _SIMPLE_ESCAPES:
         return _SIMPLE_ESCAPES[escape]
     if escape.startswith("u") and len(escape) == 5:
-        return chr(int(escape[1:], 16))
+        code = int(escape[1:], 16)
+        # A surrogate (D800-DFFF) is half of a UTF-16 pair, not a character: no text holds it.
+        return None if 0xD800 <= code <= 0xDFFF else chr(code)
     return None
 
 
@@ -163,7 +165,12 @@ class ToAst(Transformer[Token, Any]):
             for offset, escape in _unknown_escapes(str(token.value)):
                 start = (token.start_pos or 0) + offset
                 where = span_of_offsets(context.file, context.text, start, start + 2)
-                context.report(codes.BAD_ESCAPE, f"unknown escape `\\{escape}` in a string", where)
+                message = (
+                    f"`\\{escape}` is half of a UTF-16 surrogate pair, not a character"
+                    if escape[0] == "u"
+                    else f"unknown escape `\\{escape}` in a string"
+                )
+                context.report(codes.BAD_ESCAPE, message, where)
             value = _ESCAPE.sub(_unescape, raw)
         return ast.StringLit(value=value, span=token_span(context.file, token))
 
