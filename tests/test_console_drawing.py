@@ -19,8 +19,8 @@ from scn.server.console import text
 from scn.server.console.charts import PALETTE, Series, funnel, line_chart
 from scn.server.console.diagram import diagram, numbers, skip_kind
 from scn.server.console.flow import Choice, Node, Step, flow_of
+from scn.server.console.frame import environment, nav
 from scn.server.console.highlight import keywords, source_view
-from scn.server.console.pages import environment, nav
 from scn.server.core import check_files, read_directory
 from scn.server.models import StepCount
 

@@ -19,8 +19,9 @@ from litestar.middleware.csrf import CSRFMiddleware
 from litestar.static_files import create_static_files_router
 
 from . import contact_pages, report_pages, run_pages, scenario_pages, template_pages, upload_pages
-from .auth import ConsoleSettings, Sessions, require_session, sign_in_router
-from .pages import ERROR_HANDLERS, template_config
+from .auth import ConsoleSettings, Sessions, require_session
+from .frame import ERROR_HANDLERS, template_config
+from .sign_in_pages import sign_in_router
 from .text import install
 
 STATIC = Path(__file__).resolve().parent / "static"

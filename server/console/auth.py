@@ -8,23 +8,19 @@ user configured the console is open, as the API is (a banner says so on every pa
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import secrets
 import time
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import quote
 
 import msgspec
-from litestar import Request, Response, Router, get, post
+from litestar import Request, Response
 from litestar.connection import ASGIConnection
-from litestar.datastructures import Cookie
-from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotAuthorizedException
 from litestar.handlers.base import BaseRouteHandler
-from litestar.params import Body, FromQuery
-from litestar.response import Redirect, Template
+from litestar.response import Redirect
 
 from ..deps import presented_key
 from .text import _
@@ -107,7 +103,7 @@ def signed_in_as(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
     return sessions(connection).who(connection.cookies.get(COOKIE))
 
 
-def _same(given: str, expected: str | None) -> bool:
+def same(given: str, expected: str | None) -> bool:
     return bool(expected) and hmac.compare_digest(given.encode(), (expected or "").encode())
 
 
@@ -115,7 +111,7 @@ async def require_session(connection: ASGIConnection[Any, Any, Any, Any], _handl
     """Console pages need a session (or the API key on the request, as the API takes it)."""
     if not sign_in_needed(connection) or signed_in_as(connection) is not None:
         return
-    if _same(presented_key(connection), connection.app.state.get("api_key")):
+    if same(presented_key(connection), connection.app.state.get("api_key")):
         return
     raise NotAuthorizedException(detail=_("sign in to use the console"))
 
@@ -130,58 +126,3 @@ def safe_next(target: str | None) -> str:
 def redirect_to_sign_in(request: Request[Any, Any, Any], _error: Exception) -> Response[Any]:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return Redirect(f"/sign-in?next={quote(target, safe='')}", status_code=303)
-
-
-class SignIn(msgspec.Struct, kw_only=True):
-    password: str = ""
-    user: str = ""
-    next: str = "/"
-
-
-def _page(request: Request[Any, Any, Any], error: str | None, target: str, status: int = 200) -> Template:
-    from .pages import page
-
-    return page(request, "sign_in.html", status=status, error=error, next=target,
-                users=bool(settings_of(request).user), key=bool(request.app.state.get("api_key")))  # fmt: skip
-
-
-@get("/sign-in", name="console:sign-in")
-async def sign_in_form(request: Request[Any, Any, Any], next: FromQuery[str | None] = None) -> Response[Any]:
-    if not sign_in_needed(request) or signed_in_as(request) is not None:
-        return Redirect(safe_next(next), status_code=303)
-    return _page(request, None, safe_next(next))
-
-
-@post("/sign-in", status_code=303)
-async def sign_in(
-    request: Request[Any, Any, Any], data: Annotated[SignIn, Body(media_type=RequestEncodingType.URL_ENCODED)]
-) -> Response[Any]:
-    settings = settings_of(request)
-    target = safe_next(data.next)
-    who: str | None = None
-    if data.user and _same(data.user, settings.user) and _same(data.password, settings.password):
-        who = data.user
-    elif not data.user and _same(data.password, request.app.state.get("api_key")):
-        who = _("API key holder")
-    if who is None:
-        await asyncio.sleep(FAILED_PAUSE_S)
-        return _page(request, _("That did not match: check the API key, or the user and password."), target, 401)
-    response = Redirect(target, status_code=303)
-    response.set_cookie(Cookie(
-        key=COOKIE, value=sessions(request).open(who), path="/", httponly=True, samesite="lax",
-        secure=request.url.scheme == "https", max_age=int(settings.session_hours * 3600),
-    ))  # fmt: skip
-    return response
-
-
-@post("/sign-out", status_code=303)
-async def sign_out(request: Request[Any, Any, Any]) -> Response[Any]:
-    sessions(request).close(request.cookies.get(COOKIE))
-    response = Redirect("/sign-in" if sign_in_needed(request) else "/", status_code=303)
-    response.delete_cookie(COOKIE, path="/")
-    return response
-
-
-def sign_in_router(**shared: Any) -> Router:
-    """The sign-in and sign-out pages (open: they are how one gets in)."""
-    return Router("/", route_handlers=[sign_in_form, sign_in, sign_out], **shared)

@@ -13,7 +13,7 @@ from ..api_commerce import contact_loyalty, issued_code
 from ..api_data import contact_view, message_view, run_view
 from ..core import Core
 from ..deps import get_core
-from .pages import page
+from .frame import page
 
 SHOWN = 50
 
@@ -25,7 +25,7 @@ async def contacts(
     """Contacts whose id starts with the query or whose email is it; one match opens it."""
     query = (q or "").strip()
     found = await core.store.find_contacts(query, SHOWN) if query else []
-    if len(found) == 1 and found[0]["id"] in (query, found[0]["id"]) and query in (found[0]["id"], found[0]["email"]):
+    if len(found) == 1 and query in (found[0]["id"], found[0]["email"]):
         return Redirect(f"/contacts/{found[0]['id']}", status_code=303)
     return page(request, "contacts.html", q=query, found=found)
 

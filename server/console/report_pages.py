@@ -23,7 +23,7 @@ from ..core import Core
 from ..deps import get_core
 from ..reports import Outcomes, Tally, attribute, report_of
 from .charts import Series, funnel, legend, line_chart
-from .pages import page
+from .frame import page
 from .text import _
 
 #: The figures drawn over time, in the order of the funnel.

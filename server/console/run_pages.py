@@ -21,7 +21,7 @@ from ..core import Core
 from ..deps import MAX_ID, get_core, not_found
 from ..models import RunDetail, RunStatus
 from ..problems import Problem
-from .pages import page
+from .frame import page
 from .text import _
 
 PAGE = 50

@@ -20,8 +20,8 @@ from ..deps import get_core, not_found
 from ..problems import Problem
 from .diagram import diagram
 from .figures import case_title, current_flow, diagram_numbers, list_numbers, recent_since, scenario_lines
+from .frame import HEADERS, page
 from .highlight import source_view
-from .pages import HEADERS, page
 from .text import _
 
 PAGE = 50

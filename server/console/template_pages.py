@@ -17,7 +17,7 @@ from ..api_records import Preview, render_preview, send_test
 from ..core import Core
 from ..deps import get_core, not_found
 from ..problems import Problem
-from .pages import page
+from .frame import page
 from .samples import preview_context
 from .text import _
 

@@ -38,7 +38,7 @@ def _(message: str) -> str:
     return _active.gettext(message)
 
 
-def N_(message: str) -> str:  # noqa: N802 (gettext's name for it)
+def N_(message: str) -> str:
     """Marks ``message`` for the catalogue where it is written; `_` translates it where it is shown."""
     return message
 

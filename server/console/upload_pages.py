@@ -23,8 +23,8 @@ from ..api_scenarios import uploaded_files
 from ..core import CheckFailed, Core, WorkspaceError, WorkspaceTooLarge, check_files, normalise_path, within_limits
 from ..deps import get_core
 from ..problems import Problem
+from .frame import page
 from .highlight import source_view
-from .pages import page
 from .text import _
 
 #: Extensions shown as scn source (highlighted); everything else is shown as plain text.
