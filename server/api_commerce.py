@@ -183,10 +183,10 @@ async def contact_coupons(
     """The codes a contact was given, with their validity and use, oldest first."""
     rows = await core.store.issued_codes(contact_id, after, limit + 1)
     page = rows[:limit]
-    return IssuedCodePage(items=[_issued(r) for r in page], next=page[-1]["id"] if len(rows) > limit else None)
+    return IssuedCodePage(items=[issued_code(r) for r in page], next=page[-1]["id"] if len(rows) > limit else None)
 
 
-def _issued(row: dict[str, Any]) -> IssuedCode:
+def issued_code(row: dict[str, Any]) -> IssuedCode:
     return IssuedCode(
         coupon=row["coupon"], code=row["code"], shared=bool(row["shared"]), run_id=row["run_id"],
         issued_at=moment(row["issued_at"]), valid_until=moment(row["valid_until"]),
@@ -265,6 +265,11 @@ async def groups(core: NamedDependency[Core], after: After = 0, limit: Limit = 5
 @get("/contacts/{contact_id:str}/loyalty")
 async def loyalty(core: NamedDependency[Core], contact_id: FromPath[str]) -> Loyalty:
     """Bonus balance and ledger, and the checkout discount of the contact's group."""
+    return await contact_loyalty(core, contact_id)
+
+
+async def contact_loyalty(core: Core, contact_id: str) -> Loyalty:
+    """A contact's bonus balance and ledger and their group's checkout discount (404 if unknown)."""
     record = (await core.store.contacts([contact_id])).get(contact_id)
     if record is None:
         raise not_found(f"contact {contact_id!r}")

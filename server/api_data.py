@@ -89,6 +89,11 @@ async def upsert_contact(data: JSONBody[ContactIn], core: NamedDependency[Core])
 
 @get("/contacts/{contact_id:str}")
 async def contact(core: NamedDependency[Core], contact_id: FromPath[str]) -> Contact:
+    return await contact_view(core, contact_id)
+
+
+async def contact_view(core: Core, contact_id: str) -> Contact:
+    """A contact's fields, lists, segments, group, balances and subscriptions (404 if unknown)."""
     record = (await core.store.contacts([contact_id])).get(contact_id)
     if record is None:
         raise not_found(f"contact {contact_id!r}")
@@ -104,7 +109,7 @@ async def contact(core: NamedDependency[Core], contact_id: FromPath[str]) -> Con
     )  # fmt: skip
 
 
-def _run(row: RunRow) -> Run:
+def run_view(row: RunRow) -> Run:
     return Run(
         id=row.id, scenario=row.scenario, version=row.version, contact_id=row.contact_id, order_id=row.order_id,
         status=row.status, step=row.step, variant=row.variant, wake_at=moment(row.wake_at),
@@ -125,10 +130,11 @@ async def runs(
         scenario=scenario, contact_id=contact, status=status, step=step, after=after, limit=limit + 1
     )
     page = rows[:limit]
-    return RunPage(items=[_run(r) for r in page], next=page[-1].id if len(rows) > limit else None)
+    return RunPage(items=[run_view(r) for r in page], next=page[-1].id if len(rows) > limit else None)
 
 
-async def _detail(core: Core, run_id: int) -> RunDetail:
+async def run_detail(core: Core, run_id: int) -> RunDetail:
+    """One run with its variables and the trace of every decision (404 if unknown)."""
     row = await core.store.run(run_id)
     if row is None:
         raise not_found(f"run {run_id}")
@@ -137,7 +143,7 @@ async def _detail(core: Core, run_id: int) -> RunDetail:
                   outcome=s.outcome, detail=s.detail)
         for s in await core.store.run_log(run_id)
     ]  # fmt: skip
-    base = _run(row)
+    base = run_view(row)
     return RunDetail(**{f: getattr(base, f) for f in base.__struct_fields__}, variables=_variables(row.vars),
                      trace=trace)  # fmt: skip
 
@@ -159,18 +165,23 @@ def _variables(stored: dict[str, Any]) -> RunVariables:
 @get("/runs/{run_id:int}")
 async def run(core: NamedDependency[Core], run_id: Id) -> RunDetail:
     """One run: where it is, until when it sleeps, its variables, and every decision with its reason."""
-    return await _detail(core, run_id)
+    return await run_detail(core, run_id)
 
 
 @post("/runs/{run_id:int}/cancel", status_code=200)
 async def cancel(core: NamedDependency[Core], run_id: Id) -> RunDetail:
+    return await cancel_run(core, run_id, "cancelled over the API")
+
+
+async def cancel_run(core: Core, run_id: int, reason: str) -> RunDetail:
+    """Cancel a live run (404 if unknown, 409 if it has ended); the run as it is then."""
     row = await core.store.run(run_id)
     if row is None:
         raise not_found(f"run {run_id}")
     if row.status not in LIVE:
         raise Problem(409, "conflict", f"run {run_id} is {row.status} already; only live runs can be cancelled")
-    await core.store.cancel_runs([run_id], core.now_ms(), "cancelled over the API")
-    return await _detail(core, run_id)
+    await core.store.cancel_runs([run_id], core.now_ms(), reason)
+    return await run_detail(core, run_id)
 
 
 def _program_steps(program: Program) -> list[StepCount]:
@@ -189,6 +200,20 @@ async def steps(
 ) -> StepPage:
     """Per step, in the scenario's order: how many runs reached it (each once, by how the
     step ended for it) and how many are at it now (by status)."""
+    counts = await step_counts(core, name)
+    start = 0
+    if after is not None:
+        found = [i for i, c in enumerate(counts) if c.step == after]
+        if not found:
+            raise Problem(400, "invalid-request", f"after: scenario {name} has no step {after!r}; pass a page's `next`")
+        start = found[0] + 1
+    page = counts[start : start + limit]
+    return StepPage(items=page, next=page[-1].step if start + limit < len(counts) else None)
+
+
+async def step_counts(core: Core, name: str) -> list[StepCount]:
+    """Every step of a scenario in its order (steps only older versions had, exits and
+    cancels after), with the runs that reached it and those at it now (404 if unknown)."""
     if name not in {s.name for s in await core.store.scenarios()}:
         raise not_found(f"scenario {name!r}")
     program = core.engine.program(name) if name in core.engine.scenarios else None
@@ -206,17 +231,10 @@ async def steps(
         entry.here[status] = number
         if status in LIVE:
             entry.waiting += number
-    ordered = list(counts.values())
-    start = 0
-    if after is not None:
-        if after not in counts:
-            raise Problem(400, "invalid-request", f"after: scenario {name} has no step {after!r}; pass a page's `next`")
-        start = list(counts).index(after) + 1
-    page = ordered[start : start + limit]
-    return StepPage(items=page, next=page[-1].step if start + limit < len(ordered) else None)
+    return list(counts.values())
 
 
-def _message(row: OutboxRow) -> Message:
+def message_view(row: OutboxRow) -> Message:
     return Message(
         id=row.id, run_id=row.run_id, scenario=row.scenario, contact_id=row.contact_id, channel=row.channel,
         template=row.template, recipient=row.recipient, status=row.status, attempts=row.attempts,
@@ -236,16 +254,22 @@ async def messages(
     rows = await core.store.outbox(contact_id=contact, status=status, channel=channel, scenario=scenario, after=after,
                                    limit=limit + 1)  # fmt: skip
     page = rows[:limit]
-    return MessagePage(items=[_message(r) for r in page], next=page[-1].id if len(rows) > limit else None)
+    return MessagePage(items=[message_view(r) for r in page], next=page[-1].id if len(rows) > limit else None)
 
 
 @get("/messages/{message_id:int}")
 async def message(core: NamedDependency[Core], message_id: Id) -> dict[str, Any]:
+    row = await outbox_message(core, message_id)
+    body = json.loads(row.message or "{}")
+    return {**msgspec.to_builtins(message_view(row)), "content": body}
+
+
+async def outbox_message(core: Core, message_id: int) -> OutboxRow:
+    """One message of the outbox (404 if unknown)."""
     rows = await core.store.outbox(after=message_id - 1, limit=1)
     if not rows or rows[0].id != message_id:
         raise not_found(f"message {message_id}")
-    body = json.loads(rows[0].message or "{}")
-    return {**msgspec.to_builtins(_message(rows[0])), "content": body}
+    return rows[0]
 
 
 def _day(text: str | None, default: dt.datetime) -> dt.datetime:
@@ -271,12 +295,18 @@ async def report(
     they carry an offset)."""
     if name not in {s.name for s in await core.store.scenarios()}:
         raise not_found(f"scenario {name!r}")
-    now = core.clock.now()
-    end = _day(until, now)
+    start, end = report_period(core, since, until)
+    return await scenario_report(core, name, start, end)
+
+
+def report_period(core: Core, since: str | None, until: str | None) -> tuple[dt.datetime, dt.datetime]:
+    """The period [since, until) of a report as given (ISO dates, UTC unless they carry an
+    offset), by default until now and from `default_since`; a 400 Problem when it is none."""
+    end = _day(until, core.clock.now())
     start = _day(since, default_since(core.clock, end))
     if start >= end:
         raise Problem(400, "invalid-request", f"since ({start:%Y-%m-%d %H:%M}) must come before until")
-    return await scenario_report(core, name, start, end)
+    return start, end
 
 
 router = Router(

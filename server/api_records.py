@@ -163,7 +163,12 @@ class Preview(msgspec.Struct, kw_only=True):
     parts: dict[str, str]
 
 
-async def _render(core: Core, name: str, contact_id: str) -> Preview:
+async def render_preview(
+    core: Core, name: str, contact_id: str, *, lang: str | None = None, extra: dict[str, Any] | None = None
+) -> Preview:
+    """Template ``name`` rendered for a contact: in the contact's language, or in ``lang``
+    when the template has it; ``extra`` adds variables (a sample order or coupon).
+    404 for an unknown template or contact, 422 when it does not render."""
     bundle = core.engine.current
     template = bundle.templates.get(name) if bundle is not None else None
     if bundle is None or template is None:
@@ -180,7 +185,9 @@ async def _render(core: Core, name: str, contact_id: str) -> Preview:
     if "bestsellers" in template.uses:
         batch = Batch(core.store, core.clock.now(), core.engine.recommender, None)
         context["bestsellers"] = await batch.recommend(contact_id, "bestsellers", 4)
-    variant = messages.choose_variant(template, record.get("language"))
+    context.update(extra or {})
+    chosen = next((v for v in template.variants if lang is not None and v.lang == lang), None)
+    variant = chosen or messages.choose_variant(template, record.get("language"))
     zone = contact_zone(record, core.settings.default_timezone)
     try:
         # Off the event loop: a render takes up to its budget, and the API must go on answering.
@@ -197,7 +204,7 @@ async def _render(core: Core, name: str, contact_id: str) -> Preview:
 @get("/templates/{name:str}/preview")
 async def preview(core: NamedDependency[Core], name: FromPath[str], contact: FromQuery[str]) -> Preview:
     """A template rendered for a contact, in their language."""
-    return await _render(core, name, contact)
+    return await render_preview(core, name, contact)
 
 
 class TestSend(Strict):
@@ -217,19 +224,27 @@ class TestSent(msgspec.Struct, kw_only=True):
 async def test_send(core: NamedDependency[Core], data: JSONBody[TestSend]) -> TestSent:
     """Render a template for a contact and send it to another address now (not through
     the outbox: nothing is recorded against the contact)."""
-    shown = await _render(core, data.template, data.contact)
+    return await send_test(core, data.template, data.contact, data.to)
+
+
+async def send_test(
+    core: Core, name: str, contact_id: str, to: str, *, lang: str | None = None, extra: dict[str, Any] | None = None
+) -> TestSent:
+    """Render template ``name`` as `render_preview` does and send it to ``to`` now, subject
+    prefixed `[test]`; 409 when its channel has no delivery on this server."""
+    shown = await render_preview(core, name, contact_id, lang=lang, extra=extra)
     sender = core.sender
     channel = sender.channels.get(shown.channel) if sender is not None else None
     if channel is None:
         raise Problem(409, "conflict", f"no {shown.channel} delivery is configured on this server")
     bundle = core.engine.current
     assert bundle is not None
-    template = bundle.templates[data.template]
+    template = bundle.templates[name]
     content = {**shown.parts, "from_name": template.sender_name, "from_address": template.sender_address,
                "reply_to": template.reply_to, "subject": "[test] " + shown.parts.get("subject", "")}  # fmt: skip
     message = OutboxRow(
-        id=0, run_id=None, step=None, scenario=None, contact_id=data.contact, channel=shown.channel,
-        template=data.template, recipient=data.to, message=msgspec.json.encode(content).decode(), coupon_code=None,
+        id=0, run_id=None, step=None, scenario=None, contact_id=contact_id, channel=shown.channel,
+        template=name, recipient=to, message=msgspec.json.encode(content).decode(), coupon_code=None,
         variant=None, status="pending", attempts=1, next_attempt_at=None, created_at=core.now_ms(),
     )  # fmt: skip
     outcome = await channel.send(message)

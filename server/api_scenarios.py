@@ -38,7 +38,8 @@ def check_failed(error: CheckFailed) -> Problem:
     )  # fmt: skip
 
 
-async def _uploaded_files(request: Request[Any, Any, Any]) -> dict[str, str]:
+async def uploaded_files(request: Request[Any, Any, Any]) -> dict[str, str]:
+    """The files of an upload request, by safe relative path (400 / 415 Problems otherwise)."""
     kind = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
     if kind == "application/json":
         try:
@@ -87,7 +88,7 @@ async def upload(request: Request[Any, Any, Any], core: NamedDependency[Core]) -
     Bodies: `application/json` `{"files": {"path": "text"}}`, `text/plain` with `?path=`,
     or `multipart/form-data` with one file per part. A workspace with errors answers 422
     with the same diagnostics as `scn check --format json` and changes nothing."""
-    files = await _uploaded_files(request)
+    files = await uploaded_files(request)
     if not any(p.endswith(".scn") for p in files) and not any(p.endswith(".scn") for p in core.files):
         raise Problem(400, "invalid-request", "the upload holds no .scn file and the workspace has none")
     try:
@@ -106,7 +107,8 @@ async def upload(request: Request[Any, Any, Any], core: NamedDependency[Core]) -
     return DeployResult(versions=versions, warnings=warnings, files=sorted(files))
 
 
-async def _summaries(core: Core) -> list[ScenarioSummary]:
+async def scenario_summaries(core: Core) -> list[ScenarioSummary]:
+    """Every scenario by name: its title, state, version, file and runs by status."""
     counts = await core.store.run_counts()
     files = await core.scenario_files()
     summaries = []
@@ -123,13 +125,13 @@ async def _summaries(core: Core) -> list[ScenarioSummary]:
 @get("/")
 async def list_scenarios(core: NamedDependency[Core], after: AfterName = "", limit: Limit = 50) -> ScenarioPage:
     """Every scenario by name: its state, version, file and runs by status."""
-    later = [s for s in await _summaries(core) if s.name > after]
+    later = [s for s in await scenario_summaries(core) if s.name > after]
     page = later[:limit]
     return ScenarioPage(items=page, next=page[-1].name if len(later) > limit else None)
 
 
-async def _summary(core: Core, name: str) -> ScenarioSummary:
-    found = next((s for s in await _summaries(core) if s.name == name), None)
+async def scenario_summary(core: Core, name: str) -> ScenarioSummary:
+    found = next((s for s in await scenario_summaries(core) if s.name == name), None)
     if found is None:
         raise not_found(f"scenario {name!r}")
     return found
@@ -137,8 +139,8 @@ async def _summary(core: Core, name: str) -> ScenarioSummary:
 
 @get("/{name:str}")
 async def scenario(core: NamedDependency[Core], name: FromPath[str]) -> ScenarioDetail:
-    summary = await _summary(core, name)
-    versions = await _versions(core, name)
+    summary = await scenario_summary(core, name)
+    versions = await scenario_versions(core, name)
     source = core.files.get(summary.file) if summary.file else None
     return ScenarioDetail(**msgspec.structs.asdict(summary), source=source, versions=versions)
 
@@ -148,49 +150,50 @@ async def versions(
     core: NamedDependency[Core], name: FromPath[str], after: After = 0, limit: Limit = 50
 ) -> VersionPage:
     """A scenario's versions, oldest first."""
-    await _summary(core, name)
-    later = [v for v in await _versions(core, name) if v.version > after]
+    await scenario_summary(core, name)
+    later = [v for v in await scenario_versions(core, name) if v.version > after]
     page = later[:limit]
     return VersionPage(items=page, next=page[-1].version if len(later) > limit else None)
 
 
-async def _versions(core: Core, name: str) -> list[ScenarioVersion]:
+async def scenario_versions(core: Core, name: str) -> list[ScenarioVersion]:
     return [
         ScenarioVersion(version=v, bundle=b, digest=d, created_at=instant(at))
         for v, b, d, at in await core.store.scenario_versions(name)
     ]
 
 
-async def _set_state(core: Core, name: str, state: str) -> ScenarioSummary:
-    current = await _summary(core, name)
+async def set_state(core: Core, name: str, state: str) -> ScenarioSummary:
+    """Pause ("paused"), resume ("active") or archive ("archived") a scenario."""
+    current = await scenario_summary(core, name)
     if current.state == "archived" and state == "paused":
         raise Problem(409, "conflict", f"scenario {name!r} is archived; resume it before pausing")
     await core.engine.set_state(name, state)
-    return await _summary(core, name)
+    return await scenario_summary(core, name)
 
 
 @post("/{name:str}/pause", status_code=200)
 async def pause(core: NamedDependency[Core], name: FromPath[str]) -> ScenarioSummary:
     """Hold every run where it is; nothing new starts until it is resumed."""
-    return await _set_state(core, name, "paused")
+    return await set_state(core, name, "paused")
 
 
 @post("/{name:str}/resume", status_code=200)
 async def resume(core: NamedDependency[Core], name: FromPath[str]) -> ScenarioSummary:
-    return await _set_state(core, name, "active")
+    return await set_state(core, name, "active")
 
 
 @post("/{name:str}/archive", status_code=200)
 async def archive(core: NamedDependency[Core], name: FromPath[str]) -> ScenarioSummary:
     """No new runs start; runs in flight finish on their version."""
-    return await _set_state(core, name, "archived")
+    return await set_state(core, name, "archived")
 
 
 @delete("/{name:str}", status_code=200)
 async def remove(core: NamedDependency[Core], name: FromPath[str]) -> ScenarioSummary:
     """Cancel the scenario's live runs, archive it, and drop its file from the workspace
     (refused when that file declares anything else: upload it without the scenario)."""
-    summary = await _summary(core, name)
+    summary = await scenario_summary(core, name)
     path = summary.file
     if path is not None:
         symbols = (await core.checked()).symbols
@@ -213,7 +216,7 @@ async def remove(core: NamedDependency[Core], name: FromPath[str]) -> ScenarioSu
             await core.remove_files([path])
         except CheckFailed as error:
             raise check_failed(error) from error
-    return await _summary(core, name)
+    return await scenario_summary(core, name)
 
 
 router = Router(

@@ -17,6 +17,7 @@ from .. import __version__
 from . import api_commerce, api_data, api_public, api_records, api_scenarios, devmail
 from .api_docs import assets_router, docs_router, render_plugins
 from .bodies import StrictRequest
+from .console import ConsoleSettings, console_routers, console_state, template_config
 from .core import Core
 from .deps import API_KEY_HEADER
 from .devmail import MailSink
@@ -28,12 +29,13 @@ MAX_BODY = 10 * 1024 * 1024
 
 def create_app(
     core: Core, *, api_key: str | None, workspace: dict[str, str] | None = None, mail_sink: MailSink | None = None,
-    on_ready: Any = None, protect_metrics: bool = False,
+    on_ready: Any = None, protect_metrics: bool = False, console: ConsoleSettings | None = None,
 ) -> Litestar:  # fmt: skip
     """The app around a core; starting it opens the store, deploys ``workspace`` and starts the loops.
 
-    ``api_key`` guards the control API and the development mail sink; ``protect_metrics``
-    puts it in front of /metrics too."""
+    ``api_key`` guards the control API, the development mail sink and the console at `/`
+    (``console`` may add a user and password for it); ``protect_metrics`` puts it in front
+    of /metrics too."""
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -58,9 +60,19 @@ def create_app(
             api_public.router,
             devmail.router,
             assets_router(),
+            *console_routers(core.settings.secret),
         ],
         lifespan=[lifespan],
-        state=State({"core": core, "api_key": api_key, "mail_sink": mail_sink, "protect_metrics": protect_metrics}),
+        state=State(
+            {
+                "core": core,
+                "api_key": api_key,
+                "mail_sink": mail_sink,
+                "protect_metrics": protect_metrics,
+                **console_state(console or ConsoleSettings()),
+            }
+        ),  # fmt: skip
+        template_config=template_config(),
         exception_handlers={Problem: handle_problem, HTTPException: handle_http, Exception: handle_internal},
         before_send=[AllowHeader()],
         request_max_body_size=MAX_BODY,

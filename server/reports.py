@@ -72,11 +72,28 @@ def _window(core: Core, scenario: str | None) -> int:
     return core.engine.program(scenario).attribution_ms
 
 
-class _Tally:
+class Tally:
+    """Figures of a set of messages, added up one message at a time."""
+
     def __init__(self) -> None:
         self.counts: dict[str, int] = defaultdict(int)
         self.failures: dict[str, int] = defaultdict(int)
         self.revenue: dict[str, Decimal] = defaultdict(Decimal)
+
+    def add(self, m: OutboxRow, outcomes: Outcomes) -> None:
+        """Count message ``m`` with what happened to it."""
+        self.counts["sent"] += 1
+        self.counts["delivered"] += m.status == SENT
+        if m.status == UNDELIVERED:
+            self.counts["failed"] += 1
+            self.failures[m.failure or "unknown"] += 1
+            self.counts["bounced"] += m.attempts > 0  # it left, and delivery failed
+        self.counts["opened"] += m.id in outcomes.opened
+        self.counts["clicked"] += m.id in outcomes.clicked_at
+        self.counts["unsubscribed"] += m.id in outcomes.unsubscribed
+        for amount, currency in outcomes.credited.get(m.id, []):
+            self.counts["ordered"] += 1
+            self.revenue[currency] += amount
 
     def figures(self) -> dict[str, Any]:
         delivered = self.counts["delivered"]
@@ -90,6 +107,16 @@ class _Tally:
         }  # fmt: skip
 
 
+class Outcomes(msgspec.Struct, kw_only=True):
+    """What became of messages: by message id, opened, first clicked (when), unsubscribes
+    credited to it, and the paid orders attributed to it (amount, currency)."""
+
+    opened: set[int]
+    clicked_at: dict[int, int]
+    unsubscribed: set[int]
+    credited: dict[int, list[tuple[Decimal, str]]]
+
+
 def default_since(clock: Clock, until: dt.datetime) -> dt.datetime:
     """Where a report starts when not told: 30 days before ``until``. On a compressed clock
     (the demo's: 30 days pass in two minutes) also no later than the clock's start, so that
@@ -100,12 +127,15 @@ def default_since(clock: Clock, until: dt.datetime) -> dt.datetime:
     return since
 
 
-async def scenario_report(core: Core, scenario: str, since: dt.datetime, until: dt.datetime) -> Report:
+async def attribute(
+    core: Core, since: dt.datetime, until: dt.datetime, scenario: str | None = None
+) -> tuple[list[OutboxRow], Outcomes]:
+    """The messages sent in [since, until) (by one scenario, or by all), and what became of
+    them: opens, clicks, unsubscribes, and the orders attributed to them."""
     since_ms, until_ms = ms_of(since), ms_of(until)
-    window = _window(core, scenario)
     ours = await core.store.messages_between(since_ms, until_ms, scenario)
     contacts = sorted({m.contact_id for m in ours})
-    longest = max([window, *(_window(core, s) for s in core.engine.scenarios)])
+    longest = max([_window(core, scenario), *(_window(core, s) for s in core.engine.scenarios)])
     # Every scenario's messages to these contacts compete for their orders.
     every = await core.store.messages_of(contacts, since_ms - longest) if contacts else []
     events = await core.store.contact_events(
@@ -144,37 +174,38 @@ async def scenario_report(core: Core, scenario: str, since: dt.datetime, until: 
                 best = (moment, m)
         return best[1] if best else None
 
+    mine = {m.id for m in ours}
     credited: dict[int, list[tuple[Decimal, str]]] = defaultdict(list)
     for _order, contact, total, currency, paid_at in orders:
         candidates = by_contact.get(contact, [])
         winner = latest(candidates, paid_at, clicked_at) or latest(candidates, paid_at, None)
-        if winner is not None and winner.scenario == scenario:
+        if winner is not None and winner.id in mine:
             credited[winner.id].append((Decimal(total or "0"), currency or ""))
     unsubscribed: set[int] = set()
     for contact, channel, at in unsubscribes:
         winner = latest([m for m in by_contact.get(contact, []) if m.channel == channel], at, None)
         if winner is not None:
             unsubscribed.add(winner.id)
+    return ours, Outcomes(opened=opened, clicked_at=clicked_at, unsubscribed=unsubscribed, credited=credited)
 
-    totals = _Tally()
-    rows: dict[tuple[str, str | None, str, str | None], _Tally] = {}
+
+async def scenario_report(core: Core, scenario: str, since: dt.datetime, until: dt.datetime) -> Report:
+    ours, outcomes = await attribute(core, since, until, scenario)
+    return report_of(core, scenario, since, until, ours, outcomes)
+
+
+def report_of(
+    core: Core, scenario: str, since: dt.datetime, until: dt.datetime, ours: list[OutboxRow], outcomes: Outcomes
+) -> Report:
+    """The report of a scenario's messages ``ours`` in [since, until) (from `attribute`)."""
+    totals = Tally()
+    rows: dict[tuple[str, str | None, str, str | None], Tally] = {}
     for m in ours:
         row = (m.step or "-", m.template, m.channel, m.variant)
-        for tally in (totals, rows.setdefault(row, _Tally())):
-            tally.counts["sent"] += 1
-            tally.counts["delivered"] += m.status == SENT
-            if m.status == UNDELIVERED:
-                tally.counts["failed"] += 1
-                tally.failures[m.failure or "unknown"] += 1
-                tally.counts["bounced"] += m.attempts > 0  # it left, and delivery failed
-            tally.counts["opened"] += m.id in opened
-            tally.counts["clicked"] += m.id in clicked_at
-            tally.counts["unsubscribed"] += m.id in unsubscribed
-            for amount, currency in credited.get(m.id, []):
-                tally.counts["ordered"] += 1
-                tally.revenue[currency] += amount
+        for tally in (totals, rows.setdefault(row, Tally())):
+            tally.add(m, outcomes)
     return Report(
-        scenario=scenario, since=since, until=until, attribution_window_h=window / 3_600_000,
+        scenario=scenario, since=since, until=until, attribution_window_h=_window(core, scenario) / 3_600_000,
         totals=Figures(**totals.figures()),
         rows=[ReportRow(step=k[0], template=k[1], channel=k[2], variant=k[3], **t.figures())
               for k, t in sorted(rows.items(), key=lambda kv: (kv[0][0], kv[0][3] or ""))],

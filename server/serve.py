@@ -22,6 +22,7 @@ from ..interpreter.runtime.worker import freeze_heap
 from ..stdlib.delivery import Channel
 from ..stdlib.delivery.config import DeliveryConfig, load_delivery
 from .app import create_app
+from .console import ConsoleSettings
 from .core import Core, check_files, read_directory
 from .demo import play_demo
 from .devmail import MailSink, sink_delivery
@@ -74,6 +75,10 @@ def serve(options: ServeOptions) -> int:
     if options.protect_metrics and not options.api_key:
         print("scn serve: --protect-metrics needs an API key (--api-key or SCN_API_KEY) to protect /metrics with",
               file=sys.stderr)  # fmt: skip
+        return 2
+    console = ConsoleSettings.from_env(environ)
+    if (problem := console.problem()) is not None:
+        print(f"scn serve: the console's sign-in: {problem}", file=sys.stderr)
         return 2
     if options.smtp:
         environ["SCN_SMTP_URL"] = options.smtp
@@ -130,6 +135,7 @@ def serve(options: ServeOptions) -> int:
     def ready(versions: dict[str, int]) -> None:
         freeze_heap()  # the process is up: what exists now lasts as long as it does
         print(f"scn: serving {len(core.engine.scenarios)} scenario(s) on {public_url} (API docs: {public_url}/schema)")
+        print(f"scn: the console: {public_url}/")
         if sink is not None:
             password = " (user: any, password: the API key)" if options.api_key else ""
             print(f"scn: development mail sink on {sink.url}: see {public_url}/dev/mails{password}")
@@ -140,7 +146,7 @@ def serve(options: ServeOptions) -> int:
             asyncio.get_running_loop().create_task(play_demo(core, folder, core.stopping))
 
     app = create_app(core, api_key=options.api_key, workspace=workspace, mail_sink=sink, on_ready=ready,
-                     protect_metrics=options.protect_metrics)  # fmt: skip
+                     protect_metrics=options.protect_metrics, console=console)  # fmt: skip
     config = uvicorn.Config(app, host=options.host, port=options.port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     # uvicorn shuts down gracefully on SIGTERM / SIGINT, then raises the signal again for

@@ -18,6 +18,7 @@ from litestar import Litestar
 from scn.interpreter.clock import Clock
 from scn.interpreter.runtime import Settings
 from scn.server.app import create_app
+from scn.server.console import ConsoleSettings
 from scn.server.core import Core
 from scn.server.devmail import MailSink, sink_delivery
 from scn.stdlib.delivery.config import DeliveryConfig
@@ -68,6 +69,7 @@ async def serving(
     tmp_path: Path, files: dict[str, str] | None = None, *, clock: Clock | None = None,
     delivery: DeliveryConfig | None = None, api_key: str | None = API_KEY, mail_sink: MailSink | None = None,
     engine_process: bool = False, dev_sink: bool = False, protect_metrics: bool = False,
+    console: ConsoleSettings | None = None,
 ) -> AsyncIterator[Served]:  # fmt: skip
     """The app on a free port; ``engine_process``: its engine in a child process, as `scn serve`
     runs it; ``dev_sink``: every channel delivered to a development sink, as `--dev-smtp` does."""
@@ -80,7 +82,8 @@ async def serving(
         delivery, channels = sink_delivery(mail_sink, delivery, settings.secret)
     core = Core(str(tmp_path / "scn.db"), settings, clock=clock, delivery=delivery, engine_process=engine_process)
     core.channels_override = channels
-    app = create_app(core, api_key=api_key, workspace=files, mail_sink=mail_sink, protect_metrics=protect_metrics)
+    app = create_app(core, api_key=api_key, workspace=files, mail_sink=mail_sink, protect_metrics=protect_metrics,
+                     console=console)  # fmt: skip
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     task = asyncio.create_task(server.serve())
     while not server.started:

@@ -1,6 +1,6 @@
 """Stores: where runs, events, contacts and messages live (see `base.Store`)."""
 
-from .base import ControlStore, Queries, Store, StoreError
+from .base import ControlStore, Overview, Queries, Store, StoreError
 from .records import (
     AWAITING,
     CANCELLED,
@@ -54,6 +54,7 @@ __all__ = [
     "OrderUpdate",
     "OutboxIn",
     "OutboxRow",
+    "Overview",
     "PENDING",
     "Queries",
     "SENT",

@@ -242,5 +242,41 @@ class Queries(Protocol):
         """(channel, failure class, messages) of failed messages ("unknown" for a class not recorded)."""
 
 
-class ControlStore(Store, Queries, Protocol):
-    """A store the server can run on: the runtime's needs and the control plane's."""
+class Overview(Protocol):
+    """What the console's pages read: small aggregates, each from an index (sqlite_overview.py)."""
+
+    async def live_runs_by_status(self, scenario: str) -> dict[str, int]: ...
+
+    async def sends_since(self, scenario: str, since: int) -> dict[str, int]:
+        """Messages a scenario made since ``since`` by status (pending, sent, failed)."""
+
+    async def last_failure(self, scenario: str) -> tuple[str, int] | None:
+        """(why, when) of the scenario's latest failed message or run."""
+
+    async def skip_reasons(self, scenario: str) -> list[tuple[str, str, int]]:
+        """(step, why, messages) of the messages the scenario's steps skipped."""
+
+    async def step_messages(self, scenario: str, step: str, after: int = 0, limit: int = 50) -> list[OutboxRow]: ...
+
+    async def run_messages(self, run_id: int) -> list[OutboxRow]: ...
+
+    async def contact_messages(self, contact_id: str, limit: int = 50) -> list[OutboxRow]:
+        """A contact's latest messages, newest first."""
+
+    async def find_contacts(self, text: str, limit: int = 20) -> list[dict[str, Any]]:
+        """Contacts whose id starts with ``text`` or whose email is ``text``."""
+
+    async def variant_runs(
+        self, scenario: str, since: int, until: int, limit: int = 100_000
+    ) -> list[tuple[int, str, str | None]]:
+        """(run, contact, variant) of runs a split sent somewhere, started in [since, until)."""
+
+    async def step_entries(self, run_ids: Collection[int], step: str) -> list[tuple[int, int, str, str | None]]:
+        """(run, at, outcome, detail) of these runs' log entries at ``step``."""
+
+    async def contact_runs(self, contact_id: str, limit: int = 100) -> list[RunRow]:
+        """A contact's latest runs, newest first."""
+
+
+class ControlStore(Store, Queries, Overview, Protocol):
+    """A store the server can run on: the runtime's needs, the control plane's and the console's."""

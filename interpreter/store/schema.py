@@ -257,4 +257,15 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX outbox_failed ON outbox(channel, failure) WHERE status = 'failed';
         """,
     ),
+    (
+        "the console's aggregates: sends by scenario and status over time, skipped and failed messages per "
+        "scenario, a step's messages, runs a split sent somewhere",
+        """
+        CREATE INDEX outbox_scenario_status ON outbox(scenario, status, created_at);
+        CREATE INDEX outbox_scenario_step ON outbox(scenario, step, id);
+        CREATE INDEX outbox_skipped ON outbox(scenario, step, error) WHERE status = 'skipped';
+        CREATE INDEX outbox_failed_scenario ON outbox(scenario, id) WHERE status = 'failed';
+        CREATE INDEX runs_variant ON runs(scenario, started_at) WHERE variant IS NOT NULL;
+        """,
+    ),
 ]

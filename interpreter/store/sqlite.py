@@ -42,6 +42,7 @@ from .sqlite_changes import (
     run_row,
 )
 from .sqlite_outbox import OutboxMixin
+from .sqlite_overview import OverviewMixin
 from .sqlite_queries import QueriesMixin
 
 T = TypeVar("T")
@@ -62,7 +63,7 @@ def _item_key(alias: str) -> str:
     )
 
 
-class SqliteStore(OutboxMixin, QueriesMixin):
+class SqliteStore(OutboxMixin, QueriesMixin, OverviewMixin):
     """A store in one SQLite file (or `:memory:` for simulations and tests)."""
 
     def __init__(self, path: str, *, synchronous: str = "FULL") -> None:
