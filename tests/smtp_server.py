@@ -6,6 +6,7 @@ import asyncio
 import email
 import email.policy
 import socket
+import time
 from collections import Counter
 from email.message import EmailMessage
 from typing import Any
@@ -31,6 +32,8 @@ class ScriptedHandler:
         self.data_replies: dict[str, list[str]] = {}
         self.data_delay = 0.0
         self.received: list[tuple[list[str], EmailMessage]] = []
+        #: When each of `received` arrived (time.monotonic()), in the same order.
+        self.received_at: list[float] = []
         self.sessions: Counter[int] = Counter()
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any) -> str:
@@ -54,6 +57,7 @@ class ScriptedHandler:
         parsed = email.message_from_bytes(content, policy=email.policy.default)
         assert isinstance(parsed, EmailMessage)
         self.received.append((list(envelope.rcpt_tos), parsed))
+        self.received_at.append(time.monotonic())
         return "250 Message accepted for delivery"
 
     def to(self, address: str) -> list[EmailMessage]:

@@ -257,4 +257,11 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX outbox_failed ON outbox(channel, failure) WHERE status = 'failed';
         """,
     ),
+    (
+        "delivery: which sender (a start of its process) holds a claim, so that a dead one's are taken back",
+        """
+        ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
+        CREATE INDEX outbox_claimed ON outbox(claimed_by) WHERE claimed_by IS NOT NULL;
+        """,
+    ),
 ]

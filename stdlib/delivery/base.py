@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Literal, Protocol
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import msgspec
 
@@ -42,13 +43,30 @@ def failed(detail: str, failure: str, *, suppress: bool = False) -> Outcome:
 
 
 class Channel(Protocol):
-    """Delivers outbox messages of one channel (email, sms, viber, push, webpush, webhook)."""
+    """Delivers outbox messages of one channel (email, sms, viber, push, webpush, webhook).
+
+    A channel that sends over a fixed number of connections says how many in an attribute
+    `parallel`: the sender gives it as many lanes, each sending one message at a time."""
 
     async def send(self, message: OutboxRow) -> Outcome:
         """Try once. Must not raise for delivery problems: they are outcomes, with
         reasons in words (`stdlib.failures.plain_reason`), never an exception's repr."""
 
     async def close(self) -> None: ...
+
+
+#: What a pipelined channel awaits before the provider may accept a message.
+Ready = Callable[[], Awaitable[None]]
+
+
+@runtime_checkable
+class Pipelined(Protocol):
+    """A channel that can start on a message while the sender is still recording the
+    outcome of the one before (SMTP sends the envelope meanwhile)."""
+
+    async def send_after(self, message: OutboxRow, ready: Ready) -> Outcome:
+        """`Channel.send`, awaiting ``ready()`` just before the point from which the
+        provider may accept the message, and sending nothing it could accept before."""
 
 
 def content(message: OutboxRow) -> dict[str, Any]:

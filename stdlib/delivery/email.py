@@ -23,6 +23,7 @@ import base64
 import datetime as dt
 import functools
 import logging
+import re
 import secrets
 import urllib.parse
 from email.header import Header
@@ -34,7 +35,7 @@ import msgspec
 
 from ...interpreter.store import OutboxRow
 from ..failures import ADDRESS, BARE_EMAIL, CONFIGURATION, REFUSED, address_problem, is_email_address, plain_reason
-from .base import HeaderError, Outcome, content, failed, header_value, retry, sent
+from .base import HeaderError, Outcome, Ready, content, failed, header_value, retry, sent
 
 logger = logging.getLogger("scn.delivery.email")
 
@@ -211,6 +212,37 @@ def build_email(message: OutboxRow, defaults: MailDefaults, now: dt.datetime) ->
     return Mime(from_address, "\r\n".join(headers).encode() + b"\r\n" + plain)
 
 
+async def _at_once() -> None:
+    pass
+
+
+#: A line that starts with a dot, doubled in the data (RFC 5321 4.5.2).
+_DOT = re.compile(rb"^\.", re.MULTILINE)
+
+
+async def _data(client: aiosmtplib.SMTP, data: bytes, ready: Ready) -> None:
+    """DATA, then the message, then (once ``ready()`` returns) the dot that ends it: the
+    server accepts the message only at the dot. aiosmtplib's `data` sends the message
+    and its dot in one write, so this goes through its protocol's `write` and
+    `read_response`, as `data` does."""
+    start = await client.execute_command(b"DATA")
+    if start.code != 354:
+        raise aiosmtplib.SMTPDataError(start.code, start.message)
+    protocol = client.protocol
+    if protocol is None:
+        raise aiosmtplib.SMTPServerDisconnected("the connection was lost")
+    protocol.write(_DOT.sub(b"..", data if data.endswith(b"\r\n") else data + b"\r\n"))
+    await ready()
+    protocol.write(b".\r\n")
+    try:
+        end = await protocol.read_response(timeout=client.timeout)
+    except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError):
+        client.close()
+        raise
+    if end.code != 250:
+        raise aiosmtplib.SMTPDataError(end.code, end.message)
+
+
 def _refused(code: int, text: str, *, at_recipient: bool) -> Outcome:
     detail = f"{code} {text}".strip()
     if 400 <= code < 500:
@@ -226,12 +258,19 @@ class SmtpChannel:
     def __init__(self, config: SmtpConfig, defaults: MailDefaults | None = None) -> None:
         self.config = config
         self.defaults = defaults or MailDefaults()
-        self._slots = asyncio.Semaphore(max(1, config.connections))
+        #: Messages sent at once, one per connection: the sender runs as many lanes.
+        self.parallel = max(1, config.connections)
+        self._slots = asyncio.Semaphore(self.parallel)
         self._idle: list[aiosmtplib.SMTP] = []
         #: Connections opened so far (a pool that works opens few).
         self.opened = 0
 
     async def send(self, message: OutboxRow) -> Outcome:
+        return await self.send_after(message, _at_once)
+
+    async def send_after(self, message: OutboxRow, ready: Ready) -> Outcome:
+        """`send`, awaiting ``ready()`` after the envelope (MAIL, RCPT) and before DATA,
+        from which on the server may accept the message."""
         problem = address_problem("email", message.recipient)
         if problem is not None:
             return failed(problem, ADDRESS)
@@ -246,13 +285,17 @@ class SmtpChannel:
                 if not client.is_connected:
                     self.opened += 1
                     await client.connect()
-                await client.sendmail(mail.sender, [message.recipient], mail.data)
+                size = [f"SIZE={len(mail.data)}"] if client.supports_extension("size") else []
+                await client.mail(mail.sender, options=size)
+                try:
+                    await client.rcpt(message.recipient)
+                except aiosmtplib.SMTPRecipientRefused as error:
+                    await client.rset()
+                    keep = True  # the session is fine: only this recipient was refused
+                    return _refused(error.code, error.message, at_recipient=True)
+                await _data(client, mail.data, ready)
                 keep = True
                 return sent()
-            except aiosmtplib.SMTPRecipientsRefused as error:
-                keep = True  # the session is fine: only this recipient was refused
-                refusal = error.recipients[0]
-                return _refused(refusal.code, refusal.message, at_recipient=True)
             except (aiosmtplib.SMTPSenderRefused, aiosmtplib.SMTPAuthenticationError) as error:
                 logger.error("the SMTP server refuses our sender or login: %s %s", error.code, error.message)
                 why = f"{error.code} {error.message}"
