@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import logging
 import os
 import re
 import signal
@@ -425,6 +426,87 @@ async def test_a_pass_that_cannot_record_gives_back_what_it_claimed() -> None:
             assert {r[1] for r in await outbox_rows(h)} == {SENT}
     # The failed round's outcomes were never written: those mails went twice.
     assert len({m["Message-ID"] for _, m in server.handler.received}) == 6
+
+
+#: Internationalised addresses: a Cyrillic local part and domain, full-width letters and
+#: dots (the domain maps to ASCII, the local part stays as written), an ASCII local part
+#: at a Cyrillic domain.
+VASYA, WIDE, USER = "Вася@пример.рф", "ｖａｓｙａ@ｅｘａｍｐｌｅ．ｃｏｍ", "user@пример.рф"
+
+
+async def test_internationalised_addresses_go_where_the_server_offers_smtputf8(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with SmtpServer(enable_SMTPUTF8=True) as server:
+        async with Harness(WORKSPACE, resources=RESOURCES) as h:
+            await h.play([registered(h, "vasya", "ru", "Вася", email=VASYA), registered(h, "wide", email=WIDE),
+                          registered(h, "user", email=USER)])  # fmt: skip
+            sender, channel = sender_for(h, server.url)
+            assert await sender.deliver_due() == 3
+            await channel.close()
+            assert [r[1:] for r in await outbox_rows(h)] == [(SENT, 1, None)] * 3
+    handler = server.handler
+    envelopes = [(rcpts, [o for o in options if not o.startswith("SIZE=")])
+                 for (rcpts, _), options in zip(handler.received, handler.mail_options, strict=True)]  # fmt: skip
+    assert envelopes == [
+        (["Вася@xn--e1afmkfd.xn--p1ai"], ["SMTPUTF8", "BODY=8BITMIME"]),
+        (["ｖａｓｙａ@example.com"], ["SMTPUTF8", "BODY=8BITMIME"]),
+        (["user@xn--e1afmkfd.xn--p1ai"], []),  # an ASCII local part needs no SMTPUTF8: its domain in A-labels
+    ]
+    mails = [m for _, m in server.handler.received]
+    assert [str(m["To"]) for m in mails] == ["Вася@пример.рф", "ｖａｓｙａ@example.com", "user@xn--e1afmkfd.xn--p1ai"]
+    assert mails[0]["Subject"] == "Добро пожаловать, Вася!"
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+async def test_without_smtputf8_an_internationalised_local_part_fails_once_and_says_why(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A server without SMTPUTF8 cannot take `Вася@…`: the message fails at once (not
+    tried again for a day with a traceback each time); `user@пример.рф` goes in A-labels."""
+    with SmtpServer(enable_SMTPUTF8=False) as server:
+        async with Harness(WORKSPACE, resources=RESOURCES) as h:
+            await h.play([registered(h, "vasya", email=VASYA), registered(h, "wide", email=WIDE),
+                          registered(h, "user", email=USER)])  # fmt: skip
+            sender, channel = sender_for(h, server.url)
+            await sender.deliver_due()
+            h.clock.advance_to(h.clock.now() + dt.timedelta(hours=1))
+            assert await sender.deliver_due() == 0, "not tried again"
+            await channel.close()
+            rows = await h.rows("SELECT recipient, status, attempts, failure, error FROM outbox ORDER BY id")
+            bounces = await h.rows("SELECT 1 FROM events WHERE type = 'message.bounced'")
+    why = "the mail server does not take internationalised addresses (it does not offer SMTPUTF8), and"
+    assert rows == [
+        (VASYA, UNDELIVERED, 1, "address", f'{why} "{VASYA}" is one: it cannot reach this contact'),
+        (WIDE, UNDELIVERED, 1, "address", f'{why} "{WIDE}" is one: it cannot reach this contact'),
+        (USER, SENT, 1, None, None),
+    ]
+    assert bounces == [], "the address may be fine: another server could take it"
+    ((recipients, mail),) = server.handler.received
+    assert recipients == ["user@xn--e1afmkfd.xn--p1ai"] and mail["To"] == "user@xn--e1afmkfd.xn--p1ai"
+    assert [o for o in server.handler.mail_options[0] if not o.startswith("SIZE=")] == []
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+
+
+async def test_an_internationalised_sender_address_is_the_operators_to_fix_without_smtputf8() -> None:
+    shop = WORKSPACE.replace('from "Магазин Демо" <shop@demo.example>', 'from "Магазин" <магазин@пример.рф>')
+    with SmtpServer(enable_SMTPUTF8=False) as plain, SmtpServer(enable_SMTPUTF8=True) as utf8:
+        async with Harness(shop, resources=RESOURCES) as h:
+            await h.play([registered(h, "ann")])
+            sender, channel = sender_for(h, plain.url)
+            await sender.deliver_due()
+            await channel.close()
+            ((status, failure, error),) = await h.rows("SELECT status, failure, error FROM outbox")
+            assert (status, failure) == (UNDELIVERED, "configuration")
+            assert error.endswith("and the From address is one: use an ASCII address there, or a server that "
+                                  "offers SMTPUTF8")  # fmt: skip
+            await h.play([h.event("contact.registered", "bob")])
+            sender, channel = sender_for(h, utf8.url)
+            await sender.deliver_due()
+            await channel.close()
+    ((_, mail),) = utf8.handler.received
+    assert str(mail["From"]) == "Магазин <магазин@пример.рф>"
+    assert re.fullmatch(r"<scn\.\d+\.\d+@xn--e1afmkfd\.xn--p1ai>", mail["Message-ID"])
 
 
 async def test_line_breaks_from_contact_data_never_reach_a_header() -> None:
