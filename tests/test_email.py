@@ -456,7 +456,7 @@ async def test_internationalised_addresses_go_where_the_server_offers_smtputf8(
     mails = [m for _, m in server.handler.received]
     assert [str(m["To"]) for m in mails] == ["Вася@пример.рф", "ｖａｓｙａ@example.com", "user@xn--e1afmkfd.xn--p1ai"]
     assert mails[0]["Subject"] == "Добро пожаловать, Вася!"
-    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert not [r for r in caplog.records if r.name.startswith("scn") and r.levelno >= logging.WARNING]
 
 
 async def test_without_smtputf8_an_internationalised_local_part_fails_once_and_says_why(
@@ -485,7 +485,7 @@ async def test_without_smtputf8_an_internationalised_local_part_fails_once_and_s
     ((recipients, mail),) = server.handler.received
     assert recipients == ["user@xn--e1afmkfd.xn--p1ai"] and mail["To"] == "user@xn--e1afmkfd.xn--p1ai"
     assert [o for o in server.handler.mail_options[0] if not o.startswith("SIZE=")] == []
-    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+    assert not [r for r in caplog.records if r.name.startswith("scn") and (r.exc_info or r.levelno >= logging.ERROR)]
 
 
 async def test_an_internationalised_sender_address_is_the_operators_to_fix_without_smtputf8() -> None:

@@ -181,10 +181,11 @@ class _Pass:
     """One pass of a sender over what is due: lanes send, rounds record and claim.
 
     A lane sends one message at a time and starts on the next one (claimed in an earlier
-    round: up to two wait for each lane) while the round that records the last outcome
-    is written; a pipelined channel (SMTP) sends the envelope and data meanwhile, the
-    others wait. Nothing the provider could accept leaves before the outcome of the
-    lane's message before is on disk. A channel whose claim comes back short has nothing
+    round: up to two wait for each lane) before the outcome of the last is written; a
+    pipelined channel (SMTP) sends the envelope and data meanwhile, the others wait.
+    Nothing the provider could accept leaves before the outcome of the lane's message
+    before is on disk. A round goes when a lane waits for it, or when every lane has an
+    outcome to write (`_pressing`). A channel whose claim comes back short has nothing
     more due: its lanes end, and the pass ends when every lane has and every outcome is
     written."""
 
@@ -201,6 +202,8 @@ class _Pass:
         self.finished: list[tuple[OutboxRow, Outcome, asyncio.Future[None] | None]] = []
         #: Claimed and not recorded yet.
         self.held: set[int] = set()
+        #: Lanes waiting for a round: for the record of their last message, or for a message.
+        self.waiting = 0
         self.work = asyncio.Event()
         self.round = asyncio.Event()
         self.tried = 0
@@ -210,11 +213,11 @@ class _Pass:
                  for _ in range(count)]  # fmt: skip
         try:
             while True:
-                await asyncio.sleep(0)  # outcomes that arrived with this one join its round
                 claims = self._claims()
-                if self.finished or claims:
+                ended = all(lane.done() for lane in lanes)
+                if (self.finished or claims) and (ended or self._pressing()):
                     await self._round(claims)
-                elif all(lane.done() for lane in lanes):
+                elif ended:
                     break
                 else:
                     self.work.clear()
@@ -233,11 +236,22 @@ class _Pass:
             await self._cancel(lanes)
         return self.tried
 
+    def _pressing(self) -> bool:
+        """Whether a round must go now: a lane waits for the record of its last message
+        (or for a message), or every lane has an outcome to record. Otherwise outcomes
+        gather: a lane needs the record of its last message only before the end of the
+        next (it sends the envelope and data meanwhile), and a round that writes several
+        outcomes costs one disk flush for them all."""
+        return bool(self.waiting) or len(self.finished) >= sum(self.active.values())
+
     @staticmethod
     async def _cancel(lanes: list[asyncio.Task[None]]) -> None:
-        for lane in lanes:
-            lane.cancel()
-        await asyncio.gather(*lanes, return_exceptions=True)
+        # Again until they end: Python 3.11's wait_for (in aiosmtplib) can swallow a cancel
+        # that comes as its answer arrives, and the lane would wait for a round forever.
+        while pending := [lane for lane in lanes if not lane.done()]:
+            for lane in pending:
+                lane.cancel()
+            await asyncio.wait(pending, timeout=0.05)
 
     async def _lane(self, name: str) -> None:
         queue = self.ready[name]
@@ -245,8 +259,16 @@ class _Pass:
         recorded: asyncio.Future[None] | None = None  # the write of this lane's last outcome
 
         async def written() -> None:
-            if recorded is not None:
-                await recorded
+            if recorded is None:
+                return
+            if not recorded.done():
+                self.waiting += 1
+                self.work.set()
+                try:
+                    await recorded
+                finally:
+                    self.waiting -= 1
+            recorded.result()  # the round failed (cancelled): nothing more goes
 
         try:
             while True:
@@ -254,8 +276,12 @@ class _Pass:
                     if name in self.drained:
                         return
                     end_of_round = self.round
+                    self.waiting += 1
                     self.work.set()
-                    await end_of_round.wait()
+                    try:
+                        await end_of_round.wait()
+                    finally:
+                        self.waiting -= 1
                 message = queue.popleft()  # its replacement is claimed with the next round
                 if pipelined:
                     outcome = await self.sender._attempt(message, written)
