@@ -55,8 +55,9 @@ class Channel(Protocol):
     async def close(self) -> None: ...
 
 
-#: What a pipelined channel awaits before the provider may accept a message.
-Ready = Callable[[], Awaitable[None]]
+#: What a pipelined channel calls before the provider may accept a message: None when it
+#: may go at once, else what to await first.
+Ready = Callable[[], Awaitable[None] | None]
 
 
 @runtime_checkable
@@ -65,8 +66,9 @@ class Pipelined(Protocol):
     outcome of the one before (SMTP sends the envelope meanwhile)."""
 
     async def send_after(self, message: OutboxRow, ready: Ready) -> Outcome:
-        """`Channel.send`, awaiting ``ready()`` just before the point from which the
-        provider may accept the message, and sending nothing it could accept before."""
+        """`Channel.send`, calling ``ready()`` just before the point from which the
+        provider may accept the message (and awaiting what it returns, if anything),
+        sending nothing it could accept before."""
 
 
 def content(message: OutboxRow) -> dict[str, Any]:

@@ -242,8 +242,8 @@ def build_email(message: OutboxRow, defaults: MailDefaults, now: dt.datetime) ->
     return Mime(sender.ascii, "\r\n".join(headers).encode() + b"\r\n" + plain, recipient.ascii, international)
 
 
-async def _at_once() -> None:
-    pass
+def _at_once() -> None:
+    return None
 
 
 #: A line that starts with a dot, doubled in the data (RFC 5321 4.5.2).
@@ -251,8 +251,8 @@ _DOT = re.compile(rb"^\.", re.MULTILINE)
 
 
 async def _data(client: aiosmtplib.SMTP, data: bytes, ready: Ready) -> None:
-    """DATA, then the message, then (once ``ready()`` returns) the dot that ends it: the
-    server accepts the message only at the dot. aiosmtplib's `data` sends the message
+    """DATA, then the message, then (once what ``ready()`` returns is done) the dot that
+    ends it: the server accepts the message only at the dot. aiosmtplib's `data` sends the message
     and its dot in one write, so this goes through its protocol's `write` and
     `read_response`, as `data` does."""
     start = await client.execute_command(b"DATA")
@@ -261,9 +261,14 @@ async def _data(client: aiosmtplib.SMTP, data: bytes, ready: Ready) -> None:
     protocol = client.protocol
     if protocol is None:
         raise aiosmtplib.SMTPServerDisconnected("the connection was lost")
-    protocol.write(_DOT.sub(b"..", data if data.endswith(b"\r\n") else data + b"\r\n"))
-    await ready()
-    protocol.write(b".\r\n")
+    body = _DOT.sub(b"..", data if data.endswith(b"\r\n") else data + b"\r\n")
+    waiting = ready()
+    if waiting is None:
+        protocol.write(body + b".\r\n")
+    else:
+        protocol.write(body)
+        await waiting
+        protocol.write(b".\r\n")
     try:
         end = await protocol.read_response(timeout=client.timeout)
     except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError):

@@ -23,7 +23,7 @@ import datetime as dt
 import json
 import logging
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 import msgspec
 
@@ -253,22 +253,28 @@ class _Pass:
                 lane.cancel()
             await asyncio.wait(pending, timeout=0.05)
 
+    async def _await_round(self, recorded: asyncio.Future[None]) -> None:
+        self.waiting += 1
+        self.work.set()
+        try:
+            await recorded
+        finally:
+            self.waiting -= 1
+
     async def _lane(self, name: str) -> None:
         queue = self.ready[name]
         pipelined = isinstance(self.sender.channels[name], Pipelined)
         recorded: asyncio.Future[None] | None = None  # the write of this lane's last outcome
 
-        async def written() -> None:
+        def written() -> Awaitable[None] | None:
+            """What to await before the provider may accept the next message: the write of
+            the last outcome, unless it is done."""
             if recorded is None:
-                return
-            if not recorded.done():
-                self.waiting += 1
-                self.work.set()
-                try:
-                    await recorded
-                finally:
-                    self.waiting -= 1
-            recorded.result()  # the round failed (cancelled): nothing more goes
+                return None
+            if recorded.done():
+                recorded.result()  # the round failed (cancelled): nothing more goes
+                return None
+            return self._await_round(recorded)
 
         try:
             while True:
@@ -286,7 +292,8 @@ class _Pass:
                 if pipelined:
                     outcome = await self.sender._attempt(message, written)
                 else:
-                    await written()
+                    if (waiting := written()) is not None:
+                        await waiting
                     outcome = await self.sender._attempt(message, None)
                 recorded = asyncio.get_running_loop().create_future()
                 self.finished.append((message, outcome, recorded))
