@@ -303,20 +303,24 @@ async def test_the_server_accepts_nothing_before_the_last_outcome_is_recorded() 
 
     with SmtpServer() as server:
         channel = SmtpChannel(SmtpConfig.from_url(server.url))
-        recorded = asyncio.Event()
+        recorded: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         row = OutboxRow(
             id=1, run_id=1, step="s1", scenario="x", contact_id="c", channel="email", template="t",
             recipient="c@example.com", message='{"subject": "Hi", "plain": ".\\n..\\nend"}', coupon_code=None,
             variant=None, status="pending", attempts=1, next_attempt_at=0, created_at=0,
         )  # fmt: skip
 
-        async def ready() -> None:
-            await recorded.wait()
+        asked: list[bool] = []
+
+        def ready() -> asyncio.Future[None]:
+            asked.append(True)
+            return recorded
 
         sending = asyncio.ensure_future(channel.send_after(row, ready))
         await asyncio.sleep(0.3)
+        assert asked == [True], "asked as soon as the envelope was taken"
         assert not sending.done() and server.handler.received == []
-        recorded.set()
+        recorded.set_result(None)
         assert (await sending).status == "sent"
         await channel.close()
     ((_, mail),) = server.handler.received

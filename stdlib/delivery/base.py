@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import msgspec
@@ -55,9 +56,10 @@ class Channel(Protocol):
     async def close(self) -> None: ...
 
 
-#: What a pipelined channel calls before the provider may accept a message: None when it
-#: may go at once, else what to await first.
-Ready = Callable[[], Awaitable[None] | None]
+#: What a pipelined channel calls once a message is about to go (its envelope taken): None
+#: when the provider may accept it at once, else what to await before the point where it
+#: may (the call itself tells the sender that a record is needed soon).
+Ready = Callable[[], "asyncio.Future[None] | None"]
 
 
 @runtime_checkable
@@ -66,9 +68,9 @@ class Pipelined(Protocol):
     outcome of the one before (SMTP sends the envelope meanwhile)."""
 
     async def send_after(self, message: OutboxRow, ready: Ready) -> Outcome:
-        """`Channel.send`, calling ``ready()`` just before the point from which the
-        provider may accept the message (and awaiting what it returns, if anything),
-        sending nothing it could accept before."""
+        """`Channel.send`, calling ``ready()`` once the message is about to go and
+        awaiting what it returns (if anything) before the point from which the provider
+        may accept it: nothing it could accept goes before."""
 
 
 def content(message: OutboxRow) -> dict[str, Any]:

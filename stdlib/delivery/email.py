@@ -242,7 +242,7 @@ def build_email(message: OutboxRow, defaults: MailDefaults, now: dt.datetime) ->
     return Mime(sender.ascii, "\r\n".join(headers).encode() + b"\r\n" + plain, recipient.ascii, international)
 
 
-def _at_once() -> None:
+def _at_once() -> asyncio.Future[None] | None:
     return None
 
 
@@ -250,11 +250,11 @@ def _at_once() -> None:
 _DOT = re.compile(rb"^\.", re.MULTILINE)
 
 
-async def _data(client: aiosmtplib.SMTP, data: bytes, ready: Ready) -> None:
-    """DATA, then the message, then (once what ``ready()`` returns is done) the dot that
-    ends it: the server accepts the message only at the dot. aiosmtplib's `data` sends the message
-    and its dot in one write, so this goes through its protocol's `write` and
-    `read_response`, as `data` does."""
+async def _data(client: aiosmtplib.SMTP, data: bytes, waiting: asyncio.Future[None] | None) -> None:
+    """DATA, then the message, then (once ``waiting`` is done) the dot that ends it: the
+    server accepts the message only at the dot. aiosmtplib's `data` sends the message and
+    its dot in one write, so this goes through its protocol's `write` and
+    `read_response`, as `data` does (and as it does, in one write when nothing waits)."""
     start = await client.execute_command(b"DATA")
     if start.code != 354:
         raise aiosmtplib.SMTPDataError(start.code, start.message)
@@ -262,8 +262,9 @@ async def _data(client: aiosmtplib.SMTP, data: bytes, ready: Ready) -> None:
     if protocol is None:
         raise aiosmtplib.SMTPServerDisconnected("the connection was lost")
     body = _DOT.sub(b"..", data if data.endswith(b"\r\n") else data + b"\r\n")
-    waiting = ready()
-    if waiting is None:
+    if waiting is None or waiting.done():
+        if waiting is not None:
+            waiting.result()  # cancelled: the record before failed, nothing more goes
         protocol.write(body + b".\r\n")
     else:
         protocol.write(body)
@@ -323,8 +324,9 @@ class SmtpChannel:
         return await self.send_after(message, _at_once)
 
     async def send_after(self, message: OutboxRow, ready: Ready) -> Outcome:
-        """`send`, awaiting ``ready()`` after the envelope (MAIL, RCPT) and the data,
-        before the dot that ends them, where the server accepts the message."""
+        """`send`, calling ``ready()`` once the server took the envelope (MAIL, RCPT) and
+        awaiting what it returns after the data, before the dot that ends it, where the
+        server accepts the message."""
         problem = address_problem("email", message.recipient)
         if problem is not None:
             return failed(problem, ADDRESS)
@@ -357,7 +359,7 @@ class SmtpChannel:
                     await client.rset()
                     keep = True  # the session is fine: only this recipient was refused
                     return _refused(error.code, error.message, at_recipient=True)
-                await _data(client, mail.data, ready)
+                await _data(client, mail.data, ready())
                 keep = True
                 return sent()
             except (aiosmtplib.SMTPSenderRefused, aiosmtplib.SMTPAuthenticationError) as error:

@@ -23,7 +23,7 @@ import datetime as dt
 import json
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 
 import msgspec
 
@@ -253,28 +253,26 @@ class _Pass:
                 lane.cancel()
             await asyncio.wait(pending, timeout=0.05)
 
-    async def _await_round(self, recorded: asyncio.Future[None]) -> None:
-        self.waiting += 1
-        self.work.set()
-        try:
-            await recorded
-        finally:
-            self.waiting -= 1
+    def _waited(self, _: asyncio.Future[None]) -> None:
+        self.waiting -= 1
 
     async def _lane(self, name: str) -> None:
         queue = self.ready[name]
         pipelined = isinstance(self.sender.channels[name], Pipelined)
         recorded: asyncio.Future[None] | None = None  # the write of this lane's last outcome
 
-        def written() -> Awaitable[None] | None:
+        def written() -> asyncio.Future[None] | None:
             """What to await before the provider may accept the next message: the write of
-            the last outcome, unless it is done."""
+            the last outcome, unless it is done (asking for a round if it is not)."""
             if recorded is None:
                 return None
             if recorded.done():
                 recorded.result()  # the round failed (cancelled): nothing more goes
                 return None
-            return self._await_round(recorded)
+            self.waiting += 1
+            self.work.set()
+            recorded.add_done_callback(self._waited)
+            return recorded
 
         try:
             while True:
