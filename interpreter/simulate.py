@@ -16,6 +16,7 @@ from typing import Any
 
 import msgspec
 
+from ..stdlib.addresses import address_error
 from .checker import CheckResult
 from .clock import VirtualClock
 from .compiler import compile_workspace
@@ -95,9 +96,15 @@ def read_contacts(path: Path) -> list[ContactIn]:
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if line.strip() and not line.lstrip().startswith("#"):
             try:
-                contacts.append(decoder.decode(line))
+                contact = decoder.decode(line)
             except msgspec.DecodeError as error:
                 raise SimulationError(f"{path}:{number}: {error}") from error
+            # The door's rule for events' contacts (and the sender's): an address or nothing.
+            why = address_error(contact.email) if contact.email is not None else None
+            if why is not None:
+                shown = f"{contact.email!r} is not an email address: {why}"
+                raise SimulationError(f"{path}:{number}: contact.email: {shown}")
+            contacts.append(contact)
     return contacts
 
 

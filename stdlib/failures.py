@@ -20,10 +20,12 @@ import decimal
 import re
 import socket
 import ssl
-from email.utils import parseaddr
+from email.utils import getaddresses
 from types import TracebackType
 
 import jinja2
+
+from .addresses import address_error, mailbox
 
 TEMPLATE = "template"
 COUPON = "coupon"
@@ -34,29 +36,30 @@ CONFIGURATION = "configuration"
 #: Every failure class, in the order they are documented.
 FAILURE_CLASSES = (TEMPLATE, COUPON, ADDRESS, REFUSED, GAVE_UP, CONFIGURATION)
 
-#: A bare address (`anna@example.lv`): one `@`, nothing a header could be built from.
-BARE_EMAIL = re.compile(r"[^\s<>()\[\]\\,;:@\"]+@[^\s<>()\[\]\\,;:@\"]+")
 #: Text that shows a Python object rather than saying something: `<class ...>`, `[<...>]`.
 _PYTHON_TEXT = re.compile(r"<class |<[\w.]+ object at |^\[<|Traceback \(")
 
 
 def is_email_address(text: str) -> bool:
-    """Whether ``text`` is one address email can go to: bare, or `Name <address>`."""
-    if BARE_EMAIL.fullmatch(text):
+    """Whether ``text`` is one address email can go to: bare (`stdlib.addresses`), or
+    `Name <address>` (as senders and reply-to addresses are written)."""
+    if mailbox(text) is not None:
         return True
-    if "\r" in text or "\n" in text:
+    if "\r" in text or "\n" in text or "<" not in text:
         return False
-    _, address = parseaddr(text)
-    return address.count("@") == 1 and not any(c.isspace() for c in address)
+    found = getaddresses([text])
+    return len(found) == 1 and mailbox(found[0][1]) is not None
 
 
 def address_problem(channel: str, address: str) -> str | None:
     """Why a message on ``channel`` cannot go to ``address``, or None when it can.
 
-    Only what is certain before sending: email addresses have a known form; phone
-    numbers and push tokens are the provider's to judge."""
-    if channel == "email" and not is_email_address(address):
-        return f'"{address}" is not an email address: correct the contact\'s email'
+    Only what is certain before sending: a contact's email is one bare address (the rules
+    the door checks it by); phone numbers and push tokens are the provider's to judge."""
+    if channel == "email":
+        why = address_error(address)
+        if why is not None:
+            return f'"{address}" is not an email address ({why}): correct the contact\'s email'
     return None
 
 
@@ -126,7 +129,6 @@ def template_reason(template: str, lang: str, part: str | None, source: str | No
 
 __all__ = [
     "ADDRESS",
-    "BARE_EMAIL",
     "CONFIGURATION",
     "COUPON",
     "FAILURE_CLASSES",

@@ -6,6 +6,7 @@ import asyncio
 import email
 import email.policy
 import socket
+import time
 from collections import Counter
 from email.message import EmailMessage
 from typing import Any
@@ -31,6 +32,10 @@ class ScriptedHandler:
         self.data_replies: dict[str, list[str]] = {}
         self.data_delay = 0.0
         self.received: list[tuple[list[str], EmailMessage]] = []
+        #: When each of `received` arrived (time.monotonic()), and its MAIL options
+        #: (SMTPUTF8...), in the same order.
+        self.received_at: list[float] = []
+        self.mail_options: list[list[str]] = []
         self.sessions: Counter[int] = Counter()
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any) -> str:
@@ -54,6 +59,8 @@ class ScriptedHandler:
         parsed = email.message_from_bytes(content, policy=email.policy.default)
         assert isinstance(parsed, EmailMessage)
         self.received.append((list(envelope.rcpt_tos), parsed))
+        self.mail_options.append(list(envelope.mail_options))
+        self.received_at.append(time.monotonic())
         return "250 Message accepted for delivery"
 
     def to(self, address: str) -> list[EmailMessage]:
@@ -64,7 +71,8 @@ class SmtpServer:
     """``with SmtpServer() as server``: listening on ``server.port`` until the block ends."""
 
     def __init__(self, port: int | None = None, **smtp_options: Any) -> None:
-        """``smtp_options`` go to aiosmtpd's SMTP (tls_context, require_starttls, authenticator...)."""
+        """``smtp_options`` go to aiosmtpd's SMTP (tls_context, require_starttls, authenticator,
+        enable_SMTPUTF8: on unless given)."""
         self.handler = ScriptedHandler()
         self.port = port or free_port()
         self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, **smtp_options)

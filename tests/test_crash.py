@@ -3,12 +3,22 @@
 Events stream into the interpreter's standard input; it acknowledges each once it is
 on disk. At random moments the process is killed outright, then started again on the
 same file, and the producer resends whatever was not acknowledged (as a real producer
-would). Time runs 60 times faster than the wall clock, from an origin shared by every
-restart, so the scenario's one-minute wait takes a second and kills land before,
-during and after waits, sends and commits.
+would).
 
-At the end: every acknowledged event was processed exactly once, each run sent each of
-its messages exactly once, no run is lost or stuck, and no wait fired early.
+The first test runs the engine alone. Time runs 60 times faster than the wall clock,
+from an origin shared by every restart, so the scenario's one-minute wait takes a
+second and kills land before, during and after waits, sends and commits. At the end:
+every acknowledged event was processed exactly once, each run sent each of its messages
+exactly once, no run is lost or stuck, and no wait fired early.
+
+The second delivers mail to a real SMTP server, on the wall clock, and kills the worker
+in the middle of a burst of mail. SMTP cannot confirm "exactly once" across a crash (a
+mail the server accepted just before the kill, and whose acceptance was not yet
+recorded, goes again after the restart), so it counts: the mails sent twice per kill
+(at most one per SMTP connection), and how long the mails the dead process had claimed
+wait after the restart (not the five minutes of their lease). `SCN_CRASH_MAIL_KILLS=30`
+kills it more often (the default keeps the suite fast), `SCN_CRASH_SEED` varies the
+moments.
 """
 
 from __future__ import annotations
@@ -23,8 +33,11 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 from typing import IO
+
+from .smtp_server import SmtpServer
 
 WORKSPACE = """\
 template hello email
@@ -71,12 +84,12 @@ def event(i: int) -> str:
 class Interpreter:
     """One `scn worker` process: feeds it events and collects its acknowledgements."""
 
-    def __init__(self, workspace: Path, db: Path, origin: str) -> None:
+    def __init__(self, workspace: Path, db: Path, origin: str | None, env: dict[str, str] | None = None) -> None:
+        clock = ["--clock-speed", str(SPEED), "--clock-origin", origin] if origin is not None else []
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "scn", "worker", str(workspace), "--db", str(db), "--events", "-",
-             "--clock-speed", str(SPEED), "--clock-origin", origin],
+            [sys.executable, "-m", "scn", "worker", str(workspace), "--db", str(db), "--events", "-", *clock],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            env={**os.environ, "SCN_SECRET": "crash-test"},
+            env={**os.environ, "SCN_SECRET": "crash-test", **(env or {})},
         )  # fmt: skip
         self.acked: set[str] = set()
         assert self.process.stdout is not None and self.process.stderr is not None
@@ -202,3 +215,127 @@ def test_sigkill_at_random_points_loses_and_repeats_nothing(tmp_path: Path) -> N
     assert members == 40
     assert kills == KILLS
     assert busy_kills >= KILLS // 2, "most kills should land while runs are mid-way"
+
+
+MAIL_WORKSPACE = """\
+template receipt email
+  from "Shop" <shop@example.com>
+  subject "Order {{ order.number }}"
+  html "receipt.html"
+end
+
+scenario receipts "A receipt for each paid order"
+  on order.paid
+  send email receipt
+end
+"""
+
+CONNECTIONS = 4
+MAIL_KILLS = int(os.environ.get("SCN_CRASH_MAIL_KILLS", "3"))
+#: Events (hence mails) fed to each life of the worker, all at once: a burst.
+BURST = 250
+#: The longest a mail claimed by the killed process may wait after the restart.
+HELD_LIMIT_S = 10.0
+
+
+def outbox_id(mail: object) -> int:
+    """The outbox id in a Message-ID: `<scn.<id>.<created ms>@domain>`."""
+    return int(str(mail).strip("<>").split(".")[1])
+
+
+def arrivals(server: SmtpServer, since: int) -> dict[int, float]:
+    """When each mail (by outbox id) first arrived, among those from the ``since``-th on."""
+    count = len(server.handler.received_at)  # `received` grows first: it has as many
+    mails = server.handler.received[since:count]
+    first: dict[int, float] = {}
+    for (_, mail), at in zip(mails, server.handler.received_at[since:count], strict=True):
+        first.setdefault(outbox_id(mail["Message-ID"]), at)
+    return first
+
+
+def settle(server: SmtpServer) -> None:
+    """Until the server has taken no mail for a moment."""
+    count = -1
+    while count != len(server.handler.received_at):
+        count = len(server.handler.received_at)
+        time.sleep(0.1)
+
+
+def test_sigkill_during_a_mail_burst_resends_at_most_a_mail_per_connection(tmp_path: Path) -> None:
+    workspace = tmp_path / "shop.scn"
+    workspace.write_text(MAIL_WORKSPACE, encoding="utf-8")
+    (tmp_path / "receipt.html").write_text("<p>Thanks for order {{ order.number }}</p>", encoding="utf-8")
+    db = tmp_path / "scn.db"
+    rng = random.Random(int(os.environ.get("SCN_CRASH_SEED", "20261207")))
+    total = BURST * (MAIL_KILLS + 1)
+    lines = [event(i) for i in range(total)]
+    acked: set[str] = set()
+    duplicates: list[int] = []  # per kill: mails the server had accepted that go again
+    held_waits: list[float] = []  # per restart: how long the claimed mails of the dead process waited
+
+    with SmtpServer() as server:
+        handler = server.handler
+        env = {"SCN_SMTP_URL": f"{server.url}&connections={CONNECTIONS}"}
+        held: set[int] = set()
+        for life in range(MAIL_KILLS + 1):
+            started = time.monotonic()
+            first_new = len(handler.received_at)
+            worker = Interpreter(workspace, db, None, env)
+            todo = [line for line in lines[: BURST * (life + 1)] if json.loads(line)["key"] not in acked]
+            worker.send(todo)
+            if held:
+                # The claimed mails of the killed process go out soon, not when their lease ends.
+                deadline = started + HELD_LIMIT_S + 5
+                while True:
+                    arrived = arrivals(server, first_new)
+                    if held <= arrived.keys() or time.monotonic() > deadline:
+                        break
+                    time.sleep(0.02)
+                assert held <= arrived.keys(), (
+                    f"{len(held - arrived.keys())} of {len(held)} claimed mails still held "
+                    f"{time.monotonic() - started:.1f} s after the restart (mails sent twice per kill: {duplicates})"
+                )
+                held_waits.append(max(arrived[i] for i in held) - started)
+            if life == MAIL_KILLS:
+                break
+            # Kill in the middle of the burst: once the server has taken a random number of
+            # this life's mails, while many are still to go.
+            target = first_new + rng.randint(5, BURST // 2)
+            deadline = time.monotonic() + 30
+            while len(handler.received_at) < target:
+                assert time.monotonic() < deadline, "the worker sent too little"
+                time.sleep(0.001)
+            time.sleep(rng.uniform(0, 0.02))
+            worker.kill()
+            acked |= worker.acked
+            settle(server)  # what the dead process wrote before it died is still being read
+            accepted = Counter(outbox_id(m["Message-ID"]) for _, m in handler.received[: len(handler.received_at)])
+            with sqlite3.connect(db) as conn:
+                # Claimed and not recorded: no attempt has failed here, so a pending message
+                # with an attempt counted was taken by the sender that died.
+                held = {i for (i,) in conn.execute("SELECT id FROM outbox WHERE status = 'pending' AND attempts > 0")}
+                left = conn.execute("SELECT count(*) FROM outbox WHERE status = 'pending'").fetchone()[0]
+            assert left > len(held), "the kill should come while mail is still to go"
+            duplicates.append(sum(1 for i in held if accepted[i]))
+
+        deadline = time.monotonic() + 60
+        while True:
+            with sqlite3.connect(db, timeout=30) as conn:
+                unsent, events = conn.execute(
+                    "SELECT (SELECT count(*) FROM outbox WHERE status != 'sent'), "
+                    "(SELECT count(*) FROM events WHERE processed_at IS NOT NULL)"
+                ).fetchone()
+            if unsent == 0 and events == total:
+                break
+            assert time.monotonic() < deadline, f"{unsent} mails not sent"
+            time.sleep(0.1)
+        worker.stop()
+        received = Counter(outbox_id(m["Message-ID"]) for _, m in handler.received)
+
+    print(f"duplicates per kill {duplicates}, held mail waited {[round(w, 2) for w in held_waits]} s")
+    with sqlite3.connect(db) as conn:
+        ids = {i for (i,) in conn.execute("SELECT id FROM outbox")}
+    assert len(ids) == total and set(received) == ids, "every mail arrived"
+    assert sum(received.values()) - len(received) == sum(duplicates), "mails went twice only across a kill"
+    assert max(duplicates) <= CONNECTIONS, f"at most one mail per connection goes twice: {duplicates}"
+    assert max(held_waits) <= HELD_LIMIT_S, held_waits

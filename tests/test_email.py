@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
+import logging
 import os
 import re
 import signal
@@ -13,6 +15,7 @@ import sys
 import time
 import urllib.parse
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
@@ -21,7 +24,7 @@ from hypothesis import strategies as st
 
 from scn.interpreter.clock import WallClock
 from scn.interpreter.runtime import EventInput
-from scn.interpreter.store import PENDING, SENT, UNDELIVERED, Changes, ContactUpdate
+from scn.interpreter.store import PENDING, SENT, UNDELIVERED, Changes, ContactUpdate, OutboxRow
 from scn.stdlib.delivery import RetryPolicy, Sender
 from scn.stdlib.delivery.base import HeaderError
 from scn.stdlib.delivery.email import MailDefaults, SmtpChannel, SmtpConfig, build_email
@@ -261,6 +264,253 @@ async def test_the_sender_loop_delivers_batch_after_batch_each_message_once() ->
     assert bounced == [("c17",)]
     received = sorted(to for recipients, _ in server.handler.received for to in recipients)
     assert received == sorted(f"c{i}@example.com" for i in range(45) if i != 17), "each once"
+
+
+async def test_no_more_mails_go_unrecorded_than_there_are_connections() -> None:
+    """A mail the server accepted is recorded before its connection sends the next one
+    (a crash can repeat at most one mail per connection), and the sender claims only a
+    few more than it is sending, however slow its disk."""
+    with SmtpServer() as server:
+        async with Harness(WORKSPACE, resources=RESOURCES) as h:
+            await h.play([registered(h, f"c{i}") for i in range(60)])
+            sender, channel = sender_for(h, server.url, connections=3)
+            exchange = h.store.exchange_outbox
+            seen: list[tuple[int, int]] = []
+
+            async def on_a_slow_disk(*args: Any, **kwargs: Any) -> list[list[OutboxRow]]:
+                (recorded, claimed), *_ = await h.rows(
+                    "SELECT count(*) FILTER (WHERE status = 'sent'), "
+                    "count(*) FILTER (WHERE status = 'pending' AND attempts > 0) FROM outbox"
+                )
+                seen.append((len(server.handler.received) - recorded, claimed))
+                await asyncio.sleep(0.005)
+                return await exchange(*args, **kwargs)
+
+            setattr(h.store, "exchange_outbox", on_a_slow_disk)  # noqa: B010 - a method of this one store
+            assert await sender.deliver_all() == 60
+            await channel.close()
+            assert {r[1] for r in await outbox_rows(h)} == {SENT}
+    assert len(server.handler.received) == 60
+    assert max(unrecorded for unrecorded, _ in seen) <= 3, seen
+    assert max(claimed for _, claimed in seen) <= 3 * 3, "in flight, and one or two waiting per connection"
+    assert len(seen) < 60, "rounds write the outcomes of several connections at once"
+
+
+async def test_the_server_accepts_nothing_before_the_last_outcome_is_recorded() -> None:
+    """The envelope and the data go while the sender records the mail before; the dot
+    that ends the data (where the server accepts) waits for that record."""
+    from scn.interpreter.store import OutboxRow
+
+    with SmtpServer() as server:
+        channel = SmtpChannel(SmtpConfig.from_url(server.url))
+        recorded: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        row = OutboxRow(
+            id=1, run_id=1, step="s1", scenario="x", contact_id="c", channel="email", template="t",
+            recipient="c@example.com", message='{"subject": "Hi", "plain": ".\\n..\\nend"}', coupon_code=None,
+            variant=None, status="pending", attempts=1, next_attempt_at=0, created_at=0,
+        )  # fmt: skip
+
+        asked: list[bool] = []
+
+        def ready() -> asyncio.Future[None]:
+            asked.append(True)
+            return recorded
+
+        sending = asyncio.ensure_future(channel.send_after(row, ready))
+        await asyncio.sleep(0.3)
+        assert asked == [True], "asked as soon as the envelope was taken"
+        assert not sending.done() and server.handler.received == []
+        recorded.set_result(None)
+        assert (await sending).status == "sent"
+        await channel.close()
+    ((_, mail),) = server.handler.received
+    body = mail.get_body(("plain",))
+    assert body is not None and body.get_content() == ".\n..\nend", "lines that start with a dot arrive whole"
+
+
+CLAIMER = """
+import asyncio, sys
+from scn.interpreter.store import Claim, SqliteStore
+
+async def main() -> None:
+    store = SqliteStore(sys.argv[1])
+    await store.open()
+    now = int(sys.argv[2])
+    rows = await store.exchange_outbox([], [], [Claim(limit=5, channel="email")], now=now, lease_ms=300_000,
+                                       owner=store.new_sender())
+    print(len(rows[0]), flush=True)
+    await asyncio.sleep(3600)
+
+asyncio.run(main())
+"""
+
+
+async def test_a_dead_senders_claims_are_taken_back_at_once_and_a_live_ones_never(tmp_path: Path) -> None:
+    """Another process claims 5 of 8 mails. While it lives, they stay its own; once it
+    is killed, the running sender takes them back within seconds (not the 5 minutes of
+    their lease) and sends them."""
+    db = tmp_path / "scn.db"
+    with SmtpServer() as server:
+        async with Harness(WORKSPACE, path=db, resources=RESOURCES) as h:
+            await h.play([registered(h, f"c{i}") for i in range(8)])
+            now = int(time.time() * 1000)
+            claimer = subprocess.Popen([sys.executable, "-c", CLAIMER, str(db), str(now)], stdout=subprocess.PIPE)
+            try:
+                assert claimer.stdout is not None and claimer.stdout.readline().strip() == b"5"
+                channel = SmtpChannel(SmtpConfig.from_url(server.url))
+                sender = Sender(h.store, WallClock(), {"email": channel}, policy=POLICY)
+                stop = asyncio.Event()
+                loop = asyncio.ensure_future(sender.run_forever(stop))
+                await asyncio.sleep(1.5)  # the sender looks again after a second: still alive
+                assert len(server.handler.received) == 3
+                senders = tmp_path / "scn.db-senders"
+                assert len(list(senders.iterdir())) == 2, "the claimer and this sender"
+                claimer.kill()
+                claimer.wait(10)
+                killed = time.monotonic()
+                while len(server.handler.received) < 8:
+                    assert time.monotonic() - killed < 5, "the dead sender's claims were not taken back"
+                    await asyncio.sleep(0.05)
+                stop.set()
+                await loop
+                await sender.close()
+                assert [p.name.split("-")[0] for p in senders.iterdir()] == [str(os.getpid())]
+            finally:
+                claimer.kill()
+                claimer.wait(10)
+            assert {r[1] for r in await outbox_rows(h)} == {SENT}
+    assert sorted(to for recipients, _ in server.handler.received for to in recipients) == sorted(
+        f"c{i}@example.com" for i in range(8)
+    )
+    assert not (tmp_path / "scn.db-senders").exists() or not list((tmp_path / "scn.db-senders").iterdir())
+
+
+async def test_a_sender_that_stops_gives_back_what_it_claimed(tmp_path: Path) -> None:
+    from scn.interpreter.store import Claim
+
+    async with Harness(WORKSPACE, path=tmp_path / "scn.db", resources=RESOURCES) as h:
+        await h.play([registered(h, f"c{i}") for i in range(4)])
+        now = int(h.clock.now().timestamp() * 1000)
+        owner = h.store.new_sender()
+        (claimed,) = await h.store.exchange_outbox([], [], [Claim(limit=3, channel="email")], now=now,
+                                                   lease_ms=300_000, owner=owner)  # fmt: skip
+        assert len(claimed) == 3
+        again = await h.store.exchange_outbox([], [], [Claim(limit=9, channel="email")], now=now, lease_ms=300_000,
+                                              owner=owner)  # fmt: skip
+        assert len(again[0]) == 1, "never what the same sender holds"
+        await h.store.release_outbox(now, owner)
+        rows = await h.rows("SELECT attempts, next_attempt_at, claimed_by FROM outbox ORDER BY id")
+    assert rows == [(0, now, None)] * 4, "due at once, the attempts that never were not counted"
+
+
+async def test_a_pass_that_cannot_record_gives_back_what_it_claimed() -> None:
+    """The process lives on after a failed pass (the store refused a write): nobody would
+    see it die, so what it claimed goes back at once for the next pass."""
+    with SmtpServer() as server:
+        async with Harness(WORKSPACE, resources=RESOURCES) as h:
+            await h.play([registered(h, f"c{i}") for i in range(6)])
+            sender, channel = sender_for(h, server.url, connections=2)
+            exchange = h.store.exchange_outbox
+            calls = 0
+
+            async def failing_once(*args: Any, **kwargs: Any) -> list[list[OutboxRow]]:
+                nonlocal calls
+                calls += 1
+                if calls == 2:
+                    raise sqlite3.OperationalError("disk I/O error")
+                return await exchange(*args, **kwargs)
+
+            setattr(h.store, "exchange_outbox", failing_once)  # noqa: B010 - a method of this one store
+            with pytest.raises(sqlite3.OperationalError):
+                await sender.deliver_all()
+            held = await h.rows("SELECT count(*) FROM outbox WHERE claimed_by IS NOT NULL")
+            assert held == [(0,)]
+            assert await sender.deliver_all() == 6
+            await channel.close()
+            assert {r[1] for r in await outbox_rows(h)} == {SENT}
+    # The failed round's outcomes were never written: those mails went twice.
+    assert len({m["Message-ID"] for _, m in server.handler.received}) == 6
+
+
+#: Internationalised addresses: a Cyrillic local part and domain, full-width letters and
+#: dots (the domain maps to ASCII, the local part stays as written), an ASCII local part
+#: at a Cyrillic domain.
+VASYA, WIDE, USER = "Вася@пример.рф", "ｖａｓｙａ@ｅｘａｍｐｌｅ．ｃｏｍ", "user@пример.рф"
+
+
+async def test_internationalised_addresses_go_where_the_server_offers_smtputf8(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with SmtpServer(enable_SMTPUTF8=True) as server:
+        async with Harness(WORKSPACE, resources=RESOURCES) as h:
+            await h.play([registered(h, "vasya", "ru", "Вася", email=VASYA), registered(h, "wide", email=WIDE),
+                          registered(h, "user", email=USER)])  # fmt: skip
+            sender, channel = sender_for(h, server.url)
+            assert await sender.deliver_due() == 3
+            await channel.close()
+            assert [r[1:] for r in await outbox_rows(h)] == [(SENT, 1, None)] * 3
+    handler = server.handler
+    envelopes = [(rcpts, [o for o in options if not o.startswith("SIZE=")])
+                 for (rcpts, _), options in zip(handler.received, handler.mail_options, strict=True)]  # fmt: skip
+    assert envelopes == [
+        (["Вася@xn--e1afmkfd.xn--p1ai"], ["SMTPUTF8", "BODY=8BITMIME"]),
+        (["ｖａｓｙａ@example.com"], ["SMTPUTF8", "BODY=8BITMIME"]),
+        (["user@xn--e1afmkfd.xn--p1ai"], []),  # an ASCII local part needs no SMTPUTF8: its domain in A-labels
+    ]
+    mails = [m for _, m in server.handler.received]
+    assert [str(m["To"]) for m in mails] == ["Вася@пример.рф", "ｖａｓｙａ@example.com", "user@xn--e1afmkfd.xn--p1ai"]
+    assert mails[0]["Subject"] == "Добро пожаловать, Вася!"
+    assert not [r for r in caplog.records if r.name.startswith("scn") and r.levelno >= logging.WARNING]
+
+
+async def test_without_smtputf8_an_internationalised_local_part_fails_once_and_says_why(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A server without SMTPUTF8 cannot take `Вася@…`: the message fails at once (not
+    tried again for a day with a traceback each time); `user@пример.рф` goes in A-labels."""
+    with SmtpServer(enable_SMTPUTF8=False) as server:
+        async with Harness(WORKSPACE, resources=RESOURCES) as h:
+            await h.play([registered(h, "vasya", email=VASYA), registered(h, "wide", email=WIDE),
+                          registered(h, "user", email=USER)])  # fmt: skip
+            sender, channel = sender_for(h, server.url)
+            await sender.deliver_due()
+            h.clock.advance_to(h.clock.now() + dt.timedelta(hours=1))
+            assert await sender.deliver_due() == 0, "not tried again"
+            await channel.close()
+            rows = await h.rows("SELECT recipient, status, attempts, failure, error FROM outbox ORDER BY id")
+            bounces = await h.rows("SELECT 1 FROM events WHERE type = 'message.bounced'")
+    why = "the mail server does not take internationalised addresses (it does not offer SMTPUTF8), and"
+    assert rows == [
+        (VASYA, UNDELIVERED, 1, "address", f'{why} "{VASYA}" is one: it cannot reach this contact'),
+        (WIDE, UNDELIVERED, 1, "address", f'{why} "{WIDE}" is one: it cannot reach this contact'),
+        (USER, SENT, 1, None, None),
+    ]
+    assert bounces == [], "the address may be fine: another server could take it"
+    ((recipients, mail),) = server.handler.received
+    assert recipients == ["user@xn--e1afmkfd.xn--p1ai"] and mail["To"] == "user@xn--e1afmkfd.xn--p1ai"
+    assert [o for o in server.handler.mail_options[0] if not o.startswith("SIZE=")] == []
+    assert not [r for r in caplog.records if r.name.startswith("scn") and (r.exc_info or r.levelno >= logging.ERROR)]
+
+
+async def test_an_internationalised_sender_address_is_the_operators_to_fix_without_smtputf8() -> None:
+    shop = WORKSPACE.replace('from "Магазин Демо" <shop@demo.example>', 'from "Магазин" <магазин@пример.рф>')
+    with SmtpServer(enable_SMTPUTF8=False) as plain, SmtpServer(enable_SMTPUTF8=True) as utf8:
+        async with Harness(shop, resources=RESOURCES) as h:
+            await h.play([registered(h, "ann")])
+            sender, channel = sender_for(h, plain.url)
+            await sender.deliver_due()
+            await channel.close()
+            ((status, failure, error),) = await h.rows("SELECT status, failure, error FROM outbox")
+            assert (status, failure) == (UNDELIVERED, "configuration")
+            assert error.endswith("and the From address is one: use an ASCII address there, or a server that "
+                                  "offers SMTPUTF8")  # fmt: skip
+            await h.play([h.event("contact.registered", "bob")])
+            sender, channel = sender_for(h, utf8.url)
+            await sender.deliver_due()
+            await channel.close()
+    ((_, mail),) = utf8.handler.received
+    assert str(mail["From"]) == "Магазин <магазин@пример.рф>"
+    assert re.fullmatch(r"<scn\.\d+\.\d+@xn--e1afmkfd\.xn--p1ai>", mail["Message-ID"])
 
 
 async def test_line_breaks_from_contact_data_never_reach_a_header() -> None:

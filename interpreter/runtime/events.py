@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import msgspec
 from msgspec import Meta
 
+from ...stdlib.addresses import address_error
 from ...stdlib.catalog import BUILTIN_EVENTS, ISO_CURRENCIES, LANGUAGES, EventSpec
 from ...stdlib.recommend import item_key
 from ..program import Bundle, EventField
@@ -36,6 +37,7 @@ UTC = dt.UTC
 Id = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"^(?!\.\.?\Z)(?!\s)[^\x00-\x1f\x7f/\\]*(?<!\s)\Z")]
 #: A short name (a status, an offer, a tag): 1-200 characters without control characters.
 Name = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]*\Z")]
+#: An email address's outline; `_contact` checks the rest (`stdlib.addresses`: the sender's rules).
 Email = Annotated[str, Meta(max_length=254, pattern=r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\Z")]
 Phone = Annotated[str, Meta(max_length=32, pattern=r"^\+?[0-9][0-9 ()./-]{2,30}\Z")]
 #: A language: two letters (ISO 639-1), optionally with a region or script (`pl-PL`).
@@ -291,6 +293,9 @@ def _data(event: EventInput, spec: EventSpec, door: Door, problems: _Problems) -
 
 
 def _contact(contact: ContactIn, door: Door, problems: _Problems) -> ContactIn:
+    if contact.email is not None and (why := address_error(contact.email)) is not None:
+        # The rules the sender goes by (stdlib.addresses): an address accepted is one it can send to.
+        problems.add("contact.email", f"{contact.email!r} is not an email address: {why}")
     if contact.timezone is not None and not known_zone(contact.timezone):
         problems.add("contact.timezone", f"{contact.timezone!r} is not an IANA time zone such as Europe/Kyiv")
     if contact.language is not None and contact.language[:2] not in LANGUAGES:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 import aiosqlite
 
 from ._direct import DirectConnection
-from ._lock import WriterLock
+from ._lock import SenderLocks, WriterLock
 
 T = TypeVar("T")
 Connection = aiosqlite.Connection | DirectConnection
@@ -68,6 +68,8 @@ class SqlAccess:
     """Declared here for the type checker; `SqliteStore` implements them."""
 
     if TYPE_CHECKING:
+        #: Who sends this database's outbox (None in memory).
+        _senders: SenderLocks | None
 
         @property
         def db(self) -> Connection: ...

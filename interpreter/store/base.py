@@ -12,10 +12,10 @@ through `commit`, one transaction per batch of `Changes`.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any, Protocol
 
-from .records import Changes, Delivery, EventIn, EventRow, OutboxRow, RunRow, RunStart, ScenarioRow, StepLog
+from .records import Changes, Claim, Delivery, EventIn, EventRow, OutboxRow, RunRow, RunStart, ScenarioRow, StepLog
 
 
 class StoreError(Exception):
@@ -170,14 +170,29 @@ class Store(Protocol):
         """Apply a batch of changes (runs, step log, outbox, projections...) in one transaction."""
 
     # ------------------------------------------------------------ delivery (the sender's side)
-    async def claim_outbox(self, now: int, limit: int, lease_ms: int, exclude: Collection[int] = ()) -> list[OutboxRow]:
-        """Pending messages due by ``now``, oldest first; each is leased (its next attempt
-        moved ``lease_ms`` ahead, its attempts counted), so a crashed sender's messages
-        are tried again when the lease runs out. Never those in ``exclude``: a sender's
-        own messages in flight stay its own even when it outlasts their lease."""
+    def new_sender(self) -> str:
+        """An identity for a sender starting on this store: its claims carry it, and it
+        is known to be alive as long as its process is (or until the store closes)."""
 
-    async def record_deliveries(self, deliveries: list[Delivery], events: list[EventIn]) -> None:
-        """Outcomes of delivery attempts and the events they raise, in one transaction."""
+    async def exchange_outbox(
+        self, deliveries: list[Delivery], events: list[EventIn], claims: Sequence[Claim], *,
+        now: int, lease_ms: int, owner: str,
+    ) -> list[list[OutboxRow]]:  # fmt: skip
+        """In one transaction: the outcomes of attempts and the events they raise (a
+        bounce), then, for each claim, pending messages due by ``now``, oldest first, each
+        claimed by ``owner``: its attempts counted, its next attempt a lease ahead (the
+        latest another sender may take it over, should ``owner``'s death go unnoticed).
+        Never messages ``owner`` holds already: its own in flight stay its own even when
+        it outlasts their lease."""
+
+    async def reclaim_outbox(self, now: int, owner: str) -> tuple[int, bool]:
+        """Claims of senders other than ``owner`` that are known to be gone (their process
+        died) become due at ``now``. Returns how many messages were taken back, and whether
+        other senders that may be alive hold claims."""
+
+    async def release_outbox(self, now: int, owner: str, ids: Collection[int] | None = None) -> None:
+        """Messages ``owner`` holds (all, or those of ``ids``) become due at ``now`` for
+        another sender, their attempt not counted: it stops, or could not send them."""
 
     async def next_outbox_attempt(self) -> int | None: ...
 

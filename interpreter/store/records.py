@@ -166,6 +166,15 @@ class Delivery(msgspec.Struct, kw_only=True):
     parts: int | None = None
 
 
+class Claim(msgspec.Struct, frozen=True, kw_only=True):
+    """Due messages a sender asks for: at most ``limit``, of ``channel`` (None: of any
+    channel but those in ``not_channels``)."""
+
+    limit: int
+    channel: str | None = None
+    not_channels: tuple[str, ...] = ()
+
+
 class CouponIssue(msgspec.Struct, kw_only=True):
     coupon: str
     code: str

@@ -268,4 +268,11 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX runs_variant ON runs(scenario, started_at) WHERE variant IS NOT NULL;
         """,
     ),
+    (
+        "delivery: which sender (a start of its process) holds a claim, so that a dead one's are taken back",
+        """
+        ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
+        CREATE INDEX outbox_claimed ON outbox(claimed_by) WHERE claimed_by IS NOT NULL;
+        """,
+    ),
 ]

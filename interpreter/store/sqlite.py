@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from ._direct import DirectConnection
-from ._lock import WriterLock
+from ._lock import SenderLocks, WriterLock
 from ._sql import Connection, in_thread, query, transaction
 from .base import ControlStore, StoreError
 from .records import (
@@ -77,6 +77,7 @@ class SqliteStore(OutboxMixin, QueriesMixin, OverviewMixin):
         self._writing: contextvars.ContextVar[bool] = contextvars.ContextVar("writing", default=False)
         # ... and across processes on the same file (`scn serve` writes from two).
         self._process_lock: WriterLock | None = None
+        self._senders: SenderLocks | None = None
         self._next_run_id = 1
 
     # ------------------------------------------------------------ lifecycle
@@ -93,6 +94,7 @@ class SqliteStore(OutboxMixin, QueriesMixin, OverviewMixin):
     async def open(self) -> None:
         if self.path != ":memory:":
             self._process_lock = WriterLock(self.path)
+            self._senders = SenderLocks(self.path)
         self._db = await self._connect()
         # An in-memory database exists once per connection: there the writer reads too.
         self._reader = self._db if self.path == ":memory:" else await self._connect()
@@ -112,6 +114,14 @@ class SqliteStore(OutboxMixin, QueriesMixin, OverviewMixin):
         return connection
 
     async def close(self) -> None:
+        if self._senders is not None and self._senders.owners and self._reader is not None:
+            # Claims left (a sender that did not give them back) keep the owner's file for
+            # the next sender to find unlocked and take them back.
+            owners = self._senders.owners
+            held = await self._rows(
+                f"SELECT DISTINCT claimed_by FROM outbox WHERE claimed_by IN ({placeholders(len(owners))})", owners
+            )
+            self._senders.close(holding={owner for (owner,) in held})
         for connection in {id(c): c for c in (self._reader, self._db) if c is not None}.values():
             await connection.close()
         self._db = self._reader = None

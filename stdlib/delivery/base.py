@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from typing import Any, Literal, Protocol
+from collections.abc import Callable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import msgspec
 
@@ -42,13 +44,33 @@ def failed(detail: str, failure: str, *, suppress: bool = False) -> Outcome:
 
 
 class Channel(Protocol):
-    """Delivers outbox messages of one channel (email, sms, viber, push, webpush, webhook)."""
+    """Delivers outbox messages of one channel (email, sms, viber, push, webpush, webhook).
+
+    A channel that sends over a fixed number of connections says how many in an attribute
+    `parallel`: the sender gives it as many lanes, each sending one message at a time."""
 
     async def send(self, message: OutboxRow) -> Outcome:
         """Try once. Must not raise for delivery problems: they are outcomes, with
         reasons in words (`stdlib.failures.plain_reason`), never an exception's repr."""
 
     async def close(self) -> None: ...
+
+
+#: What a pipelined channel calls once a message is about to go (its envelope taken): None
+#: when the provider may accept it at once, else what to await before the point where it
+#: may (the call itself tells the sender that a record is needed soon).
+Ready = Callable[[], "asyncio.Future[None] | None"]
+
+
+@runtime_checkable
+class Pipelined(Protocol):
+    """A channel that can start on a message while the sender is still recording the
+    outcome of the one before (SMTP sends the envelope meanwhile)."""
+
+    async def send_after(self, message: OutboxRow, ready: Ready) -> Outcome:
+        """`Channel.send`, calling ``ready()`` once the message is about to go and
+        awaiting what it returns (if anything) before the point from which the provider
+        may accept it: nothing it could accept goes before."""
 
 
 def content(message: OutboxRow) -> dict[str, Any]:

@@ -4,7 +4,10 @@ Every message is multipart/alternative (text and HTML; the text derived from the
 when the template has none), with Message-ID, Date, From with a display name, Reply-To,
 and one-click unsubscribe (RFC 8058): `List-Unsubscribe` with the signed HTTPS link and
 a mailto, plus `List-Unsubscribe-Post`. Non-ASCII names and subjects are encoded as
-RFC 2047 words by the standard library's SMTP policy.
+RFC 2047 words. Internationalised addresses (`stdlib.addresses`) go with their domain in
+IDNA A-labels; one whose local part is not ASCII goes with SMTPUTF8 (RFC 6531, its
+headers in UTF-8 as RFC 6532 allows) where the server offers it, and fails at once
+(class `address`, or `configuration` for our own sender) where it does not.
 
 How SMTP answers are read (one recipient per message, so a refusal is that message's):
 
@@ -23,6 +26,7 @@ import base64
 import datetime as dt
 import functools
 import logging
+import re
 import secrets
 import urllib.parse
 from email.header import Header
@@ -33,8 +37,9 @@ import aiosmtplib
 import msgspec
 
 from ...interpreter.store import OutboxRow
-from ..failures import ADDRESS, BARE_EMAIL, CONFIGURATION, REFUSED, address_problem, is_email_address, plain_reason
-from .base import HeaderError, Outcome, content, failed, header_value, retry, sent
+from ..addresses import Mailbox, mailbox
+from ..failures import ADDRESS, CONFIGURATION, REFUSED, address_problem, is_email_address, plain_reason
+from .base import HeaderError, Outcome, Ready, content, failed, header_value, retry, sent
 
 logger = logging.getLogger("scn.delivery.email")
 
@@ -108,27 +113,47 @@ class MailDefaults(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Mime(NamedTuple):
-    """A message ready for SMTP: the envelope sender and the bytes of the message."""
+    """A message ready for SMTP: its envelope, and the bytes of the message."""
 
     sender: str
     data: bytes
+    recipient: str = ""
+    #: The headers whose address has a non-ASCII local part ("From", "To", "Reply-To"):
+    #: the message needs a server that offers SMTPUTF8, and its headers are UTF-8.
+    international: tuple[str, ...] = ()
 
 
 @functools.lru_cache(maxsize=512)
-def _address(display: str | None, address: str, what: str) -> tuple[str, str]:
-    """(header text, bare address); the display name RFC 2047-encoded when not ASCII.
+def _named(display: str | None, address: str, what: str) -> tuple[str | None, Mailbox]:
+    """The display name and mailbox of a sender or reply-to address, written bare or as
+    `Name <address>`. Raises HeaderError when it is not an address.
 
     Kept for the senders and reply-to addresses templates use over and over: the
-    standard library's parsing and encoding of a name cost ~100 µs a message."""
+    standard library's parsing of a name costs ~100 µs a message."""
     header_value(what, display)
     header_value(what, address)
-    if display is None and BARE_EMAIL.fullmatch(address):
-        return address, address
-    if not is_email_address(address):
-        raise HeaderError(f"{what} {address!r} is not an email address")
-    name, addr = parseaddr(address)
-    shown = display or name
-    return (formataddr((shown, addr), charset="utf-8") if shown else addr), addr
+    box = mailbox(address)
+    if box is None:
+        name, bare = parseaddr(address)
+        box = mailbox(bare) if is_email_address(address) else None
+        if box is None:
+            raise HeaderError(f"{what} {address!r} is not an email address")
+        display = display or name or None
+    return display, box
+
+
+@functools.lru_cache(maxsize=512)
+def _address(display: str | None, box: Mailbox, utf8: bool) -> str:
+    """A header's address: the display name RFC 2047-encoded when not ASCII; the domain
+    in A-labels, unless the message goes as UTF-8 (SMTPUTF8), where it is as people
+    write it."""
+    address = box.unicode if utf8 else box.ascii
+    if not display:
+        return address
+    if address.isascii():
+        return formataddr((display, address), charset="utf-8")
+    # The standard library writes only ASCII addresses: the name is written its way all the same.
+    return formataddr((display, "_@_"), charset="utf-8").removesuffix("<_@_>") + f"<{address}>"
 
 
 #: The longest UTF-8 run one encoded word holds: `=?utf-8?b?` + base64 + `?=` <= 75 characters.
@@ -169,35 +194,41 @@ def _part(kind: str, text: str) -> bytes:
 
 def build_email(message: OutboxRow, defaults: MailDefaults, now: dt.datetime) -> Mime:
     """The MIME bytes of an outbox email: multipart/alternative (text, then HTML), every
-    header CRLF-free and ASCII (names and subjects as encoded words). Raises HeaderError
-    on unsafe header text.
+    header CRLF-free and ASCII (names and subjects as encoded words, domains as IDNA
+    A-labels), but for the addresses of a message that needs SMTPUTF8 (a non-ASCII local
+    part), which are UTF-8 (RFC 6532). Raises HeaderError on unsafe header text.
 
     Written directly rather than through `email.message.EmailMessage`, whose header
     objects cost ~2.4 ms per message and its flattening ~1.4 ms more (measured)."""
     parts = content(message)
-    from_header, from_address = _address(
+    from_name, sender = _named(
         parts.get("from_name") or (None if parts.get("from_address") else defaults.from_name),
         parts.get("from_address") or defaults.from_address,
         "From",
     )
-    domain = from_address.rpartition("@")[2]
-    to_header, _ = _address(None, message.recipient, "To")
+    _, recipient = _named(None, message.recipient, "To")
+    reply_to = _named(None, parts["reply_to"], "Reply-To")[1] if parts.get("reply_to") else None
+    boxes = (("From", sender), ("To", recipient), ("Reply-To", reply_to))
+    international = tuple(what for what, box in boxes if box is not None and box.needs_smtputf8)
+    utf8 = bool(international)
+    domain = sender.ascii_domain
     headers = [
-        f"From: {from_header}",
-        f"To: {to_header}",
+        f"From: {_address(from_name, sender, utf8)}",
+        f"To: {_address(None, recipient, utf8)}",
         # Readers drop the spaces around a plain subject anyway: drop them for every subject.
         f"Subject: {_encoded('Subject', (parts.get('subject') or '').strip())}",
         f"Date: {format_datetime(now)}",
         f"Message-ID: <scn.{message.id}.{message.created_at}@{domain}>",
         "MIME-Version: 1.0",
     ]
-    if parts.get("reply_to"):
-        headers.append(f"Reply-To: {_address(None, parts['reply_to'], 'Reply-To')[0]}")
+    if reply_to is not None:
+        headers.append(f"Reply-To: {_address(None, reply_to, utf8)}")
     unsubscribe = header_value("List-Unsubscribe", parts.get("unsubscribe_url"))
     if unsubscribe:
-        mailbox = defaults.unsubscribe_mailbox or f"unsubscribe@{domain}"
+        # A URI is ASCII: a non-ASCII mailbox is percent-encoded UTF-8 (RFC 6068).
+        to = urllib.parse.quote(defaults.unsubscribe_mailbox or f"unsubscribe@{domain}", safe="@")
         query = urllib.parse.urlencode({"subject": "unsubscribe", "body": unsubscribe}, quote_via=urllib.parse.quote)
-        headers.append(f"List-Unsubscribe: <{unsubscribe}>,\r\n <mailto:{mailbox}?{query}>")
+        headers.append(f"List-Unsubscribe: <{unsubscribe}>,\r\n <mailto:{to}?{query}>")
         headers.append("List-Unsubscribe-Post: List-Unsubscribe=One-Click")
     if message.scenario:
         headers.append(f"X-Scn-Scenario: {_encoded('X-Scn-Scenario', message.scenario)}")
@@ -207,8 +238,64 @@ def build_email(message: OutboxRow, defaults: MailDefaults, now: dt.datetime) ->
         headers.append(f'Content-Type: multipart/alternative; boundary="{boundary}"')
         body = (f"--{boundary}\r\n".encode() + plain + f"\r\n--{boundary}\r\n".encode()
                 + _part("html", parts["html"]) + f"\r\n--{boundary}--\r\n".encode())  # fmt: skip
-        return Mime(from_address, "\r\n".join(headers).encode() + b"\r\n\r\n" + body)
-    return Mime(from_address, "\r\n".join(headers).encode() + b"\r\n" + plain)
+        return Mime(sender.ascii, "\r\n".join(headers).encode() + b"\r\n\r\n" + body, recipient.ascii, international)
+    return Mime(sender.ascii, "\r\n".join(headers).encode() + b"\r\n" + plain, recipient.ascii, international)
+
+
+def _at_once() -> asyncio.Future[None] | None:
+    return None
+
+
+#: A line that starts with a dot, doubled in the data (RFC 5321 4.5.2).
+_DOT = re.compile(rb"^\.", re.MULTILINE)
+
+
+async def _data(client: aiosmtplib.SMTP, data: bytes, waiting: asyncio.Future[None] | None) -> None:
+    """DATA, then the message, then (once ``waiting`` is done) the dot that ends it: the
+    server accepts the message only at the dot. aiosmtplib's `data` sends the message and
+    its dot in one write, so this goes through its protocol's `write` and
+    `read_response`, as `data` does (and as it does, in one write when nothing waits)."""
+    start = await client.execute_command(b"DATA")
+    if start.code != 354:
+        raise aiosmtplib.SMTPDataError(start.code, start.message)
+    protocol = client.protocol
+    if protocol is None:
+        raise aiosmtplib.SMTPServerDisconnected("the connection was lost")
+    body = _DOT.sub(b"..", data if data.endswith(b"\r\n") else data + b"\r\n")
+    if waiting is None or waiting.done():
+        if waiting is not None:
+            waiting.result()  # cancelled: the record before failed, nothing more goes
+        protocol.write(body + b".\r\n")
+    else:
+        protocol.write(body)
+        await waiting
+        protocol.write(b".\r\n")
+    try:
+        end = await protocol.read_response(timeout=client.timeout)
+    except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError):
+        client.close()
+        raise
+    if end.code != 250:
+        raise aiosmtplib.SMTPDataError(end.code, end.message)
+
+
+async def _greet(client: aiosmtplib.SMTP) -> None:
+    """EHLO (HELO where it is refused) unless done: the server's extensions are known after."""
+    if client.is_ehlo_or_helo_needed:
+        try:
+            await client.ehlo()
+        except aiosmtplib.SMTPHeloError:
+            await client.helo()
+
+
+def _without_smtputf8(mail: Mime, recipient: str) -> Outcome:
+    """A message with an internationalised address, for a server that cannot take one."""
+    why = "the mail server does not take internationalised addresses (it does not offer SMTPUTF8)"
+    if mail.international == ("To",):
+        return failed(f'{why}, and "{recipient}" is one: it cannot reach this contact', ADDRESS)
+    ours = " and ".join(w for w in mail.international if w != "To")
+    return failed(f"{why}, and the {ours} address is one: use an ASCII address there, or a server that "
+                  "offers SMTPUTF8", CONFIGURATION)  # fmt: skip
 
 
 def _refused(code: int, text: str, *, at_recipient: bool) -> Outcome:
@@ -226,12 +313,20 @@ class SmtpChannel:
     def __init__(self, config: SmtpConfig, defaults: MailDefaults | None = None) -> None:
         self.config = config
         self.defaults = defaults or MailDefaults()
-        self._slots = asyncio.Semaphore(max(1, config.connections))
+        #: Messages sent at once, one per connection: the sender runs as many lanes.
+        self.parallel = max(1, config.connections)
+        self._slots = asyncio.Semaphore(self.parallel)
         self._idle: list[aiosmtplib.SMTP] = []
         #: Connections opened so far (a pool that works opens few).
         self.opened = 0
 
     async def send(self, message: OutboxRow) -> Outcome:
+        return await self.send_after(message, _at_once)
+
+    async def send_after(self, message: OutboxRow, ready: Ready) -> Outcome:
+        """`send`, calling ``ready()`` once the server took the envelope (MAIL, RCPT) and
+        awaiting what it returns after the data, before the dot that ends it, where the
+        server accepts the message."""
         problem = address_problem("email", message.recipient)
         if problem is not None:
             return failed(problem, ADDRESS)
@@ -246,13 +341,27 @@ class SmtpChannel:
                 if not client.is_connected:
                     self.opened += 1
                     await client.connect()
-                await client.sendmail(mail.sender, [message.recipient], mail.data)
+                await _greet(client)
+                options = [f"SIZE={len(mail.data)}"] if client.supports_extension("size") else []
+                encoding = "ascii"
+                if mail.international:
+                    if not client.supports_extension("smtputf8"):
+                        keep = True
+                        return _without_smtputf8(mail, message.recipient)
+                    options.append("SMTPUTF8")  # RFC 6531: UTF-8 in the envelope and the headers
+                    if client.supports_extension("8bitmime"):
+                        options.append("BODY=8BITMIME")
+                    encoding = "utf-8"
+                await client.mail(mail.sender, options=options, encoding=encoding)
+                try:
+                    await client.rcpt(mail.recipient, encoding=encoding)
+                except aiosmtplib.SMTPRecipientRefused as error:
+                    await client.rset()
+                    keep = True  # the session is fine: only this recipient was refused
+                    return _refused(error.code, error.message, at_recipient=True)
+                await _data(client, mail.data, ready())
                 keep = True
                 return sent()
-            except aiosmtplib.SMTPRecipientsRefused as error:
-                keep = True  # the session is fine: only this recipient was refused
-                refusal = error.recipients[0]
-                return _refused(refusal.code, refusal.message, at_recipient=True)
             except (aiosmtplib.SMTPSenderRefused, aiosmtplib.SMTPAuthenticationError) as error:
                 logger.error("the SMTP server refuses our sender or login: %s %s", error.code, error.message)
                 why = f"{error.code} {error.message}"
@@ -264,6 +373,8 @@ class SmtpChannel:
                              f"{plain_reason(error)}")  # fmt: skip
             except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
                 return retry(f"the connection to the mail server failed: {plain_reason(error)}")
+            except (UnicodeError, ValueError):  # what the checks above let through, aiosmtplib refuses
+                return failed(f'"{message.recipient}" cannot be written in an SMTP command', ADDRESS)
             finally:
                 if keep and client.is_connected:
                     self._idle.append(client)

@@ -5,6 +5,15 @@ the message is `max_age` old; then it is given up with the last reason. A perman
 failure is recorded at once; when the provider says the address does not exist, a
 `message.bounced` event marks the channel unreachable for that contact (in the same
 transaction), so later sends to it are skipped with that reason on the run.
+
+What a crash can cost is kept small. Each channel is sent by as many lanes as it holds
+connections (`parallel`: the SMTP pool's size) or `concurrency`; a lane sends one message
+at a time, and lets the provider accept the next only once the outcome of the last is on
+disk. So when the process dies, at most one message per lane was accepted by the
+provider without our knowing it (it goes again after the restart, with the same
+Message-ID or Idempotency-Key). The lanes' outcomes are written and their next messages
+claimed together, one transaction per round, a few at a time; and a sender starting up
+takes back at once what a dead one had claimed (`Store.reclaim_outbox`).
 """
 
 from __future__ import annotations
@@ -13,20 +22,23 @@ import asyncio
 import datetime as dt
 import json
 import logging
-from collections.abc import Callable, Collection, Mapping
+from collections import deque
+from collections.abc import Callable, Mapping
 
 import msgspec
 
 from ...interpreter.clock import Clock, idle_until
 from ...interpreter.runtime.batch import ms_of
-from ...interpreter.store import PENDING, SENT, UNDELIVERED, Delivery, EventIn, OutboxRow, Store
+from ...interpreter.store import PENDING, SENT, UNDELIVERED, Claim, Delivery, EventIn, OutboxRow, Store
 from ..failures import CONFIGURATION, GAVE_UP, plain_reason
-from .base import Channel, Outcome, failed, retry
+from .base import Channel, Outcome, Pipelined, Ready, failed, retry
 
 UTC = dt.UTC
 logger = logging.getLogger("scn.delivery")
 #: Channels whose addresses belong to contacts (a webhook's URL belongs to a scenario).
 CONTACT_CHANNELS = frozenset({"email", "sms", "viber", "push", "webpush"})
+#: While other senders hold claims, how often (seconds) to look whether one of them died.
+RECHECK_S = 1.0
 
 
 class RetryPolicy(msgspec.Struct, frozen=True, kw_only=True):
@@ -34,7 +46,8 @@ class RetryPolicy(msgspec.Struct, frozen=True, kw_only=True):
     max_delay_ms: int = 3_600_000
     #: A message older than this is given up instead of tried again.
     max_age_ms: int = 86_400_000
-    #: How long a claimed message is left to its sender before another may try it.
+    #: How long a claimed message is left to its sender before another may try it, when
+    #: nobody can tell that the sender died (its death is noticed at once otherwise).
     lease_ms: int = 300_000
 
     def delay(self, attempts: int) -> int:
@@ -58,8 +71,12 @@ class Sender:
         self.clock = clock
         self.channels = dict(channels)
         self.policy = policy or RetryPolicy()
+        #: The most messages `deliver_due` tries, and a claim of messages no channel sends.
         self.batch_size = batch_size
-        self._slots = asyncio.Semaphore(concurrency)
+        #: Lanes per channel: as many as it sends at once (`parallel`), else ``concurrency``.
+        self.lanes = {name: max(1, int(getattr(channel, "parallel", None) or concurrency))
+                      for name, channel in self.channels.items()}  # fmt: skip
+        self._owner: str | None = None
         self._wake = asyncio.Event()
         #: Called after recording bounces (`message.bounced` events for the engine).
         self.on_events: list[Callable[[], None]] = []
@@ -68,76 +85,53 @@ class Sender:
         """New messages are in the outbox: look now rather than at the next planned time."""
         self._wake.set()
 
-    async def _attempt(self, message: OutboxRow) -> Outcome:
-        channel = self.channels.get(message.channel)
-        if channel is None:
-            why = f"no provider is configured for {message.channel}: add one to the delivery settings"
-            return failed(why, CONFIGURATION)
-        async with self._slots:
-            try:
-                return await channel.send(message)
-            except Exception as error:  # a bug in a channel must not lose the message
-                logger.exception("channel %s failed on message %s", message.channel, message.id)
-                return retry(
-                    f"an internal error in the {message.channel} channel ({plain_reason(error)}); it is logged"
-                )
+    async def _attempt(self, message: OutboxRow, ready: Ready | None) -> Outcome:
+        """One attempt; a pipelined channel is given ``ready`` to await before the
+        provider may accept the message."""
+        channel = self.channels[message.channel]
+        try:
+            if ready is not None:
+                assert isinstance(channel, Pipelined)
+                return await channel.send_after(message, ready)
+            return await channel.send(message)
+        except Exception as error:  # a bug in a channel must not lose the message
+            logger.exception("channel %s failed on message %s", message.channel, message.id)
+            return retry(f"an internal error in the {message.channel} channel ({plain_reason(error)}); it is logged")
 
     async def deliver_due(self) -> int:
-        """One batch: claim, deliver in parallel, record. Returns how many were tried."""
-        claimed = await self._claim()
-        if claimed:
-            await self._record(claimed, await self._send_all(claimed))
-        return len(claimed)
+        """The messages due now, at most `batch_size`: claimed, delivered, recorded.
+        Returns how many were tried."""
+        return await _Pass(self, await self._start(), self.batch_size).run()
 
     async def deliver_all(self) -> int:
-        """Every message due now, batch after batch, with the database work off the wire:
-        the next batch is claimed while one is being sent, and a batch's outcomes are
-        recorded (at once, as with `deliver_due`) while the next one is being sent. Claiming
-        and recording 500 messages take ~60 ms, a tenth of what sending them takes; done
-        in turn, the connections stood idle meanwhile. Returns how many were tried."""
-        total = 0
-        recording: asyncio.Future[None] | None = None
-        recorded: set[int] = set()
-        claimed = await self._claim()
-        try:
-            while claimed:
-                # Messages being sent or recorded are ours whatever their lease says (a
-                # slow server, or a fast test clock, can outlast it): never claimed twice.
-                following = asyncio.ensure_future(self._claim({m.id for m in claimed} | recorded))
-                try:
-                    outcomes = await self._send_all(claimed)
-                    if recording is not None:
-                        await recording
-                    recording = asyncio.ensure_future(self._record(claimed, outcomes))
-                    recorded = {m.id for m in claimed}
-                    total += len(claimed)
-                finally:
-                    claimed = await following
-        finally:
-            if recording is not None:
-                await recording
-        return total
+        """Every message due now, until none is left (what the sender's loop does).
+        Returns how many were tried."""
+        return await _Pass(self, await self._start(), None).run()
 
-    async def _claim(self, busy: Collection[int] = ()) -> list[OutboxRow]:
-        return await self.store.claim_outbox(ms_of(self.clock.now()), self.batch_size, self.policy.lease_ms, busy)
+    async def _start(self) -> str:
+        """This sender's identity; the first time, the claims of dead senders are taken back."""
+        if self._owner is None:
+            self._owner = self.store.new_sender()
+            await self._reclaim()
+        return self._owner
 
-    async def _send_all(self, claimed: list[OutboxRow]) -> list[Outcome]:
-        return await asyncio.gather(*(self._attempt(m) for m in claimed))
+    async def _reclaim(self) -> None:
+        assert self._owner is not None
+        _, others = await self.store.reclaim_outbox(ms_of(self.clock.now()), self._owner)
+        if others:  # another sender holds claims: look again soon, it may die
+            asyncio.get_running_loop().call_later(RECHECK_S, self._wake.set)
 
-    async def _record(self, claimed: list[OutboxRow], outcomes: list[Outcome]) -> None:
-        now = ms_of(self.clock.now())
+    def _record(self, finished: list[tuple[OutboxRow, Outcome]], now: int) -> tuple[list[Delivery], list[EventIn]]:
+        """The deliveries to write for finished attempts, and the bounces they raise."""
         deliveries: list[Delivery] = []
         bounces: list[EventIn] = []
-        for message, outcome in zip(claimed, outcomes, strict=True):
+        for message, outcome in finished:
             deliveries.append(self._delivery(message, outcome, now))
             if outcome.status == "failed":
                 logger.warning("message %s to %s undeliverable: %s", message.id, message.recipient, outcome.detail)
                 if outcome.suppress and message.channel in CONTACT_CHANNELS:
                     bounces.append(self._bounce(message, outcome, now))
-        await self.store.record_deliveries(deliveries, bounces)
-        if bounces:
-            for listener in self.on_events:
-                listener()
+        return deliveries, bounces
 
     def _delivery(self, message: OutboxRow, outcome: Outcome, now: int) -> Delivery:
         if outcome.status == "sent":
@@ -162,12 +156,203 @@ class Sender:
         )
 
     async def run_forever(self, stop: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
+        await self._start()
+        checked = loop.time()
         while not stop.is_set():
             self._wake.clear()
+            if loop.time() - checked >= RECHECK_S:
+                await self._reclaim()
+                checked = loop.time()
             if await self.deliver_all():
                 continue
             await idle_until(self.clock, await self.store.next_outbox_attempt(), self._wake, stop)
 
     async def close(self) -> None:
+        """Closes the channels and gives back what this sender still holds (nothing is
+        being sent once its loop has stopped)."""
         for channel in self.channels.values():
             await channel.close()
+        if self._owner is not None:
+            await self.store.release_outbox(ms_of(self.clock.now()), self._owner)
+
+
+class _Pass:
+    """One pass of a sender over what is due: lanes send, rounds record and claim.
+
+    A lane sends one message at a time and starts on the next one (claimed in an earlier
+    round: up to two wait for each lane) before the outcome of the last is written; a
+    pipelined channel (SMTP) sends the envelope and data meanwhile, the others wait.
+    Nothing the provider could accept leaves before the outcome of the lane's message
+    before is on disk. A round goes when a lane waits for it, or when every lane has an
+    outcome to write (`_pressing`). A channel whose claim comes back short has nothing
+    more due: its lanes end, and the pass ends when every lane has and every outcome is
+    written."""
+
+    def __init__(self, sender: Sender, owner: str, limit: int | None) -> None:
+        self.sender = sender
+        self.owner = owner
+        #: How many more messages may be claimed (None: no limit).
+        self.room = limit
+        self.ready: dict[str, deque[OutboxRow]] = {name: deque() for name in sender.lanes}
+        #: Lanes per channel that have not ended.
+        self.active = dict(sender.lanes)
+        #: Channels with nothing more due; None stands for channels with no provider.
+        self.drained: set[str | None] = set()
+        self.finished: list[tuple[OutboxRow, Outcome, asyncio.Future[None] | None]] = []
+        #: Claimed and not recorded yet.
+        self.held: set[int] = set()
+        #: Lanes waiting for a round: for the record of their last message, or for a message.
+        self.waiting = 0
+        self.work = asyncio.Event()
+        self.round = asyncio.Event()
+        self.tried = 0
+
+    async def run(self) -> int:
+        lanes = [asyncio.create_task(self._lane(name)) for name, count in self.sender.lanes.items()
+                 for _ in range(count)]  # fmt: skip
+        try:
+            while True:
+                claims = self._claims()
+                ended = all(lane.done() for lane in lanes)
+                if (self.finished or claims) and (ended or self._pressing()):
+                    await self._round(claims)
+                elif ended:
+                    break
+                else:
+                    self.work.clear()
+                    await self.work.wait()
+        except Exception:
+            # What this pass holds goes back at once (the process lives on: nobody would
+            # see it die); should that fail too, the lease gives it to the next sender.
+            await self._cancel(lanes)
+            try:
+                await self.sender.store.release_outbox(ms_of(self.sender.clock.now()), self.owner, self.held)
+            except Exception:
+                logger.exception("could not give back %d claimed messages", len(self.held))
+                self.sender._owner = None
+            raise
+        finally:
+            await self._cancel(lanes)
+        return self.tried
+
+    def _pressing(self) -> bool:
+        """Whether a round must go now: a lane waits for the record of its last message
+        (or for a message), or every lane has an outcome to record. Otherwise outcomes
+        gather: a lane needs the record of its last message only before the end of the
+        next (it sends the envelope and data meanwhile), and a round that writes several
+        outcomes costs one disk flush for them all."""
+        return bool(self.waiting) or len(self.finished) >= sum(self.active.values())
+
+    @staticmethod
+    async def _cancel(lanes: list[asyncio.Task[None]]) -> None:
+        # Again until they end: Python 3.11's wait_for (in aiosmtplib) can swallow a cancel
+        # that comes as its answer arrives, and the lane would wait for a round forever.
+        while pending := [lane for lane in lanes if not lane.done()]:
+            for lane in pending:
+                lane.cancel()
+            await asyncio.wait(pending, timeout=0.05)
+
+    def _waited(self, _: asyncio.Future[None]) -> None:
+        self.waiting -= 1
+
+    async def _lane(self, name: str) -> None:
+        queue = self.ready[name]
+        pipelined = isinstance(self.sender.channels[name], Pipelined)
+        recorded: asyncio.Future[None] | None = None  # the write of this lane's last outcome
+
+        def written() -> asyncio.Future[None] | None:
+            """What to await before the provider may accept the next message: the write of
+            the last outcome, unless it is done (asking for a round if it is not)."""
+            if recorded is None:
+                return None
+            if recorded.done():
+                recorded.result()  # the round failed (cancelled): nothing more goes
+                return None
+            self.waiting += 1
+            self.work.set()
+            recorded.add_done_callback(self._waited)
+            return recorded
+
+        try:
+            while True:
+                while not queue:
+                    if name in self.drained:
+                        return
+                    end_of_round = self.round
+                    self.waiting += 1
+                    self.work.set()
+                    try:
+                        await end_of_round.wait()
+                    finally:
+                        self.waiting -= 1
+                message = queue.popleft()  # its replacement is claimed with the next round
+                if pipelined:
+                    outcome = await self.sender._attempt(message, written)
+                else:
+                    if (waiting := written()) is not None:
+                        await waiting
+                    outcome = await self.sender._attempt(message, None)
+                recorded = asyncio.get_running_loop().create_future()
+                self.finished.append((message, outcome, recorded))
+                self.work.set()
+        finally:
+            self.active[name] -= 1
+            self.work.set()
+
+    def _claims(self) -> list[tuple[str | None, Claim]]:
+        claims: list[tuple[str | None, Claim]] = []
+        room = self.room
+        for name in self.sender.lanes:
+            # Claimed a few at a time (a claim costs more than a record): up to two
+            # waiting per lane, topped up once fewer than one per lane wait.
+            waiting = len(self.ready[name])
+            want = 2 * self.active[name] - waiting if waiting < self.active[name] else 0
+            if name not in self.drained and want > 0:
+                want = want if room is None else min(want, room)
+                claims.append((name, Claim(limit=want, channel=name)))
+                room = None if room is None else room - want
+        if None not in self.drained:
+            # Messages of channels without a provider fail as soon as they are claimed.
+            limit = self.sender.batch_size if room is None else min(self.sender.batch_size, room)
+            claims.append((None, Claim(limit=limit, not_channels=tuple(self.sender.lanes))))
+        return [(name, claim) for name, claim in claims if claim.limit > 0]
+
+    async def _round(self, claims: list[tuple[str | None, Claim]]) -> None:
+        finished, self.finished = self.finished, []
+        sender = self.sender
+        now = ms_of(sender.clock.now())
+        deliveries, bounces = sender._record([(m, o) for m, o, _ in finished], now)
+        try:
+            batches = await sender.store.exchange_outbox(
+                deliveries, bounces, [c for _, c in claims], now=now, lease_ms=sender.policy.lease_ms,
+                owner=self.owner,
+            )  # fmt: skip
+        except BaseException:
+            for _, _, recorded in finished:
+                if recorded is not None:
+                    recorded.cancel()
+            raise
+        self.held.difference_update(m.id for m, _, _ in finished)
+        for (name, claim), rows in zip(claims, batches, strict=True):
+            self.tried += len(rows)
+            self.held.update(r.id for r in rows)
+            if self.room is not None:
+                self.room -= len(rows)
+            if len(rows) < claim.limit:
+                self.drained.add(name)
+            if name is not None:
+                self.ready[name].extend(rows)
+            for row in rows if name is None else ():
+                why = f"no provider is configured for {row.channel}: add one to the delivery settings"
+                self.finished.append((row, failed(why, CONFIGURATION), None))
+        if self.room == 0:
+            self.drained.update([None, *sender.lanes])
+        for _, _, recorded in finished:
+            if recorded is not None:
+                recorded.set_result(None)
+        if bounces:
+            for listener in sender.on_events:
+                listener()
+        self.round.set()
+        self.round = asyncio.Event()
