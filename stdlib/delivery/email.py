@@ -26,7 +26,6 @@ import base64
 import datetime as dt
 import functools
 import logging
-import re
 import secrets
 import urllib.parse
 from email.header import Header
@@ -246,37 +245,13 @@ def _at_once() -> asyncio.Future[None] | None:
     return None
 
 
-#: A line that starts with a dot, doubled in the data (RFC 5321 4.5.2).
-_DOT = re.compile(rb"^\.", re.MULTILINE)
-
-
 async def _data(client: aiosmtplib.SMTP, data: bytes, waiting: asyncio.Future[None] | None) -> None:
-    """DATA, then the message, then (once ``waiting`` is done) the dot that ends it: the
-    server accepts the message only at the dot. aiosmtplib's `data` sends the message and
-    its dot in one write, so this goes through its protocol's `write` and
-    `read_response`, as `data` does (and as it does, in one write when nothing waits)."""
-    start = await client.execute_command(b"DATA")
-    if start.code != 354:
-        raise aiosmtplib.SMTPDataError(start.code, start.message)
-    protocol = client.protocol
-    if protocol is None:
-        raise aiosmtplib.SMTPServerDisconnected("the connection was lost")
-    body = _DOT.sub(b"..", data if data.endswith(b"\r\n") else data + b"\r\n")
-    if waiting is None or waiting.done():
-        if waiting is not None:
-            waiting.result()  # cancelled: the record before failed, nothing more goes
-        protocol.write(body + b".\r\n")
-    else:
-        protocol.write(body)
-        await waiting
-        protocol.write(b".\r\n")
-    try:
-        end = await protocol.read_response(timeout=client.timeout)
-    except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError):
-        client.close()
-        raise
-    if end.code != 250:
-        raise aiosmtplib.SMTPDataError(end.code, end.message)
+    """The message, once ``waiting`` is done (the record of the mail before is on disk):
+    the server accepts a message only when its data ends, so at most one accepted mail
+    per connection is ever unrecorded. The envelope (MAIL, RCPT) went before, meanwhile."""
+    if waiting is not None:
+        await waiting  # cancelled: the record before failed, and nothing more goes
+    await client.data(data)
 
 
 async def _greet(client: aiosmtplib.SMTP) -> None:
@@ -325,8 +300,8 @@ class SmtpChannel:
 
     async def send_after(self, message: OutboxRow, ready: Ready) -> Outcome:
         """`send`, calling ``ready()`` once the server took the envelope (MAIL, RCPT) and
-        awaiting what it returns after the data, before the dot that ends it, where the
-        server accepts the message."""
+        awaiting what it returns before the data, at whose end the server accepts the
+        message (aiosmtplib's public `data`)."""
         problem = address_problem("email", message.recipient)
         if problem is not None:
             return failed(problem, ADDRESS)
