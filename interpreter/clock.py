@@ -92,3 +92,8 @@ async def idle_until(clock: Clock, due_ms: int | None, wake: asyncio.Event, stop
     finally:
         for waiter in waiters:
             waiter.cancel()
+
+
+def ms_of(moment: dt.datetime) -> int:
+    """A moment as whole milliseconds since the epoch: how the store keeps time."""
+    return int(moment.timestamp() * 1000)

@@ -18,10 +18,9 @@ import msgspec
 
 from ..stdlib.addresses import address_error
 from .checker import CheckResult
-from .clock import VirtualClock
+from .clock import VirtualClock, ms_of
 from .compiler import compile_workspace
 from .runtime import Engine, EventInput, Settings
-from .runtime.batch import ms_of
 from .runtime.events import ContactIn, EventError, read_event
 from .runtime.worker import import_pools
 from .store import SKIPPED, UNDELIVERED, Changes, ContactUpdate, SqliteStore, Store

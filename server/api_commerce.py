@@ -12,8 +12,8 @@ from litestar.params import FromPath, JSONBody
 from ..interpreter.checker import pool_codes
 from ..interpreter.runtime import EventInput, wire
 from ..interpreter.runtime.events import ContactIn, Key, Name, OrderIn
-from ..interpreter.runtime.views import moment
 from ..interpreter.values import Money
+from ..interpreter.views import moment
 from ..stdlib.catalog import ISO_CURRENCIES
 from ..stdlib.coupons import CodeCheck, check_code
 from ..stdlib.loyalty import Discount, GroupStats, checkout_discount, group_statistics

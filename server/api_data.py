@@ -14,8 +14,8 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from ..interpreter.program import Jump, Program
 from ..interpreter.runtime import EventInput
 from ..interpreter.runtime.events import ContactIn, EventError
-from ..interpreter.runtime.views import channel_flags, moment
 from ..interpreter.store import LIVE, OutboxRow, RunRow
+from ..interpreter.views import channel_flags, moment
 from .core import Core
 from .deps import After, Id, Limit, get_core, instant, not_found, require_api_key
 from .intake import accept, admit

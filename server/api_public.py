@@ -22,8 +22,8 @@ from litestar.response import Redirect
 
 from ..interpreter.runtime import EventInput
 from ..interpreter.runtime.events import ContactIn
-from ..interpreter.runtime.views import CHANNELS, channel_flags
 from ..interpreter.store import OutboxRow
+from ..interpreter.views import CHANNELS, channel_flags
 from ..stdlib.failures import FAILURE_CLASSES
 from ..stdlib.subscriptions import read_link, unsubscribe_event
 from ..stdlib.tracking import read_token

@@ -12,8 +12,9 @@ from litestar import Request, Router, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, PathParameter
 
+from ..interpreter.clock import ms_of
 from ..interpreter.runtime import EventInput
-from ..interpreter.runtime.batch import Batch, ms_of
+from ..interpreter.runtime.batch import Batch
 from ..interpreter.runtime.engine import KeyConflict
 from ..interpreter.runtime.events import ContactIn, EventError, Key, OrderIn, ProductIn, product_errors
 from ..interpreter.runtime.facts import TypedContactView, contact_zone

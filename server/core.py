@@ -18,11 +18,10 @@ from typing import Any
 import msgspec
 
 from ..interpreter.checker import CheckResult, check_workspace
-from ..interpreter.clock import Clock, WallClock
+from ..interpreter.clock import Clock, WallClock, ms_of
 from ..interpreter.compiler import compile_workspace
 from ..interpreter.program import Bundle
 from ..interpreter.runtime import Engine, Settings
-from ..interpreter.runtime.batch import ms_of
 from ..interpreter.runtime.worker import deploy
 from ..interpreter.store import SqliteStore
 from ..interpreter.workspace import workspace_from_texts

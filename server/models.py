@@ -7,7 +7,6 @@ from typing import Any, Literal, get_args
 
 import msgspec
 
-from ..interpreter.runtime.views import CHANNELS
 from ..interpreter.store import (
     AWAITING,
     CANCELLED,
@@ -22,6 +21,7 @@ from ..interpreter.store import (
     UNDELIVERED,
     WAITING,
 )
+from ..interpreter.views import CHANNELS
 
 #: The values enumerated query parameters take; anything else is a 400 naming these.
 RunStatus = Literal["running", "waiting", "awaiting", "done", "stopped", "exited", "failed", "cancelled"]

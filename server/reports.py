@@ -26,9 +26,8 @@ from typing import Any
 
 import msgspec
 
-from ..interpreter.clock import Clock, WallClock
+from ..interpreter.clock import Clock, WallClock, ms_of
 from ..interpreter.compiler import DEFAULT_ATTRIBUTION_MS
-from ..interpreter.runtime.batch import ms_of
 from ..interpreter.store import SENT, UNDELIVERED, OutboxRow
 from .core import Core
 

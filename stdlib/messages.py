@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import re
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from babel import Locale
+
 from ..interpreter.program import Template, TemplateVariant
+from ..interpreter.values import Money, Percent
+from ..interpreter.views import CouponView
+from . import formatting
 from .render_context import Budget, RenderInfo
 from .templates import compile_template, render_text
 
@@ -28,6 +34,18 @@ def choose_variant(template: Template, language: str | None) -> TemplateVariant:
     if template.fallback and template.fallback in by_lang:
         return by_lang[template.fallback]
     return template.variants[0]
+
+
+def coupon_view(
+    code: str, name: str, percent: Percent | None, amount: Money | None, valid_until: dt.datetime | None,
+    order_total: Money | None, locale: Locale,
+) -> CouponView:  # fmt: skip
+    """`coupon` in a template: its `discount` written as the message's language writes it."""
+    if percent is not None:
+        discount = formatting.percent(percent, locale)
+    else:
+        discount = formatting.money(amount, locale) if amount is not None else ""
+    return CouponView(code, name, percent, amount, valid_until, order_total, discount)
 
 
 def message_language(variant: TemplateVariant, contact_language: str | None) -> str | None:

@@ -15,8 +15,8 @@ from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
-from ..interpreter.runtime.views import ProductView
 from ..interpreter.store import Store
+from ..interpreter.views import ProductView
 
 #: How far back "all time" looks, to keep the work bounded.
 HISTORY = dt.timedelta(days=365)

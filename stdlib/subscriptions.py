@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..interpreter.runtime.settings import Settings, read_link_text
-from ..interpreter.runtime.views import CHANNELS
+from ..interpreter.settings import Settings, read_link_text
+from ..interpreter.views import CHANNELS
 
 
 def read_link(settings: Settings, kind: str, channel: str, contact: str, token: str) -> str | None:

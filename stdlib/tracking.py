@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from ..interpreter.runtime.settings import Settings, link_text, read_link_text
+from ..interpreter.settings import Settings, link_text, read_link_text
 
 _HREF = re.compile(r"""(<a\b[^>]*?\bhref\s*=\s*)(["'])(https?://[^"']+)\2""", re.IGNORECASE)
 _BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)

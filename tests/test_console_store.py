@@ -7,8 +7,8 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+from scn.interpreter.clock import ms_of
 from scn.interpreter.runtime import EventInput
-from scn.interpreter.runtime.batch import ms_of
 from scn.interpreter.store import SqliteStore
 
 from .harness import START, Harness

@@ -32,11 +32,11 @@ from scn.interpreter.checker import CheckResult, check_workspace
 from scn.interpreter.compiler import compile_workspace
 from scn.interpreter.runtime import wire
 from scn.interpreter.runtime.facts import TypedContactView, event_fields
-from scn.interpreter.runtime.views import BonusView, CouponView, EventView, OrderView, ProductView
 from scn.interpreter.store import EventRow
 from scn.interpreter.timing import zone
 from scn.interpreter.types import DECLARABLE, Type
 from scn.interpreter.values import Money, Percent
+from scn.interpreter.views import BonusView, EventView, OrderView, ProductView
 from scn.interpreter.workspace import load_workspace, workspace_from_texts
 from scn.stdlib import formatting, messages
 from scn.stdlib.catalog import BUILTIN_EVENTS
@@ -151,7 +151,7 @@ def contexts(draw: st.DrawFn, site: Site) -> tuple[dict[str, Any], str | None, Z
     if site.send.coupon is not None:
         coupon = bundle.coupons[site.send.coupon]
         valid = draw(st.one_of(st.none(), v.MOMENTS))
-        context["coupon"] = CouponView(
+        context["coupon"] = messages.coupon_view(
             draw(st.text(min_size=1, max_size=20)), coupon.name,
             Percent(coupon.percent) if coupon.percent is not None else None,
             Money(coupon.amount, coupon.currency or "XXX") if coupon.amount is not None else None,

@@ -16,14 +16,11 @@ from decimal import Decimal
 from typing import Any
 
 from ...stdlib.recommend import Recommender
+from ..clock import ms_of
 from ..store import LIVE, Changes, ContactUpdate, EventIn, EventRow, RunRow, RunStart, Store
-from .views import ProductView
+from ..views import ProductView
 
 UTC = dt.UTC
-
-
-def ms_of(moment: dt.datetime) -> int:
-    return int(moment.timestamp() * 1000)
 
 
 class Batch:

@@ -25,18 +25,18 @@ import msgspec
 
 from ...stdlib.catalog import EventSpec
 from ...stdlib.recommend import Recommender
-from ..clock import Clock, idle_until
+from ..clock import Clock, idle_until, ms_of
 from ..compiler import program_digest
 from ..program import Bundle, Program, WaitFor
+from ..settings import Settings
 from ..store import EXITED, RUNNING, Changes, EventIn, EventRow, RunRow, ScenarioRow, StepLog, Store, decode_json
-from .batch import Batch, ms_of
+from ..views import EventView, RunView
+from .batch import Batch
 from .evaluate import Env, condition
 from .events import Door, EventInput, apply_projections, custom_spec, normalise
 from .executor import Executor, Tracer
 from .facts import RunFacts, contact_zone, event_fields, event_roots
 from .membership import redeem, update_segments
-from .settings import Settings
-from .views import EventView, RunView
 
 UTC = dt.UTC
 #: Runs due within this many milliseconds make the next events batch smaller.

@@ -20,13 +20,14 @@ from msgspec import Meta
 from ...stdlib.addresses import address_error
 from ...stdlib.catalog import BUILTIN_EVENTS, ISO_CURRENCIES, LANGUAGES, EventSpec
 from ...stdlib.recommend import item_key
+from ..clock import ms_of
 from ..program import Bundle, EventField
 from ..store import EventIn, EventRow, OrderUpdate
 from ..types import DATETIME, DECLARABLE, STRING, Type
 from ..values import to_decimal
+from ..views import ADDRESS_FIELDS, CHANNELS, PAID_STATUSES
 from . import wire
-from .batch import Batch, ms_of
-from .views import ADDRESS_FIELDS, CHANNELS, PAID_STATUSES
+from .batch import Batch
 
 UTC = dt.UTC
 

@@ -21,17 +21,18 @@ from typing import Any
 from ...grammar._format import expr_text
 from ...stdlib.loyalty import bonus_for_order
 from .. import program as p
+from ..clock import ms_of
+from ..settings import Settings
 from ..store import AWAITING, DONE, FAILED, RUNNING, STOPPED, WAITING, BonusEntry, RunRow
 from ..timing import next_time_of_day
 from ..values import Money, Percent, to_decimal
+from ..views import EventView, OrderView
 from . import wire
-from .batch import Batch, ms_of
+from .batch import Batch
 from .evaluate import EvaluationError, as_timedelta, condition, deciding_part, evaluate, literal
 from .facts import contact_zone
 from .run_context import Tracer, iso, iso_minute, moment_at, shown
 from .sending import SendSteps
-from .settings import Settings
-from .views import EventView, OrderView
 
 UTC = dt.UTC
 #: A program has no loops, so a run that takes this many steps at once has a bug.

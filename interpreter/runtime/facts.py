@@ -13,11 +13,11 @@ from ..store import EventRow, RunRow, decode_json
 from ..timing import zone
 from ..types import DECLARABLE, STRING, Type
 from ..values import Percent, to_decimal
+from ..views import ContactView, EventView, ItemView, OrderView, ProductView, RunView, moment
 from . import wire
 from .batch import Batch
 from .evaluate import Env, condition
 from .events import custom_spec, payload_types
-from .views import ContactView, EventView, ItemView, OrderView, ProductView, RunView, moment
 
 UTC = dt.UTC
 

@@ -17,9 +17,9 @@ from ...stdlib.coupons import coupon_of, price_after
 from ...stdlib.coupons import refusal as coupon_refusal
 from ..program import Bundle
 from ..store import EventRow
+from ..views import OrderView
 from .batch import Batch
 from .facts import contact_in_segment
-from .views import OrderView
 
 UTC = dt.UTC
 Trace = Callable[[str, str, str, str | None], None]

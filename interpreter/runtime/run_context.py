@@ -12,12 +12,13 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import program as p
+from ..clock import ms_of
 from ..environment import Env
+from ..settings import Settings
 from ..store import WAITING, OutboxIn, RunRow, StepLog
-from .batch import Batch, ms_of
+from ..views import EventView
+from .batch import Batch
 from .facts import RunFacts, contact_zone, event_fields, run_roots
-from .settings import Settings
-from .views import EventView
 
 UTC = dt.UTC
 

@@ -26,10 +26,10 @@ from .. import program as p
 from ..store import UNDELIVERED, CouponIssue
 from ..timing import after_quiet_hours
 from ..values import Money, Percent, to_decimal
+from ..views import ADDRESS_FIELDS, BonusView, CouponView, OrderView, channel_flags, moment
 from .evaluate import evaluate
 from .facts import contact_zone
 from .run_context import RunContext, duration_text, iso
-from .views import ADDRESS_FIELDS, BonusView, CouponView, OrderView, channel_flags, moment
 
 logger = logging.getLogger("scn.runtime")
 
@@ -224,7 +224,7 @@ class SendSteps(RunContext):
         issued = self.run.vars["coupons"][name]
         order = await self.batch.order(self.run.order_id)
         total = OrderView(order).total if order is not None else None
-        return CouponView(
+        return messages.coupon_view(
             code,
             name,
             Percent(coupon.percent) if coupon.percent is not None else None,

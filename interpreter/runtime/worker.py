@@ -24,10 +24,10 @@ from ..checker import CheckResult, pool_codes
 from ..clock import Clock
 from ..compiler import compile_workspace
 from ..program import Bundle
+from ..settings import Settings
 from ..store import EventIn, SqliteStore, Store
 from .engine import Engine, KeyConflict
 from .events import EventError, read_event
-from .settings import Settings
 
 #: Most events acknowledged together in one group commit from one stream.
 INTAKE_BATCH = 1000

@@ -12,8 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ...interpreter.clock import WallClock
-from ...interpreter.runtime.batch import ms_of
+from ...interpreter.clock import WallClock, ms_of
 from ..api_data import step_counts
 from ..api_scenarios import scenario_summaries
 from ..core import Core

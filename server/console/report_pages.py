@@ -15,7 +15,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
 from ...interpreter import program as p
-from ...interpreter.runtime.batch import ms_of
+from ...interpreter.clock import ms_of
 from ...interpreter.store import OutboxRow
 from ..api_data import report_period
 from ..api_scenarios import scenario_summaries, scenario_summary

@@ -11,9 +11,10 @@ from decimal import Decimal
 from typing import Any
 
 from ...interpreter import program as p
-from ...interpreter.runtime.batch import ms_of
-from ...interpreter.runtime.views import BonusView, CouponView, OrderView, ProductView, moment
+from ...interpreter.clock import ms_of
 from ...interpreter.values import Money, Percent
+from ...interpreter.views import BonusView, OrderView, ProductView, moment
+from ...stdlib import messages
 from ...stdlib.formatting import locale_of
 from ..core import Core
 from .text import _
@@ -61,7 +62,7 @@ async def preview_context(
         if code is None:
             code = chosen.code if chosen is not None and chosen.code else SAMPLE_CODE
             samples.append(_("coupon code %(code)s is a sample: the contact was given no code") % {"code": code})
-        context["coupon"] = CouponView(
+        context["coupon"] = messages.coupon_view(
             code, chosen.name if chosen else "SAMPLE",
             Percent(Decimal(chosen.percent)) if chosen and chosen.percent else None,
             Money(Decimal(chosen.amount), chosen.currency or currency) if chosen and chosen.amount else None,

@@ -27,8 +27,7 @@ from collections.abc import Callable, Mapping
 
 import msgspec
 
-from ...interpreter.clock import Clock, idle_until
-from ...interpreter.runtime.batch import ms_of
+from ...interpreter.clock import Clock, idle_until, ms_of
 from ...interpreter.store import PENDING, SENT, UNDELIVERED, Claim, Delivery, EventIn, OutboxRow, Store
 from ..failures import CONFIGURATION, GAVE_UP, plain_reason
 from .base import Channel, Outcome, Pipelined, Ready, failed, retry

@@ -12,10 +12,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from babel import Locale
-
-from ...stdlib import formatting
-from ..values import DeclRef, Money, Percent, to_decimal
+from .values import DeclRef, Money, Percent, to_decimal
 
 UTC = dt.UTC
 CHANNELS = ("email", "sms", "viber", "push", "webpush")
@@ -207,16 +204,13 @@ class CouponView:
 
     def __init__(
         self, code: str, name: str, percent: Percent | None, amount: Money | None, valid_until: dt.datetime | None,
-        order_total: Money | None, locale: Locale,
+        order_total: Money | None, discount: str,
     ) -> None:  # fmt: skip
         self.code = code
         self.name = name
         self.percent = percent
         self.amount = amount
-        self.discount = (
-            formatting.percent(percent, locale) if percent is not None
-            else formatting.money(amount, locale) if amount is not None else ""
-        )  # fmt: skip
+        self.discount = discount
         self.valid_until = valid_until
         self.price_before = order_total
         self.price_after: Money | None = None
