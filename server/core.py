@@ -26,7 +26,7 @@ from ..interpreter.runtime.worker import deploy
 from ..interpreter.store import SqliteStore
 from ..interpreter.workspace import workspace_from_texts
 from ..stdlib.delivery import Channel, Sender
-from ..stdlib.delivery.config import DeliveryConfig, build_channels
+from ..stdlib.delivery.config import DeliveryConfig, build_sender
 from .engine_process import STALLED_AFTER_S, EngineProcess
 
 logger = logging.getLogger("scn.server")
@@ -155,8 +155,9 @@ class Core:
         if workspace is not None:
             versions = await self.deploy(workspace, replace=True)
         if self.delivery is not None:
-            channels = self.channels_override or build_channels(self.delivery, self.settings.secret)
-            self.sender = Sender(self.store, self.clock, channels, policy=self.delivery.retry_policy())
+            self.sender = build_sender(
+                self.store, self.clock, self.delivery, self.settings.secret, self.channels_override
+            )
             self.engine.on_outbox.append(self.sender.nudge)
             self._tasks["sender"] = asyncio.create_task(self._guard("sender", self.sender.run_forever(self.stopping)))
         if self.use_engine_process:

@@ -3,7 +3,7 @@
 Every field may be unset where the catalog says it may (stdlib/catalog.py ALWAYS_SET);
 strings mix scripts, markup and template syntax; amounts, dates and durations go to
 the edges of what the door accepts. The records go through the real views
-(interpreter/runtime/views.py, facts.py), so a template sees what it sees at send time.
+(interpreter/views.py, runtime/facts.py), so a template sees what it sees at send time.
 """
 
 from __future__ import annotations

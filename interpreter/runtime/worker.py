@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import IO, Any
 
 from ...stdlib.delivery import Sender
-from ...stdlib.delivery.config import DeliveryConfig, build_channels
+from ...stdlib.delivery.config import DeliveryConfig, build_sender
 from .. import ast
 from ..checker import CheckResult, pool_codes
 from ..clock import Clock
@@ -164,8 +164,7 @@ async def run(
     engine = await open_engine(path, clock, settings)
     sender: Sender | None = None
     if delivery is not None:
-        channels = build_channels(delivery, settings.secret)
-        sender = Sender(engine.store, clock, channels, policy=delivery.retry_policy())
+        sender = build_sender(engine.store, clock, delivery, settings.secret)
         engine.on_outbox.append(sender.nudge)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -33,10 +33,12 @@ from pathlib import Path
 
 import msgspec
 
+from ...interpreter.clock import Clock
+from ...interpreter.store import Store
 from .base import Channel
 from .email import MailDefaults, SmtpChannel, SmtpConfig
 from .http import HttpChannel, HttpProviderConfig, WebhookChannel
-from .sender import RetryPolicy
+from .sender import RetryPolicy, Sender
 
 
 class EmailSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, rename={"sender": "from"}):
@@ -134,3 +136,12 @@ def build_channels(config: DeliveryConfig, secret: str) -> dict[str, Channel]:
             channels[name] = HttpChannel(name, provider)
     channels["webhook"] = WebhookChannel(config.webhook.secret or secret, config.webhook.timeout_s)
     return channels
+
+
+def build_sender(
+    store: Store, clock: Clock, config: DeliveryConfig, secret: str, channels: dict[str, Channel] | None = None
+) -> Sender:
+    """The outbox's sender for these settings (``channels`` instead of the configured ones:
+    the development mail sink). `scn serve` and `scn worker` both build theirs here."""
+    made = channels if channels is not None else build_channels(config, secret)
+    return Sender(store, clock, made, policy=config.retry_policy())
