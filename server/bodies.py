@@ -7,10 +7,13 @@ them with the same reader as `scn worker` and `scn simulate` (runtime.wire.read_
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from litestar import Request
+from litestar.datastructures import FormMultiDict
 from litestar.datastructures.state import State
+from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Schema
 from litestar.types import Empty
 
 from ..interpreter.runtime.wire import WireError, read_json
@@ -40,3 +43,39 @@ class StrictRequest(Request[Any, Any, State]):
             except WireError as error:
                 raise Problem(400, "invalid-request", f"the body: {error}") from None
         return self._json
+
+    def cached_json(self) -> Any:
+        """The body as `json()` read it, or None before it was read (problems.py, which
+        answers after the handler, cannot wait for it)."""
+        cached = self._connection_state.json
+        return None if cached is Empty else cached
+
+    async def form(self) -> FormMultiDict:
+        """The form, or 400 when a field is not text in its charset: Litestar's parser decodes
+        each field (UTF-8 unless the part names a charset) and let the error through as a 500."""
+        try:
+            return await super().form()
+        except UnicodeDecodeError as error:
+            raise Problem(
+                400, "invalid-request",
+                f"a field of the form is not {error.encoding} text (byte {error.start}): send text fields as UTF-8, "
+                "and files as file parts (with a filename)",
+            ) from None  # fmt: skip
+        except LookupError as error:  # the part names a charset Python does not know
+            raise Problem(400, "invalid-request", f"a field of the form: {error}; send it as UTF-8") from None
+
+
+def body_operation(description: str, content: dict[str, Schema]) -> type[Operation]:
+    """The OpenAPI operation of a handler that reads its body itself (CSV, or an upload in one
+    of several forms): Litestar documents a body only for a `data` parameter."""
+    body = RequestBody(
+        content={kind: OpenAPIMediaType(schema=schema) for kind, schema in content.items()},
+        description=description, required=True,
+    )  # fmt: skip
+
+    @dataclass
+    class WithBody(Operation):
+        def __post_init__(self) -> None:
+            self.request_body = body
+
+    return WithBody
