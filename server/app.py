@@ -17,7 +17,7 @@ from litestar.types import Message, Scope
 from .. import __version__
 from . import api_commerce, api_data, api_public, api_records, api_scenarios, devmail, openapi_schemas, problems
 from .api_docs import assets_router, docs_router, render_plugins
-from .bodies import StrictRequest
+from .bodies import StrictRequest, single_query_values
 from .core import Core
 from .deps import API_KEY_HEADER, SECURITY_SCHEMES
 from .devmail import MailSink
@@ -66,6 +66,7 @@ def create_app(
         state=State({"core": core, "api_key": api_key, "mail_sink": mail_sink, "protect_metrics": protect_metrics}),
         exception_handlers={Problem: handle_problem, HTTPException: handle_http, Exception: handle_internal},
         before_send=[AllowHeader()],
+        before_request=single_query_values,
         request_max_body_size=MAX_BODY,
         request_class=StrictRequest,
         openapi_config=OpenAPIConfig(

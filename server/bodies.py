@@ -1,4 +1,5 @@
-"""Request bodies read strictly: JSON only as JSON, one value per key, bounded nesting.
+"""Requests read strictly: JSON only as JSON, one value per key, bounded nesting; a form's
+fields as text; a query parameter that takes one value given once.
 
 Litestar reads JSON bodies leniently by default (any content type, the last of two equal
 keys, NaN, nesting until the interpreter's recursion limit); the app's requests read
@@ -63,6 +64,20 @@ class StrictRequest(Request[Any, Any, State]):
             ) from None  # fmt: skip
         except LookupError as error:  # the part names a charset Python does not know
             raise Problem(400, "invalid-request", f"a field of the form: {error}; send it as UTF-8") from None
+
+
+async def single_query_values(request: Request[Any, Any, Any]) -> None:
+    """400 for a query parameter that takes one value given more than once (`?limit=1&limit=2`):
+    Litestar would take one of them silently, the first or the last depending on the type."""
+    if b"&" not in request.scope.get("query_string", b""):
+        return
+    names = [name for name, _ in request.query_params.multi_items()]
+    parameters = request.route_handler.parsed_fn_signature.parameters
+    for name in dict.fromkeys(names):
+        times = names.count(name)
+        parameter = parameters.get(name)
+        if times > 1 and parameter is not None and not parameter.is_non_string_sequence:
+            raise Problem(400, "invalid-request", f"{name}: give it once, not {times} times")
 
 
 def body_operation(description: str, content: dict[str, Schema]) -> type[Operation]:

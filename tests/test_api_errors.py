@@ -276,3 +276,26 @@ async def test_a_request_that_can_be_read_and_names_what_is_not_there_is_422(tmp
         csv_kind = {"Content-Type": "text/csv"}
         is_problem(await s.client.post("/api/coupons/POOLED/pool", content=b"code\n", headers=csv_kind), 422)
         is_problem(await s.client.post("/api/contacts/import", content=b"email\nx@y.z\n", headers=csv_kind), 422)
+
+
+async def test_a_query_parameter_given_twice_is_refused(tmp_path: Path) -> None:
+    """`?limit=1&limit=2` took one of the two, silently (the first for some parameters, the
+    last for others): a parameter that takes one value is refused when given more."""
+    async with serving(tmp_path, FILES) as s:
+        for path, query in [
+            ("/api/runs", "limit=1&limit=2"),
+            ("/api/runs", "scenario=thanks&scenario=other"),
+            ("/api/reports/thanks", "since=2025-01-01&since=2025-02-01"),
+            ("/api/scenarios", "path=a.scn&path=b.scn"),
+        ]:
+            method = "POST" if path == "/api/scenarios" else "GET"
+            body = b'list a "A"\n' if method == "POST" else None
+            answer = await s.client.request(
+                method, f"{path}?{query}", content=body, headers={"Content-Type": "text/plain"}
+            )
+            problem = is_problem(answer, 400)
+            name = query.partition("=")[0]
+            assert problem["detail"] == f"{name}: give it once, not 2 times", problem
+        assert (await s.client.get("/api/runs?limit=1&scenario=thanks")).status_code == 200
+        assert (await s.client.get("/api/scenarios", params={"limit": "1"})).status_code == 200
+        assert (await s.client.get("/api/scenarios/thanks")).json()["version"] == 1
