@@ -12,8 +12,12 @@ A bounded run is part of the suite; `SCN_LONG_FUZZ=1` runs `SCN_FUZZ_EXAMPLES` c
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import re
+import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +26,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from scn.cli import main
 from scn.grammar import parse
 from scn.grammar._format import FormatError, format_source
 from scn.interpreter.checker import check_workspace
@@ -208,6 +213,49 @@ def test_mutated_examples_give_only_diagnostics(case: tuple[dict[str, str], dict
     check_like_the_cli(*case)
 
 
+#: Bytes that are no UTF-8 text, or that readers treat specially (a BOM, a lone CR).
+ODD_BYTES = [b"\xff", b"\xc3", b"\xed\xa0\x80", b"\xef\xbb\xbf", b"\r", b"\r\n", b"\x00", b"\xf4\x90\x80\x80"]
+
+
+@st.composite
+def files_on_disk(draw: st.DrawFn) -> tuple[str, bytes]:
+    """One example file as bytes, mutated as text and then, sometimes, as bytes."""
+    name = draw(st.sampled_from(sorted(SOURCES)))
+    data = draw(mutated(SOURCES[name])).encode("utf-8", "surrogatepass")
+    for _ in range(draw(st.integers(0, 2))):
+        at = draw(st.integers(0, len(data)))
+        data = data[:at] + draw(st.sampled_from(ODD_BYTES)) + data[at:]
+    return name, data
+
+
+@pytest.mark.timeout(0 if LONG else 300)
+@settings(max_examples=EXAMPLES // 5, deadline=None, derandomize=not LONG, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])  # fmt: skip
+@given(case=files_on_disk(), output=st.sampled_from(["text", "concise", "json", "github", "sarif"]))
+def test_the_commands_read_mutated_files_from_disk(case: tuple[str, bytes], output: str) -> None:
+    """`scn check` and `scn fmt --check` as run on a folder: reading (not UTF-8, a BOM, CR line
+    ends), every output format, the exit codes; never "internal error"."""
+    name, data = case
+    with tempfile.TemporaryDirectory() as folder:
+        shutil.copytree(FOLDER, folder, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.events.jsonl"))
+        Path(folder, name).write_bytes(data)
+        try:
+            data.decode("utf-8")
+            checked: set[int] = {0, 1}  # clean, findings
+        except UnicodeDecodeError:
+            checked = {2}  # could not run: a file is not UTF-8 (SCN000)
+        runs: list[tuple[list[str], set[int]]] = [
+            (["check", folder, "--format", output], checked),
+            (["fmt", "--check", folder], {0, 1, 2}),  # 2: a file with syntax errors, or not UTF-8
+        ]
+        for argv, allowed in runs:
+            out, err = io.StringIO(), io.StringIO()
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                code = main(argv)
+            assert "internal error" not in err.getvalue() and "Traceback" not in err.getvalue(), err.getvalue()
+            assert code in allowed, (argv[0], code, err.getvalue()[-2000:])
+
+
 @pytest.mark.parametrize("name", sorted(SOURCES))
 def test_the_unmutated_examples_check_clean(name: str) -> None:
     """The corpus itself: the fuzzer starts from files that check (else it would test less)."""
@@ -235,3 +283,15 @@ def test_a_very_long_word_is_not_compared_with_every_keyword_letter_by_letter() 
     assert closest_keyword("scenaro", ["scenario", "segment"]) == "scenario", "typos are still found"
     assert closest_name("thnaks", ["thanks", "vip"]) == "thanks"
     assert closest_name("t" * 100_000, ["thanks"]) is None
+
+
+def test_fmt_says_which_file_is_not_utf8_and_formats_the_others(tmp_path: Path) -> None:
+    """`scn fmt` read each file without a guard: a file that is not UTF-8 was an internal error."""
+    (tmp_path / "bad.scn").write_bytes(b'list a "\xff"\n')
+    (tmp_path / "good.scn").write_text('list  b "B"\n', encoding="utf-8")
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["fmt", "--check", str(tmp_path)])
+    assert code == 2 and "internal error" not in err.getvalue(), err.getvalue()
+    assert "bad.scn" in err.getvalue() and "not UTF-8" in err.getvalue(), err.getvalue()
+    assert "would reformat" in out.getvalue() and "good.scn" in out.getvalue(), out.getvalue()
