@@ -18,7 +18,7 @@ from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.plugins import OpenAPISchemaPlugin
 from litestar.typing import FieldDefinition
 
-from ..interpreter.runtime.wire import AMOUNT
+from ..interpreter.runtime.wire import AMOUNT, END
 
 if TYPE_CHECKING:
     from litestar._openapi.schema_generation import SchemaCreator
@@ -44,7 +44,7 @@ class Decimals(OpenAPISchemaPlugin):
 
     def to_openapi_schema(self, field_definition: FieldDefinition, schema_creator: SchemaCreator) -> Schema:
         return Schema(
-            type=[OpenAPIType.STRING, OpenAPIType.NUMBER], pattern=f"^{AMOUNT}\\Z",
+            type=[OpenAPIType.STRING, OpenAPIType.NUMBER], pattern=f"^{AMOUNT}{END}",
             description="a decimal: a JSON number, or a string such as \"120.50\"",
         )  # fmt: skip
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import re
 from pathlib import Path
 from typing import Any, get_args
 
@@ -245,10 +246,10 @@ async def test_the_document_states_what_the_api_accepts(tmp_path: Path) -> None:
     tags = schemas["ContactIn"]["properties"]["tags"]["oneOf"][0]
     assert tags["items"]["minLength"] == 1 and tags["maxItems"] == 100
     data = schemas["EventInput"]["properties"]["data"]
-    assert data["propertyNames"]["pattern"] == "^[A-Za-z_][A-Za-z0-9_]*\\Z" and data["maxProperties"] == 100
+    assert data["propertyNames"]["pattern"] == "^[A-Za-z_][A-Za-z0-9_]*(?![\\s\\S])" and data["maxProperties"] == 100
     # Decimals: a JSON number or a string of digits.
     total = schemas["OrderIn"]["properties"]["total"]["oneOf"][0]
-    assert total["type"] == ["string", "number"] and total["pattern"] == "^-?[0-9]{1,15}(?:\\.[0-9]{1,10})?\\Z"
+    assert total["type"] == ["string", "number"] and total["pattern"] == "^-?[0-9]{1,15}(?:\\.[0-9]{1,10})?(?![\\s\\S])"
     events = document["paths"]["/api/events"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert events["oneOf"][1]["minItems"] == 1
     # The bodies handlers read themselves.
@@ -299,3 +300,37 @@ async def test_a_query_parameter_given_twice_is_refused(tmp_path: Path) -> None:
         assert (await s.client.get("/api/runs?limit=1&scenario=thanks")).status_code == 200
         assert (await s.client.get("/api/scenarios", params={"limit": "1"})).status_code == 200
         assert (await s.client.get("/api/scenarios/thanks")).json()["version"] == 1
+
+
+def patterns_in(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        found = [node["pattern"]] if isinstance(node.get("pattern"), str) else []
+        return found + [p for value in node.values() for p in patterns_in(value)]
+    if isinstance(node, list):
+        return [p for value in node for p in patterns_in(value)]
+    return []
+
+
+async def test_the_documents_patterns_mean_the_same_to_every_regex_engine(tmp_path: Path) -> None:
+    """A JSON Schema `pattern` is an ECMA-262 regular expression; the API checks the same text
+    with Python's `re`. Where the two read it differently, a client is refused what the
+    document allows: schemathesis sent an email holding U+0085, which Python's `\\s` takes
+    for a space and ECMA-262's does not. Likewise `\\d` and `\\w` (other scripts' digits and
+    letters in Python), `$` (a final line break passes in Python) and `\\Z` (no ECMA-262
+    escape at all). The end of the text is written `(?![\\s\\S])`, the same to both."""
+    async with serving(tmp_path, FILES) as s:
+        document = (await s.public.get("/schema/openapi.json")).json()
+        found = patterns_in(document)
+        assert len(found) > 20
+        differing = re.compile(r"\\[sSdDwWZzAbB]|(?<!\\)\$")
+        for pattern in found:
+            assert not differing.search(pattern.replace(r"(?![\s\S])", "")), pattern
+            assert pattern.endswith(r"(?![\s\S])"), pattern
+        # What the server checks: as before, and the characters the engines disagreed on.
+        for email in ("ann\x85@example.com", "ann@example.com\n", "\ufeffann@example.com"):
+            is_problem(await s.client.post("/api/contacts", json={"id": "ann", "email": email}), 400)
+        for contact_id in ("\x85ann", "ann\u3000", "\ufeffann", "..", "a/b"):
+            is_problem(await s.client.post("/api/contacts", json={"id": contact_id}), 400)
+        assert (
+            await s.client.post("/api/contacts", json={"id": "Ганна", "email": "ганна@приклад.укр"})
+        ).status_code == 202

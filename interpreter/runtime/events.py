@@ -30,25 +30,28 @@ from .views import ADDRESS_FIELDS, CHANNELS, PAID_STATUSES
 UTC = dt.UTC
 
 
+# The patterns below are the OpenAPI document's too: they end in wire.END and name spaces as
+# wire.SPACE, which mean the same to Python's `re` and to ECMA-262 (JSON Schema's).
+END, SPACE = wire.END, wire.SPACE
 #: An id: 1-200 characters, not blank, no `/` or `\\` (ids are parts of URLs), no control
-#: characters, no spaces at either end, and not `.` or `..`. (Patterns end in \Z: `$` would
-#: let a trailing line break through.)
-Id = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"^(?!\.\.?\Z)(?!\s)[^\x00-\x1f\x7f/\\]*(?<!\s)\Z")]
+#: characters, no spaces at either end, and not `.` or `..`.
+Id = Annotated[str, Meta(min_length=1, max_length=200,
+                         pattern=rf"^(?!\.\.?{END})(?![{SPACE}])[^\x00-\x1f\x7f/\\]*(?<![{SPACE}]){END}")]  # fmt: skip
 #: A short name (a status, an offer, a tag): 1-200 characters without control characters.
-Name = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]*\Z")]
-Email = Annotated[str, Meta(max_length=254, pattern=r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\Z")]
-Phone = Annotated[str, Meta(max_length=32, pattern=r"^\+?[0-9][0-9 ()./-]{2,30}\Z")]
+Name = Annotated[str, Meta(min_length=1, max_length=200, pattern=rf"^[^\x00-\x1f\x7f]*{END}")]
+Email = Annotated[str, Meta(max_length=254, pattern=rf"^[^@{SPACE}\x00-\x1f\x7f]+@[^@{SPACE}\x00-\x1f\x7f]+{END}")]
+Phone = Annotated[str, Meta(max_length=32, pattern=rf"^\+?[0-9][0-9 ()./-]{{2,30}}{END}")]
 #: A language: two letters (ISO 639-1), optionally with a region or script (`pl-PL`).
-Language = Annotated[str, Meta(max_length=20, pattern=r"^[a-z]{2}(?:[-_][A-Za-z0-9]{2,8})*\Z")]
+Language = Annotated[str, Meta(max_length=20, pattern=rf"^[a-z]{{2}}(?:[-_][A-Za-z0-9]{{2,8}})*{END}")]
 Zone = Annotated[str, Meta(min_length=1, max_length=64)]
-Country = Annotated[str, Meta(pattern=r"^[A-Z]{2}\Z")]
-Currency = Annotated[str, Meta(pattern=r"^[A-Z]{3}\Z")]
+Country = Annotated[str, Meta(pattern=rf"^[A-Z]{{2}}{END}")]
+Currency = Annotated[str, Meta(pattern=rf"^[A-Z]{{3}}{END}")]
 #: An amount of money written as text, never negative ("850.00").
-AmountText = Annotated[str, Meta(pattern=rf"^{wire.UNSIGNED}\Z")]
-Url = Annotated[str, Meta(max_length=2000, pattern=r"^[^\x00-\x1f\x7f]*\Z")]
-Key = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]*\Z")]
-EventType = Annotated[str, Meta(max_length=100, pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\Z")]
-FieldName = Annotated[str, Meta(min_length=1, max_length=100, pattern=r"^[A-Za-z_][A-Za-z0-9_]*\Z")]
+AmountText = Annotated[str, Meta(pattern=rf"^{wire.UNSIGNED}{END}")]
+Url = Annotated[str, Meta(max_length=2000, pattern=rf"^[^\x00-\x1f\x7f]*{END}")]
+Key = Annotated[str, Meta(min_length=1, max_length=200, pattern=rf"^[^\x00-\x1f\x7f]*{END}")]
+EventType = Annotated[str, Meta(max_length=100, pattern=rf"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*{END}")]
+FieldName = Annotated[str, Meta(min_length=1, max_length=100, pattern=rf"^[A-Za-z_][A-Za-z0-9_]*{END}")]
 
 #: What each pattern above asks for, in words (msgspec's errors show the pattern itself).
 _FORMATS = {

@@ -34,6 +34,13 @@ MAX_TEXT = 10_000
 
 #: An amount as written: ASCII digits and an optional point. (Every pattern here reads ASCII
 #: digits only: `\d` alone takes any script's, and `٣` would pass for 3.)
+#: The end of the text in a pattern, meaning the same to Python's `re` and to ECMA-262 (the
+#: regular expressions of JSON Schema, and of the OpenAPI document's readers): Python's `$`
+#: lets a final line break through, and `\Z` is no ECMA-262 escape.
+END = r"(?![\s\S])"
+#: Spaces, for a character class: what either's `\s` takes (Python's takes U+0085 and U+001C-
+#: U+001F, ECMA-262's U+FEFF), written out so that both read the same.
+SPACE = r"\x09-\x0d\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
 UNSIGNED = rf"[0-9]{{1,{INT_DIGITS}}}(?:\.[0-9]{{1,{FRACTION_DIGITS}}})?"
 AMOUNT = "-?" + UNSIGNED
 _AMOUNT = re.compile(AMOUNT)
