@@ -15,7 +15,7 @@ from msgspec import Meta
 
 from ..interpreter.program import Jump, Program
 from ..interpreter.runtime import EventInput
-from ..interpreter.runtime.events import ContactIn, EventError
+from ..interpreter.runtime.events import EARLIEST, ContactIn, EventError
 from ..interpreter.runtime.views import channel_flags, moment
 from ..interpreter.store import LIVE, OutboxRow, RunRow
 from .core import Core
@@ -259,16 +259,21 @@ Moment = Annotated[str | None, Parameter(
 )]  # fmt: skip
 
 
-def _day(text: str | None, default: dt.datetime) -> dt.datetime:
+def _day(name: str, text: str | None, default: dt.datetime) -> dt.datetime:
     if text is None:
         return default
     try:
         given = dt.datetime.fromisoformat(text.upper())  # RFC 3339 allows `t` and `z`
     except ValueError as error:
         raise Problem(
-            400, "invalid-request", f"{text!r} is not a date: write 2025-03-01 or 2025-03-01T10:00Z"
+            400, "invalid-request", f"{name}: {text!r} is not a date: write 2025-03-01 or 2025-03-01T10:00Z"
         ) from error
-    return given if given.tzinfo is not None else given.replace(tzinfo=UTC)
+    given = given if given.tzinfo is not None else given.replace(tzinfo=UTC)
+    if given < EARLIEST:  # (and `until=0001-01-01` made the default `since` overflow)
+        raise Problem(
+            422, "invalid-request", f"{name}: {text} is before {EARLIEST:%Y-%m-%d}, when no event can have happened"
+        )
+    return given
 
 
 @get("/reports/{name:str}", responses=problems(400, 401, 404, 422))
@@ -282,8 +287,8 @@ async def report(
     if name not in {s.name for s in await core.store.scenarios()}:
         raise not_found(f"scenario {name!r}")
     now = core.clock.now()
-    end = _day(until, now)
-    start = _day(since, default_since(core.clock, end))
+    end = _day("until", until, now)
+    start = _day("since", since, default_since(core.clock, end))
     if start >= end:
         raise Problem(422, "invalid-request", f"since ({start:%Y-%m-%d %H:%M}) must come before until")
     return await scenario_report(core, name, start, end)

@@ -2,8 +2,11 @@
 fields as text; a query parameter that takes one value given once.
 
 Litestar reads JSON bodies leniently by default (any content type, the last of two equal
-keys, NaN, nesting until the interpreter's recursion limit); the app's requests read
-them with the same reader as `scn worker` and `scn simulate` (runtime.wire.read_json).
+keys, NaN, nesting until the interpreter's recursion limit), and converts them to the
+handler's types with msgspec's lax rules (a number becomes a time, "true" a boolean); the
+app's requests read them with the same reader as `scn worker` and `scn simulate`
+(runtime.wire.read_json) and check them against the handler's `data` type strictly, as
+the OpenAPI document describes it.
 """
 
 from __future__ import annotations
@@ -11,9 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 from litestar import Request
 from litestar.datastructures import FormMultiDict
 from litestar.datastructures.state import State
+from litestar.exceptions import ValidationException
 from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Schema
 from litestar.types import Empty
 
@@ -40,16 +45,26 @@ class StrictRequest(Request[Any, Any, State]):
                 came = kind or "no content type"
                 raise Problem(415, "unsupported-media-type", f"send the body as application/json (it came as {came})")
             try:
-                self._json = self._connection_state.json = read_json(body or b"null")
+                document = read_json(body or b"null")
             except WireError as error:
                 raise Problem(400, "invalid-request", f"the body: {error}") from None
+            self._strictly(document)
+            self._json = self._connection_state.json = document
         return self._json
 
-    def cached_json(self) -> Any:
-        """The body as `json()` read it, or None before it was read (problems.py, which
-        answers after the handler, cannot wait for it)."""
-        cached = self._connection_state.json
-        return None if cached is Empty else cached
+    def _strictly(self, document: Any) -> None:
+        """ValidationException (a 400 naming the place, as Litestar's own) unless ``document``
+        is the handler's `data` type without coercions. Litestar converts it again, laxly,
+        which then finds nothing to coerce."""
+        parameter = self.route_handler.parsed_fn_signature.parameters.get("data")
+        if parameter is None:
+            return
+        try:
+            msgspec.convert(document, parameter.annotation, strict=True, dec_hook=decoded)
+        except msgspec.ValidationError as error:
+            message, _, place = str(error).partition(" - at `$")
+            where = place.rstrip("`").removeprefix(".")
+            raise ValidationException(extra=[{"message": message, "key": where or "data", "source": "body"}]) from None
 
     async def form(self) -> FormMultiDict:
         """The form, or 400 when a field is not text in its charset: Litestar's parser decodes
@@ -78,6 +93,14 @@ async def single_query_values(request: Request[Any, Any, Any]) -> None:
         parameter = parameters.get(name)
         if times > 1 and parameter is not None and not parameter.is_non_string_sequence:
             raise Problem(400, "invalid-request", f"{name}: give it once, not {times} times")
+
+
+def decoded(kind: Any, value: Any) -> Any:
+    """What Litestar does for a type msgspec does not know (events.Amount): its `_decoder`."""
+    decoder = getattr(kind, "_decoder", None)
+    if decoder is None:
+        raise NotImplementedError(f"cannot read {kind}")
+    return decoder(kind, value)
 
 
 def body_operation(description: str, content: dict[str, Schema]) -> type[Operation]:

@@ -117,9 +117,7 @@ def handle_problem(request: Request[Any, Any, Any], error: Problem) -> Response[
 def handle_http(request: Request[Any, Any, Any], error: HTTPException) -> Response[Any]:
     status = error.status_code
     if isinstance(error, ValidationException):
-        errors = (
-            [_named_choices(request, _placed(request, e)) for e in error.extra] if isinstance(error.extra, list) else []
-        )
+        errors = [_named_choices(request, e) for e in error.extra] if isinstance(error.extra, list) else []
         errors = [{**e, "message": explain(str(e.get("message")))} if isinstance(e, dict) else e for e in errors]
         first = errors[0] if errors and isinstance(errors[0], dict) else {}
         if first.get("choices"):  # the message says it all: no "(at status)" after it
@@ -144,35 +142,6 @@ HTTP_SLUGS: dict[int, Slug] = {
     400: "invalid-request", 401: "unauthorized", 404: "not-found", 405: "method-not-allowed", 409: "conflict",
     413: "too-large", 415: "unsupported-media-type",
 }  # fmt: skip
-
-
-def _placed(request: Request[Any, Any, Any], error: Any) -> Any:
-    """An error in a JSON body that is a list, with its place (`[1].contact.tags[0]`).
-
-    Litestar reads the place from msgspec's message with a pattern for `$.path`; an error
-    at `$[1]...` kept only the parameter's name, `data`. The body (read and kept by
-    StrictRequest) is converted again to get msgspec's own message."""
-    if not isinstance(error, dict) or error.get("key") != "data" or error.get("source") != "body":
-        return error
-    body = getattr(request, "cached_json", lambda: None)()
-    parameter = request.route_handler.parsed_fn_signature.parameters.get("data")
-    if body is None or parameter is None:
-        return error
-    try:
-        msgspec.convert(body, parameter.annotation, strict=False, dec_hook=_decoded)
-    except msgspec.ValidationError as again:
-        message, _, place = str(again).partition(" - at `$")
-        if place:
-            return {**error, "message": message, "key": place.rstrip("`").removeprefix(".")}
-    return error
-
-
-def _decoded(kind: Any, value: Any) -> Any:
-    """What Litestar does for a type msgspec does not know: the type's own `_decoder`."""
-    decoder = getattr(kind, "_decoder", None)
-    if decoder is None:
-        raise NotImplementedError(f"cannot read {kind}")
-    return decoder(kind, value)
 
 
 def _named_choices(request: Request[Any, Any, Any], error: Any) -> Any:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import json
 import re
 from pathlib import Path
 from typing import Any, get_args
@@ -17,6 +18,7 @@ from typing import Any, get_args
 import pytest
 
 from scn.interpreter.checker import check_workspace
+from scn.interpreter.runtime.events import EventError, read_event
 from scn.interpreter.workspace import load_workspace
 from scn.server.deps import MAX_ID
 from scn.server.problem_types import PROBLEM_TYPES, Slug
@@ -334,3 +336,34 @@ async def test_the_documents_patterns_mean_the_same_to_every_regex_engine(tmp_pa
         assert (
             await s.client.post("/api/contacts", json={"id": "Ганна", "email": "ганна@приклад.укр"})
         ).status_code == 202
+
+
+LAX = [
+    ("/api/products", [{"id": "p1", "created_at": 2866847}], "[0].created_at"),
+    ("/api/events", {**paid("ann", "o1"), "at": 1700000000}, "at"),
+    ("/api/contacts", {"id": "ann", "subscriptions": {"email": "true"}}, "subscriptions"),
+    ("/api/orders", {"contact": {"id": "ann"}, "order": {"id": "o1", "paid_at": 1700000000.5}}, "order.paid_at"),
+]
+
+
+@pytest.mark.parametrize(("path", "body", "place"), LAX, ids=[p for p, _, _ in LAX])
+async def test_json_bodies_are_read_without_coercions(tmp_path: Path, path: str, body: Any, place: str) -> None:
+    """Litestar converts a body with msgspec's lax rules: a number became a time (seconds since
+    1970), "true" a boolean. The document says a time is a string with its offset, a boolean
+    true or false; the body is read as it says (and as `scn worker` reads an event)."""
+    async with serving(tmp_path, FILES) as s:
+        problem = is_problem(await s.client.post(path, json=body), 400)
+        assert problem["errors"][0]["key"].startswith(place), problem
+        assert await s.count("SELECT count(*) FROM events") == 0
+        assert await s.count("SELECT count(*) FROM products") == 0
+    with pytest.raises(EventError, match="at"):
+        read_event(json.dumps({**paid("ann", "o1"), "at": 1700000000}))
+
+
+async def test_a_report_bound_before_2000_is_refused_not_a_server_error(tmp_path: Path) -> None:
+    """`until=0001-01-01` made the default `since` (30 days before) overflow: a 500."""
+    async with serving(tmp_path, FILES) as s:
+        for query in ({"until": "0001-01-01"}, {"since": "0001-01-01", "until": "0001-01-02"}, {"since": "1999-12-31"}):
+            problem = is_problem(await s.client.get("/api/reports/thanks", params=query), 422)
+            assert "2000-01-01" in problem["detail"], problem
+        assert (await s.client.get("/api/reports/thanks", params={"until": "9999-12-31"})).status_code == 200

@@ -268,8 +268,10 @@ def read_event(text: str | bytes) -> EventInput:
 
 
 def convert_event(document: Any) -> EventInput:
-    """An event from JSON already read (msgspec.ValidationError when it does not fit)."""
-    return msgspec.convert(document, EventInput, strict=False, dec_hook=_amount_hook)
+    """An event from JSON already read (msgspec.ValidationError when it does not fit). Strict:
+    a time is a string with its offset, a boolean true or false (msgspec's lax rules took a
+    number for a time, "true" for a boolean), as the API reads a body."""
+    return msgspec.convert(document, EventInput, strict=True, dec_hook=_amount_hook)
 
 
 def normalise(event: EventInput, now: dt.datetime, door: Door) -> EventIn:
