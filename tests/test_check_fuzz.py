@@ -129,6 +129,8 @@ def deep(draw: st.DrawFn, text: str) -> str:
         "{{" * n + "}}" * n,
         "1 + " * n + "1",
         "- " * n + "1",
+        '"{{ contact' + ".a" * n + ' }}"',
+        '"{{ contact.first_name' + "|upper" * n + ' }}"',
     ]))  # fmt: skip
     at = draw(st.integers(0, len(text)))
     return text[:at] + shape + text[at:]

@@ -127,7 +127,9 @@ def _from_jinja(text: str, html: bool) -> Outline:
         return Outline(_Builder(nodes).node(tree), names)
     except TemplateSyntaxError as error:
         return Outline(None, error=str(error.message), error_line=error.lineno or 1)
-    except RecursionError:
+    except (RecursionError, SyntaxError):
+        # Jinja's own parser recursing too deep, or Python refusing the code Jinja made of it
+        # (a chain of 200 attributes or filters: "too many nested parentheses").
         return Outline(None, error="the template nests too deeply", error_line=1)
 
 
