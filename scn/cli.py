@@ -217,7 +217,7 @@ def _run_check(args: argparse.Namespace) -> int:
         try:
             with open(path, encoding="utf-8") as handle:
                 return handle.read()
-        except (OSError, UnicodeDecodeError):
+        except (OSError, ValueError):  # not UTF-8 (UnicodeDecodeError), NUL in the path
             return None
 
     files = len(workspace.files)

@@ -34,7 +34,7 @@ from scn.interpreter.diagnostics import Diagnostic
 from scn.interpreter.render import render_json, render_sarif, render_text
 from scn.interpreter.span import Span
 from scn.interpreter.suggest import closest_keyword, closest_name
-from scn.interpreter.workspace import workspace_from_texts
+from scn.interpreter.workspace import load_workspace, workspace_from_texts
 
 from .conftest import ROOT
 from .test_docs import ERROR_BLOCKS, PRELUDE_FILE, SCN_BLOCKS, prelude, resources_for
@@ -297,3 +297,15 @@ def test_fmt_says_which_file_is_not_utf8_and_formats_the_others(tmp_path: Path) 
     assert code == 2 and "internal error" not in err.getvalue(), err.getvalue()
     assert "bad.scn" in err.getvalue() and "not UTF-8" in err.getvalue(), err.getvalue()
     assert "would reformat" in out.getvalue() and "good.scn" in out.getvalue(), out.getvalue()
+
+
+def test_a_file_named_with_a_nul_character_is_a_missing_file(tmp_path: Path) -> None:
+    """A template or pool path holding NUL made the file read raise ValueError (not an
+    OSError): an internal error of `scn check` on a folder."""
+    (tmp_path / "t.scn").write_text(
+        'template t email\n  subject "x"\n  html "a\x00b.html"\nend\n\ncoupon P discount 10% from pool "c\x00.csv"\n',
+        encoding="utf-8",
+    )
+    result = check_workspace(load_workspace([str(tmp_path)]))
+    codes = sorted(d.code.code for d in result.diagnostics)
+    assert codes == ["SCN201", "SCN210"], [d.message for d in result.diagnostics]
