@@ -18,7 +18,9 @@ A repair is tried first on a copy of the parser (``InteractiveParser.copy``); wh
 parser can take comes from ``choices()`` and ``accepts()``. Some repairs read the
 parser's stacks (``parser_state``): which block an `end` is missing from, whether the
 token before was a number; and `x is 5` takes back the shift of `is`. After
-MAX_ERRORS_PER_FILE errors, repaired or not, the rest of the file is not read.
+MAX_ERRORS_PER_FILE errors, repaired or not, the rest of the file is not read; nor after
+MAX_REFUSED_TOKENS refused tokens, most of them echoes not reported (`a.a.a.…`): each one
+is tried against the repairs on copies of the parser, which costs about a millisecond.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ from ._messages import (
 from ._parser import keywords, parser
 
 MAX_MISSING_ENDS = 12
+#: Refused tokens after which the rest of a file is not read (see the module's docstring).
+MAX_REFUSED_TOKENS = 500
 #: Errors closer than this many accepted tokens to the previous one are echoes.
 ECHO_DISTANCE = 2
 
@@ -59,6 +63,7 @@ class _Driver:
         self.text = context.text
         self.file = context.file
         self.accepted_since_error = ECHO_DISTANCE
+        self.refused = 0
         self.last_token: Token | None = None
         #: Set when input had to be skipped; repairs (typos, missing `end`) keep it False.
         self.lossy = False
@@ -119,6 +124,9 @@ class _Driver:
     # ------------------------------------------------------------ recoveries
 
     def _bad_token(self, token: Token, expected: set[str]) -> None:
+        self.refused += 1
+        if self.refused > MAX_REFUSED_TOKENS and len(self.context.sink):
+            raise TooManyErrors
         if token.type in _NOT_THE_LANGUAGE:
             _NOT_THE_LANGUAGE[token.type](self, token)
             return

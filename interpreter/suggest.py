@@ -33,6 +33,8 @@ def closest_keyword(word: str, candidates: Iterable[str]) -> str | None:
         if len(candidate) < 3 or len(lowered) < 3:
             continue
         limit = 1 if len(candidate) <= 5 else 2
+        if abs(len(lowered) - len(candidate)) > limit:  # the distance is at least that: skip the table
+            continue
         distance = edit_distance(lowered, candidate)
         if distance <= limit and (best is None or distance < best[0]):
             best = (distance, candidate)
@@ -47,6 +49,8 @@ def closest_name(word: str, candidates: Iterable[str]) -> str | None:
         if candidate.lower() == lowered:
             return candidate
         limit = max(1, min(3, len(candidate) // 3))
+        if abs(len(lowered) - len(candidate)) > limit:  # (a 100,000-letter word took seconds per name)
+            continue
         distance = edit_distance(lowered, candidate.lower())
         if distance <= limit and (best is None or distance < best[0]):
             best = (distance, candidate)

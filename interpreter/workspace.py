@@ -58,7 +58,7 @@ class Workspace(msgspec.Struct):
             else:
                 try:
                     self._cache[path] = Path(path).read_text(encoding="utf-8")
-                except (OSError, UnicodeDecodeError):
+                except (OSError, ValueError):  # not UTF-8 (UnicodeDecodeError), NUL in the path
                     self._cache[path] = None
         return self._cache[path]
 

@@ -206,7 +206,7 @@ def _run_check(args: argparse.Namespace) -> int:
         try:
             with open(path, encoding="utf-8") as handle:
                 return handle.read()
-        except (OSError, UnicodeDecodeError):
+        except (OSError, ValueError):  # not UTF-8 (UnicodeDecodeError), NUL in the path
             return None
 
     files = len(workspace.files)
@@ -245,7 +245,14 @@ def _run_fmt(args: argparse.Namespace) -> int:
     changed = broken = 0
     for path in files:
         shown = os.path.relpath(path)
-        text = path.read_text(encoding="utf-8")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            why = f"not UTF-8 text (byte {error.start})" if isinstance(error, UnicodeDecodeError) else error.strerror
+            print(f"scn fmt: {shown}: {why}; it was not formatted", file=sys.stderr)
+            status = EXIT_ERROR
+            broken += 1
+            continue
         result = parse(text, shown)
         try:
             formatted = format_source(result)
@@ -266,7 +273,7 @@ def _run_fmt(args: argparse.Namespace) -> int:
                 print(f"reformatted {shown}")
     unchanged = len(files) - changed - broken
     verb = "would be reformatted" if args.check else "reformatted"
-    not_formatted = f", {broken} not formatted (syntax errors)" if broken else ""
+    not_formatted = f", {broken} not formatted (syntax errors, or not readable)" if broken else ""
     print(f"{changed} file{'s' * (changed != 1)} {verb}, {unchanged} unchanged{not_formatted}.")
     return status
 

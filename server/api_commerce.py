@@ -7,21 +7,23 @@ from typing import Any
 import msgspec
 from litestar import Request, Router, get, post
 from litestar.di import NamedDependency, Provide
+from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.params import FromPath, JSONBody
 
 from ..interpreter.checker import pool_codes
 from ..interpreter.runtime import EventInput, wire
-from ..interpreter.runtime.events import ContactIn, Key, Name, OrderIn
+from ..interpreter.runtime.events import AmountText, ContactIn, Currency, Key, Name, OrderIn
 from ..interpreter.values import Money
 from ..interpreter.views import moment
 from ..stdlib.catalog import ISO_CURRENCIES
 from ..stdlib.coupons import CodeCheck, check_code
 from ..stdlib.loyalty import Discount, GroupStats, checkout_discount, group_statistics
+from .bodies import body_operation
 from .core import Core
-from .deps import After, AfterName, Limit, get_core, instant, not_found, require_api_key
+from .deps import KEYED, After, AfterName, Limit, get_core, instant, not_found, require_api_key
 from .intake import accept, admit
 from .models import IssuedCode, IssuedCodePage, LedgerEntry, Strict
-from .problems import Problem
+from .problems import Problem, problems
 
 
 class Members(msgspec.Struct, kw_only=True):
@@ -38,8 +40,8 @@ class CodeQuery(Strict):
     code: str
     contact: str
     #: The order's total before the coupon, e.g. "850.00" (with `currency`), to get the price after.
-    total: str | None = None
-    currency: str | None = None
+    total: AmountText | None = None
+    currency: Currency | None = None
     offer: str | None = None
 
 
@@ -113,6 +115,12 @@ class Loyalty(msgspec.Struct, kw_only=True):
     ledger: list[LedgerEntry]
 
 
+#: A pool's codes: CSV with a `code` column, or one code per line.
+CSV_BODY = body_operation(
+    "CSV: a header with a `code` column, or one code per line", {"text/csv": Schema(type=OpenAPIType.STRING)}
+)
+
+
 def _bundle(core: Core) -> Any:
     if core.engine.current is None:
         raise Problem(409, "conflict", "no workspace is deployed yet: upload one first")
@@ -129,14 +137,14 @@ async def _members(core: Core, kind: str, name: str, after: str, limit: int) -> 
                    next=page[limit - 1] if len(page) > limit else None)  # fmt: skip
 
 
-@get("/lists")
+@get("/lists", responses=problems(401, 409))
 async def lists(core: NamedDependency[Core]) -> dict[str, int]:
     """Every declared list with how many contacts are in it."""
     counts = await core.store.member_counts("list")
     return {name: counts.get(name, 0) for name in _bundle(core).lists}
 
 
-@get("/lists/{name:str}")
+@get("/lists/{name:str}", responses=problems(400, 401, 404, 409))
 async def list_members(
     core: NamedDependency[Core], name: FromPath[str], after: AfterName = "", limit: Limit = 100
 ) -> Members:
@@ -144,13 +152,13 @@ async def list_members(
     return await _members(core, "list", name, after, limit)
 
 
-@get("/segments")
+@get("/segments", responses=problems(401, 409))
 async def segments(core: NamedDependency[Core]) -> dict[str, int]:
     counts = await core.store.member_counts("segment")
     return {name: counts.get(name, 0) for name in _bundle(core).segments}
 
 
-@get("/segments/{name:str}")
+@get("/segments/{name:str}", responses=problems(400, 401, 404, 409))
 async def segment_members(
     core: NamedDependency[Core], name: FromPath[str], after: AfterName = "", limit: Limit = 100
 ) -> Members:
@@ -158,7 +166,10 @@ async def segment_members(
     return await _members(core, "segment", name, after, limit)
 
 
-@post("/coupons/{name:str}/pool", status_code=201)
+@post(
+    "/coupons/{name:str}/pool", status_code=201, operation_class=CSV_BODY,
+    responses=problems(400, 401, 404, 409, 413, 422),
+)  # fmt: skip
 async def import_pool(core: NamedDependency[Core], name: FromPath[str], request: Request[Any, Any, Any]) -> PoolImport:
     """Add codes to a pool coupon from a CSV body (a `code` column, or the first column)."""
     coupon = _bundle(core).coupons.get(name)
@@ -170,13 +181,15 @@ async def import_pool(core: NamedDependency[Core], name: FromPath[str], request:
         codes = pool_codes((await request.body()).decode("utf-8"))
     except UnicodeDecodeError as error:
         raise Problem(400, "invalid-request", f"the CSV is not UTF-8 text (byte {error.start})") from error
+    except ValueError as error:
+        raise Problem(422, "invalid-request", f"the CSV {error}") from None
     if not codes:
-        raise Problem(400, "invalid-request", "the CSV holds no codes")
+        raise Problem(422, "invalid-request", "the CSV holds no codes")
     imported = await core.store.import_pool(name, codes)
     return PoolImport(coupon=name, imported=imported, free=await core.store.free_pool_codes(name))
 
 
-@get("/contacts/{contact_id:str}/coupons")
+@get("/contacts/{contact_id:str}/coupons", responses=problems(400, 401))
 async def contact_coupons(
     core: NamedDependency[Core], contact_id: FromPath[str], after: After = 0, limit: Limit = 50
 ) -> IssuedCodePage:
@@ -194,7 +207,7 @@ def issued_code(row: dict[str, Any]) -> IssuedCode:
     )  # fmt: skip
 
 
-@post("/coupons/check", status_code=200)
+@post("/coupons/check", status_code=200, responses=problems(400, 401, 409, 413, 415, 422))
 async def check(core: NamedDependency[Core], data: JSONBody[CodeQuery]) -> CodeAnswer:
     """Whether a code can be used by a contact now (and the price after it), without using it
     up. The use is recorded when the `order.paid` event carrying the code arrives."""
@@ -205,7 +218,7 @@ async def check(core: NamedDependency[Core], data: JSONBody[CodeQuery]) -> CodeA
         except wire.WireError as error:
             raise Problem(400, "invalid-request", f"total: {error}") from error
         if data.currency is not None and data.currency not in ISO_CURRENCIES:
-            raise Problem(400, "invalid-request", f"currency: {data.currency!r} is not an ISO 4217 currency")
+            raise Problem(422, "invalid-request", f"currency: {data.currency!r} is not an ISO 4217 currency")
         total = Money(given, data.currency or _bundle(core).currency or "XXX")
     found: CodeCheck = await check_code(
         core.store, _bundle(core), data.code, data.contact, now_ms=core.now_ms(), total=total, offer=data.offer
@@ -225,7 +238,7 @@ class Redemption(Strict):
     key: Key | None = None
 
 
-@post("/coupons/redeem", status_code=202)
+@post("/coupons/redeem", status_code=202, responses=problems(400, 401, 409, 413, 415, 422))
 async def redeem(core: NamedDependency[Core], data: JSONBody[Redemption]) -> CodeAnswer:
     """Check the code for this contact and order (409 with the reason when it cannot be
     used), then accept the `order.paid` event carrying it; its processing records the use."""
@@ -245,7 +258,7 @@ async def redeem(core: NamedDependency[Core], data: JSONBody[Redemption]) -> Cod
     )  # fmt: skip
 
 
-@get("/loyalty/groups")
+@get("/loyalty/groups", responses=problems(400, 401))
 async def groups(core: NamedDependency[Core], after: After = 0, limit: Limit = 50) -> GroupPage:
     """Per group (declared ones first): contacts, paid orders, and revenue and average
     order value per currency. `after` counts the groups of the pages before."""
@@ -262,7 +275,7 @@ async def groups(core: NamedDependency[Core], after: After = 0, limit: Limit = 5
     return GroupPage(items=items, next=after + limit if after + limit < len(stats) else None)
 
 
-@get("/contacts/{contact_id:str}/loyalty")
+@get("/contacts/{contact_id:str}/loyalty", responses=problems(400, 401, 404, 409))
 async def loyalty(core: NamedDependency[Core], contact_id: FromPath[str]) -> Loyalty:
     """Bonus balance and ledger, and the checkout discount of the contact's group."""
     return await contact_loyalty(core, contact_id)
@@ -303,6 +316,7 @@ router = Router(
         loyalty,
     ],
     guards=[require_api_key],
+    security=KEYED,
     dependencies={"core": Provide(get_core, sync_to_thread=False)},
     tags=["commerce"],
 )

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Router, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.openapi.spec import OpenAPIFormat, Schema
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter
+from msgspec import Meta
 
 from ..interpreter.program import Jump, Program
 from ..interpreter.runtime import EventInput
-from ..interpreter.runtime.events import ContactIn, EventError
+from ..interpreter.runtime.events import EARLIEST, ContactIn, EventError
 from ..interpreter.store import LIVE, OutboxRow, RunRow
 from ..interpreter.views import channel_flags, moment
 from .core import Core
-from .deps import After, Id, Limit, get_core, instant, not_found, require_api_key
+from .deps import KEYED, After, Id, Limit, get_core, instant, not_found, require_api_key
 from .intake import accept, admit
 from .models import (
     Accepted,
@@ -38,21 +40,23 @@ from .models import (
     StepEntry,
     StepPage,
 )
-from .problems import Problem
+from .problems import Problem, problems
 from .reports import Report, default_since, scenario_report
 
 UTC = dt.UTC
 #: Most events one request may carry (bigger batches: several requests).
 MAX_BATCH = 10_000
+#: Events in one request: an empty list is refused (400), more than `MAX_BATCH` too (413).
+Batch = Annotated[list[EventInput], Meta(min_length=1)]
 
 
-@post("/events", status_code=202)
-async def post_events(data: JSONBody[EventInput | list[EventInput]], core: NamedDependency[Core]) -> EventsAccepted:
+@post("/events", status_code=202, responses=problems(400, 401, 409, 413, 415, 422))
+async def post_events(data: JSONBody[EventInput | Batch], core: NamedDependency[Core]) -> EventsAccepted:
     """Accept one event or a batch. The answer comes once they are committed to disk;
     a key sent before is accepted again as a duplicate and recorded once."""
     events = data if isinstance(data, list) else [data]
-    if not events:
-        raise Problem(400, "invalid-request", "the batch is empty")
+    if not events:  # (Litestar does not apply a union arm's Meta: it documents it)
+        raise Problem(400, "invalid-request", "the batch is empty: send one event or a list of at least 1")
     if len(events) > MAX_BATCH:
         raise Problem(413, "too-large", f"{len(events)} events in one request; send at most {MAX_BATCH}")
     rows = []
@@ -79,7 +83,7 @@ async def post_events(data: JSONBody[EventInput | list[EventInput]], core: Named
     )
 
 
-@post("/contacts", status_code=202)
+@post("/contacts", status_code=202, responses=problems(400, 401, 409, 413, 415, 422))
 async def upsert_contact(data: JSONBody[ContactIn], core: NamedDependency[Core]) -> Accepted:
     """Create or update a contact (a `contact.updated` event, so it is ordered with the rest)."""
     event = admit(core, EventInput(type="contact.updated", contact=data), "the contact")
@@ -87,7 +91,7 @@ async def upsert_contact(data: JSONBody[ContactIn], core: NamedDependency[Core])
     return Accepted(key=event.key, id=event_id, duplicate=duplicate)
 
 
-@get("/contacts/{contact_id:str}")
+@get("/contacts/{contact_id:str}", responses=problems(400, 401, 404))
 async def contact(core: NamedDependency[Core], contact_id: FromPath[str]) -> Contact:
     return await contact_view(core, contact_id)
 
@@ -119,7 +123,7 @@ def run_view(row: RunRow) -> Run:
     )  # fmt: skip
 
 
-@get("/runs")
+@get("/runs", responses=problems(400, 401))
 async def runs(
     core: NamedDependency[Core], scenario: FromQuery[str | None] = None, contact: FromQuery[str | None] = None,
     status: FromQuery[RunStatus | None] = None, step: FromQuery[str | None] = None, after: After = 0,
@@ -162,13 +166,13 @@ def _variables(stored: dict[str, Any]) -> RunVariables:
     )  # fmt: skip
 
 
-@get("/runs/{run_id:int}")
+@get("/runs/{run_id:int}", responses=problems(400, 401, 404))
 async def run(core: NamedDependency[Core], run_id: Id) -> RunDetail:
     """One run: where it is, until when it sleeps, its variables, and every decision with its reason."""
     return await run_detail(core, run_id)
 
 
-@post("/runs/{run_id:int}/cancel", status_code=200)
+@post("/runs/{run_id:int}/cancel", status_code=200, responses=problems(400, 401, 404, 409))
 async def cancel(core: NamedDependency[Core], run_id: Id) -> RunDetail:
     return await cancel_run(core, run_id, "cancelled over the API")
 
@@ -194,7 +198,7 @@ def _program_steps(program: Program) -> list[StepCount]:
     return steps
 
 
-@get("/scenarios/{name:str}/steps")
+@get("/scenarios/{name:str}/steps", responses=problems(400, 401, 404, 422))
 async def steps(
     core: NamedDependency[Core], name: FromPath[str], after: FromQuery[str | None] = None, limit: Limit = 100
 ) -> StepPage:
@@ -205,7 +209,7 @@ async def steps(
     if after is not None:
         found = [i for i, c in enumerate(counts) if c.step == after]
         if not found:
-            raise Problem(400, "invalid-request", f"after: scenario {name} has no step {after!r}; pass a page's `next`")
+            raise Problem(422, "invalid-request", f"after: scenario {name} has no step {after!r}; pass a page's `next`")
         start = found[0] + 1
     page = counts[start : start + limit]
     return StepPage(items=page, next=page[-1].step if start + limit < len(counts) else None)
@@ -243,7 +247,7 @@ def message_view(row: OutboxRow) -> Message:
     )  # fmt: skip
 
 
-@get("/messages")
+@get("/messages", responses=problems(400, 401))
 async def messages(
     core: NamedDependency[Core], contact: FromQuery[str | None] = None, status: FromQuery[MessageStatus | None] = None,
     channel: FromQuery[ChannelName | None] = None, scenario: FromQuery[str | None] = None, after: After = 0,
@@ -257,7 +261,7 @@ async def messages(
     return MessagePage(items=[message_view(r) for r in page], next=page[-1].id if len(rows) > limit else None)
 
 
-@get("/messages/{message_id:int}")
+@get("/messages/{message_id:int}", responses=problems(400, 401, 404))
 async def message(core: NamedDependency[Core], message_id: Id) -> dict[str, Any]:
     row = await outbox_message(core, message_id)
     body = json.loads(row.message or "{}")
@@ -272,23 +276,34 @@ async def outbox_message(core: Core, message_id: int) -> OutboxRow:
     return rows[0]
 
 
-def _day(text: str | None, default: dt.datetime) -> dt.datetime:
+#: A report's bound: a date, or a time with its offset (without one, UTC).
+Moment = Annotated[str | None, Parameter(
+    description="a date (2025-03-01) or a time (2025-03-01T10:00:00Z); UTC unless it has an offset",
+    schema_extra={"any_of": [Schema(format=OpenAPIFormat.DATE), Schema(format=OpenAPIFormat.DATE_TIME)]},
+)]  # fmt: skip
+
+
+def _day(name: str, text: str | None, default: dt.datetime) -> dt.datetime:
     if text is None:
         return default
     try:
-        given = dt.datetime.fromisoformat(text)
+        given = dt.datetime.fromisoformat(text.upper())  # RFC 3339 allows `t` and `z`
     except ValueError as error:
         raise Problem(
-            400, "invalid-request", f"{text!r} is not a date: write 2025-03-01 or 2025-03-01T10:00Z"
+            400, "invalid-request", f"{name}: {text!r} is not a date: write 2025-03-01 or 2025-03-01T10:00Z"
         ) from error
-    return given if given.tzinfo is not None else given.replace(tzinfo=UTC)
+    given = given if given.tzinfo is not None else given.replace(tzinfo=UTC)
+    if given < EARLIEST:  # (and `until=0001-01-01` made the default `since` overflow)
+        raise Problem(
+            422, "invalid-request", f"{name}: {text} is before {EARLIEST:%Y-%m-%d}, when no event can have happened"
+        )
+    return given
 
 
-@get("/reports/{name:str}")
+@get("/reports/{name:str}", responses=problems(400, 401, 404, 422))
 async def report(
-    core: NamedDependency[Core], name: FromPath[str], since: FromQuery[str | None] = None,
-    until: FromQuery[str | None] = None,
-) -> Report:  # fmt: skip
+    core: NamedDependency[Core], name: FromPath[str], since: Moment = None, until: Moment = None
+) -> Report:
     """Sent, delivered, bounced, opened, clicked, ordered, revenue, unsubscribed, CTR and
     conversion per step and variant, for messages sent in [since, until) (default: the
     last 30 days, and under `scn serve --demo` all the demo's time; dates in UTC unless
@@ -301,11 +316,11 @@ async def report(
 
 def report_period(core: Core, since: str | None, until: str | None) -> tuple[dt.datetime, dt.datetime]:
     """The period [since, until) of a report as given (ISO dates, UTC unless they carry an
-    offset), by default until now and from `default_since`; a 400 Problem when it is none."""
-    end = _day(until, core.clock.now())
-    start = _day(since, default_since(core.clock, end))
+    offset), by default until now and from `default_since`; a 400 or 422 Problem when it is none."""
+    end = _day("until", until, core.clock.now())
+    start = _day("since", since, default_since(core.clock, end))
     if start >= end:
-        raise Problem(400, "invalid-request", f"since ({start:%Y-%m-%d %H:%M}) must come before until")
+        raise Problem(422, "invalid-request", f"since ({start:%Y-%m-%d %H:%M}) must come before until")
     return start, end
 
 
@@ -313,6 +328,7 @@ router = Router(
     "/api",
     route_handlers=[post_events, upsert_contact, contact, runs, run, cancel, steps, messages, message, report],
     guards=[require_api_key],
+    security=KEYED,
     dependencies={"core": Provide(get_core, sync_to_thread=False)},
     tags=["data"],
 )

@@ -14,22 +14,23 @@ import html
 import json
 from typing import Any
 
-import msgspec
 from litestar import MediaType, Request, Response, Router, get, post
 from litestar.di import NamedDependency, Provide
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath
 from litestar.response import Redirect
 
 from ..interpreter.runtime import EventInput
-from ..interpreter.runtime.events import ContactIn
+from ..interpreter.runtime.events import ContactIn, convert_event
 from ..interpreter.store import OutboxRow
 from ..interpreter.views import CHANNELS, channel_flags
 from ..stdlib.failures import FAILURE_CLASSES
 from ..stdlib.subscriptions import read_link, unsubscribe_event
 from ..stdlib.tracking import read_token
 from .core import Core
-from .deps import get_core, require_key_for_metrics
-from .problems import Problem
+from .deps import KEYED, get_core, require_key_for_metrics
+from .pages import page
+from .problems import Problem, problems
 
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 NO_STORE = {"Cache-Control": "no-store, private"}
@@ -59,7 +60,7 @@ async def _record(core: Core, message: OutboxRow, event_type: str, key: str, **d
     await core.engine.accept([core.engine.event_in(event)])
 
 
-@get("/o/{token:str}", media_type="image/gif", include_in_schema=True)
+@get("/o/{token:str}", media_type="image/gif", responses=problems(400, 404))
 async def open_pixel(core: NamedDependency[Core], token: FromPath[str]) -> Response[bytes]:
     """The invisible image in an email: counts the first open of each message."""
     message, _ = await _tracked(core, "o", token)
@@ -67,7 +68,7 @@ async def open_pixel(core: NamedDependency[Core], token: FromPath[str]) -> Respo
     return Response(PIXEL, media_type="image/gif", headers=NO_STORE)
 
 
-@get("/c/{token:str}", status_code=302)
+@get("/c/{token:str}", status_code=302, responses=problems(400, 404))
 async def click(core: NamedDependency[Core], token: FromPath[str]) -> Redirect:
     """A tracked link: counts the click, then redirects to the URL the message was sent with."""
     message, index = await _tracked(core, "c", token)
@@ -79,29 +80,24 @@ async def click(core: NamedDependency[Core], token: FromPath[str]) -> Redirect:
     return Redirect(path=url, status_code=302, headers=NO_STORE)
 
 
-def _page(title: str, body: str) -> str:
-    return (
-        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
-        '<meta name="viewport" content="width=device-width, initial-scale=1"></head>'
-        f'<body style="font-family: sans-serif; max-width: 32rem; margin: 3rem auto">{body}</body></html>'
-    )
-
-
-@get("/unsubscribe/{channel:str}/{contact:str}/{token:str}", media_type=MediaType.HTML)
+@get("/unsubscribe/{channel:str}/{contact:str}/{token:str}", media_type=MediaType.HTML, responses=problems(400, 404))
 async def unsubscribe_page(
     core: NamedDependency[Core], channel: FromPath[str], contact: FromPath[str], token: FromPath[str]
 ) -> str:
     """Asks to confirm; changes nothing (mail scanners follow links with GET)."""
     if read_link(core.settings, "unsubscribe", channel, contact, token) is None:
         raise Problem(404, "not-found", "this unsubscribe link is not valid")
-    return _page(
+    return page(
         "Unsubscribe",
         f"<h1>Unsubscribe</h1><p>Stop receiving {html.escape(channel)} messages from us?</p>"
         '<form method="post"><button type="submit">Unsubscribe</button></form>',
     )
 
 
-@post("/unsubscribe/{channel:str}/{contact:str}/{token:str}", status_code=200, media_type=MediaType.HTML)
+@post(
+    "/unsubscribe/{channel:str}/{contact:str}/{token:str}", status_code=200, media_type=MediaType.HTML,
+    responses=problems(400, 404, 413),
+)  # fmt: skip
 async def unsubscribe(
     core: NamedDependency[Core],
     request: Request[Any, Any, Any],
@@ -115,12 +111,12 @@ async def unsubscribe(
         raise Problem(404, "not-found", "this unsubscribe link is not valid")
     await request.body()  # "List-Unsubscribe=One-Click", or the form: nothing in it matters
     document = unsubscribe_event(contact_id, channel, at=core.clock.now().isoformat())
-    event = msgspec.convert(document, EventInput, strict=False)
+    event = convert_event(document)
     await core.engine.accept([core.engine.event_in(event)])
-    return _page("Unsubscribed", f"<h1>Unsubscribed</h1><p>You will get no more {html.escape(channel)} messages.</p>")
+    return page("Unsubscribed", f"<h1>Unsubscribed</h1><p>You will get no more {html.escape(channel)} messages.</p>")
 
 
-@get("/preferences/{channel:str}/{contact:str}/{token:str}", media_type=MediaType.HTML)
+@get("/preferences/{channel:str}/{contact:str}/{token:str}", media_type=MediaType.HTML, responses=problems(400, 404))
 async def preferences_page(
     core: NamedDependency[Core], channel: FromPath[str], contact: FromPath[str], token: FromPath[str]
 ) -> str:
@@ -136,13 +132,16 @@ async def preferences_page(
         for c in CHANNELS
         if reachable[c] or subscribed[c]
     )
-    return _page(
+    return page(
         "Your subscriptions",
         f'<h1>Your subscriptions</h1><form method="post">{boxes}<button type="submit">Save</button></form>',
     )
 
 
-@post("/preferences/{channel:str}/{contact:str}/{token:str}", status_code=200, media_type=MediaType.HTML)
+@post(
+    "/preferences/{channel:str}/{contact:str}/{token:str}", status_code=200, media_type=MediaType.HTML,
+    responses=problems(400, 404, 413),
+)  # fmt: skip
 async def preferences(
     core: NamedDependency[Core], request: Request[Any, Any, Any], channel: FromPath[str], contact: FromPath[str],
     token: FromPath[str],
@@ -161,10 +160,10 @@ async def preferences(
     )
     await core.engine.accept([core.engine.event_in(event)])
     chosen = ", ".join(c for c, on in wanted.items() if on) or "nothing"
-    return _page("Saved", f"<h1>Saved</h1><p>You are subscribed to: {html.escape(chosen)}.</p>")
+    return page("Saved", f"<h1>Saved</h1><p>You are subscribed to: {html.escape(chosen)}.</p>")
 
 
-@get("/healthz")
+@get("/healthz", responses={503: ResponseSpec(dict[str, Any], description="a loop has stopped: `status` is failing")})
 async def healthz(core: NamedDependency[Core]) -> Response[dict[str, Any]]:
     """200 while the engine (and the sender) loops run; 503 when one has stopped, or when
     the engine has been busy for 30 s without handling an event or a run."""
@@ -181,7 +180,10 @@ async def healthz(core: NamedDependency[Core]) -> Response[dict[str, Any]]:
     return Response(body, status_code=200 if ok else 503)
 
 
-@get("/metrics", media_type="text/plain; version=0.0.4", guards=[require_key_for_metrics])
+@get(
+    "/metrics", media_type="text/plain; version=0.0.4", guards=[require_key_for_metrics], responses=problems(401),
+    security=[{}, *KEYED],  # open unless the server protects it
+)  # fmt: skip
 async def metrics(core: NamedDependency[Core]) -> str:
     """Prometheus text format (open, unless the server was started with `--protect-metrics`:
     then it needs the API key, as a bearer token or the password of basic auth)."""

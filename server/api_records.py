@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
 from litestar import Request, Router, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, JSONBody, PathParameter
+from litestar.openapi.spec import OpenAPIType, Schema
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from ..interpreter.clock import ms_of
 from ..interpreter.runtime import EventInput
@@ -20,11 +21,12 @@ from ..interpreter.runtime.events import ContactIn, EventError, Key, OrderIn, Pr
 from ..interpreter.runtime.facts import TypedContactView, contact_zone
 from ..interpreter.store import Changes, OutboxRow
 from ..stdlib import messages
+from .bodies import body_operation
 from .core import Core
-from .deps import get_core, not_found, require_api_key
+from .deps import KEYED, Id, get_core, not_found, require_api_key
 from .intake import accept, admit
 from .models import Accepted, Strict
-from .problems import Problem
+from .problems import Problem, problems
 
 #: Order statuses that have an event of their own; any other is `order.status_changed`.
 STATUS_EVENTS = {"created": "order.created", "unpaid": "order.unpaid", "paid": "order.paid",
@@ -42,7 +44,7 @@ class OrderUpsert(Strict):
     key: Key | None = None
 
 
-@post("/orders", status_code=202)
+@post("/orders", status_code=202, responses=problems(400, 401, 409, 413, 415, 422))
 async def upsert_order(core: NamedDependency[Core], data: JSONBody[OrderUpsert]) -> Accepted:
     status = data.order.status or "created"
     kind = STATUS_EVENTS.get(status, "order.status_changed")
@@ -53,7 +55,7 @@ async def upsert_order(core: NamedDependency[Core], data: JSONBody[OrderUpsert])
     return Accepted(key=row.key, id=event_id, duplicate=duplicate)
 
 
-@post("/products", status_code=200)
+@post("/products", status_code=200, responses=problems(400, 401, 413, 415, 422))
 async def upsert_products(core: NamedDependency[Core], data: JSONBody[list[ProductIn]]) -> dict[str, int]:
     """Add or update catalogue products (used by recommendations)."""
     errors = [e for index, p in enumerate(data) for e in product_errors(p, f"[{index}]")]
@@ -119,7 +121,15 @@ async def _run_import(core: Core, job: ImportJob, rows: list[tuple[int, dict[str
     job.status = "done"
 
 
-@post("/contacts/import", status_code=202)
+#: A contact import's body.
+CONTACTS_CSV = body_operation(
+    "CSV with a header: id, email, phone, first_name, last_name, language, timezone, country, group, "
+    "subscribed.<channel>; any other column is an attribute",
+    {"text/csv": Schema(type=OpenAPIType.STRING)},
+)
+
+
+@post("/contacts/import", status_code=202, operation_class=CONTACTS_CSV, responses=problems(400, 401, 413, 422))
 async def import_contacts(core: NamedDependency[Core], request: Request[Any, Any, Any]) -> ImportJob:
     """Import contacts from CSV (header: id, email, phone, first_name, last_name, language,
     timezone, country, group, `subscribed.<channel>`, anything else an attribute). Answers
@@ -128,10 +138,13 @@ async def import_contacts(core: NamedDependency[Core], request: Request[Any, Any
         text = (await request.body()).decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise Problem(400, "invalid-request", f"the CSV is not UTF-8 text (byte {error.start})") from error
-    reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames or "id" not in reader.fieldnames:
-        raise Problem(400, "invalid-request", "the CSV needs a header row with an `id` column")
-    rows = [(number + 2, row) for number, row in enumerate(reader)]
+    reader = csv.DictReader(io.StringIO(text, newline=""))  # a lone CR ends a line, as in any CSV
+    try:
+        if not reader.fieldnames or "id" not in reader.fieldnames:
+            raise Problem(422, "invalid-request", "the CSV needs a header row with an `id` column")
+        rows = [(number + 2, row) for number, row in enumerate(reader)]
+    except csv.Error as error:  # a field longer than the reader's limit
+        raise Problem(422, "invalid-request", f"the CSV is not readable CSV: {error}") from None
     job = ImportJob(id=len(core.imports) + 1, status="running", total=len(rows))
     missing = [line for line, row in rows if not (row.get("id") or "").strip()]
     job.errors += [{"line": line, "error": "no id"} for line in missing]
@@ -143,10 +156,8 @@ async def import_contacts(core: NamedDependency[Core], request: Request[Any, Any
     return job
 
 
-@get("/contacts/import/{job_id:int}")
-async def import_progress(
-    core: NamedDependency[Core], job_id: Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
-) -> ImportJob:
+@get("/contacts/import/{job_id:int}", responses=problems(400, 401, 404))
+async def import_progress(core: NamedDependency[Core], job_id: Id) -> ImportJob:
     """How far an import is: accepted, duplicates (lines imported before), errors by line."""
     job: ImportJob | None = core.imports.get(job_id)
     if job is None:
@@ -202,7 +213,7 @@ async def render_preview(
     return Preview(template=name, channel=template.channel, lang=variant.lang, parts=parts)
 
 
-@get("/templates/{name:str}/preview")
+@get("/templates/{name:str}/preview", responses=problems(400, 401, 404, 422))
 async def preview(core: NamedDependency[Core], name: FromPath[str], contact: FromQuery[str]) -> Preview:
     """A template rendered for a contact, in their language."""
     return await render_preview(core, name, contact)
@@ -221,7 +232,7 @@ class TestSent(msgspec.Struct, kw_only=True):
     preview: Preview
 
 
-@post("/messages/test", status_code=200)
+@post("/messages/test", status_code=200, responses=problems(400, 401, 404, 409, 413, 415, 422))
 async def test_send(core: NamedDependency[Core], data: JSONBody[TestSend]) -> TestSent:
     """Render a template for a contact and send it to another address now (not through
     the outbox: nothing is recorded against the contact)."""
@@ -256,6 +267,7 @@ router = Router(
     "/api",
     route_handlers=[upsert_order, upsert_products, import_contacts, import_progress, preview, test_send],
     guards=[require_api_key],
+    security=KEYED,
     dependencies={"core": Provide(get_core, sync_to_thread=False)},
     tags=["records"],
 )

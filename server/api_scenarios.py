@@ -8,12 +8,14 @@ import msgspec
 from litestar import Request, Router, delete, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath
+from litestar.openapi.spec import OpenAPIFormat, OpenAPIType, Schema
+from litestar.params import FromPath, FromQuery
 
 from ..interpreter.render import as_json_records
 from ..interpreter.workspace import CheckTimeout
+from .bodies import body_operation
 from .core import CheckFailed, Core, WorkspaceError, WorkspaceTooLarge, normalise_path
-from .deps import After, AfterName, Limit, get_core, instant, not_found, require_api_key
+from .deps import KEYED, After, AfterName, Limit, get_core, instant, not_found, require_api_key
 from .models import (
     DeployResult,
     FilesUpload,
@@ -23,7 +25,7 @@ from .models import (
     ScenarioVersion,
     VersionPage,
 )
-from .problems import Problem
+from .problems import Problem, problems
 
 
 def check_failed(error: CheckFailed) -> Problem:
@@ -38,8 +40,9 @@ def check_failed(error: CheckFailed) -> Problem:
     )  # fmt: skip
 
 
-async def uploaded_files(request: Request[Any, Any, Any]) -> dict[str, str]:
-    """The files of an upload request, by safe relative path (400 / 415 Problems otherwise)."""
+async def uploaded_files(request: Request[Any, Any, Any], path: str | None = None) -> dict[str, str]:
+    """The files of an upload request, by safe relative path (400 / 415 Problems otherwise);
+    ``path`` names the file of a text/plain body."""
     kind = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
     if kind == "application/json":
         try:
@@ -48,7 +51,6 @@ async def uploaded_files(request: Request[Any, Any, Any]) -> dict[str, str]:
             raise Problem(400, "invalid-request", f"the body is not a files upload: {error}") from error
         files = upload.files
     elif kind == "text/plain":
-        path = request.query_params.get("path")
         if not path:
             raise Problem(400, "invalid-request", "a text/plain upload needs ?path=name.scn")
         files = {path: await _text(await request.body(), path)}
@@ -81,14 +83,32 @@ async def _text(data: bytes, path: str) -> str:
         raise Problem(400, "invalid-request", f"{path}: not UTF-8 text (byte {error.start})") from error
 
 
-@post("/", status_code=201)
-async def upload(request: Request[Any, Any, Any], core: NamedDependency[Core]) -> DeployResult:
+#: An upload's body, in each form it may take.
+UPLOAD = body_operation(
+    "Workspace files: `.scn` scenarios with the templates and code pools they name.",
+    {
+        "application/json": Schema(
+            type=OpenAPIType.OBJECT, required=["files"], additional_properties=False,
+            properties={"files": Schema(type=OpenAPIType.OBJECT, additional_properties=Schema(type=OpenAPIType.STRING),
+                                        min_properties=1, description="file text by relative path")},
+        ),
+        "text/plain": Schema(type=OpenAPIType.STRING, description="one file, named by `?path=`"),
+        "multipart/form-data": Schema(type=OpenAPIType.OBJECT, additional_properties=Schema(
+            type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY), description="one file per part"),
+    },
+)  # fmt: skip
+
+
+@post("/", status_code=201, operation_class=UPLOAD, responses=problems(400, 401, 413, 415, 422))
+async def upload(
+    request: Request[Any, Any, Any], core: NamedDependency[Core], path: FromQuery[str | None] = None
+) -> DeployResult:
     """Upload .scn files with their templates and pools; the whole workspace is checked first.
 
     Bodies: `application/json` `{"files": {"path": "text"}}`, `text/plain` with `?path=`,
     or `multipart/form-data` with one file per part. A workspace with errors answers 422
     with the same diagnostics as `scn check --format json` and changes nothing."""
-    files = await uploaded_files(request)
+    files = await uploaded_files(request, path)
     if not any(p.endswith(".scn") for p in files) and not any(p.endswith(".scn") for p in core.files):
         raise Problem(400, "invalid-request", "the upload holds no .scn file and the workspace has none")
     try:
@@ -122,7 +142,7 @@ async def scenario_summaries(core: Core) -> list[ScenarioSummary]:
     return summaries
 
 
-@get("/")
+@get("/", responses=problems(400, 401))
 async def list_scenarios(core: NamedDependency[Core], after: AfterName = "", limit: Limit = 50) -> ScenarioPage:
     """Every scenario by name: its state, version, file and runs by status."""
     later = [s for s in await scenario_summaries(core) if s.name > after]
@@ -137,7 +157,7 @@ async def scenario_summary(core: Core, name: str) -> ScenarioSummary:
     return found
 
 
-@get("/{name:str}")
+@get("/{name:str}", responses=problems(400, 401, 404))
 async def scenario(core: NamedDependency[Core], name: FromPath[str]) -> ScenarioDetail:
     summary = await scenario_summary(core, name)
     versions = await scenario_versions(core, name)
@@ -145,7 +165,7 @@ async def scenario(core: NamedDependency[Core], name: FromPath[str]) -> Scenario
     return ScenarioDetail(**msgspec.structs.asdict(summary), source=source, versions=versions)
 
 
-@get("/{name:str}/versions")
+@get("/{name:str}/versions", responses=problems(400, 401, 404))
 async def versions(
     core: NamedDependency[Core], name: FromPath[str], after: After = 0, limit: Limit = 50
 ) -> VersionPage:
@@ -172,24 +192,24 @@ async def set_state(core: Core, name: str, state: str) -> ScenarioSummary:
     return await scenario_summary(core, name)
 
 
-@post("/{name:str}/pause", status_code=200)
+@post("/{name:str}/pause", status_code=200, responses=problems(400, 401, 404, 409))
 async def pause(core: NamedDependency[Core], name: FromPath[str]) -> ScenarioSummary:
     """Hold every run where it is; nothing new starts until it is resumed."""
     return await set_state(core, name, "paused")
 
 
-@post("/{name:str}/resume", status_code=200)
+@post("/{name:str}/resume", status_code=200, responses=problems(400, 401, 404))
 async def resume(core: NamedDependency[Core], name: FromPath[str]) -> ScenarioSummary:
     return await set_state(core, name, "active")
 
 
-@post("/{name:str}/archive", status_code=200)
+@post("/{name:str}/archive", status_code=200, responses=problems(400, 401, 404))
 async def archive(core: NamedDependency[Core], name: FromPath[str]) -> ScenarioSummary:
     """No new runs start; runs in flight finish on their version."""
     return await set_state(core, name, "archived")
 
 
-@delete("/{name:str}", status_code=200)
+@delete("/{name:str}", status_code=200, responses=problems(400, 401, 404, 409, 422))
 async def remove(core: NamedDependency[Core], name: FromPath[str]) -> ScenarioSummary:
     """Cancel the scenario's live runs, archive it, and drop its file from the workspace
     (refused when that file declares anything else: upload it without the scenario)."""
@@ -223,6 +243,7 @@ router = Router(
     "/api/scenarios",
     route_handlers=[upload, list_scenarios, scenario, versions, pause, resume, archive, remove],
     guards=[require_api_key],
+    security=KEYED,
     dependencies={"core": Provide(get_core, sync_to_thread=False)},
     tags=["scenarios"],
 )

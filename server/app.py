@@ -10,16 +10,17 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components
 from litestar.routes import HTTPRoute
 from litestar.types import Message, Scope
 
 from .. import __version__
-from . import api_commerce, api_data, api_public, api_records, api_scenarios, devmail
+from . import api_commerce, api_data, api_public, api_records, api_scenarios, devmail, openapi_schemas, problems
 from .api_docs import assets_router, docs_router, render_plugins
-from .bodies import StrictRequest
+from .bodies import StrictRequest, single_query_values
 from .console import ConsoleSettings, console_routers, console_state, template_config
 from .core import Core
-from .deps import API_KEY_HEADER
+from .deps import API_KEY_HEADER, SECURITY_SCHEMES
 from .devmail import MailSink
 from .problems import Problem, handle_http, handle_internal, handle_problem
 
@@ -59,10 +60,12 @@ def create_app(
             api_records.router,
             api_public.router,
             devmail.router,
+            problems.router,
             assets_router(),
             *console_routers(core.settings.secret),
         ],
         lifespan=[lifespan],
+        plugins=openapi_schemas.PLUGINS,
         state=State(
             {
                 "core": core,
@@ -75,13 +78,17 @@ def create_app(
         template_config=template_config(),
         exception_handlers={Problem: handle_problem, HTTPException: handle_http, Exception: handle_internal},
         before_send=[AllowHeader()],
+        before_request=single_query_values,
         request_max_body_size=MAX_BODY,
         request_class=StrictRequest,
         openapi_config=OpenAPIConfig(
             title="scn",
             version=__version__,
-            description=f"Marketing automation where scenarios are code. Control endpoints need the `{API_KEY_HEADER}` "
-            "header; tracking and unsubscribe links are public and signed.",
+            description=f"Marketing automation where scenarios are code. Control endpoints need the API key: the "
+            f"`{API_KEY_HEADER}` header, a bearer token, or the password of basic authentication. Tracking and "
+            "unsubscribe links are public and signed. Every error is `application/problem+json` (RFC 9457); its "
+            "`type` is a page that explains it (/problems).",
+            components=Components(security_schemes=dict(SECURITY_SCHEMES)),
             path="/schema",
             render_plugins=render_plugins(),
             openapi_router=docs_router(),

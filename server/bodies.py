@@ -1,16 +1,25 @@
-"""Request bodies read strictly: JSON only as JSON, one value per key, bounded nesting.
+"""Requests read strictly: JSON only as JSON, one value per key, bounded nesting; a form's
+fields as text; a query parameter that takes one value given once.
 
 Litestar reads JSON bodies leniently by default (any content type, the last of two equal
-keys, NaN, nesting until the interpreter's recursion limit); the app's requests read
-them with the same reader as `scn worker` and `scn simulate` (runtime.wire.read_json).
+keys, NaN, nesting until the interpreter's recursion limit), and converts them to the
+handler's types with msgspec's lax rules (a number becomes a time, "true" a boolean); the
+app's requests read them with the same reader as `scn worker` and `scn simulate`
+(runtime.wire.read_json) and check them against the handler's `data` type strictly, as
+the OpenAPI document describes it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 from litestar import Request
+from litestar.datastructures import FormMultiDict
 from litestar.datastructures.state import State
+from litestar.exceptions import ValidationException
+from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Schema
 from litestar.types import Empty
 
 from ..interpreter.runtime.wire import WireError, read_json
@@ -36,7 +45,75 @@ class StrictRequest(Request[Any, Any, State]):
                 came = kind or "no content type"
                 raise Problem(415, "unsupported-media-type", f"send the body as application/json (it came as {came})")
             try:
-                self._json = self._connection_state.json = read_json(body or b"null")
+                document = read_json(body or b"null")
             except WireError as error:
                 raise Problem(400, "invalid-request", f"the body: {error}") from None
+            self._strictly(document)
+            self._json = self._connection_state.json = document
         return self._json
+
+    def _strictly(self, document: Any) -> None:
+        """ValidationException (a 400 naming the place, as Litestar's own) unless ``document``
+        is the handler's `data` type without coercions. Litestar converts it again, laxly,
+        which then finds nothing to coerce."""
+        parameter = self.route_handler.parsed_fn_signature.parameters.get("data")
+        if parameter is None:
+            return
+        try:
+            msgspec.convert(document, parameter.annotation, strict=True, dec_hook=decoded)
+        except msgspec.ValidationError as error:
+            message, _, place = str(error).partition(" - at `$")
+            where = place.rstrip("`").removeprefix(".")
+            raise ValidationException(extra=[{"message": message, "key": where or "data", "source": "body"}]) from None
+
+    async def form(self) -> FormMultiDict:
+        """The form, or 400 when a field is not text in its charset: Litestar's parser decodes
+        each field (UTF-8 unless the part names a charset) and let the error through as a 500."""
+        try:
+            return await super().form()
+        except UnicodeDecodeError as error:
+            raise Problem(
+                400, "invalid-request",
+                f"a field of the form is not {error.encoding} text (byte {error.start}): send text fields as UTF-8, "
+                "and files as file parts (with a filename)",
+            ) from None  # fmt: skip
+        except LookupError as error:  # the part names a charset Python does not know
+            raise Problem(400, "invalid-request", f"a field of the form: {error}; send it as UTF-8") from None
+
+
+async def single_query_values(request: Request[Any, Any, Any]) -> None:
+    """400 for a query parameter that takes one value given more than once (`?limit=1&limit=2`):
+    Litestar would take one of them silently, the first or the last depending on the type."""
+    if b"&" not in request.scope.get("query_string", b""):
+        return
+    names = [name for name, _ in request.query_params.multi_items()]
+    parameters = request.route_handler.parsed_fn_signature.parameters
+    for name in dict.fromkeys(names):
+        times = names.count(name)
+        parameter = parameters.get(name)
+        if times > 1 and parameter is not None and not parameter.is_non_string_sequence:
+            raise Problem(400, "invalid-request", f"{name}: give it once, not {times} times")
+
+
+def decoded(kind: Any, value: Any) -> Any:
+    """What Litestar does for a type msgspec does not know (events.Amount): its `_decoder`."""
+    decoder = getattr(kind, "_decoder", None)
+    if decoder is None:
+        raise NotImplementedError(f"cannot read {kind}")
+    return decoder(kind, value)
+
+
+def body_operation(description: str, content: dict[str, Schema]) -> type[Operation]:
+    """The OpenAPI operation of a handler that reads its body itself (CSV, or an upload in one
+    of several forms): Litestar documents a body only for a `data` parameter."""
+    body = RequestBody(
+        content={kind: OpenAPIMediaType(schema=schema) for kind, schema in content.items()},
+        description=description, required=True,
+    )  # fmt: skip
+
+    @dataclass
+    class WithBody(Operation):
+        def __post_init__(self) -> None:
+            self.request_body = body
+
+    return WithBody

@@ -10,15 +10,29 @@ from typing import Annotated, Any
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.handlers.base import BaseRouteHandler
+from litestar.openapi.spec import SecurityRequirement, SecurityScheme
 from litestar.params import Parameter, PathParameter
 
 from .core import Core
 from .problems import Problem
 
 API_KEY_HEADER = "X-API-Key"
+#: The ways to present the API key, as the OpenAPI document declares them (the docs page's
+#: "Authorize", generated clients' credentials).
+SECURITY_SCHEMES: dict[str, SecurityScheme] = {
+    "apiKey": SecurityScheme(type="apiKey", name=API_KEY_HEADER, security_scheme_in="header",
+                             description="The API key in the X-API-Key header."),
+    "bearer": SecurityScheme(type="http", scheme="bearer", description="The API key as a bearer token."),
+    "basic": SecurityScheme(type="http", scheme="basic",
+                            description="The API key as the password of basic authentication, any user name."),
+}  # fmt: skip
+#: Any one of the schemes: what every route behind the key declares.
+KEYED: list[SecurityRequirement] = [{name: []} for name in SECURITY_SCHEMES]
 
-#: The largest id SQLite can hold: anything above is refused as a bad request, not a crash.
-MAX_ID = 2**63 - 1
+#: The largest id the API takes (anything above is refused as a bad request, not a crash):
+#: the largest integer every JSON reader holds exactly, and one the OpenAPI document can
+#: state exactly (Litestar writes bounds as floats; 2**63 - 1 came out as 2**63).
+MAX_ID = 2**53 - 1
 #: Every list answers with a page `{items, next}`: these are its query parameters.
 Limit = Annotated[int, Parameter(ge=1, le=1000, description="page size")]
 After = Annotated[int, Parameter(ge=0, le=MAX_ID, description="the `next` of the previous page")]

@@ -15,22 +15,21 @@ import itertools
 import threading
 from collections import deque
 from email.message import EmailMessage
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from litestar import MediaType, Request, Response, Router, get
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import PathParameter
 
 from ..interpreter.store import OutboxRow
 from ..stdlib.delivery import Channel
 from ..stdlib.delivery.base import Outcome, content, sent
 from ..stdlib.delivery.config import DeliveryConfig, EmailSettings, build_channels
 from ..stdlib.delivery.http import sms_segments
-from .deps import require_key_in_browser
-from .problems import Problem
+from .deps import KEYED, Id, require_key_in_browser
+from .problems import Problem, problems
 
 
 class Mail(msgspec.Struct, kw_only=True):
@@ -114,7 +113,7 @@ _STYLE = (
 )
 
 
-@get("/dev/mails", media_type=MediaType.HTML)
+@get("/dev/mails", media_type=MediaType.HTML, responses=problems(401, 404))
 async def mail_list(request: Request[Any, Any, Any]) -> str:
     """What the development SMTP sink received, newest first (JSON with ?format=json)."""
     sink = _sink(request)
@@ -132,7 +131,7 @@ async def mail_list(request: Request[Any, Any, Any]) -> str:
     )
 
 
-@get("/dev/mails.json")
+@get("/dev/mails.json", responses=problems(401, 404))
 async def mail_list_json(request: Request[Any, Any, Any]) -> list[dict[str, Any]]:
     return [
         {"id": m.id, "channel": m.channel, "received_at": m.received_at.isoformat(), "from": m.sender,
@@ -141,8 +140,8 @@ async def mail_list_json(request: Request[Any, Any, Any]) -> list[dict[str, Any]
     ]  # fmt: skip
 
 
-@get("/dev/mails/{mail_id:int}", media_type=MediaType.HTML)
-async def mail_page(request: Request[Any, Any, Any], mail_id: Annotated[int, PathParameter(ge=1, le=2**63 - 1)]) -> str:
+@get("/dev/mails/{mail_id:int}", media_type=MediaType.HTML, responses=problems(400, 401, 404))
+async def mail_page(request: Request[Any, Any, Any], mail_id: Id) -> str:
     """One mail: its headers, the HTML as rendered (sandboxed), and the text part."""
     mail = _sink(request).find(mail_id)
     headers = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in mail.headers)
@@ -163,11 +162,12 @@ async def mail_page(request: Request[Any, Any, Any], mail_id: Annotated[int, Pat
 
 @get(
     "/dev/mails/{mail_id:int}/raw",
-    responses={200: ResponseSpec(None, description="the mail as received (message/rfc822), or an SMS's text")},
+    responses={
+        200: ResponseSpec(None, description="the mail as received (message/rfc822), or an SMS's text"),
+        **problems(400, 401, 404),
+    },
 )
-async def mail_raw(
-    request: Request[Any, Any, Any], mail_id: Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
-) -> Response[bytes]:
+async def mail_raw(request: Request[Any, Any, Any], mail_id: Id) -> Response[bytes]:
     """A mail exactly as the SMTP server received it (`message/rfc822`); for an SMS, Viber or
     push message, which is no mail, its text (`text/plain`), as the provider would get it."""
     mail = _sink(request).find(mail_id)
@@ -179,7 +179,7 @@ async def mail_raw(
 # as a password so that a browser can open the pages.
 router = Router(
     "/", route_handlers=[mail_list, mail_list_json, mail_page, mail_raw], guards=[require_key_in_browser],
-    tags=["development"],
+    security=KEYED, tags=["development"],
 )  # fmt: skip
 
 

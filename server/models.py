@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 import msgspec
 
@@ -39,7 +39,7 @@ class Strict(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 class FilesUpload(Strict):
     """Workspace files by relative path: .scn scenarios and the templates / pools they name."""
 
-    files: dict[str, str]
+    files: Annotated[dict[str, str], msgspec.Meta(min_length=1)]
 
 
 class DeployResult(msgspec.Struct, kw_only=True):

@@ -2,18 +2,33 @@
 
 Each problem has a `type` URI under /problems/, a short `title`, the HTTP `status`, a
 `detail` that says what was wrong and how to fix it, and, where useful, more members
-(`errors` for invalid fields, `diagnostics` for a workspace that does not check).
+(`errors` for invalid fields, `diagnostics` for a workspace that does not check). Each
+`type` resolves: /problems/{slug} is a page that explains it (problem_types.py). Route
+handlers declare the problems they answer with (`responses=problems(404, 409)`), so the
+OpenAPI document shows every error with this schema.
+
+Litestar's ProblemDetailsPlugin is not used: it turns exceptions into the same shape, but
+its converters see only the exception, and these answers need the request (`instance`,
+the allowed values of the parameter a validation error is about, the body limit), so
+the handlers below would stay, behind one more indirection; nor does it touch OpenAPI.
 """
 
 from __future__ import annotations
 
+import html
 import logging
-from typing import Any
+from typing import Annotated, Any
 
-from litestar import Request, Response
+import msgspec
+from litestar import MediaType, Request, Response, Router, get
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import FromPath
+from msgspec import Meta
 
 from ..interpreter.runtime.events import explain
+from .pages import page
+from .problem_types import PROBLEM_TYPES, Slug, slugs_for
 
 logger = logging.getLogger("scn.server")
 PROBLEM_JSON = "application/problem+json"
@@ -38,15 +53,48 @@ class Problem(HTTPException):
     """An error the API answers with as problem details."""
 
     def __init__(
-        self, status: int, slug: str, detail: str, *, headers: dict[str, str] | None = None, **members: Any
+        self, status: int, slug: Slug, detail: str, *, headers: dict[str, str] | None = None, **members: Any
     ) -> None:
         super().__init__(detail=detail, status_code=status, headers=headers)
         self.slug = slug
         self.members = members
 
 
+def _said(text: str) -> Meta:
+    return Meta(description=text)
+
+
+class ProblemDetails(msgspec.Struct, kw_only=True):
+    """An error, as RFC 9457 problem details (`application/problem+json`)."""
+
+    type: Annotated[str, _said("the problem type, a path: the page there explains it and what to do")]
+    title: Annotated[str, _said("the status in words")]
+    status: int
+    detail: Annotated[str, _said("what was wrong and how to fix it")]
+    instance: Annotated[str, _said("the path of the request")]
+    errors: Annotated[list[dict[str, Any]], _said(
+        "each invalid field: `field` (or `key` and `source`) and `message`; in a batch, `event`"
+    )] | msgspec.UnsetType = msgspec.UNSET  # fmt: skip
+    diagnostics: Annotated[list[dict[str, Any]], _said(
+        "a workspace that does not check: its findings, as `scn check --format json` gives them"
+    )] | msgspec.UnsetType = msgspec.UNSET  # fmt: skip
+    index: Annotated[int, _said("the first refused event of a batch")] | msgspec.UnsetType = msgspec.UNSET
+    key: Annotated[str, _said("an idempotency key accepted before with other content")] | msgspec.UnsetType = (
+        msgspec.UNSET
+    )
+    reason: Annotated[str, _said("why a coupon code cannot be used")] | msgspec.UnsetType = msgspec.UNSET
+
+
+def problems(*statuses: int) -> dict[int, ResponseSpec]:
+    """The `responses=` of a route handler that answers with problems of these statuses."""
+    return {status: ResponseSpec(
+        ProblemDetails, media_type=PROBLEM_JSON, generate_examples=False,
+        description=f"{TITLES[status]}: " + ", ".join(f"/problems/{slug}" for slug in slugs_for(status)),
+    ) for status in statuses}  # fmt: skip
+
+
 def problem_response(
-    status: int, slug: str, detail: str, request: Request[Any, Any, Any], **members: Any
+    status: int, slug: Slug, detail: str, request: Request[Any, Any, Any], **members: Any
 ) -> Response[Any]:
     body: dict[str, Any] = {
         "type": f"/problems/{slug}",
@@ -77,9 +125,9 @@ def handle_http(request: Request[Any, Any, Any], error: HTTPException) -> Respon
         where = f" (at {first.get('key') or first.get('source')})" if first.get("key") or first.get("source") else ""
         detail = f"{first.get('message') or error.detail}{where}" if first else error.detail
         return problem_response(status, "invalid-request", detail, request, errors=errors)
-    slug = {401: "unauthorized", 404: "not-found", 405: "method-not-allowed", 413: "too-large"}.get(
-        status, "http-error"
-    )
+    if status >= 500:
+        return handle_internal(request, error)
+    slug = HTTP_SLUGS.get(status, "http-error")
     detail = error.detail
     if status == 413:
         detail = f"{error.detail}: send at most {request.app.request_max_body_size} bytes per request"
@@ -87,6 +135,13 @@ def handle_http(request: Request[Any, Any, Any], error: HTTPException) -> Respon
     response = problem_response(status, slug, detail, request)
     response.headers.update(headers)
     return response
+
+
+#: The problem types of Litestar's own refusals, by status.
+HTTP_SLUGS: dict[int, Slug] = {
+    400: "invalid-request", 401: "unauthorized", 404: "not-found", 405: "method-not-allowed", 409: "conflict",
+    413: "too-large", 415: "unsupported-media-type",
+}  # fmt: skip
 
 
 def _named_choices(request: Request[Any, Any, Any], error: Any) -> Any:
@@ -117,3 +172,40 @@ def handle_internal(request: Request[Any, Any, Any], error: Exception) -> Respon
     return problem_response(
         500, "internal-error", "the server failed on this request; it is logged, and nothing was changed", request
     )
+
+
+@get("/problems/{slug:str}", media_type=MediaType.HTML, responses=problems(400, 404))
+async def problem_page(slug: FromPath[str]) -> str:
+    """What a problem type means and what to do about it (the page its `type` names)."""
+    kind = next((k for known, k in PROBLEM_TYPES.items() if known == slug), None)
+    if kind is None:
+        raise Problem(404, "not-found", f"there is no problem type {slug!r}: /problems lists them")
+    statuses = ", ".join(str(s) for s in kind.statuses) or "any without a type of its own"
+    members = f"<h2>Also in the answer</h2><p>{_markup(kind.members)}</p>" if kind.members else ""
+    return page(kind.name, (
+        f"<h1>{html.escape(kind.name)}</h1><p><code>/problems/{html.escape(slug)}</code>, HTTP {statuses}</p>"
+        f"<h2>What happened</h2><p>{_markup(kind.means)}</p><h2>What to do</h2><p>{_markup(kind.fix)}</p>{members}"
+        '<p><a href="/problems">Every problem type</a></p>'
+    ))  # fmt: skip
+
+
+@get("/problems", media_type=MediaType.HTML)
+async def problem_index() -> str:
+    """Every problem type the API answers with."""
+    rows = "".join(
+        f'<li><a href="/problems/{slug}">{html.escape(kind.name)}</a> ({", ".join(map(str, kind.statuses))})</li>'
+        for slug, kind in PROBLEM_TYPES.items()
+    )
+    return page(
+        "Problem types", f"<h1>Problem types</h1><p>The <code>type</code> of every error answer.</p><ul>{rows}</ul>"
+    )
+
+
+def _markup(text: str) -> str:
+    """Plain text with `code` spans, as HTML."""
+    parts = html.escape(text).split("`")
+    return "".join(f"<code>{part}</code>" if i % 2 else part for i, part in enumerate(parts))
+
+
+#: Public: the pages explain errors to whoever got one.
+router = Router("/", route_handlers=[problem_index, problem_page], tags=["problems"])

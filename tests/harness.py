@@ -6,12 +6,11 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
 from scn.interpreter.checker import CheckResult
 from scn.interpreter.clock import VirtualClock
 from scn.interpreter.compiler import compile_workspace
 from scn.interpreter.runtime import Engine, EventInput, Settings
+from scn.interpreter.runtime.events import convert_event
 from scn.interpreter.runtime.worker import deploy
 from scn.interpreter.simulate import play
 from scn.interpreter.store import SqliteStore
@@ -69,7 +68,7 @@ class Harness:
         person = {"id": contact, "email": f"{contact}@example.com", **(person or {})}
         document = {"type": type, "contact": person, **fields}
         document["at"] = (at or self.clock.now()).isoformat()
-        return msgspec.convert(document, EventInput, strict=False)
+        return convert_event(document)
 
     async def play(self, events: list[EventInput], until: dt.timedelta = dt.timedelta(0)) -> None:
         """Deliver events at their times and run everything due up to ``until`` after the last."""

@@ -107,7 +107,7 @@ async def test_steps_list_the_steps_no_run_reached_yet_and_page(tmp_path: Path) 
     async with serving(tmp_path, FILES) as s:
         first = (await s.client.get("/api/scenarios/thanks/steps", params={"limit": 3})).json()
         rest = (await s.client.get("/api/scenarios/thanks/steps", params={"after": first["next"]})).json()
-        is_problem(await s.client.get("/api/scenarios/thanks/steps", params={"after": "s99"}), 400)
+        is_problem(await s.client.get("/api/scenarios/thanks/steps", params={"after": "s99"}), 422)
         is_problem(await s.client.get("/api/scenarios/nope/steps"), 404)
     assert [c["step"] for c in first["items"]] == ["start", "s1", "s2"] and first["next"] == "s2"
     assert [c["step"] for c in rest["items"]] == ["s3", "s4", "end"] and rest["next"] is None

@@ -25,7 +25,7 @@ from scn.grammar._format import FormatError, format_source
 from scn.interpreter.ast import MAX_BLOCK_DEPTH, MAX_EXPRESSION_DEPTH, same_meaning
 from scn.interpreter.checker import check_workspace
 from scn.interpreter.compiler import compile_workspace
-from scn.interpreter.runtime import EventInput
+from scn.interpreter.runtime.events import convert_event
 from scn.interpreter.simulate import simulate
 from scn.interpreter.workspace import workspace_from_texts
 
@@ -159,14 +159,13 @@ def _at_the_bounds() -> str:
 
 def test_every_stage_works_up_to_the_bounds_within_the_stack() -> None:
     text = _at_the_bounds()
-    event = msgspec.convert(
+    event = convert_event(
         {
             "type": "order.paid",
             "at": "2025-06-02T10:00:00+00:00",
             "contact": {"id": "c1", "email": "c1@example.com"},
             "order": {"id": "o1", "total": "10.00", "currency": "EUR", "status": "paid"},
-        },
-        EventInput,
+        }
     )
     with frames_at_most(HEADROOM):
         parsed = parse(text, "t.scn")

@@ -20,6 +20,7 @@ import pytest
 
 from scn.interpreter.clock import WallClock
 from scn.interpreter.runtime import Engine, EventInput, Settings
+from scn.interpreter.runtime.events import convert_event
 from scn.interpreter.runtime.worker import deploy
 from scn.interpreter.store import SqliteStore
 from scn.server.engine_process import EngineProcess
@@ -67,7 +68,7 @@ async def test_the_child_hears_of_new_events_and_new_scenarios_without_polling(t
 
         await eventually(ann_is_a_member)
         await deploy(engine, checked(WELCOME + "\n" + BUYERS))  # a new scenario: the child reloads
-        event = msgspec.convert(paid("bob", "o1"), EventInput)
+        event = convert_event(paid("bob", "o1"))
         await engine.accept([engine.event_in(event)])
 
         async def bob_is_a_buyer() -> bool:

@@ -357,7 +357,7 @@ async def test_orders_products_csv_import_preview_and_test_send(tmp_path: Path) 
             janis = (await s.client.get("/api/contacts/jānis")).json()
             assert janis["first_name"] == "Jānis" and janis["attributes"] == {"plan": "silver"}
             assert janis["subscriptions"]["email"]["subscribed"] is False
-            is_problem(await s.client.post("/api/contacts/import", content=b"email\nx@y.z\n"), 400)
+            is_problem(await s.client.post("/api/contacts/import", content=b"email\nx@y.z\n"), 422)
 
             placed = {"id": "k1", "status": "paid", "total": "99.90", "currency": "UAH"}
             order = {"contact": {"id": "olena"}, "order": placed}

@@ -136,9 +136,7 @@ def test_a_bad_timeline_line_is_reported_with_its_line_number(tmp_path: Path) ->
 def test_the_split_of_repeat_order_gives_each_variant_its_share_of_1000_contacts() -> None:
     from collections import Counter
 
-    import msgspec
-
-    from scn.interpreter.runtime import EventInput
+    from scn.interpreter.runtime.events import convert_event
 
     start = dt.datetime(2025, 6, 2, 10, 0, tzinfo=dt.UTC)
     events = []
@@ -164,7 +162,7 @@ def test_the_split_of_repeat_order_gives_each_variant_its_share_of_1000_contacts
         )
     # fmt: skip
     checked = check_workspace(load_workspace([EXAMPLES / "repeat_order.scn"]))
-    timeline = msgspec.convert(events, list[EventInput], strict=False)
+    timeline = [convert_event(e) for e in events]
     result = asyncio.run(simulate(checked, timeline, until=dt.timedelta(days=10)))
     chosen = Counter(e.detail for e in result.timeline if e.outcome == "chose")
     assert sum(chosen.values()) == 1000

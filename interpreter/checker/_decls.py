@@ -144,7 +144,12 @@ class DeclChecker:
                 option.path.span,
             )
             return
-        if not pool_codes(text):
+        try:
+            found = pool_codes(text)
+        except ValueError as error:
+            self.sink.report(codes.COUPON_POOL_MISSING, f"coupon pool `{shown}` {error}", option.path.span)
+            return
+        if not found:
             self.sink.report(codes.COUPON_POOL_MISSING, f"coupon pool `{shown}` holds no codes", option.path.span)
         if option.warn_below is not None:
             check_count(option.warn_below, self.sink)
@@ -211,8 +216,12 @@ class DeclChecker:
 
 
 def pool_codes(text: str) -> list[str]:
-    """Codes in a CSV pool: the `code` column if there is a header with one, else the first."""
-    rows = [row for row in csv.reader(io.StringIO(text)) if row and row[0].strip()]
+    """Codes in a CSV pool: the `code` column if there is a header with one, else the first.
+    ValueError when the text is not CSV the reader takes (a field longer than its limit)."""
+    try:  # newline="": a lone CR ends a line, as csv wants it (it raised on one otherwise)
+        rows = [row for row in csv.reader(io.StringIO(text, newline="")) if row and row[0].strip()]
+    except csv.Error as error:
+        raise ValueError(f"is not readable CSV: {error}") from None
     if not rows:
         return []
     header = [cell.strip().lower() for cell in rows[0]]

@@ -121,13 +121,19 @@ def _from_jinja(text: str, html: bool) -> Outline:
     from ...stdlib.templates import compile_template, parse
 
     try:
-        tree = parse(text, html)
+        try:
+            tree = parse(text, html)
+        except ValueError:
+            # Jinja's lexer reads a number with int(), which refuses over 4300 digits.
+            return Outline(None, error="a number in the template is too long: write at most 4300 digits", error_line=1)
         compile_template(text, html)  # what runs: unknown filters and tests fail here
         names = tuple(sorted({n.name for n in tree.find_all(nodes.Name)}))
         return Outline(_Builder(nodes).node(tree), names)
     except TemplateSyntaxError as error:
         return Outline(None, error=str(error.message), error_line=error.lineno or 1)
-    except RecursionError:
+    except (RecursionError, SyntaxError):
+        # Jinja's own parser recursing too deep, or Python refusing the code Jinja made of it
+        # (a chain of 200 attributes or filters: "too many nested parentheses").
         return Outline(None, error="the template nests too deeply", error_line=1)
 
 

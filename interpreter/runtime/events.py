@@ -32,24 +32,29 @@ from .batch import Batch
 UTC = dt.UTC
 
 
+# The patterns below are the OpenAPI document's too: they end in wire.END and name spaces as
+# wire.SPACE, which mean the same to Python's `re` and to ECMA-262 (JSON Schema's).
+END, SPACE = wire.END, wire.SPACE
 #: An id: 1-200 characters, not blank, no `/` or `\\` (ids are parts of URLs), no control
-#: characters, no spaces at either end, and not `.` or `..`. (Patterns end in \Z: `$` would
-#: let a trailing line break through.)
-Id = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"^(?!\.\.?\Z)(?!\s)[^\x00-\x1f\x7f/\\]*(?<!\s)\Z")]
+#: characters, no spaces at either end, and not `.` or `..`.
+Id = Annotated[str, Meta(min_length=1, max_length=200,
+                         pattern=rf"^(?!\.\.?{END})(?![{SPACE}])[^\x00-\x1f\x7f/\\]*(?<![{SPACE}]){END}")]  # fmt: skip
 #: A short name (a status, an offer, a tag): 1-200 characters without control characters.
-Name = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]*\Z")]
+Name = Annotated[str, Meta(min_length=1, max_length=200, pattern=rf"^[^\x00-\x1f\x7f]*{END}")]
 #: An email address's outline; `_contact` checks the rest (`stdlib.addresses`: the sender's rules).
-Email = Annotated[str, Meta(max_length=254, pattern=r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\Z")]
-Phone = Annotated[str, Meta(max_length=32, pattern=r"^\+?[0-9][0-9 ()./-]{2,30}\Z")]
+Email = Annotated[str, Meta(max_length=254, pattern=rf"^[^@{SPACE}\x00-\x1f\x7f]+@[^@{SPACE}\x00-\x1f\x7f]+{END}")]
+Phone = Annotated[str, Meta(max_length=32, pattern=rf"^\+?[0-9][0-9 ()./-]{{2,30}}{END}")]
 #: A language: two letters (ISO 639-1), optionally with a region or script (`pl-PL`).
-Language = Annotated[str, Meta(max_length=20, pattern=r"^[a-z]{2}(?:[-_][A-Za-z0-9]{2,8})*\Z")]
+Language = Annotated[str, Meta(max_length=20, pattern=rf"^[a-z]{{2}}(?:[-_][A-Za-z0-9]{{2,8}})*{END}")]
 Zone = Annotated[str, Meta(min_length=1, max_length=64)]
-Country = Annotated[str, Meta(pattern=r"^[A-Z]{2}\Z")]
-Currency = Annotated[str, Meta(pattern=r"^[A-Z]{3}\Z")]
-Url = Annotated[str, Meta(max_length=2000, pattern=r"^[^\x00-\x1f\x7f]*\Z")]
-Key = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]*\Z")]
-EventType = Annotated[str, Meta(max_length=100, pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\Z")]
-FieldName = Annotated[str, Meta(min_length=1, max_length=100, pattern=r"^[A-Za-z_][A-Za-z0-9_]*\Z")]
+Country = Annotated[str, Meta(pattern=rf"^[A-Z]{{2}}{END}")]
+Currency = Annotated[str, Meta(pattern=rf"^[A-Z]{{3}}{END}")]
+#: An amount of money written as text, never negative ("850.00").
+AmountText = Annotated[str, Meta(pattern=rf"^{wire.UNSIGNED}{END}")]
+Url = Annotated[str, Meta(max_length=2000, pattern=rf"^[^\x00-\x1f\x7f]*{END}")]
+Key = Annotated[str, Meta(min_length=1, max_length=200, pattern=rf"^[^\x00-\x1f\x7f]*{END}")]
+EventType = Annotated[str, Meta(max_length=100, pattern=rf"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*{END}")]
+FieldName = Annotated[str, Meta(min_length=1, max_length=100, pattern=rf"^[A-Za-z_][A-Za-z0-9_]*{END}")]
 
 #: What each pattern above asks for, in words (msgspec's errors show the pattern itself).
 _FORMATS = {
@@ -60,6 +65,8 @@ _FORMATS = {
     Language: "a language code such as uk, lv or pl-PL",
     Country: "a country code of two capital letters, such as UA",
     Currency: "a currency code of three capital letters, such as UAH",
+    AmountText: f"an amount such as 850.00: digits with an optional point ({wire.INT_DIGITS} digits at most before "
+    f"it, {wire.FRACTION_DIGITS} after it)",
     EventType: "an event name such as order.paid",
     FieldName: "a field name of letters, digits and _",
 }
@@ -97,6 +104,41 @@ class ContactIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_d
     tags: Annotated[list[Name], Meta(max_length=100)] | None = None
 
 
+class Amount(Decimal):
+    """Money or a quantity as the producer wrote it: a JSON number, or a string that the door
+    checks as written (`written`, wire.amount). msgspec reads a decimal string as Python's
+    Decimal() does, and " 12", "+12", "1_2", "١٢" and "1.2e1" would all have been 12."""
+
+    written: str
+
+    def __new__(cls, value: str | int | Decimal) -> Amount:
+        made = super().__new__(cls, value)
+        made.written = value if isinstance(value, str) else str(value)
+        return made
+
+    @classmethod
+    def _decoder(cls, _: Any, value: Any) -> Amount:
+        """Decodes one from JSON (msgspec's dec_hook; Litestar calls a type's `_decoder`)."""
+        if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+            raise TypeError(f'Expected a decimal number (a JSON number or a string such as "12.50"), got {value!r}')
+        try:
+            return cls(value)
+        except ArithmeticError:  # decimal.InvalidOperation: no decimal at all
+            raise ValueError(f"{value!r} is not a decimal number: write digits with an optional point") from None
+
+
+def _amount_hook(kind: type, value: Any) -> Any:
+    if kind is Amount:
+        return Amount._decoder(kind, value)
+    raise NotImplementedError(f"cannot read {kind}")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Amount):
+        return str(value)
+    raise NotImplementedError(f"cannot write {type(value).__name__}")
+
+
 class ItemIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_defaults=True):
     product_id: Id | None = None
     sku: Name | None = None
@@ -104,9 +146,9 @@ class ItemIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_defa
     category: Name | None = None
     offer: Name | None = None
     tariff: Name | None = None
-    quantity: Decimal = Decimal(1)
-    price: Decimal | None = None
-    total: Decimal | None = None
+    quantity: Amount = Amount(1)
+    price: Amount | None = None
+    total: Amount | None = None
     status: Name | None = None
     url: Url | None = None
     image: Url | None = None
@@ -119,7 +161,7 @@ class OrderIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_def
     offer: Name | None = None
     tariff: Name | None = None
     #: Money: a decimal string ("120.00") or a JSON number read exactly as written; in `currency`.
-    total: Decimal | None = None
+    total: Amount | None = None
     currency: Currency | None = None
     coupon: Name | None = None
     items: Annotated[list[ItemIn], Meta(max_length=1000)] | None = None
@@ -131,7 +173,7 @@ class ProductIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_d
     id: Id
     name: Name | None = None
     category: Name | None = None
-    price: Decimal | None = None
+    price: Amount | None = None
     currency: Currency | None = None
     url: Url | None = None
     image: Url | None = None
@@ -154,7 +196,7 @@ class EventInput(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_
     data: Annotated[dict[FieldName, Any], Meta(max_length=100)] = msgspec.field(default_factory=dict)
 
 
-_encode = msgspec.json.Encoder().encode
+_encode = msgspec.json.Encoder(enc_hook=_plain).encode
 #: An `at` this far ahead of the receiving clock is taken as "now" (clocks disagree a little).
 MAX_SKEW = dt.timedelta(minutes=5)
 #: Events cannot have happened before this.
@@ -219,13 +261,20 @@ class _Problems:
 def read_event(text: str | bytes) -> EventInput:
     """One event from its JSON text, read as the API reads a body; EventError says why not."""
     try:
-        return msgspec.convert(wire.read_json(text), EventInput, strict=False)
+        return convert_event(wire.read_json(text))
     except wire.WireError as error:
         raise EventError(str(error)) from None
     except msgspec.ValidationError as error:
         message, _, path = explain(str(error)).partition(" - at `")
         field = path.rstrip("`").removeprefix("$").removeprefix(".") or "(the event)"
         raise EventError(f"{field}: {message}", [{"field": field, "message": message}]) from None
+
+
+def convert_event(document: Any) -> EventInput:
+    """An event from JSON already read (msgspec.ValidationError when it does not fit). Strict:
+    a time is a string with its offset, a boolean true or false (msgspec's lax rules took a
+    number for a time, "true" for a boolean), as the API reads a body."""
+    return msgspec.convert(document, EventInput, strict=True, dec_hook=_amount_hook)
 
 
 def normalise(event: EventInput, now: dt.datetime, door: Door) -> EventIn:
@@ -341,7 +390,7 @@ def _records(event: EventInput, door: Door, problems: _Problems) -> None:
             _quantity(f"{where}.quantity", item.quantity, problems)
         for field, value in amounts:
             if value is not None:
-                problems.read(field, wire.amount, value, False)
+                problems.read(field, wire.amount, value.written, False)
         if order.total is not None and currency is None and workspace is None:
             problems.add("order.currency", "missing: an order's total needs its currency (or declare `currency`)")
         for field, moment in (("order.created_at", order.created_at), ("order.paid_at", order.paid_at)):
@@ -350,7 +399,7 @@ def _records(event: EventInput, door: Door, problems: _Problems) -> None:
     if event.item is not None:
         for field, value in (("item.price", event.item.price), ("item.total", event.item.total)):
             if value is not None:
-                problems.read(field, wire.amount, value, False)
+                problems.read(field, wire.amount, value.written, False)
         _quantity("item.quantity", event.item.quantity, problems)
     if event.product is not None:
         _product("product", event.product, problems)
@@ -365,15 +414,15 @@ def product_errors(product: ProductIn, where: str = "product") -> list[dict[str,
 
 def _product(where: str, product: ProductIn, problems: _Problems) -> None:
     if product.price is not None:
-        problems.read(f"{where}.price", wire.amount, product.price, False)
+        problems.read(f"{where}.price", wire.amount, product.price.written, False)
     if product.currency is not None and product.currency not in ISO_CURRENCIES:
         problems.add(f"{where}.currency", f"{product.currency!r} is not a currency scn knows (ISO 4217)")
     if product.created_at is not None and product.created_at.tzinfo is None:
         problems.add(f"{where}.created_at", "needs its offset, e.g. 2025-03-01T10:00:00+02:00 or ...Z")
 
 
-def _quantity(field: str, value: Decimal, problems: _Problems) -> None:
-    number = problems.read(field, wire.amount, value, False)
+def _quantity(field: str, value: Amount, problems: _Problems) -> None:
+    number = problems.read(field, wire.amount, value.written, False)
     if number is not None and number <= 0:
         problems.add(field, f"{number} items: a quantity is above 0")
 

@@ -32,13 +32,24 @@ FRACTION_DIGITS = 10
 #: Longest text an event field may hold.
 MAX_TEXT = 10_000
 
-_AMOUNT = re.compile(rf"-?\d{{1,{INT_DIGITS}}}(?:\.\d{{1,{FRACTION_DIGITS}}})?")
+#: An amount as written: ASCII digits and an optional point. (Every pattern here reads ASCII
+#: digits only: `\d` alone takes any script's, and `٣` would pass for 3.)
+#: The end of the text in a pattern, meaning the same to Python's `re` and to ECMA-262 (the
+#: regular expressions of JSON Schema, and of the OpenAPI document's readers): Python's `$`
+#: lets a final line break through, and `\Z` is no ECMA-262 escape.
+END = r"(?![\s\S])"
+#: Spaces, for a character class: what either's `\s` takes (Python's takes U+0085 and U+001C-
+#: U+001F, ECMA-262's U+FEFF), written out so that both read the same.
+SPACE = r"\x09-\x0d\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+UNSIGNED = rf"[0-9]{{1,{INT_DIGITS}}}(?:\.[0-9]{{1,{FRACTION_DIGITS}}})?"
+AMOUNT = "-?" + UNSIGNED
+_AMOUNT = re.compile(AMOUNT)
 _MONEY_TEXT = re.compile(r"(-?[0-9.]+) ?([A-Z]{3})")
-_DURATION = re.compile(r"(?:\d{1,9}(?:ms|s|m|h|d|w))+")
-_DURATION_PART = re.compile(r"(\d+)(ms|s|m|h|d|w)")
+_DURATION = re.compile(r"(?:\d{1,9}(?:ms|s|m|h|d|w))+", re.ASCII)
+_DURATION_PART = re.compile(r"(\d+)(ms|s|m|h|d|w)", re.ASCII)
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
-_TIME = re.compile(r"\d{2}:\d{2}(?::\d{2})?")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_TIME = re.compile(r"\d{2}:\d{2}(?::\d{2})?", re.ASCII)
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
