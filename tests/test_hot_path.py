@@ -14,7 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from scn.interpreter.settings import Settings
 from scn.stdlib.messages import html_to_text
+from scn.stdlib.tracking import read_token, token, track_html
 
 from .conftest import ROOT
 from .harness import Harness
@@ -150,3 +152,35 @@ def test_the_text_version_of_an_email_is_what_it_was(pieces: list[str] | str) ->
 def test_the_text_version_of_each_example_template_is_what_it_was(path: Path) -> None:
     markup = path.read_text(encoding="utf-8")
     assert html_to_text(markup) == old_html_to_text(markup)
+
+
+# ---------------------------------------------------------------- tracked links
+
+LINKS_HTML = (
+    "<html><body><a href=\"https://shop.example/\">Shop</a> <a href='https://shop.example/p/mug?a=1&amp;b=2'>Mug</a>"
+    '<a href="https://x.example/unsubscribe/email/Yw/abc">Unsubscribe</a> <a href="mailto:a@b.c">Mail</a>'
+    '<A HREF="http://shop.example/sale">Sale</A><a href="https://shop.example/">Shop again</a></body></html>'
+)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(secret=st.text(min_size=1, max_size=100), parts=st.lists(st.text(max_size=20), min_size=1, max_size=3),
+       last=st.text(max_size=10))  # fmt: skip
+def test_a_signer_signs_as_sign_does(secret: str, parts: list[str], last: str) -> None:
+    """What is shared by several signatures is hashed once; the signatures are the same
+    (secrets longer than a SHA-256 block too: the key is hashed first)."""
+    keys = Settings(secret=secret)
+    assert keys.signer(*parts)(last) == keys.sign(*parts, last)
+    assert keys.verify(keys.signer(*parts)(last), *parts, last)
+
+
+def test_tracked_links_are_signed_as_one_at_a_time() -> None:
+    keys = Settings(secret="a secret", public_url="https://x.example/")
+    tracked, links = track_html(LINKS_HTML, "41:s3", keys)
+    assert links == ["https://shop.example/", "https://shop.example/p/mug?a=1&amp;b=2", "http://shop.example/sale",
+                     "https://shop.example/"]  # fmt: skip
+    expected = [f"https://x.example/c/{token(keys, 'c', '41:s3', i)}" for i in range(len(links))]
+    assert re.findall(r"https://x\.example/c/[^\"']+", tracked) == expected
+    assert f'<img src="https://x.example/o/{token(keys, "o", "41:s3")}"' in tracked
+    assert [read_token(keys, "c", t.rsplit("/", 1)[1]) for t in expected] == [("41:s3", i) for i in range(4)]
+    assert "https://x.example/unsubscribe/email/Yw/abc" in tracked and "mailto:a@b.c" in tracked
