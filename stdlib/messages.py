@@ -73,9 +73,27 @@ def render_variant(
     return parts
 
 
-_PIECE = re.compile(r"<[^<>]*>|[^<]+|<")
-_TAG_NAME = re.compile(r"<\s*(/?)\s*([A-Za-z][A-Za-z0-9]*)")
+#: What changes the text version: comments, and the tags of `_BREAKS`, `_HIDDEN` and `a`
+#: (their name whole: `<p>`, not `<param>`; ASCII letters only, in any case).
+_MARK = re.compile(
+    r"<!--(?:.*?-->|.*)|<\s*+(/?)\s*+("
+    + "|".join(sorted(_BREAKS | _HIDDEN | {"a"}, key=len, reverse=True))
+    + r")(?![A-Za-z0-9])[^<>]*+>",
+    re.DOTALL | re.IGNORECASE | re.ASCII,
+)
+#: Any other tag: left out. Markup that is not a tag (`<1>`, a lone `<`, `<!DOCTYPE...>`) is text.
+_OTHER_TAG = re.compile(r"<\s*+/?\s*+[A-Za-z][A-Za-z0-9]*+[^<>]*+>")
 _HREF = re.compile(r"""\bhref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.IGNORECASE)
+
+
+def _text(markup: str) -> str:
+    """The text of markup that holds no tag of `_MARK`: other tags left out, entities
+    resolved (in each run of text between two tags on its own, as a browser reads them)."""
+    if "<" in markup:
+        if "&" not in markup:
+            return _OTHER_TAG.sub("", markup)
+        return "".join(map(html.unescape, _OTHER_TAG.split(markup)))
+    return html.unescape(markup) if "&" in markup else markup
 
 
 def html_to_text(markup: str) -> str:
@@ -83,30 +101,24 @@ def html_to_text(markup: str) -> str:
 
     One pass over the markup, in time linear in its length whatever it holds (the
     standard library's HTMLParser takes quadratic time on some unclosed constructs,
-    and a template's output is not to be trusted to be well formed)."""
+    and a template's output is not to be trusted to be well formed): the regular
+    expressions find the tags that matter, and the text between them is taken whole."""
     out: list[str] = []
     hidden = 0
     link: str | None = None
     link_text: list[str] = []
-    position, size = 0, len(markup)
-    while position < size:
-        if markup.startswith("<!--", position):
-            end = markup.find("-->", position + 4)
-            position = size if end < 0 else end + 3
-            continue
-        piece = _PIECE.match(markup, position)
-        assert piece is not None  # the last alternative matches any "<"
-        token, position = piece.group(), piece.end()
-        tag = _TAG_NAME.match(token) if len(token) > 2 and token.endswith(">") else None
-        if tag is None:
-            if not hidden:
-                (link_text if link is not None else out).append(html.unescape(token))
-            continue
-        closing, name = tag.group(1) == "/", tag.group(2).lower()
+    position = 0
+    for mark in _MARK.finditer(markup):
+        if mark.start() > position and not hidden:
+            (link_text if link is not None else out).append(_text(markup[position : mark.start()]))
+        position = mark.end()
+        if mark.group(2) is None:
+            continue  # a comment
+        closing, name = mark.group(1) == "/", mark.group(2).lower()
         if name in _HIDDEN:
             hidden = max(hidden - 1, 0) if closing else hidden + 1
         elif name == "a" and not closing:
-            found = _HREF.search(token)
+            found = _HREF.search(mark.group())
             link = html.unescape(next((g for g in found.groups() if g is not None), "")) if found else ""
             link_text = []
         elif name == "a" and link is not None:
@@ -115,6 +127,8 @@ def html_to_text(markup: str) -> str:
             link = None
         elif name in _BREAKS:  # a block starts and ends on a line of its own
             out.append("\n")
+    if position < len(markup) and not hidden:
+        (link_text if link is not None else out).append(_text(markup[position:]))
     if link is not None:  # an <a> never closed: keep its text
         out.append("".join(link_text))
     lines = [" ".join(line.split()) for line in "".join(out).splitlines()]

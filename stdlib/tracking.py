@@ -47,13 +47,20 @@ def track_html(html: str, key: str, settings: Settings, keep: frozenset[str] = f
     """The HTML with tracked links and an open pixel, and the real URLs in link order."""
     base = settings.public_url.rstrip("/")
     links: list[str] = []
+    # The links' tokens as `token` writes them: the key encoded once, and the HMAC of
+    # what their signatures share computed once.
+    prefix = f"{base}/c/{link_text(key)}."
+    sign = settings.signer("c", key)
+    untracked = (base + "/unsubscribe/", base + "/preferences/")
 
     def replace(match: re.Match[str]) -> str:
         url = match.group(3)
-        if url in keep or url.startswith((base + "/unsubscribe/", base + "/preferences/")):
+        if url in keep or url.startswith(untracked):
             return match.group(0)
+        index = str(len(links))
         links.append(url)
-        return f"{match.group(1)}{match.group(2)}{base}/c/{token(settings, 'c', key, len(links) - 1)}{match.group(2)}"
+        quote = match.group(2)
+        return f"{match.group(1)}{quote}{prefix}{index}.{sign(index)}{quote}"
 
     tracked = _HREF.sub(replace, html)
     pixel = f'<img src="{base}/o/{token(settings, "o", key)}" width="1" height="1" alt="" style="display:none">'

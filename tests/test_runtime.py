@@ -271,10 +271,10 @@ def test_an_event_that_breaks_the_runtime_is_set_aside_and_the_rest_go_on(monkey
         async with Harness(TWO_MAILS) as h:
             handle = h.engine._handle
 
-            async def fragile(batch: Any, event: Any) -> None:
+            async def fragile(batch: Any, event: Any, payload: Any) -> None:
                 if event.key == "k2":
                     raise RuntimeError("a bug")
-                await handle(batch, event)
+                await handle(batch, event, payload)
 
             monkeypatch.setattr(h.engine, "_handle", fragile)
             await h.play([h.event("order.paid", f"c{i}", key=f"k{i}", **order(i)) for i in range(4)], until=2 * DAY)

@@ -371,8 +371,12 @@ class Engine:
         limited = {s for t in types for s, _ in self._triggers.get(t, ()) if self.program(s).entry_limits}
         if limited:
             await batch.prefetch_starts(contacts, limited)
-        for number, event in enumerate(events, start=1):
-            await self._handle(batch, event)
+        payloads = [decode_json(e.payload) for e in events]
+        # The orders the events are about, read together when the first one is needed.
+        orders = {order.get("id") for p in payloads if isinstance(order := p.get("order"), dict)}
+        batch.expect(set(), {o for o in orders if isinstance(o, str)}, set())
+        for number, (event, payload) in enumerate(zip(events, payloads, strict=True), start=1):
+            await self._handle(batch, event, payload)
             batch.changes.processed_events.append((event.id, batch.now_ms))
             self.progress_at = time.monotonic()
             if number % YIELD_EVERY == 0:
@@ -429,8 +433,7 @@ class Engine:
 
     # ------------------------------------------------------------ one event
 
-    async def _handle(self, batch: Batch, event: EventRow) -> None:
-        payload = decode_json(event.payload)
+    async def _handle(self, batch: Batch, event: EventRow, payload: dict[str, Any]) -> None:
         await apply_projections(batch, event, payload)
         order_id = (payload.get("order") or {}).get("id")
         order = await batch.order(order_id)
