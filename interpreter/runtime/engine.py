@@ -41,6 +41,9 @@ from .membership import redeem, update_segments
 UTC = dt.UTC
 #: Runs due within this many milliseconds make the next events batch smaller.
 DUE_SOON_MS = 100
+#: How often (wall-clock seconds) the loop asks the store to refresh its planner
+#: statistics: SQLite's advice for a long-lived connection is every few hours.
+OPTIMIZE_EVERY_S = 3 * 3600.0
 #: Events handled between two turns given to the rest of the event loop.
 YIELD_EVERY = 25
 logger = logging.getLogger("scn.runtime")
@@ -308,7 +311,11 @@ class Engine:
                 listener()
 
     async def run_forever(self, stop: asyncio.Event) -> None:
+        optimized = time.monotonic()
         while not stop.is_set():
+            if time.monotonic() - optimized >= OPTIMIZE_EVERY_S:
+                optimized = time.monotonic()
+                await self.store.optimize()
             # Cleared before looking for work, so a nudge during the step is not lost.
             self._wake.clear()
             self.busy_since = self.progress_at = time.monotonic()

@@ -31,6 +31,10 @@ class Store(Protocol):
 
     async def schema_version(self) -> int: ...
 
+    async def optimize(self) -> None:
+        """Refresh the query planner's statistics where they went stale (cheap; the engine
+        calls it every few hours, and closing the store does too)."""
+
     def allocate_run_id(self) -> int:
         """A fresh run id (the runtime is the only creator of runs)."""
 

@@ -7,6 +7,8 @@ add a new one.
 
 from __future__ import annotations
 
+from .counters import FILL, TABLES, TRIGGERS
+
 MIGRATIONS: list[tuple[str, str]] = [
     (
         "initial schema",
@@ -274,5 +276,18 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
         CREATE INDEX outbox_claimed ON outbox(claimed_by) WHERE claimed_by IS NOT NULL;
         """,
+    ),
+    (
+        "the frequency cap's count: a contact's messages from one scenario in a window, from one index; "
+        "messages of a period (all scenarios) from an index of their time",
+        """
+        CREATE INDEX outbox_contact_scenario ON outbox(contact_id, scenario, created_at);
+        CREATE INDEX outbox_created ON outbox(created_at);
+        """,
+    ),
+    (
+        "counters kept by triggers in the transaction of each change: runs by scenario, step and status; "
+        "each step's runs by last outcome; messages by status and failure; events by state (counters.py)",
+        TABLES + TRIGGERS + FILL,
     ),
 ]

@@ -1,0 +1,223 @@
+"""The store at a million rows: the reads whose cost must not grow with the store answer
+from one index range (their plans are checked on stores whose statistics say what a big
+store's would), and the statistics are kept fresh."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from scn.interpreter.clock import ms_of
+from scn.interpreter.store import SqliteStore
+from scn.interpreter.store.records import EventIn
+
+
+@asynccontextmanager
+async def opened(path: Path) -> AsyncIterator[SqliteStore]:
+    store = SqliteStore(str(path))
+    await store.open()
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+async def plans_of(store: SqliteStore, call: Any) -> list[str]:
+    """The query plan of every statement ``call`` makes through the store's read helpers."""
+    made: list[tuple[str, tuple[Any, ...]]] = []
+    rows, scalar = store._rows, store._scalar
+
+    async def recorded_rows(sql: str, params: Any = ()) -> list[tuple[Any, ...]]:
+        made.append((sql, tuple(params)))
+        return await rows(sql, params)
+
+    async def recorded_scalar(sql: str, params: Any = ()) -> Any:
+        made.append((sql, tuple(params)))
+        return await scalar(sql, params)
+
+    store._rows, store._scalar = recorded_rows, recorded_scalar  # type: ignore[method-assign]
+    try:
+        await call()
+    finally:
+        store._rows, store._scalar = rows, scalar  # type: ignore[method-assign]
+    assert made
+    return [" | ".join(str(r[-1]) for r in await rows(f"EXPLAIN QUERY PLAN {sql}", params)) for sql, params in made]
+
+
+def fill_outbox(path: Path, contacts: int, per_contact: int, scenario: str = "big") -> None:
+    """Many messages of one scenario to many contacts (the shape of the audit's store)."""
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("BEGIN")
+    db.executemany(
+        "INSERT INTO contacts (id, created_at, updated_at) VALUES (?, 0, 0)", ((f"c{i}",) for i in range(contacts))
+    )
+    db.executemany(
+        "INSERT INTO outbox (scenario, step, contact_id, channel, recipient, message, status, created_at) "
+        "VALUES (?, 's1', ?, 'email', 'x@example.com', '{}', ?, ?)",
+        (
+            (scenario, f"c{i % contacts}", ("sent", "skipped", "failed", "pending")[i % 4], i * 1000)
+            for i in range(contacts * per_contact)
+        ),
+    )
+    db.execute("COMMIT")
+    db.close()
+
+
+async def test_the_frequency_cap_counts_from_the_contacts_own_messages(tmp_path: Path) -> None:
+    path = tmp_path / "scn.db"
+    async with opened(path):
+        pass
+    fill_outbox(path, contacts=1999, per_contact=3)
+    async with opened(path) as store:
+        # What it answers, at its boundaries: since is inclusive; skipped and failed aside.
+        assert (
+            await store.count_messages("c0", scenario="big", since=0) == 2
+        )  # sent at 0, pending at 1999 s; failed at 3998 s
+        assert await store.count_messages("c0", scenario="big", since=1_999_000) == 1  # exactly the moment: counted
+        assert await store.count_messages("c0", scenario="big", since=1_999_001) == 0
+        assert await store.count_messages("c0", scenario="other", since=0) == 0
+        assert await store.count_messages("c0", scenario=None, since=0) == 2
+        assert await store.count_messages("nobody", scenario="big", since=0) == 0
+        for scenario in ("big", None):
+            for stats in ("none", "analyzed"):
+                if stats == "analyzed":
+                    await store._write_now(lambda db: db.execute("ANALYZE"))
+                plans = await plans_of(store, lambda s=scenario: store.count_messages("c7", scenario=s, since=0))
+                index = "outbox_contact_scenario" if scenario else "outbox_contact "
+                assert all(index in plan and "SCAN" not in plan for plan in plans), (scenario, stats, plans)
+
+
+async def test_statistics_are_made_by_the_migration_and_refreshed_by_optimize(tmp_path: Path) -> None:
+    path = tmp_path / "scn.db"
+    async with opened(path):
+        pass
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT count(*) FROM sqlite_stat1").fetchone()[0] >= 0  # ANALYZE ran: the table exists
+    db.execute("DELETE FROM sqlite_stat1")
+    db.commit()
+    db.close()
+    fill_outbox(path, contacts=500, per_contact=2)
+    async with opened(path) as store:
+        await store.count_messages("c1", scenario="big", since=0)
+        await store.optimize()  # the table this connection read has no statistics: ANALYZE it
+        tables = {r[0] for r in await store._rows("SELECT tbl FROM sqlite_stat1")}
+        assert "outbox" in tables
+
+
+EUROS = {"total": "5", "currency": "EUR"}
+FUNNEL = """
+template hello email
+  subject "Hello"
+  html "hello.html"
+end
+
+scenario funnel "Pay within a day"
+  on order.created
+  exit when order.cancelled
+  send email hello
+  wait for order.paid up to 1d
+  wait 1h
+  send email hello
+end
+"""
+
+
+async def test_counters_follow_every_kind_of_change(tmp_path: Path) -> None:
+    """Runs that finish, wait, time out, exit and are cancelled; messages sent and failed;
+    events processed and pending: every counter equals a recount of the rows, and the
+    figures read from them say what the rows say."""
+    from .harness import START, Harness
+    from .recount import assert_counters_exact
+
+    h = Harness(FUNNEL, tmp_path / "scn.db", resources={"hello.html": "<p>Hi</p>"})
+    await h.__aenter__()
+    try:
+        at = START + dt.timedelta(minutes=1)
+        created = [h.event("order.created", f"c{i}", at=at, order={"id": f"o{i}", **EUROS}) for i in range(6)]
+        paid = [
+            h.event("order.paid", f"c{i}", at=at + dt.timedelta(hours=1), order={"id": f"o{i}", **EUROS})
+            for i in (0, 1)
+        ]
+        cancelled = [h.event("order.cancelled", "c2", at=at + dt.timedelta(hours=2), order={"id": "o2"})]
+        await h.play(created + paid + cancelled, until=dt.timedelta(hours=2))
+        store = h.store
+        live = [r.id for r in await store.list_runs(scenario="funnel", status="awaiting")]
+        assert await store.cancel_runs(live[:1], ms_of(h.clock.now()), "by hand") == live[:1]
+        await h.play([], until=dt.timedelta(days=2))  # the others time out, then send again
+        await store._write_now(lambda db: db.execute("UPDATE outbox SET status = 'failed', failure = 'refused' "
+                                                     "WHERE id = 1"))  # fmt: skip
+        await store.append_events([EventIn(key="later", type="contact.updated", contact_id="c9", occurred_at=0,
+                                           payload="{}")], 0)  # fmt: skip
+
+        steps = {(step, outcome): n for step, _name, outcome, n in await store.step_counts("funnel")}
+        # Each run once per step, by its last outcome there: two paid, two timed out (they
+        # waited first), and the exited and cancelled runs still waiting there when they ended.
+        assert {k: v for k, v in steps.items() if k[0] == "s2"} == {
+            ("s2", "event"): 2, ("s2", "timed out"): 2, ("s2", "waiting"): 2,
+        }  # fmt: skip
+        assert steps[("exit", "exited")] == steps[("cancel", "cancelled")] == 1
+        rows = await store._rows("SELECT run_id, step, outcome FROM step_log ORDER BY id")
+        last: dict[tuple[int, str], str] = {}
+        for run_id, step, outcome in rows:
+            last[(run_id, step)] = outcome
+        expected: dict[tuple[str, str], int] = {}
+        for (_run, step), outcome in last.items():
+            expected[(step, outcome)] = expected.get((step, outcome), 0) + 1
+        assert steps == expected
+        assert await store.step_counts("nobody") == []
+        assert await store.run_counts() == {"funnel": {"cancelled": 1, "done": 4, "exited": 1}}
+        runs = await store._rows("SELECT status, count(*) FROM runs GROUP BY 1")
+        assert (await store.run_counts())["funnel"] == dict(runs)
+        assert sum(n for _s, _st, n in await store.runs_at("funnel")) == 6
+        metrics = await store.metrics()
+        assert metrics["events"]["pending"] == 1 and metrics["runs"] == dict(runs)
+        assert (await store.failed_counts()) == [("email", "refused", 1)]
+        assert sum(r[-1] for r in await store.message_counts()) == await store._scalar("SELECT count(*) FROM outbox")
+        assert await store.live_runs_by_status("funnel") == {}
+        assert_counters_exact(sqlite3.connect(tmp_path / "scn.db", isolation_level=None))
+    finally:
+        await h.__aexit__()
+
+
+async def test_the_counters_are_filled_for_a_store_made_before_them(tmp_path: Path) -> None:
+    """A file of schema 9 (no counters) with rows: opening it counts them."""
+    from scn.interpreter.store._sql import statements
+    from scn.interpreter.store.schema import MIGRATIONS
+
+    from .recount import assert_counters_exact
+
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    for _title, script in MIGRATIONS[:9]:
+        for statement in statements(script):
+            db.execute(statement)
+    db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    db.execute("INSERT INTO schema_version VALUES (9)")
+    db.execute("INSERT INTO bundles (version, created_at, blob) VALUES (1, 0, x'00')")
+    db.execute("INSERT INTO events (id, key, type, contact_id, occurred_at, received_at, payload) "
+               "VALUES (1, 'k', 'order.paid', 'c1', 0, 0, '{}')")  # fmt: skip
+    db.execute("INSERT INTO contacts (id, created_at, updated_at) VALUES ('c1', 0, 0)")
+    db.executemany(
+        "INSERT INTO runs (id, scenario, version, bundle, contact_id, trigger_event, position, step, status, "
+        "started_at, updated_at) VALUES (?, 'old', 1, 1, 'c1', 1, 0, ?, ?, 0, 0)",
+        [(1, "s1", "waiting"), (2, None, "done"), (3, "s1", "waiting")],
+    )
+    db.executemany("INSERT INTO step_log (run_id, step, name, at, outcome) VALUES (?, ?, 'wait', 0, ?)",
+                   [(1, "s1", "waited"), (1, "s1", "timed out"), (3, "s1", "waited")])  # fmt: skip
+    db.execute("INSERT INTO outbox (scenario, contact_id, channel, recipient, message, status, created_at) "
+               "VALUES (NULL, 'c1', 'sms', '+1', '{}', 'failed', 0)")  # fmt: skip
+    db.close()
+    async with opened(path) as store:
+        assert await store.schema_version() == len(MIGRATIONS)
+        assert await store.run_counts() == {"old": {"waiting": 2, "done": 1}}
+        assert await store.runs_at("old") == [(None, "done", 1), ("s1", "waiting", 2)]
+        # Run 1 waited, then timed out: counted once, as timed out; run 3 still waits.
+        assert sorted(await store.step_counts("old")) == [("s1", "wait", "timed out", 1), ("s1", "wait", "waited", 1)]
+        assert await store.failed_counts() == [("sms", "unknown", 1)]
+        assert await store.message_counts() == [("", "sms", "", "failed", "", 1)]
+        assert (await store.metrics())["events"] == {"pending": 1}
+    assert_counters_exact(sqlite3.connect(path, isolation_level=None))
