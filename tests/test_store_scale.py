@@ -8,11 +8,13 @@ import datetime as dt
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from scn.interpreter.clock import ms_of
 from scn.interpreter.store import SqliteStore
+from scn.interpreter.store._sql import in_thread
 from scn.interpreter.store.records import EventIn
 
 
@@ -220,4 +222,140 @@ async def test_the_counters_are_filled_for_a_store_made_before_them(tmp_path: Pa
         assert await store.failed_counts() == [("sms", "unknown", 1)]
         assert await store.message_counts() == [("", "sms", "", "failed", "", 1)]
         assert (await store.metrics())["events"] == {"pending": 1}
+    assert_counters_exact(sqlite3.connect(path, isolation_level=None))
+
+
+HOUR = 3_600_000
+DAY = 24 * HOUR
+
+
+async def test_reports_credit_outcomes_as_they_happen_and_count_them_by_hour(tmp_path: Path) -> None:
+    """Opens, clicks, unsubscribes and paid orders recorded on their message when they
+    happen (the scenario's window; the click before the send), and a report over any
+    period, whole hours or not, equal to one counted from the messages themselves."""
+    import random
+
+    from .recount import assert_counters_exact
+
+    path = tmp_path / "scn.db"
+    async with opened(path):
+        pass
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("INSERT INTO attribution_windows (scenario, ms) VALUES ('short', ?)", (HOUR,))
+    db.executemany("INSERT INTO contacts (id, created_at, updated_at) VALUES (?, 0, 0)", [("ann",), ("bob",)])
+    base = 100 * DAY
+
+    def message(scenario: str, contact: str, at: int, status: str = "sent", channel: str = "email") -> int:
+        cursor = db.execute(
+            "INSERT INTO outbox (scenario, step, contact_id, channel, recipient, message, status, attempts, "
+            "failure, created_at) VALUES (?, 's1', ?, ?, 'x', '{}', ?, 1, ?, ?)",
+            (scenario, contact, channel, status, "refused" if status == "failed" else None, at),
+        )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    def event(key: str, kind: str, contact: str, at: int, payload: str = "{}") -> None:
+        db.execute(
+            "INSERT INTO events (key, type, contact_id, occurred_at, received_at, payload) VALUES (?, ?, ?, ?, ?, ?)",
+            (key, kind, contact, at, at, payload),
+        )
+
+    def paid(order: str, contact: str, at: int, total: str) -> None:
+        db.execute(
+            "INSERT INTO orders (id, contact_id, status, total, currency, created_at, updated_at) "
+            "VALUES (?, ?, 'created', ?, 'EUR', ?, ?)",
+            (order, contact, total, at, at),
+        )
+        db.execute("UPDATE orders SET paid_at = ?, status = 'paid' WHERE id = ?", (at, order))
+
+    first = message("long", "ann", base)  # clicked later: wins the order over a newer send
+    newer = message("long", "ann", base + 2 * HOUR)
+    short = message("short", "bob", base + 30 * 60_000)
+    failed = message("long", "bob", base + 10 * 60_000, status="failed")  # before short's
+    skipped = message("long", "bob", base + HOUR, status="skipped")  # skipped: never credited
+    event(f"open:{newer}", "message.opened", "ann", base + 3 * HOUR)
+    event(f"click:{first}:0", "message.clicked", "ann", base + 3 * HOUR)
+    event(f"click:{first}:1", "message.clicked", "ann", base + 4 * HOUR)  # a second click: counted once
+    event(f"click:{newer}:0", "message.clicked", "bob", base + 3 * HOUR)  # not bob's message: not his click
+    paid("o1", "ann", base + 5 * HOUR, "100.50")
+    paid("o2", "bob", base + 30 * 60_000 + HOUR + 1, "7")  # a millisecond past short's one-hour window
+    paid("o3", "bob", base + 30 * 60_000 + HOUR, "2.25")  # exactly at the end of the window: short's
+    event("unsub", "message.unsubscribed", "bob", base + 2 * HOUR, '{"data": {"channel": "email"}}')
+    outcomes = {r[0]: r[1:] for r in db.execute("SELECT id, opened_at, clicked_at, unsubscribed_at FROM outbox")}
+    assert outcomes[first] == (base + 3 * HOUR, base + 3 * HOUR, None)
+    assert outcomes[newer] == (base + 3 * HOUR, None, None)
+    # bob's unsubscribe: his latest email within its window (short's hour is over by then)
+    assert outcomes[failed][2] == base + 2 * HOUR
+    assert outcomes[skipped] == (None, None, None)
+    credits = dict(db.execute("SELECT id, credited_to FROM orders"))
+    # o2 is past short's window: it goes to bob's latest message within its own window (failed ones count)
+    assert credits == {"o1": first, "o2": failed, "o3": short}
+
+    # More messages, outcomes and orders at random moments over three days, then reports
+    # over random periods (on and off the hour) against a count of their messages.
+    rng = random.Random(5)
+    happenings: list[tuple[int, int, str, str]] = []  # (when, kind, which, who)
+    for i in range(300):
+        at = base + DAY + rng.randrange(2 * DAY)  # after the first day's orders: those are credited already
+        who = rng.choice(["ann", "bob"])
+        happenings.append((at, 0, str(i), who))
+        if rng.random() < 0.3:
+            happenings.append((at + rng.randrange(DAY), 1, str(i), who))
+        if rng.random() < 0.1:
+            happenings.append((at + rng.randrange(DAY), 2, str(i), who))
+    made: dict[str, int] = {}
+    for at, kind, which, who in sorted(happenings):  # as they happen: an order is credited with what is known
+        if kind == 0:
+            status = rng.choice(["sent", "sent", "failed", "skipped", "pending"])
+            made[which] = message(rng.choice(["long", "short"]), who, at, status)
+        elif kind == 1:
+            event(f"click:{made[which]}:0", "message.clicked", who, at)
+        else:
+            paid(f"r{which}", who, at, f"{rng.randrange(1000)}.{rng.randrange(100):02}")
+    db.execute(
+        "UPDATE outbox SET status = 'sent' WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' LIMIT 20)"
+    )
+    db.close()
+    async with opened(path) as store:
+        messages = await store._rows(
+            "SELECT id, scenario, status, attempts, opened_at, clicked_at, unsubscribed_at, created_at FROM outbox "
+            "WHERE status != 'skipped'"
+        )
+        orders = await store._rows("SELECT credited_to, total FROM orders WHERE credited_to IS NOT NULL")
+        periods = [(base, base + 3 * DAY), (base + 1, base + HOUR - 1), (base + HOUR, base + 2 * HOUR)]
+        periods += [(base + 30 * 60_000, base + 30 * 60_000 + 1)]  # exactly one message's moment
+        for _ in range(30):
+            since = base + rng.randrange(3 * DAY)
+            periods.append((since, since + rng.randrange(1, DAY)))
+        for since, until in periods:
+            for scenario in ("long", None):
+                inside = {m[0]: m for m in messages if since <= m[7] < until and scenario in (None, m[1])}
+                expected = {
+                    "sent": len(inside), "delivered": sum(m[2] == "sent" for m in inside.values()),
+                    "failed": sum(m[2] == "failed" for m in inside.values()),
+                    "opened": sum(m[4] is not None for m in inside.values()),
+                    "clicked": sum(m[5] is not None for m in inside.values()),
+                    "unsubscribed": sum(m[6] is not None for m in inside.values()),
+                    "ordered": sum(o[0] in inside for o in orders),
+                    "revenue:EUR": sum(int(Decimal(o[1]) * 1_000_000) for o in orders if o[0] in inside),
+                }  # fmt: skip
+                found: dict[str, int] = {}
+                for count in await store.report_counts(since, until, scenario):
+                    found[count.figure] = found.get(count.figure, 0) + count.value
+                assert {k: found.get(k, 0) for k in expected} == expected, (since - base, until - base, scenario)
+        # Per period of a chart: the buckets add up to the totals.
+        buckets = await store.report_counts(base, base + 3 * DAY, "long", origin=base, bucket_ms=DAY)
+        assert {c.bucket for c in buckets} == {0, 1, 2}
+        whole = await store.report_counts(base, base + 3 * DAY, "long")
+        assert sum(c.value for c in buckets if c.figure == "sent") == sum(c.value for c in whole if c.figure == "sent")
+        # Whole hours from the counters' key, the ends from the index of messages by scenario and time.
+        asked: list[str] = []
+        await in_thread(store.db, lambda db: db.set_trace_callback(asked.append))
+        await store.report_counts(base + 1, base + 3 * DAY - 1, "long")
+        await store.report_counts(base + 1, base + 3 * DAY - 1)
+        await in_thread(store.db, lambda db: db.set_trace_callback(None))
+        assert len(asked) >= 6
+        for sql in asked:
+            plan = " | ".join(str(r[-1]) for r in await store._rows(f"EXPLAIN QUERY PLAN {sql}"))
+            assert "SEARCH" in plan and "SCAN" not in plan, (sql, plan)
     assert_counters_exact(sqlite3.connect(path, isolation_level=None))

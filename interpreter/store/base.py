@@ -15,7 +15,19 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any, Protocol
 
-from .records import Changes, Claim, Delivery, EventIn, EventRow, OutboxRow, RunRow, RunStart, ScenarioRow, StepLog
+from .records import (
+    Changes,
+    Claim,
+    Delivery,
+    EventIn,
+    EventRow,
+    OutboxRow,
+    ReportCount,
+    RunRow,
+    RunStart,
+    ScenarioRow,
+    StepLog,
+)
 
 
 class StoreError(Exception):
@@ -241,6 +253,15 @@ class Queries(Protocol):
 
     async def messages_between(self, since: int, until: int, scenario: str | None = None) -> list[OutboxRow]:
         """Messages created in [since, until), skipped ones aside (for reports)."""
+
+    async def report_counts(
+        self, since: int, until: int, scenario: str | None = None, *, origin: int | None = None,
+        bucket_ms: int | None = None,
+    ) -> list[ReportCount]:  # fmt: skip
+        """The reports' figures of the messages made in [since, until) (of one scenario, or
+        all), per scenario, step, template, channel and variant, and per bucket of
+        ``bucket_ms`` from ``origin`` (all in bucket 0 when not given); read from counters
+        kept as messages are made, delivered, opened, clicked, and credited with orders."""
 
     async def messages_of(self, contact_ids: list[str], since: int) -> list[OutboxRow]: ...
 

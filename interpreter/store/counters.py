@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from ..program import DEFAULT_ATTRIBUTION_MS
+from . import report_counts
 from ._sql import statements
 
 TABLES = """
@@ -158,14 +160,18 @@ _TRIGGER_NAMES = [
 
 
 def without_counting(db: sqlite3.Connection) -> None:
-    """Drop the counting triggers, for a bulk import that recounts once at its end
-    (`recount`): a row at a time is the slow way to count millions of rows."""
+    """Drop the counting triggers (these and the reports'), for a bulk import that
+    recounts once at its end (`recount`): a row at a time is the slow way to count
+    millions of rows."""
     for name in _TRIGGER_NAMES:
         db.execute(f"DROP TRIGGER IF EXISTS {name}")
+    report_counts.without_counting(db)
 
 
 def recount(db: sqlite3.Connection) -> None:
-    """Recount every counter from the rows and (again) keep them counted from here on."""
+    """Recount every counter from the rows (the reports' too) and keep them counted from
+    here on."""
     without_counting(db)
     for statement in statements(FILL + TRIGGERS):
         db.execute(statement)
+    report_counts.recount(db, DEFAULT_ATTRIBUTION_MS)

@@ -97,6 +97,23 @@ class StepLog(msgspec.Struct, array_like=True, gc=False):
     detail: str | None
 
 
+class ReportCount(NamedTuple):
+    """A figure of the messages of one bucket of a report's period (report_counts.py)."""
+
+    #: Which bucket of the period: 0 for a report's totals, else (hour - origin) // width.
+    bucket: int
+    scenario: str
+    #: '' where the message had none.
+    step: str
+    template: str
+    channel: str
+    variant: str
+    #: sent, delivered, bounced, failed, opened, clicked, unsubscribed, ordered,
+    #: `failure:CLASS`, or `revenue:CURRENCY` (in millionths).
+    figure: str
+    value: int
+
+
 class OutboxIn(msgspec.Struct, kw_only=True):
     """A message to deliver, written in the same transaction as the step that sends it."""
 

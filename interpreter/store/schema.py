@@ -7,6 +7,11 @@ add a new one.
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Callable
+
+from ..program import DEFAULT_ATTRIBUTION_MS
+from . import report_counts
 from .counters import FILL, TABLES, TRIGGERS
 
 MIGRATIONS: list[tuple[str, str]] = [
@@ -290,4 +295,19 @@ MIGRATIONS: list[tuple[str, str]] = [
         "each step's runs by last outcome; messages by status and failure; events by state (counters.py)",
         TABLES + TRIGGERS + FILL,
     ),
+    (
+        "reports from counters: what became of each message (opened, clicked, unsubscribed; orders credited "
+        "when paid), figures counted per hour, the scenarios' attribution windows (report_counts.py)",
+        report_counts.COLUMNS + report_counts.triggers(DEFAULT_ATTRIBUTION_MS),
+    ),
 ]
+
+
+def _fill_reports(db: sqlite3.Connection) -> None:
+    report_counts.remember_windows(db)
+    report_counts.recount(db, DEFAULT_ATTRIBUTION_MS)
+
+
+#: What a migration does beyond its SQL, in its transaction: fill what it made for the
+#: rows already there.
+AFTER: dict[int, Callable[[sqlite3.Connection], None]] = {11: _fill_reports}

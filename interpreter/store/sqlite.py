@@ -33,7 +33,8 @@ from .records import (
     ScenarioRow,
     decode_json,
 )
-from .schema import MIGRATIONS
+from .report_counts import remember_windows
+from .schema import AFTER, MIGRATIONS
 from .sqlite_changes import (
     JSON_FIELDS,
     RUN_COLUMNS,
@@ -167,6 +168,8 @@ class SqliteStore(OutboxMixin, QueriesMixin, OverviewMixin):
                     return  # another process applied it meanwhile
                 for statement in parts:
                     await self.db.execute(statement)
+                if number in AFTER:
+                    await in_thread(self.db, AFTER[number])
                 await self.db.execute("UPDATE schema_version SET version = ?", (number,))
 
             await self._write(apply)
@@ -292,6 +295,7 @@ class SqliteStore(OutboxMixin, QueriesMixin, OverviewMixin):
                     (name, version, bundle, digest, now),
                 )
                 versions[name] = version
+            await in_thread(self.db, remember_windows, blob)
             for name, version in versions.items():
                 await self.db.execute(
                     "INSERT INTO scenarios (name, state, version, bundle, updated_at) VALUES (?, 'active', ?, ?, ?) "

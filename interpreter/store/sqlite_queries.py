@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from ._sql import SqlAccess
-from .records import CANCELLED, LIVE, OutboxRow, RunRow, StepLog
+from . import report_counts
+from ._sql import SqlAccess, in_thread
+from .records import CANCELLED, LIVE, OutboxRow, ReportCount, RunRow, StepLog
 from .sqlite_changes import RUN_COLUMNS, run_row
 
 _LIVE_IN = f"({', '.join('?' * len(LIVE))})"
@@ -146,6 +147,14 @@ class QueriesMixin(SqlAccess):
             sql += " AND scenario = ?"
             params.append(scenario)
         return [_outbox_row(r) for r in await self._rows(sql + " ORDER BY id", params)]
+
+    async def report_counts(
+        self, since: int, until: int, scenario: str | None = None, *, origin: int | None = None,
+        bucket_ms: int | None = None,
+    ) -> list[ReportCount]:  # fmt: skip
+        """Figures of the messages made in [since, until), from the counters (report_counts.py)."""
+        start = since if origin is None else origin
+        return await in_thread(self.db, report_counts.read, since, until, scenario, start, bucket_ms)
 
     async def messages_of(self, contact_ids: list[str], since: int) -> list[OutboxRow]:
         from .sqlite_outbox import _OUTBOX_COLUMNS, _outbox_row
