@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from scn.interpreter.clock import ms_of
-from scn.interpreter.store import SqliteStore
+from scn.interpreter.store import Changes, SqliteStore
 from scn.interpreter.store._sql import in_thread
 from scn.interpreter.store.records import EventIn
 
@@ -359,3 +359,23 @@ async def test_reports_credit_outcomes_as_they_happen_and_count_them_by_hour(tmp
             plan = " | ".join(str(r[-1]) for r in await store._rows(f"EXPLAIN QUERY PLAN {sql}"))
             assert "SEARCH" in plan and "SCAN" not in plan, (sql, plan)
     assert_counters_exact(sqlite3.connect(path, isolation_level=None))
+
+
+async def test_the_sweeps_due_contacts_come_from_an_index(tmp_path: Path) -> None:
+    path = tmp_path / "scn.db"
+    async with opened(path) as store:
+        db = sqlite3.connect(path, isolation_level=None)
+        db.executemany("INSERT INTO contacts (id, created_at, updated_at) VALUES (?, 0, 0)", [("a",), ("b",), ("c",)])
+        db.close()
+        assert await store.reset_segment_checks("one", 10) is True
+        assert await store.reset_segment_checks("one", 20) is False  # the same segments: the moments stand
+        assert await store.due_segment_checks(9, 10) == []
+        assert sorted(await store.due_segment_checks(10, 10)) == ["a", "b", "c"]  # due at exactly now
+        await store.commit(Changes(segment_checks=[("a", 50), ("b", None), ("c", 30)]))
+        assert await store.next_segment_check() == 30
+        assert await store.due_segment_checks(49, 10) == ["c"]
+        assert await store.due_segment_checks(50, 1) == ["c"]  # earliest first
+        assert await store.due_segment_checks(10**15, 10) == ["c", "a"]  # b: only after its next event
+        for call in (lambda: store.due_segment_checks(50, 10), store.next_segment_check):
+            for plan in await plans_of(store, call):
+                assert "segment_checks_due" in plan and "SCAN" not in plan, plan

@@ -112,6 +112,16 @@ class Store(Protocol):
 
     async def segments_of(self, contact_id: str) -> set[str]: ...
 
+    async def reset_segment_checks(self, digest: str, now: int) -> bool:
+        """Make every contact due for the segment sweep at ``now``, unless the moments kept
+        were computed for the timed segments ``digest`` names. Whether it did."""
+
+    async def due_segment_checks(self, now: int, limit: int) -> list[str]:
+        """Contacts whose clock-dependent segments are due to be looked at by ``now``, earliest first."""
+
+    async def next_segment_check(self) -> int | None:
+        """The earliest moment a contact's clock-dependent segments are due to be looked at."""
+
     async def products(self, ids: Collection[str] | None = None, limit: int = 1000) -> list[dict[str, Any]]: ...
 
     async def product_counts(

@@ -249,6 +249,8 @@ class Changes(msgspec.Struct, kw_only=True):
     list_removes: list[tuple[str, str]] = msgspec.field(default_factory=list)
     segment_adds: list[tuple[str, str, int]] = msgspec.field(default_factory=list)
     segment_removes: list[tuple[str, str]] = msgspec.field(default_factory=list)
+    #: (contact, when its clock-dependent segments are next looked at; None: after its next event)
+    segment_checks: list[tuple[str, int | None]] = msgspec.field(default_factory=list)
     coupons: list[CouponIssue] = msgspec.field(default_factory=list)
     #: (coupon_codes row id, order id, when)
     redemptions: list[tuple[int, str, int]] = msgspec.field(default_factory=list)
@@ -275,6 +277,7 @@ class Changes(msgspec.Struct, kw_only=True):
                 self.list_removes,
                 self.segment_adds,
                 self.segment_removes,
+                self.segment_checks,
                 self.coupons,
                 self.redemptions,
                 self.bonus,

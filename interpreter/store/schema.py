@@ -300,6 +300,18 @@ MIGRATIONS: list[tuple[str, str]] = [
         "when paid), figures counted per hour, the scenarios' attribution windows (report_counts.py)",
         report_counts.COLUMNS + report_counts.triggers(DEFAULT_ATTRIBUTION_MS),
     ),
+    (
+        "the segment sweep looks only at contacts whose time condition crosses: when each is next due, and "
+        "which timed segments those moments were computed for",
+        """
+        CREATE TABLE segment_checks (
+            contact_id TEXT PRIMARY KEY,
+            due_at INTEGER
+        ) WITHOUT ROWID;
+        CREATE INDEX segment_checks_due ON segment_checks(due_at) WHERE due_at IS NOT NULL;
+        CREATE TABLE segment_sweep (digest TEXT NOT NULL);
+        """,
+    ),
 ]
 
 

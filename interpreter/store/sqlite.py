@@ -46,6 +46,7 @@ from .sqlite_changes import (
 from .sqlite_outbox import OutboxMixin
 from .sqlite_overview import OverviewMixin
 from .sqlite_queries import QueriesMixin
+from .sqlite_segments import SegmentChecksMixin
 
 T = TypeVar("T")
 
@@ -70,7 +71,7 @@ def _item_key(alias: str) -> str:
     )
 
 
-class SqliteStore(OutboxMixin, QueriesMixin, OverviewMixin):
+class SqliteStore(OutboxMixin, QueriesMixin, OverviewMixin, SegmentChecksMixin):
     """A store in one SQLite file (or `:memory:` for simulations and tests)."""
 
     def __init__(self, path: str, *, synchronous: str = "FULL") -> None:
