@@ -126,3 +126,100 @@ def test_which_conditions_can_be_followed() -> None:
     for text in ("today() == 2025-12-31", "contact.created_at == now()", "messaged_within(7d)",
                  "now() - contact.created_at > 30d", "ago(30d) < now()"):  # fmt: skip
         assert crossings(condition(text)) is None, text
+
+
+ACTIVE_LATELY = """
+segment active_lately "Active in the last 30 days"
+  where contact.last_activity_at is set and contact.last_activity_at >= ago(30d)
+"""
+
+
+async def test_a_contact_leaves_at_the_exact_moment_and_an_unset_field_is_never_looked_at(tmp_path: Path) -> None:
+    async with Harness(ACTIVE_LATELY, tmp_path / "scn.db") as h:
+        pages = watch(h)
+        # c0 active; c1 only updated (no last_activity_at: the condition is false at any time)
+        await h.play([h.event("contact.active", "c0", data={"kind": "login"}), h.event("contact.updated", "c1")])
+        assert await h.rows("SELECT contact_id FROM segment_members") == [("c0",)]
+        assert await h.rows("SELECT contact_id, due_at FROM segment_checks ORDER BY 1") == [
+            ("c0", int((START + 30 * DAY + MS).timestamp() * 1000)), ("c1", None),
+        ]  # fmt: skip
+        pages.clear()
+        await h.advance(30 * DAY)  # exactly 30 days: `>=` still holds
+        assert await h.rows("SELECT contact_id FROM segment_members") == [("c0",)]
+        assert pages == []
+        await h.advance(MS)
+        assert await h.rows("SELECT contact_id FROM segment_members") == []
+        assert pages == [["c0"]]  # c1, whose field is unset, was never looked at
+
+
+TRIAL = """
+attribute trial_ends: datetime
+
+segment trial_over "Trial over" where contact.trial_ends is set and now() >= contact.trial_ends
+
+scenario trial "A two-day trial, started an hour after sign-up"
+  on contact.active
+  entry once per contact
+  wait 1h
+  set attribute trial_ends = now() + 2d
+end
+"""
+
+
+async def test_a_time_set_by_a_step_is_followed_from_the_step_on(tmp_path: Path) -> None:
+    """`set attribute` changes what a timed condition compares with outside any event:
+    the contact is looked at again (its moment computed anew) after that step."""
+    async with Harness(TRIAL, tmp_path / "scn.db") as h:
+        await h.play([h.event("contact.active", "c0", data={"kind": "login"})])
+        ends = START + dt.timedelta(hours=1) + 2 * DAY
+        await h.advance(ends - h.clock.now() - MS)  # a millisecond before the trial ends
+        assert await h.rows("SELECT contact_id FROM segment_members") == []
+        await h.advance(MS)  # exactly at its end (`now() >= x` holds from x on)
+        assert await h.rows("SELECT contact_id FROM segment_members") == [("c0",)]
+
+
+async def test_contacts_without_events_are_looked_at_once_when_the_sweep_starts(tmp_path: Path) -> None:
+    """A store from before the incremental sweep (or a bulk import): contacts that never
+    had an event here are looked at when the engine starts, then at their own moment."""
+    import sqlite3
+
+    from scn.interpreter.store import SqliteStore
+
+    path = tmp_path / "scn.db"
+    store = SqliteStore(str(path))
+    await store.open()
+    await store.close()
+    db = sqlite3.connect(path, isolation_level=None)
+    at = int(START.timestamp() * 1000)
+    db.executemany(
+        "INSERT INTO contacts (id, created_at, updated_at, last_activity_at) VALUES (?, 0, 0, ?)",
+        [("old", at - 40 * 86_400_000), ("recent", at - 10 * 86_400_000), ("never", None)],
+    )
+    db.close()
+    async with Harness(INACTIVE, path) as h:
+        pages = watch(h)
+        await h.advance(MS)
+        assert await members(h) == {"old"}
+        assert sorted(c for page in pages for c in page) == ["never", "old", "recent"]
+        pages.clear()
+        await h.advance(20 * DAY - MS)  # `recent` was active exactly 30 days ago: not yet
+        assert await members(h) == {"old"} and pages == []
+        await h.advance(MS)
+        assert await members(h) == {"old", "recent"}
+        assert pages == [["recent"]]
+
+
+async def test_a_timed_segment_deployed_again_after_a_version_without_it_looks_at_everyone(tmp_path: Path) -> None:
+    """Moments are not kept while no timed segment is deployed: deploying the same timed
+    segment again makes everyone due, not the moments computed before."""
+    untimed = 'segment buyers "Buyers" where contact.orders.count >= 1'
+    async with Harness(INACTIVE, tmp_path / "scn.db") as h:
+        await h.play([h.event("contact.updated", "c0")])  # never active: nothing to follow
+        await h.install(untimed)
+        await h.play([h.event("contact.active", "c0", at=h.clock.now() + MS, data={"kind": "login"})])
+        active_at = h.clock.now()
+        await h.install(INACTIVE)
+        await h.advance(active_at + 30 * DAY - h.clock.now())
+        assert await members(h) == set()
+        await h.advance(MS)
+        assert await members(h) == {"c0"}

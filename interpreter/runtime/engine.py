@@ -45,6 +45,8 @@ DUE_SOON_MS = 100
 #: How often (wall-clock seconds) the loop asks the store to refresh its planner
 #: statistics: SQLite's advice for a long-lived connection is every few hours.
 OPTIMIZE_EVERY_S = 3 * 3600.0
+#: `_checks_for` while no timed segment is deployed (the store keeps no moments then).
+_UNTIMED = ""
 #: Events handled between two turns given to the rest of the event loop.
 YIELD_EVERY = 25
 logger = logging.getLogger("scn.runtime")
@@ -286,6 +288,9 @@ class Engine:
     async def _next_check(self) -> int | None:
         digest = self._timed_digest()
         if digest is None:
+            if self._checks_for != _UNTIMED:  # events stop keeping the moments from here on
+                await self.store.forget_segment_checks()
+                self._checks_for = _UNTIMED
             return None
         if digest != self._checks_for:
             return self.clock_ms()  # the checks are to be made sure of first

@@ -116,6 +116,9 @@ class Store(Protocol):
         """Make every contact due for the segment sweep at ``now``, unless the moments kept
         were computed for the timed segments ``digest`` names. Whether it did."""
 
+    async def forget_segment_checks(self) -> None:
+        """Forget for which timed segments the moments kept were computed (none is deployed)."""
+
     async def due_segment_checks(self, now: int, limit: int) -> list[str]:
         """Contacts whose clock-dependent segments are due to be looked at by ``now``, earliest first."""
 

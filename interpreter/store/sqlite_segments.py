@@ -28,6 +28,11 @@ class SegmentChecksMixin(SqlAccess):
 
         return await self._write_now(reset)
 
+    async def forget_segment_checks(self) -> None:
+        """No timed segment is deployed: the moments kept stop being kept up to date, so
+        the next deploy with timed segments makes everyone due, whatever its digest."""
+        await self._write_now(lambda db: db.execute("DELETE FROM segment_sweep"))
+
     async def due_segment_checks(self, now: int, limit: int) -> list[str]:
         """Contacts whose clock-dependent segments are due to be looked at by ``now``, earliest first."""
         rows = await self._rows(
