@@ -7,7 +7,7 @@ from typing import Any
 
 from scn.interpreter.store.counters import recount
 
-COUNTERS = ("count_runs", "count_steps", "count_messages", "count_events", "count_reports")
+COUNTERS = ("count_runs", "count_steps", "count_messages", "count_events", "count_reports", "count_report_days")
 #: What became of each message, and whom each order was credited to (recounted too).
 OUTCOMES = {
     "outcomes": "SELECT id, opened_at, clicked_at, unsubscribed_at FROM outbox",
@@ -20,7 +20,7 @@ def counted(db: sqlite3.Connection) -> dict[str, set[tuple[Any, ...]]]:
     found: dict[str, set[tuple[Any, ...]]] = {}
     for table in COUNTERS:
         number = {"count_runs": "runs", "count_steps": "runs", "count_messages": "messages",
-                  "count_reports": "value"}.get(table, "events")  # fmt: skip
+                  "count_reports": "value", "count_report_days": "value"}.get(table, "events")  # fmt: skip
         found[table] = set(db.execute(f"SELECT * FROM {table} WHERE {number} != 0"))
     for name, sql in OUTCOMES.items():
         found[name] = set(db.execute(sql))

@@ -324,6 +324,9 @@ async def test_reports_credit_outcomes_as_they_happen_and_count_them_by_hour(tmp
         orders = await store._rows("SELECT credited_to, total FROM orders WHERE credited_to IS NOT NULL")
         periods = [(base, base + 3 * DAY), (base + 1, base + HOUR - 1), (base + HOUR, base + 2 * HOUR)]
         periods += [(base + 30 * 60_000, base + 30 * 60_000 + 1)]  # exactly one message's moment
+        # whole days and the hours and minutes around them; exactly one day, from a midnight
+        periods += [(base + 5 * HOUR + 7, base + 2 * DAY + 3 * HOUR), (base + DAY, base + 2 * DAY),
+                    (base + DAY - 1, base + 2 * DAY + 1), (base - 3 * DAY, base + 10 * DAY)]  # fmt: skip
         for _ in range(30):
             since = base + rng.randrange(3 * DAY)
             periods.append((since, since + rng.randrange(1, DAY)))
@@ -343,7 +346,19 @@ async def test_reports_credit_outcomes_as_they_happen_and_count_them_by_hour(tmp
                 for count in await store.report_counts(since, until, scenario):
                     found[count.figure] = found.get(count.figure, 0) + count.value
                 assert {k: found.get(k, 0) for k in expected} == expected, (since - base, until - base, scenario)
-        # Per period of a chart: the buckets add up to the totals.
+        # Per period of a chart: each bucket counts the messages made in it, whether its
+        # days start at a midnight (read from the days' counters) or not (from the hours').
+        for origin, width in ((base, DAY), (base + 6 * HOUR, DAY), (base, 2 * DAY), (base, HOUR), (base, 7 * DAY)):
+            by_bucket: dict[int, int] = {}
+            for count in await store.report_counts(base + 1, base + 3 * DAY, None, origin=origin, bucket_ms=width):
+                if count.figure == "sent":
+                    by_bucket[count.bucket] = by_bucket.get(count.bucket, 0) + count.value
+            made_in: dict[int, int] = {}
+            for m in messages:
+                if base + 1 <= m[7] < base + 3 * DAY:
+                    bucket = (m[7] // HOUR * HOUR - origin) // width
+                    made_in[bucket] = made_in.get(bucket, 0) + 1
+            assert by_bucket == made_in, (origin - base, width)
         buckets = await store.report_counts(base, base + 3 * DAY, "long", origin=base, bucket_ms=DAY)
         assert {c.bucket for c in buckets} == {0, 1, 2}
         whole = await store.report_counts(base, base + 3 * DAY, "long")

@@ -13,7 +13,8 @@ The rules are those of docs/api.md "Reports" (server/reports.py reads the counte
   message clicked within its scenario's window before the payment, else to the latest
   message made within it (`orders.credited_to`), its total added to that message's hour.
 
-Triggers do it, in the transaction of the change (see counters.py). The windows are the
+Triggers do it, in the transaction of the change (see counters.py), and sum the hours
+into days (a report over a month reads days, not 720 hours). The windows are the
 scenarios' own (`attribution_windows`, written with each bundle). Revenue is counted in
 millionths of the currency, exactly (totals with more than six decimals are cut there).
 """
@@ -30,6 +31,7 @@ from ._sql import statements
 from .records import ReportCount
 
 HOUR_MS = 3_600_000
+DAY_MS = 24 * HOUR_MS
 #: Figures kept for each message's hour; failures and revenue add `failure:CLASS` and
 #: `revenue:CURRENCY` (millionths).
 FIGURES = ("sent", "delivered", "bounced", "failed", "opened", "clicked", "unsubscribed", "ordered")
@@ -58,6 +60,19 @@ CREATE TABLE count_reports (
     PRIMARY KEY (scenario, hour, step, template, channel, variant, figure)
 ) WITHOUT ROWID;
 CREATE INDEX count_reports_hour ON count_reports(hour);
+-- the same figures summed per day (UTC), kept from count_reports by its own triggers
+CREATE TABLE count_report_days (
+    scenario TEXT NOT NULL,
+    day INTEGER NOT NULL,
+    step TEXT NOT NULL,
+    template TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    variant TEXT NOT NULL,
+    figure TEXT NOT NULL,
+    value INTEGER NOT NULL,
+    PRIMARY KEY (scenario, day, step, template, channel, variant, figure)
+) WITHOUT ROWID;
+CREATE INDEX count_report_days_day ON count_report_days(day);
 """
 
 
@@ -150,6 +165,24 @@ _PAID = f"""
 """
 
 
+def _to_day(row: str, value: str) -> str:
+    return (
+        "INSERT INTO count_report_days (scenario, day, step, template, channel, variant, figure, value) "
+        f"VALUES ({row}.scenario, {row}.hour / {DAY_MS} * {DAY_MS}, {row}.step, {row}.template, {row}.channel, "
+        f"{row}.variant, {row}.figure, {value}) ON CONFLICT DO UPDATE SET value = value + excluded.value;"
+    )
+
+
+#: The days' counters follow the hours' (an upsert that updates fires the update trigger).
+DAY_TRIGGERS = f"""
+CREATE TRIGGER report_day_insert AFTER INSERT ON count_reports BEGIN {_to_day("new", "new.value")} END;
+CREATE TRIGGER report_day_update AFTER UPDATE OF value ON count_reports WHEN new.value != old.value BEGIN
+    {_to_day("new", "new.value - old.value")}
+END;
+CREATE TRIGGER report_day_delete AFTER DELETE ON count_reports BEGIN {_to_day("old", "-old.value")} END;
+"""
+
+
 def triggers(default_window_ms: int) -> str:
     paid = _PAID.replace("{default}", str(default_window_ms))
     unsubscribed = _UNSUBSCRIBED.replace("{default}", str(default_window_ms))
@@ -159,7 +192,9 @@ def triggers(default_window_ms: int) -> str:
         for figure, column in (("opened", "opened_at"), ("clicked", "clicked_at"), ("unsubscribed", "unsubscribed_at"))
     )
     sent = f"SELECT 'sent' AS figure, 1 AS delta UNION ALL {_status_deltas('new', None)}"
-    return f"""
+    return (
+        DAY_TRIGGERS
+        + f"""
 CREATE TRIGGER report_message_insert AFTER INSERT ON outbox WHEN new.status != 'skipped' BEGIN
     {_INTO}
     SELECT {_key("new")}, figure, delta FROM ({sent}) WHERE delta != 0
@@ -185,6 +220,7 @@ CREATE TRIGGER report_paid_insert AFTER INSERT ON orders WHEN new.paid_at IS NOT
 CREATE TRIGGER report_paid_update AFTER UPDATE OF paid_at ON orders
 WHEN new.paid_at IS NOT NULL AND old.paid_at IS NULL AND new.credited_to IS NULL BEGIN {paid} END;
 """
+    )
 
 
 def _trigger_names(script: str) -> list[str]:
@@ -210,6 +246,7 @@ def recount(db: sqlite3.Connection, default_window_ms: int) -> None:
         "OR clicked_at IS NOT NULL OR unsubscribed_at IS NOT NULL"
     )
     db.execute("DELETE FROM count_reports")
+    db.execute("DELETE FROM count_report_days")
     _count_statuses(db)
     # Replayed in the order they happened (an event before an order paid at the same
     # moment) through a temporary view whose INSTEAD OF triggers run the triggers' bodies.
@@ -260,28 +297,48 @@ def read(
 ) -> list[ReportCount]:
     """The figures of the messages made in [since, until) (of one scenario, or all), summed
     by bucket (``bucket_ms`` wide from ``origin``; one bucket when None), scenario, step,
-    template, channel and variant. Whole hours come from the counters; the parts of an
-    hour at either end, from their messages' own outcomes."""
+    template, channel and variant. Whole days come from the days' counters (when the
+    buckets allow), whole hours from the hours'; the parts of an hour at either end, from
+    their messages' own outcomes."""
     first = -(-since // HOUR_MS) * HOUR_MS  # the first whole hour
     last = until // HOUR_MS * HOUR_MS  # where the last whole hour ends
     if first >= last:
         first = last = until  # no whole hour: every message from its row
     sums: dict[tuple[int, str, str, str, str, str, str], int] = {}
-    width = bucket_ms or 1
-    if first < last:
-        bucket = f"(hour - {int(origin)}) / {int(width)}" if bucket_ms else "0"
-        where = "hour >= ? AND hour < ?" + (" AND scenario = ?" if scenario is not None else "")
-        params: tuple[object, ...] = (first, last, scenario) if scenario is not None else (first, last)
-        for row in db.execute(
-            f"SELECT {bucket}, scenario, step, template, channel, variant, figure, sum(value) FROM count_reports "
-            f"WHERE {where} GROUP BY 1, 2, 3, 4, 5, 6, 7",
-            params,
-        ):
-            sums[row[:7]] = sums.get(row[:7], 0) + int(row[7])
+    # Whole days from the days' counters, when each lies inside one bucket (no buckets,
+    # or buckets of whole days from a midnight, UTC); the hours around them from the hours'.
+    day_first, day_last = -(-first // DAY_MS) * DAY_MS, last // DAY_MS * DAY_MS
+    if day_first < day_last and (bucket_ms is None or (bucket_ms % DAY_MS == 0 and origin % DAY_MS == 0)):
+        _add_counters(db, sums, "count_report_days", "day", day_first, day_last, scenario, origin, bucket_ms)
+        hours = [(first, day_first), (day_last, last)]
+    else:
+        hours = [(first, last)]
+    for start, end in hours:
+        if start < end:
+            _add_counters(db, sums, "count_reports", "hour", start, end, scenario, origin, bucket_ms)
     for start, end in ((since, first), (last, until)):
         if start < end:
             _add_messages(db, sums, start, end, scenario, origin, bucket_ms)
     return [ReportCount(*key, value) for key, value in sums.items() if value]
+
+
+def _add_counters(
+    db: sqlite3.Connection, sums: dict[tuple[int, str, str, str, str, str, str], int], table: str, moment: str,
+    since: int, until: int, scenario: str | None, origin: int, bucket_ms: int | None,
+) -> None:  # fmt: skip
+    """The counters of ``table`` (per hour or per day: ``moment``) in [since, until), by bucket."""
+    # floor division (SQLite's `/` truncates towards 0): a moment before the origin falls
+    # in bucket -1, as in `_add_messages`
+    since_origin, width = f"({moment} - {int(origin)})", int(bucket_ms or 1)
+    bucket = f"({since_origin} - ({since_origin} % {width} + {width}) % {width}) / {width}" if bucket_ms else "0"
+    where = f"{moment} >= ? AND {moment} < ?" + (" AND scenario = ?" if scenario is not None else "")
+    params: tuple[object, ...] = (since, until, scenario) if scenario is not None else (since, until)
+    for row in db.execute(
+        f"SELECT {bucket}, scenario, step, template, channel, variant, figure, sum(value) FROM {table} "
+        f"WHERE {where} GROUP BY 1, 2, 3, 4, 5, 6, 7",
+        params,
+    ):
+        sums[row[:7]] = sums.get(row[:7], 0) + int(row[7])
 
 
 def _add_messages(
