@@ -32,6 +32,7 @@ import uvicorn
 
 from scn.interpreter import program as p
 from scn.interpreter.runtime import Settings
+from scn.interpreter.store.counters import recount, without_counting
 from scn.server.app import create_app
 from scn.server.core import Core, read_directory
 
@@ -59,12 +60,14 @@ async def deploy(path: Path) -> None:
     await core.stop()
 
 
-def fill(path: Path, count: int, seed: int = 7) -> dict[str, Any]:
-    """N runs, N messages and what they concern, written in bulk straight into the file."""
+def fill(path: Path, count: int, seed: int = 7, contacts: int | None = None) -> dict[str, Any]:
+    """N runs, N messages and what they concern (N/10 contacts unless told), written in
+    bulk straight into the file: the store's counters are left aside while the rows go in
+    and recounted once at the end, as a bulk import should (`counters.recount`)."""
     rng = random.Random(seed)
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA journal_mode = WAL")
-    db.execute("PRAGMA synchronous = OFF")
+    db.execute("PRAGMA synchronous = OFF")  # the fill only: what is measured runs as scn does
     now = int(time.time() * 1000)
     scenarios = {name: (version, bundle) for name, version, bundle in
                  db.execute("SELECT name, version, bundle FROM scenarios")}  # fmt: skip
@@ -73,12 +76,17 @@ def fill(path: Path, count: int, seed: int = 7) -> dict[str, Any]:
     blob = db.execute("SELECT blob FROM bundles ORDER BY version DESC LIMIT 1").fetchone()[0]
     programs = msgpack.decode(blob, type=p.Bundle).scenarios
     steps = {n: [i for i in programs[n].instructions if not isinstance(i, p.Jump | p.End)] for n in scenarios}
-    contacts = max(count // 10, 10)
+    contacts = contacts or max(count // 10, 10)
     db.execute("BEGIN")
+    without_counting(db)
+    # Activity over the last 60 days, and a payment before 2025 for a fifth: the examples'
+    # "sleeping" segment (inactive for 30 days) has members to find and crossings to come.
+    paid_before = 1_700_000_000_000
     db.executemany(
-        "INSERT INTO contacts (id, email, first_name, language, created_at, updated_at, lifetime_spend, orders_count)"
-        " VALUES (?, ?, ?, ?, ?, ?, '0', 0)",
-        ((f"c{i}", f"c{i}@example.com", f"Name {i}", rng.choice(["pl", "en", "uk"]), now, now)
+        "INSERT INTO contacts (id, email, first_name, language, created_at, updated_at, lifetime_spend, orders_count,"
+        " last_activity_at, last_paid_at) VALUES (?, ?, ?, ?, ?, ?, '0', 0, ?, ?)",
+        ((f"c{i}", f"c{i}@example.com", f"Name {i}", rng.choice(["pl", "en", "uk"]), now - 90 * DAY_MS,
+          now - 90 * DAY_MS, now - rng.randrange(60 * DAY_MS), paid_before if i % 5 == 0 else None)
          for i in range(contacts)),
     )  # fmt: skip
     names = sorted(scenarios)
@@ -145,6 +153,7 @@ def fill(path: Path, count: int, seed: int = 7) -> dict[str, Any]:
         "INSERT INTO orders (id, contact_id, status, total, currency, created_at, paid_at, updated_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [(*o, o[5], o[5]) for o in orders],
     )  # fmt: skip
+    recount(db)
     db.execute("COMMIT")
     db.execute("ANALYZE")
     db.close()

@@ -9,6 +9,8 @@ Runs, each in its own process (one process tree), on this machine:
   P1  http       event ingest over HTTP vs raw inserts and the bare HTTP stack (bench_http.py)
   P6  email      the sender vs a bare aiosmtplib loop (bench_email.py)
   E2E            event in, mail out: `scn serve` vs a hand-written pipeline (bench_e2e.py)
+  S   scale      the store at 10,000, 100,000 and 1,000,000 rows: reads, the frequency
+                 cap, per-event cost, the segment sweep, console pages (bench_scale.py)
 
 then writes the figures to bench/results/*.json and (full runs only) rewrites the summary
 between the `<!-- summary -->` markers of docs/BENCHMARKS.md: each figure the median of several runs
@@ -43,6 +45,7 @@ STEPS = [
     ("http", ["bench/bench_http.py"]),
     ("email", ["bench/bench_email.py"]),
     ("e2e", ["bench/bench_e2e.py"]),
+    ("scale", ["bench/bench_scale.py"]),
 ]
 
 
@@ -148,6 +151,46 @@ def rows(results: dict[str, Any]) -> list[list[str]]:
                       spread(scn["cpu_all_runs"], "{:.2f}"),
                       f"hand-written {ref['cpu_per_event_ms']['all']:.2f} ms", f"{feed['cpu_ratio']:.2f}×",
                       "≤ 1.3×", verdict(feed["cpu_ratio"] <= 1.3)])  # fmt: skip
+    table += scale_rows(results.get("scale"))
+    return table
+
+
+def scale_rows(scale: dict[str, Any] | None) -> list[list[str]]:
+    """The store at growing sizes: each read and the per-event cost at each size."""
+    if not scale:
+        return []
+    table: list[list[str]] = []
+    sizes = list(scale["sizes"])
+    last = sizes[-1]
+    read = scale["targets"]["read_ms"]
+    for key, label, target in (("cap_check_ms", "frequency cap check", scale["targets"]["cap_ms"]),
+                               ("step_counts_ms", "step counts of a scenario", read),
+                               ("report_all_ms", "30-day report, every scenario", read),
+                               ("report_by_day_ms", "30-day report of a scenario, by day", read),
+                               ("metrics_ms", "/metrics counts", read),
+                               ("per_event_ms", "engine time per order.paid event", None)):  # fmt: skip
+        for size in sizes:
+            f = scale["sizes"][size][key]
+            judged = target is not None and size == last
+            table.append([f"S {label}, {int(size):,} rows", f"{f['median']:.3f} ms",
+                          f"{f['min']:.3f}–{f['max']:.3f}", "", "", f"< {target:g} ms" if judged else "",
+                          verdict(f["median"] < target) if judged and target else ""])  # fmt: skip
+    ratio = scale["per_event_ratio"]
+    table.append([f"S per-event cost, {int(last):,} vs {int(sizes[0]):,} rows", "", "", "", f"{ratio:.2f}×",
+                  f"≤ {scale['targets']['per_event_ratio']}×",
+                  verdict(ratio <= scale["targets"]["per_event_ratio"])])  # fmt: skip
+    for size in sizes:
+        sweep = scale["sizes"][size]["sweep"]
+        table.append([f"S segment sweep an hour on, {int(size):,} contacts", f"{sweep['sweep_hour_s'] * 1000:.0f} ms",
+                      f"{sweep['sweep_hour_contacts']:,.0f} looked at", f"everyone: {sweep['sweep_full_s']:.1f} s",
+                      "", "", ""])  # fmt: skip
+    for size, pages in scale.get("pages", {}).items():
+        slowest = max(pages.items(), key=lambda kv: kv[1]["median_ms"])
+        judged = size == last
+        table.append([f"S slowest console page, {int(size):,} rows (`{slowest[0]}`)",
+                      f"{slowest[1]['median_ms']:.0f} ms", f"slowest request {slowest[1]['max_ms']:.0f} ms", "", "",
+                      f"< {read:g} ms" if judged else "",
+                      verdict(slowest[1]["median_ms"] < read) if judged else ""])  # fmt: skip
     return table
 
 

@@ -15,7 +15,7 @@ from . import program as p
 from .checker import CheckResult
 from .workspace import Workspace
 
-DEFAULT_ATTRIBUTION_MS = 5 * 86_400_000  # five days, the edrone / Mindbox habit
+DEFAULT_ATTRIBUTION_MS = p.DEFAULT_ATTRIBUTION_MS
 
 
 class CompileError(Exception):

@@ -19,6 +19,10 @@ import msgspec
 
 from . import ast
 
+#: How long after a message an order or unsubscribe is credited to it, unless the
+#: scenario says (`attribution`).
+DEFAULT_ATTRIBUTION_MS = 5 * 86_400_000  # five days, the edrone / Mindbox habit
+
 
 class Instr(msgspec.Struct, frozen=True, kw_only=True, tag=True, tag_field="op"):
     """One instruction: its stable step id, a readable name and its source line."""

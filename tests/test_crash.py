@@ -37,6 +37,7 @@ from collections import Counter
 from pathlib import Path
 from typing import IO
 
+from .recount import assert_counters_exact
 from .smtp_server import SmtpServer
 
 WORKSPACE = """\
@@ -215,6 +216,9 @@ def test_sigkill_at_random_points_loses_and_repeats_nothing(tmp_path: Path) -> N
     assert members == 40
     assert kills == KILLS
     assert busy_kills >= KILLS // 2, "most kills should land while runs are mid-way"
+    # The counters (runs, steps, messages, events) were kept in the transactions the kills
+    # cut short or let through: they match a recount of the rows.
+    assert_counters_exact(sqlite3.connect(db, isolation_level=None))
 
 
 MAIL_WORKSPACE = """\
@@ -339,3 +343,4 @@ def test_sigkill_during_a_mail_burst_resends_at_most_a_mail_per_connection(tmp_p
     assert sum(received.values()) - len(received) == sum(duplicates), "mails went twice only across a kill"
     assert max(duplicates) <= CONNECTIONS, f"at most one mail per connection goes twice: {duplicates}"
     assert max(held_waits) <= HELD_LIMIT_S, held_waits
+    assert_counters_exact(sqlite3.connect(db, isolation_level=None))  # the kills in a burst left them exact

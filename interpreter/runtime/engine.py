@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import logging
 import time
 from collections import defaultdict
@@ -41,6 +42,11 @@ from .membership import redeem, update_segments
 UTC = dt.UTC
 #: Runs due within this many milliseconds make the next events batch smaller.
 DUE_SOON_MS = 100
+#: How often (wall-clock seconds) the loop asks the store to refresh its planner
+#: statistics: SQLite's advice for a long-lived connection is every few hours.
+OPTIMIZE_EVERY_S = 3 * 3600.0
+#: `_checks_for` while no timed segment is deployed (the store keeps no moments then).
+_UNTIMED = ""
 #: Events handled between two turns given to the rest of the event loop.
 YIELD_EVERY = 25
 logger = logging.getLogger("scn.runtime")
@@ -89,9 +95,8 @@ class Engine:
         self.progress_at = time.monotonic()
         self._intake: list[tuple[list[EventIn], asyncio.Future[list[tuple[int, bool]]]]] = []
         self._intake_task: asyncio.Task[None] | None = None
-        #: The segment sweep: when the next one starts, and where the one under way is.
-        self._sweep_at: int | None = None
-        self._sweep_after: str | None = None
+        #: The timed segments whose checks the store holds (their digest), once made sure of.
+        self._checks_for: str | None = None
         #: Called after a commit that put messages in the outbox (the sender's nudge).
         self.on_outbox: list[Callable[[], None]] = []
         #: Called after intake committed events, and after scenarios were installed,
@@ -267,38 +272,59 @@ class Engine:
         return events + due + swept > 0
 
     async def next_due(self) -> int | None:
-        """The earliest moment (ms) something is due: a run's wake-up or the next sweep."""
-        candidates = [m for m in (await self.store.next_wake(), self._sweep_time()) if m is not None]
+        """The earliest moment (ms) something is due: a run's wake-up or a contact's segment check."""
+        candidates = [m for m in (await self.store.next_wake(), await self._next_check()) if m is not None]
         return min(candidates, default=None)
 
-    def _sweep_time(self) -> int | None:
-        if self.current is None or not any(s.timed for s in self.current.segments.values()):
+    def _timed_digest(self) -> str | None:
+        """What the moments of the segment checks depend on: the timed segments' definitions
+        (and how often those that cannot be followed are looked at); None without any."""
+        timed = [s for s in self.current.segments.values() if s.timed] if self.current is not None else []
+        if not timed:
             return None
-        if self._sweep_at is None:
-            self._sweep_at = self.clock_ms()  # the first sweep at start-up: time passed while down
-        return self._sweep_at
+        text = msgspec.msgpack.encode([timed, self.settings.segment_sweep_ms])
+        return hashlib.sha256(text).hexdigest()
+
+    async def _next_check(self) -> int | None:
+        digest = self._timed_digest()
+        if digest is None:
+            if self._checks_for != _UNTIMED:  # events stop keeping the moments from here on
+                await self.store.forget_segment_checks()
+                self._checks_for = _UNTIMED
+            return None
+        if digest != self._checks_for:
+            return self.clock_ms()  # the checks are to be made sure of first
+        return await self.store.next_segment_check()
+
+    def forget_segment_checks(self) -> None:
+        """Make sure of the store's segment checks again before the next sweep (after a
+        deploy by another process, or a bulk import straight into the file)."""
+        self._checks_for = None
 
     async def sweep_segments(self) -> int:
-        """One page of the periodic sweep of clock-dependent segments (0 when none is due).
-
-        A page at a time, so that a sweep over a million contacts never holds up events
-        and due runs for long; the next sweep starts `segment_sweep_ms` after one ends."""
-        due = self._sweep_time()
-        if due is None or self.current is None or (self._sweep_after is None and due > self.clock_ms()):
+        """Look at the contacts whose clock-dependent segments are due (a page of them; 0
+        when none is): only those whose time condition crossed since they were last
+        looked at (see crossing.py), so the cost follows the changes, not the contacts.
+        After a deploy that changes a timed segment every contact is due once."""
+        digest = self._timed_digest()
+        if digest is None or self.current is None:
             return 0
-        page = await self.store.contact_ids(self._sweep_after or "", self.settings.batch_size)
+        now = self.clock_ms()
+        if digest != self._checks_for:
+            await self.store.reset_segment_checks(digest, now)
+            self._checks_for = digest
+        page = await self.store.due_segment_checks(now, self.settings.batch_size)
         if not page:
-            self._sweep_after = None
-            self._sweep_at = self.clock_ms() + self.settings.segment_sweep_ms
             return 0
         batch = self._batch(self.clock.now())
         await batch.load_contacts(set(page))
         await batch.prefetch_lists(set(page))
         await batch.prefetch_segments(set(page))
         for contact_id in page:
-            await update_segments(batch, self.current, contact_id, timed_only=True)
+            await update_segments(
+                batch, self.current, contact_id, timed_only=True, every_ms=self.settings.segment_sweep_ms
+            )
         await self._commit(batch.finish())
-        self._sweep_after = page[-1]
         return len(page)
 
     async def _commit(self, changes: Changes) -> None:
@@ -308,7 +334,11 @@ class Engine:
                 listener()
 
     async def run_forever(self, stop: asyncio.Event) -> None:
+        optimized = time.monotonic()
         while not stop.is_set():
+            if time.monotonic() - optimized >= OPTIMIZE_EVERY_S:
+                optimized = time.monotonic()
+                await self.store.optimize()
             # Cleared before looking for work, so a nudge during the step is not lost.
             self._wake.clear()
             self.busy_since = self.progress_at = time.monotonic()
@@ -439,7 +469,7 @@ class Engine:
         order = await batch.order(order_id)
         if self.current is not None:
             await self._default_group(batch, self.current, event.contact_id, event.occurred_at)
-            await update_segments(batch, self.current, event.contact_id)
+            await update_segments(batch, self.current, event.contact_id, every_ms=self.settings.segment_sweep_ms)
             if order is not None:
                 await redeem(batch, self.current, event, order, self._coupon_tracer(batch, event.contact_id))
         contact = await batch.contact(event.contact_id)

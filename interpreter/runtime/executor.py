@@ -190,6 +190,9 @@ class _Steps(SendSteps):
         contact = await self.contact()
         attributes = {**(contact.get("attributes") or {}), i.attribute: wire.stored(value)}
         self.batch.update_contact(contact["id"], {"attributes": attributes})
+        # A timed segment may compare the clock with it: the sweep looks at the contact now
+        # and computes its next moment anew (crossing.py), as after an event.
+        self.batch.changes.segment_checks.append((contact["id"], self.batch.now_ms))
         self.log(i, "done", f"{i.attribute} = {shown(value)}")
         self.run.position += 1
 

@@ -74,17 +74,21 @@ def contact_zone(record: dict[str, Any], default: str) -> ZoneInfo:
     return zone(record.get("timezone"), default)
 
 
-async def contact_in_segment(batch: Batch, bundle: Bundle, contact_id: str, segment: str) -> bool:
-    """Does the contact match the segment's condition now?"""
+async def segment_env(batch: Batch, bundle: Bundle, contact_id: str) -> Env:
+    """What a segment's condition reads about a contact, now."""
     record = await batch.contact(contact_id)
-    env = Env(
+    return Env(
         {"contact": TypedContactView(record, bundle.attributes)},
         bundle,
         RunFacts(batch, bundle, contact_id),
         batch.now,
         zone(record.get("timezone")),
     )
-    return await condition(bundle.segments[segment].condition, env)
+
+
+async def contact_in_segment(batch: Batch, bundle: Bundle, contact_id: str, segment: str) -> bool:
+    """Does the contact match the segment's condition now?"""
+    return await condition(bundle.segments[segment].condition, await segment_env(batch, bundle, contact_id))
 
 
 def event_fields(event: EventRow, order: dict[str, Any] | None, bundle: Bundle) -> dict[str, Any]:

@@ -19,17 +19,25 @@ from ..program import Bundle
 from ..store import EventRow
 from ..views import OrderView
 from .batch import Batch
-from .facts import contact_in_segment
+from .crossing import segment_clocks
+from .facts import contact_in_segment, segment_env
 
 UTC = dt.UTC
 Trace = Callable[[str, str, str, str | None], None]
 
 
-async def update_segments(batch: Batch, bundle: Bundle, contact_id: str, *, timed_only: bool = False) -> None:
+async def update_segments(
+    batch: Batch, bundle: Bundle, contact_id: str, *, timed_only: bool = False, every_ms: int = 3_600_000
+) -> None:
     """Evaluate every segment (or only those that read the clock) for a contact; record
-    and announce the changes."""
+    and announce the changes, and when the clock-dependent ones can change next (see
+    crossing.py; ``every_ms`` for those that cannot be followed)."""
     if not bundle.segments:
         return
+    clocks = segment_clocks(bundle)
+    if clocks.timed:
+        due = await clocks.next_check(await segment_env(batch, bundle, contact_id), every_ms)
+        batch.changes.segment_checks.append((contact_id, due))
     key = ("segments", contact_id)
     current: set[str] | None = batch.cached(key)
     if current is None:

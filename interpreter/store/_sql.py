@@ -18,6 +18,26 @@ import aiosqlite
 from ._direct import DirectConnection
 from ._lock import SenderLocks, WriterLock
 
+#: Rows ANALYZE reads of each index (SQLite's own advice: a few hundred give the planner
+#: what it needs, in milliseconds even at millions of rows).
+ANALYSIS_LIMIT = 400
+
+
+def statements(script: str) -> list[str]:
+    """The statements of a migration, whole (a trigger's body has semicolons of its own)."""
+    found: list[str] = []
+    pending = ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                found.append(pending.strip())
+            pending = ""
+    if pending.strip(" \n;"):
+        found.append(pending.strip())
+    return found
+
+
 T = TypeVar("T")
 Connection = aiosqlite.Connection | DirectConnection
 

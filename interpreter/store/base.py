@@ -15,7 +15,19 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any, Protocol
 
-from .records import Changes, Claim, Delivery, EventIn, EventRow, OutboxRow, RunRow, RunStart, ScenarioRow, StepLog
+from .records import (
+    Changes,
+    Claim,
+    Delivery,
+    EventIn,
+    EventRow,
+    OutboxRow,
+    ReportCount,
+    RunRow,
+    RunStart,
+    ScenarioRow,
+    StepLog,
+)
 
 
 class StoreError(Exception):
@@ -30,6 +42,10 @@ class Store(Protocol):
     async def close(self) -> None: ...
 
     async def schema_version(self) -> int: ...
+
+    async def optimize(self) -> None:
+        """Refresh the query planner's statistics where they went stale (cheap; the engine
+        calls it every few hours, and closing the store does too)."""
 
     def allocate_run_id(self) -> int:
         """A fresh run id (the runtime is the only creator of runs)."""
@@ -95,6 +111,19 @@ class Store(Protocol):
         """contact -> the segments it is in, for every contact asked about."""
 
     async def segments_of(self, contact_id: str) -> set[str]: ...
+
+    async def reset_segment_checks(self, digest: str, now: int) -> bool:
+        """Make every contact due for the segment sweep at ``now``, unless the moments kept
+        were computed for the timed segments ``digest`` names. Whether it did."""
+
+    async def forget_segment_checks(self) -> None:
+        """Forget for which timed segments the moments kept were computed (none is deployed)."""
+
+    async def due_segment_checks(self, now: int, limit: int) -> list[str]:
+        """Contacts whose clock-dependent segments are due to be looked at by ``now``, earliest first."""
+
+    async def next_segment_check(self) -> int | None:
+        """The earliest moment a contact's clock-dependent segments are due to be looked at."""
 
     async def products(self, ids: Collection[str] | None = None, limit: int = 1000) -> list[dict[str, Any]]: ...
 
@@ -237,6 +266,15 @@ class Queries(Protocol):
 
     async def messages_between(self, since: int, until: int, scenario: str | None = None) -> list[OutboxRow]:
         """Messages created in [since, until), skipped ones aside (for reports)."""
+
+    async def report_counts(
+        self, since: int, until: int, scenario: str | None = None, *, origin: int | None = None,
+        bucket_ms: int | None = None,
+    ) -> list[ReportCount]:  # fmt: skip
+        """The reports' figures of the messages made in [since, until) (of one scenario, or
+        all), per scenario, step, template, channel and variant, and per bucket of
+        ``bucket_ms`` from ``origin`` (all in bucket 0 when not given); read from counters
+        kept as messages are made, delivered, opened, clicked, and credited with orders."""
 
     async def messages_of(self, contact_ids: list[str], since: int) -> list[OutboxRow]: ...
 

@@ -97,6 +97,23 @@ class StepLog(msgspec.Struct, array_like=True, gc=False):
     detail: str | None
 
 
+class ReportCount(NamedTuple):
+    """A figure of the messages of one bucket of a report's period (report_counts.py)."""
+
+    #: Which bucket of the period: 0 for a report's totals, else (hour - origin) // width.
+    bucket: int
+    scenario: str
+    #: '' where the message had none.
+    step: str
+    template: str
+    channel: str
+    variant: str
+    #: sent, delivered, bounced, failed, opened, clicked, unsubscribed, ordered,
+    #: `failure:CLASS`, or `revenue:CURRENCY` (in millionths).
+    figure: str
+    value: int
+
+
 class OutboxIn(msgspec.Struct, kw_only=True):
     """A message to deliver, written in the same transaction as the step that sends it."""
 
@@ -232,6 +249,8 @@ class Changes(msgspec.Struct, kw_only=True):
     list_removes: list[tuple[str, str]] = msgspec.field(default_factory=list)
     segment_adds: list[tuple[str, str, int]] = msgspec.field(default_factory=list)
     segment_removes: list[tuple[str, str]] = msgspec.field(default_factory=list)
+    #: (contact, when its clock-dependent segments are next looked at; None: after its next event)
+    segment_checks: list[tuple[str, int | None]] = msgspec.field(default_factory=list)
     coupons: list[CouponIssue] = msgspec.field(default_factory=list)
     #: (coupon_codes row id, order id, when)
     redemptions: list[tuple[int, str, int]] = msgspec.field(default_factory=list)
@@ -258,6 +277,7 @@ class Changes(msgspec.Struct, kw_only=True):
                 self.list_removes,
                 self.segment_adds,
                 self.segment_removes,
+                self.segment_checks,
                 self.coupons,
                 self.redemptions,
                 self.bonus,

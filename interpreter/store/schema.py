@@ -7,6 +7,13 @@ add a new one.
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Callable
+
+from ..program import DEFAULT_ATTRIBUTION_MS
+from . import report_counts
+from .counters import FILL, TABLES, TRIGGERS
+
 MIGRATIONS: list[tuple[str, str]] = [
     (
         "initial schema",
@@ -275,4 +282,44 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX outbox_claimed ON outbox(claimed_by) WHERE claimed_by IS NOT NULL;
         """,
     ),
+    (
+        "the frequency cap's count: a contact's messages from one scenario in a window, from one index; "
+        "messages of a period (all scenarios) from an index of their time",
+        """
+        CREATE INDEX outbox_contact_scenario ON outbox(contact_id, scenario, created_at);
+        CREATE INDEX outbox_created ON outbox(created_at);
+        """,
+    ),
+    (
+        "counters kept by triggers in the transaction of each change: runs by scenario, step and status; "
+        "each step's runs by last outcome; messages by status and failure; events by state (counters.py)",
+        TABLES + TRIGGERS + FILL,
+    ),
+    (
+        "reports from counters: what became of each message (opened, clicked, unsubscribed; orders credited "
+        "when paid), figures counted per hour, the scenarios' attribution windows (report_counts.py)",
+        report_counts.COLUMNS + report_counts.triggers(DEFAULT_ATTRIBUTION_MS),
+    ),
+    (
+        "the segment sweep looks only at contacts whose time condition crosses: when each is next due, and "
+        "which timed segments those moments were computed for",
+        """
+        CREATE TABLE segment_checks (
+            contact_id TEXT PRIMARY KEY,
+            due_at INTEGER
+        ) WITHOUT ROWID;
+        CREATE INDEX segment_checks_due ON segment_checks(due_at) WHERE due_at IS NOT NULL;
+        CREATE TABLE segment_sweep (digest TEXT NOT NULL);
+        """,
+    ),
 ]
+
+
+def _fill_reports(db: sqlite3.Connection) -> None:
+    report_counts.remember_windows(db)
+    report_counts.recount(db, DEFAULT_ATTRIBUTION_MS)
+
+
+#: What a migration does beyond its SQL, in its transaction: fill what it made for the
+#: rows already there.
+AFTER: dict[int, Callable[[sqlite3.Connection], None]] = {11: _fill_reports}

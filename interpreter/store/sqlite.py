@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import hashlib
+import logging
 import sqlite3
 from collections.abc import Awaitable, Callable, Collection, Iterable
 from typing import Any, TypeVar
@@ -20,7 +21,7 @@ import aiosqlite
 
 from ._direct import DirectConnection
 from ._lock import SenderLocks, WriterLock
-from ._sql import Connection, in_thread, query, transaction
+from ._sql import ANALYSIS_LIMIT, Connection, in_thread, query, statements, transaction
 from .base import ControlStore, StoreError
 from .records import (
     LIVE,
@@ -32,7 +33,8 @@ from .records import (
     ScenarioRow,
     decode_json,
 )
-from .schema import MIGRATIONS
+from .report_counts import remember_windows
+from .schema import AFTER, MIGRATIONS
 from .sqlite_changes import (
     JSON_FIELDS,
     RUN_COLUMNS,
@@ -44,6 +46,7 @@ from .sqlite_changes import (
 from .sqlite_outbox import OutboxMixin
 from .sqlite_overview import OverviewMixin
 from .sqlite_queries import QueriesMixin
+from .sqlite_segments import SegmentChecksMixin
 
 T = TypeVar("T")
 
@@ -55,6 +58,11 @@ _WAITS_FOR_EVENTS = (
 )
 
 
+def _optimize(db: sqlite3.Connection) -> None:
+    db.execute(f"PRAGMA analysis_limit = {ANALYSIS_LIMIT}")
+    db.execute("PRAGMA optimize")
+
+
 def _item_key(alias: str) -> str:
     """SQL for what identifies the product of an order item (as stdlib.recommend.item_key)."""
     return (
@@ -63,7 +71,7 @@ def _item_key(alias: str) -> str:
     )
 
 
-class SqliteStore(OutboxMixin, QueriesMixin, OverviewMixin):
+class SqliteStore(OutboxMixin, QueriesMixin, OverviewMixin, SegmentChecksMixin):
     """A store in one SQLite file (or `:memory:` for simulations and tests)."""
 
     def __init__(self, path: str, *, synchronous: str = "FULL") -> None:
@@ -122,6 +130,10 @@ class SqliteStore(OutboxMixin, QueriesMixin, OverviewMixin):
                 f"SELECT DISTINCT claimed_by FROM outbox WHERE claimed_by IN ({placeholders(len(owners))})", owners
             )
             self._senders.close(holding={owner for (owner,) in held})
+        try:
+            await self.optimize()
+        except sqlite3.Error as error:  # statistics are an optimisation: never a reason not to close
+            logging.getLogger("scn.store").warning("PRAGMA optimize at close failed: %s", error)
         for connection in {id(c): c for c in (self._reader, self._db) if c is not None}.values():
             await connection.close()
         self._db = self._reader = None
@@ -150,16 +162,42 @@ class SqliteStore(OutboxMixin, QueriesMixin, OverviewMixin):
         for number, (_, script) in enumerate(MIGRATIONS, start=1):
             if number <= current:
                 continue
-            statements = [s.strip() for s in script.split(";") if s.strip()]
+            parts = statements(script)
 
-            async def apply(statements: list[str] = statements, number: int = number) -> None:
+            async def apply(parts: list[str] = parts, number: int = number) -> None:
                 if int(await self._scalar("SELECT version FROM schema_version")) >= number:
                     return  # another process applied it meanwhile
-                for statement in statements:
+                for statement in parts:
                     await self.db.execute(statement)
+                if number in AFTER:
+                    await in_thread(self.db, AFTER[number])
                 await self.db.execute("UPDATE schema_version SET version = ?", (number,))
 
             await self._write(apply)
+        if current < len(MIGRATIONS) and self.path != ":memory:":
+            # New indexes get their statistics at once: without them SQLite may choose an
+            # index by its columns alone (a scenario's messages for one contact's cap).
+            await self._write(self._analyze)
+
+    async def _analyze(self) -> None:
+        await self.db.execute(f"PRAGMA analysis_limit = {ANALYSIS_LIMIT}")
+        await self.db.execute("ANALYZE")
+
+    async def optimize(self) -> None:
+        """Refresh the planner's statistics where they went stale, as SQLite advises for a
+        long-lived connection: `PRAGMA optimize` now and then (the engine calls this every
+        few hours) and when the connection closes. Each connection looks at the tables it
+        queried, so both run it; with an analysis limit it takes milliseconds."""
+        if self._db is None or self._reader is None or self.path == ":memory:":
+            return
+        async with self._write_lock:
+            await self._hold_process_lock()
+            try:
+                for connection in (self._db, self._reader):
+                    await in_thread(connection, _optimize)
+            finally:
+                if self._process_lock is not None:
+                    self._process_lock.release()
 
     async def _write(self, work: Callable[[], Awaitable[T]]) -> T:
         """Run ``work`` in one write transaction."""
@@ -258,6 +296,7 @@ class SqliteStore(OutboxMixin, QueriesMixin, OverviewMixin):
                     (name, version, bundle, digest, now),
                 )
                 versions[name] = version
+            await in_thread(self.db, remember_windows, blob)
             for name, version in versions.items():
                 await self.db.execute(
                     "INSERT INTO scenarios (name, state, version, bundle, updated_at) VALUES (?, 'active', ?, ?, ?) "
@@ -560,7 +599,7 @@ class SqliteStore(OutboxMixin, QueriesMixin, OverviewMixin):
         """scenario -> status -> number of runs."""
         counts: dict[str, dict[str, int]] = {}
         for scenario, status, count in await self._rows(
-            "SELECT scenario, status, count(*) FROM runs GROUP BY scenario, status ORDER BY scenario, status"
+            "SELECT scenario, status, sum(runs) FROM count_runs GROUP BY 1, 2 HAVING sum(runs) > 0 ORDER BY 1, 2"
         ):
             counts.setdefault(scenario, {})[status] = count
         return counts
@@ -568,8 +607,8 @@ class SqliteStore(OutboxMixin, QueriesMixin, OverviewMixin):
     async def message_counts(self) -> list[tuple[str, str, str, str, str, int]]:
         """(scenario, channel, template, status, failure class or "", count) over the whole outbox."""
         return await self._rows(
-            "SELECT coalesce(scenario, ''), channel, coalesce(template, ''), status, coalesce(failure, ''), count(*) "
-            "FROM outbox GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5"
+            "SELECT scenario, channel, template, status, failure, messages FROM count_messages WHERE messages > 0 "
+            "ORDER BY 1, 2, 3, 4, 5"
         )
 
     # ------------------------------------------------------------ coupons

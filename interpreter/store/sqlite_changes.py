@@ -199,6 +199,14 @@ def apply_changes(db: sqlite3.Connection, c: Changes) -> None:
         )
     if c.segment_removes:
         db.executemany("DELETE FROM segment_members WHERE segment = ? AND contact_id = ?", c.segment_removes)
+    if c.segment_checks:
+        db.executemany(
+            # most events leave the moment as it was: no write then (a page of the index
+            # by moment per event, at a million contacts)
+            "INSERT INTO segment_checks (contact_id, due_at) VALUES (?, ?) "
+            "ON CONFLICT (contact_id) DO UPDATE SET due_at = excluded.due_at WHERE due_at IS NOT excluded.due_at",
+            c.segment_checks,
+        )
     for issue in c.coupons:
         if issue.from_pool:
             cursor = db.execute(

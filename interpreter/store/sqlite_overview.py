@@ -23,8 +23,8 @@ class OverviewMixin(SqlAccess):
         """Runs of a scenario that have not ended, by status (running, waiting, awaiting)."""
         live = sorted(LIVE)
         rows = await self._rows(
-            f"SELECT status, count(*) FROM runs WHERE scenario = ? AND status IN ({placeholders(len(live))}) "
-            "GROUP BY status",
+            f"SELECT status, sum(runs) FROM count_runs WHERE scenario = ? AND status IN ({placeholders(len(live))}) "
+            "GROUP BY status HAVING sum(runs) > 0",
             (scenario, *live),
         )
         return {status: count for status, count in rows}

@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from ._sql import SqlAccess
-from .records import CANCELLED, LIVE, OutboxRow, RunRow, StepLog
+from . import report_counts
+from ._sql import SqlAccess, in_thread
+from .records import CANCELLED, LIVE, OutboxRow, ReportCount, RunRow, StepLog
 from .sqlite_changes import RUN_COLUMNS, run_row
 
 _LIVE_IN = f"({', '.join('?' * len(LIVE))})"
@@ -58,17 +59,15 @@ class QueriesMixin(SqlAccess):
         step it reached, by the step's last outcome for it (a `wait for` that waited and
         timed out is one run that timed out); steps in the order they were first reached."""
         return await self._rows(
-            "WITH last AS (SELECT max(l.id) AS id FROM step_log l JOIN runs r ON r.id = l.run_id "
-            "WHERE r.scenario = ? GROUP BY l.run_id, l.step) "
-            "SELECT l.step, l.name, l.outcome, count(*) FROM step_log l JOIN last ON last.id = l.id "
-            "GROUP BY 1, 2, 3 ORDER BY min(l.id)",
+            "SELECT step, name, outcome, runs FROM count_steps WHERE scenario = ? AND runs > 0 ORDER BY first_id",
             (scenario,),
         )
 
     async def runs_at(self, scenario: str) -> list[tuple[str | None, str, int]]:
-        """(current step, status, runs) of a scenario."""
+        """(current step, status, runs) of a scenario, from the run counters."""
         return await self._rows(
-            "SELECT step, status, count(*) FROM runs WHERE scenario = ? GROUP BY 1, 2 ORDER BY 1, 2", (scenario,)
+            "SELECT nullif(step, ''), status, runs FROM count_runs WHERE scenario = ? AND runs > 0 ORDER BY 1, 2",
+            (scenario,),
         )
 
     async def cancel_runs(self, run_ids: list[int], now: int, reason: str) -> list[int]:
@@ -123,20 +122,19 @@ class QueriesMixin(SqlAccess):
 
     async def metrics(self) -> dict[str, dict[str, int]]:
         """Counts for /metrics: events (processed, pending, failed), runs and messages by status."""
-        events = await self._rows(
-            "SELECT CASE WHEN processed_at IS NULL THEN 'pending' WHEN error IS NOT NULL THEN 'failed' "
-            "ELSE 'processed' END, count(*) FROM events GROUP BY 1"
+        events = await self._rows("SELECT state, events FROM count_events WHERE events > 0")
+        runs = await self._rows("SELECT status, sum(runs) FROM count_runs GROUP BY 1 HAVING sum(runs) > 0")
+        outbox = await self._rows(
+            "SELECT status, sum(messages) FROM count_messages GROUP BY 1 HAVING sum(messages) > 0"
         )
-        runs = await self._rows("SELECT status, count(*) FROM runs GROUP BY 1")
-        outbox = await self._rows("SELECT status, count(*) FROM outbox GROUP BY 1")
         return {"events": dict(events), "runs": dict(runs), "messages": dict(outbox)}
 
     async def failed_counts(self) -> list[tuple[str, str, int]]:
         """(channel, failure class, messages) of failed messages; messages that failed before
         their class was recorded (files from older versions) count as "unknown"."""
         return await self._rows(
-            "SELECT channel, coalesce(failure, 'unknown'), count(*) FROM outbox WHERE status = 'failed' "
-            "GROUP BY 1, 2 ORDER BY 1, 2"
+            "SELECT channel, CASE failure WHEN '' THEN 'unknown' ELSE failure END, sum(messages) "
+            "FROM count_messages WHERE status = 'failed' GROUP BY 1, 2 HAVING sum(messages) > 0 ORDER BY 1, 2"
         )
 
     async def messages_between(self, since: int, until: int, scenario: str | None = None) -> list[OutboxRow]:
@@ -149,6 +147,14 @@ class QueriesMixin(SqlAccess):
             sql += " AND scenario = ?"
             params.append(scenario)
         return [_outbox_row(r) for r in await self._rows(sql + " ORDER BY id", params)]
+
+    async def report_counts(
+        self, since: int, until: int, scenario: str | None = None, *, origin: int | None = None,
+        bucket_ms: int | None = None,
+    ) -> list[ReportCount]:  # fmt: skip
+        """Figures of the messages made in [since, until), from the counters (report_counts.py)."""
+        start = since if origin is None else origin
+        return await in_thread(self.db, report_counts.read, since, until, scenario, start, bucket_ms)
 
     async def messages_of(self, contact_ids: list[str], since: int) -> list[OutboxRow]:
         from .sqlite_outbox import _OUTBOX_COLUMNS, _outbox_row

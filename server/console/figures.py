@@ -17,7 +17,7 @@ from ..api_data import step_counts
 from ..api_scenarios import scenario_summaries
 from ..core import Core
 from ..models import ScenarioSummary
-from ..reports import Tally, attribute
+from ..reports import counts, totals_by_scenario
 from .diagram import numbers
 from .flow import Flow, flow_of
 
@@ -59,17 +59,12 @@ async def scenario_lines(core: Core, *, orders: bool = True) -> list[ScenarioLin
     until = core.clock.now()
     since, _compressed = recent_since(core)
     since_ms = ms_of(since)
+    tallies = totals_by_scenario(await counts(core, since, until)) if orders else {}
     lines = []
     for summary in summaries:
         live = await core.store.live_runs_by_status(summary.name)
         sends = await core.store.sends_since(summary.name, since_ms)
-        figures: dict[str, Any] = {}
-        if orders:
-            tally = Tally()
-            messages, outcomes = await attribute(core, since, until, summary.name)
-            for message in messages:
-                tally.add(message, outcomes)
-            figures = tally.figures()
+        figures: dict[str, Any] = tallies[summary.name].figures() if orders else {}
         lines.append(ScenarioLine(
             summary=summary, in_flight=sum(live.values()), sent=sum(sends.values()),
             ordered=int(figures.get("ordered") or 0), conversion=figures.get("conversion"),

@@ -16,12 +16,12 @@ from litestar.response import Template
 
 from ...interpreter import program as p
 from ...interpreter.clock import ms_of
-from ...interpreter.store import OutboxRow
+from ...interpreter.store import ReportCount
 from ..api_data import report_period
 from ..api_scenarios import scenario_summaries, scenario_summary
 from ..core import Core
 from ..deps import get_core
-from ..reports import Outcomes, Tally, attribute, report_of
+from ..reports import Tally, counts, report_of, totals_by_scenario
 from .charts import Series, funnel, legend, line_chart
 from .frame import page
 from .text import _
@@ -44,22 +44,23 @@ def bucket_of(since: dt.datetime, until: dt.datetime) -> dt.timedelta:
     return HOUR if length <= 3 * DAY else DAY if length <= 120 * DAY else 7 * DAY
 
 
-def series(
-    since: dt.datetime, until: dt.datetime, messages: list[OutboxRow], outcomes: Outcomes
-) -> tuple[list[str], dict[str, Tally]]:
-    """Period labels and a tally per period (by when each message was made)."""
+def periods(since: dt.datetime, until: dt.datetime) -> tuple[dt.datetime, dt.timedelta, list[str]]:
+    """Where the chart's periods start, how long each is, and their labels."""
     size = bucket_of(since, until)
     start = since.replace(minute=0, second=0, microsecond=0) if size == HOUR else since.replace(
         hour=0, minute=0, second=0, microsecond=0)  # fmt: skip
     count = max(1, int((until - start) / size) + (1 if (until - start) % size else 0))
     fmt = "%m-%d %H:00" if size == HOUR else "%m-%d" if start.year == until.year else "%Y-%m-%d"
-    labels = [(start + i * size).strftime(fmt) for i in range(count)]
+    return start, size, [(start + i * size).strftime(fmt) for i in range(count)]
+
+
+def series(labels: list[str], found: list[ReportCount]) -> dict[str, Tally]:
+    """A tally per period, from counts made per period (`counts` with the periods' start
+    and size): messages count in the period they were made in."""
     tallies = {label: Tally() for label in labels}
-    size_ms, start_ms = int(size.total_seconds() * 1000), ms_of(start)
-    for message in messages:
-        index = min(max((message.created_at - start_ms) // size_ms, 0), count - 1)
-        tallies[labels[index]].add(message, outcomes)
-    return labels, tallies
+    for count in found:
+        tallies[labels[min(max(count.bucket, 0), len(labels) - 1)]].add(count)
+    return tallies
 
 
 async def splits(core: Core, program: p.Program, since: dt.datetime, until: dt.datetime) -> list[dict[str, Any]]:
@@ -107,13 +108,8 @@ async def reports(
 ) -> Template:
     """Every scenario's totals over the period, each a link to its report."""
     start, end = report_period(core, since, until)
-    rows = []
-    for summary in await scenario_summaries(core):
-        messages, outcomes = await attribute(core, start, end, summary.name)
-        tally = Tally()
-        for message in messages:
-            tally.add(message, outcomes)
-        rows.append({"summary": summary, "figures": tally.figures()})
+    tallies = totals_by_scenario(await counts(core, start, end))
+    rows = [{"summary": s, "figures": tallies[s.name].figures()} for s in await scenario_summaries(core)]
     return page(request, "reports.html", rows=rows, since=start, until=end, words=words())
 
 
@@ -124,9 +120,10 @@ async def report(
 ) -> Template:  # fmt: skip
     summary = await scenario_summary(core, name)
     start, end = report_period(core, since, until)
-    messages, outcomes = await attribute(core, start, end, name)
-    shown = report_of(core, name, start, end, messages, outcomes)
-    labels, tallies = series(start, end, messages, outcomes)
+    origin, size, labels = periods(start, end)
+    found = await counts(core, start, end, name, origin=origin, bucket=size)
+    shown = report_of(core, name, start, end, found)
+    tallies = series(labels, found)
     figures = [t.figures() for t in tallies.values()]
     names = words()
     lines = [Series(k, names[k], [float(f[k]) for f in figures]) for k in FLOW]
