@@ -41,7 +41,7 @@ __all__ = [
     "dependencies",
 ]
 
-#: The core and each service by the name a handler takes it as.
+#: Each service by the name a handler takes it as.
 SERVICES: dict[str, Any] = {
     "commerce": CommerceService,
     "contacts": ContactService,
