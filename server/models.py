@@ -246,3 +246,102 @@ class MessagePage(msgspec.Struct, kw_only=True):
     items: list[Message]
     #: Pass as `after` for the next page; null on the last one.
     next: int | None
+
+
+class Members(msgspec.Struct, kw_only=True):
+    """A page of a list's or segment's members (contact ids, in order), with its size."""
+
+    name: str
+    count: int
+    items: list[str]
+    #: Pass as `after` for the next page; null on the last one.
+    next: str | None
+
+
+class Amount(msgspec.Struct, kw_only=True):
+    amount: str
+    currency: str | None
+
+
+class CodeAnswer(msgspec.Struct, kw_only=True):
+    code: str
+    valid: bool
+    reason: str | None
+    coupon: str | None
+    discount: str | None
+    price_before: Amount | None
+    price_after: Amount | None
+
+
+class CurrencyFigures(msgspec.Struct, kw_only=True):
+    """A group's contacts whose lifetime spend is in one currency, and their orders."""
+
+    currency: str
+    contacts: int
+    orders: int
+    revenue: str
+    average_order: str | None
+
+
+class GroupAnswer(msgspec.Struct, kw_only=True):
+    """A customer group: all its contacts and paid orders, and the money per currency
+    (amounts in different currencies are never added up)."""
+
+    #: null for the contacts in no group.
+    group: str | None
+    title: str | None
+    program: str | None
+    contacts: int
+    orders: int
+    currencies: list[CurrencyFigures]
+
+
+class GroupPage(msgspec.Struct, kw_only=True):
+    items: list[GroupAnswer]
+    #: Pass as `after` for the next page; null on the last one.
+    next: int | None
+
+
+class DiscountAnswer(msgspec.Struct, kw_only=True):
+    group: str
+    program: str
+    percent: str
+    lifetime_spend: Amount | None
+
+
+class PoolImport(msgspec.Struct, kw_only=True):
+    coupon: str
+    imported: int
+    free: int
+
+
+class Loyalty(msgspec.Struct, kw_only=True):
+    contact: str
+    group: str | None
+    bonus_balance: str
+    lifetime_spend: str
+    discount: DiscountAnswer | None
+    ledger: list[LedgerEntry]
+
+
+class ImportJob(msgspec.Struct, kw_only=True):
+    id: int
+    status: str  # "running", "done"
+    total: int
+    accepted: int = 0
+    duplicates: int = 0
+    #: Lines that could not become a contact, with why.
+    errors: list[dict[str, Any]] = []
+
+
+class Preview(msgspec.Struct, kw_only=True):
+    template: str
+    channel: str
+    lang: str
+    parts: dict[str, str]
+
+
+class TestSent(msgspec.Struct, kw_only=True):
+    status: str
+    detail: str | None
+    preview: Preview

@@ -4,7 +4,8 @@ Bottom to top: the kernel (spans, codes, diagnostics, AST, values, types, clock,
 compiled program, the expression environment, the store), the grammar, the standard
 library, the interpreter (checker, compiler, runtime, workspace, simulate), the server,
 the command line. A module imports only from its own layer and those below; and no two
-modules import each other.
+modules import each other. Inside the server, handlers and console pages reach the store
+and the engine only through the services (server/services/).
 """
 
 from __future__ import annotations
@@ -130,3 +131,90 @@ def test_a_planted_import_is_found(planted: tuple[str, str], kind: str) -> None:
         assert (min(planted), max(planted)) in mutual(edges)
     else:
         assert planted in upward(edges) - KNOWN_UPWARDS
+
+
+#: Modules of the server that may use `core.store` and `core.engine` themselves: the services,
+#: the Core, the queries of reports and of the console's figures, and the process plumbing.
+#: Everything else (the API's handlers, the console's pages) goes through a service.
+STATE_OWNERS = ("server.services", "server.core", "server.reports", "server.console.figures", "server.serve",
+                "server.engine_process", "server.demo", "server.app")  # fmt: skip
+
+
+def reaches_into_core(source: str) -> list[str]:
+    """Each `core.store` / `core.engine` (also `self.core.store`) in ``source``, as `line: text`."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Attribute) or node.attr not in ("store", "engine"):
+            continue
+        owner = node.value
+        if (isinstance(owner, ast.Name) and owner.id == "core") or (
+            isinstance(owner, ast.Attribute) and owner.attr == "core"
+        ):
+            found.append(f"{node.lineno}: {ast.unparse(node)}")
+    return found
+
+
+def owns_state(module: str) -> bool:
+    return any(module == owner or module.startswith(owner + ".") for owner in STATE_OWNERS)
+
+
+def reaching(sources: dict[str, str]) -> dict[str, list[str]]:
+    """The modules (by name) outside STATE_OWNERS that reach into the core, with where."""
+    return {
+        module: found
+        for module, source in sources.items()
+        if module.startswith("server.") and not owns_state(module) and (found := reaches_into_core(source))
+    }
+
+
+def server_sources() -> dict[str, str]:
+    return {
+        module_name(p): p.read_text(encoding="utf-8") for p in project_files() if module_name(p).startswith("server")
+    }
+
+
+def test_handlers_and_pages_reach_the_store_and_engine_only_through_services() -> None:
+    sources = server_sources()
+    assert "server.api_data" in sources and "server.console.run_pages" in sources, "every module is read"
+    assert reaching(sources) == {}
+
+
+@pytest.mark.parametrize(
+    ("module", "planted", "found"),
+    [
+        ("server.api_data", "async def x(core):\n    return await core.store.run(1)\n", True),
+        ("server.console.template_pages", "def x(core):\n    return core.engine.current\n", True),
+        ("server.console.run_pages", "def x(self):\n    return self.core.store\n", True),
+        ("server.services.runs", "async def x(core):\n    return await core.store.run(1)\n", False),
+        ("server.console.figures", "def x(core):\n    return core.engine.current\n", False),
+        ("server.api_data", "def x(core):\n    return core.settings, core.engine_process\n", False),
+    ],
+)
+def test_a_planted_reach_into_the_core_is_found(module: str, planted: str, found: bool) -> None:
+    """The check catches what it is for: a use of `core.store` / `core.engine` planted in a real
+    module, and only outside the services and the modules allowed to."""
+    sources = server_sources()
+    sources[module] += "\n\n" + planted
+    assert (module in reaching(sources)) is found
+
+
+def from_handlers(edges: dict[str, set[str]]) -> set[tuple[str, str]]:
+    """Imports of the API's handler modules (server/api_*.py) by the console or the services:
+    what both share lives in the services."""
+    return {
+        (a, b)
+        for a, targets in edges.items()
+        if a.startswith(("server.console", "server.services"))
+        for b in targets
+        if b.startswith("server.api_")
+    }
+
+
+def test_console_and_services_import_no_handler_module() -> None:
+    assert from_handlers(graph()) == set()
+
+
+def test_a_planted_handler_import_is_found() -> None:
+    edges = graph()
+    edges["server.console.run_pages"] = edges["server.console.run_pages"] | {"server.api_data"}
+    assert from_handlers(edges) == {("server.console.run_pages", "server.api_data")}

@@ -13,11 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...interpreter.clock import WallClock, ms_of
-from ..api_data import step_counts
-from ..api_scenarios import scenario_summaries
 from ..core import Core
 from ..models import ScenarioSummary
 from ..reports import counts, totals_by_scenario
+from ..services.scenarios import scenario_summaries, step_counts
 from .diagram import numbers
 from .flow import Flow, flow_of
 

@@ -5,23 +5,17 @@ by side with its control group."""
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
 from litestar import Request, Router, get
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
-from ...interpreter import program as p
-from ...interpreter.clock import ms_of
 from ...interpreter.store import ReportCount
-from ..api_data import report_period
-from ..api_scenarios import scenario_summaries, scenario_summary
-from ..core import Core
-from ..deps import get_core
-from ..reports import Tally, counts, report_of, totals_by_scenario
+from ..reports import Tally
+from ..services import ReportService, ScenarioService, dependencies
 from .charts import Series, funnel, legend, line_chart
 from .frame import page
 from .text import _
@@ -63,66 +57,32 @@ def series(labels: list[str], found: list[ReportCount]) -> dict[str, Tally]:
     return tallies
 
 
-async def splits(core: Core, program: p.Program, since: dt.datetime, until: dt.datetime) -> list[dict[str, Any]]:
-    """Each split of the program: per variant and the control group, the runs that took it
-    in the period and those whose contact paid an order within the attribution window after."""
-    found = []
-    rows = await core.store.variant_runs(program.name, ms_of(since), ms_of(until))
-    contacts = {run: contact for run, contact, _variant in rows}
-    orders = await core.store.paid_orders(sorted(set(contacts.values())), ms_of(since)) if rows else []
-    paid: dict[str, list[tuple[int, str, str]]] = defaultdict(list)
-    for _order, contact, total, currency, paid_at in orders:
-        paid[contact].append((paid_at, total or "0", currency or ""))
-    for split in (i for i in program.instructions if isinstance(i, p.Split)):
-        arms: dict[str, dict[str, Any]] = {}
-        names = [a.name for a in split.arms] + (["control"] if Decimal(split.control) > 0 else [])
-        for name in names:
-            arms[name] = {"runs": 0, "converted": 0, "revenue": defaultdict(Decimal)}
-        for run, at, outcome, detail in await core.store.step_entries(list(contacts), split.id):
-            chosen = "control" if detail == "control group" else (detail or "").removeprefix("variant ")
-            if outcome != "chose" or chosen not in arms:
-                continue
-            arm = arms[chosen]
-            arm["runs"] += 1
-            after = [(t, c) for when, t, c in paid[contacts[run]] if at <= when < at + program.attribution_ms]
-            if after:
-                arm["converted"] += 1
-                for total, currency in after:
-                    arm["revenue"][currency] += Decimal(total)
-        weights = {a.name: a.weight for a in split.arms} | {"control": split.control}
-        found.append({"step": split.id, "arms": [
-            {"name": n, "weight": weights[n], "runs": a["runs"], "converted": a["converted"],
-             "rate": a["converted"] / a["runs"] if a["runs"] else None,
-             "revenue": {c: str(v) for c, v in sorted(a["revenue"].items())}}
-            for n, a in arms.items()
-        ]})  # fmt: skip
-    return found
-
-
 @get("/reports")
 async def reports(
     request: Request[Any, Any, Any],
-    core: NamedDependency[Core],
+    reports: NamedDependency[ReportService],
+    scenarios: NamedDependency[ScenarioService],
     since: FromQuery[str | None] = None,
     until: FromQuery[str | None] = None,
 ) -> Template:
     """Every scenario's totals over the period, each a link to its report."""
-    start, end = report_period(core, since, until)
-    tallies = totals_by_scenario(await counts(core, start, end))
-    rows = [{"summary": s, "figures": tallies[s.name].figures()} for s in await scenario_summaries(core)]
+    start, end = reports.period(since, until)
+    tallies = await reports.totals(start, end)
+    rows = [{"summary": s, "figures": tallies[s.name].figures()} for s in await scenarios.summaries()]
     return page(request, "reports.html", rows=rows, since=start, until=end, words=words())
 
 
 @get("/reports/{name:str}")
 async def report(
-    request: Request[Any, Any, Any], core: NamedDependency[Core], name: FromPath[str],
-    since: FromQuery[str | None] = None, until: FromQuery[str | None] = None,
+    request: Request[Any, Any, Any], reports: NamedDependency[ReportService],
+    scenarios: NamedDependency[ScenarioService], name: FromPath[str], since: FromQuery[str | None] = None,
+    until: FromQuery[str | None] = None,
 ) -> Template:  # fmt: skip
-    summary = await scenario_summary(core, name)
-    start, end = report_period(core, since, until)
+    summary = await scenarios.summary(name)
+    start, end = reports.period(since, until)
     origin, size, labels = periods(start, end)
-    found = await counts(core, start, end, name, origin=origin, bucket=size)
-    shown = report_of(core, name, start, end, found)
+    found = await reports.counts(start, end, name, origin=origin, bucket=size)
+    shown = reports.report_of(name, start, end, found)
     tallies = series(labels, found)
     figures = [t.figures() for t in tallies.values()]
     names = words()
@@ -133,7 +93,7 @@ async def report(
     revenue = [Series("ordered", c, [float(Decimal(f["revenue"].get(c, "0"))) for f in figures]) for c in currencies]
     totals = shown.totals
     stages = [(k, names[k], int(getattr(totals, k))) for k in FLOW]
-    program = core.engine.program(name) if name in core.engine.scenarios else None
+    program = scenarios.program(name)
     return page(
         request, "report.html", summary=summary, report=shown, since=start, until=end, words=names,
         chart=line_chart(_("Messages per period"), labels, lines), chart_legend=legend(lines),
@@ -142,8 +102,8 @@ async def report(
         revenue=[(c, line_chart(_("Revenue in %(currency)s per period") % {"currency": c}, labels, [s]))
                  for c, s in zip(currencies, revenue, strict=True)],
         funnel=funnel(_("Funnel"), stages), stages=stages, table=list(zip(labels, figures, strict=True)),
-        splits=await splits(core, program, start, end) if program is not None else [],
+        splits=await reports.splits(program, start, end) if program is not None else [],
     )  # fmt: skip
 
 
-router = Router("/", route_handlers=[reports, report], dependencies={"core": Provide(get_core, sync_to_thread=False)})
+router = Router("/", route_handlers=[reports, report], dependencies=dependencies())

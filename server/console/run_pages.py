@@ -9,18 +9,19 @@ import re
 from typing import Any, get_args
 
 from litestar import Request, Response, Router, get, post
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from ...interpreter import program as p
 from ...interpreter.store import LIVE
 from ...stdlib.tracking import read_token
-from ..api_data import cancel_run, message_view, outbox_message, run_detail, run_view, step_counts
 from ..core import Core
-from ..deps import MAX_ID, get_core, not_found
+from ..deps import MAX_ID, not_found
 from ..models import RunDetail, RunStatus
 from ..problems import Problem
+from ..services import MessageService, RunService, ScenarioService, dependencies
+from ..services.messages import message_view
 from .frame import page
 from .text import _
 
@@ -40,7 +41,8 @@ def _number(text: str | None, what: str) -> int:
 
 @get("/runs")
 async def runs(
-    request: Request[Any, Any, Any], core: NamedDependency[Core], scenario: FromQuery[str | None] = None,
+    request: Request[Any, Any, Any], runs: NamedDependency[RunService], scenarios: NamedDependency[ScenarioService],
+    scenario: FromQuery[str | None] = None,
     status: FromQuery[str | None] = None, step: FromQuery[str | None] = None, contact: FromQuery[str | None] = None,
     after: FromQuery[str | None] = None,
 ) -> Template:  # fmt: skip
@@ -48,14 +50,14 @@ async def runs(
     scenario, status, step, contact = (v.strip() or None if v else None for v in (scenario, status, step, contact))
     if status is not None and status not in STATUSES:
         raise Problem(400, "invalid-request", f"status must be one of {', '.join(STATUSES)}, not {status!r}")
-    names = sorted(s.name for s in await core.store.scenarios())
-    steps = [(c.step, c.name) for c in await step_counts(core, scenario)] if scenario in names else []
-    rows = await core.store.list_runs(scenario=scenario, contact_id=contact, status=status, step=step,
-                                      after=_number(after, "after"), limit=PAGE + 1)  # fmt: skip
+    names = await scenarios.names()
+    steps = [(c.step, c.name) for c in await scenarios.step_counts(scenario)] if scenario in names else []
+    found = await runs.page(scenario=scenario, contact=contact, status=status, step=step,
+                            after=_number(after, "after"), limit=PAGE)  # fmt: skip
     query = {k: v for k, v in (("scenario", scenario), ("status", status), ("step", step), ("contact", contact)) if v}
     return page(
-        request, "runs.html", runs=[run_view(r) for r in rows[:PAGE]], next=rows[PAGE - 1].id if len(rows) > PAGE
-        else None, scenarios=names, statuses=STATUSES, steps=steps, chosen=query,
+        request, "runs.html", runs=found.items, next=found.next, scenarios=names, statuses=STATUSES, steps=steps,
+        chosen=query,
     )  # fmt: skip
 
 
@@ -85,24 +87,23 @@ def _answers(program: p.Program | None, run: RunDetail) -> list[dict[str, Any]]:
 
 
 @get("/runs/{run_id:int}")
-async def run(request: Request[Any, Any, Any], core: NamedDependency[Core], run_id: FromPath[int]) -> Template:
+async def run(
+    request: Request[Any, Any, Any], runs: NamedDependency[RunService], messages: NamedDependency[MessageService],
+    run_id: FromPath[int],
+) -> Template:  # fmt: skip
     if not 1 <= run_id <= MAX_ID:
         raise not_found(f"run {run_id}")
-    detail = await run_detail(core, run_id)
-    row = await core.store.run(run_id)
-    program = None
-    if row is not None:
-        program = (await core.engine.bundle(row.bundle)).scenarios.get(row.scenario)
-    messages = {m.step: m for m in await core.store.run_messages(run_id)}
+    detail = await runs.detail(run_id)
+    program = await runs.program(run_id)
     return page(request, "run.html", run=detail, answers=_answers(program, detail), live=detail.status in LIVE,
-                messages={step: message_view(m) for step, m in messages.items() if step})  # fmt: skip
+                messages=await messages.of_run(run_id))  # fmt: skip
 
 
 @post("/runs/{run_id:int}/cancel", status_code=303)
-async def cancel(core: NamedDependency[Core], run_id: FromPath[int]) -> Response[Any]:
+async def cancel(runs: NamedDependency[RunService], run_id: FromPath[int]) -> Response[Any]:
     if not 1 <= run_id <= MAX_ID:
         raise not_found(f"run {run_id}")
-    await cancel_run(core, run_id, _("cancelled in the console"))
+    await runs.cancel(run_id, _("cancelled in the console"))
     return Redirect(f"/runs/{run_id}", status_code=303)
 
 
@@ -121,10 +122,13 @@ def untracked(html: str, links: list[str], core: Core) -> str:
 
 
 @get("/messages/{message_id:int}")
-async def message(request: Request[Any, Any, Any], core: NamedDependency[Core], message_id: FromPath[int]) -> Template:
+async def message(
+    request: Request[Any, Any, Any], core: NamedDependency[Core], messages: NamedDependency[MessageService],
+    message_id: FromPath[int],
+) -> Template:  # fmt: skip
     if not 1 <= message_id <= MAX_ID:
         raise not_found(f"message {message_id}")
-    row = await outbox_message(core, message_id)
+    row = await messages.row(message_id)
     content: dict[str, Any] = json.loads(row.message or "{}")
     html = content.get("html")
     shown = untracked(str(html), [str(u) for u in content.get("links") or []], core) if html else None
@@ -133,6 +137,4 @@ async def message(request: Request[Any, Any, Any], core: NamedDependency[Core], 
                 subject=content.get("subject") or content.get("title"))  # fmt: skip
 
 
-router = Router(
-    "/", route_handlers=[runs, run, cancel, message], dependencies={"core": Provide(get_core, sync_to_thread=False)}
-)
+router = Router("/", route_handlers=[runs, run, cancel, message], dependencies=dependencies())

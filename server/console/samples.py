@@ -16,7 +16,7 @@ from ...interpreter.values import Money, Percent
 from ...interpreter.views import BonusView, OrderView, ProductView, moment
 from ...stdlib import messages
 from ...stdlib.formatting import locale_of
-from ..core import Core
+from ..services import CommerceService, ContactService
 from .text import _
 
 SAMPLE_CODE = "SAMPLE-CODE"
@@ -36,18 +36,19 @@ def coupon_of(bundle: p.Bundle, template: str) -> p.Coupon | None:
 
 
 async def preview_context(
-    core: Core, bundle: p.Bundle, template: p.Template, contact_id: str, language: str | None
-) -> tuple[dict[str, Any], list[str]]:
-    """Variables for a preview of ``template`` for a contact, and what in them is a sample."""
+    contacts: ContactService, commerce: CommerceService, bundle: p.Bundle, template: p.Template, contact_id: str,
+    language: str | None, now: dt.datetime,
+) -> tuple[dict[str, Any], list[str]]:  # fmt: skip
+    """Variables for a preview of ``template`` for a contact, and what in them is a sample
+    (made as of ``now``)."""
     uses = template.uses
     context: dict[str, Any] = {}
     samples: list[str] = []
     coupon = coupon_of(bundle, template.name)
     currency = _currency(bundle, coupon)
-    now = core.clock.now()
     order: OrderView | None = None
     if uses & {"order", "purchased", "coupon"}:
-        orders = await core.store.contact_orders(contact_id)
+        orders = await contacts.orders(contact_id)
         if orders:
             order = OrderView(orders[-1])
         else:
@@ -58,7 +59,7 @@ async def preview_context(
             context["purchased"] = order.items
     if "coupon" in uses:
         chosen = coupon or next(iter(bundle.coupons.values()), None)
-        code, valid_until = await _code(core, contact_id, chosen)
+        code, valid_until = await _code(commerce, contact_id, chosen)
         if code is None:
             code = chosen.code if chosen is not None and chosen.code else SAMPLE_CODE
             samples.append(_("coupon code %(code)s is a sample: the contact was given no code") % {"code": code})
@@ -69,7 +70,7 @@ async def preview_context(
             valid_until, order.total if order is not None else None, locale_of(language),
         )  # fmt: skip
     if "products" in uses:
-        found = await core.store.products(limit=4)
+        found = await commerce.products(limit=4)
         if found:
             context["products"] = [ProductView(r) for r in found]
         else:
@@ -82,11 +83,13 @@ async def preview_context(
     return context, samples
 
 
-async def _code(core: Core, contact_id: str, coupon: p.Coupon | None) -> tuple[str | None, dt.datetime | None]:
+async def _code(
+    commerce: CommerceService, contact_id: str, coupon: p.Coupon | None
+) -> tuple[str | None, dt.datetime | None]:
     """The latest code the contact was given for ``coupon``, with its validity."""
     if coupon is None:
         return None, None
-    issued = [r for r in await core.store.issued_codes(contact_id) if r["coupon"] == coupon.name]
+    issued = [r for r in await commerce.issued_rows(contact_id) if r["coupon"] == coupon.name]
     if not issued:
         return None, None
     return str(issued[-1]["code"]), moment(issued[-1]["valid_until"])

@@ -7,17 +7,16 @@ import difflib
 from typing import Any
 
 from litestar import Request, Response, Router, get, post
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from markupsafe import Markup
 
 from ...interpreter.render import as_json_records
-from ..api_data import message_view, run_view, step_counts
-from ..api_scenarios import scenario_summary, scenario_versions, set_state
 from ..core import Core
-from ..deps import get_core, not_found
+from ..deps import not_found
 from ..problems import Problem
+from ..services import MessageService, RunService, ScenarioService, dependencies
 from .diagram import diagram
 from .figures import case_title, current_flow, diagram_numbers, list_numbers, recent_since, scenario_lines
 from .frame import HEADERS, page
@@ -69,84 +68,83 @@ async def home_live(core: NamedDependency[Core]) -> Response[dict[str, str]]:
 
 
 @get("/scenarios/{name:str}")
-async def scenario(request: Request[Any, Any, Any], core: NamedDependency[Core], name: FromPath[str]) -> Template:
-    summary = await scenario_summary(core, name)
+async def scenario(
+    request: Request[Any, Any, Any], core: NamedDependency[Core], scenarios: NamedDependency[ScenarioService],
+    name: FromPath[str],
+) -> Template:  # fmt: skip
+    summary = await scenarios.summary(name)
     svg, _shown = await _drawing(core, name)
     source = core.files.get(summary.file) if summary.file else None
     warnings = [d for d in as_json_records((await core.checked()).diagnostics) if d.get("filename") == summary.file]
-    versions = await scenario_versions(core, name)
-    failure = await core.store.last_failure(name)
+    versions = await scenarios.versions(name)
+    failure = await scenarios.last_failure(name)
     return page(request, "scenario.html", summary=summary, diagram=svg, versions=versions, failure=failure,
                 source=source_view(source, warnings) if source is not None else None)  # fmt: skip
 
 
 @get("/scenarios/{name:str}/live")
-async def scenario_live(core: NamedDependency[Core], name: FromPath[str]) -> Response[dict[str, str]]:
-    await scenario_summary(core, name)
+async def scenario_live(
+    core: NamedDependency[Core], scenarios: NamedDependency[ScenarioService], name: FromPath[str]
+) -> Response[dict[str, str]]:
+    await scenarios.summary(name)
     flow = current_flow(core, name)
     return _live(await diagram_numbers(core, name, flow) if flow is not None else {})
 
 
 @get("/scenarios/{name:str}/steps/{step:str}")
 async def step(
-    request: Request[Any, Any, Any], core: NamedDependency[Core], name: FromPath[str], step: FromPath[str],
-    runs_after: FromQuery[int] = 0, messages_after: FromQuery[int] = 0,
+    request: Request[Any, Any, Any], core: NamedDependency[Core], scenarios: NamedDependency[ScenarioService],
+    runs: NamedDependency[RunService], messages: NamedDependency[MessageService], name: FromPath[str],
+    step: FromPath[str], runs_after: FromQuery[int] = 0, messages_after: FromQuery[int] = 0,
 ) -> Template:  # fmt: skip
     """One step: its numbers, the runs at it, the messages it made."""
-    summary = await scenario_summary(core, name)
-    counts = next((c for c in await step_counts(core, name) if c.step == step), None)
+    summary = await scenarios.summary(name)
+    counts = next((c for c in await scenarios.step_counts(name) if c.step == step), None)
     if counts is None:
         raise not_found(f"step {step!r} of scenario {name!r}")
     svg, _shown = await _drawing(core, name, selected=step)
-    runs = await core.store.list_runs(scenario=name, step=step, after=max(runs_after, 0), limit=PAGE + 1)
-    messages = await core.store.step_messages(name, step, max(messages_after, 0), PAGE + 1)
-    skips = [(why, n) for at, why, n in await core.store.skip_reasons(name) if at == step]
+    at_step = await runs.page(scenario=name, step=step, after=max(runs_after, 0), limit=PAGE)
+    made = await messages.of_step(name, step, max(messages_after, 0), PAGE)
     return page(
-        request, "step.html", summary=summary, counts=counts, diagram=svg, skips=skips,
-        runs=[run_view(r) for r in runs[:PAGE]], runs_next=runs[PAGE - 1].id if len(runs) > PAGE else None,
-        messages=[message_view(m) for m in messages[:PAGE]],
-        messages_next=messages[PAGE - 1].id if len(messages) > PAGE else None,
+        request, "step.html", summary=summary, counts=counts, diagram=svg, skips=await scenarios.skips(name, step),
+        runs=at_step.items, runs_next=at_step.next, messages=made.items, messages_next=made.next,
     )  # fmt: skip
 
 
-async def _change(core: Core, name: str, state: str) -> Response[Any]:
-    await set_state(core, name, state)
+async def _change(scenarios: ScenarioService, name: str, state: str) -> Response[Any]:
+    await scenarios.set_state(name, state)
     return Redirect(f"/scenarios/{name}", status_code=303)
 
 
 @post("/scenarios/{name:str}/pause", status_code=303)
-async def pause(core: NamedDependency[Core], name: FromPath[str]) -> Response[Any]:
-    return await _change(core, name, "paused")
+async def pause(scenarios: NamedDependency[ScenarioService], name: FromPath[str]) -> Response[Any]:
+    return await _change(scenarios, name, "paused")
 
 
 @post("/scenarios/{name:str}/resume", status_code=303)
-async def resume(core: NamedDependency[Core], name: FromPath[str]) -> Response[Any]:
-    return await _change(core, name, "active")
+async def resume(scenarios: NamedDependency[ScenarioService], name: FromPath[str]) -> Response[Any]:
+    return await _change(scenarios, name, "active")
 
 
 @post("/scenarios/{name:str}/archive", status_code=303)
-async def archive(core: NamedDependency[Core], name: FromPath[str]) -> Response[Any]:
-    return await _change(core, name, "archived")
+async def archive(scenarios: NamedDependency[ScenarioService], name: FromPath[str]) -> Response[Any]:
+    return await _change(scenarios, name, "archived")
 
 
 @get("/scenarios/{name:str}/diff")
 async def diff(
     request: Request[Any, Any, Any],
-    core: NamedDependency[Core],
+    scenarios: NamedDependency[ScenarioService],
     name: FromPath[str],
     old: FromQuery[int] = 0,
     new: FromQuery[int] = 0,
 ) -> Template:
     """The scenario's source file as two of its versions had it, line by line."""
-    versions = {v.version: v for v in await scenario_versions(core, name)}
+    versions = {v.version: v for v in await scenarios.versions(name)}
     if old not in versions or new not in versions:
         known = ", ".join(str(v) for v in sorted(versions))
         raise Problem(400, "invalid-request", f"choose two versions of {name} among {known}")
-    texts = []
-    for number in (old, new):
-        bundle = await core.engine.bundle(versions[number].bundle)
-        program = bundle.scenarios.get(name)
-        texts.append(bundle.files.get(program.file, "") if program is not None else "")
+    texts = [await scenarios.source_at(name, versions[number]) for number in (old, new)]
     lines = list(difflib.unified_diff(texts[0].splitlines(), texts[1].splitlines(), f"version {old}",
                                       f"version {new}", lineterm=""))  # fmt: skip
     marked = [("add" if ln.startswith("+") else "del" if ln.startswith("-") else "hunk" if ln.startswith("@@")
@@ -157,5 +155,5 @@ async def diff(
 router = Router(
     "/",
     route_handlers=[home, home_live, scenario, scenario_live, step, pause, resume, archive, diff],
-    dependencies={"core": Provide(get_core, sync_to_thread=False)},
+    dependencies=dependencies(),
 )

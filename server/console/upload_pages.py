@@ -19,10 +19,10 @@ from litestar.response import Template
 from ...interpreter.checker import CheckResult
 from ...interpreter.render import as_json_records
 from ...interpreter.workspace import CheckTimeout
-from ..api_scenarios import uploaded_files
 from ..core import CheckFailed, Core, WorkspaceError, WorkspaceTooLarge, check_files, normalise_path, within_limits
 from ..deps import get_core
 from ..problems import Problem
+from ..uploads import uploaded_files
 from .frame import page
 from .highlight import source_view
 from .text import _

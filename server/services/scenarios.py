@@ -1,0 +1,201 @@
+"""Scenarios: deploying a workspace (checked first), summaries, versions and their sources,
+pause / resume / archive, deleting, and the numbers per step."""
+
+from __future__ import annotations
+
+from ...interpreter.program import Jump, Program
+from ...interpreter.render import as_json_records
+from ...interpreter.store import LIVE
+from ...interpreter.workspace import CheckTimeout
+from ..core import CheckFailed, Core, WorkspaceTooLarge
+from ..deps import instant, not_found
+from ..models import DeployResult, ScenarioSummary, ScenarioVersion, StepCount, StepPage
+from ..problems import Problem
+
+
+def check_failed(error: CheckFailed) -> Problem:
+    diagnostics = as_json_records(error.result.diagnostics)
+    errors = [d for d in diagnostics if d["severity"] == "error"]
+    first = errors[0] if errors else {}
+    where = f"{first.get('filename')}:{first['location']['row']}:{first['location']['column']}" if first else ""
+    return Problem(
+        422, "workspace-has-errors",
+        f"the workspace has {len(errors)} error(s); nothing was deployed. First: {where}: {first.get('message', '')}",
+        diagnostics=diagnostics,
+    )  # fmt: skip
+
+
+def _program_steps(program: Program) -> list[StepCount]:
+    """Every step of a program in its order (a branch's steps where they are written),
+    the start first; the jumps that join branches are not steps anyone wrote."""
+    events = ", ".join(dict.fromkeys(t.event for t in program.triggers))
+    steps = [StepCount(step="start", name=f"on {events}", passed=0, outcomes={}, waiting=0, here={})]
+    steps += [StepCount(step=i.id, name=i.name, passed=0, outcomes={}, waiting=0, here={})
+              for i in program.instructions if not isinstance(i, Jump)]  # fmt: skip
+    return steps
+
+
+class ScenarioService:
+    def __init__(self, core: Core) -> None:
+        self.core = core
+
+    async def deploy(self, files: dict[str, str]) -> DeployResult:
+        """Check the workspace with ``files`` added and install it: 422 with the diagnostics
+        when it has errors (or checking takes too long), 413 over the limits; nothing changes then."""
+        core = self.core
+        if not any(p.endswith(".scn") for p in files) and not any(p.endswith(".scn") for p in core.files):
+            raise Problem(400, "invalid-request", "the upload holds no .scn file and the workspace has none")
+        try:
+            versions = await core.deploy(files)
+        except CheckFailed as error:
+            raise check_failed(error) from error
+        except WorkspaceTooLarge as error:
+            raise Problem(413, "too-large", f"{error}; nothing was deployed (limits: docs/api.md)") from error
+        except CheckTimeout as error:
+            raise Problem(
+                422, "check-took-too-long",
+                f"checking the workspace took longer than {core.check_seconds:g} s, so nothing was deployed: "
+                "upload fewer or smaller files at once",
+            ) from error  # fmt: skip
+        warnings = as_json_records((await core.checked()).diagnostics)
+        return DeployResult(versions=versions, warnings=warnings, files=sorted(files))
+
+    async def summaries(self) -> list[ScenarioSummary]:
+        """Every scenario by name: its title, state, version, file and runs by status."""
+        store, engine = self.core.store, self.core.engine
+        counts = await store.run_counts()
+        files = await self.core.scenario_files()
+        summaries = []
+        for row in await store.scenarios():
+            bundle = engine.bundles.get(row.bundle)
+            program = bundle.scenarios.get(row.name) if bundle is not None else None
+            summaries.append(ScenarioSummary(
+                name=row.name, title=program.title if program else None, state=row.state, version=row.version,
+                file=files.get(row.name), runs=counts.get(row.name, {}),
+            ))  # fmt: skip
+        return summaries
+
+    async def summary(self, name: str) -> ScenarioSummary:
+        """One scenario's summary (404 if unknown)."""
+        found = next((s for s in await self.summaries() if s.name == name), None)
+        if found is None:
+            raise not_found(f"scenario {name!r}")
+        return found
+
+    async def names(self) -> list[str]:
+        """The name of every scenario ever deployed, sorted."""
+        return sorted(s.name for s in await self.core.store.scenarios())
+
+    async def require(self, name: str) -> None:
+        """404 unless scenario ``name`` was ever deployed."""
+        if name not in {s.name for s in await self.core.store.scenarios()}:
+            raise not_found(f"scenario {name!r}")
+
+    def program(self, name: str) -> Program | None:
+        """The program of a scenario's current version (None when no bundle has it any more)."""
+        engine = self.core.engine
+        return engine.program(name) if name in engine.scenarios else None
+
+    async def versions(self, name: str) -> list[ScenarioVersion]:
+        return [
+            ScenarioVersion(version=v, bundle=b, digest=d, created_at=instant(at))
+            for v, b, d, at in await self.core.store.scenario_versions(name)
+        ]
+
+    async def source_at(self, name: str, version: ScenarioVersion) -> str:
+        """The text of the file that declared scenario ``name`` in ``version`` ("" if none did)."""
+        bundle = await self.core.engine.bundle(version.bundle)
+        program = bundle.scenarios.get(name)
+        return bundle.files.get(program.file, "") if program is not None else ""
+
+    async def last_failure(self, name: str) -> tuple[str, int] | None:
+        """Why and when the scenario's latest message or run failed."""
+        return await self.core.store.last_failure(name)
+
+    async def skips(self, name: str, step: str) -> list[tuple[str, int]]:
+        """Why runs skipped a step, with how many."""
+        return [(why, n) for at, why, n in await self.core.store.skip_reasons(name) if at == step]
+
+    async def set_state(self, name: str, state: str) -> ScenarioSummary:
+        """Pause ("paused"), resume ("active") or archive ("archived") a scenario."""
+        current = await self.summary(name)
+        if current.state == "archived" and state == "paused":
+            raise Problem(409, "conflict", f"scenario {name!r} is archived; resume it before pausing")
+        await self.core.engine.set_state(name, state)
+        return await self.summary(name)
+
+    async def remove(self, name: str) -> ScenarioSummary:
+        """Cancel the scenario's live runs, archive it, and drop its file from the workspace
+        (409 when that file declares anything else)."""
+        core = self.core
+        summary = await self.summary(name)
+        path = summary.file
+        if path is not None:
+            symbols = (await core.checked()).symbols
+            others = [n for n, f in symbols.scenario_files.items() if f == path and n != name]
+            others += [n for n, f in symbols.decl_files.items() if f == path]
+            if others:
+                raise Problem(
+                    409, "conflict",
+                    f"{path} also declares {', '.join(sorted(others))}; upload {path} without scenario {name} instead",
+                )  # fmt: skip
+        live: list[int] = []
+        after = 0
+        while page := await core.store.list_runs(scenario=name, after=after, limit=1000):
+            live += [r.id for r in page if r.status in ("running", "waiting", "awaiting")]
+            after = page[-1].id
+        await core.store.cancel_runs(live, core.now_ms(), "the scenario was deleted")
+        await core.engine.set_state(name, "archived")
+        if path is not None:
+            try:
+                await core.remove_files([path])
+            except CheckFailed as error:
+                raise check_failed(error) from error
+        return await self.summary(name)
+
+    async def step_counts(self, name: str) -> list[StepCount]:
+        """Every step of a scenario in its order (steps only older versions had, exits and
+        cancels after), with the runs that reached it and those at it now (404 if unknown)."""
+        await self.require(name)
+        store = self.core.store
+        program = self.program(name)
+        counts = {c.step: c for c in (_program_steps(program) if program is not None else [])}
+        # Steps the current version lacks (older versions' runs, exits, cancels) follow, in
+        # the order runs first reached them.
+        for step, label, outcome, number in await store.step_counts(name):
+            entry = counts.setdefault(step, StepCount(step=step, name=label, passed=0, outcomes={}, waiting=0, here={}))
+            entry.outcomes[outcome] = entry.outcomes.get(outcome, 0) + number
+            entry.passed += number
+        for at, status, number in await store.runs_at(name):
+            if at is None:
+                continue
+            entry = counts.setdefault(at, StepCount(step=at, name=at, passed=0, outcomes={}, waiting=0, here={}))
+            entry.here[status] = number
+            if status in LIVE:
+                entry.waiting += number
+        return list(counts.values())
+
+    async def steps_page(self, name: str, after: str | None, limit: int) -> StepPage:
+        """A page of `step_counts`, after the step named ``after`` (422 when there is no such step)."""
+        counts = await self.step_counts(name)
+        start = 0
+        if after is not None:
+            found = [i for i, c in enumerate(counts) if c.step == after]
+            if not found:
+                raise Problem(
+                    422, "invalid-request", f"after: scenario {name} has no step {after!r}; pass a page's `next`"
+                )
+            start = found[0] + 1
+        page = counts[start : start + limit]
+        return StepPage(items=page, next=page[-1].step if start + limit < len(counts) else None)
+
+
+# For modules that are given the Core rather than a service (console/figures.py).
+async def scenario_summaries(core: Core) -> list[ScenarioSummary]:
+    """`ScenarioService.summaries` of ``core``."""
+    return await ScenarioService(core).summaries()
+
+
+async def step_counts(core: Core, name: str) -> list[StepCount]:
+    """`ScenarioService.step_counts` of ``core``."""
+    return await ScenarioService(core).step_counts(name)
