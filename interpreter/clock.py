@@ -94,6 +94,15 @@ async def idle_until(clock: Clock, due_ms: int | None, wake: asyncio.Event, stop
             waiter.cancel()
 
 
+_MS = dt.timedelta(milliseconds=1)
+
+
+def duration_ms(duration: dt.timedelta) -> int:
+    """A duration as whole milliseconds, rounded down, in integers: through a float
+    (``total_seconds() * 1000``) 32.477 s is 32476.999… and truncates to 32476."""
+    return duration // _MS
+
+
 def ms_of(moment: dt.datetime) -> int:
     """A moment as whole milliseconds since the epoch: how the store keeps time."""
     return int(moment.timestamp() * 1000)

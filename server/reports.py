@@ -29,7 +29,7 @@ from typing import Any
 
 import msgspec
 
-from ..interpreter.clock import Clock, WallClock, ms_of
+from ..interpreter.clock import Clock, WallClock, duration_ms, ms_of
 from ..interpreter.compiler import DEFAULT_ATTRIBUTION_MS
 from ..interpreter.store import ReportCount
 from .core import Core
@@ -126,7 +126,7 @@ async def counts(
     """The figures of the messages made in [since, until) (by one scenario, or by all), per
     step, template, channel and variant, and per ``bucket`` of the period from ``origin``
     (one bucket, 0, when not asked): read from the store's counters, whatever the period."""
-    width = int(bucket.total_seconds() * 1000) if bucket is not None else None
+    width = duration_ms(bucket) if bucket is not None else None
     start = ms_of(origin) if origin is not None else ms_of(since)
     return await core.store.report_counts(ms_of(since), ms_of(until), scenario, origin=start, bucket_ms=width)
 

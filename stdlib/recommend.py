@@ -15,6 +15,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
+from ..interpreter.clock import duration_ms
 from ..interpreter.store import Store
 from ..interpreter.views import ProductView
 
@@ -37,7 +38,7 @@ def item_key(item: dict[str, Any]) -> str | None:
 class Recommender:
     def __init__(self, store: Store, ttl: dt.timedelta = TTL) -> None:
         self.store = store
-        self.ttl_ms = int(ttl.total_seconds() * 1000)
+        self.ttl_ms = duration_ms(ttl)
         self._figures: OrderedDict[tuple[Any, ...], tuple[int, Any]] = OrderedDict()
 
     async def _figure(self, key: tuple[Any, ...], now_ms: int, compute: Callable[[], Awaitable[Any]]) -> Any:
@@ -54,7 +55,7 @@ class Recommender:
     async def _counts(
         self, now_ms: int, since: dt.timedelta, limit: int, category: str | None = None, segment: str | None = None
     ) -> list[tuple[str, int]]:
-        start = now_ms - int(since.total_seconds() * 1000)
+        start = now_ms - duration_ms(since)
         return list(
             await self._figure(
                 ("counts", since, limit, category, segment),
@@ -64,7 +65,7 @@ class Recommender:
         )
 
     async def _bought_with(self, now_ms: int, products: Collection[str]) -> Counter[str]:
-        start = now_ms - int(HISTORY.total_seconds() * 1000)
+        start = now_ms - duration_ms(HISTORY)
         together: Counter[str] = Counter()
         for product in sorted(products):
 

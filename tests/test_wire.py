@@ -3,6 +3,7 @@ minus what it refuses (a key twice, NaN, deep nesting), numbers exactly as writt
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from decimal import Decimal
 from typing import Any
@@ -11,7 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scn.interpreter.runtime.wire import MAX_DEPTH, WireError, read_json
+from scn.interpreter.clock import duration_ms
+from scn.interpreter.runtime.wire import MAX_DEPTH, WireError, from_stored, read_json, stored
+from scn.interpreter.types import DURATION
 
 TEXT = st.text(alphabet=st.sampled_from('ab:"\\/Ж\u003a\n{}[],'), max_size=6)
 VALUES = st.recursive(
@@ -59,3 +62,18 @@ def test_numbers_nesting_and_constants() -> None:
         read_json('{"n": 1,\n}')
     with pytest.raises(WireError, match="UTF-8"):
         read_json(b'{"n": "\xff"}')
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.integers(0, 10**12))
+def test_a_duration_is_stored_and_read_back_to_the_millisecond(ms: int) -> None:
+    """`int(total_seconds() * 1000)` truncated the float: 32.477 s was stored as 32476 ms."""
+    duration = dt.timedelta(milliseconds=ms)
+    assert stored(duration) == ms == duration_ms(duration)
+    assert from_stored(stored(duration), DURATION) == duration
+
+
+def test_a_duration_is_whole_milliseconds_rounded_down() -> None:
+    assert duration_ms(dt.timedelta(seconds=32, microseconds=477_000)) == 32_477
+    assert duration_ms(dt.timedelta(microseconds=999)) == 0
+    assert duration_ms(dt.timedelta(milliseconds=-1)) == -1

@@ -21,7 +21,7 @@ from typing import Any
 from ...grammar._format import expr_text
 from ...stdlib.loyalty import bonus_for_order
 from .. import program as p
-from ..clock import ms_of
+from ..clock import duration_ms, ms_of
 from ..settings import Settings
 from ..store import AWAITING, DONE, FAILED, RUNNING, STOPPED, WAITING, BonusEntry, RunRow
 from ..timing import next_time_of_day
@@ -151,7 +151,7 @@ class _Steps(SendSteps):
             self.log(i, "skipped", "the duration is unset: no wait")
             return
         duration = as_timedelta(value)
-        wake_ms = self.since + int(duration.total_seconds() * 1000)
+        wake_ms = self.since + duration_ms(duration)
         if duration > dt.timedelta(0) and not self.over(i, wake_ms):
             self.sleep_until(moment_at(wake_ms))
             self.log(i, "waiting", f"until {iso(moment_at(wake_ms))}")

@@ -19,6 +19,7 @@ from typing import Any
 import msgspec
 
 from ...stdlib.catalog import ISO_CURRENCIES
+from ..clock import duration_ms
 from ..types import Money as MoneyType
 from ..types import Prim, Ref, Type
 from ..values import DeclRef, Money, Percent
@@ -315,7 +316,7 @@ def stored(value: Any) -> Any:
     if isinstance(value, Percent):
         return str(value.value)
     if isinstance(value, dt.timedelta):
-        return int(value.total_seconds() * 1000)
+        return duration_ms(value)
     if isinstance(value, dt.datetime | dt.date | dt.time):
         return value.isoformat()
     if isinstance(value, DeclRef):
