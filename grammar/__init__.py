@@ -10,7 +10,7 @@ import msgspec
 from ..interpreter import ast
 from ..interpreter.diagnostics import Diagnostic
 from ..interpreter.span import Span, span_of_offsets
-from ._driver import parse_items
+from ._driver import Expected, expected_at, parse_items
 from ._transform import anonymous_scenario_name
 
 
@@ -53,4 +53,4 @@ def parse(text: str, file: str = "<input>") -> ParseResult:
     return ParseResult(module, tuple(parsed.diagnostics), comments, text, parsed.lossy)
 
 
-__all__ = ["Comment", "ParseResult", "anonymous_scenario_name", "parse"]
+__all__ = ["Comment", "Expected", "ParseResult", "anonymous_scenario_name", "expected_at", "parse"]

@@ -19,7 +19,7 @@ from lark import Token
 
 from ..interpreter import ast, codes
 from ..interpreter.codes import Code
-from ..interpreter.diagnostics import DiagnosticSink, Related
+from ..interpreter.diagnostics import DiagnosticSink, Fix, Related
 from ..interpreter.span import Span, span_of_offsets
 
 _N = TypeVar("_N", bound=ast.Node)
@@ -57,12 +57,20 @@ class ParseContext:
         #: Input was replaced by a stand-in, so the tree is not what the author wrote.
         self.lossy = False
 
-    def report(self, code: Code, message: str, span: Span, *help: str, related: tuple[Related, ...] = ()) -> None:
+    def report(
+        self,
+        code: Code,
+        message: str,
+        span: Span,
+        *help: str,
+        related: tuple[Related, ...] = (),
+        fix: Fix | None = None,
+    ) -> None:
         """Record a syntax error; raises TooManyErrors, reporting nothing, for one more than
         ``limit`` (repaired or not: a file of a hundred thousand typos stops early too)."""
         if self.limit is not None and len(self.sink) >= self.limit:
             raise TooManyErrors
-        self.sink.report(code, message, span, *help, related=related)
+        self.sink.report(code, message, span, *help, related=related, fix=fix)
 
     def scratch(self) -> ParseContext:
         """A context for trying tokens on a copy of the parser: what the transformer

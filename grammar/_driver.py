@@ -34,7 +34,7 @@ from lark.exceptions import UnexpectedToken
 from lark.parsers.lalr_interactive_parser import InteractiveParser
 
 from ..interpreter import codes
-from ..interpreter.diagnostics import Diagnostic, Related
+from ..interpreter.diagnostics import Diagnostic, Fix, Related
 from ..interpreter.span import Span, span_of_offsets
 from ..interpreter.suggest import closest_keyword
 from ._context import ParseContext, TooManyErrors, current_file
@@ -74,6 +74,11 @@ class _Driver:
     # ------------------------------------------------------------ the loop
 
     def run(self) -> list[Any] | None:
+        self.read_all()
+        return self._finish()
+
+    def read_all(self) -> None:
+        """Feed every token of the text, recovering from errors on the way."""
         while True:
             # iter_parse() hands out each token before it feeds it to the parser: when
             # a token comes, the one before has been taken. A refused token ends it.
@@ -88,7 +93,7 @@ class _Driver:
                 self._bad_token(error.token, error.expected)
                 continue
             self._taken(count, pending)
-            return self._finish()
+            return
 
     def _taken(self, count: int, last: Token | None) -> None:
         if count > 0 and last is not None:
@@ -191,10 +196,12 @@ class _Driver:
         replacement = self._token(self.terminal_of[guess], guess, token)
         if not self._accepts([replacement]):
             return False
+        where = self._span(token)
         self.context.report(
             codes.MISSPELLED_KEYWORD,
             f"unknown word `{word}`: did you mean `{guess}`?",
-            self._span(token),
+            where,
+            fix=Fix(where, guess, f"write `{guess}`"),
         )
         self._feed(replacement)
         return True
@@ -210,10 +217,13 @@ class _Driver:
         stack: list[Any] = self.ip.parser_state.value_stack
         if not stack or stack[-1] is not previous:
             return False
+        where = self._span(previous).to(self._span(token))
+        duration = f"{previous.value}{unit}"
         self.context.report(
             codes.DURATION_WITHOUT_UNIT,
-            f"`{previous.value} {token.value}` is not a duration: write `{previous.value}{unit}`",
-            self._span(previous).to(self._span(token)),
+            f"`{previous.value} {token.value}` is not a duration: write `{duration}`",
+            where,
+            fix=Fix(where, duration, f"write `{duration}`"),
         )
         previous.type = "DURATION"
         previous.value = f"{previous.value}{unit}"
@@ -228,7 +238,10 @@ class _Driver:
         replacement = self._token(double, "==", token)
         if not self._accepts([replacement]):
             return False
-        self.context.report(codes.ASSIGN_IN_CONDITION, "`=` in a comparison: write `==`", self._span(token))
+        where = self._span(token)
+        self.context.report(
+            codes.ASSIGN_IN_CONDITION, "`=` in a comparison: write `==`", where, fix=Fix(where, "==", "write `==`")
+        )
         self._feed(replacement)
         return True
 
@@ -261,6 +274,7 @@ class _Driver:
                 f"`{' '.join(str(t.value) for t in shifted)} {word}` is written `{spelled}`",
                 where,
                 'an empty string is a value: compare with `== ""` for that',
+                fix=Fix(where, spelled, f"write `{spelled}`"),
             )
             if negated:
                 self._take_back(1)
@@ -271,11 +285,13 @@ class _Driver:
         if token.type not in VALUE_STARTS or closest_keyword(word, ("set", "not")) is not None:
             return False  # `is sett` is a typo, for the next repair
         operator = "!=" if negated else "=="
+        compared = self._span(shifted[0]).to(self._span(shifted[-1]))
         self.context.report(
             codes.BAD_SET_TEST,
             f"`is` does not compare values: write `{operator}`",
-            self._span(shifted[0]).to(self._span(shifted[-1])),
+            compared,
             "`is set` and `is not set` ask whether a field holds a value",
+            fix=Fix(compared, operator, f"write `{operator}`"),
         )
         self._take_back(len(shifted))
         self._feed(_like(shifted[0], self.terminal_of[operator], operator))
@@ -320,11 +336,13 @@ class _Driver:
         """'text', “text”, „text” or «text» -> the string "text", and parsing goes on."""
         text = str(token.value)
         inner = text[1:-1].replace("\\", "\\\\").replace('"', '\\"')
+        where = self._span(token)
         self.context.report(
             codes.UNEXPECTED_CHARACTER,
             f"`{text[0]}` does not start a string",
-            self._span(token),
+            where,
             'strings use straight double quotes: "text"',
+            fix=Fix(where, f'"{inner}"', f'write `"{inner}"`'),
         )
         self.accepted_since_error = 0  # a string out of place here is the same mistake
         self._feed(token.update("STRING", f'"{inner}"'))
@@ -522,3 +540,34 @@ def parse_items(text: str, file: str, with_parser: Lark | None = None) -> Parsed
         current_file.reset(reset)
     lossy = driver is None or driver.lossy or context.lossy or items is None
     return Parsed(items, context.sink.sorted(), context.comments, lossy)
+
+
+class Expected(msgspec.Struct, frozen=True):
+    """What the parser takes at a point of a file (for an editor's completion)."""
+
+    #: The words and punctuation it takes there (`send`, `stop if`, `==`).
+    keywords: tuple[str, ...]
+    #: The kinds of token it takes there by terminal name (NAME, DURATION, STRING, ...).
+    terminals: frozenset[str]
+
+
+#: Terminals that are keywords read by a pattern (`stop  if` on one line), as written.
+_PATTERN_KEYWORDS = {"STOP_IF": "stop if", "STOP_UNLESS": "stop unless"}
+
+
+def expected_at(text: str, offset: int) -> Expected:
+    """What the parser takes after ``text[:offset]``, errors before it recovered as
+    ``parse`` recovers them."""
+    context = ParseContext("<expected>", text[:offset], limit=None)
+    reset = current_file.set(context)
+    try:
+        driver = _Driver(context, parser())
+        driver.read_all()
+        takes = driver._takes()
+    except TooManyErrors:  # more refused tokens than a file may have: nothing is sure
+        return Expected((), frozenset())
+    finally:
+        current_file.reset(reset)
+    words = {driver.keyword_of[t] for t in takes if t in driver.keyword_of}
+    words.update(word for terminal, word in _PATTERN_KEYWORDS.items() if terminal in takes)
+    return Expected(tuple(sorted(words)), frozenset(takes))

@@ -15,6 +15,19 @@ class Related(msgspec.Struct, frozen=True):
     message: str
 
 
+class Fix(msgspec.Struct, frozen=True):
+    """A repair the finding suggests: write ``replacement`` in the place of ``span``.
+
+    The parser's repairs (`30 min` -> `30m`, a misspelt keyword) and the checker's
+    did-you-mean suggestions carry one, so that an editor can apply them.
+    """
+
+    span: Span
+    replacement: str
+    #: What applying it does, for a person choosing it ("write `30m`").
+    title: str
+
+
 class Diagnostic(msgspec.Struct, frozen=True):
     code: Code
     message: str
@@ -22,6 +35,7 @@ class Diagnostic(msgspec.Struct, frozen=True):
     help: tuple[str, ...] = ()
     related: tuple[Related, ...] = ()
     severity: Severity = Severity.ERROR
+    fix: Fix | None = None
 
     @property
     def is_error(self) -> bool:
@@ -37,10 +51,11 @@ def make(
     span: Span,
     *help: str,
     related: tuple[Related, ...] = (),
+    fix: Fix | None = None,
 ) -> Diagnostic:
     """Create a diagnostic; the code's own help text always comes last."""
     helps = tuple(h for h in help if h) + (code.help,)
-    return Diagnostic(code, message, span, helps, related, code.severity)
+    return Diagnostic(code, message, span, helps, related, code.severity, fix)
 
 
 class DiagnosticSink:
@@ -56,9 +71,17 @@ class DiagnosticSink:
             self._seen.add(key)
             self._items.append(diagnostic)
 
-    def report(self, code: Code, message: str, span: Span, *help: str, related: tuple[Related, ...] = ()) -> None:
+    def report(
+        self,
+        code: Code,
+        message: str,
+        span: Span,
+        *help: str,
+        related: tuple[Related, ...] = (),
+        fix: Fix | None = None,
+    ) -> None:
         """Record a finding; its severity comes from its code."""
-        self.add(make(code, message, span, *help, related=related))
+        self.add(make(code, message, span, *help, related=related, fix=fix))
 
     def extend(self, diagnostics: list[Diagnostic] | tuple[Diagnostic, ...]) -> None:
         for d in diagnostics:

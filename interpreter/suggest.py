@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from .diagnostics import Fix
+from .span import Span
+
 
 def edit_distance(a: str, b: str) -> int:
     """Optimal-string-alignment distance: insertions, deletions, substitutions, swaps."""
@@ -55,3 +58,8 @@ def closest_name(word: str, candidates: Iterable[str]) -> str | None:
         if distance <= limit and (best is None or distance < best[0]):
             best = (distance, candidate)
     return best[1] if best else None
+
+
+def suggested(span: Span, guess: str | None) -> Fix | None:
+    """The fix of a did-you-mean finding: write the guess in the place of the name."""
+    return Fix(span, guess, f"change to `{guess}`") if guess is not None else None

@@ -40,6 +40,8 @@ class Workspace(msgspec.Struct):
     resources: Mapping[str, str] | None = None
     #: Problems that stopped files from being read at all (`scn check` exits 2).
     load_errors: list[Diagnostic] = msgspec.field(default_factory=list)
+    #: Texts read in place of the files on disk, by path (an editor's unsaved documents).
+    overrides: Mapping[str, str] = msgspec.field(default_factory=dict)
     _cache: dict[str, str | None] = msgspec.field(default_factory=dict)
 
     def resource_path(self, source: str, relative: str) -> str:
@@ -55,6 +57,8 @@ class Workspace(msgspec.Struct):
         if path not in self._cache:
             if self.resources is not None:
                 self._cache[path] = self.resources.get(path)
+            elif path in self.overrides:
+                self._cache[path] = self.overrides[path]
             else:
                 try:
                     self._cache[path] = Path(path).read_text(encoding="utf-8")

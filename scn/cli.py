@@ -311,6 +311,33 @@ def _run_serve(args: argparse.Namespace) -> int:
         return EXIT_ERROR
 
 
+def _add_lsp(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "lsp",
+        help="run the language server (LSP over standard input and output)",
+        description=(
+            "Serve the Language Server Protocol over standard input and output for an editor: diagnostics "
+            "as you type, hover, completion, go to definition, references, rename, formatting and quick "
+            "fixes, with the real checker over the whole workspace. See docs/editors.md."
+        ),
+    )
+    p.add_argument(
+        "--debounce",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="how long an edit waits for the next before the workspace is checked (default 0.15)",
+    )
+    p.set_defaults(run=_run_lsp)
+
+
+def _run_lsp(args: argparse.Namespace) -> int:
+    from .lsp import DEBOUNCE, serve
+
+    serve(DEBOUNCE if args.debounce is None else max(0.0, args.debounce))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="scn", description="Marketing automation where scenarios are code.")
     parser.add_argument("--version", action="version", version=f"scn {__version__}")
@@ -329,6 +356,7 @@ COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], N
     _add_simulate,
     _add_run,
     _add_serve,
+    _add_lsp,
 ]
 
 

@@ -3,9 +3,9 @@
 Bottom to top: the kernel (spans, codes, diagnostics, AST, values, types, clock, the
 compiled program, the expression environment, the store), the grammar, the standard
 library, the interpreter (checker, compiler, runtime, workspace, simulate), the server,
-the command line. A module imports only from its own layer and those below; and no two
-modules import each other. Inside the server, handlers and console pages reach the store
-and the engine only through the services (server/services/).
+the language server (scn/lsp/), the command line. A module imports only from its own layer
+and those below; and no two modules import each other. Inside the server, handlers and
+console pages reach the store and the engine only through the services (server/services/).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from .conftest import ROOT
 
 #: The folders that install as scn.<name> (pyproject.toml's package-dir), and scn itself.
 PACKAGES = {"grammar": "grammar", "interpreter": "interpreter", "server": "server", "stdlib": "stdlib", "scn": "scn"}
-LAYERS = ("kernel", "grammar", "stdlib", "interpreter", "server", "cli")
+LAYERS = ("kernel", "grammar", "stdlib", "interpreter", "server", "lsp", "cli")
 #: Modules of the interpreter package that sit above the kernel.
 INTERPRETER = ("checker", "compiler", "runtime", "workspace", "simulate")
 #: Imports that go upwards today, until they move (docs/architecture.md says where to):
@@ -34,6 +34,8 @@ def layer(module: str) -> str:
     if top == "interpreter":
         return "interpreter" if len(parts) > 1 and parts[1] in INTERPRETER else "kernel"
     if top == "scn":
+        if len(parts) > 1 and parts[1] == "lsp":
+            return "lsp"
         return "cli" if len(parts) > 1 else "kernel"  # `scn` itself holds only the version
     return {"grammar": "grammar", "stdlib": "stdlib", "server": "server"}[top]
 
@@ -61,7 +63,13 @@ def imports(path: Path) -> set[str]:
             found.update(name if _is_module(name) else target for name in names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("scn."):
             found.add(node.module.removeprefix("scn."))
-    return found
+    # scn/lsp/ reaches the other folders through scn/'s links: `..interpreter` is scn.interpreter.
+    return {_unlinked(name) for name in found}
+
+
+def _unlinked(name: str) -> str:
+    parts = name.split(".")
+    return ".".join(parts[1:]) if len(parts) > 1 and parts[0] == "scn" and parts[1] in PACKAGES else name
 
 
 def _is_module(name: str) -> bool:
@@ -74,7 +82,8 @@ def project_files() -> list[Path]:
     for folder in PACKAGES:
         for path in sorted((ROOT / folder).rglob("*.py")):
             if not any(part.startswith(".") or part == "__pycache__" for part in path.relative_to(ROOT).parts):
-                if folder != "scn" or path.parent == ROOT / "scn":  # scn/ links to the other folders
+                # scn/ links to the other folders; scn/lsp/ is its own package
+                if folder != "scn" or path.parent in (ROOT / "scn", ROOT / "scn" / "lsp"):
                     files.append(path)
     return files
 
@@ -118,6 +127,8 @@ def test_no_two_modules_import_each_other() -> None:
         (("stdlib.coupons", "server.core"), "upward"),
         (("grammar._format", "stdlib.templates"), "upward"),
         (("server.core", "scn.cli"), "upward"),
+        (("server.app", "scn.lsp._server"), "upward"),
+        (("scn.lsp._project", "scn.cli"), "upward"),
         (("interpreter.runtime.engine", "interpreter.runtime.executor"), "mutual"),
     ],
 )

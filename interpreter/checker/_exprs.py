@@ -10,7 +10,7 @@ from ...stdlib.catalog import FUNCTIONS, ISO_CURRENCIES, FunctionSpec
 from .. import ast, codes
 from ..diagnostics import DiagnosticSink
 from ..span import Span
-from ..suggest import closest_name
+from ..suggest import closest_name, suggested
 from ..types import (
     BOOL,
     DATE,
@@ -186,6 +186,7 @@ class ExprChecker:
             f"unknown name `{name}`" + (f": did you mean `{guess}`?" if guess else ""),
             head.span,
             "names here: " + ", ".join(sorted(scope.roots)),
+            fix=suggested(head.span, guess),
         )
         return UNKNOWN
 
@@ -210,6 +211,7 @@ class ExprChecker:
                 f"{shown} has no field `{part.name}`" + (f": did you mean `{guess}`?" if guess else ""),
                 part.span,
                 f"fields of {shown}: " + ", ".join(sorted(fields)),
+                fix=suggested(part.span, guess),
             )
             return UNKNOWN
         return fields[part.name]
@@ -313,6 +315,7 @@ class ExprChecker:
                 codes.UNKNOWN_FUNCTION,
                 f"unknown function `{expr.func.name}`" + (f": did you mean `{guess}`?" if guess else ""),
                 expr.func.span,
+                fix=suggested(expr.func.span, guess),
             )
             for arg in (*expr.args, *(k.value for k in expr.kwargs)):
                 self.infer(arg, scope)

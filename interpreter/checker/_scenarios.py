@@ -17,7 +17,7 @@ from ...stdlib.catalog import (
 )
 from .. import ast, codes
 from ..diagnostics import DiagnosticSink, Related
-from ..suggest import closest_name
+from ..suggest import closest_name, suggested
 from ..types import DURATION, Entity, ListOf, Type
 from ._branches import check_bands, check_split
 from ._exprs import ExprChecker, Scope, check_count, check_positive, check_time, describe
@@ -144,6 +144,7 @@ class ScenarioChecker:
                 codes.UNKNOWN_EVENT,
                 f"unknown event `{ref.name}`" + (f": did you mean `{guess}`?" if guess else ""),
                 ref.span,
+                fix=suggested(ref.span, guess),
             )
         return spec
 
@@ -369,6 +370,7 @@ class ScenarioChecker:
                 f"unknown {kind} `{name.name}`" + (f": did you mean `{guess}`?" if guess else ""),
                 name.span,
                 f"declare it: {kind} {name.name} ...",
+                fix=suggested(name.span, guess),
             )
         else:
             self.sink.report(codes.WRONG_KIND, f"`{name.name}` is a {found}, not a {kind}", name.span, hint)
@@ -470,6 +472,7 @@ class ScenarioChecker:
                 f"unknown attribute `{step.name.name}`" + (f": did you mean `{guess}`?" if guess else ""),
                 step.name.span,
                 f"declare it: attribute {step.name.name}: string",
+                fix=suggested(step.name.span, guess),
             )
             self.exprs.infer(step.value, flow.scope)
             return

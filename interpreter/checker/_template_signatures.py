@@ -96,6 +96,8 @@ class Finding(msgspec.Struct, frozen=True):
     word: str | None
     message: str
     hint: str | None = None
+    #: The name the word most likely meant (a did-you-mean), which a fix writes in its place.
+    guess: str | None = None
 
 
 class Param(msgspec.Struct, frozen=True):

@@ -257,6 +257,7 @@ class Typer:
                 node.line,
                 name,
                 f"templates have no variable `{name}`" + (f": did you mean `{guess}`?" if guess else ""),
+                guess=guess,
             )
         )
         return UNKNOWN
@@ -285,6 +286,7 @@ class Typer:
                         name,
                         f"{shown} has no field `{name}`" + (f": did you mean `{guess}`?" if guess else ""),
                         f"fields of {shown}: " + ", ".join(sorted(fields)),
+                        guess=guess,
                     )
                 )
                 return UNKNOWN

@@ -20,7 +20,7 @@ from ...stdlib.catalog import (
 from .. import ast, codes
 from ..diagnostics import DiagnosticSink, Related
 from ..span import Span, span_of_offsets
-from ..suggest import closest_name
+from ..suggest import closest_name, suggested
 from ..types import Type
 from ..workspace import Workspace
 from ._outline import Node, outline
@@ -219,11 +219,13 @@ class TemplateChecker:
                 kind, name = unknown.groups()
                 names = TEMPLATE_FILTERS if kind == "filter" else TEMPLATE_TESTS
                 guess = closest_name(name, names)
+                where = locate.line(found.error_line, name)
                 self.sink.report(
                     codes.TEMPLATE_NOT_ALLOWED,
                     f"templates have no {kind} `{name}`" + (f": did you mean `{guess}`?" if guess else ""),
-                    locate.line(found.error_line, name),
+                    where,
                     f"the {kind}s templates may use: " + ", ".join(sorted(names)),
+                    fix=suggested(where, guess),
                 )
                 return
             where = locate.line(found.error_line, None)
@@ -234,7 +236,8 @@ class TemplateChecker:
         def report(finding: Finding) -> None:
             seen.add((finding.line, finding.word, finding.message))
             hints = (finding.hint,) if finding.hint else ()
-            self.sink.report(finding.code, finding.message, locate.line(finding.line, finding.word), *hints)
+            where = locate.line(finding.line, finding.word)
+            self.sink.report(finding.code, finding.message, where, *hints, fix=suggested(where, finding.guess))
 
         typer = Typer(self.symbols, ALL_TEMPLATE_VARIABLES, report)
         typer.template(found.root)
