@@ -299,6 +299,16 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _run_serve(args: argparse.Namespace) -> int:
+    import shutil
+    import tempfile
+
+    # The engine runs in a process of its own: prometheus_client's multiprocess mode adds up
+    # what each process observed (interpreter/telemetry.py). The mode is chosen when
+    # prometheus_client is imported, so before anything imports it; an operator's own
+    # directory (which they clear between starts, as its docs say) is used as given.
+    made = None
+    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        made = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="scn-metrics-")
     from .server.options import ServeOptions
     from .server.serve import serve
     from .stdlib.delivery.config import ConfigError
@@ -309,6 +319,9 @@ def _run_serve(args: argparse.Namespace) -> int:
     except ConfigError as error:
         print(f"scn serve: {error}", file=sys.stderr)
         return EXIT_ERROR
+    finally:
+        if made is not None:
+            shutil.rmtree(made, ignore_errors=True)
 
 
 def _add_lsp(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -130,6 +130,25 @@ async def healthz(health: NamedDependency[HealthService]) -> Response[dict[str, 
     return Response(body, status_code=200 if ok else 503)
 
 
+_NOT_NOW = {503: ResponseSpec(dict[str, Any], description="`status` is failing: see `loops`")}
+
+
+@get("/healthz/live", responses=_NOT_NOW)
+async def live(health: NamedDependency[HealthService]) -> Response[dict[str, Any]]:
+    """Liveness: 503 when the server should be restarted (one of its loops stopped, or the
+    engine is stuck); an engine process being restarted by the server is not a reason."""
+    ok, body = health.live()
+    return Response(body, status_code=200 if ok else 503)
+
+
+@get("/healthz/ready", responses=_NOT_NOW)
+async def ready(health: NamedDependency[HealthService]) -> Response[dict[str, Any]]:
+    """Readiness: 503 while any loop is down (the engine process restarting too) or the
+    server is stopping; before migrations and the deploy are done it does not listen."""
+    ok, body = health.ready()
+    return Response(body, status_code=200 if ok else 503)
+
+
 @get(
     "/metrics", media_type="text/plain; version=0.0.4", guards=[require_key_for_metrics], responses=problems(401),
     security=[{}, *KEYED],  # open unless the server protects it
@@ -137,12 +156,23 @@ async def healthz(health: NamedDependency[HealthService]) -> Response[dict[str, 
 async def metrics(health: NamedDependency[HealthService]) -> str:
     """Prometheus text format (open, unless the server was started with `--protect-metrics`:
     then it needs the API key, as a bearer token or the password of basic auth)."""
-    return await health.metrics()
+    return (await health.metrics()).decode()
 
 
 router = Router(
     "/",
-    route_handlers=[open_pixel, click, unsubscribe_page, unsubscribe, preferences_page, preferences, healthz, metrics],
+    route_handlers=[
+        open_pixel,
+        click,
+        unsubscribe_page,
+        unsubscribe,
+        preferences_page,
+        preferences,
+        healthz,
+        live,
+        ready,
+        metrics,
+    ],  # fmt: skip
     dependencies=dependencies(),
     tags=["public"],
 )

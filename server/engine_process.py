@@ -41,6 +41,7 @@ from ..interpreter.clock import WallClock
 from ..interpreter.runtime import Settings
 from ..interpreter.runtime.worker import freeze_heap, open_engine
 from .event_loop import loop_factory
+from .logs import configure_logging
 
 logger = logging.getLogger("scn.server")
 
@@ -275,7 +276,8 @@ async def _child_main() -> None:
 
 
 def main() -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    form = os.environ.get("SCN_LOG_FORMAT", "console")
+    configure_logging("json" if form == "json" else "console")
     # Answering requests comes first: when both processes want a core, the API gets it.
     try:
         os.nice(5)

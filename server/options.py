@@ -8,6 +8,8 @@ from typing import Any
 
 import msgspec
 
+from .logs import LOG_FORMATS, LogFormat
+
 #: Where the development mail sink listens unless told (`--dev-smtp-port`); taken only if free.
 DEV_SMTP_PORT = 2525
 
@@ -30,6 +32,10 @@ class ServeOptions(msgspec.Struct, kw_only=True):
     single_process: bool = False
     #: Tests of the wall-clock path: time runs this many times faster.
     clock_speed: float = 1.0
+    #: Log lines as text for a terminal or as JSON objects (server/logs.py).
+    log_format: LogFormat = "console"
+    #: A line per HTTP request.
+    access_log: bool = True
 
 
 def serve_arguments(parser: Any) -> None:
@@ -67,5 +73,14 @@ def serve_arguments(parser: Any) -> None:
         action="store_true",
         help="run the engine in the API's process (by default it runs in a child process, on a core of its own)",
     )
+    parser.add_argument(
+        "--log-format", choices=LOG_FORMATS, default=environ.get("SCN_LOG_FORMAT", "console"),
+        help="log lines as text for a terminal (console, the default) or as a JSON object each (SCN_LOG_FORMAT)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--no-access-log", dest="access_log", action="store_false",
+        default=environ.get("SCN_ACCESS_LOG", "1").lower() not in ("0", "false", "no", "off"),
+        help="no line per HTTP request (SCN_ACCESS_LOG=0); by default each is logged",
+    )  # fmt: skip
     # For tests of the wall-clock path (like `scn worker`): time runs faster.
     parser.add_argument("--clock-speed", type=float, default=1.0, help=argparse.SUPPRESS)

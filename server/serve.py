@@ -27,6 +27,8 @@ from .core import Core, check_files, read_directory
 from .demo import play_demo
 from .devmail import MailSink, sink_delivery
 from .event_loop import loop_factory
+from .logs import configure_logging
+from .observe import Observed
 from .options import DEV_SMTP_PORT, ServeOptions
 
 logger = logging.getLogger("scn.server")
@@ -69,8 +71,8 @@ def sink_port(asked: int | None) -> int | None:
 
 
 def serve(options: ServeOptions) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every SMTP command
+    configure_logging(options.log_format)
+    os.environ["SCN_LOG_FORMAT"] = options.log_format  # the engine's process logs alike
     environ = dict(os.environ)
     if options.protect_metrics and not options.api_key:
         print("scn serve: --protect-metrics needs an API key (--api-key or SCN_API_KEY) to protect /metrics with",
@@ -147,7 +149,9 @@ def serve(options: ServeOptions) -> int:
 
     app = create_app(core, api_key=options.api_key, workspace=workspace, mail_sink=sink, on_ready=ready,
                      protect_metrics=options.protect_metrics, console=console)  # fmt: skip
-    config = uvicorn.Config(app, host=options.host, port=options.port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(Observed(app, access_log=options.access_log), host=options.host, port=options.port,
+                            log_level="warning", lifespan="on", access_log=False,
+                            log_config=None)  # fmt: skip  # (its own handlers would print past ours)
     server = uvicorn.Server(config)
     # uvicorn shuts down gracefully on SIGTERM / SIGINT, then raises the signal again for
     # the handler that was there before; this one lets the process exit 0 after that.

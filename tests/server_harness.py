@@ -21,6 +21,7 @@ from scn.server.app import create_app
 from scn.server.console import ConsoleSettings
 from scn.server.core import Core
 from scn.server.devmail import MailSink, sink_delivery
+from scn.server.observe import Observed
 from scn.stdlib.delivery.config import DeliveryConfig
 
 API_KEY = "test-key"
@@ -84,7 +85,9 @@ async def serving(
     core.channels_override = channels
     app = create_app(core, api_key=api_key, workspace=files, mail_sink=mail_sink, protect_metrics=protect_metrics,
                      console=console)  # fmt: skip
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(Observed(app), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():
@@ -111,7 +114,9 @@ def served_in_thread(
     base = f"http://127.0.0.1:{port}"
     core = Core(str(folder / "scn.db"), Settings(secret=secret, public_url=base))
     app = create_app(core, api_key=api_key, workspace=dict(files))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(Observed(app), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

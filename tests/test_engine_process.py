@@ -101,6 +101,9 @@ async def test_a_killed_engine_is_restarted_and_nothing_accepted_meanwhile_is_lo
             return answer.status_code == 503 and answer.json()["loops"]["engine"] is False
 
         await eventually(reported_down)  # the restart waits half a second: long enough to see
+        # Not ready for traffic meanwhile, and yet alive: the server restarts the engine itself.
+        assert (await s.client.get("/healthz/ready")).status_code == 503
+        assert (await s.client.get("/healthz/live")).status_code == 200
         accepted = await s.client.post("/api/events", json=[paid(f"c{i}", f"o{i}") for i in range(3)])
         assert accepted.status_code == 202, "intake does not need the engine"
 
@@ -113,6 +116,9 @@ async def test_a_killed_engine_is_restarted_and_nothing_accepted_meanwhile_is_lo
         runs = (await s.client.get("/api/runs", params={"scenario": "thanks"})).json()["items"]
         assert sorted(r["contact_id"] for r in runs) == ["c0", "c1", "c2"]
         assert (await s.client.get("/healthz")).status_code == 200
+        ready = await s.client.get("/healthz/ready")
+        assert ready.status_code == 200 and ready.json()["loops"]["engine"] is True, ready.text
+        assert (await s.client.get("/healthz/live")).status_code == 200
         last = child.pid
     assert last is not None
     try:
@@ -210,6 +216,9 @@ async def test_a_stuck_engine_process_is_reported_down_and_up_again_when_it_goes
                 return answer.status_code == 503 and body["loops"]["engine"] is False and body["engine_stalled_s"] >= 2
 
             await eventually(reported_stuck)
+            # Stuck is a reason to restart the server (dead would not be: it restarts the engine).
+            live = await s.client.get("/healthz/live")
+            assert live.status_code == 503 and live.json()["engine_stalled_s"] >= 2, live.text
         finally:
             os.kill(child.pid, signal.SIGCONT)
 

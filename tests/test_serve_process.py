@@ -3,6 +3,7 @@ HTTP, post events, see the mail arrive, follow its tracked link and open pixel."
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -12,6 +13,7 @@ import time
 from pathlib import Path
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from .conftest import EXAMPLES
 from .server_harness import free_port
@@ -31,11 +33,13 @@ def test_serve_uploads_examples_sends_mail_and_tracks_it(tmp_path: Path) -> None
     base = f"http://127.0.0.1:{port}"
     with SmtpServer() as smtp:
         env = {**os.environ, "SCN_SECRET": "e2e", "SCN_API_KEY": "k"}
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        log = (tmp_path / "serve.log").open("w", encoding="utf-8")  # a file: a pipe could fill up
         process = subprocess.Popen(
             # An hour of scenario time per 36 ms: the two days before Ewa's mail take 1.7 s.
             [sys.executable, "-m", "scn", "serve", "--db", str(tmp_path / "scn.db"), "--port", str(port),
-             "--clock-speed", "100000", "--smtp", smtp.url],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+             "--clock-speed", "100000", "--smtp", smtp.url, "--log-format", "json"],
+            stdout=subprocess.PIPE, stderr=log, env=env,
         )  # fmt: skip
         try:
             with httpx.Client(base_url=base, headers={"X-API-Key": "k"}, timeout=10) as client:
@@ -71,8 +75,10 @@ def test_serve_uploads_examples_sends_mail_and_tracks_it(tmp_path: Path) -> None
                         "order": {"id": "p1", "total": "350.00", "currency": "PLN",
                                   "items": [{"product_id": "mug", "name": "Kubek", "price": "350.00",
                                              "url": "https://shop.example/mug"}]}}  # fmt: skip
-                accepted = client.post("/api/events", json=[unpaid, paid])
+                accepted = client.post("/api/events", json=[unpaid, paid], headers={"X-Request-ID": "req-42"})
                 assert accepted.status_code == 202 and len(accepted.json()["accepted"]) == 2
+                assert accepted.headers["x-request-id"] == "req-42"
+                assert len(client.get("/healthz").headers["x-request-id"]) == 32, "a new id when none is given"
                 deadline = time.monotonic() + 30
                 while len(smtp.handler.received) < 2 and time.monotonic() < deadline:
                     time.sleep(0.1)
@@ -105,13 +111,52 @@ def test_serve_uploads_examples_sends_mail_and_tracks_it(tmp_path: Path) -> None
                 assert report["totals"]["ctr"] == 1.0
                 sent = client.get("/api/messages", params={"status": "sent"}).json()["items"]
                 assert {m["recipient"] for m in sent} >= {"oleh@example.ua", "ewa@example.pl"}
-                events = {line.split("}")[0] for line in metrics.splitlines() if line.startswith("scn_events")}
-                assert events == {'scn_events{state="processed"'}, metrics
+                assert_metrics(metrics)
         finally:
             process.send_signal(signal.SIGTERM)
             output, _ = process.communicate(timeout=20)
-        assert process.returncode == 0, output.decode()
+            log.close()
+        logged = (tmp_path / "serve.log").read_text(encoding="utf-8")
+        assert process.returncode == 0, output.decode() + logged
     assert "serving 0 scenario(s)" in output.decode()
+    assert_json_log(logged)
+
+
+def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """/metrics read with prometheus_client's own parser: (name, labels) -> value."""
+    return {(s.name, frozenset(s.labels.items())): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}  # fmt: skip
+
+
+def assert_metrics(text: str) -> None:
+    found = samples(text)
+
+    def value(name: str, **labels: str) -> float:
+        return found.get((name, frozenset(labels.items())), 0.0)
+
+    assert value("scn_up") == 1
+    # The two posted, the tracked open and click, and what the runtime raised on the way.
+    processed = value("scn_events", state="processed")
+    assert processed >= 4 and value("scn_events", state="pending") == 0
+    assert value("scn_events_accepted_total") == processed
+    assert value("scn_runs_started_total", scenario="unpaid_recovery") == 1
+    assert value("scn_messages_total", channel="email", status="sent") >= 2
+    # Observed in both processes and added up: the engine's (events, wake-ups), the API's (sends, requests).
+    assert value("scn_event_lag_seconds_count") == processed
+    assert value("scn_wakeup_lateness_seconds_count") >= 1
+    assert value("scn_send_latency_seconds_count", channel="email") >= 2
+    assert value("scn_http_request_duration_seconds_count", method="POST", route="/api/events", status="202") == 1
+    assert value("scn_http_request_duration_seconds_count", method="POST", route="/api/scenarios", status="201") == 1
+
+
+def assert_json_log(logged: str) -> None:
+    lines = [json.loads(line) for line in logged.splitlines()]  # every line one JSON object
+    assert lines and all({"time", "level", "logger", "message"} <= set(line) for line in lines)
+    (events,) = [line for line in lines if line.get("path") == "/api/events"]
+    assert (events["logger"], events["method"], events["status"], events["request_id"]) == (
+        "scn.access", "POST", 202, "req-42"
+    ), events  # fmt: skip
+    assert events["duration_ms"] >= 0 and events["message"].startswith("POST /api/events 202 ")
 
 
 def test_serve_refuses_a_workspace_with_errors_before_starting(tmp_path: Path) -> None:

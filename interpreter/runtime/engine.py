@@ -26,6 +26,7 @@ import msgspec
 
 from ...stdlib.catalog import EventSpec
 from ...stdlib.recommend import Recommender
+from .. import telemetry
 from ..clock import Clock, idle_until, ms_of
 from ..compiler import program_digest
 from ..program import Bundle, Program, WaitFor
@@ -380,7 +381,10 @@ class Engine:
                 try:
                     await self._process([event])
                 except Exception as error:
-                    logger.exception("event %s (%s) failed; it is set aside", event.id, event.type)
+                    logger.exception(
+                        "event %s (%s) failed; it is set aside", event.id, event.type,
+                        extra={"event_id": event.id, "contact": event.contact_id},
+                    )  # fmt: skip
                     failed = Changes(failed_events=[(event.id, self.clock_ms(), f"{type(error).__name__}: {error}")])
                     await self.store.commit(failed)
         return len(events)
@@ -414,6 +418,7 @@ class Engine:
                 # so that requests (and their acknowledgements) are not held up by a batch.
                 await asyncio.sleep(0)
         await self._commit(batch.finish())
+        telemetry.events_processed(events, self.clock_ms())
 
     async def run_due(self) -> int:
         """Wake a batch of the runs whose time has come.
@@ -426,10 +431,12 @@ class Engine:
         runs = await self.store.due_runs(ms_of(now), self.settings.batch_size)
         if not runs:
             return 0
+        due = [r.wake_at for r in runs if r.wake_at is not None]  # waking moves them on
         try:
             batch = self._batch(now)
             await self._wake_batch(batch, runs)
             await self._commit(batch.finish())
+            telemetry.runs_woken(due, self.clock_ms())
         except Exception:
             logger.warning("a batch of %d runs failed; redoing them one by one", len(runs))
             await self._wake_one_by_one(now, runs)
@@ -456,7 +463,10 @@ class Engine:
                 await self._wake_batch(batch, [run])
                 await self._commit(batch.finish())
             except Exception as error:
-                logger.exception("run %s (%s) failed at %s", run.id, run.scenario, run.step)
+                logger.exception(
+                    "run %s (%s) failed at %s", run.id, run.scenario, run.step,
+                    extra={"run_id": run.id, "scenario": run.scenario, "contact": run.contact_id},
+                )  # fmt: skip
                 batch = self._batch(now)
                 self.executor.fail(batch, batch.touch(run), f"internal error: {type(error).__name__}: {error}")
                 await self._commit(batch.finish())

@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping
 
 import msgspec
 
+from ...interpreter import telemetry
 from ...interpreter.clock import Clock, idle_until, ms_of
 from ...interpreter.store import PENDING, SENT, UNDELIVERED, Claim, Delivery, EventIn, OutboxRow, Store
 from ..failures import CONFIGURATION, GAVE_UP, plain_reason
@@ -59,6 +60,12 @@ def _age(ms: int) -> str:
         if ms >= size:
             return f"{ms / size:.3g}{unit}"
     return f"{ms / 1000:.3g}s"
+
+
+def _about(message: OutboxRow) -> dict[str, object]:
+    """What a log line about a message is about (its fields in structured logs)."""
+    return {"message_id": message.id, "channel": message.channel, "scenario": message.scenario,
+            "run_id": message.run_id, "contact": message.contact_id}  # fmt: skip
 
 
 class Sender:
@@ -94,7 +101,7 @@ class Sender:
                 return await channel.send_after(message, ready)
             return await channel.send(message)
         except Exception as error:  # a bug in a channel must not lose the message
-            logger.exception("channel %s failed on message %s", message.channel, message.id)
+            logger.exception("channel %s failed on message %s", message.channel, message.id, extra=_about(message))
             return retry(f"an internal error in the {message.channel} channel ({plain_reason(error)}); it is logged")
 
     async def deliver_due(self) -> int:
@@ -127,13 +134,17 @@ class Sender:
         for message, outcome in finished:
             deliveries.append(self._delivery(message, outcome, now))
             if outcome.status == "failed":
-                logger.warning("message %s to %s undeliverable: %s", message.id, message.recipient, outcome.detail)
+                logger.warning(
+                    "message %s to %s undeliverable: %s", message.id, message.recipient, outcome.detail,
+                    extra=_about(message),
+                )  # fmt: skip
                 if outcome.suppress and message.channel in CONTACT_CHANNELS:
                     bounces.append(self._bounce(message, outcome, now))
         return deliveries, bounces
 
     def _delivery(self, message: OutboxRow, outcome: Outcome, now: int) -> Delivery:
         if outcome.status == "sent":
+            telemetry.message_sent(message.channel, message.created_at, now)
             return Delivery(id=message.id, status=SENT, at=now, cost=outcome.cost, parts=outcome.parts)
         if outcome.status == "failed":
             return Delivery(id=message.id, status=UNDELIVERED, at=now, error=outcome.detail, failure=outcome.failure)
