@@ -51,7 +51,72 @@ def money(value: Money | Decimal | int, locale: Locale, currency: str | None = N
     code = currency or (value.currency if isinstance(value, Money) else None)
     if not code or code == NO_CURRENCY:
         return numbers.format_decimal(amount, format="#,##0.00", locale=locale)
-    return numbers.format_currency(amount, code, locale=locale)
+    shape = _currency_shape(locale, code)
+    if shape is None or not amount.is_finite():
+        return numbers.format_currency(amount, code, locale=locale)
+    return shape.apply(amount)
+
+
+class _CurrencyShape:
+    """What `babel.numbers.format_currency(amount, code, locale=locale)` does for every
+    finite amount, with what depends only on the locale and the currency looked up once:
+    the sign's prefix and suffix with the currency put in, the separators, the grouping
+    and the currency's digits. Each step is Babel's (NumberPattern.apply and its
+    `_quantize_value`, `_format_int`, `_format_frac`), in the same order, so the text is
+    the same; tests/test_formatting_money.py compares the two on arbitrary amounts."""
+
+    __slots__ = ("prefix", "suffix", "group", "decimal", "first", "then", "width", "digits", "quantum")
+
+    def __init__(self, pattern: numbers.NumberPattern, locale: Locale, code: str) -> None:
+        symbol = numbers.get_currency_symbol(code, locale)
+        self.prefix = tuple(_with_currency(text, code, symbol) for text in pattern.prefix)
+        self.suffix = tuple(_with_currency(text, code, symbol) for text in pattern.suffix)
+        self.group = numbers.get_group_symbol(locale)
+        self.decimal = numbers.get_decimal_symbol(locale)
+        self.first, self.then = pattern.grouping
+        self.width = pattern.int_prec[0]
+        self.digits = numbers.get_currency_precision(code)
+        self.quantum = numbers.get_decimal_quantum(self.digits)
+
+    def apply(self, amount: Decimal) -> str:
+        value = amount.scaleb(0)  # rounded to the context's precision, as Babel does
+        negative = int(value.is_signed())
+        rounded = abs(value).normalize().quantize(self.quantum)
+        whole, _, fraction = f"{rounded:f}".partition(".")
+        if len(whole) < self.width:
+            whole = "0" * (self.width - len(whole)) + whole
+        size, grouped = self.first, ""
+        while len(whole) > size:
+            grouped = self.group + whole[-size:] + grouped
+            whole = whole[:-size]
+            size = self.then
+        text = whole + grouped
+        if self.digits:
+            fraction = fraction or "0"
+            text += self.decimal + fraction + "0" * (self.digits - len(fraction))
+        return self.prefix[negative] + text + self.suffix[negative]
+
+
+def _with_currency(text: str, code: str, symbol: str) -> str:
+    return text.replace("¤¤", code.upper()).replace("¤", symbol)
+
+
+@functools.lru_cache(maxsize=1024)
+def _currency_shape(locale: Locale, code: str) -> _CurrencyShape | None:
+    """The shape of ``code``'s amounts in ``locale``, or None where Babel's result depends on
+    more than the shape: a pattern in scientific, significant-digit or scaled (per mille)
+    notation, the currency's name (`¤¤¤`, in the amount's plural form), or a quote or `¤`
+    among the separators, symbol or affixes (Babel strips quoted text from the whole
+    result, digits included)."""
+    pattern = locale.currency_formats["standard"]
+    if pattern.exp_prec or "@" in pattern.pattern or pattern.scale or not pattern.number_pattern:
+        return None
+    if "¤¤¤" in "".join(pattern.prefix + pattern.suffix):
+        return None
+    shape = _CurrencyShape(pattern, locale, code)
+    if any(c in "".join((*shape.prefix, *shape.suffix, shape.group, shape.decimal)) for c in "'¤"):
+        return None
+    return shape
 
 
 def number(value: Decimal | int, locale: Locale, digits: int | None = None) -> str:

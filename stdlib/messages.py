@@ -81,6 +81,8 @@ _MARK = re.compile(
     + r")(?![A-Za-z0-9])[^<>]*+>",
     re.DOTALL | re.IGNORECASE | re.ASCII,
 )
+#: The markup cut at those tags: `re.split` gives each tag whole and its two groups.
+_PIECES = re.compile(f"({_MARK.pattern})", _MARK.flags)
 #: Any other tag: left out. Markup that is not a tag (`<1>`, a lone `<`, `<!DOCTYPE...>`) is text.
 _OTHER_TAG = re.compile(r"<\s*+/?\s*+[A-Za-z][A-Za-z0-9]*+[^<>]*+>")
 _HREF = re.compile(r"""\bhref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.IGNORECASE)
@@ -102,38 +104,38 @@ def html_to_text(markup: str) -> str:
     One pass over the markup, in time linear in its length whatever it holds (the
     standard library's HTMLParser takes quadratic time on some unclosed constructs,
     and a template's output is not to be trusted to be well formed): the regular
-    expressions find the tags that matter, and the text between them is taken whole."""
+    expression cuts the markup at the tags that matter, and the text between them is
+    taken whole."""
+    pieces = _PIECES.split(markup)  # text, then (tag, closing slash, name, text) per tag
     out: list[str] = []
     hidden = 0
     link: str | None = None
     link_text: list[str] = []
-    position = 0
-    for mark in _MARK.finditer(markup):
-        if mark.start() > position and not hidden:
-            (link_text if link is not None else out).append(_text(markup[position : mark.start()]))
-        position = mark.end()
-        if mark.group(2) is None:
-            continue  # a comment
-        closing, name = mark.group(1) == "/", mark.group(2).lower()
-        if name in _HIDDEN:
-            hidden = max(hidden - 1, 0) if closing else hidden + 1
-        elif name == "a" and not closing:
-            found = _HREF.search(mark.group())
-            link = html.unescape(next((g for g in found.groups() if g is not None), "")) if found else ""
-            link_text = []
-        elif name == "a" and link is not None:
-            text = " ".join("".join(link_text).split())
-            out.append(f"{text} ({link})" if link else text)
-            link = None
-        elif name in _BREAKS:  # a block starts and ends on a line of its own
-            out.append("\n")
-    if position < len(markup) and not hidden:
-        (link_text if link is not None else out).append(_text(markup[position:]))
+    if pieces[0]:
+        out.append(_text(pieces[0]))
+    for index in range(1, len(pieces), 4):
+        tag, closing, name, text = pieces[index : index + 4]
+        if name is not None:  # not a comment
+            name = name.lower()
+            if name in _HIDDEN:
+                hidden = max(hidden - 1, 0) if closing else hidden + 1
+            elif name != "a":  # a block starts and ends on a line of its own
+                out.append("\n")
+            elif not closing:
+                found = _HREF.search(tag)
+                link = html.unescape(next((g for g in found.groups() if g is not None), "")) if found else ""
+                link_text = []
+            elif link is not None:
+                words = " ".join("".join(link_text).split())
+                out.append(f"{words} ({link})" if link else words)
+                link = None
+        if text and not hidden:
+            (link_text if link is not None else out).append(_text(text))
     if link is not None:  # an <a> never closed: keep its text
         out.append("".join(link_text))
-    lines = [" ".join(line.split()) for line in "".join(out).splitlines()]
     kept: list[str] = []
-    for line in lines:
+    for line in "".join(out).splitlines():
+        line = " ".join(line.split())
         if line or (kept and kept[-1]):
             kept.append(line)
     return "\n".join(kept).strip() + "\n"
