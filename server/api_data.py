@@ -148,8 +148,9 @@ async def run_detail(core: Core, run_id: int) -> RunDetail:
         for s in await core.store.run_log(run_id)
     ]  # fmt: skip
     base = run_view(row)
+    messages = [message_view(m) for m in await core.store.run_messages(run_id)]
     return RunDetail(**{f: getattr(base, f) for f in base.__struct_fields__}, variables=_variables(row.vars),
-                     trace=trace)  # fmt: skip
+                     trace=trace, messages=messages)  # fmt: skip
 
 
 def _variables(stored: dict[str, Any]) -> RunVariables:

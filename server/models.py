@@ -143,6 +143,8 @@ class RunVariables(msgspec.Struct, kw_only=True):
 class RunDetail(Run, kw_only=True):
     variables: RunVariables
     trace: list[StepEntry]
+    #: The messages the run's steps made, with what became of them (sent, failed and why...).
+    messages: list[Message] = []
 
 
 class RunPage(msgspec.Struct, kw_only=True):

@@ -275,4 +275,29 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX outbox_claimed ON outbox(claimed_by) WHERE claimed_by IS NOT NULL;
         """,
     ),
+    # Deliverability (issue 20). Self-contained: at the merge it goes after the store's
+    # migrations 9-12 of the same time, as migration 13.
+    (
+        "the suppression list: addresses no message may go to, per channel, with why, since when and from "
+        "where; soft bounces counted per address until they reach the threshold",
+        """
+        CREATE TABLE suppressions (
+            channel TEXT NOT NULL,
+            address TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            source TEXT NOT NULL,
+            detail TEXT,
+            created_at INTEGER NOT NULL,
+            PRIMARY KEY (channel, address)
+        ) WITHOUT ROWID;
+        CREATE TABLE soft_bounces (
+            channel TEXT NOT NULL,
+            address TEXT NOT NULL,
+            bounces INTEGER NOT NULL,
+            first_at INTEGER NOT NULL,
+            last_at INTEGER NOT NULL,
+            PRIMARY KEY (channel, address)
+        ) WITHOUT ROWID;
+        """,
+    ),
 ]

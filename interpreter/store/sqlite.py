@@ -44,6 +44,7 @@ from .sqlite_changes import (
 from .sqlite_outbox import OutboxMixin
 from .sqlite_overview import OverviewMixin
 from .sqlite_queries import QueriesMixin
+from .suppressions import SuppressionMixin
 
 T = TypeVar("T")
 
@@ -63,7 +64,7 @@ def _item_key(alias: str) -> str:
     )
 
 
-class SqliteStore(OutboxMixin, QueriesMixin, OverviewMixin):
+class SqliteStore(OutboxMixin, QueriesMixin, OverviewMixin, SuppressionMixin):
     """A store in one SQLite file (or `:memory:` for simulations and tests)."""
 
     def __init__(self, path: str, *, synchronous: str = "FULL") -> None:

@@ -35,6 +35,8 @@ import msgspec
 
 from ...interpreter.clock import Clock
 from ...interpreter.store import Store
+from ...interpreter.store.suppressions import SuppressionStore
+from ..suppression import gated
 from .base import Channel
 from .email import MailDefaults, SmtpChannel, SmtpConfig
 from .http import HttpChannel, HttpProviderConfig, WebhookChannel
@@ -142,6 +144,11 @@ def build_sender(
     store: Store, clock: Clock, config: DeliveryConfig, secret: str, channels: dict[str, Channel] | None = None
 ) -> Sender:
     """The outbox's sender for these settings (``channels`` instead of the configured ones:
-    the development mail sink). `scn serve` and `scn worker` both build theirs here."""
+    the development mail sink). `scn serve` and `scn worker` both build theirs here.
+
+    Every contact channel goes behind the suppression gate (`stdlib.suppression`): the one
+    place the suppression list is consulted before a send."""
     made = channels if channels is not None else build_channels(config, secret)
+    if isinstance(store, SuppressionStore):
+        made = gated(made, store)
     return Sender(store, clock, made, policy=config.retry_policy())
