@@ -18,6 +18,7 @@ from .. import __version__
 from . import (
     api_commerce,
     api_data,
+    api_feedback,
     api_public,
     api_records,
     api_scenarios,
@@ -69,6 +70,7 @@ def create_app(
             api_commerce.router,
             api_records.router,
             api_suppressions.router,
+            api_feedback.router,
             api_public.router,
             devmail.router,
             problems.router,

@@ -300,4 +300,16 @@ MIGRATIONS: list[tuple[str, str]] = [
         ) WITHOUT ROWID;
         """,
     ),
+    (
+        "bounces and complaints from providers: contacts found by their email in any case, and the soft bounces "
+        "already counted (a provider's retry does not count again)",
+        """
+        CREATE INDEX contacts_email_lower ON contacts(lower(email)) WHERE email IS NOT NULL;
+        CREATE TABLE feedback_seen (
+            key TEXT PRIMARY KEY,
+            at INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX feedback_seen_at ON feedback_seen(at);
+        """,
+    ),
 ]

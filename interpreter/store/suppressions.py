@@ -18,6 +18,8 @@ import msgspec
 from ._sql import SqlAccess
 
 _COLUMNS = "channel, address, reason, source, detail, created_at"
+#: How long the id of a counted soft bounce is kept (providers retry for up to three days).
+SEEN_MS = 30 * 86_400_000
 
 
 class Suppression(msgspec.Struct, frozen=True, kw_only=True):
@@ -59,11 +61,12 @@ class SuppressionStore(Protocol):
     async def remove_suppression(self, channel: str, address: str) -> bool:
         """Take an address off the list (and forget its soft bounces); False if it was not on it."""
 
-    async def count_soft_bounce(self, channel: str, address: str, now: int) -> int:
-        """One more soft bounce of an address; how many it has had since the last reset."""
+    async def count_soft_bounce(self, channel: str, address: str, now: int, key: str | None = None) -> int | None:
+        """One more soft bounce of an address; how many it has had since it was last taken
+        off the list. None when ``key`` (the provider's id of the bounce) was counted before."""
 
     async def contacts_by_email(self, addresses: Sequence[str]) -> list[str]:
-        """The contacts whose email is one of ``addresses`` as written (from the index)."""
+        """The contacts whose email is one of ``addresses`` in any case (from an index of lower(email))."""
 
 
 class SuppressionMixin(SqlAccess):
@@ -106,8 +109,13 @@ class SuppressionMixin(SqlAccess):
 
         return await self._write_now(remove)
 
-    async def count_soft_bounce(self, channel: str, address: str, now: int) -> int:
-        def count(db: sqlite3.Connection) -> int:
+    async def count_soft_bounce(self, channel: str, address: str, now: int, key: str | None = None) -> int | None:
+        def count(db: sqlite3.Connection) -> int | None:
+            if key is not None:
+                db.execute("DELETE FROM feedback_seen WHERE at < ?", (now - SEEN_MS,))
+                if db.execute("INSERT INTO feedback_seen (key, at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+                              (key, now)).rowcount == 0:  # fmt: skip
+                    return None
             row = db.execute(
                 "INSERT INTO soft_bounces (channel, address, bounces, first_at, last_at) VALUES (?, ?, 1, ?, ?) "
                 "ON CONFLICT (channel, address) DO UPDATE SET bounces = bounces + 1, last_at = excluded.last_at "
@@ -119,9 +127,11 @@ class SuppressionMixin(SqlAccess):
         return await self._write_now(count)
 
     async def contacts_by_email(self, addresses: Sequence[str]) -> list[str]:
-        unique = sorted(set(addresses))
+        unique = sorted({a.lower() for a in addresses})
         if not unique:
             return []
         marks = ", ".join("?" for _ in unique)
-        rows = await self._rows(f"SELECT id FROM contacts WHERE email IN ({marks}) ORDER BY id", unique)
+        rows = await self._rows(
+            f"SELECT id FROM contacts WHERE lower(email) IN ({marks}) AND email IS NOT NULL ORDER BY id", unique
+        )
         return [str(r[0]) for r in rows]
