@@ -15,7 +15,18 @@ from litestar.routes import HTTPRoute
 from litestar.types import Message, Scope
 
 from .. import __version__
-from . import api_commerce, api_data, api_public, api_records, api_scenarios, devmail, openapi_schemas, problems
+from . import (
+    api_commerce,
+    api_data,
+    api_feedback,
+    api_public,
+    api_records,
+    api_scenarios,
+    api_suppressions,
+    devmail,
+    openapi_schemas,
+    problems,
+)
 from .api_docs import assets_router, docs_router, render_plugins
 from .bodies import StrictRequest, single_query_values
 from .console import ConsoleSettings, console_routers, console_state, template_config
@@ -58,6 +69,8 @@ def create_app(
             api_data.router,
             api_commerce.router,
             api_records.router,
+            api_suppressions.router,
+            api_feedback.router,
             api_public.router,
             devmail.router,
             problems.router,

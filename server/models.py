@@ -143,6 +143,8 @@ class RunVariables(msgspec.Struct, kw_only=True):
 class RunDetail(Run, kw_only=True):
     variables: RunVariables
     trace: list[StepEntry]
+    #: The messages the run's steps made, with what became of them (sent, failed and why...).
+    messages: list[Message] = []
 
 
 class RunPage(msgspec.Struct, kw_only=True):
@@ -345,3 +347,16 @@ class TestSent(msgspec.Struct, kw_only=True):
     status: str
     detail: str | None
     preview: Preview
+
+
+class FeedbackTaken(msgspec.Struct, kw_only=True):
+    #: Bounces and complaints the request reported.
+    feedback: int
+    #: Addresses suppressed by it (hard bounces, complaints, soft bounces at the threshold).
+    suppressed: int
+    #: Soft bounces counted, below the threshold.
+    soft_bounces: int
+    #: Events raised for the contacts with those addresses (`message.bounced`, `message.complained`).
+    events: int
+    #: Entries whose address is not an email address.
+    ignored: int

@@ -23,6 +23,7 @@ Slug = Literal[
     "template-failed",
     "http-error",
     "internal-error",
+    "invalid-signature",
 ]
 
 
@@ -167,6 +168,17 @@ PROBLEM_TYPES: dict[Slug, ProblemType] = {
         "The server failed on the request: a defect in scn. It is logged with its traceback, and nothing was changed.",
         "Send the request again later; if it keeps failing, report it with the answer's `instance` and the "
         "time, and the server's log from then.",
+    ),  # fmt: skip
+    "invalid-signature": ProblemType(
+        (403,),
+        "Invalid webhook signature",
+        "A provider's bounce or complaint webhook came without a valid signature: the signature does not match "
+        "the body (SendGrid, SNS), the HMAC does not match (Mailgun), the basic authentication is wrong "
+        "(Postmark), the signed timestamp is more than ten minutes away, the SNS certificate is not from an "
+        "SNS address, or the SNS topic is not one the settings name.",
+        "Check the secret in the delivery settings' `[feedback]` against the provider's console (SendGrid's "
+        "verification key, Mailgun's webhook signing key, Postmark's webhook URL credentials, the SNS topic "
+        "ARN). Nothing of the refused request was changed.",
     ),  # fmt: skip
 }
 

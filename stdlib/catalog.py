@@ -263,8 +263,21 @@ BUILTIN_EVENTS: dict[str, EventSpec] = {
         _event(
             "message.bounced",
             "a message could not be delivered for good: the address is unreachable on that channel",
-            {"channel": STRING, "template": STRING, "scenario": STRING, "reason": STRING},
-            optional="template scenario reason",
+            {
+                "channel": STRING,
+                "template": STRING,
+                "scenario": STRING,
+                "reason": STRING,
+                "kind": STRING,
+                "provider": STRING,
+            },
+            optional="template scenario reason kind provider",
+        ),
+        _event(
+            "message.complained",
+            "a contact marked a message as spam (a provider's complaint): the address is suppressed",
+            {"channel": STRING, "template": STRING, "scenario": STRING, "reason": STRING, "provider": STRING},
+            optional="template scenario reason provider",
         ),
         _event(
             "message.unsubscribed",

@@ -11,7 +11,8 @@ reports count by:
 * on delivery (the sender): `address` (the mailbox or token does not exist), `refused`
   (the provider or mail server refused this message), `gave_up` (temporary failures
   until the message was too old to send), `configuration` (no provider is configured
-  for the channel, or the sender's own addresses do not make an email).
+  for the channel, or the sender's own addresses do not make an email), `suppressed`
+  (the address is on the channel's suppression list: it was not tried).
 """
 
 from __future__ import annotations
@@ -33,8 +34,9 @@ ADDRESS = "address"
 REFUSED = "refused"
 GAVE_UP = "gave_up"
 CONFIGURATION = "configuration"
+SUPPRESSED = "suppressed"
 #: Every failure class, in the order they are documented.
-FAILURE_CLASSES = (TEMPLATE, COUPON, ADDRESS, REFUSED, GAVE_UP, CONFIGURATION)
+FAILURE_CLASSES = (TEMPLATE, COUPON, ADDRESS, REFUSED, GAVE_UP, CONFIGURATION, SUPPRESSED)
 
 #: Text that shows a Python object rather than saying something: `<class ...>`, `[<...>]`.
 _PYTHON_TEXT = re.compile(r"<class |<[\w.]+ object at |^\[<|Traceback \(")
@@ -134,6 +136,7 @@ __all__ = [
     "FAILURE_CLASSES",
     "GAVE_UP",
     "REFUSED",
+    "SUPPRESSED",
     "TEMPLATE",
     "address_problem",
     "is_email_address",

@@ -1,7 +1,8 @@
 """A real HTTP server on 127.0.0.1 standing in for an SMS / push provider or a webhook receiver.
 
 Replies are scripted per path: a list of (status, body, delay in seconds) used up one
-request at a time, then 200. Every request is recorded with its headers and body."""
+request at a time, then 200; a GET answers with `pages`. Every request is recorded with
+its headers and body."""
 
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ class HttpStub:
     def __init__(self) -> None:
         self.replies: dict[str, list[tuple[int, str, float]]] = {}
         self.requests: list[Request] = []
+        #: What a GET of a path answers (200 with these bytes; 404 for any other path).
+        self.pages: dict[str, bytes] = {}
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -46,6 +49,14 @@ class HttpStub:
                     self.wfile.write(payload)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (a timeout test)
+
+            def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
+                stub.requests.append(Request(self.path, {k.lower(): v for k, v in self.headers.items()}, b""))
+                page = stub.pages.get(self.path)
+                self.send_response(200 if page is not None else 404)
+                self.send_header("Content-Length", str(len(page or b"")))
+                self.end_headers()
+                self.wfile.write(page or b"")
 
             def log_message(self, format: str, *args: object) -> None:
                 pass

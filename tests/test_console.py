@@ -89,7 +89,8 @@ async def test_the_api_key_in_a_header_opens_pages_too_and_the_api_stays_json(tm
         missing = await s.public.get("/api/scenarios")
         assert missing.status_code == 401 and missing.headers["content-type"] == "application/problem+json"
         schema = (await s.client.get("/schema/openapi.json")).json()
-        public = ("/api", "/o/", "/c/", "/unsubscribe", "/pref", "/healthz", "/metrics", "/dev/", "/problems")
+        public = ("/api", "/o/", "/c/", "/unsubscribe", "/pref", "/healthz", "/metrics", "/dev/", "/problems",
+                  "/webhooks")  # fmt: skip
         assert not [p for p in schema["paths"] if not p.startswith(public)]
 
 
@@ -149,7 +150,7 @@ async def test_every_form_is_refused_without_its_csrf_token(tmp_path: Path, acti
 async def test_the_forms_above_are_every_form_of_the_console(tmp_path: Path) -> None:
     async with serving(tmp_path, workspace_files()) as s:
         posts = {r.path_format for r in s.app.routes if isinstance(r, HTTPRoute) and "POST" in r.methods}
-        console = {p for p in posts if not p.startswith(("/api/", "/unsubscribe/", "/preferences/"))}
+        console = {p for p in posts if not p.startswith(("/api/", "/unsubscribe/", "/preferences/", "/webhooks/"))}
         tested = {re.sub(r"/(unpaid_recovery|unpaid_reminder|1)/", "/{}/", action) for action, _data in FORMS}
         assert {re.sub(r"\{[^}]+\}", "{}", p) for p in console} == tested
 

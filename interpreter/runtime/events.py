@@ -480,7 +480,7 @@ async def apply_projections(batch: Batch, event: EventRow, payload: dict[str, An
         if channel in CHANNELS:
             channels[channel] = {**channels.get(channel, {}), "subscribed": bool(subscribed)}
     data = payload.get("data") or {}
-    if event.type == "message.unsubscribed" and data.get("channel") in CHANNELS:
+    if event.type in ("message.unsubscribed", "message.complained") and data.get("channel") in CHANNELS:
         channels[data["channel"]] = {**channels.get(data["channel"], {}), "subscribed": False}
     if event.type == "message.bounced" and data.get("channel") in CHANNELS:
         channels[data["channel"]] = {**channels.get(data["channel"], {}), "bounced": True}

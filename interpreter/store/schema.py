@@ -312,6 +312,42 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE TABLE segment_sweep (digest TEXT NOT NULL);
         """,
     ),
+    # Deliverability (issue 20).
+    (
+        "the suppression list: addresses no message may go to, per channel, with why, since when and from "
+        "where; soft bounces counted per address until they reach the threshold",
+        """
+        CREATE TABLE suppressions (
+            channel TEXT NOT NULL,
+            address TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            source TEXT NOT NULL,
+            detail TEXT,
+            created_at INTEGER NOT NULL,
+            PRIMARY KEY (channel, address)
+        ) WITHOUT ROWID;
+        CREATE TABLE soft_bounces (
+            channel TEXT NOT NULL,
+            address TEXT NOT NULL,
+            bounces INTEGER NOT NULL,
+            first_at INTEGER NOT NULL,
+            last_at INTEGER NOT NULL,
+            PRIMARY KEY (channel, address)
+        ) WITHOUT ROWID;
+        """,
+    ),
+    (
+        "bounces and complaints from providers: contacts found by their email in any case, and the soft bounces "
+        "already counted (a provider's retry does not count again)",
+        """
+        CREATE INDEX contacts_email_lower ON contacts(lower(email)) WHERE email IS NOT NULL;
+        CREATE TABLE feedback_seen (
+            key TEXT PRIMARY KEY,
+            at INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX feedback_seen_at ON feedback_seen(at);
+        """,
+    ),
 ]
 
 

@@ -47,6 +47,7 @@ from .sqlite_outbox import OutboxMixin
 from .sqlite_overview import OverviewMixin
 from .sqlite_queries import QueriesMixin
 from .sqlite_segments import SegmentChecksMixin
+from .suppressions import SuppressionMixin
 
 T = TypeVar("T")
 
@@ -71,7 +72,7 @@ def _item_key(alias: str) -> str:
     )
 
 
-class SqliteStore(OutboxMixin, QueriesMixin, OverviewMixin, SegmentChecksMixin):
+class SqliteStore(OutboxMixin, QueriesMixin, OverviewMixin, SegmentChecksMixin, SuppressionMixin):
     """A store in one SQLite file (or `:memory:` for simulations and tests)."""
 
     def __init__(self, path: str, *, synchronous: str = "FULL") -> None:

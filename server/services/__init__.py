@@ -19,24 +19,28 @@ from ..deps import get_core
 from .commerce import CommerceService
 from .contacts import ContactService
 from .events import EventService
+from .feedback import FeedbackService
 from .health import HealthService
 from .links import LinkService
 from .messages import MessageService
 from .reports import ReportService
 from .runs import RunService
 from .scenarios import ScenarioService
+from .suppressions import SuppressionService
 from .templates import TemplateService
 
 __all__ = [
     "CommerceService",
     "ContactService",
     "EventService",
+    "FeedbackService",
     "HealthService",
     "LinkService",
     "MessageService",
     "ReportService",
     "RunService",
     "ScenarioService",
+    "SuppressionService",
     "TemplateService",
     "dependencies",
 ]
@@ -46,12 +50,14 @@ SERVICES: dict[str, Any] = {
     "commerce": CommerceService,
     "contacts": ContactService,
     "events": EventService,
+    "feedback": FeedbackService,
     "health": HealthService,
     "links": LinkService,
     "messages": MessageService,
     "reports": ReportService,
     "runs": RunService,
     "scenarios": ScenarioService,
+    "suppressions": SuppressionService,
     "templates": TemplateService,
 }
 

@@ -11,6 +11,7 @@ from ..core import Core
 from ..deps import instant, not_found
 from ..models import AwardedBonus, IssuedCoupon, Run, RunDetail, RunPage, RunVariables, StepEntry
 from ..problems import Problem
+from .messages import message_view
 
 
 def run_view(row: RunRow) -> Run:
@@ -68,8 +69,9 @@ class RunService:
             for s in await store.run_log(run_id)
         ]  # fmt: skip
         base = run_view(row)
+        messages = [message_view(m) for m in await store.run_messages(run_id)]
         return RunDetail(**{f: getattr(base, f) for f in base.__struct_fields__}, variables=_variables(row.vars),
-                         trace=trace)  # fmt: skip
+                         trace=trace, messages=messages)  # fmt: skip
 
     async def program(self, run_id: int) -> Program | None:
         """The program of the version a run runs (None for an unknown run)."""

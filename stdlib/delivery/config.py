@@ -19,7 +19,8 @@ max_age = "24h"
 ```
 
 `[viber]`, `[push]` and `[webpush]` take the same keys as `[sms]`; `[webhook]` takes
-`secret` (default: SCN_SECRET) and `timeout_s`. The environment can give the email
+`secret` (default: SCN_SECRET) and `timeout_s`; `[feedback]` the bounce and complaint
+webhooks' secrets and the soft-bounce threshold (`FeedbackSettings`). The environment can give the email
 settings instead: SCN_SMTP_URL, SCN_MAIL_FROM.
 """
 
@@ -35,6 +36,9 @@ import msgspec
 
 from ...interpreter.clock import Clock
 from ...interpreter.store import Store
+from ...interpreter.store.suppressions import SuppressionStore
+from ..feedback import SNS_CERTIFICATE_URL
+from ..suppression import gated
 from .base import Channel
 from .email import MailDefaults, SmtpChannel, SmtpConfig
 from .http import HttpChannel, HttpProviderConfig, WebhookChannel
@@ -59,6 +63,25 @@ class RetrySettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     max_age: str = "24h"
 
 
+class FeedbackSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Bounce and complaint webhooks (`stdlib.feedback`): each provider's endpoint answers
+    only when its secret is set here."""
+
+    #: Soft bounces of an address before it is suppressed (hard bounces and complaints: at once).
+    soft_bounce_threshold: int = msgspec.field(default=3)
+    #: SendGrid's verification key of the signed event webhook (base64, as SendGrid shows it).
+    sendgrid_public_key: str | None = None
+    #: Mailgun's HTTP webhook signing key.
+    mailgun_signing_key: str | None = None
+    #: The user and password of the basic authentication in Postmark's webhook URL.
+    postmark_user: str | None = None
+    postmark_password: str | None = None
+    #: SNS topics whose SES notifications are taken (their subscriptions confirmed); none: SES is off.
+    ses_topics: tuple[str, ...] = ()
+    #: Where SNS signing certificates may come from (a regular expression; AWS's by default).
+    sns_certificate_url: str = SNS_CERTIFICATE_URL
+
+
 class DeliveryConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     email: EmailSettings | None = None
     sms: HttpProviderConfig | None = None
@@ -67,6 +90,7 @@ class DeliveryConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     webpush: HttpProviderConfig | None = None
     webhook: WebhookSettings = WebhookSettings()
     retry: RetrySettings = RetrySettings()
+    feedback: FeedbackSettings = FeedbackSettings()
 
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(
@@ -110,9 +134,12 @@ def load_delivery(path: str | Path | None, environ: Mapping[str, str]) -> Delive
     try:
         config = msgspec.convert(data, DeliveryConfig)
         config.retry_policy()
+        if config.feedback.soft_bounce_threshold < 1:
+            raise ValueError("feedback.soft_bounce_threshold: at least 1")
+        re.compile(config.feedback.sns_certificate_url)
         if config.email is not None:
             SmtpConfig.from_url(config.email.url)
-    except (msgspec.ValidationError, ValueError) as error:
+    except (msgspec.ValidationError, ValueError, re.error) as error:
         raise ConfigError(f"{path or 'environment'}: delivery settings: {error}") from error
     return config
 
@@ -142,6 +169,11 @@ def build_sender(
     store: Store, clock: Clock, config: DeliveryConfig, secret: str, channels: dict[str, Channel] | None = None
 ) -> Sender:
     """The outbox's sender for these settings (``channels`` instead of the configured ones:
-    the development mail sink). `scn serve` and `scn worker` both build theirs here."""
+    the development mail sink). `scn serve` and `scn worker` both build theirs here.
+
+    Every contact channel goes behind the suppression gate (`stdlib.suppression`): the one
+    place the suppression list is consulted before a send."""
     made = channels if channels is not None else build_channels(config, secret)
+    if isinstance(store, SuppressionStore):
+        made = gated(made, store)
     return Sender(store, clock, made, policy=config.retry_policy())
