@@ -64,13 +64,13 @@ async def import_contacts(contacts: NamedDependency[ContactService], request: Re
         text = (await request.body()).decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise Problem(400, "invalid-request", f"the CSV is not UTF-8 text (byte {error.start})") from error
-    return contacts.start_import(text)
+    return await contacts.start_import(text)
 
 
 @get("/contacts/import/{job_id:int}", responses=problems(400, 401, 404))
 async def import_progress(contacts: NamedDependency[ContactService], job_id: Id) -> ImportJob:
     """How far an import is: accepted, duplicates (lines imported before), errors by line."""
-    return contacts.import_job(job_id)
+    return await contacts.import_job(job_id)
 
 
 @get("/templates/{name:str}/preview", responses=problems(400, 401, 404, 422))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -34,6 +35,9 @@ from .core import Core
 from .deps import API_KEY_HEADER, SECURITY_SCHEMES
 from .devmail import MailSink
 from .problems import Problem, handle_http, handle_internal, handle_problem
+from .services import ContactService
+
+logger = logging.getLogger("scn.server")
 
 #: Largest request body accepted (a workspace upload or a batch of events).
 MAX_BODY = 10 * 1024 * 1024
@@ -55,6 +59,9 @@ def create_app(
             mail_sink.start()
         try:
             versions = await core.start(workspace)
+            resumed = await ContactService(core).resume_imports()
+            if resumed:
+                logger.info("going on with %d contact import(s) a restart interrupted", resumed)
             if on_ready is not None:
                 on_ready(versions)
             yield

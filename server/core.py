@@ -144,7 +144,6 @@ class Core:
         #: After how long busy without progress the engine counts as stuck (tests make it short).
         self.stall_after = STALLED_AFTER_S
         #: Contact imports by id (in memory: a restart forgets their progress, not their events).
-        self.imports: dict[int, Any] = {}
 
     async def start(self, workspace: dict[str, str] | None = None) -> dict[str, int]:
         """Open the store, deploy ``workspace`` (else keep the stored one), start the loops."""

@@ -406,7 +406,7 @@ MADE_BY_10_TO_12 = [
     "ALTER TABLE outbox DROP COLUMN unsubscribed_at", "ALTER TABLE orders DROP COLUMN credited_to",
     # and what the later ones made (the suppression list, 13 and 14), for them to make again
     "DROP TABLE suppressions", "DROP TABLE soft_bounces", "DROP INDEX contacts_email_lower",
-    "DROP TABLE feedback_seen",
+    "DROP TABLE feedback_seen", "DROP TABLE import_jobs",
     "UPDATE schema_version SET version = 9",
 ]  # fmt: skip
 

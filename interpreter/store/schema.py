@@ -348,6 +348,24 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX feedback_seen_at ON feedback_seen(at);
         """,
     ),
+    (
+        "contact imports that survive a restart: each job's rows still to import and how far it got",
+        """
+        CREATE TABLE import_jobs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            status TEXT NOT NULL,
+            total INTEGER NOT NULL,
+            position INTEGER NOT NULL,
+            accepted INTEGER NOT NULL,
+            duplicates INTEGER NOT NULL,
+            errors TEXT NOT NULL,
+            rows TEXT,
+            created_at INTEGER NOT NULL,
+            finished_at INTEGER
+        );
+        CREATE INDEX import_jobs_running ON import_jobs(id) WHERE status = 'running';
+        """,
+    ),
 ]
 
 

@@ -12,6 +12,7 @@ import msgspec
 from ...interpreter.runtime import EventInput
 from ...interpreter.runtime.engine import KeyConflict
 from ...interpreter.runtime.events import ContactIn, EventError
+from ...interpreter.store.imports import ImportRow
 from ...interpreter.views import channel_flags
 from ..core import Core
 from ..deps import not_found
@@ -62,10 +63,9 @@ class ContactService:
 
     # ------------------------------------------------------------ CSV imports
 
-    def start_import(self, text: str) -> ImportJob:
+    async def start_import(self, text: str) -> ImportJob:
         """Start importing contacts from CSV text (a header with an `id` column; 422 otherwise);
-        the job goes on in the background and says how far it is."""
-        core = self.core
+        the job goes on in the background, survives a restart, and says how far it is."""
         reader = csv.DictReader(io.StringIO(text, newline=""))  # a lone CR ends a line, as in any CSV
         try:
             if not reader.fieldnames or "id" not in reader.fieldnames:
@@ -73,26 +73,40 @@ class ContactService:
             rows = [(number + 2, row) for number, row in enumerate(reader)]
         except csv.Error as error:  # a field longer than the reader's limit
             raise Problem(422, "invalid-request", f"the CSV is not readable CSV: {error}") from None
-        job = ImportJob(id=len(core.imports) + 1, status="running", total=len(rows))
-        missing = [line for line, row in rows if not (row.get("id") or "").strip()]
-        job.errors += [{"line": line, "error": "no id"} for line in missing]
-        rows = [(line, row) for line, row in rows if line not in set(missing)]
-        core.imports[job.id] = job
-        task = asyncio.create_task(self._run_import(job, rows))
+        missing = {line for line, row in rows if not (row.get("id") or "").strip()}
+        errors: list[dict[str, Any]] = [{"line": line, "error": "no id"} for line in sorted(missing)]
+        rows = [(line, row) for line, row in rows if line not in missing]
+        job_id = await self.core.store.create_import(len(rows) + len(missing), rows, errors, self.core.now_ms())
+        stored = await self.core.store.import_job(job_id)
+        assert stored is not None
+        stored.rows = rows
+        self._go_on(stored)
+        return _job_view(stored)
+
+    async def import_job(self, job_id: int) -> ImportJob:
+        """An import by id, however long ago and whatever restarts since (404 if unknown)."""
+        stored = await self.core.store.import_job(job_id)
+        if stored is None:
+            raise not_found(f"import {job_id}")
+        return _job_view(stored)
+
+    async def resume_imports(self) -> int:
+        """Go on with the imports a restart interrupted; how many there were."""
+        unfinished = await self.core.store.unfinished_imports()
+        for job in unfinished:
+            self._go_on(job)
+        return len(unfinished)
+
+    def _go_on(self, job: ImportRow) -> None:
+        core = self.core
+        task = asyncio.create_task(self._run_import(job))
         core.background.add(task)
         task.add_done_callback(core.background.discard)
-        return job
 
-    def import_job(self, job_id: int) -> ImportJob:
-        """An import by id (404 if unknown: a restart forgets them)."""
-        job: ImportJob | None = self.core.imports.get(job_id)
-        if job is None:
-            raise not_found(f"import {job_id}")
-        return job
-
-    async def _run_import(self, job: ImportJob, rows: list[tuple[int, dict[str, str]]]) -> None:
+    async def _run_import(self, job: ImportRow) -> None:
         engine = self.core.engine
-        for start in range(0, len(rows), IMPORT_CHUNK):
+        rows = job.rows
+        for start in range(job.position, len(rows), IMPORT_CHUNK):
             events, lines = [], []
             for line, row in rows[start : start + IMPORT_CHUNK]:
                 try:
@@ -112,8 +126,17 @@ class ContactService:
                     )
                 job.accepted += sum(1 for _, duplicate in results if not duplicate)
                 job.duplicates += sum(1 for _, duplicate in results if duplicate)
+            job.position = min(start + IMPORT_CHUNK, len(rows))
+            done = self.core.now_ms() if job.position >= len(rows) else None
+            await self.core.store.import_progress(job.id, job.position, job.accepted, job.duplicates, job.errors, done)
             await asyncio.sleep(0)  # let requests in between chunks
-        job.status = "done"
+        if not rows:
+            await self.core.store.import_progress(job.id, 0, 0, 0, job.errors, self.core.now_ms())
+
+
+def _job_view(job: ImportRow) -> ImportJob:
+    return ImportJob(id=job.id, status=job.status, total=job.total, accepted=job.accepted,
+                     duplicates=job.duplicates, errors=job.errors)  # fmt: skip
 
 
 def _contact(row: dict[str, str]) -> ContactIn:

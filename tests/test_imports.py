@@ -1,0 +1,63 @@
+"""Contact imports survive a restart: the job, its rows still to import and its progress
+are in the store, so a server that stopped in the middle goes on where it stopped, and
+the job's progress can still be asked for afterwards."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from scn.interpreter.store.sqlite import SqliteStore
+
+from .server_harness import serving
+
+FILES = {"a.scn": 'list vip "VIP"\n'}
+
+
+async def until_done(s: object, job_id: int) -> dict[str, object]:
+    client = s.client  # type: ignore[attr-defined]
+    for _ in range(200):
+        progress: dict[str, object] = (await client.get(f"/api/contacts/import/{job_id}")).json()
+        if progress["status"] == "done":
+            return progress
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"import {job_id} did not finish: {progress}")
+
+
+async def test_a_finished_import_is_still_there_after_a_restart(tmp_path: Path) -> None:
+    async with serving(tmp_path, FILES) as s:
+        job = (await s.client.post("/api/contacts/import", content="id,email\nanna,anna@example.com\n,\n",
+                                   headers={"Content-Type": "text/csv"})).json()  # fmt: skip
+        done = await until_done(s, job["id"])
+        assert (done["total"], done["accepted"], done["errors"]) == (2, 1, [{"line": 3, "error": "no id"}])
+    async with serving(tmp_path, FILES) as s:
+        again = (await s.client.get(f"/api/contacts/import/{job['id']}")).json()
+        assert again == done, "a restart used to forget every import (404)"
+        second = (await s.client.post("/api/contacts/import", content="id\nbob\n",
+                                      headers={"Content-Type": "text/csv"})).json()  # fmt: skip
+        assert second["id"] == job["id"] + 1, "ids come from the database, not from a count in memory"
+
+
+async def test_an_import_a_restart_interrupted_goes_on_where_it_stopped(tmp_path: Path) -> None:
+    async with serving(tmp_path, FILES):
+        pass  # the store made
+    store = SqliteStore(str(tmp_path / "scn.db"))
+    await store.open()
+    rows = [(n + 2, {"id": f"c{n}", "first_name": "Jānis" if n == 0 else "Ян"}) for n in range(5)]
+    # As a server leaves it when it stops after the first two rows were imported.
+    job_id = await store.create_import(5, rows, [], 0)
+    await store.import_progress(job_id, 2, 2, 0, [], None)
+    await store.close()
+    async with serving(tmp_path, FILES) as s:
+        done = await until_done(s, job_id)
+        assert (done["total"], done["accepted"], done["duplicates"]) == (5, 5, 0)
+        await s.settle()
+        found = [(await s.client.get(f"/api/contacts/c{n}")).status_code for n in range(5)]
+        assert found == [404, 404, 200, 200, 200], "the rows before the stop are not imported again"
+        assert (await s.client.get("/api/contacts/c3")).json()["first_name"] == "Ян"
+    store = SqliteStore(str(tmp_path / "scn.db"))
+    await store.open()
+    try:
+        assert await store.unfinished_imports() == [], "a finished job lets its rows go"
+    finally:
+        await store.close()
