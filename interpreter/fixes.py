@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
+from . import codes
 from .codes import Category
 from .diagnostics import Diagnostic, Fix
 
@@ -22,7 +23,7 @@ def is_safe(diagnostic: Diagnostic) -> bool:
     """Whether the finding's fix may be applied without asking (see the module's docstring)."""
     if diagnostic.fix is None:
         return False
-    return diagnostic.code.category is Category.SYNTAX
+    return diagnostic.code.category is Category.SYNTAX or diagnostic.code is codes.UNUSED_SUPPRESSION
 
 
 def fixable(diagnostics: Iterable[Diagnostic], *, unsafe: bool) -> list[Diagnostic]:

@@ -11,7 +11,7 @@ import argparse
 import os
 import sys
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -20,7 +20,8 @@ from .interpreter.render import fix_hints, location, plural, use_colour
 
 if TYPE_CHECKING:  # the checker is imported when a check runs, so that other commands start fast
     from .interpreter.checker import CheckResult
-    from .interpreter.diagnostics import Diagnostic, Fix
+    from .interpreter.config import Config
+    from .interpreter.diagnostics import Diagnostic
     from .interpreter.workspace import Workspace
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -58,20 +59,27 @@ def add_check(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="PATH",
         help="with -, the path standard input stands for (in findings, and to find its workspace)",
     )
+    p.add_argument(
+        "--show-settings",
+        action="store_true",
+        help="print the settings in effect (scn.toml or pyproject.toml's [tool.scn]) and where each came from",
+    )
     p.set_defaults(run=run_check)
 
 
 class Target:
     """What one `scn check` looks at: a workspace, and the file to report on when it read stdin."""
 
-    def __init__(self, workspace: Workspace, only: str | None) -> None:
+    def __init__(self, workspace: Workspace, only: str | None, config: Config | None = None) -> None:
+        from .interpreter.config import Config
+
         self.workspace = workspace
         self.only = only
+        self.config = config or Config()
 
     def reported(self, diagnostics: Sequence[Diagnostic]) -> list[Diagnostic]:
-        if self.only is None:
-            return list(diagnostics)
-        return [d for d in diagnostics if d.span.file == self.only]
+        """The findings to show: those of the file read from stdin, less those the settings turn off."""
+        return [d for d in diagnostics if (self.only is None or d.span.file == self.only) and not self.config.hides(d)]
 
 
 def _target(args: argparse.Namespace) -> Target | None:
@@ -135,17 +143,18 @@ class Fixing:
         self.texts: dict[str, str] = {f.path: f.text for f in workspace.files}
         #: The text each changed file had before the first fix.
         self.originals: dict[str, str] = {}
-        #: Each applied fix with the code of its finding, in order.
-        self.applied: list[tuple[str, Fix]] = []
+        #: The findings whose fixes were applied, in order.
+        self.applied: list[Diagnostic] = []
 
-    def run(self, unsafe: bool) -> CheckResult:
-        """Check, fix, check again, until no fix applies; the last check's result."""
+    def run(self, unsafe: bool, shown: Callable[[Sequence[Diagnostic]], list[Diagnostic]]) -> CheckResult:
+        """Check, fix, check again, until no fix applies; the last check's result.
+        Only the fixes of findings ``shown`` keeps are applied."""
         from .interpreter.fixes import apply_fixes, fixable
 
         result = self.check(self.workspace)
         for _ in range(MAX_ROUNDS):
             wanted: dict[str, list[Diagnostic]] = defaultdict(list)
-            for d in fixable(result.diagnostics, unsafe=unsafe):
+            for d in fixable(shown(result.diagnostics), unsafe=unsafe):
                 assert d.fix is not None
                 wanted[d.fix.span.file].append(d)
             progress = False
@@ -153,13 +162,13 @@ class Fixing:
                 before = self.texts[path] if path in self.texts else _read_file(path)
                 if before is None:
                     continue
-                fixes = {d.fix: d.code.code for d in found if d.fix is not None}
+                fixes = {d.fix: d for d in found if d.fix is not None}
                 after, taken = apply_fixes(before, fixes)
                 if after == before:
                     continue
                 self.originals.setdefault(path, before)
                 self.texts[path] = after
-                self.applied.extend((fixes[f], f) for f in taken)
+                self.applied.extend(fixes[f] for f in taken)
                 progress = True
             if not progress:
                 break
@@ -219,19 +228,58 @@ def _report(
         stream.write("".join(line + "\n" for line in lines))
 
 
+def _settings(args: argparse.Namespace) -> Config | None:
+    """The settings for this run, found from the first path (or --stdin-filename); None after
+    saying why they cannot be used."""
+    from .interpreter.config import Config, ConfigError, find_config, load_config
+
+    start = args.stdin_filename if STDIN in args.paths else args.paths[0]
+    path = find_config(start or ".")
+    try:
+        return load_config(path) if path is not None else Config()
+    except ConfigError as error:
+        print(f"scn check: {error}", file=sys.stderr)
+        return None
+
+
+def show_settings(config: Config) -> str:
+    """Each setting's value and where it came from, as `scn check --show-settings` prints them."""
+    import json
+
+    values = {
+        "select": list(config.select),
+        "ignore": list(config.ignore),
+        "per-file-ignores": {glob: list(codes) for glob, codes in config.per_file_ignores},
+        "strict": config.strict,
+        "timezone": config.timezone,
+    }
+    lines = [f"settings file: {config.path or 'none (defaults)'}"]
+    for key, value in values.items():
+        origin = config.origins.get(key, "default")
+        lines.append(f"{key} = {json.dumps(value, ensure_ascii=False)}  # {origin}")
+    return "\n".join(lines) + "\n"
+
+
 def run_check(args: argparse.Namespace) -> int:
+    config = _settings(args)
+    if config is None:
+        return EXIT_ERROR
+    if args.show_settings:
+        sys.stdout.write(show_settings(config))
+        return EXIT_OK
     target = _target(args)
     if target is None:
         return EXIT_ERROR
+    target.config = config
     fixing = Fixing(target.workspace)
     if args.fix or args.diff:
-        result = fixing.run(args.unsafe_fixes)
+        result = fixing.run(args.unsafe_fixes, target.reported)
     else:
         result = fixing.check(target.workspace)
     changed = fixing.changed()
     if target.only is not None:
         changed = {p: c for p, c in changed.items() if p == target.only}
-    applied = [(code, fix) for code, fix in fixing.applied if fix.span.file in changed]
+    applied = [d for d in fixing.applied if d.fix is not None and d.fix.span.file in changed]
     reading_stdin = target.only is not None
 
     if args.diff:
@@ -249,7 +297,7 @@ def run_check(args: argparse.Namespace) -> int:
     machine = args.format in ("json", "github", "sarif")
     first: list[str] = []
     note: list[str] = []
-    fixed_lines = [f"{location(fix.span)}: fixed {code}: {fix.title}" for code, fix in applied]
+    fixed_lines = [f"{location(d.span)}: fixed {d.code.code}: {d.fix.title}" for d in applied if d.fix is not None]
     if args.fix:
         if not reading_stdin:
             _write(changed)
@@ -268,6 +316,6 @@ def run_check(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     reported = target.reported(result.diagnostics)
     errors = sum(1 for d in reported if d.is_error)
-    if errors or (args.strict and reported):
+    if errors or ((args.strict or config.strict) and reported):
         return EXIT_FINDINGS
     return EXIT_OK

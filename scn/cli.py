@@ -113,6 +113,17 @@ def _run_run(args: argparse.Namespace) -> int:
     def ready(info: dict[str, object]) -> None:
         print(json.dumps(info), file=sys.stderr, flush=True)
 
+    from .interpreter import config as project
+
+    environ = dict(os.environ)
+    try:  # the project's default time zone, when SCN_TIMEZONE does not say
+        found = project.find_config(args.workspace[0])
+        timezone = project.load_config(found).timezone if found is not None else None
+    except project.ConfigError as error:
+        print(f"scn worker: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    if timezone and not environ.get("SCN_TIMEZONE"):
+        environ["SCN_TIMEZONE"] = timezone
     delivery = None
     if args.delivery or os.environ.get("SCN_SMTP_URL"):
         try:
@@ -122,7 +133,7 @@ def _run_run(args: argparse.Namespace) -> int:
             return EXIT_ERROR
     try:
         asyncio.run(
-            run(checked, args.db, WallClock(args.clock_speed, args.clock_origin), Settings.from_env(dict(os.environ)),
+            run(checked, args.db, WallClock(args.clock_speed, args.clock_origin), Settings.from_env(environ),
                 stdin_events=args.events == "-", ready=ready, delivery=delivery)
         )  # fmt: skip
     except (OSError, StoreError) as error:
