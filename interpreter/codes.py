@@ -1,8 +1,8 @@
 """The registry of diagnostic codes.
 
 Ranges: SCN0xx syntax, SCN1xx names and types, SCN2xx actions and templates,
-SCN3xx flow, timing and ranges. A code never changes meaning once released; retired
-codes stay reserved.
+SCN3xx flow, timing and ranges, SCN9xx the `# scn: ignore` comments themselves. A code
+never changes meaning once released; retired codes stay reserved.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ class Category(StrEnum):
     NAMES = "names and types"
     ACTIONS = "actions and templates"
     FLOW = "flow, timing and ranges"
+    SUPPRESSIONS = "suppressions"
 
 
 class Code(msgspec.Struct, frozen=True):
@@ -261,3 +262,27 @@ BAD_DATE = _code("SCN315", "bad-date", _F, "write dates as YYYY-MM-DD with a rea
 BAD_COUNT = _code("SCN316", "bad-count", _F, "counts are whole numbers of 1 or more")
 BAD_PERCENT = _code("SCN317", "bad-percent", _F, "percentages here are above 0% and at most 100%")
 EMPTY_SPLIT = _code("SCN318", "empty-split", _F, "a split needs at least one variant")
+
+# ---- suppressions (`# scn: ignore[...]`, docs/language.md §9.5)
+_X = Category.SUPPRESSIONS
+UNUSED_SUPPRESSION = _code(
+    "SCN901",
+    "unused-suppression",
+    _X,
+    "remove the comment, or the codes it names that no longer occur there (`scn check --fix` does)",
+    warning=True,
+)
+BLANKET_SUPPRESSION = _code(
+    "SCN902",
+    "blanket-suppression",
+    _X,
+    "name the codes to ignore, as in `# scn: ignore[SCN308]`, so that new warnings still show",
+    warning=True,
+)
+BAD_SUPPRESSION = _code(
+    "SCN903",
+    "bad-suppression",
+    _X,
+    "name warning codes from the table in docs/language.md §9.4; errors cannot be ignored",
+    warning=True,
+)

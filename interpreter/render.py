@@ -8,7 +8,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .codes import REGISTRY, Severity
-from .diagnostics import Diagnostic, Related
+from .diagnostics import Diagnostic, Fix, Related
+from .fixes import fixable, is_safe
 from .span import Span
 
 #: Reads a file's text for code frames; None when it cannot.
@@ -122,18 +123,36 @@ def as_json_records(diagnostics: Sequence[Diagnostic]) -> list[dict[str, Any]]:
                 }
                 for r in d.related
             ],
+            "fix": _fix_record(d),
         }
         for d in diagnostics
     ]
+
+
+def _fix_record(d: Diagnostic) -> dict[str, Any] | None:
+    """The finding's fix: what to write where, and whether `scn check --fix` applies it alone."""
+    if d.fix is None:
+        return None
+    return {
+        "title": d.fix.title,
+        "applicability": "safe" if is_safe(d) else "unsafe",
+        "replacement": d.fix.replacement,
+        "location": _point(d.fix.span),
+        "end_location": _end(d.fix.span),
+    }
 
 
 def from_json_records(records: Sequence[dict[str, Any]]) -> list[Diagnostic]:
     """Diagnostics back from `as_json_records` (what the API's 422 answers carry), so that
     `scn upload` shows them as `scn check` does. Spans have no offsets; frames need none."""
 
-    def span(record: dict[str, Any]) -> Span:
+    def span(record: dict[str, Any], file: str | None = None) -> Span:
         start, end = record["location"], record["end_location"]
-        return Span(record["filename"], start["row"], start["column"], end["row"], end["column"], 0, 0)
+        return Span(file or record["filename"], start["row"], start["column"], end["row"], end["column"], 0, 0)
+
+    def fix(record: dict[str, Any]) -> Fix | None:
+        found = record.get("fix")
+        return Fix(span(found, record["filename"]), found["replacement"], found["title"]) if found else None
 
     return [
         Diagnostic(
@@ -143,6 +162,7 @@ def from_json_records(records: Sequence[dict[str, Any]]) -> list[Diagnostic]:
             tuple(r["help"]),
             tuple(Related(span(x), x["message"]) for x in r["related"]),
             Severity(r["severity"]),
+            fix(r),
         )
         for r in records
     ]
@@ -245,6 +265,18 @@ def render_sarif(diagnostics: Sequence[Diagnostic], version: str) -> str:
 
 def plural(count: int, word: str) -> str:
     return f"{count} {word}{'s' * (count != 1)}"
+
+
+def fix_hints(diagnostics: Sequence[Diagnostic], *, fixing: bool = False) -> list[str]:
+    """The lines before the summary that say what `scn check --fix` would repair."""
+    safe = len(fixable(diagnostics, unsafe=False))
+    hidden = len(fixable(diagnostics, unsafe=True)) - safe
+    hints = []
+    if safe and not fixing:
+        hints.append(f"[*] {plural(safe, 'finding')} fixable with `scn check --fix`.")
+    if hidden:
+        hints.append(f"{plural(hidden, 'more fix')} available with `--unsafe-fixes` (did-you-mean guesses).")
+    return hints
 
 
 def summary(diagnostics: Sequence[Diagnostic], files: int, scenarios: int) -> str:

@@ -15,33 +15,23 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from . import __version__
+from .check_command import add_check
 from .interpreter.render import use_colour
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
 
-def _add_check(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
-        "check",
-        help="check .scn files like a compiler",
-        description="Check .scn files and report every finding.",
-    )
-    p.add_argument("paths", nargs="*", default=["."], help="files or directories (default: the current directory)")
-    p.add_argument(
-        "--format",
-        choices=("text", "concise", "json", "github", "sarif"),
-        default="text",
-        help="text (with code frames), concise (one line each), json, github (annotations), sarif",
-    )
-    p.add_argument("--strict", action="store_true", help="treat warnings as errors for the exit code")
-    p.add_argument("--color", choices=("auto", "always", "never"), default="auto")
-    p.set_defaults(run=_run_check)
-
-
 def _add_fmt(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("fmt", help="format .scn files", description="Rewrite .scn files in the canonical layout.")
-    p.add_argument("paths", nargs="*", default=["."], help="files or directories (default: the current directory)")
+    p.add_argument(
+        "paths",
+        nargs="*",
+        default=["."],
+        help="files or directories (default: the current directory); - formats standard input to standard output",
+    )
     p.add_argument("--check", action="store_true", help="change nothing; exit 1 if a file would change")
+    p.add_argument("--diff", action="store_true", help="change nothing; show the changes as a unified diff (exit 1)")
+    p.add_argument("--stdin-filename", metavar="PATH", help="with -, the name standard input has in messages")
     p.set_defaults(run=_run_fmt)
 
 
@@ -123,6 +113,17 @@ def _run_run(args: argparse.Namespace) -> int:
     def ready(info: dict[str, object]) -> None:
         print(json.dumps(info), file=sys.stderr, flush=True)
 
+    from .interpreter import config as project
+
+    environ = dict(os.environ)
+    try:  # the project's default time zone, when SCN_TIMEZONE does not say
+        found = project.find_config(args.workspace[0])
+        timezone = project.load_config(found).timezone if found is not None else None
+    except project.ConfigError as error:
+        print(f"scn worker: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    if timezone and not environ.get("SCN_TIMEZONE"):
+        environ["SCN_TIMEZONE"] = timezone
     delivery = None
     if args.delivery or os.environ.get("SCN_SMTP_URL"):
         try:
@@ -132,7 +133,7 @@ def _run_run(args: argparse.Namespace) -> int:
             return EXIT_ERROR
     try:
         asyncio.run(
-            run(checked, args.db, WallClock(args.clock_speed, args.clock_origin), Settings.from_env(dict(os.environ)),
+            run(checked, args.db, WallClock(args.clock_speed, args.clock_origin), Settings.from_env(environ),
                 stdin_events=args.events == "-", ready=ready, delivery=delivery)
         )  # fmt: skip
     except (OSError, StoreError) as error:
@@ -187,53 +188,15 @@ def _run_simulate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _run_check(args: argparse.Namespace) -> int:
-    from .interpreter.checker import check_workspace
-    from .interpreter.render import render_github, render_json, render_sarif, render_text, summary
-    from .interpreter.workspace import load_workspace
-
-    workspace = load_workspace(args.paths, jobs=os.cpu_count() or 1)
-    if not workspace.files and not workspace.load_errors:
-        print(f"scn check: no .scn files under {' '.join(args.paths)}", file=sys.stderr)
-        return EXIT_ERROR
-    result = check_workspace(workspace)
-    diagnostics = result.diagnostics
-    texts = {f.path: f.text for f in workspace.files}
-
-    def read(path: str) -> str | None:
-        if path in texts:
-            return texts[path]
-        try:
-            with open(path, encoding="utf-8") as handle:
-                return handle.read()
-        except (OSError, ValueError):  # not UTF-8 (UnicodeDecodeError), NUL in the path
-            return None
-
-    files = len(workspace.files)
-    if args.format == "json":
-        sys.stdout.write(render_json(diagnostics, files))
-    elif args.format == "github":
-        sys.stdout.write(render_github(diagnostics))
-    elif args.format == "sarif":
-        sys.stdout.write(render_sarif(diagnostics, __version__))
-    else:
-        colour = use_colour(args.color, sys.stdout)
-        text = render_text(diagnostics, read, colour=colour, frames=args.format == "text")
-        sys.stdout.write(text)
-        print(summary(diagnostics, files, len(result.symbols.scenarios)))
-    if workspace.load_errors:
-        return EXIT_ERROR
-    if result.errors or (args.strict and result.warnings):
-        return EXIT_FINDINGS
-    return EXIT_OK
-
-
 def _run_fmt(args: argparse.Namespace) -> int:
     from .grammar import parse
     from .grammar._format import FormatError, format_source
+    from .interpreter.fixes import unified_diff
     from .interpreter.render import render_text
     from .interpreter.workspace import scn_files
 
+    if "-" in args.paths:
+        return _fmt_stdin(args)
     files, errors = scn_files(args.paths)
     if errors or not files:
         for error in errors:
@@ -265,17 +228,53 @@ def _run_fmt(args: argparse.Namespace) -> int:
             continue
         if formatted != text:
             changed += 1
-            if args.check:
+            if args.diff:
+                sys.stdout.write(unified_diff(shown, text, formatted))
+                status = max(status, EXIT_FINDINGS)
+            elif args.check:
                 print(f"would reformat {shown}")
                 status = max(status, EXIT_FINDINGS)
             else:
                 path.write_text(formatted, encoding="utf-8")
                 print(f"reformatted {shown}")
     unchanged = len(files) - changed - broken
-    verb = "would be reformatted" if args.check else "reformatted"
+    verb = "would be reformatted" if args.check or args.diff else "reformatted"
     not_formatted = f", {broken} not formatted (syntax errors, or not readable)" if broken else ""
-    print(f"{changed} file{'s' * (changed != 1)} {verb}, {unchanged} unchanged{not_formatted}.")
+    # With --diff, standard output is the diff alone (for `patch`, `git apply`).
+    print(
+        f"{changed} file{'s' * (changed != 1)} {verb}, {unchanged} unchanged{not_formatted}.",
+        file=sys.stderr if args.diff else sys.stdout,
+    )
     return status
+
+
+def _fmt_stdin(args: argparse.Namespace) -> int:
+    """`scn fmt -`: the formatted text on standard output (or, with --check / --diff, nothing / a diff)."""
+    from .grammar import parse
+    from .grammar._format import FormatError, format_source
+    from .interpreter.fixes import unified_diff
+    from .interpreter.render import render_text
+
+    if args.paths != ["-"]:
+        print("scn fmt: - (standard input) cannot be given with other paths", file=sys.stderr)
+        return EXIT_ERROR
+    shown = args.stdin_filename or "<stdin>"
+    text = sys.stdin.read()
+    result = parse(text, shown)
+    try:
+        formatted = format_source(result)
+    except FormatError:
+        sys.stderr.write(render_text(list(result.diagnostics), _reader_of(text), colour=use_colour("auto", sys.stderr)))
+        print(f"scn fmt: {shown} has syntax errors; it was not formatted", file=sys.stderr)
+        return EXIT_ERROR
+    if args.diff:
+        sys.stdout.write(unified_diff(shown, text, formatted))
+    elif args.check:
+        if formatted != text:
+            print(f"would reformat {shown}")
+    else:
+        sys.stdout.write(formatted)
+    return EXIT_FINDINGS if formatted != text and (args.check or args.diff) else EXIT_OK
 
 
 def _reader_of(text: str) -> Callable[[str], str | None]:
@@ -364,7 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
-    _add_check,
+    add_check,
     _add_fmt,
     _add_simulate,
     _add_run,

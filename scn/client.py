@@ -67,7 +67,7 @@ def _show_findings(records: list[dict[str, Any]], files: dict[str, str], local: 
     """The server's findings exactly as `scn check` prints them for the same files: the same
     renderer, the files named as on this machine, code frames from the local text."""
     from .interpreter.diagnostics import Diagnostic
-    from .interpreter.render import from_json_records, render_text, summary, use_colour
+    from .interpreter.render import fix_hints, from_json_records, render_text, summary, use_colour
 
     def here(record: dict[str, Any]) -> dict[str, Any]:
         return {**record, "filename": local.get(record["filename"], record["filename"])}
@@ -76,6 +76,7 @@ def _show_findings(records: list[dict[str, Any]], files: dict[str, str], local: 
     diagnostics = sorted(from_json_records(records), key=Diagnostic.sort_key)
     texts = {local[name]: text for name, text in files.items()}
     sys.stdout.write(render_text(diagnostics, texts.get, colour=use_colour("auto", sys.stdout)))
+    sys.stdout.write("".join(line + "\n" for line in fix_hints(diagnostics)))
     print(summary(diagnostics, sum(1 for name in files if name.endswith(".scn")), 0))
 
 

@@ -14,6 +14,7 @@ from ..workspace import Workspace, past
 from ._decls import DeclChecker, pool_codes
 from ._exprs import ExprChecker, Scope
 from ._scenarios import ScenarioChecker
+from ._suppressions import apply_suppressions
 from ._symbols import DECL_KINDS, Symbols, collect_symbols
 from ._templates import TemplateChecker, TemplateInfo
 from ._unset import UnsetChecker
@@ -75,7 +76,9 @@ def _check(workspace: Workspace, deadline: float | None) -> CheckResult:
     for diagnostic in semantic.sorted():
         if diagnostic.span.file not in broken:
             sink.add(diagnostic)
-    return CheckResult(workspace, symbols, infos, tuple(sink.sorted()))
+    scn = [(f.path, f.text, f.parsed.comments) for f in workspace.files]
+    found = apply_suppressions(sink.sorted(), scn, broken)
+    return CheckResult(workspace, symbols, infos, tuple(sorted(found, key=Diagnostic.sort_key)))
 
 
 __all__ = [
