@@ -10,6 +10,7 @@ from litestar.di import NamedDependency
 from litestar.openapi.spec import OpenAPIFormat, OpenAPIType, Schema
 from litestar.params import FromPath, FromQuery
 
+from ..interpreter.versions import ScenarioDiff
 from .bodies import body_operation
 from .core import Core
 from .deps import KEYED, After, AfterName, Limit, require_api_key
@@ -77,6 +78,19 @@ async def versions(
     return VersionPage(items=page, next=page[-1].version if len(later) > limit else None)
 
 
+@get("/{name:str}/diff", responses=problems(400, 401, 404, 422))
+async def diff(
+    scenarios: NamedDependency[ScenarioService],
+    name: FromPath[str],
+    old: FromQuery[int | None] = None,
+    new: FromQuery[int | None] = None,
+) -> ScenarioDiff:
+    """What changed between two versions, read from their compiled programs: steps added,
+    removed, moved or changed (waits, conditions, templates, shares, coupons) and the
+    scenario's headers. `new` defaults to the current version, `old` to the one before it."""
+    return await scenarios.diff(name, old, new)
+
+
 @post("/{name:str}/pause", status_code=200, responses=problems(400, 401, 404, 409))
 async def pause(scenarios: NamedDependency[ScenarioService], name: FromPath[str]) -> ScenarioSummary:
     """Hold every run where it is; nothing new starts until it is resumed."""
@@ -103,7 +117,7 @@ async def remove(scenarios: NamedDependency[ScenarioService], name: FromPath[str
 
 router = Router(
     "/api/scenarios",
-    route_handlers=[upload, list_scenarios, scenario, versions, pause, resume, archive, remove],
+    route_handlers=[upload, list_scenarios, scenario, versions, diff, pause, resume, archive, remove],
     guards=[require_api_key],
     security=KEYED,
     dependencies=dependencies(),

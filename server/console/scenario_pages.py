@@ -139,17 +139,20 @@ async def diff(
     old: FromQuery[int] = 0,
     new: FromQuery[int] = 0,
 ) -> Template:
-    """The scenario's source file as two of its versions had it, line by line."""
+    """What changed between two versions: the steps, from the compiled programs (added,
+    removed, moved, changed and how), then the source file line by line."""
     versions = {v.version: v for v in await scenarios.versions(name)}
     if old not in versions or new not in versions:
         known = ", ".join(str(v) for v in sorted(versions))
         raise Problem(400, "invalid-request", f"choose two versions of {name} among {known}")
+    changes = await scenarios.diff(name, old, new)
     texts = [await scenarios.source_at(name, versions[number]) for number in (old, new)]
     lines = list(difflib.unified_diff(texts[0].splitlines(), texts[1].splitlines(), f"version {old}",
                                       f"version {new}", lineterm=""))  # fmt: skip
     marked = [("add" if ln.startswith("+") else "del" if ln.startswith("-") else "hunk" if ln.startswith("@@")
                else "", ln) for ln in lines[2:]]  # fmt: skip
-    return page(request, "diff.html", name=name, old=old, new=new, lines=marked, versions=sorted(versions))
+    return page(request, "diff.html", name=name, old=old, new=new, lines=marked, versions=sorted(versions),
+                changes=changes)  # fmt: skip
 
 
 router = Router(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from ...interpreter.program import Jump, Program
 from ...interpreter.render import as_json_records
 from ...interpreter.store import LIVE
+from ...interpreter.versions import ScenarioDiff, diff_programs
 from ...interpreter.workspace import CheckTimeout
 from ..core import CheckFailed, Core, WorkspaceTooLarge
 from ..deps import instant, not_found
@@ -107,6 +108,27 @@ class ScenarioService:
         bundle = await self.core.engine.bundle(version.bundle)
         program = bundle.scenarios.get(name)
         return bundle.files.get(program.file, "") if program is not None else ""
+
+    async def version(self, name: str, number: int, field: str) -> ScenarioVersion:
+        """Version ``number`` of scenario ``name`` (404 for an unknown scenario, 422 naming
+        ``field`` for a version it never had)."""
+        await self.require(name)
+        found = {v.version: v for v in await self.versions(name)}
+        if number not in found:
+            known = ", ".join(str(v) for v in sorted(found))
+            raise Problem(422, "invalid-request", f"{field}: scenario {name} has no version {number}; it has {known}")
+        return found[number]
+
+    async def diff(self, name: str, old: int | None, new: int | None) -> ScenarioDiff:
+        """What changed in scenario ``name`` from version ``old`` to ``new``, from the compiled
+        programs (``new`` defaults to the current version, ``old`` to the one before it)."""
+        current = await self.summary(name)
+        new = current.version if new is None else new
+        old = max(new - 1, 1) if old is None else old
+        before, after = await self.version(name, old, "old"), await self.version(name, new, "new")
+        engine = self.core.engine
+        bundles = await engine.bundle(before.bundle), await engine.bundle(after.bundle)
+        return diff_programs(bundles[0].scenarios[name], bundles[1].scenarios[name], *bundles)
 
     async def last_failure(self, name: str) -> tuple[str, int] | None:
         """Why and when the scenario's latest message or run failed."""
