@@ -104,7 +104,7 @@ async def _stored(path: str, name: str, old: int, new: int) -> tuple[Bundle, Bun
     store = SqliteStore(path)
     await store.open()
     try:
-        versions = {v: b for v, b, _d, _at in await store.scenario_versions(name)}
+        versions = {v: b for v, b, _d, _at, _draft in await store.scenario_versions(name)}
         if not versions:
             return f"{path} has no scenario {name!r}"
         bundles = []

@@ -404,6 +404,9 @@ MADE_BY_10_TO_12 = [
     "DROP TABLE count_report_days", "DROP TABLE attribution_windows", "DROP TABLE segment_checks",
     "DROP TABLE segment_sweep", "ALTER TABLE outbox DROP COLUMN opened_at", "ALTER TABLE outbox DROP COLUMN clicked_at",
     "ALTER TABLE outbox DROP COLUMN unsubscribed_at", "ALTER TABLE orders DROP COLUMN credited_to",
+    # ... and what the migrations after 12 made (versions: drafts and the audit), so that they apply again
+    "DROP TABLE scenario_audit", "ALTER TABLE scenario_versions DROP COLUMN draft",
+    "ALTER TABLE bundles DROP COLUMN draft",
     "UPDATE schema_version SET version = 9",
 ]  # fmt: skip
 
