@@ -8,12 +8,21 @@ import msgspec
 from litestar import Request, Router, delete, get, post
 from litestar.di import NamedDependency
 from litestar.openapi.spec import OpenAPIFormat, OpenAPIType, Schema
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath, FromQuery, JSONBody
 
+from ..interpreter.versions import ScenarioDiff
 from .bodies import body_operation
 from .core import Core
-from .deps import KEYED, After, AfterName, Limit, require_api_key
-from .models import DeployResult, ScenarioDetail, ScenarioPage, ScenarioSummary, VersionPage
+from .deps import KEYED, After, AfterName, Limit, api_actor, require_api_key
+from .models import (
+    AuditPage,
+    DeployResult,
+    PublishRequest,
+    ScenarioDetail,
+    ScenarioPage,
+    ScenarioSummary,
+    VersionPage,
+)
 from .problems import problems
 from .services import ScenarioService, dependencies
 from .uploads import uploaded_files
@@ -36,14 +45,45 @@ UPLOAD = body_operation(
 
 @post("/", status_code=201, operation_class=UPLOAD, responses=problems(400, 401, 413, 415, 422))
 async def upload(
-    request: Request[Any, Any, Any], scenarios: NamedDependency[ScenarioService], path: FromQuery[str | None] = None
-) -> DeployResult:
+    request: Request[Any, Any, Any], scenarios: NamedDependency[ScenarioService], path: FromQuery[str | None] = None,
+    draft: FromQuery[bool] = False,
+) -> DeployResult:  # fmt: skip
     """Upload .scn files with their templates and pools; the whole workspace is checked first.
 
     Bodies: `application/json` `{"files": {"path": "text"}}`, `text/plain` with `?path=`,
     or `multipart/form-data` with one file per part. A workspace with errors answers 422
-    with the same diagnostics as `scn check --format json` and changes nothing."""
-    return await scenarios.deploy(await uploaded_files(request, path))
+    with the same diagnostics as `scn check --format json` and changes nothing. With
+    `?draft=true` the new versions are drafts: no run starts on them until one is published."""
+    files = await uploaded_files(request, path)
+    return await scenarios.deploy(files, draft=draft, actor=api_actor(request))
+
+
+@post("/{name:str}/publish", status_code=200, responses=problems(400, 401, 404, 422))
+async def publish(
+    request: Request[Any, Any, Any], scenarios: NamedDependency[ScenarioService], name: FromPath[str],
+    data: JSONBody[PublishRequest],
+) -> ScenarioSummary:  # fmt: skip
+    """Make a version current (a draft, or any other): new runs start on it; runs in flight
+    stay on the version they started on."""
+    return await scenarios.publish(name, data.version, api_actor(request))
+
+
+@post("/{name:str}/rollback", status_code=200, responses=problems(400, 401, 404, 409, 422))
+async def rollback(
+    request: Request[Any, Any, Any], scenarios: NamedDependency[ScenarioService], name: FromPath[str],
+    data: JSONBody[PublishRequest],
+) -> ScenarioSummary:  # fmt: skip
+    """Make an earlier version current again."""
+    return await scenarios.rollback(name, data.version, api_actor(request))
+
+
+@get("/{name:str}/audit", responses=problems(400, 401, 404))
+async def audit(
+    scenarios: NamedDependency[ScenarioService], name: FromPath[str], after: After = 0, limit: Limit = 50
+) -> AuditPage:
+    """Who changed the scenario, when and how (uploads, drafts, publications, rollbacks,
+    pause, resume, archive, delete), oldest first."""
+    return await scenarios.audit(name, after, limit)
 
 
 @get("/", responses=problems(400, 401))
@@ -77,33 +117,67 @@ async def versions(
     return VersionPage(items=page, next=page[-1].version if len(later) > limit else None)
 
 
+@get("/{name:str}/diff", responses=problems(400, 401, 404, 422))
+async def diff(
+    scenarios: NamedDependency[ScenarioService],
+    name: FromPath[str],
+    old: FromQuery[int | None] = None,
+    new: FromQuery[int | None] = None,
+) -> ScenarioDiff:
+    """What changed between two versions, read from their compiled programs: steps added,
+    removed, moved or changed (waits, conditions, templates, shares, coupons) and the
+    scenario's headers. `new` defaults to the current version, `old` to the one before it."""
+    return await scenarios.diff(name, old, new)
+
+
 @post("/{name:str}/pause", status_code=200, responses=problems(400, 401, 404, 409))
-async def pause(scenarios: NamedDependency[ScenarioService], name: FromPath[str]) -> ScenarioSummary:
+async def pause(
+    request: Request[Any, Any, Any], scenarios: NamedDependency[ScenarioService], name: FromPath[str]
+) -> ScenarioSummary:
     """Hold every run where it is; nothing new starts until it is resumed."""
-    return await scenarios.set_state(name, "paused")
+    return await scenarios.set_state(name, "paused", api_actor(request))
 
 
 @post("/{name:str}/resume", status_code=200, responses=problems(400, 401, 404))
-async def resume(scenarios: NamedDependency[ScenarioService], name: FromPath[str]) -> ScenarioSummary:
-    return await scenarios.set_state(name, "active")
+async def resume(
+    request: Request[Any, Any, Any], scenarios: NamedDependency[ScenarioService], name: FromPath[str]
+) -> ScenarioSummary:
+    return await scenarios.set_state(name, "active", api_actor(request))
 
 
 @post("/{name:str}/archive", status_code=200, responses=problems(400, 401, 404))
-async def archive(scenarios: NamedDependency[ScenarioService], name: FromPath[str]) -> ScenarioSummary:
+async def archive(
+    request: Request[Any, Any, Any], scenarios: NamedDependency[ScenarioService], name: FromPath[str]
+) -> ScenarioSummary:
     """No new runs start; runs in flight finish on their version."""
-    return await scenarios.set_state(name, "archived")
+    return await scenarios.set_state(name, "archived", api_actor(request))
 
 
 @delete("/{name:str}", status_code=200, responses=problems(400, 401, 404, 409, 422))
-async def remove(scenarios: NamedDependency[ScenarioService], name: FromPath[str]) -> ScenarioSummary:
+async def remove(
+    request: Request[Any, Any, Any], scenarios: NamedDependency[ScenarioService], name: FromPath[str]
+) -> ScenarioSummary:
     """Cancel the scenario's live runs, archive it, and drop its file from the workspace
     (refused when that file declares anything else: upload it without the scenario)."""
-    return await scenarios.remove(name)
+    return await scenarios.remove(name, api_actor(request))
 
 
 router = Router(
     "/api/scenarios",
-    route_handlers=[upload, list_scenarios, scenario, versions, pause, resume, archive, remove],
+    route_handlers=[
+        upload,
+        list_scenarios,
+        scenario,
+        versions,
+        diff,
+        publish,
+        rollback,
+        audit,
+        pause,
+        resume,
+        archive,
+        remove,
+    ],
     guards=[require_api_key],
     security=KEYED,
     dependencies=dependencies(),

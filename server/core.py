@@ -149,7 +149,7 @@ class Core:
         """Open the store, deploy ``workspace`` (else keep the stored one), start the loops."""
         await self.store.open()
         await self.engine.load()
-        self.files = await self.store.bundle_files()
+        self.files = await self.served_files()
         versions: dict[str, int] = {}
         if workspace is not None:
             versions = await self.deploy(workspace, replace=True)
@@ -213,27 +213,53 @@ class Core:
             await self.sender.close()
         await self.store.close()
 
-    async def deploy(self, files: dict[str, str], *, replace: bool = False) -> dict[str, int]:
+    async def deploy(
+        self, files: dict[str, str], *, replace: bool = False, draft: bool = False, actor: str = "system"
+    ) -> dict[str, int]:
         """Check the workspace with ``files`` added (or instead of it, with ``replace``) and
-        install it; raises CheckFailed (and changes nothing) when it has errors."""
+        install it; raises CheckFailed (and changes nothing) when it has errors. A ``draft``
+        is stored as new versions that take no runs, and the served workspace stays as it was."""
         async with self._deploy_lock:
-            return await self._install(dict(files) if replace else {**self.files, **files})
+            return await self._install(dict(files) if replace else {**self.files, **files}, draft, actor)
+
+    async def publish(self, scenario: str, version: int, actor: str, action: str = "publish") -> None:
+        """Make ``version`` the scenario's current one; the served workspace follows."""
+        async with self._deploy_lock:
+            await self.engine.publish(scenario, version, actor, action)
+            self.files = await self.served_files()
+            self.last_check = None
+
+    async def served_files(self) -> dict[str, str]:
+        """The workspace being served: the files of the newest bundle that is not a draft,
+        with the file of each scenario whose current version is another bundle's (published
+        from a draft, or rolled back) as that bundle had it."""
+        files = await self.store.bundle_files()
+        latest = await self.store.latest_bundle()
+        for row in self.engine.scenarios.values():
+            if row.bundle == latest or row.state in ("archived", "draft"):
+                continue
+            bundle = await self.engine.bundle(row.bundle)
+            program = bundle.scenarios.get(row.name)
+            if program is not None and program.file in bundle.files:
+                files[program.file] = bundle.files[program.file]
+        return files
 
     async def remove_files(self, paths: list[str]) -> dict[str, int]:
         """Deploy the workspace without ``paths`` (checked first, like any upload)."""
         async with self._deploy_lock:
             return await self._install({p: t for p, t in self.files.items() if p not in paths})
 
-    async def _install(self, files: dict[str, str]) -> dict[str, int]:
+    async def _install(self, files: dict[str, str], draft: bool = False, actor: str = "system") -> dict[str, int]:
         """Check, compile and install ``files``; WorkspaceTooLarge, CheckTimeout or
         CheckFailed change nothing."""
         within_limits(files)
         result, bundle = await asyncio.to_thread(check_and_compile, files, self.check_seconds)
         if bundle is None:
             raise CheckFailed(result)
-        versions = await deploy(self.engine, result, files, bundle)
-        self.files = files
-        self.last_check = result
+        versions = await deploy(self.engine, result, files, bundle, draft=draft, actor=actor)
+        if not draft:
+            self.files = files
+            self.last_check = result
         return versions
 
     def now_ms(self) -> int:

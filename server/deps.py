@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
 import hmac
 from typing import Annotated, Any
 
@@ -91,6 +92,15 @@ async def require_key_for_metrics(connection: ASGIConnection[Any, Any, Any, Any]
     API key like the control API (Prometheus sends it as a bearer token or basic auth)."""
     if connection.app.state.get("protect_metrics"):
         _check_key(connection)
+
+
+def api_actor(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    """Who a control request is, for audit records: the API key it carries, named by a
+    fingerprint (never the key itself), or "anonymous" when the server has no key."""
+    given = presented_key(connection)
+    if not connection.app.state.get("api_key") or not given:
+        return "anonymous"
+    return f"api key {hashlib.sha256(given.encode()).hexdigest()[:8]}"
 
 
 def instant(ms: int) -> dt.datetime:

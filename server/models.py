@@ -68,6 +68,35 @@ class ScenarioVersion(msgspec.Struct, kw_only=True):
     bundle: int
     digest: str
     created_at: dt.datetime
+    #: A draft takes no runs until it is published.
+    draft: bool = False
+
+
+class AuditRecord(msgspec.Struct, kw_only=True):
+    """One change of a scenario: who made it (an API key's fingerprint, a console user), when,
+    and what: `upload`, `draft`, `publish`, `rollback`, `pause`, `resume`, `archive`, `delete`."""
+
+    id: int
+    at: dt.datetime
+    actor: str
+    action: str
+    #: The version current after the change (for a draft: the draft's).
+    version: int | None
+    #: The version current before it (publish and rollback).
+    previous: int | None
+    detail: str | None
+
+
+class AuditPage(msgspec.Struct, kw_only=True):
+    items: list[AuditRecord]
+    #: Pass as `after` for the next page; null on the last one.
+    next: int | None
+
+
+class PublishRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Which version to make current."""
+
+    version: int
 
 
 class VersionPage(msgspec.Struct, kw_only=True):

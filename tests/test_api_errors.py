@@ -257,7 +257,7 @@ async def test_the_document_states_what_the_api_accepts(tmp_path: Path) -> None:
     # The bodies handlers read themselves.
     upload = document["paths"]["/api/scenarios"]["post"]
     assert set(upload["requestBody"]["content"]) == {"application/json", "text/plain", "multipart/form-data"}
-    assert [p["name"] for p in upload["parameters"]] == ["path"]
+    assert [p["name"] for p in upload["parameters"]] == ["path", "draft"]
     for path in ("/api/contacts/import", "/api/coupons/{name}/pool"):
         assert set(document["paths"][path]["post"]["requestBody"]["content"]) == {"text/csv"}, path
 

@@ -395,6 +395,11 @@ async def test_versions_can_be_compared(tmp_path: Path) -> None:
         assert "Show the differences" in page
         diff = (await user.get("/scenarios/unpaid_recovery/diff", params={"old": 1, "new": 2})).text
         assert '<span class="row del">-  wait 30m' in diff and '<span class="row add">+  wait 45m' in diff
+        # The semantic diff above it: the step that changed, and how.
+        assert '<tr class="changed"><td>changed</td>\n<td>s1</td>\n<td>wait 45m' in diff
+        assert "duration: <del>30m</del> → <ins>45m</ins>" in diff and "5 step(s) unchanged." in diff
+        same = (await user.get("/scenarios/unpaid_recovery/diff", params={"old": 2, "new": 2})).text
+        assert "The two versions do the same" in same
 
 
 async def test_static_files_are_served_and_nothing_names_another_host(tmp_path: Path) -> None:

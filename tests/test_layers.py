@@ -21,7 +21,7 @@ from .conftest import ROOT
 PACKAGES = {"grammar": "grammar", "interpreter": "interpreter", "server": "server", "stdlib": "stdlib", "scn": "scn"}
 LAYERS = ("kernel", "grammar", "stdlib", "interpreter", "server", "lsp", "cli")
 #: Modules of the interpreter package that sit above the kernel.
-INTERPRETER = ("checker", "compiler", "runtime", "workspace", "simulate")
+INTERPRETER = ("checker", "compiler", "runtime", "workspace", "simulate", "versions")
 #: Imports that go upwards today, until they move (docs/architecture.md says where to):
 #: the list may only shrink.
 KNOWN_UPWARDS: set[tuple[str, str]] = set()

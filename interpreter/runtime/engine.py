@@ -155,8 +155,11 @@ class Engine:
         self._listened = set(self._triggers) | set(self._exits) | awaited
         self.door = Door(self.current, custom)
 
-    async def install(self, bundle: Bundle, files: dict[str, str] | None = None) -> dict[str, int]:
-        """Store a compiled workspace; scenarios whose program changed get a new version.
+    async def install(
+        self, bundle: Bundle, files: dict[str, str] | None = None, *, draft: bool = False, actor: str = "system"
+    ) -> dict[str, int]:
+        """Store a compiled workspace; scenarios whose program changed get a new version
+        (a ``draft`` one takes no runs until published), audited as ``actor``'s.
 
         Runs in flight stay on the bundle they started with.
         """
@@ -164,12 +167,20 @@ class Engine:
         # Encoded without its id, so the same workspace always makes the same blob.
         blob = msgspec.msgpack.encode(msgspec.structs.replace(bundle, version=0))
         encoded = msgspec.msgpack.encode(files) if files is not None else None
-        version, versions = await self.store.save_bundle(blob, digests, ms_of(self.clock.now()), encoded)
+        version, versions = await self.store.save_bundle(
+            blob, digests, ms_of(self.clock.now()), encoded, draft=draft, actor=actor
+        )
         bundle.version = version
         self.bundles[version] = bundle
         await self.load()
         self._installed()
         return versions
+
+    async def publish(self, scenario: str, version: int, actor: str, action: str = "publish") -> None:
+        """Make ``version`` the scenario's current one (a draft's publication, or a rollback)."""
+        await self.store.publish_version(scenario, version, ms_of(self.clock.now()), actor, action)
+        await self.load()
+        self._installed()
 
     async def set_state(self, scenario: str, state: str) -> None:
         """Pause, resume or archive a scenario."""

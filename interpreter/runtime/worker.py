@@ -43,12 +43,15 @@ def freeze_heap() -> None:
 
 
 async def deploy(
-    engine: Engine, checked: CheckResult, files: dict[str, str] | None = None, bundle: Bundle | None = None
-) -> dict[str, int]:
-    """Install a checked workspace (new versions only where programs changed) and its code
-    pools; ``files`` (path -> text) are kept with the bundle as its source; ``bundle`` is
-    the workspace compiled already (else it is compiled here)."""
-    versions = await engine.install(bundle if bundle is not None else compile_workspace(checked), files)
+    engine: Engine, checked: CheckResult, files: dict[str, str] | None = None, bundle: Bundle | None = None,
+    *, draft: bool = False, actor: str = "system",
+) -> dict[str, int]:  # fmt: skip
+    """Install a checked workspace (new versions only where programs changed; ``draft``
+    ones take no runs until published) and its code pools; ``files`` (path -> text) are kept
+    with the bundle as its source; ``bundle`` is the workspace compiled already (else it is
+    compiled here)."""
+    compiled = bundle if bundle is not None else compile_workspace(checked)
+    versions = await engine.install(compiled, files, draft=draft, actor=actor)
     await import_pools(engine.store, checked)
     return versions
 

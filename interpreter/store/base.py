@@ -52,21 +52,36 @@ class Store(Protocol):
 
     # ------------------------------------------------------------ bundles and scenarios
     async def save_bundle(
-        self, blob: bytes, digests: dict[str, str], now: int, files: bytes | None = None
-    ) -> tuple[int, dict[str, int]]:
+        self, blob: bytes, digests: dict[str, str], now: int, files: bytes | None = None, *, draft: bool = False,
+        actor: str = "system",
+    ) -> tuple[int, dict[str, int]]:  # fmt: skip
         """Store a bundle (and the workspace files it was compiled from, msgpack-encoded);
-        each scenario whose program digest changed gets a new version.
+        each scenario whose program digest changed gets a new version, current at once or,
+        with ``draft``, only once published; each change gets an audit record by ``actor``.
 
         Returns the bundle id and the scenario -> version map of the new bundle."""
 
     async def bundle_blob(self, version: int) -> bytes | None: ...
 
-    async def latest_bundle(self) -> int | None: ...
+    async def latest_bundle(self) -> int | None:
+        """The newest bundle that is not only a draft."""
 
     async def scenarios(self) -> list[ScenarioRow]: ...
 
-    async def scenario_versions(self, name: str) -> list[tuple[int, int, str, int]]:
-        """(version, bundle, digest, created_at) of a scenario, oldest first."""
+    async def scenario_versions(self, name: str) -> list[tuple[int, int, str, int, bool]]:
+        """(version, bundle, digest, created_at, draft) of a scenario, oldest first."""
+
+    async def publish_version(
+        self, name: str, version: int, now: int, actor: str, action: str = "publish", detail: str | None = None
+    ) -> None:
+        """Make ``version`` the scenario's current one (publish a draft, or roll back), with
+        an audit record, in one transaction; StoreError for an unknown version."""
+
+    async def record_audit(self, name: str, now: int, actor: str, action: str, detail: str | None = None) -> None:
+        """An audit record of a change that is not a version's (pause, resume, archive, delete)."""
+
+    async def audit_records(self, name: str, after: int = 0, limit: int = 50) -> list[dict[str, Any]]:
+        """A scenario's audit records, oldest first."""
 
     async def set_scenario_state(self, name: str, state: str, now: int) -> None:
         """Pause (its runs hold where they are), resume (they go on) or archive a scenario."""

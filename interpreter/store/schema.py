@@ -366,6 +366,25 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX import_jobs_running ON import_jobs(id) WHERE status = 'running';
         """,
     ),
+    (
+        "versions: drafts that take no runs until published (a draft bundle is not the current workspace), "
+        "and an audit record per change of a scenario's versions: who, when, what",
+        """
+        ALTER TABLE scenario_versions ADD COLUMN draft INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE bundles ADD COLUMN draft INTEGER NOT NULL DEFAULT 0;
+        CREATE TABLE scenario_audit (
+            id INTEGER PRIMARY KEY,
+            scenario TEXT NOT NULL,
+            at INTEGER NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            version INTEGER,
+            previous INTEGER,
+            detail TEXT
+        );
+        CREATE INDEX scenario_audit_scenario ON scenario_audit(scenario, id);
+        """,
+    ),
 ]
 
 

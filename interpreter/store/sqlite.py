@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import hashlib
 import logging
 import sqlite3
 from collections.abc import Awaitable, Callable, Collection, Iterable
@@ -34,7 +33,6 @@ from .records import (
     ScenarioRow,
     decode_json,
 )
-from .report_counts import remember_windows
 from .schema import AFTER, MIGRATIONS
 from .sqlite_changes import (
     JSON_FIELDS,
@@ -48,6 +46,7 @@ from .sqlite_outbox import OutboxMixin
 from .sqlite_overview import OverviewMixin
 from .sqlite_queries import QueriesMixin
 from .sqlite_segments import SegmentChecksMixin
+from .sqlite_versions import VersionsMixin
 from .suppressions import SuppressionMixin
 
 T = TypeVar("T")
@@ -73,7 +72,9 @@ def _item_key(alias: str) -> str:
     )
 
 
-class SqliteStore(OutboxMixin, QueriesMixin, OverviewMixin, SegmentChecksMixin, SuppressionMixin, ImportMixin):
+class SqliteStore(
+    OutboxMixin, QueriesMixin, OverviewMixin, SegmentChecksMixin, SuppressionMixin, ImportMixin, VersionsMixin
+):
     """A store in one SQLite file (or `:memory:` for simulations and tests)."""
 
     def __init__(self, path: str, *, synchronous: str = "FULL") -> None:
@@ -263,72 +264,13 @@ class SqliteStore(OutboxMixin, QueriesMixin, OverviewMixin, SegmentChecksMixin, 
 
     # ------------------------------------------------------------ bundles and scenarios
 
-    async def save_bundle(
-        self, blob: bytes, digests: dict[str, str], now: int, files: bytes | None = None
-    ) -> tuple[int, dict[str, int]]:
-        """Store a new bundle (with the workspace's files, if given); each scenario whose
-        program changed gets a new version."""
-        blob_digest = hashlib.sha256(blob).hexdigest()
-
-        async def work() -> tuple[int, dict[str, int]]:
-            latest = await self._rows("SELECT version, digest FROM bundles ORDER BY version DESC LIMIT 1")
-            if latest and latest[0][1] == blob_digest:
-                bundle: int = latest[0][0]  # the same workspace again (a restart): nothing new
-                if files is not None:  # the same programs; comments or layout may have changed
-                    await self.db.execute("UPDATE bundles SET files = ? WHERE version = ?", (files, bundle))
-            else:
-                cursor = await self.db.execute(
-                    "INSERT INTO bundles (created_at, blob, digest, files) VALUES (?, ?, ?, ?)",
-                    (now, blob, blob_digest, files),
-                )
-                assert cursor.lastrowid is not None
-                bundle = cursor.lastrowid
-            versions: dict[str, int] = {}
-            for name, digest in digests.items():
-                last = await self._rows(
-                    "SELECT version, digest FROM scenario_versions WHERE scenario = ? ORDER BY version DESC LIMIT 1",
-                    (name,),
-                )
-                if last and last[0][1] == digest:
-                    versions[name] = last[0][0]
-                    continue
-                version = (last[0][0] + 1) if last else 1
-                await self.db.execute(
-                    "INSERT INTO scenario_versions (scenario, version, bundle, digest, created_at) VALUES (?,?,?,?,?)",
-                    (name, version, bundle, digest, now),
-                )
-                versions[name] = version
-            await in_thread(self.db, remember_windows, blob)
-            for name, version in versions.items():
-                await self.db.execute(
-                    "INSERT INTO scenarios (name, state, version, bundle, updated_at) VALUES (?, 'active', ?, ?, ?) "
-                    "ON CONFLICT (name) DO UPDATE SET version = excluded.version, bundle = excluded.bundle, "
-                    "updated_at = excluded.updated_at, "
-                    "state = CASE WHEN scenarios.state = 'archived' THEN 'active' ELSE scenarios.state END",
-                    (name, version, bundle, now),
-                )
-            return bundle, versions
-
-        return await self._write(work)
-
     async def bundle_blob(self, version: int) -> bytes | None:
         blob = await self._scalar("SELECT blob FROM bundles WHERE version = ?", (version,))
         return bytes(blob) if blob is not None else None
 
-    async def latest_bundle(self) -> int | None:
-        value = await self._scalar("SELECT max(version) FROM bundles")
-        return int(value) if value is not None else None
-
     async def scenarios(self) -> list[ScenarioRow]:
         rows = await self._rows("SELECT name, state, version, bundle, updated_at FROM scenarios ORDER BY name")
         return [ScenarioRow(name=r[0], state=r[1], version=r[2], bundle=r[3], updated_at=r[4]) for r in rows]
-
-    async def scenario_versions(self, name: str) -> list[tuple[int, int, str, int]]:
-        """(version, bundle, digest, created_at) of a scenario, oldest first."""
-        return await self._rows(
-            "SELECT version, bundle, digest, created_at FROM scenario_versions WHERE scenario = ? ORDER BY version",
-            (name,),
-        )
 
     async def set_scenario_state(self, name: str, state: str, now: int) -> None:
         """Pause (runs hold where they are), resume (they go on) or archive a scenario."""

@@ -26,7 +26,9 @@ class QueriesMixin(SqlAccess):
     async def bundle_files(self, version: int | None = None) -> dict[str, str]:
         """The workspace files of a bundle (the latest by default); empty if none were kept."""
         if version is None:
-            blob = await self._scalar("SELECT files FROM bundles WHERE files IS NOT NULL ORDER BY version DESC LIMIT 1")
+            blob = await self._scalar(
+                "SELECT files FROM bundles WHERE files IS NOT NULL AND draft = 0 ORDER BY version DESC LIMIT 1"
+            )
         else:
             blob = await self._scalar("SELECT files FROM bundles WHERE version = ?", (version,))
         return msgspec.msgpack.decode(blob, type=dict[str, str]) if blob else {}

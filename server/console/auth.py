@@ -22,7 +22,7 @@ from litestar.exceptions import NotAuthorizedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.response import Redirect
 
-from ..deps import presented_key
+from ..deps import api_actor, presented_key
 from .text import _
 
 COOKIE = "scn_session"
@@ -101,6 +101,12 @@ def sign_in_needed(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
 def signed_in_as(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
     """Who the request's session belongs to; None without a valid session."""
     return sessions(connection).who(connection.cookies.get(COOKIE))
+
+
+def console_actor(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    """Who a console request is, for audit records: its session's user, else its API key."""
+    user = signed_in_as(connection)
+    return f"console {user}" if user else api_actor(connection)
 
 
 def same(given: str, expected: str | None) -> bool:

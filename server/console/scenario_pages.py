@@ -17,6 +17,7 @@ from ..core import Core
 from ..deps import not_found
 from ..problems import Problem
 from ..services import MessageService, RunService, ScenarioService, dependencies
+from .auth import console_actor
 from .diagram import diagram
 from .figures import case_title, current_flow, diagram_numbers, list_numbers, recent_since, scenario_lines
 from .frame import HEADERS, page
@@ -111,24 +112,30 @@ async def step(
     )  # fmt: skip
 
 
-async def _change(scenarios: ScenarioService, name: str, state: str) -> Response[Any]:
-    await scenarios.set_state(name, state)
+async def _change(scenarios: ScenarioService, name: str, state: str, actor: str) -> Response[Any]:
+    await scenarios.set_state(name, state, actor)
     return Redirect(f"/scenarios/{name}", status_code=303)
 
 
 @post("/scenarios/{name:str}/pause", status_code=303)
-async def pause(scenarios: NamedDependency[ScenarioService], name: FromPath[str]) -> Response[Any]:
-    return await _change(scenarios, name, "paused")
+async def pause(
+    request: Request[Any, Any, Any], scenarios: NamedDependency[ScenarioService], name: FromPath[str]
+) -> Response[Any]:
+    return await _change(scenarios, name, "paused", console_actor(request))
 
 
 @post("/scenarios/{name:str}/resume", status_code=303)
-async def resume(scenarios: NamedDependency[ScenarioService], name: FromPath[str]) -> Response[Any]:
-    return await _change(scenarios, name, "active")
+async def resume(
+    request: Request[Any, Any, Any], scenarios: NamedDependency[ScenarioService], name: FromPath[str]
+) -> Response[Any]:
+    return await _change(scenarios, name, "active", console_actor(request))
 
 
 @post("/scenarios/{name:str}/archive", status_code=303)
-async def archive(scenarios: NamedDependency[ScenarioService], name: FromPath[str]) -> Response[Any]:
-    return await _change(scenarios, name, "archived")
+async def archive(
+    request: Request[Any, Any, Any], scenarios: NamedDependency[ScenarioService], name: FromPath[str]
+) -> Response[Any]:
+    return await _change(scenarios, name, "archived", console_actor(request))
 
 
 @get("/scenarios/{name:str}/diff")
@@ -139,17 +146,20 @@ async def diff(
     old: FromQuery[int] = 0,
     new: FromQuery[int] = 0,
 ) -> Template:
-    """The scenario's source file as two of its versions had it, line by line."""
+    """What changed between two versions: the steps, from the compiled programs (added,
+    removed, moved, changed and how), then the source file line by line."""
     versions = {v.version: v for v in await scenarios.versions(name)}
     if old not in versions or new not in versions:
         known = ", ".join(str(v) for v in sorted(versions))
         raise Problem(400, "invalid-request", f"choose two versions of {name} among {known}")
+    changes = await scenarios.diff(name, old, new)
     texts = [await scenarios.source_at(name, versions[number]) for number in (old, new)]
     lines = list(difflib.unified_diff(texts[0].splitlines(), texts[1].splitlines(), f"version {old}",
                                       f"version {new}", lineterm=""))  # fmt: skip
     marked = [("add" if ln.startswith("+") else "del" if ln.startswith("-") else "hunk" if ln.startswith("@@")
                else "", ln) for ln in lines[2:]]  # fmt: skip
-    return page(request, "diff.html", name=name, old=old, new=new, lines=marked, versions=sorted(versions))
+    return page(request, "diff.html", name=name, old=old, new=new, lines=marked, versions=sorted(versions),
+                changes=changes)  # fmt: skip
 
 
 router = Router(

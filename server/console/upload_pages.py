@@ -23,6 +23,7 @@ from ..core import CheckFailed, Core, WorkspaceError, WorkspaceTooLarge, check_f
 from ..deps import get_core
 from ..problems import Problem
 from ..uploads import uploaded_files
+from .auth import console_actor
 from .frame import page
 from .highlight import source_view
 from .text import _
@@ -105,7 +106,7 @@ async def publish(request: Request[Any, Any, Any], core: NamedDependency[Core]) 
     """Check again and deploy: a new version of each scenario whose program changed."""
     files = await _files(request, core)
     try:
-        versions = await core.deploy(files)
+        versions = await core.deploy(files, actor=console_actor(request))
     except CheckFailed as error:
         return _checked_page(request, core, files, error.result)
     except WorkspaceTooLarge as error:

@@ -6,10 +6,19 @@ from __future__ import annotations
 from ...interpreter.program import Jump, Program
 from ...interpreter.render import as_json_records
 from ...interpreter.store import LIVE
+from ...interpreter.versions import ScenarioDiff, diff_programs
 from ...interpreter.workspace import CheckTimeout
 from ..core import CheckFailed, Core, WorkspaceTooLarge
 from ..deps import instant, not_found
-from ..models import DeployResult, ScenarioSummary, ScenarioVersion, StepCount, StepPage
+from ..models import (
+    AuditPage,
+    AuditRecord,
+    DeployResult,
+    ScenarioSummary,
+    ScenarioVersion,
+    StepCount,
+    StepPage,
+)
 from ..problems import Problem
 
 
@@ -39,14 +48,15 @@ class ScenarioService:
     def __init__(self, core: Core) -> None:
         self.core = core
 
-    async def deploy(self, files: dict[str, str]) -> DeployResult:
-        """Check the workspace with ``files`` added and install it: 422 with the diagnostics
-        when it has errors (or checking takes too long), 413 over the limits; nothing changes then."""
+    async def deploy(self, files: dict[str, str], *, draft: bool = False, actor: str = "system") -> DeployResult:
+        """Check the workspace with ``files`` added and install it (as draft versions that take
+        no runs until published, with ``draft``): 422 with the diagnostics when it has errors
+        (or checking takes too long), 413 over the limits; nothing changes then."""
         core = self.core
         if not any(p.endswith(".scn") for p in files) and not any(p.endswith(".scn") for p in core.files):
             raise Problem(400, "invalid-request", "the upload holds no .scn file and the workspace has none")
         try:
-            versions = await core.deploy(files)
+            versions = await core.deploy(files, draft=draft, actor=actor)
         except CheckFailed as error:
             raise check_failed(error) from error
         except WorkspaceTooLarge as error:
@@ -98,8 +108,8 @@ class ScenarioService:
 
     async def versions(self, name: str) -> list[ScenarioVersion]:
         return [
-            ScenarioVersion(version=v, bundle=b, digest=d, created_at=instant(at))
-            for v, b, d, at in await self.core.store.scenario_versions(name)
+            ScenarioVersion(version=v, bundle=b, digest=d, created_at=instant(at), draft=draft)
+            for v, b, d, at, draft in await self.core.store.scenario_versions(name)
         ]
 
     async def source_at(self, name: str, version: ScenarioVersion) -> str:
@@ -107,6 +117,27 @@ class ScenarioService:
         bundle = await self.core.engine.bundle(version.bundle)
         program = bundle.scenarios.get(name)
         return bundle.files.get(program.file, "") if program is not None else ""
+
+    async def version(self, name: str, number: int, field: str) -> ScenarioVersion:
+        """Version ``number`` of scenario ``name`` (404 for an unknown scenario, 422 naming
+        ``field`` for a version it never had)."""
+        await self.require(name)
+        found = {v.version: v for v in await self.versions(name)}
+        if number not in found:
+            known = ", ".join(str(v) for v in sorted(found))
+            raise Problem(422, "invalid-request", f"{field}: scenario {name} has no version {number}; it has {known}")
+        return found[number]
+
+    async def diff(self, name: str, old: int | None, new: int | None) -> ScenarioDiff:
+        """What changed in scenario ``name`` from version ``old`` to ``new``, from the compiled
+        programs (``new`` defaults to the current version, ``old`` to the one before it)."""
+        current = await self.summary(name)
+        new = current.version if new is None else new
+        old = max(new - 1, 1) if old is None else old
+        before, after = await self.version(name, old, "old"), await self.version(name, new, "new")
+        engine = self.core.engine
+        bundles = await engine.bundle(before.bundle), await engine.bundle(after.bundle)
+        return diff_programs(bundles[0].scenarios[name], bundles[1].scenarios[name], *bundles)
 
     async def last_failure(self, name: str) -> tuple[str, int] | None:
         """Why and when the scenario's latest message or run failed."""
@@ -116,15 +147,45 @@ class ScenarioService:
         """Why runs skipped a step, with how many."""
         return [(why, n) for at, why, n in await self.core.store.skip_reasons(name) if at == step]
 
-    async def set_state(self, name: str, state: str) -> ScenarioSummary:
+    async def publish(self, name: str, version: int, actor: str) -> ScenarioSummary:
+        """Make ``version`` current: new runs start on it (a draft's first publication, or a
+        later version again after a rollback); runs in flight stay on their version."""
+        await self._make_current(name, version, actor, "publish")
+        return await self.summary(name)
+
+    async def rollback(self, name: str, version: int, actor: str) -> ScenarioSummary:
+        """Make an earlier ``version`` current again (409 unless it is older than the current)."""
+        current = await self.summary(name)
+        if version >= current.version:
+            raise Problem(409, "conflict", f"version: roll back to a version older than the current {current.version}; "
+                          "publish a newer one instead")  # fmt: skip
+        await self._make_current(name, version, actor, "rollback")
+        return await self.summary(name)
+
+    async def _make_current(self, name: str, version: int, actor: str, action: str) -> None:
+        await self.version(name, version, "version")
+        await self.core.publish(name, version, actor, action)
+
+    async def audit(self, name: str, after: int, limit: int) -> AuditPage:
+        """A page of the scenario's audit records, oldest first (404 if unknown)."""
+        await self.require(name)
+        rows = await self.core.store.audit_records(name, after, limit + 1)
+        items = [AuditRecord(**{**r, "at": instant(r["at"])}) for r in rows[:limit]]
+        return AuditPage(items=items, next=items[-1].id if len(rows) > limit else None)
+
+    async def set_state(self, name: str, state: str, actor: str = "system") -> ScenarioSummary:
         """Pause ("paused"), resume ("active") or archive ("archived") a scenario."""
         current = await self.summary(name)
         if current.state == "archived" and state == "paused":
             raise Problem(409, "conflict", f"scenario {name!r} is archived; resume it before pausing")
+        if current.state == "draft":
+            raise Problem(409, "conflict", f"scenario {name!r} is a draft: publish a version of it first")
         await self.core.engine.set_state(name, state)
+        action = {"paused": "pause", "active": "resume", "archived": "archive"}[state]
+        await self.core.store.record_audit(name, self.core.now_ms(), actor, action)
         return await self.summary(name)
 
-    async def remove(self, name: str) -> ScenarioSummary:
+    async def remove(self, name: str, actor: str = "system") -> ScenarioSummary:
         """Cancel the scenario's live runs, archive it, and drop its file from the workspace
         (409 when that file declares anything else)."""
         core = self.core
@@ -146,6 +207,7 @@ class ScenarioService:
             after = page[-1].id
         await core.store.cancel_runs(live, core.now_ms(), "the scenario was deleted")
         await core.engine.set_state(name, "archived")
+        await core.store.record_audit(name, core.now_ms(), actor, "delete", f"{len(live)} live run(s) cancelled")
         if path is not None:
             try:
                 await core.remove_files([path])
