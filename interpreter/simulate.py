@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -114,12 +115,14 @@ async def simulate(
     until: dt.timedelta = dt.timedelta(days=60),
     settings: Settings | None = None,
     sources: list[str] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Result:
     """Run the workspace against ``events`` and go on ``until`` after the last one, so
     runs still waiting then get their chance (and the ones waiting longer show as such).
 
     Every event is checked against the workspace before anything runs (``sources``: where
-    each event comes from, for the errors)."""
+    each event comes from, for the errors). ``progress`` is told (events played, events) as
+    the timeline is played."""
     if not events:
         raise SimulationError("the timeline has no events")
     start = events[0].at
@@ -141,7 +144,7 @@ async def simulate(
         await _load_contacts(store, contacts or [], ms_of(start))
         last = events[-1].at
         assert last is not None
-        played = await play(engine, clock, events, last + until)
+        played = await play(engine, clock, events, last + until, progress)
         assert played == len(events)
         summary = await _summary(store, timeline, played)
     finally:
@@ -173,7 +176,10 @@ async def _load_contacts(store: Store, contacts: list[ContactIn], at: int) -> No
     await store.commit(changes)
 
 
-async def play(engine: Engine, clock: VirtualClock, events: list[EventInput], end: dt.datetime) -> int:
+async def play(
+    engine: Engine, clock: VirtualClock, events: list[EventInput], end: dt.datetime,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:  # fmt: skip
     """Play events and due runs in time order up to ``end``; returns how many events were played."""
     index = 0
     while True:
@@ -190,6 +196,8 @@ async def play(engine: Engine, clock: VirtualClock, events: list[EventInput], en
             await engine.accept(arriving)
             while await engine.process_events():
                 pass
+            if progress is not None:
+                progress(index, len(events))
             continue
         candidates: list[dt.datetime] = []
         upcoming = events[index].at if index < len(events) else None

@@ -7,11 +7,12 @@ Commands import what they need lazily so that `scn check` starts fast.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from . import __version__
@@ -47,6 +48,10 @@ def _add_simulate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--until", default="60d", help="how long to go on after the last event (default 60d)")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--strict", action="store_true", help="exit 1 when any message failed (0 otherwise)")
+    p.add_argument(
+        "--progress", action=argparse.BooleanOptionalAction, default=None,
+        help="a progress bar on standard error while the timeline plays (default: when it is a terminal)",
+    )  # fmt: skip
     p.set_defaults(run=_run_simulate)
 
 
@@ -175,7 +180,9 @@ def _run_simulate(args: argparse.Namespace) -> int:
     try:
         events, sources = read_timeline(Path(args.events))
         contacts = read_contacts(Path(args.contacts)) if args.contacts else None
-        result = asyncio.run(simulate(checked, events, contacts, until, sources=sources))
+        shown = sys.stderr.isatty() if args.progress is None else args.progress
+        with _progress_bar("simulating", len(events), shown) as progress:
+            result = asyncio.run(simulate(checked, events, contacts, until, sources=sources, progress=progress))
     except (OSError, SimulationError) as error:
         for line in str(error).splitlines():  # one located error a line
             print(f"scn simulate: {line}", file=sys.stderr)
@@ -186,6 +193,21 @@ def _run_simulate(args: argparse.Namespace) -> int:
         print(f"scn simulate: {failed} message(s) failed (see `failed:` in the summary)", file=sys.stderr)
         return EXIT_FINDINGS
     return EXIT_OK
+
+
+@contextlib.contextmanager
+def _progress_bar(what: str, total: int, shown: bool) -> Iterator[Callable[[int, int], None] | None]:
+    """A rich progress bar on standard error, told (done, total) by the work; None when not shown."""
+    if not shown:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn(f"{what} events"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
+        task = bar.add_task(what, total=total)
+        yield lambda done, _total: bar.update(task, completed=done)
 
 
 def _run_fmt(args: argparse.Namespace) -> int:
