@@ -104,6 +104,27 @@ def test_a_split_is_the_same_for_the_same_run() -> None:
         run(scenario(Path(tmp)))
 
 
+def test_a_contact_who_enters_a_split_again_gets_the_same_variant() -> None:
+    """The variant comes from the scenario, the split and the contact, not the run: a
+    customer who orders twice sees the same offer both times (issue 15)."""
+
+    async def scenario() -> None:
+        async with Harness(SPLIT) as h:
+            first = [h.event("order.paid", f"c{i}", key=f"k{i}", **order(i)) for i in range(200)]
+            again = [h.event("order.paid", f"c{i}", key=f"r{i}", **order(1000 + i)) for i in range(200)]
+            await h.play(first)
+            await h.play(again)
+            chosen: dict[str, set[str]] = {}
+            for contact, variant in await h.rows("SELECT contact_id, variant FROM runs"):
+                chosen.setdefault(contact, set()).add(variant)
+            runs = await h.rows("SELECT count(*) FROM runs")
+            assert runs == [(400,)], runs
+            assert all(len(v) == 1 for v in chosen.values()), {c: v for c, v in chosen.items() if len(v) > 1}
+            assert {v for vs in chosen.values() for v in vs} == {"a", "b", "control"}
+
+    run(scenario())
+
+
 def test_a_run_keeps_its_version_and_new_runs_take_the_new_one() -> None:
     changed = TWO_MAILS.replace("send email t_a", "send email t_b")
 

@@ -213,8 +213,9 @@ class _Steps(SendSteps):
         self.run.position = i.otherwise
 
     async def visit_Split(self, i: p.Split) -> None:
-        # Seeded by the run and the step, so a run re-executing this step takes the same way.
-        digest = hashlib.sha256(f"{self.run.id}:{self.run.scenario}:{i.id}".encode()).digest()
+        # Seeded by the scenario, the step and the contact: a run re-executing this step takes
+        # the same way, and so does the same contact entering the split again.
+        digest = hashlib.sha256(f"{self.run.scenario}:{i.id}:{self.run.contact_id}".encode()).digest()
         point = Decimal(int.from_bytes(digest[:8], "big") % 1_000_000) / Decimal(10_000)
         total = Decimal(0)
         for arm in i.arms:
