@@ -12,6 +12,7 @@ from ...interpreter import program as p
 from ...interpreter.clock import ms_of
 from ...interpreter.runtime.events import EARLIEST
 from ...interpreter.store import ReportCount
+from ...stdlib.experiments import compare
 from ..core import Core
 from ..problems import Problem
 from ..reports import Report, Tally, counts, default_since, report_of, scenario_report, totals_by_scenario
@@ -99,10 +100,17 @@ class ReportService:
                     for total, currency in after:
                         arm["revenue"][currency] += Decimal(total)
             weights = {a.name: a.weight for a in split.arms} | {"control": split.control}
-            found.append({"step": split.id, "arms": [
+            # Each variant against the control group, or against the first variant without one.
+            base_name = "control" if "control" in arms else split.arms[0].name
+            base = arms[base_name]
+            found.append({"step": split.id, "against": base_name, "arms": [
                 {"name": n, "weight": weights[n], "runs": a["runs"], "converted": a["converted"],
                  "rate": a["converted"] / a["runs"] if a["runs"] else None,
-                 "revenue": {c: str(v) for c, v in sorted(a["revenue"].items())}}
+                 "revenue": {c: str(v) for c, v in sorted(a["revenue"].items())},
+                 "revenue_per_contact": {c: str((v / a["runs"]).quantize(Decimal("0.01")))
+                                         for c, v in sorted(a["revenue"].items())} if a["runs"] else {},
+                 "versus": compare(a["converted"], a["runs"], base["converted"], base["runs"])
+                 if n != base_name else None}
                 for n, a in arms.items()
             ]})  # fmt: skip
         return found

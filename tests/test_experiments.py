@@ -1,0 +1,109 @@
+"""The two-proportion z-test of a variant against its control, checked against values
+worked out by hand (and by any statistics package) for the textbook cases."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from scn.server.services import ReportService
+from scn.stdlib.experiments import compare
+
+from .server_harness import serving
+
+START = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+CENT = Decimal("0.01")
+
+
+def test_a_known_case_200_of_1000_against_250_of_1000() -> None:
+    # p1 = 0.25, p2 = 0.20; pooled 0.225; se = sqrt(0.225 * 0.775 * 0.002) = 0.0186749
+    # z = 0.05 / 0.0186749 = 2.6774; two-sided p = 0.00742
+    # Wald se = sqrt(0.25*0.75/1000 + 0.2*0.8/1000) = 0.0186414; CI 0.05 ± 0.0365366
+    found = compare(250, 1000, 200, 1000)
+    assert found is not None
+    assert found.difference == pytest.approx(0.05)
+    assert found.z == pytest.approx(2.6774, abs=1e-4)
+    assert found.p_value == pytest.approx(0.00742, abs=1e-5)
+    assert found.low == pytest.approx(0.013463, abs=1e-6) and found.high == pytest.approx(0.086537, abs=1e-6)
+    assert found.enough and found.significant
+
+
+def test_a_small_difference_is_not_significant_and_the_interval_holds_zero() -> None:
+    found = compare(105, 1000, 100, 1000)
+    assert found is not None and not found.significant and found.low < 0 < found.high
+    assert found.p_value == pytest.approx(math.erfc(abs(found.z) / math.sqrt(2)))
+
+
+def test_the_test_is_symmetric() -> None:
+    a, b = compare(30, 200, 45, 210), compare(45, 210, 30, 200)
+    assert a is not None and b is not None
+    assert a.z == pytest.approx(-b.z) and a.p_value == pytest.approx(b.p_value)
+
+
+@pytest.mark.parametrize(
+    ("variant", "control", "enough"),
+    [((5, 10), (5, 10), True), ((4, 10), (5, 10), False), ((10, 10), (5, 10), False), ((0, 0), (5, 10), None)],
+)
+def test_too_few_conversions_give_no_verdict(
+    variant: tuple[int, int], control: tuple[int, int], enough: bool | None
+) -> None:
+    found = compare(*variant, *control)
+    if enough is None:
+        assert found is None, "an empty group is no comparison"
+        return
+    assert found is not None and found.enough is enough
+    if not enough:
+        assert not found.significant
+
+
+def test_no_spread_at_all_is_no_difference() -> None:
+    found = compare(0, 50, 0, 50)
+    assert found is not None and (found.z, found.p_value, found.significant) == (0.0, 1.0, False)
+
+
+SPLIT = """
+template t_a email
+  from "Shop" <shop@example.com>
+  subject "A"
+  html "a.html"
+end
+scenario ab "A/B"
+  on contact.registered
+  split
+    variant a 50%
+      send email t_a
+    control 50%
+  end
+end
+"""
+
+
+async def test_the_report_compares_each_variant_with_the_control(tmp_path: Path) -> None:
+    async with serving(tmp_path, {"ab.scn": SPLIT, "a.html": "<p>Hello</p>"}) as s:
+        people = [{"type": "contact.registered", "key": f"r{i}",
+                   "contact": {"id": f"c{i}", "email": f"c{i}@example.com"}} for i in range(400)]  # fmt: skip
+        assert (await s.client.post("/api/events", json=people)).status_code == 202
+        await s.settle()
+        runs = (await s.client.get("/api/runs", params={"scenario": "ab", "limit": 500})).json()["items"]
+        variant = {r["contact_id"]: r["variant"] for r in runs}
+        # Every third contact of variant a pays, every tenth of the control.
+        payers = [c for c, v in variant.items() if int(c[1:]) % (3 if v == "a" else 10) == 0]
+        orders = [{"contact": {"id": c}, "order": {"id": f"o-{c}", "status": "paid", "total": "10.00",
+                                                   "currency": "EUR"}} for c in payers]  # fmt: skip
+        for order in orders:
+            assert (await s.client.post("/api/orders", json=order)).status_code == 202
+        await s.settle()
+        (split,) = await ReportService(s.core).splits(s.core.engine.program("ab"), START, s.core.clock.now())
+        arms = {a["name"]: a for a in split["arms"]}
+        a, control = arms["a"], arms["control"]
+        assert split["against"] == "control" and control["versus"] is None
+        assert a["runs"] + control["runs"] == 400
+        expected = compare(a["converted"], a["runs"], control["converted"], control["runs"])
+        assert a["versus"] == expected and expected is not None and expected.significant
+        assert a["revenue_per_contact"] == {"EUR": str((Decimal(10) * a["converted"] / a["runs"]).quantize(CENT))}
+        page = (await s.client.get("/reports/ab")).text
+        assert "Against control" in page and "significant" in page
