@@ -1,4 +1,4 @@
-"""`scn upload`, `scn runs`, `scn run ID`, `scn report`: the API from the command line.
+"""`scn upload`, `scn runs`, `scn run ID`, `scn report`, `scn promote`: the API from the command line.
 
 The server is `--server` (or SCN_URL, default http://127.0.0.1:8000) and the key
 `--api-key` (or SCN_API_KEY). Output is for people by default, `--format json` for tools.
@@ -182,6 +182,15 @@ def report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def promote(args: argparse.Namespace) -> int:
+    status, body = _call(args, "POST", f"/api/scenarios/{args.scenario}/promote", json={"variant": args.variant})
+    if status != 201:
+        return _problem(status, body)
+    version = body["versions"].get(args.scenario)
+    print(f"{args.scenario}: variant {args.variant} takes every new run from version {version}")
+    return EXIT_OK
+
+
 def add_commands(sub: Any) -> None:
     p = sub.add_parser("upload", help="upload a workspace to a server (checked there first)")
     p.add_argument("paths", nargs="+", help=".scn files or directories (their templates and pools go along)")
@@ -200,6 +209,12 @@ def add_commands(sub: Any) -> None:
     p.add_argument("id", type=int)
     add_connection(p)
     p.set_defaults(run=show_run)
+
+    p = sub.add_parser("promote", help="make the winning variant of an A/B split take every new run (a new version)")
+    p.add_argument("scenario")
+    p.add_argument("variant")
+    add_connection(p)
+    p.set_defaults(run=promote)
 
     p = sub.add_parser("report", help="a scenario's report: sent, opened, clicked, orders, revenue")
     p.add_argument("scenario")

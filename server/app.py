@@ -19,6 +19,7 @@ from .. import __version__
 from . import (
     api_commerce,
     api_data,
+    api_experiments,
     api_feedback,
     api_public,
     api_records,
@@ -73,6 +74,7 @@ def create_app(
     return Litestar(
         route_handlers=[
             api_scenarios.router,
+            api_experiments.router,
             api_data.router,
             api_commerce.router,
             api_records.router,

@@ -10,10 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from scn.grammar import parse
+from scn.interpreter.versions.promote import PromoteError, promote
 from scn.server.services import ReportService
 from scn.stdlib.experiments import compare
 
+from .conftest import EXAMPLES
 from .server_harness import serving
+from .test_client import scn
 
 START = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 CENT = Decimal("0.01")
@@ -107,3 +111,58 @@ async def test_the_report_compares_each_variant_with_the_control(tmp_path: Path)
         assert a["revenue_per_contact"] == {"EUR": str((Decimal(10) * a["converted"] / a["runs"]).quantize(CENT))}
         page = (await s.client.get("/reports/ab")).text
         assert "Against control" in page and "significant" in page
+
+
+def test_promoting_keeps_the_file_as_written_but_the_split() -> None:
+    text = (EXAMPLES / "repeat_order.scn").read_text(encoding="utf-8")
+    promoted = promote(text, "repeat_order.scn", "repeat_order", "popular")
+    assert "    variant popular 100%\n      send email second_popular" in promoted
+    for gone in (
+        "variant by_segment",
+        "variant personal",
+        "control 10%",
+        "send email second_segment",
+        "send email second_personal",
+    ):
+        assert gone not in promoted, gone
+    before, after = text.split("  split\n")[0], promoted.split("  split\n")[0]
+    assert before == after, "everything before the split is as written, comments included"
+    parsed = parse(promoted, "repeat_order.scn")
+    assert parsed.ok, parsed.diagnostics
+
+
+@pytest.mark.parametrize(
+    ("scenario", "variant", "words"),
+    [("repeat_order", "nope", "its variants: by_segment, personal, popular"), ("nobody", "a", "no scenario")],
+)
+def test_promoting_what_is_not_there_says_what_is(scenario: str, variant: str, words: str) -> None:
+    text = (EXAMPLES / "repeat_order.scn").read_text(encoding="utf-8")
+    with pytest.raises(PromoteError, match=words):
+        promote(text, "repeat_order.scn", scenario, variant)
+
+
+async def test_promoting_over_the_api_makes_a_new_version_where_every_new_run_takes_the_winner(
+    tmp_path: Path,
+) -> None:
+    async with serving(tmp_path, {"ab.scn": SPLIT, "a.html": "<p>Hello</p>"}) as s:
+        answer = await s.client.post("/api/scenarios/ab/promote", json={"variant": "a"})
+        assert answer.status_code == 201, answer.text
+        assert answer.json()["versions"]["ab"] == 2
+        people = [{"type": "contact.registered", "key": f"r{i}", "contact": {"id": f"c{i}"}} for i in range(50)]
+        assert (await s.client.post("/api/events", json=people)).status_code == 202
+        await s.settle()
+        runs = (await s.client.get("/api/runs", params={"scenario": "ab", "limit": 100})).json()["items"]
+        assert {r["variant"] for r in runs} == {"a"} and len(runs) == 50
+        audit = (await s.client.get("/api/scenarios/ab/audit")).json()["items"]
+        assert any("promoted a" in entry["actor"] for entry in audit), audit
+        missing = await s.client.post("/api/scenarios/ab/promote", json={"variant": "control"})
+        assert missing.status_code == 422 and "variant" in missing.json()["detail"]
+        assert (await s.client.post("/api/scenarios/nope/promote", json={"variant": "a"})).status_code == 404
+
+
+async def test_scn_promote_from_the_command_line(tmp_path: Path) -> None:
+    async with serving(tmp_path, {"ab.scn": SPLIT, "a.html": "<p>Hello</p>"}) as s:
+        code, out, err = await scn(s.base, "promote", "ab", "a")
+        assert (code, out) == (0, "ab: variant a takes every new run from version 2\n"), err
+        code, out, err = await scn(s.base, "promote", "ab", "b")
+        assert code == 1 and "no variant 'b'" in err, err

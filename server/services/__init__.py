@@ -19,6 +19,7 @@ from ..deps import get_core
 from .commerce import CommerceService
 from .contacts import ContactService
 from .events import EventService
+from .experiments import ExperimentService
 from .feedback import FeedbackService
 from .health import HealthService
 from .links import LinkService
@@ -33,6 +34,7 @@ __all__ = [
     "CommerceService",
     "ContactService",
     "EventService",
+    "ExperimentService",
     "FeedbackService",
     "HealthService",
     "LinkService",
@@ -50,6 +52,7 @@ SERVICES: dict[str, Any] = {
     "commerce": CommerceService,
     "contacts": ContactService,
     "events": EventService,
+    "experiments": ExperimentService,
     "feedback": FeedbackService,
     "health": HealthService,
     "links": LinkService,
