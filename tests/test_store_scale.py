@@ -404,9 +404,9 @@ MADE_BY_10_TO_12 = [
     "DROP TABLE count_report_days", "DROP TABLE attribution_windows", "DROP TABLE segment_checks",
     "DROP TABLE segment_sweep", "ALTER TABLE outbox DROP COLUMN opened_at", "ALTER TABLE outbox DROP COLUMN clicked_at",
     "ALTER TABLE outbox DROP COLUMN unsubscribed_at", "ALTER TABLE orders DROP COLUMN credited_to",
-    # and what the later ones made (the suppression list, 13 and 14), for them to make again
+    # and what the later ones made (the suppression list, 13 and 14; the privacy audit, 15), for them to make again
     "DROP TABLE suppressions", "DROP TABLE soft_bounces", "DROP INDEX contacts_email_lower",
-    "DROP TABLE feedback_seen",
+    "DROP TABLE feedback_seen", "DROP TABLE privacy_audit",
     "UPDATE schema_version SET version = 9",
 ]  # fmt: skip
 

@@ -23,6 +23,7 @@ from ._direct import DirectConnection
 from ._lock import SenderLocks, WriterLock
 from ._sql import ANALYSIS_LIMIT, Connection, in_thread, query, statements, transaction
 from .base import ControlStore, StoreError
+from .privacy import PrivacyMixin
 from .records import (
     LIVE,
     Changes,
@@ -72,7 +73,7 @@ def _item_key(alias: str) -> str:
     )
 
 
-class SqliteStore(OutboxMixin, QueriesMixin, OverviewMixin, SegmentChecksMixin, SuppressionMixin):
+class SqliteStore(OutboxMixin, QueriesMixin, OverviewMixin, SegmentChecksMixin, SuppressionMixin, PrivacyMixin):
     """A store in one SQLite file (or `:memory:` for simulations and tests)."""
 
     def __init__(self, path: str, *, synchronous: str = "FULL") -> None:

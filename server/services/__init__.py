@@ -23,6 +23,7 @@ from .feedback import FeedbackService
 from .health import HealthService
 from .links import LinkService
 from .messages import MessageService
+from .privacy import PrivacyService
 from .reports import ReportService
 from .runs import RunService
 from .scenarios import ScenarioService
@@ -37,6 +38,7 @@ __all__ = [
     "HealthService",
     "LinkService",
     "MessageService",
+    "PrivacyService",
     "ReportService",
     "RunService",
     "ScenarioService",
@@ -54,6 +56,7 @@ SERVICES: dict[str, Any] = {
     "health": HealthService,
     "links": LinkService,
     "messages": MessageService,
+    "privacy": PrivacyService,
     "reports": ReportService,
     "runs": RunService,
     "scenarios": ScenarioService,
