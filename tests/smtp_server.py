@@ -32,6 +32,8 @@ class ScriptedHandler:
         self.data_replies: dict[str, list[str]] = {}
         self.data_delay = 0.0
         self.received: list[tuple[list[str], EmailMessage]] = []
+        #: The bytes of each of `received` as they came (signatures are checked over them).
+        self.raw: list[bytes] = []
         #: When each of `received` arrived (time.monotonic()), and its MAIL options
         #: (SMTPUTF8...), in the same order.
         self.received_at: list[float] = []
@@ -59,6 +61,7 @@ class ScriptedHandler:
         parsed = email.message_from_bytes(content, policy=email.policy.default)
         assert isinstance(parsed, EmailMessage)
         self.received.append((list(envelope.rcpt_tos), parsed))
+        self.raw.append(content)
         self.mail_options.append(list(envelope.mail_options))
         self.received_at.append(time.monotonic())
         return "250 Message accepted for delivery"

@@ -385,6 +385,20 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX scenario_audit_scenario ON scenario_audit(scenario, id);
         """,
     ),
+    (
+        "GDPR: who exported or erased a contact's data, when, and what was changed (privacy.py)",
+        """
+        CREATE TABLE privacy_audit (
+            id INTEGER PRIMARY KEY,
+            at INTEGER NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            contact_id TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX privacy_audit_contact ON privacy_audit(contact_id, id);
+        """,
+    ),
 ]
 
 

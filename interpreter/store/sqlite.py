@@ -23,6 +23,7 @@ from ._lock import SenderLocks, WriterLock
 from ._sql import ANALYSIS_LIMIT, Connection, in_thread, query, statements, transaction
 from .base import ControlStore, StoreError
 from .imports import ImportMixin
+from .privacy import PrivacyMixin
 from .records import (
     LIVE,
     Changes,
@@ -82,6 +83,7 @@ class SqliteStore(
     ImportMixin,
     VersionsMixin,
     CouponsMixin,
+    PrivacyMixin,
 ):
     """A store in one SQLite file (or `:memory:` for simulations and tests)."""
 

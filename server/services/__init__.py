@@ -24,6 +24,7 @@ from .feedback import FeedbackService
 from .health import HealthService
 from .links import LinkService
 from .messages import MessageService
+from .privacy import PrivacyService
 from .reports import ReportService
 from .runs import RunService
 from .scenarios import ScenarioService
@@ -39,6 +40,7 @@ __all__ = [
     "HealthService",
     "LinkService",
     "MessageService",
+    "PrivacyService",
     "ReportService",
     "RunService",
     "ScenarioService",
@@ -57,6 +59,7 @@ SERVICES: dict[str, Any] = {
     "health": HealthService,
     "links": LinkService,
     "messages": MessageService,
+    "privacy": PrivacyService,
     "reports": ReportService,
     "runs": RunService,
     "scenarios": ScenarioService,

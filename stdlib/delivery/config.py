@@ -6,6 +6,11 @@ url = "smtp://user:secret@smtp.example.com:587?starttls=require"
 from = "Demo Shop <shop@example.com>"   # for templates that name no sender
 connections = 4
 
+[email.dkim]                            # optional: sign every mail
+domain = "example.com"
+selector = "scn2025"
+key_file = "/etc/scn/dkim.pem"
+
 [sms]
 url = "https://sms.example.com/v1/messages"
 headers = { Authorization = "Bearer ..." }
@@ -43,6 +48,28 @@ from .base import Channel
 from .email import MailDefaults, SmtpChannel, SmtpConfig
 from .http import HttpChannel, HttpProviderConfig, WebhookChannel
 from .sender import RetryPolicy, Sender
+from .signing import SIGNED_HEADERS, DkimError, DkimSigner
+
+
+class DkimSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """`[email.dkim]`: DKIM signing of every mail (`signing.DkimSigner`)."""
+
+    #: The signing domain (d=) and selector (s=): the public key is at <selector>._domainkey.<domain>.
+    domain: str
+    selector: str
+    #: The RSA private key, PEM.
+    key_file: str
+    #: The headers signed (From must be one).
+    headers: tuple[str, ...] = SIGNED_HEADERS
+
+    def signer(self) -> DkimSigner:
+        """The signer; ConfigError naming the setting when it cannot sign."""
+        try:
+            return DkimSigner.from_file(self.domain, self.selector, self.key_file, self.headers)
+        except DkimError as error:
+            what = str(error)
+            setting = next((s for s in ("domain", "selector", "headers") if what.startswith(s)), "key_file")
+            raise ConfigError(f"email.dkim.{setting}: {what}") from None
 
 
 class EmailSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, rename={"sender": "from"}):
@@ -50,6 +77,7 @@ class EmailSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     sender: str | None = None
     unsubscribe_mailbox: str | None = None
     connections: int | None = None
+    dkim: DkimSettings | None = None
 
 
 class WebhookSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -139,6 +167,14 @@ def load_delivery(path: str | Path | None, environ: Mapping[str, str]) -> Delive
         re.compile(config.feedback.sns_certificate_url)
         if config.email is not None:
             SmtpConfig.from_url(config.email.url)
+            dkim = config.email.dkim
+            if dkim is not None:
+                if (
+                    path is not None and not Path(dkim.key_file).is_absolute()
+                ):  # beside the settings, as people write it
+                    dkim = msgspec.structs.replace(dkim, key_file=str(Path(path).parent / dkim.key_file))
+                    config = msgspec.structs.replace(config, email=msgspec.structs.replace(config.email, dkim=dkim))
+                dkim.signer()  # a key that cannot sign stops the start
     except (msgspec.ValidationError, ValueError, re.error) as error:
         raise ConfigError(f"{path or 'environment'}: delivery settings: {error}") from error
     return config
@@ -156,7 +192,8 @@ def build_channels(config: DeliveryConfig, secret: str) -> dict[str, Channel]:
             from_name=name or "scn", from_address=address or "scn@localhost",
             unsubscribe_mailbox=config.email.unsubscribe_mailbox,
         )  # fmt: skip
-        channels["email"] = SmtpChannel(SmtpConfig.from_url(config.email.url, **overrides), defaults)
+        sign = config.email.dkim.signer().sign if config.email.dkim is not None else None
+        channels["email"] = SmtpChannel(SmtpConfig.from_url(config.email.url, **overrides), defaults, sign)
     for name in ("sms", "viber", "push", "webpush"):
         provider = getattr(config, name)
         if provider is not None:

@@ -28,6 +28,7 @@ import functools
 import logging
 import secrets
 import urllib.parse
+from collections.abc import Callable
 from email.header import Header
 from email.utils import format_datetime, formataddr, parseaddr
 from typing import NamedTuple
@@ -285,9 +286,13 @@ def _refused(code: int, text: str, *, at_recipient: bool) -> Outcome:
 class SmtpChannel:
     """Sends email through a pool of at most `connections` SMTP connections, reused."""
 
-    def __init__(self, config: SmtpConfig, defaults: MailDefaults | None = None) -> None:
+    def __init__(
+        self, config: SmtpConfig, defaults: MailDefaults | None = None, sign: Callable[[bytes], bytes] | None = None
+    ) -> None:
+        """``sign`` turns a built message's bytes into signed ones (DKIM: `signing.DkimSigner.sign`)."""
         self.config = config
         self.defaults = defaults or MailDefaults()
+        self.sign = sign
         #: Messages sent at once, one per connection: the sender runs as many lanes.
         self.parallel = max(1, config.connections)
         self._slots = asyncio.Semaphore(self.parallel)
@@ -307,6 +312,8 @@ class SmtpChannel:
             return failed(problem, ADDRESS)
         try:
             mail = build_email(message, self.defaults, dt.datetime.now(dt.UTC))
+            if self.sign is not None:  # the one place mail is signed: built, not yet sent
+                mail = mail._replace(data=self.sign(mail.data))
         except (HeaderError, ValueError) as error:  # the sender's addresses or links: the operator's settings
             return failed(f"cannot build the email: {error}", CONFIGURATION)
         async with self._slots:
