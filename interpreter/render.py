@@ -7,6 +7,7 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .code_docs import doc_url
 from .codes import REGISTRY, Severity
 from .diagnostics import Diagnostic, Fix, Related
 from .fixes import fixable, is_safe
@@ -108,6 +109,7 @@ def as_json_records(diagnostics: Sequence[Diagnostic]) -> list[dict[str, Any]]:
         {
             "code": d.code.code,
             "name": d.code.name,
+            "url": doc_url(d.code.code),
             "severity": d.severity.value,
             "message": d.message,
             "filename": d.span.file,
@@ -212,6 +214,7 @@ def render_sarif(diagnostics: Sequence[Diagnostic], version: str) -> str:
             "name": REGISTRY[c].name,
             "shortDescription": {"text": REGISTRY[c].name.replace("-", " ")},
             "help": {"text": REGISTRY[c].help},
+            "helpUri": doc_url(c),
             "defaultConfiguration": {"level": "warning" if REGISTRY[c].severity is Severity.WARNING else "error"},
             "properties": {"category": REGISTRY[c].category.value},
         }

@@ -67,6 +67,29 @@ def add_check(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(run=run_check)
 
 
+def add_explain(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "explain",
+        help="explain a diagnostic code",
+        description="Print what a diagnostic code means, what to do about it, and an example.",
+    )
+    p.add_argument("code", help="a code such as SCN214 (or its name, such as weak-coupon-pattern)")
+    p.set_defaults(run=run_explain)
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    from .interpreter.code_docs import closest_code, explain, find_code
+
+    code = find_code(args.code)
+    if code is None:
+        guess = closest_code(args.code)
+        hint = f"; did you mean `{guess}`?" if guess else ""
+        print(f"scn explain: unknown code `{args.code}`{hint} (docs/language.md §9.4 lists them)", file=sys.stderr)
+        return EXIT_ERROR
+    sys.stdout.write(explain(code))
+    return EXIT_OK
+
+
 class Target:
     """What one `scn check` looks at: a workspace, and the file to report on when it read stdin."""
 
