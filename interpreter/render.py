@@ -266,8 +266,9 @@ def render_sarif(diagnostics: Sequence[Diagnostic], version: str) -> str:
     return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
 
 
-def plural(count: int, word: str) -> str:
-    return f"{count} {word}{'s' * (count != 1)}"
+def plural(count: int, word: str, words: str | None = None) -> str:
+    """`1 file`, `2 files`; ``words`` where adding an s is wrong (`2 more fixes`)."""
+    return f"{count} {word if count == 1 else words or word + 's'}"
 
 
 def fix_hints(diagnostics: Sequence[Diagnostic], *, fixing: bool = False) -> list[str]:
@@ -278,7 +279,8 @@ def fix_hints(diagnostics: Sequence[Diagnostic], *, fixing: bool = False) -> lis
     if safe and not fixing:
         hints.append(f"[*] {plural(safe, 'finding')} fixable with `scn check --fix`.")
     if hidden:
-        hints.append(f"{plural(hidden, 'more fix')} available with `--unsafe-fixes` (did-you-mean guesses).")
+        more = plural(hidden, "more fix", "more fixes")
+        hints.append(f"{more} available with `--unsafe-fixes` (did-you-mean guesses).")
     return hints
 
 
