@@ -7,6 +7,7 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .code_docs import doc_url
 from .codes import REGISTRY, Severity
 from .diagnostics import Diagnostic, Fix, Related
 from .fixes import fixable, is_safe
@@ -108,6 +109,7 @@ def as_json_records(diagnostics: Sequence[Diagnostic]) -> list[dict[str, Any]]:
         {
             "code": d.code.code,
             "name": d.code.name,
+            "url": doc_url(d.code.code),
             "severity": d.severity.value,
             "message": d.message,
             "filename": d.span.file,
@@ -212,6 +214,7 @@ def render_sarif(diagnostics: Sequence[Diagnostic], version: str) -> str:
             "name": REGISTRY[c].name,
             "shortDescription": {"text": REGISTRY[c].name.replace("-", " ")},
             "help": {"text": REGISTRY[c].help},
+            "helpUri": doc_url(c),
             "defaultConfiguration": {"level": "warning" if REGISTRY[c].severity is Severity.WARNING else "error"},
             "properties": {"category": REGISTRY[c].category.value},
         }
@@ -263,8 +266,9 @@ def render_sarif(diagnostics: Sequence[Diagnostic], version: str) -> str:
     return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
 
 
-def plural(count: int, word: str) -> str:
-    return f"{count} {word}{'s' * (count != 1)}"
+def plural(count: int, word: str, words: str | None = None) -> str:
+    """`1 file`, `2 files`; ``words`` where adding an s is wrong (`2 more fixes`)."""
+    return f"{count} {word if count == 1 else words or word + 's'}"
 
 
 def fix_hints(diagnostics: Sequence[Diagnostic], *, fixing: bool = False) -> list[str]:
@@ -275,7 +279,8 @@ def fix_hints(diagnostics: Sequence[Diagnostic], *, fixing: bool = False) -> lis
     if safe and not fixing:
         hints.append(f"[*] {plural(safe, 'finding')} fixable with `scn check --fix`.")
     if hidden:
-        hints.append(f"{plural(hidden, 'more fix')} available with `--unsafe-fixes` (did-you-mean guesses).")
+        more = plural(hidden, "more fix", "more fixes")
+        hints.append(f"{more} available with `--unsafe-fixes` (did-you-mean guesses).")
     return hints
 
 

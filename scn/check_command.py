@@ -26,6 +26,9 @@ if TYPE_CHECKING:  # the checker is imported when a check runs, so that other co
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 STDIN = "-"
+FORMATS = ("text", "concise", "json", "github", "sarif", "junit", "gitlab")
+#: The formats that are one document on standard output, which nothing else may be written into.
+MACHINE_FORMATS = ("json", "github", "sarif", "junit", "gitlab")
 #: Each round of fixes can enable others (a repaired keyword lets a name be looked up):
 #: the rounds stop when nothing more is fixed, or after this many.
 MAX_ROUNDS = 10
@@ -45,11 +48,20 @@ def add_check(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument(
         "--format",
-        choices=("text", "concise", "json", "github", "sarif"),
+        "--output-format",
+        dest="format",
+        choices=FORMATS,
         default="text",
-        help="text (with code frames), concise (one line each), json, github (annotations), sarif",
+        help="text (with code frames), concise (one line each), json, github (annotations), sarif,"
+        " junit (JUnit XML), gitlab (GitLab Code Quality)",
     )
     p.add_argument("--strict", action="store_true", help="treat warnings as errors for the exit code")
+    p.add_argument(
+        "--exit-zero", action="store_true", help="exit 0 even when there are findings (2 still means it could not run)"
+    )
+    p.add_argument(
+        "--statistics", action="store_true", help="print how many findings of each code, instead of the findings"
+    )
     p.add_argument("--color", choices=("auto", "always", "never"), default="auto")
     p.add_argument("--fix", action="store_true", help="apply the safe fixes and say what changed")
     p.add_argument("--unsafe-fixes", action="store_true", help="with --fix or --diff, apply did-you-mean guesses too")
@@ -65,6 +77,29 @@ def add_check(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="print the settings in effect (scn.toml or pyproject.toml's [tool.scn]) and where each came from",
     )
     p.set_defaults(run=run_check)
+
+
+def add_explain(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "explain",
+        help="explain a diagnostic code",
+        description="Print what a diagnostic code means, what to do about it, and an example.",
+    )
+    p.add_argument("code", help="a code such as SCN214 (or its name, such as weak-coupon-pattern)")
+    p.set_defaults(run=run_explain)
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    from .interpreter.code_docs import closest_code, explain, find_code
+
+    code = find_code(args.code)
+    if code is None:
+        guess = closest_code(args.code)
+        hint = f"; did you mean `{guess}`?" if guess else ""
+        print(f"scn explain: unknown code `{args.code}`{hint} (docs/language.md §9.4 lists them)", file=sys.stderr)
+        return EXIT_ERROR
+    sys.stdout.write(explain(code))
+    return EXIT_OK
 
 
 class Target:
@@ -205,6 +240,7 @@ def _report(
     """Write the findings in the chosen format to ``stream``: in text, ``first`` before them
     and ``note`` before the summary line."""
     from .interpreter.render import render_github, render_json, render_sarif, render_text, summary
+    from .interpreter.render_reports import render_gitlab, render_junit, render_statistics
 
     diagnostics = target.reported(result.diagnostics)
     texts = {f.path: f.text for f in result.workspace.files}
@@ -213,12 +249,25 @@ def _report(
     def read(path: str) -> str | None:
         return texts[path] if path in texts else _read_file(path)
 
-    if args.format == "json":
+    if args.statistics and args.format == "json":
+        stream.write(render_statistics(diagnostics, as_json=True))
+    elif args.statistics:
+        stream.write("".join(line + "\n" for line in first))
+        stream.write(render_statistics(diagnostics))
+        lines = [*note, summary(diagnostics, files, len(result.symbols.scenarios))]
+        stream.write("".join(line + "\n" for line in lines))
+    elif args.format == "json":
         stream.write(render_json(diagnostics, files))
     elif args.format == "github":
         stream.write(render_github(diagnostics))
     elif args.format == "sarif":
         stream.write(render_sarif(diagnostics, __version__))
+    elif args.format == "junit":
+        stream.write(
+            render_junit(diagnostics, [target.only] if target.only else [f.path for f in result.workspace.files])
+        )
+    elif args.format == "gitlab":
+        stream.write(render_gitlab(diagnostics))
     else:
         colour = use_colour(args.color, stream)
         stream.write("".join(line + "\n" for line in first))
@@ -294,7 +343,7 @@ def run_check(args: argparse.Namespace) -> int:
 
     # With --fix on standard input the fixed text is the output, and the report goes to stderr.
     report_to = sys.stderr if (args.fix and reading_stdin) else sys.stdout
-    machine = args.format in ("json", "github", "sarif")
+    machine = args.format in MACHINE_FORMATS and not (args.statistics and args.format != "json")
     first: list[str] = []
     note: list[str] = []
     fixed_lines = [f"{location(d.span)}: fixed {d.code.code}: {d.fix.title}" for d in applied if d.fix is not None]
@@ -316,6 +365,8 @@ def run_check(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     reported = target.reported(result.diagnostics)
     errors = sum(1 for d in reported if d.is_error)
+    if args.exit_zero:
+        return EXIT_OK
     if errors or ((args.strict or config.strict) and reported):
         return EXIT_FINDINGS
     return EXIT_OK

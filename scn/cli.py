@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from . import __version__
-from .check_command import add_check
+from .check_command import add_check, add_explain
 from .interpreter.render import use_colour
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -388,6 +388,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
     add_check,
+    add_explain,
     _add_fmt,
     _add_simulate,
     _add_run,

@@ -148,10 +148,13 @@ def test_error_example_is_reported(block: Block) -> None:
 
 
 def code_table() -> dict[str, tuple[str, str]]:
-    """Rows `| SCN101 | `unknown-name` | error | ... |` of the document: code -> (name, severity)."""
+    """Rows `| <a id="scn101"></a>SCN101 | `unknown-name` | error | ... |` of the document (the anchor
+    is where `scn explain`, JSON's `url` and SARIF's `helpUri` point): code -> (name, severity)."""
     rows: dict[str, tuple[str, str]] = {}
-    for match in re.finditer(r"^\| (SCN\d{3}) \| `([a-z-]+)` \| (error|warning) \| .+ \|$", doc_text(), re.MULTILINE):
-        code, name, severity = match.groups()
+    row = r'^\| <a id="(scn\d{3})"></a>(SCN\d{3}) \| `([a-z-]+)` \| (error|warning) \| .+ \|$'
+    for match in re.finditer(row, doc_text(), re.MULTILINE):
+        anchor, code, name, severity = match.groups()
+        assert anchor == code.lower(), f"{code}'s anchor is {anchor}"
         assert code not in rows, f"{code} is listed twice"
         rows[code] = (name, severity)
     return rows
