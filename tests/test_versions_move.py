@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import signal
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from scn.interpreter.program import Program
+from scn.interpreter.store import Changes
 
 from .server_harness import Served, serving
 from .test_server import is_problem, paid
@@ -220,3 +224,78 @@ async def test_staying_is_the_default_and_moves_nothing(tmp_path: Path) -> None:
         assert await runs(s) == before
         audit = (await s.client.get("/api/scenarios/journey/audit")).json()["items"][-1]
         assert audit["detail"] is None
+
+
+#: Publishes version 2 of `journey` with its runs moving, and stops for good in the middle
+#: of the move (after the first run's UPDATE, inside the open transaction) to be killed.
+HALFWAY = """
+import asyncio, sys, time
+import msgspec
+from scn.interpreter.program import Bundle
+from scn.interpreter.store import SqliteStore
+from scn.interpreter.versions import plan_moves
+
+
+class Halfway(list):
+    def __iter__(self):
+        for k, move in enumerate(list.__iter__(self)):
+            if k == 1:
+                print("halfway", flush=True)
+                time.sleep(60)
+            yield move
+
+
+async def main(path: str) -> None:
+    store = SqliteStore(path)
+    await store.open()
+    programs = {}
+    for version, bundle, *_ in await store.scenario_versions("journey"):
+        blob = await store.bundle_blob(bundle)
+        programs[version] = msgspec.msgpack.decode(blob, type=Bundle).scenarios["journey"]
+    await store.publish_version(
+        "journey", 2, 0, "test", move=lambda runs: Halfway(plan_moves(runs, programs, programs[2], 2, "exit"))
+    )
+
+
+asyncio.run(main(sys.argv[1]))
+"""
+
+
+async def test_a_crash_in_the_middle_of_a_move_moves_none(tmp_path: Path) -> None:
+    async with in_flight(tmp_path) as (s, _):
+        before = await dump(s)
+    db = tmp_path / "scn.db"
+    process = subprocess.Popen([sys.executable, "-c", HALFWAY, str(db)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    assert line == b"halfway\n", line + process.stderr.read()  # type: ignore[union-attr]
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    async with in_flight_again(tmp_path) as s:
+        assert await dump(s) == before  # none moved, and the publication did not happen either
+        # The same move done whole: all moved.
+        r = await s.client.post(
+            "/api/scenarios/journey/publish", json={"version": 2, "runs": "move", "unmatched": "exit"}
+        )
+        assert r.json()["moves"]["exited"] == 1
+        assert await s.count("SELECT count(*) FROM runs WHERE version = 2") == 3
+
+
+@asynccontextmanager
+async def in_flight_again(tmp_path: Path) -> AsyncIterator[Served]:
+    """The server on the store `in_flight` left, at the moment it left it."""
+    async with serving(tmp_path, clock=HandClock(T0 + 3 * DAY + 5 * MINUTE)) as s:
+        yield s
+
+
+async def test_a_batch_that_read_a_run_before_it_moved_does_not_write_its_old_position(tmp_path: Path) -> None:
+    async with in_flight(tmp_path) as (s, _):
+        store = s.core.store
+        run_id = await s.count("SELECT id FROM runs WHERE contact_id = 'c1'")
+        stale = await store.run(run_id)
+        assert stale is not None and stale.version == 1
+        await s.client.post("/api/scenarios/journey/publish", json={"version": 2, "runs": "move"})
+        moved = await runs(s)
+        stale.position, stale.status, stale.wake_at = 0, "running", 0
+        await store.commit(Changes(runs=[stale]))
+        assert await runs(s) == moved
