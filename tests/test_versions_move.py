@@ -16,9 +16,11 @@ from typing import Any
 
 from scn.interpreter.program import Program
 from scn.interpreter.store import Changes
+from scn.interpreter.versions import RunPlace, plan_moves
 
 from .server_harness import Served, serving
 from .test_server import is_problem, paid
+from .test_versions_diff import bundle
 
 V1 = """
 template thanks email
@@ -299,3 +301,30 @@ async def test_a_batch_that_read_a_run_before_it_moved_does_not_write_its_old_po
         stale.position, stale.status, stale.wake_at = 0, "running", 0
         await store.commit(Changes(runs=[stale]))
         assert await runs(s) == moved
+
+
+def plan(old: str, new: str, places: list[RunPlace], unmatched: str = "finish") -> list[tuple[Any, ...]]:
+    a, b = bundle(old).scenarios["s"], bundle(new).scenarios["s"]
+    return [(m.outcome, m.step, m.position, m.await_event) for m in plan_moves(places, {1: a}, b, 2, unmatched)]
+
+
+OLD = 'scenario s "S"\n  on order.paid\n  wait 1d\n  send email hello\n  wait for order.refunded up to 1d\nend\n'
+
+
+def test_a_step_whose_place_is_taken_by_another_kind_has_no_counterpart() -> None:
+    new = OLD.replace("  wait 1d\n", "  send email bye\n")
+    assert plan(OLD, new, [RunPlace(1, 1, 1, "s1", "waiting")], "exit")[0][0] == "exited"
+
+
+def test_a_run_not_yet_started_moves_to_the_start_and_an_unknown_version_stays() -> None:
+    assert plan(OLD, OLD, [RunPlace(1, 1, 0, None, "running")]) == [("moved", None, 0, None)]
+    assert plan(OLD, OLD, [RunPlace(2, 7, 1, "s1", "waiting")]) == [("kept", None, None, None)]
+
+
+def test_an_awaiting_run_awaits_the_new_steps_event_at_the_steps_own_place() -> None:
+    new = OLD.replace("order.refunded up to 1d", "order.refunded up to 2d").replace(
+        "  wait 1d\n", "  wait 2d\n  wait 1h\n"
+    )
+    assert plan(OLD, new, [RunPlace(1, 1, 2, "s3", "awaiting")]) == [("moved", "s4", 3, "order.refunded")]
+    # A `wait` that is over: its run continues after the counterpart, whatever follows it.
+    assert plan(OLD, new, [RunPlace(1, 1, 1, "s1", "waiting")]) == [("moved", "s1", 1, None)]

@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any, Protocol
 
-from ..versions import RunMove, RunPlace
 from .records import (
     Changes,
     Claim,
@@ -29,6 +28,7 @@ from .records import (
     ScenarioRow,
     StepLog,
 )
+from .run_moves import RunMove, RunPlace
 
 
 class StoreError(Exception):

@@ -8,11 +8,11 @@ import hashlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..versions import RUN_EXITED, RUN_MOVED, RUN_SENT, RunMove, RunPlace, moves_summary
 from ._sql import SqlAccess, in_thread
 from .base import StoreError
 from .records import LIVE
 from .report_counts import remember_windows
+from .run_moves import RUN_EXITED, RUN_MOVED, RUN_SENT, RunMove, RunPlace, moves_summary
 
 #: Plans what happens to the live runs given (those on other versions) when published.
 MovePlanner = Callable[[list[RunPlace]], Sequence[RunMove]]

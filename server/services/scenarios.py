@@ -69,8 +69,9 @@ def _unmatched_rule(name: str, request: PublishRequest, new: Program) -> str | N
 
 
 def _counts(moves: list[RunMove]) -> MoveCounts:
+    """Runs per target step (in the new version's order), exits and kept."""
     counts = MoveCounts(moved={}, exited=0, kept=0)
-    for move in moves:
+    for move in sorted(moves, key=lambda m: m.position if m.position is not None else -1):
         if move.outcome in (RUN_MOVED, RUN_SENT):
             key = move.step or "start"
             counts.moved[key] = counts.moved.get(key, 0) + 1
