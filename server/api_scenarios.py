@@ -18,6 +18,7 @@ from .models import (
     AuditPage,
     DeployResult,
     PublishRequest,
+    PublishResult,
     ScenarioDetail,
     ScenarioPage,
     ScenarioSummary,
@@ -62,19 +63,22 @@ async def upload(
 async def publish(
     request: Request[Any, Any, Any], scenarios: NamedDependency[ScenarioService], name: FromPath[str],
     data: JSONBody[PublishRequest],
-) -> ScenarioSummary:  # fmt: skip
-    """Make a version current (a draft, or any other): new runs start on it; runs in flight
-    stay on the version they started on."""
-    return await scenarios.publish(name, data.version, api_actor(request))
+) -> PublishResult:  # fmt: skip
+    """Make a version current (a draft, or any other): new runs start on it. Runs in flight
+    stay on the version they started on (`"runs": "stay"`), or move to this one (`"move"`):
+    each to its step's counterpart, keeping its wake-up time; those whose step it lacks
+    follow `unmatched` (`"finish"` on their version, `"exit"`, or `{"step": "@label"}`).
+    All in one transaction. `"dry_run": true` answers the counts and changes nothing."""
+    return await scenarios.publish(name, data, api_actor(request))
 
 
 @post("/{name:str}/rollback", status_code=200, responses=problems(400, 401, 404, 409, 422))
 async def rollback(
     request: Request[Any, Any, Any], scenarios: NamedDependency[ScenarioService], name: FromPath[str],
     data: JSONBody[PublishRequest],
-) -> ScenarioSummary:  # fmt: skip
-    """Make an earlier version current again."""
-    return await scenarios.rollback(name, data.version, api_actor(request))
+) -> PublishResult:  # fmt: skip
+    """Make an earlier version current again (the runs in flight as with publish)."""
+    return await scenarios.rollback(name, data, api_actor(request))
 
 
 @get("/{name:str}/audit", responses=problems(400, 401, 404))

@@ -24,6 +24,7 @@ from ..interpreter.program import Bundle
 from ..interpreter.runtime import Engine, Settings
 from ..interpreter.runtime.worker import deploy
 from ..interpreter.store import SqliteStore
+from ..interpreter.versions import RunMove
 from ..interpreter.workspace import workspace_from_texts
 from ..stdlib.delivery import Channel, Sender
 from ..stdlib.delivery.config import DeliveryConfig, build_sender
@@ -222,12 +223,16 @@ class Core:
         async with self._deploy_lock:
             return await self._install(dict(files) if replace else {**self.files, **files}, draft, actor)
 
-    async def publish(self, scenario: str, version: int, actor: str, action: str = "publish") -> None:
-        """Make ``version`` the scenario's current one; the served workspace follows."""
+    async def publish(
+        self, scenario: str, version: int, actor: str, action: str = "publish", unmatched: str | None = None
+    ) -> list[RunMove]:
+        """Make ``version`` the scenario's current one (moving the runs in flight to it with
+        ``unmatched``, see `Engine.publish`); the served workspace follows."""
         async with self._deploy_lock:
-            await self.engine.publish(scenario, version, actor, action)
+            moves = await self.engine.publish(scenario, version, actor, action, unmatched)
             self.files = await self.served_files()
             self.last_check = None
+        return moves
 
     async def served_files(self) -> dict[str, str]:
         """The workspace being served: the files of the newest bundle that is not a draft,

@@ -93,10 +93,42 @@ class AuditPage(msgspec.Struct, kw_only=True):
     next: int | None
 
 
+class UnmatchedStep(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Send runs whose step has no counterpart to this labelled step of the new version."""
+
+    step: str
+
+
 class PublishRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """Which version to make current."""
+    """Which version to make current, and what the runs in flight do."""
 
     version: int
+    #: "stay": runs in flight finish on their version; "move": they move to this one.
+    runs: Literal["stay", "move"] = "stay"
+    #: With "move": what runs whose step the new version lacks do (finish on their old
+    #: version, exit, or go to a labelled step of the new version at once).
+    unmatched: Literal["finish", "exit"] | UnmatchedStep = "finish"
+    #: Answer what would happen and change nothing.
+    dry_run: bool = False
+
+
+class MoveCounts(msgspec.Struct, kw_only=True):
+    """What moving the runs in flight does (or, in a dry run, would do)."""
+
+    #: Runs moved, by the new version's step they are at (`start`: not yet at any).
+    moved: dict[str, int]
+    exited: int
+    #: Runs that finish on their old version.
+    kept: int
+
+
+class PublishResult(ScenarioSummary, kw_only=True):
+    """The scenario after publishing (unchanged in a dry run), what the runs in flight did,
+    and warnings (a removed labelled step that runs are waiting at)."""
+
+    dry_run: bool = False
+    moves: MoveCounts | None = None
+    warnings: list[str] = msgspec.field(default_factory=list)
 
 
 class VersionPage(msgspec.Struct, kw_only=True):

@@ -32,6 +32,7 @@ from ..compiler import program_digest
 from ..program import Bundle, Program, WaitFor
 from ..settings import Settings
 from ..store import EXITED, RUNNING, Changes, EventIn, EventRow, RunRow, ScenarioRow, StepLog, Store, decode_json
+from ..versions import RunMove, RunPlace, plan_moves
 from ..views import EventView, RunView
 from .batch import Batch
 from .evaluate import Env, condition
@@ -176,11 +177,34 @@ class Engine:
         self._installed()
         return versions
 
-    async def publish(self, scenario: str, version: int, actor: str, action: str = "publish") -> None:
-        """Make ``version`` the scenario's current one (a draft's publication, or a rollback)."""
-        await self.store.publish_version(scenario, version, ms_of(self.clock.now()), actor, action)
+    async def publish(
+        self, scenario: str, version: int, actor: str, action: str = "publish", unmatched: str | None = None
+    ) -> list[RunMove]:
+        """Make ``version`` the scenario's current one (a draft's publication, or a rollback).
+        With ``unmatched`` ("finish", "exit" or a label of the new version's step, see
+        `plan_moves`) the runs in flight move to it in the same transaction; returns their plan."""
+        planner = await self._move_planner(scenario, version, unmatched) if unmatched is not None else None
+        now = ms_of(self.clock.now())
+        moves = await self.store.publish_version(scenario, version, now, actor, action, move=planner)
         await self.load()
         self._installed()
+        return moves
+
+    async def plan_move(self, scenario: str, version: int, unmatched: str) -> list[RunMove]:
+        """What moving the scenario's runs in flight to ``version`` would do; changes nothing."""
+        planner = await self._move_planner(scenario, version, unmatched)
+        return planner(await self.store.live_places(scenario, version))
+
+    async def _move_planner(
+        self, scenario: str, version: int, unmatched: str
+    ) -> Callable[[list[RunPlace]], list[RunMove]]:
+        """A plan for runs on the versions that have live runs now (and the current one)."""
+        bundles = {v: b for v, b, *_ in await self.store.scenario_versions(scenario)}
+        wanted = {p.version for p in await self.store.live_places(scenario, version)} | {version}
+        if scenario in self.scenarios:
+            wanted.add(self.scenarios[scenario].version)
+        programs = {v: (await self.bundle(bundles[v])).scenarios[scenario] for v in wanted}
+        return lambda runs: plan_moves(runs, programs, programs[version], version, unmatched)
 
     async def set_state(self, scenario: str, state: str) -> None:
         """Pause, resume or archive a scenario."""

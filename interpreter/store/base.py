@@ -12,7 +12,7 @@ through `commit`, one transaction per batch of `Changes`.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any, Protocol
 
 from .records import (
@@ -28,6 +28,7 @@ from .records import (
     ScenarioRow,
     StepLog,
 )
+from .run_moves import RunMove, RunPlace
 
 
 class StoreError(Exception):
@@ -72,10 +73,16 @@ class Store(Protocol):
         """(version, bundle, digest, created_at, draft) of a scenario, oldest first."""
 
     async def publish_version(
-        self, name: str, version: int, now: int, actor: str, action: str = "publish", detail: str | None = None
-    ) -> None:
+        self, name: str, version: int, now: int, actor: str, action: str = "publish", detail: str | None = None,
+        move: Callable[[list[RunPlace]], Sequence[RunMove]] | None = None,
+    ) -> list[RunMove]:  # fmt: skip
         """Make ``version`` the scenario's current one (publish a draft, or roll back), with
-        an audit record, in one transaction; StoreError for an unknown version."""
+        an audit record, in one transaction; StoreError for an unknown version. With
+        ``move``, the live runs on other versions are planned by it and moved in that same
+        transaction (all or none); returns the plan."""
+
+    async def live_places(self, name: str, version: int) -> list[RunPlace]:
+        """Where the live runs of a scenario that are not on ``version`` are."""
 
     async def record_audit(self, name: str, now: int, actor: str, action: str, detail: str | None = None) -> None:
         """An audit record of a change that is not a version's (pause, resume, archive, delete)."""

@@ -153,10 +153,13 @@ def apply_changes(db: sqlite3.Connection, c: Changes) -> None:
     if c.runs:
         db.executemany(
             "UPDATE runs SET position = ?, step = ?, vars = ?, variant = ?, status = ?, wake_at = ?, "
-            "await_event = ?, updated_at = ?, ended_at = ?, reason = ? WHERE id = ? AND status != 'cancelled'",
+            "await_event = ?, updated_at = ?, ended_at = ?, reason = ? WHERE id = ? AND status != 'cancelled' "
+            # A run moved to another version while this batch ran is the move's: its
+            # position here is the old program's.
+            "AND bundle = ?",
             [
                 (r.position, r.step, encode_vars(r.vars).decode(), r.variant, r.status, r.wake_at,
-                 r.await_event, r.updated_at, r.ended_at, r.reason, r.id)
+                 r.await_event, r.updated_at, r.ended_at, r.reason, r.id, r.bundle)
                 for r in c.runs
             ],
         )  # fmt: skip

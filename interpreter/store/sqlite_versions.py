@@ -5,11 +5,18 @@ record of each such change (who, when, what)."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ._sql import SqlAccess, in_thread
 from .base import StoreError
+from .records import LIVE
 from .report_counts import remember_windows
+from .run_moves import RUN_EXITED, RUN_MOVED, RUN_SENT, RunMove, RunPlace, moves_summary
+
+#: Plans what happens to the live runs given (those on other versions) when published.
+MovePlanner = Callable[[list[RunPlace]], Sequence[RunMove]]
+_LIVE_IN = "(" + ", ".join(f"'{s}'" for s in sorted(LIVE)) + ")"
 
 
 class VersionsMixin(SqlAccess):
@@ -102,14 +109,26 @@ class VersionsMixin(SqlAccess):
             (name, now, actor, action, version, previous, detail),
         )
 
+    async def live_places(self, name: str, version: int) -> list[RunPlace]:
+        """Where the live runs of scenario ``name`` that are not on ``version`` are, by id."""
+        rows = await self._rows(
+            f"SELECT id, version, position, step, status FROM runs WHERE scenario = ? AND version != ? "
+            f"AND status IN {_LIVE_IN} ORDER BY id",
+            (name, version),
+        )
+        return [RunPlace(*row) for row in rows]
+
     async def publish_version(
-        self, name: str, version: int, now: int, actor: str, action: str = "publish", detail: str | None = None
-    ) -> None:
+        self, name: str, version: int, now: int, actor: str, action: str = "publish", detail: str | None = None,
+        move: MovePlanner | None = None,
+    ) -> list[RunMove]:  # fmt: skip
         """Make ``version`` scenario ``name``'s current one: new runs start on it (a draft
         stops being one; a rollback is the same with ``action`` "rollback"), with its audit
-        record, in one transaction. StoreError when the scenario has no such version."""
+        record, in one transaction. With ``move``, the live runs on other versions are read
+        in that transaction, planned by ``move`` and moved (or exited) in it too: all or
+        none. Returns the plan. StoreError when the scenario has no such version."""
 
-        async def work() -> None:
+        async def work() -> list[RunMove]:
             found = await self._rows(
                 "SELECT bundle FROM scenario_versions WHERE scenario = ? AND version = ?", (name, version)
             )
@@ -124,9 +143,54 @@ class VersionsMixin(SqlAccess):
                 "state = CASE WHEN state = 'draft' THEN 'active' ELSE state END WHERE name = ?",
                 (version, found[0][0], now, name),
             )
-            await self._audit(name, now, actor, action, version, previous, detail)
+            moves: Sequence[RunMove] = []
+            if move is not None:
+                moves = move(await self.live_places(name, version))
+                await self._move_runs(name, version, found[0][0], now, moves)
+            note = moves_summary(moves) if move is not None else None
+            detail_of = "; ".join(filter(None, [detail, note])) or None
+            await self._audit(name, now, actor, action, version, previous, detail_of)
+            return list(moves)
 
-        await self._write(work)
+        return await self._write(work)
+
+    async def _move_runs(self, name: str, version: int, bundle: int, now: int, moves: Sequence[RunMove]) -> None:
+        """Apply a plan of `publish_version` (inside its transaction). Waits keep their
+        wake-up time; a run sent to a named step is due at once (held while paused)."""
+        paused = await self._scalar("SELECT state = 'paused' FROM scenarios WHERE name = ?", (name,))
+        for m in moves:
+            if m.outcome == RUN_MOVED:
+                await self.db.execute(
+                    "UPDATE runs SET version = ?, bundle = ?, position = ?, step = ?, await_event = ?, updated_at = ? "
+                    f"WHERE id = ? AND version = ? AND status IN {_LIVE_IN}",
+                    (version, bundle, m.position, m.step, m.await_event, now, m.run, m.old_version),
+                )
+                detail = f"from version {m.old_version} at {m.old_step or 'the start'} to version {version} at " \
+                         f"{m.step or 'the start'}"  # fmt: skip
+                await self._log_step(m.run, "move", "moved", now, detail)
+            elif m.outcome == RUN_SENT:
+                await self.db.execute(
+                    "UPDATE runs SET version = ?, bundle = ?, position = ?, step = ?, status = 'running', "
+                    "await_event = NULL, wake_at = ?, held_wake_at = ?, updated_at = ? "
+                    f"WHERE id = ? AND version = ? AND status IN {_LIVE_IN}",
+                    (version, bundle, m.position, m.step, None if paused else now, now if paused else None, now,
+                     m.run, m.old_version),
+                )  # fmt: skip
+                detail = f"from version {m.old_version} at {m.old_step}, which version {version} has not, to {m.step}"
+                await self._log_step(m.run, "move", "moved", now, detail)
+            elif m.outcome == RUN_EXITED:
+                await self.db.execute(
+                    "UPDATE runs SET status = 'exited', wake_at = NULL, held_wake_at = NULL, await_event = NULL, "
+                    f"ended_at = ?, updated_at = ?, reason = ? WHERE id = ? AND status IN {_LIVE_IN}",
+                    (now, now, m.reason, m.run),
+                )
+                await self._log_step(m.run, "exit", "exited", now, m.reason)
+
+    async def _log_step(self, run: int, step: str, outcome: str, now: int, detail: str | None) -> None:
+        await self.db.execute(
+            "INSERT INTO step_log (run_id, step, name, at, outcome, detail) VALUES (?, ?, ?, ?, ?, ?)",
+            (run, step, step, now, outcome, detail),
+        )
 
     async def record_audit(self, name: str, now: int, actor: str, action: str, detail: str | None = None) -> None:
         """An audit record of a change that is not a version's (pause, resume, archive, delete)."""

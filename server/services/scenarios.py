@@ -3,10 +3,12 @@ pause / resume / archive, deleting, and the numbers per step."""
 
 from __future__ import annotations
 
+import msgspec
+
 from ...interpreter.program import Jump, Program
 from ...interpreter.render import as_json_records
 from ...interpreter.store import LIVE
-from ...interpreter.versions import ScenarioDiff, diff_programs
+from ...interpreter.versions import RUN_EXITED, RUN_MOVED, RUN_SENT, RunMove, ScenarioDiff, diff_programs, label_step
 from ...interpreter.workspace import CheckTimeout
 from ..core import CheckFailed, Core, WorkspaceTooLarge
 from ..deps import instant, not_found
@@ -14,10 +16,14 @@ from ..models import (
     AuditPage,
     AuditRecord,
     DeployResult,
+    MoveCounts,
+    PublishRequest,
+    PublishResult,
     ScenarioSummary,
     ScenarioVersion,
     StepCount,
     StepPage,
+    UnmatchedStep,
 )
 from ..problems import Problem
 
@@ -42,6 +48,57 @@ def _program_steps(program: Program) -> list[StepCount]:
     steps += [StepCount(step=i.id, name=i.name, passed=0, outcomes={}, waiting=0, here={})
               for i in program.instructions if not isinstance(i, Jump)]  # fmt: skip
     return steps
+
+
+def _unmatched_rule(name: str, request: PublishRequest, new: Program) -> str | None:
+    """The rule for `plan_moves` ("finish", "exit" or a label), None when runs stay; 422
+    naming the field for a rule without a move or a label the new version lacks."""
+    rule = request.unmatched
+    if request.runs == "stay":
+        if rule != "finish":
+            raise Problem(422, "invalid-request", 'unmatched: only with "runs": "move" (runs that stay all finish '
+                          "on their version)")  # fmt: skip
+        return None
+    if isinstance(rule, UnmatchedStep):
+        if label_step(new, rule.step) is None:
+            labels = ", ".join(i.id for i in new.instructions if i.id.startswith("@") and "." not in i.id) or "none"
+            raise Problem(422, "invalid-request", f"unmatched.step: version {request.version} of {name} has no step "
+                          f"labelled {rule.step}; its labels: {labels}")  # fmt: skip
+        return rule.step
+    return rule
+
+
+def _counts(moves: list[RunMove]) -> MoveCounts:
+    """Runs per target step (in the new version's order), exits and kept."""
+    counts = MoveCounts(moved={}, exited=0, kept=0)
+    for move in sorted(moves, key=lambda m: m.position if m.position is not None else -1):
+        if move.outcome in (RUN_MOVED, RUN_SENT):
+            key = move.step or "start"
+            counts.moved[key] = counts.moved.get(key, 0) + 1
+        elif move.outcome == RUN_EXITED:
+            counts.exited += 1
+        else:
+            counts.kept += 1
+    return counts
+
+
+def _removed_labels(request: PublishRequest, new: Program, moves: list[RunMove]) -> list[str]:
+    """A warning per labelled step the new version removes that runs are waiting at."""
+    at: dict[str, list[RunMove]] = {}
+    for move in moves:
+        removed = move.outcome != RUN_MOVED and label_step(new, move.old_step or "") is None
+        if removed and move.old_step is not None and move.old_step.startswith("@"):
+            at.setdefault(move.old_step, []).append(move)
+    warnings = []
+    for label, runs in at.items():
+        if request.runs == "stay":
+            fate = "they stay on their version and finish there"
+        elif isinstance(request.unmatched, UnmatchedStep):
+            fate = f"they go to {runs[0].step}"
+        else:
+            fate = {"finish": "they finish on their old version", "exit": "they exit"}[request.unmatched]
+        warnings.append(f"version {request.version} removes step {label}, where {len(runs)} run(s) are waiting: {fate}")
+    return warnings
 
 
 class ScenarioService:
@@ -147,24 +204,40 @@ class ScenarioService:
         """Why runs skipped a step, with how many."""
         return [(why, n) for at, why, n in await self.core.store.skip_reasons(name) if at == step]
 
-    async def publish(self, name: str, version: int, actor: str) -> ScenarioSummary:
-        """Make ``version`` current: new runs start on it (a draft's first publication, or a
-        later version again after a rollback); runs in flight stay on their version."""
-        await self._make_current(name, version, actor, "publish")
-        return await self.summary(name)
+    async def publish(self, name: str, request: PublishRequest, actor: str) -> PublishResult:
+        """Make ``request.version`` current: new runs start on it (a draft's first publication,
+        or a later version again after a rollback); runs in flight stay on their version or
+        move to it (see `_make_current`)."""
+        return await self._make_current(name, request, actor, "publish")
 
-    async def rollback(self, name: str, version: int, actor: str) -> ScenarioSummary:
-        """Make an earlier ``version`` current again (409 unless it is older than the current)."""
+    async def rollback(self, name: str, request: PublishRequest, actor: str) -> PublishResult:
+        """Make an earlier version current again (409 unless it is older than the current)."""
         current = await self.summary(name)
-        if version >= current.version:
+        if request.version >= current.version:
             raise Problem(409, "conflict", f"version: roll back to a version older than the current {current.version}; "
                           "publish a newer one instead")  # fmt: skip
-        await self._make_current(name, version, actor, "rollback")
-        return await self.summary(name)
+        return await self._make_current(name, request, actor, "rollback")
 
-    async def _make_current(self, name: str, version: int, actor: str, action: str) -> None:
-        await self.version(name, version, "version")
-        await self.core.publish(name, version, actor, action)
+    async def _make_current(self, name: str, request: PublishRequest, actor: str, action: str) -> PublishResult:
+        """Publish (or only plan, with ``dry_run``) with the runs in flight staying or moving;
+        the answer counts them and warns of removed labelled steps that runs are waiting at."""
+        found = await self.version(name, request.version, "version")
+        new = (await self.core.engine.bundle(found.bundle)).scenarios[name]
+        unmatched = _unmatched_rule(name, request, new)
+        engine = self.core.engine
+        if request.dry_run or unmatched is None:
+            # Runs that stay are planned as if moving with "finish": the steps they could
+            # not have moved from are the ones to warn about.
+            moves = await engine.plan_move(name, request.version, unmatched or "finish")
+        if not request.dry_run:
+            done = await self.core.publish(name, request.version, actor, action, unmatched)
+            moves = done if unmatched is not None else moves
+        counts = _counts(moves) if unmatched is not None else MoveCounts(moved={}, exited=0, kept=len(moves))
+        summary = await self.summary(name)
+        return PublishResult(
+            **msgspec.structs.asdict(summary), dry_run=request.dry_run, moves=counts,
+            warnings=_removed_labels(request, new, moves),
+        )  # fmt: skip
 
     async def audit(self, name: str, after: int, limit: int) -> AuditPage:
         """A page of the scenario's audit records, oldest first (404 if unknown)."""
