@@ -58,14 +58,15 @@ class JsonFormatter(logging.Formatter):
 
 
 class ConsoleFormatter(logging.Formatter):
-    """`time LEVEL logger: message key=value ...` for a terminal."""
+    """`time LEVEL logger: message key=value ...` for a terminal (an access line's method,
+    path, status and duration are its message already)."""
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)
-        fields = " ".join(f"{k}={v}" for k, v in _fields(record).items() if k not in ("method", "path", "status"))
+        fields = " ".join(f"{k}={v}" for k, v in _fields(record).items() if k not in ("method", "path", "status", "duration_ms"))
         if not fields:
             return text
         head, _, tail = text.partition("\n")  # a traceback stays below the line
