@@ -57,6 +57,10 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False, default=str)
 
 
+#: What an access line's message says already.
+_IN_THE_MESSAGE = frozenset({"method", "path", "status", "duration_ms"})
+
+
 class ConsoleFormatter(logging.Formatter):
     """`time LEVEL logger: message key=value ...` for a terminal (an access line's method,
     path, status and duration are its message already)."""
@@ -66,7 +70,7 @@ class ConsoleFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)
-        fields = " ".join(f"{k}={v}" for k, v in _fields(record).items() if k not in ("method", "path", "status", "duration_ms"))
+        fields = " ".join(f"{k}={v}" for k, v in _fields(record).items() if k not in _IN_THE_MESSAGE)
         if not fields:
             return text
         head, _, tail = text.partition("\n")  # a traceback stays below the line
