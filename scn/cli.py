@@ -379,9 +379,11 @@ def build_parser() -> argparse.ArgumentParser:
     for add in COMMANDS:
         add(sub)
     from .client import add_commands
+    from .privacy_cli import add_commands as add_privacy_commands
     from .versions_cli import add_commands as add_version_commands
 
     add_commands(sub)
+    add_privacy_commands(sub)
     add_version_commands(sub, _checked_or_report)
     return parser
 

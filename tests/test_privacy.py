@@ -3,7 +3,11 @@ erase it, and find none of its personal data in any table afterwards."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 from .recount import assert_counters_exact
@@ -103,3 +107,29 @@ async def test_export_then_erase_leaves_no_personal_data_and_keeps_the_counts(tm
         again = (await s.client.get("/api/contacts/olena-4711/export")).json()
         assert again["contact"]["first_name"] is None and again["contact"]["email"] == "new@example.com"
         assert [r["status"] for r in again["runs"]] == ["waiting"]
+
+
+def _scn(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "scn", *args], capture_output=True, text=True, timeout=60)
+
+
+async def test_scn_contact_exports_and_erases_on_a_store_file(tmp_path: Path) -> None:
+    async with serving(tmp_path, FILES) as s:
+        r = await s.client.post("/api/events", json={"type": "contact.registered", "contact": PERSON})
+        assert r.status_code == 202, r.text
+        await s.settle()
+    db = str(tmp_path / "scn.db")
+    exported = await asyncio.to_thread(_scn, "contact", "export", "--db", db, PERSON["id"])
+    assert exported.returncode == 0, exported.stderr
+    assert json.loads(exported.stdout)["contact"]["first_name"] == "Олена"
+    refused = await asyncio.to_thread(_scn, "contact", "erase", "--db", db, PERSON["id"])
+    assert refused.returncode == 2 and "--yes" in refused.stderr, "erasing asks to be sure"
+    erased = await asyncio.to_thread(_scn, "contact", "erase", "--db", db, PERSON["id"], "--yes")
+    assert erased.returncode == 0 and json.loads(erased.stdout)["erased"] is True, erased.stderr
+    gone = await asyncio.to_thread(_scn, "contact", "export", "--db", db, PERSON["id"])
+    assert gone.returncode == 2 and "no contact" in gone.stderr
+    missing = await asyncio.to_thread(_scn, "contact", "export", "--db", str(tmp_path / "nope.db"), "x")
+    assert missing.returncode == 2 and "no store" in missing.stderr and not (tmp_path / "nope.db").exists()
+    with sqlite3.connect(db) as check:
+        actors = [a for (a,) in check.execute("SELECT actor FROM privacy_audit ORDER BY id")]
+    assert len(actors) == 2 and all(a.startswith("cli:") for a in actors), actors
