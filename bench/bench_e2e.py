@@ -43,8 +43,10 @@ from typing import Any
 import httpx
 import psutil
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_http import API_KEY, post_bodies  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
-API_KEY = "bench-key"
 SECRET = "bench-secret"
 
 WORKSPACE = """
@@ -115,32 +117,7 @@ async def post_all(port: int, documents: list[dict[str, Any]], batch: int, clien
     connections; returns time.monotonic() of the first request."""
     bodies = [json.dumps(documents[s : s + batch] if batch > 1 else documents[s]).encode()
               for s in range(0, len(documents), batch)]  # fmt: skip
-    queue: asyncio.Queue[bytes] = asyncio.Queue()
-    for body in bodies:
-        queue.put_nowait(body)
-
-    async def worker() -> None:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        try:
-            while not queue.empty():
-                body = queue.get_nowait()
-                writer.write(
-                    b"POST /api/events HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
-                    + f"X-API-Key: {API_KEY}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
-                    + body
-                )
-                head = await reader.readuntil(b"\r\n\r\n")
-                status = int(head.split(b" ", 2)[1])
-                length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                              if line.lower().startswith(b"content-length:"))  # fmt: skip
-                answer = await reader.readexactly(length)
-                assert status == 202, answer
-        finally:
-            writer.close()
-
-    started = time.monotonic()
-    await asyncio.gather(*(worker() for _ in range(clients)))
-    return started
+    return await post_bodies("127.0.0.1", port, bodies, clients)
 
 
 class Sink:
