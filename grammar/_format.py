@@ -381,7 +381,11 @@ class _Printer:
                 self.block(band.steps)
             self.close(step)
         elif isinstance(step, ast.Split):
-            self.line(f"{label}split", start, start + len(label) + len("split"), opens=True)
+            if step.holdout is None:
+                self.line(f"{label}split", start, start + len(label) + len("split"), opens=True)
+            else:
+                holdout = f"with {literal_text(step.holdout.weight)} control"
+                self.line(f"{label}split {holdout}", start, step.holdout.span.end, opens=True)
             self.depth += 1
             for arm in step.arms:
                 if isinstance(arm, ast.Control):

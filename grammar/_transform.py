@@ -495,7 +495,10 @@ class ToAst(Transformer[Token, Any]):
         return ast.Band(low=None, high=c[1], steps=c[2], span=self._span(c))
 
     def split_step(self, c: _Children) -> ast.Step:
-        return bounded_step(ast.Split(arms=tuple(c[1:-1]), span=self._span(c)))
+        return bounded_step(ast.Split(holdout=c[1], arms=tuple(c[2:-1]), span=self._span(c)))
+
+    def split_holdout(self, c: _Children) -> ast.Control:
+        return ast.Control(weight=self._typed(c[1], ast.PercentLit), span=self._span(c))
 
     def variant(self, c: _Children) -> ast.Variant:
         return ast.Variant(

@@ -442,6 +442,9 @@ class Control(Node, frozen=True, kw_only=True):
 
 
 class Split(StepNode, frozen=True, kw_only=True):
+    #: `split with 10% control`: a hold-out taken off the top; the variants' shares are
+    #: then shares of the rest (None when the split has no such header).
+    holdout: Control | None = None
     arms: tuple[Variant | Control, ...]
 
 

@@ -219,7 +219,10 @@ TEMPLATE_TYPE = _code(
 )
 
 # ---- flow, timing and ranges
-SPLIT_WEIGHTS = _code("SCN301", "split-weights", _F, "the variants and control must add up to 100%")
+SPLIT_WEIGHTS = _code(
+    "SCN301", "split-weights", _F,
+    "the variants and control must add up to 100% (after `split with P% control`, the variants alone)",
+)  # fmt: skip
 BAND_OVERLAP = _code("SCN302", "band-overlap", _F, "each value must fall into one band at most")
 BAND_GAP = _code("SCN303", "band-gap", _F, "start each band where the previous one ends, or add one for the gap")
 UNREACHABLE_STEP = _code(

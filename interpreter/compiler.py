@@ -296,12 +296,14 @@ class _Builder:
         at = self.emit(p.Split, sid, "split", line, arms=(), control="0", after=-1)
         arms: list[p.SplitArm] = []
         to_end: list[int] = []
-        control = Decimal(0)
+        control = Decimal(0) if step.holdout is None else step.holdout.weight.value
+        # With a hold-out off the top the variants share the rest: 50% of the 90% left is 45%.
+        rest = (Decimal(100) - control) / Decimal(100)
         for arm in step.arms:
             if isinstance(arm, ast.Control):
                 control += arm.weight.value
                 continue
-            arms.append(p.SplitArm(arm.name.name, str(arm.weight.value), self.here()))
+            arms.append(p.SplitArm(arm.name.name, str(arm.weight.value * rest), self.here()))
             self.block(arm.steps, f"{sid}.{arm.name.name}.")
             to_end.append(self.emit(p.Jump, f"{sid}.{arm.name.name}.end", "end of variant", line, target=-1))
         for jump in to_end:

@@ -5,17 +5,23 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections import Counter
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from scn.grammar import parse
+from scn.grammar._format import format_source
+from scn.interpreter import program as p
+from scn.interpreter.compiler import compile_workspace
 from scn.interpreter.versions.promote import PromoteError, promote
 from scn.server.services import ReportService
 from scn.stdlib.experiments import compare
 
-from .conftest import EXAMPLES
+from .conftest import EXAMPLES, check_texts
+from .harness import Harness, checked, html_resources
 from .server_harness import serving
 from .test_client import scn
 
@@ -166,3 +172,90 @@ async def test_scn_promote_from_the_command_line(tmp_path: Path) -> None:
         assert (code, out) == (0, "ab: variant a takes every new run from version 2\n"), err
         code, out, err = await scn(s.base, "promote", "ab", "b")
         assert code == 1 and "no variant 'b'" in err, err
+
+
+HOLDOUT = """
+template t_a email
+  from "Shop" <shop@example.com>
+  subject "A"
+  html "a.html"
+end
+
+template t_b email
+  from "Shop" <shop@example.com>
+  subject "B"
+  html "b.html"
+end
+
+scenario ab "A/B"
+  on contact.registered
+  split with 10% control
+    variant a 50%
+      send email t_a
+    variant b 50%
+      send email t_b
+  end
+end
+"""
+
+
+def _split_of(text: str) -> Any:
+    program = compile_workspace(checked(text)).scenarios["ab"]
+    (split,) = (i for i in program.instructions if isinstance(i, p.Split))
+    return split
+
+
+def test_50_50_with_10_percent_control_is_45_45_and_a_10_percent_hold_out() -> None:
+    split = _split_of(HOLDOUT)
+    assert [(a.name, Decimal(a.weight)) for a in split.arms] == [("a", Decimal(45)), ("b", Decimal(45))]
+    assert Decimal(split.control) == 10
+
+
+def test_a_third_each_with_a_control_keeps_every_share_exact() -> None:
+    text = HOLDOUT.replace("variant a 50%", "variant a 33.33%").replace("variant b 50%", "variant b 66.67%")
+    split = _split_of(text.replace("with 10% control", "with 12.5% control"))
+    weights = [Decimal(a.weight) for a in split.arms]
+    assert weights == [Decimal("29.163750"), Decimal("58.336250")]
+    assert sum(weights) + Decimal(split.control) == 100
+
+
+async def test_the_hold_out_gets_its_share_of_1000_contacts_and_nothing_else() -> None:
+    async with Harness(HOLDOUT, resources={"a.html": "<p>a</p>", "b.html": "<p>b</p>"}) as h:
+        await h.play([h.event("contact.registered", f"c{i}", key=f"k{i}") for i in range(1000)])
+        variants = Counter(v for (v,) in await h.rows("SELECT variant FROM runs"))
+        sent = Counter(t for (t,) in await h.rows("SELECT template FROM outbox"))
+    assert sum(variants.values()) == 1000
+    assert abs(variants["control"] - 100) <= 30 and abs(variants["a"] - 450) <= 50
+    assert (sent["t_a"], sent["t_b"]) == (variants["a"], variants["b"])
+
+
+@pytest.mark.parametrize(
+    ("change", "code", "words"),
+    [
+        (("with 10% control", "with 0% control"), "SCN317", "from above 0% to below 100%"),
+        (("with 10% control", "with 100% control"), "SCN317", "from above 0% to below 100%"),
+        (("variant b 50%", "variant b 40%"), "SCN301", "the variants' shares add up to 90%, not 100%"),
+        (("  end\nend", "    control 10%\n  end\nend"), "SCN309", "one control group"),
+    ],
+)
+def test_a_hold_out_off_the_top_is_checked_at_its_bounds(change: tuple[str, str], code: str, words: str) -> None:
+    text = HOLDOUT.replace(*change)
+    assert text != HOLDOUT
+    found = check_texts({"t.scn": text}, html_resources(text)).diagnostics
+    assert any(d.code.code == code and words in d.message for d in found), [(d.code.code, d.message) for d in found]
+
+
+def test_a_hold_out_of_99_99_percent_is_allowed() -> None:
+    assert Decimal(_split_of(HOLDOUT.replace("with 10% control", "with 99.99% control")).control) == Decimal("99.99")
+
+
+def test_the_formatter_keeps_the_hold_out_header() -> None:
+    squashed = HOLDOUT.replace("  split with 10% control\n", "  split   with   10%   control\n")
+    assert format_source(parse(squashed, "t.scn")) == HOLDOUT.lstrip("\n")
+
+
+def test_promoting_a_variant_drops_the_hold_out_header() -> None:
+    promoted = promote(HOLDOUT, "t.scn", "ab", "b")
+    assert "  split\n    variant b 100%\n      send email t_b\n  end\n" in promoted
+    assert "control" not in promoted and "variant a" not in promoted
+    checked(promoted)

@@ -67,7 +67,10 @@ def check_split(step: ast.Split, sink: DiagnosticSink) -> None:
     """Shares from above 0% to 100% that add up to 100%, variants named once, one control group."""
     total = Decimal(0)
     names: dict[str, ast.Ident] = {}
-    control: ast.Control | None = None
+    control = step.holdout
+    if control is not None and not Decimal(0) < control.weight.value < Decimal(100):
+        sink.report(codes.BAD_PERCENT, "a control group taken off the top runs from above 0% to below 100%",
+                    control.weight.span)  # fmt: skip
     for arm in step.arms:
         if not Decimal(0) < arm.weight.value <= Decimal(100):
             sink.report(codes.BAD_PERCENT, "a share runs from above 0% to 100%", arm.weight.span)
@@ -93,7 +96,8 @@ def check_split(step: ast.Split, sink: DiagnosticSink) -> None:
     if not names:
         sink.report(codes.EMPTY_SPLIT, "this split has no variant", step.span)
     if total != 100:
-        sink.report(codes.SPLIT_WEIGHTS, f"the shares add up to {total.normalize():f}%, not 100%", step.span)
+        shares = "the variants' shares" if step.holdout is not None else "the shares"
+        sink.report(codes.SPLIT_WEIGHTS, f"{shares} add up to {total.normalize():f}%, not 100%", step.span)
 
 
 def bound_value(bound: ast.BandBound | None) -> Decimal | None:

@@ -59,6 +59,9 @@ def promote(text: str, path: str, scenario: str, variant: str) -> str:
         raise PromoteError(f"scenario {scenario!r} has {len(splits)} splits with a variant {variant!r}; rename one")
     (split,) = splits
     edits: list[tuple[int, int, str]] = []
+    if split.holdout is not None:  # `split with 10% control`: the header loses its hold-out
+        start = text.rfind("split", 0, split.holdout.span.start) + len("split")
+        edits.append((start, split.holdout.span.end, ""))
     for arm in split.arms:
         if isinstance(arm, ast.Variant) and arm.name.name == variant:
             edits.append((arm.weight.span.start, arm.weight.span.end, "100%"))
