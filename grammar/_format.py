@@ -216,7 +216,7 @@ class _Printer:
     def module(self, module: ast.Module) -> None:
         previous_block = False
         for item in module.items:
-            is_block = isinstance(item, ast.Scenario | ast.TemplateDecl | ast.ProgramDecl)
+            is_block = isinstance(item, ast.Scenario | ast.TemplateDecl | ast.ProgramDecl | ast.PolicyDecl)
             if (is_block or previous_block) and self.lines:
                 self._flush_comments(self._attached_comments_start(item))
                 self.blank()
@@ -275,6 +275,12 @@ class _Printer:
                     tier.span.start,
                     tier.span.end,
                 )
+            self.close(item)
+        elif isinstance(item, ast.PolicyDecl):
+            self.line("policy", s.start, s.start + len("policy"), opens=True)
+            self.depth += 1
+            for rule in item.rules:
+                self.line(_policy_rule(rule), rule.span.start, rule.span.end)
             self.close(item)
         elif isinstance(item, ast.GroupDecl):
             text = f"group {item.name.name}{_optional(item.title)}"
@@ -449,7 +455,17 @@ def _template_setting(setting: ast.TemplateSetting) -> str:
         return f"reply to <{setting.address.value}>"
     if isinstance(setting, ast.TemplateFallback):
         return f"fallback {setting.lang.name}"
+    if isinstance(setting, ast.TemplateTransactional):
+        return "transactional"
     return f"{setting.key} {string_text(setting.value.value)}"
+
+
+def _policy_rule(rule: ast.PolicyCap | ast.PolicyRate | ast.QuietHours) -> str:
+    if isinstance(rule, ast.PolicyCap):
+        return f"{rule.channel} at most {literal_text(rule.count)} per {literal_text(rule.window)}"
+    if isinstance(rule, ast.PolicyRate):
+        return f"{rule.provider.name} at most {literal_text(rule.count)} per {rule.unit}"
+    return header_text(rule)
 
 
 def _band_range(band: ast.Band) -> str:

@@ -35,6 +35,7 @@ DECLARATION_WORDS = frozenset(
         "event",
         "attribute",
         "currency",
+        "policy",
         "scenario",
     }
 )
@@ -43,6 +44,7 @@ BLOCK_OPENERS = {
     "SCENARIO": "scenario",
     "TEMPLATE": "template",
     "PROGRAM": "program",
+    "POLICY": "policy",
     "IF": "if",
     "BANDS": "bands",
     "SPLIT": "split",

@@ -320,6 +320,28 @@ class ToAst(Transformer[Token, Any]):
         key = cast(ast.PartKey, str(c[0].value))
         return ast.TemplatePart(key=key, value=self._string(c[1]), span=self._span(c))
 
+    def template_transactional(self, c: _Children) -> ast.TemplateTransactional:
+        return ast.TemplateTransactional(span=self._span(c))
+
+    def policy_decl(self, c: _Children) -> ast.PolicyDecl:
+        return ast.PolicyDecl(rules=tuple(_values(c)), span=self._span(c))
+
+    def policy_cap(self, c: _Children) -> ast.PolicyCap:
+        v = _values(c)  # the channel is a keyword: not among them
+        return ast.PolicyCap(channel=cast(ast.Channel, str(c[0].value)), count=self._typed(v[0], ast.NumberLit),
+                             window=self._typed(v[1], ast.DurationLit), span=self._span(c))  # fmt: skip
+
+    def policy_rate(self, c: _Children) -> ast.PolicyRate:
+        v = _values(c)
+        return ast.PolicyRate(provider=self._ident(v[0]), count=self._typed(v[1], ast.NumberLit), unit=v[2],
+                              span=self._span(c))  # fmt: skip
+
+    def policy_channel(self, c: _Children) -> Token:
+        return cast(Token, c[0])  # the token, so that the cap's span starts at it
+
+    def rate_unit(self, c: _Children) -> str:
+        return str(c[0].value)
+
     def part_key(self, c: _Children) -> Token:
         return cast(Token, c[0])  # the token, so that the part's span starts at it
 

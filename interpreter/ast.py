@@ -270,7 +270,12 @@ class TemplatePart(Node, frozen=True, kw_only=True):
     value: StringLit
 
 
-TemplateSetting: TypeAlias = TemplateFrom | TemplateReplyTo | TemplateFallback | TemplatePart
+class TemplateTransactional(Node, frozen=True, kw_only=True):
+    """`transactional`: a message the contact asked for (a receipt, a password): the
+    workspace policy's caps and quiet hours do not hold it back."""
+
+
+TemplateSetting: TypeAlias = TemplateFrom | TemplateReplyTo | TemplateFallback | TemplatePart | TemplateTransactional
 
 
 class TemplateLang(Node, frozen=True, kw_only=True):
@@ -562,6 +567,28 @@ class Scenario(Node, frozen=True, kw_only=True):
     anonymous: bool = False
 
 
+class PolicyCap(Node, frozen=True, kw_only=True):
+    """`email at most 3 per 7d`: messages of a channel to one contact, over every scenario."""
+
+    channel: Channel
+    count: NumberLit
+    window: DurationLit
+
+
+class PolicyRate(Node, frozen=True, kw_only=True):
+    """`smtp at most 50 per second`: how fast one provider is handed messages."""
+
+    provider: Ident
+    count: NumberLit
+    unit: Literal["second", "minute", "hour"]
+
+
+class PolicyDecl(Node, frozen=True, kw_only=True):
+    """The workspace's sending policy (at most one)."""
+
+    rules: tuple[PolicyCap | PolicyRate | QuietHours, ...]
+
+
 Decl: TypeAlias = (
     ListDecl
     | SegmentDecl
@@ -572,6 +599,7 @@ Decl: TypeAlias = (
     | EventDecl
     | AttributeDecl
     | CurrencyDecl
+    | PolicyDecl
 )
 Item: TypeAlias = Decl | Scenario
 

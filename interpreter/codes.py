@@ -1,8 +1,8 @@
 """The registry of diagnostic codes.
 
 Ranges: SCN0xx syntax, SCN1xx names and types, SCN2xx actions and templates,
-SCN3xx flow, timing and ranges, SCN9xx the `# scn: ignore` comments themselves. A code
-never changes meaning once released; retired codes stay reserved.
+SCN3xx flow, timing and ranges, SCN4xx the workspace's sending policy, SCN9xx the
+`# scn: ignore` comments themselves. A code never changes meaning once released; retired codes stay reserved.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ class Category(StrEnum):
     NAMES = "names and types"
     ACTIONS = "actions and templates"
     FLOW = "flow, timing and ranges"
+    POLICY = "sending policy"
     SUPPRESSIONS = "suppressions"
 
 
@@ -265,6 +266,27 @@ BAD_DATE = _code("SCN315", "bad-date", _F, "write dates as YYYY-MM-DD with a rea
 BAD_COUNT = _code("SCN316", "bad-count", _F, "counts are whole numbers of 1 or more")
 BAD_PERCENT = _code("SCN317", "bad-percent", _F, "percentages here are above 0% and at most 100%")
 EMPTY_SPLIT = _code("SCN318", "empty-split", _F, "a split needs at least one variant")
+
+# ---- the workspace's sending policy (`policy ... end`, docs/language.md)
+_P = Category.POLICY
+DUPLICATE_POLICY = _code(
+    "SCN401", "duplicate-policy", _P,
+    "a workspace has one `policy`; in it, cap each channel once, rate each provider once, set quiet hours once",
+)  # fmt: skip
+UNKNOWN_PROVIDER = _code(
+    "SCN402", "unknown-provider", _P, "rate a provider scn sends through: `smtp` (email)"
+)  # fmt: skip
+LOOSER_THAN_POLICY = _code(
+    "SCN403", "looser-than-policy", _P,
+    "the policy holds back what this cap lets through: tighten the cap to the policy's, or drop it",
+    warning=True,
+)  # fmt: skip
+MARKETING_IN_TRANSACTIONAL = _code(
+    "SCN404", "marketing-in-transactional", _P,
+    "a transactional message bypasses the policy, so keep offers out of it: send the coupon or the products in a "
+    "marketing template",
+    warning=True,
+)  # fmt: skip
 
 # ---- suppressions (`# scn: ignore[...]`, docs/language.md §9.5)
 _X = Category.SUPPRESSIONS

@@ -56,7 +56,27 @@ def compile_workspace(result: CheckResult) -> p.Bundle:
         },
         files={f.path: f.text for f in workspace.files},
         resources=dict(workspace.resources or {}),
+        policy=_policy(symbols.policy),
     )
+
+
+_RATE_UNITS_MS = {"second": 1000, "minute": 60_000, "hour": 3_600_000}
+
+
+def _policy(decl: ast.PolicyDecl | None) -> p.Policy | None:
+    if decl is None:
+        return None
+    caps: dict[str, tuple[int, int]] = {}
+    rates: dict[str, tuple[int, int]] = {}
+    quiet: tuple[int, int, int, int] | None = None
+    for rule in decl.rules:
+        if isinstance(rule, ast.PolicyCap):
+            caps.setdefault(rule.channel, (int(rule.count.value), rule.window.milliseconds))
+        elif isinstance(rule, ast.PolicyRate):
+            rates.setdefault(rule.provider.name, (int(rule.count.value), _RATE_UNITS_MS[rule.unit]))
+        elif quiet is None:
+            quiet = (rule.start.hour, rule.start.minute, rule.end.hour, rule.end.minute)
+    return p.Policy(caps=caps, quiet_hours=quiet, rates=rates)
 
 
 def _title(title: ast.StringLit | None) -> str | None:
@@ -120,6 +140,7 @@ def _template(decl: ast.TemplateDecl, workspace: Workspace, source: str, uses: f
         fallback=fallback.lang.name if fallback else None,
         variants=variants or (variant("", shared),),
         uses=uses,
+        transactional=any(isinstance(s, ast.TemplateTransactional) for s in decl.settings),
     )
 
 

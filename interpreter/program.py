@@ -207,6 +207,19 @@ class Template(msgspec.Struct, frozen=True, kw_only=True):
     variants: tuple[TemplateVariant, ...]
     #: The top-level variables its text reads ("contact", "coupon", "bonus"...).
     uses: frozenset[str] = frozenset()
+    #: A message the contact asked for: the workspace policy's caps and quiet hours pass it.
+    transactional: bool = False
+
+
+class Policy(msgspec.Struct, frozen=True, kw_only=True):
+    """The workspace's sending policy (`policy ... end`)."""
+
+    #: Per channel: at most this many messages to one contact per window (ms), over every scenario.
+    caps: dict[str, tuple[int, int]] = {}
+    #: Quiet hours for scenarios that set none: (start hour, minute, end hour, minute).
+    quiet_hours: tuple[int, int, int, int] | None = None
+    #: Per provider: at most this many messages handed to it per period (ms).
+    rates: dict[str, tuple[int, int]] = {}
 
 
 class Coupon(msgspec.Struct, frozen=True, kw_only=True):
@@ -277,3 +290,4 @@ class Bundle(msgspec.Struct, kw_only=True):
     #: The source files, as uploaded, so the control plane can show them again.
     files: dict[str, str]
     resources: dict[str, str]
+    policy: Policy | None = None

@@ -39,7 +39,8 @@ STEP_KEYWORDS = (
 )  # fmt: skip
 SETTING_KEYWORDS = (
     "discount", "code", "pool", "warn", "generated", "offer", "reply", "fallback", "lang", "subject", "preheader",
-    "html", "plain", "text", "title", "url", "image", "tier", "default", "contact", "order",
+    "html", "plain", "text", "title", "url", "image", "tier", "default", "contact", "order", "transactional",
+    "second", "minute", "hour",
 )  # fmt: skip
 CHANNELS = ("email", "sms", "viber", "push", "webpush")
 TYPES = ("string", "number", "money", "percent", "duration", "datetime", "date", "time", "bool")
@@ -67,6 +68,7 @@ class ScnLexer(RegexLexer):  # type: ignore[misc]  # Pygments has no type inform
                 rf"^([ \t]*)({'|'.join(DECLARATIONS)})([ \t]+)({_NAME})",
                 bygroups(Whitespace, Keyword.Declaration, Whitespace, Name.Class),
             ),
+            (r"^([ \t]*)(policy)(?![\w])", bygroups(Whitespace, Keyword.Declaration)),
             (r"[ \t]+|\n", Whitespace),
             # A reference to a declaration: `add to list vip`, `with coupon WELCOME`.
             (

@@ -110,3 +110,12 @@ def test_chosen_tokens_have_their_scopes(tokenised: dict[str, Tokens]) -> None:
     loyalty = tokenised["loyalty_groups.scn"]
     assert scope_of(loyalty, "1000 UAH") == "constant.numeric.money.scn"
     assert scope_of(loyalty, "cashback", "group newcomers") == "variable.other.declared.scn"
+
+
+def test_the_policy_block_has_its_scopes(tokenised: dict[str, Tokens]) -> None:
+    (policy,) = [lines for lines in tokenised.values() if lines and lines[0] and lines[0][0]["text"] == "policy"]
+    assert scope_of(policy, "policy") == "storage.type.declaration.scn"
+    assert scope_of(policy, "email", "email at most") == "support.type.channel.scn"
+    assert scope_of(policy, "7d") == "constant.numeric.duration.scn"
+    assert scope_of(policy, "second", "smtp at most") == "keyword.other.scn"
+    assert scope_of(policy, "end") == "keyword.control.scn"

@@ -13,6 +13,7 @@ from ..gcpause import paused_gc
 from ..workspace import Workspace, past
 from ._decls import DeclChecker, pool_codes
 from ._exprs import ExprChecker, Scope
+from ._policy import check_policy
 from ._scenarios import ScenarioChecker
 from ._suppressions import apply_suppressions
 from ._symbols import DECL_KINDS, Symbols, collect_symbols
@@ -69,6 +70,8 @@ def _check(workspace: Workspace, deadline: float | None) -> CheckResult:
     past(deadline)
     unset = UnsetChecker(symbols, semantic)
     DeclChecker(workspace, symbols, exprs, unset, semantic).check_all()
+    if symbols.policy is not None:
+        check_policy(symbols.policy, semantic)
     scenarios = ScenarioChecker(symbols, exprs, unset, templates, semantic)
     for scenario in symbols.scenarios.values():
         past(deadline)

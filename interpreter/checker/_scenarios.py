@@ -21,6 +21,7 @@ from ..suggest import closest_name, suggested
 from ..types import DURATION, Entity, ListOf, Type
 from ._branches import check_bands, check_split
 from ._exprs import ExprChecker, Scope, check_count, check_positive, check_time, describe
+from ._policy import caps_channel, check_scenario_cap, check_transactional_send
 from ._symbols import Symbols
 from ._templates import TemplateChecker
 from ._unset import Known, UnsetChecker, known_in_event_where, operand_paths, set_when
@@ -97,6 +98,7 @@ class ScenarioChecker:
             capped=_is_capped(scenario),
         )
         self._block(scenario.steps, flow, _Path())
+        check_scenario_cap(scenario, self.symbols.policy, self.sink)
 
     # ------------------------------------------------------------ scopes
 
@@ -406,9 +408,14 @@ class ScenarioChecker:
             else:
                 self.exprs.expect(option.products, flow.scope, PRODUCTS, "`with products`")
                 self.unset.value(option.products, flow.scope, path.known, "there are no products and no send")
-        if template_ok:
+        declared = self.symbols.decls.get(step.template.name) if template_ok else None
+        template = declared if isinstance(declared, ast.TemplateDecl) else None
+        if template is not None:
             self._template_context(step, flow, path)
-        if not flow.capped and not flow.warned_uncapped:
+            info = self.templates.infos.get(template.name.name)
+            check_transactional_send(step, template, iter(info.uses if info else ()), self.sink)
+        policy_capped = caps_channel(self.symbols.policy, step.channel, template)
+        if not flow.capped and not policy_capped and not flow.warned_uncapped:
             frequent = next((t for t in flow.triggers if t.frequent), None)
             if frequent is not None:
                 flow.warned_uncapped = True

@@ -31,6 +31,8 @@ class Symbols(msgspec.Struct):
     events: dict[str, EventSpec] = msgspec.field(default_factory=lambda: dict(BUILTIN_EVENTS))
     attributes: dict[str, Type] = msgspec.field(default_factory=dict)
     currency: str | None = None
+    #: The workspace's sending policy, when it has one.
+    policy: ast.PolicyDecl | None = None
     #: fields_of() answers, filled as the checker asks (the tables above are complete by then).
     field_cache: dict[str, dict[str, Type] | None] = msgspec.field(default_factory=dict)
 
@@ -105,6 +107,12 @@ def collect_symbols(workspace: Workspace, sink: DiagnosticSink) -> Symbols:
                 _declare_event(symbols, item, sink)
             elif isinstance(item, ast.AttributeDecl):
                 _declare_attribute(symbols, item, sink)
+            elif isinstance(item, ast.PolicyDecl):
+                if symbols.policy is not None:
+                    sink.report(codes.DUPLICATE_POLICY, "the workspace already has a policy", item.span.at_start(),
+                                related=(Related(symbols.policy.span.at_start(), "the first policy"),))  # fmt: skip
+                else:
+                    symbols.policy = item
             elif isinstance(item, ast.CurrencyDecl):
                 code = item.code.name
                 if code not in ISO_CURRENCIES:

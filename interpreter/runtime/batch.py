@@ -41,6 +41,8 @@ class Batch:
         self.new_run_ids: set[int] = set()
         self._lists: dict[str, set[str]] = {}
         self._messages: Counter[tuple[str, str | None]] = Counter()
+        #: Messages queued in this batch that the workspace policy counts, by contact and channel.
+        self._policy_messages: Counter[tuple[str, str]] = Counter()
         self._last_message: dict[str, int] = {}
         self._drawn: dict[str, set[str]] = {}
         self._cache: dict[Any, Any] = {}
@@ -236,8 +238,18 @@ class Batch:
             return stored + sum(n for (c, _), n in self._messages.items() if c == contact_id)
         return stored + self._messages[(contact_id, scenario)]
 
-    def message_queued(self, contact_id: str, scenario: str | None) -> None:
+    async def count_policy_messages(self, contact_id: str, channel: str, since: int, exempt: frozenset[str]) -> int:
+        """Messages of a channel to a contact since a moment, over every scenario, the
+        templates in ``exempt`` (transactional ones) aside: what the policy's cap counts."""
+        stored = await self.store.count_messages(contact_id, scenario=None, since=since, channel=channel,
+                                                 exempt=exempt)  # fmt: skip
+        return stored + self._policy_messages[(contact_id, channel)]
+
+    def message_queued(self, contact_id: str, scenario: str | None, channel: str | None = None) -> None:
+        """A message queued for ``contact_id``; ``channel`` when the policy counts it."""
         self._messages[(contact_id, scenario)] += 1
+        if channel is not None:
+            self._policy_messages[(contact_id, channel)] += 1
         self._last_message[contact_id] = self.now_ms
 
     async def last_message_at(self, contact_id: str, channel: str | None) -> int | None:

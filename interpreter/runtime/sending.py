@@ -81,7 +81,9 @@ class SendSteps(RunContext):
         batch.changes.outbox.append(
             self.outbox_row(i, contact, recipient, json.dumps(message, ensure_ascii=False), code)
         )
-        batch.message_queued(contact["id"], run.scenario)
+        policy = self.bundle.policy
+        counted = policy is not None and i.channel in policy.caps and not template.transactional
+        batch.message_queued(contact["id"], run.scenario, i.channel if counted else None)
         detail = f"{i.channel} {i.template} ({variant.lang or 'default'})" + (f" with code {code}" if code else "")
         detail += self.stock_note
         if products is not None:
@@ -129,13 +131,25 @@ class SendSteps(RunContext):
             sent = await batch.count_messages(contact["id"], run.scenario, batch.now_ms - window)
             if sent >= count:
                 return f"frequency cap: {sent} message(s) in the last {duration_text(window)}"
-        if program.quiet_hours is not None:
+        # The workspace policy holds back what is not transactional: its cap over every
+        # scenario, and its quiet hours where the scenario sets none.
+        policy = None if self.bundle.templates[i.template].transactional else self.bundle.policy
+        if policy is not None and i.channel in policy.caps:
+            count, window = policy.caps[i.channel]
+            exempt = frozenset(n for n, t in self.bundle.templates.items() if t.transactional)
+            sent = await batch.count_policy_messages(contact["id"], i.channel, batch.now_ms - window, exempt)
+            if sent >= count:
+                return (f"held by the workspace policy ({i.channel} at most {count} per {duration_text(window)}): "
+                        f"{sent} {i.channel} message(s) in the last {duration_text(window)}")  # fmt: skip
+        quiet_hours = program.quiet_hours or (policy.quiet_hours if policy is not None else None)
+        if quiet_hours is not None:
             tz = contact_zone(contact, self.settings.default_timezone)
-            start_h, start_m, end_h, end_m = program.quiet_hours
+            start_h, start_m, end_h, end_m = quiet_hours
             allowed = after_quiet_hours(batch.now, dt.time(start_h, start_m), dt.time(end_h, end_m), tz)
             if allowed > batch.now:
                 self.sleep_until(allowed)
-                self.log(i, "deferred", f"quiet hours until {allowed.astimezone(tz):%H:%M} {tz.key}")
+                whose = "quiet hours" if program.quiet_hours else "the workspace policy's quiet hours"
+                self.log(i, "deferred", f"{whose} until {allowed.astimezone(tz):%H:%M} {tz.key}")
                 return "quiet"
         if not _address(contact, i.channel):
             return f"no {ADDRESS_FIELDS[i.channel]} for {i.channel}"

@@ -186,9 +186,13 @@ class Store(Protocol):
         """scenario -> status -> number of runs."""
 
     # ------------------------------------------------------------ messages
-    async def count_messages(self, contact_id: str, *, scenario: str | None, since: int) -> int:
-        """Messages to a contact (from one scenario, if given) since a moment; skipped and
-        failed ones aside (they never reached the contact)."""
+    async def count_messages(
+        self, contact_id: str, *, scenario: str | None, since: int, channel: str | None = None,
+        exempt: Collection[str] = (),
+    ) -> int:  # fmt: skip
+        """Messages to a contact (from one scenario, on one channel, if given) since a
+        moment; skipped and failed ones aside (they never reached the contact), and those of
+        the templates in ``exempt``."""
 
     async def last_message_at(self, contact_id: str, channel: str | None) -> int | None:
         """When the contact was last sent a message (on ``channel``), skipped and failed ones aside."""

@@ -531,9 +531,13 @@ class SqliteStore(
             params.append(since)
         return int(await self._scalar(sql, params))
 
-    async def count_messages(self, contact_id: str, *, scenario: str | None, since: int) -> int:
-        """Messages to a contact (from one scenario, if given) since a moment; skipped and
-        failed ones aside (they never reached the contact)."""
+    async def count_messages(
+        self, contact_id: str, *, scenario: str | None, since: int, channel: str | None = None,
+        exempt: Collection[str] = (),
+    ) -> int:  # fmt: skip
+        """Messages to a contact (from one scenario, on one channel, if given) since a
+        moment; skipped and failed ones aside (they never reached the contact), and those of
+        the templates in ``exempt``."""
         sql = (
             "SELECT count(*) FROM outbox WHERE contact_id = ? AND created_at >= ? "
             "AND status NOT IN ('skipped', 'failed')"
@@ -542,6 +546,12 @@ class SqliteStore(
         if scenario is not None:
             sql += " AND scenario = ?"
             params.append(scenario)
+        if channel is not None:
+            sql += " AND channel = ?"
+            params.append(channel)
+        if exempt:
+            sql += f" AND template NOT IN ({', '.join('?' for _ in exempt)})"
+            params.extend(sorted(exempt))
         return int(await self._scalar(sql, params))
 
     async def last_message_at(self, contact_id: str, channel: str | None) -> int | None:
