@@ -56,16 +56,20 @@ def compile_workspace(result: CheckResult) -> p.Bundle:
         },
         files={f.path: f.text for f in workspace.files},
         resources=dict(workspace.resources or {}),
-        policy=_policy(symbols.policy),
+        policy=_policy(symbols.policy, result),
     )
 
 
 _RATE_UNITS_MS = {"second": 1000, "minute": 60_000, "hour": 3_600_000}
 
 
-def _policy(decl: ast.PolicyDecl | None) -> p.Policy | None:
+def _policy(decl: ast.PolicyDecl | None, result: CheckResult) -> p.Policy | None:
     if decl is None:
         return None
+    exempt = frozenset(
+        name for name, d in result.symbols.decls.items()
+        if isinstance(d, ast.TemplateDecl) and any(isinstance(s, ast.TemplateTransactional) for s in d.settings)
+    )  # fmt: skip
     caps: dict[str, tuple[int, int]] = {}
     rates: dict[str, tuple[int, int]] = {}
     quiet: tuple[int, int, int, int] | None = None
@@ -76,7 +80,7 @@ def _policy(decl: ast.PolicyDecl | None) -> p.Policy | None:
             rates.setdefault(rule.provider.name, (int(rule.count.value), _RATE_UNITS_MS[rule.unit]))
         elif quiet is None:
             quiet = (rule.start.hour, rule.start.minute, rule.end.hour, rule.end.minute)
-    return p.Policy(caps=caps, quiet_hours=quiet, rates=rates)
+    return p.Policy(caps=caps, quiet_hours=quiet, rates=rates, exempt=exempt)
 
 
 def _title(title: ast.StringLit | None) -> str | None:

@@ -220,6 +220,8 @@ class Policy(msgspec.Struct, frozen=True, kw_only=True):
     quiet_hours: tuple[int, int, int, int] | None = None
     #: Per provider: at most this many messages handed to it per period (ms).
     rates: dict[str, tuple[int, int]] = {}
+    #: The transactional templates of the same upload: their messages are not counted.
+    exempt: frozenset[str] = frozenset()
 
 
 class Coupon(msgspec.Struct, frozen=True, kw_only=True):

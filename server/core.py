@@ -159,6 +159,8 @@ class Core:
                 self.store, self.clock, self.delivery, self.settings.secret, self.channels_override
             )
             self.engine.on_outbox.append(self.sender.nudge)
+            self._pace_providers()
+            self.engine.on_installed.append(self._pace_providers)
             self._tasks["sender"] = asyncio.create_task(self._guard("sender", self.sender.run_forever(self.stopping)))
         if self.use_engine_process:
             assert isinstance(self.clock, WallClock)
@@ -176,6 +178,12 @@ class Core:
                 self.sender.on_events.append(self.engine.nudge)
             self._tasks["engine"] = asyncio.create_task(self._guard("engine", self.engine.run_forever(self.stopping)))
         return versions
+
+    def _pace_providers(self) -> None:
+        """The sender paces the providers as the newest upload's policy says."""
+        if self.sender is not None:
+            policy = self.engine.current.policy if self.engine.current is not None else None
+            self.sender.set_rates(policy.rates if policy is not None else {})
 
     async def _guard(self, name: str, work: Any) -> None:
         try:

@@ -184,6 +184,10 @@ def _event(
     return EventSpec(name, payload, carried, frequent, description, optional=frozenset(optional.split()))
 
 
+#: The providers a workspace `policy` can pace (`smtp at most 50 per second`), and the
+#: channel each carries.
+PROVIDER_CHANNELS = {"smtp": "email"}
+
 BUILTIN_EVENTS: dict[str, EventSpec] = {
     e.name: e
     for e in (

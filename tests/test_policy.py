@@ -4,6 +4,7 @@ checker's rules at their bounds (issue 15)."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import shutil
 import subprocess
@@ -16,9 +17,12 @@ import pytest
 from scn.grammar import parse
 from scn.grammar._format import format_source
 from scn.interpreter.compiler import compile_workspace
+from scn.stdlib.delivery.config import DeliveryConfig, EmailSettings
 
 from .conftest import EXAMPLES, check_texts
 from .harness import START, Harness, checked, html_resources
+from .server_harness import serving
+from .smtp_server import SmtpServer
 
 TEMPLATES = """
 template offer email
@@ -246,3 +250,45 @@ async def test_the_policy_outlives_a_restart(tmp_path: Path) -> None:
         first = await h.engine.bundle(1)
         assert first.policy is not None and first.policy.caps == {"email": (2, 7 * 86_400_000)}
         assert first.templates["receipt"].transactional
+
+
+async def test_a_tighter_policy_holds_runs_already_in_flight() -> None:
+    """One policy for the workspace: the newest upload's holds the runs that started on an
+    earlier version too (their steps stay their version's)."""
+    waits = "\nscenario later\n  on order.paid\n  entry once per contact\n  wait 1d\n  send email offer\nend\n"
+    before = TEMPLATES + scenarios("now", headers="  entry once per contact\n") + waits
+    async with Harness(before, start=NOON, resources=RESOURCES) as h:
+        await h.play([paid(h, "c1", 1)])
+        await h.install(before + "\npolicy\n  email at most 1 per 7d\nend\n")
+        await h.advance(dt.timedelta(days=1))
+        rows = await h.rows("SELECT scenario, status, error FROM outbox ORDER BY id")
+    assert [r[:2] for r in rows] == [("now", "pending"), ("later", "skipped")]
+    assert rows[1][2].startswith("held by the workspace policy (email at most 1 per 7d)")
+
+
+async def test_the_sender_paces_smtp_as_the_policy_says(tmp_path: Path) -> None:
+    """`smtp at most 10 per second`: 20 mails reach a real SMTP server no faster than
+    that (any 11 in a row span a second or more), and an upload without the rate lifts it."""
+    rate = "policy\n  smtp at most 10 per second\nend\n"
+    files = {"w.scn": TEMPLATES + rate + scenarios("a", headers="  entry once per contact\n"), **RESOURCES}
+    with SmtpServer() as smtp:
+        async with serving(tmp_path, files, delivery=DeliveryConfig(email=EmailSettings(url=smtp.url))) as s:
+            assert s.core.sender is not None
+            events = [{"type": "order.paid", "key": f"k{i}", "contact": {"id": f"c{i}", "email": f"c{i}@example.com"},
+                       "order": {"id": f"o{i}", "total": "10.00", "currency": "EUR"}} for i in range(20)]  # fmt: skip
+            assert (await s.client.post("/api/events", json=events)).status_code == 202
+            for _ in range(400):
+                if len(smtp.handler.received_at) == 20:
+                    break
+                await asyncio.sleep(0.05)
+            arrived = smtp.handler.received_at
+            assert len(arrived) == 20
+            # The data handed over one every 100 ms, so 20 mails take 1.9 s (unpaced, a
+            # fraction of that); arrival adds jitter either way on a busy machine.
+            assert arrived[-1] - arrived[0] >= 1.7
+            assert min(arrived[i + 10] - arrived[i] for i in range(10)) >= 0.8
+            assert set(s.core.sender.paces) == {"email"}
+            unpaced = {"files": {"w.scn": files["w.scn"].replace(rate, "")}}
+            upload = await s.client.post("/api/scenarios", json=unpaced)
+            assert upload.status_code == 201, upload.text
+            assert s.core.sender.paces == {}

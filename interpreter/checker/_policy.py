@@ -11,12 +11,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
+from ...stdlib.catalog import PROVIDER_CHANNELS as PROVIDERS
 from .. import ast, codes
 from ..diagnostics import DiagnosticSink, Related
 from ._exprs import check_count, check_positive, check_time
 
-#: The providers a policy can pace, and the channel each carries.
-PROVIDERS = {"smtp": "email"}
 #: What a template reads that makes it an offer rather than a transaction.
 MARKETING_VARIABLES = ("coupon", "products", "bestsellers")
 

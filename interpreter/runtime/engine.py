@@ -155,6 +155,7 @@ class Engine:
         self._triggers, self._exits, self._awaited = dict(triggers), dict(exits), awaited
         self._listened = set(self._triggers) | set(self._exits) | awaited
         self.door = Door(self.current, custom)
+        self.executor.policy = self.current.policy if self.current is not None else None
 
     async def install(
         self, bundle: Bundle, files: dict[str, str] | None = None, *, draft: bool = False, actor: str = "system"

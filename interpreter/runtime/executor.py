@@ -46,6 +46,9 @@ class Executor:
         self.bundles = bundles
         self.settings = settings
         self.tracer = tracer
+        #: The workspace's sending policy: the newest upload's, for runs on any version
+        #: (one policy for the workspace; the engine sets it as it loads).
+        self.policy: p.Policy | None = None
 
     # ------------------------------------------------------------ the loop
 
@@ -57,6 +60,7 @@ class Executor:
         bundle = self.bundles[run.bundle]
         program = bundle.scenarios[run.scenario]
         context = _Steps(self.settings, self.tracer, batch, bundle, program, run, trigger, since)
+        context.policy = self.policy
         steps = 0
         while run.status == RUNNING:
             steps += 1

@@ -44,6 +44,8 @@ class RunContext:
         self._trigger = trigger
         #: A low-stock warning about the pool a code was just drawn from, for the step's log.
         self.stock_note = ""
+        #: The workspace's sending policy (the executor's).
+        self.policy: p.Policy | None = None
 
     # ------------------------------------------------------------ helpers
 

@@ -81,7 +81,7 @@ class SendSteps(RunContext):
         batch.changes.outbox.append(
             self.outbox_row(i, contact, recipient, json.dumps(message, ensure_ascii=False), code)
         )
-        policy = self.bundle.policy
+        policy = self.policy
         counted = policy is not None and i.channel in policy.caps and not template.transactional
         batch.message_queued(contact["id"], run.scenario, i.channel if counted else None)
         detail = f"{i.channel} {i.template} ({variant.lang or 'default'})" + (f" with code {code}" if code else "")
@@ -133,11 +133,10 @@ class SendSteps(RunContext):
                 return f"frequency cap: {sent} message(s) in the last {duration_text(window)}"
         # The workspace policy holds back what is not transactional: its cap over every
         # scenario, and its quiet hours where the scenario sets none.
-        policy = None if self.bundle.templates[i.template].transactional else self.bundle.policy
+        policy = None if self.bundle.templates[i.template].transactional else self.policy
         if policy is not None and i.channel in policy.caps:
             count, window = policy.caps[i.channel]
-            exempt = frozenset(n for n, t in self.bundle.templates.items() if t.transactional)
-            sent = await batch.count_policy_messages(contact["id"], i.channel, batch.now_ms - window, exempt)
+            sent = await batch.count_policy_messages(contact["id"], i.channel, batch.now_ms - window, policy.exempt)
             if sent >= count:
                 return (f"held by the workspace policy ({i.channel} at most {count} per {duration_text(window)}): "
                         f"{sent} {i.channel} message(s) in the last {duration_text(window)}")  # fmt: skip

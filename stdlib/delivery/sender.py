@@ -32,6 +32,7 @@ from ...interpreter.clock import Clock, idle_until, ms_of
 from ...interpreter.store import PENDING, SENT, UNDELIVERED, Claim, Delivery, EventIn, OutboxRow, Store
 from ..failures import CONFIGURATION, GAVE_UP, plain_reason
 from .base import Channel, Outcome, Pipelined, Ready, failed, retry
+from .pacing import Pace, paced, paces
 
 UTC = dt.UTC
 logger = logging.getLogger("scn.delivery")
@@ -86,6 +87,13 @@ class Sender:
         self._wake = asyncio.Event()
         #: Called after recording bounces (`message.bounced` events for the engine).
         self.on_events: list[Callable[[], None]] = []
+        #: The workspace policy's provider rates, by channel (`set_rates`).
+        self.paces: dict[str, Pace] = {}
+
+    def set_rates(self, rates: dict[str, tuple[int, int]]) -> None:
+        """Pace the providers as the workspace policy says: ``(count, period_ms)`` by
+        provider name (`smtp`); a provider the policy does not name goes as fast as it can."""
+        self.paces = paces(rates, self.paces)
 
     def nudge(self) -> None:
         """New messages are in the outbox: look now rather than at the next planned time."""
@@ -297,11 +305,15 @@ class _Pass:
                     finally:
                         self.waiting -= 1
                 message = queue.popleft()  # its replacement is claimed with the next round
+                pace = self.sender.paces.get(name)
                 if pipelined:
-                    outcome = await self.sender._attempt(message, written)
+                    # Paced at the last moment, as the data goes: what the provider counts.
+                    outcome = await self.sender._attempt(message, written if pace is None else paced(written, pace))
                 else:
                     if (waiting := written()) is not None:
                         await waiting
+                    if pace is not None:
+                        await pace.wait()
                     outcome = await self.sender._attempt(message, None)
                 recorded = asyncio.get_running_loop().create_future()
                 self.finished.append((message, outcome, recorded))
