@@ -197,7 +197,9 @@ def test_numbers_of_arms_steps_and_why_runs_left() -> None:
 
 @pytest.mark.parametrize(
     ("why", "kind"),
-    [("frequency cap: 3 message(s) in the last 1d", "cap"), ("unsubscribed from sms", "policy"),
+    [("frequency cap: 3 message(s) in the last 1d", "cap"),
+     ("held by the workspace policy (email at most 3 per 7d): 3 email message(s) in the last 7d", "cap"),
+     ("unsubscribed from sms", "policy"),
      ("email unreachable (bounced)", "policy"), ("no phone for sms", "policy"), ("no email for email", "policy"),
      ("no products to show: related(limit=4) found none", "other"),
      ("template bonus_sms tells of a bonus, but none was awarded: x", "other"), ("", "other")],

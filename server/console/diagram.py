@@ -95,15 +95,16 @@ def numbers(
     return shown
 
 
-#: Why a send skipped a message, in three kinds: the scenario's frequency cap, the contact's
-#: subscription or address (policy), or anything else (no products to show...).
+#: Why a send skipped a message, in three kinds: a cap (the scenario's frequency cap or the
+#: workspace policy's), the contact's subscription or address (policy), or anything else
+#: (no products to show...).
 SKIP_KINDS = ("cap", "policy", "other")
 
 
 def skip_kind(why: str) -> str:
     """The kind of a skip's reason, from the executor's words ("frequency cap: ...",
     "unsubscribed from sms", "email unreachable (bounced)", "no phone for sms"...)."""
-    if why.startswith("frequency cap"):
+    if why.startswith(("frequency cap", "held by the workspace policy")):
         return "cap"
     if why.startswith("unsubscribed") or "unreachable" in why or (why.startswith("no ") and " for " in why):
         return "policy"
