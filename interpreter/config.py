@@ -28,6 +28,11 @@ _PREFIX = re.compile(r"SCN\d{0,3}")
 class ConfigError(Exception):
     """A settings file that cannot be used; the message says where and why."""
 
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        #: The line of the file at fault, when one is (an editor marks it).
+        self.line = line
+
 
 class Config(msgspec.Struct, frozen=True):
     #: Code prefixes of the warnings to report; empty: all of them.
@@ -116,7 +121,8 @@ def load_config(path: Path) -> Config:
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{shown}: not valid TOML: {error}") from None
+        at = re.search(r"at line (\d+)", str(error))
+        raise ConfigError(f"{shown}: not valid TOML: {error}", int(at.group(1)) if at else None) from None
     in_pyproject = path.name == "pyproject.toml"
     table: Any = document.get("tool", {}).get("scn", {}) if in_pyproject else document
     header = "[tool.scn]" if in_pyproject else None
@@ -130,26 +136,35 @@ def load_config(path: Path) -> Config:
     origins: dict[str, str] = {}
     values: dict[str, Any] = {}
     for key, value in table.items():
-        if key not in KEYS:
-            known = ", ".join(KEYS)
-            raise ConfigError(f"{where(key)}: unknown setting `{key}`; the settings are {known}")
+        try:
+            values.update(_setting(key, value, where(key)))
+        except ConfigError as error:
+            raise ConfigError(str(error), lines.get(key, 1)) from None
         origins[key] = where(key)
-        if key in ("select", "ignore"):
-            values[key] = _codes(value, where(key), key, exact_errors=key == "ignore")
-        elif key == "per-file-ignores":
-            if not isinstance(value, dict):
-                raise ConfigError(f"{where(key)}: `per-file-ignores` is a table of glob = [codes]")
-            values["per_file_ignores"] = tuple(
-                (glob, _codes(codes, where(key), f"per-file-ignores.{glob}", exact_errors=True))
+    return Config(**values, path=str(path), origins=origins)
+
+
+def _setting(key: str, value: object, at: str) -> dict[str, Any]:
+    """One key of the settings as Config's fields; ConfigError if it is not a setting or bad."""
+    if key not in KEYS:
+        known = ", ".join(KEYS)
+        raise ConfigError(f"{at}: unknown setting `{key}`; the settings are {known}")
+    if key in ("select", "ignore"):
+        return {key: _codes(value, at, key, exact_errors=key == "ignore")}
+    if key == "per-file-ignores":
+        if not isinstance(value, dict):
+            raise ConfigError(f"{at}: `per-file-ignores` is a table of glob = [codes]")
+        return {
+            "per_file_ignores": tuple(
+                (glob, _codes(codes, at, f"per-file-ignores.{glob}", exact_errors=True))
                 for glob, codes in value.items()
             )
-        elif key == "strict":
-            if not isinstance(value, bool):
-                raise ConfigError(f"{where(key)}: `strict` is true or false")
-            values["strict"] = value
-        elif key == "timezone":
-            values["timezone"] = _timezone(value, where(key))
-    return Config(**values, path=str(path), origins=origins)
+        }
+    if key == "strict":
+        if not isinstance(value, bool):
+            raise ConfigError(f"{at}: `strict` is true or false")
+        return {"strict": value}
+    return {"timezone": _timezone(value, at)}
 
 
 def _shown(path: Path) -> str:

@@ -26,6 +26,8 @@ from pygments.token import (
     Whitespace,
 )
 
+from . import DOCS_URL
+
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 #: Not a field (`.end`), not a function call (`end(`), not a path's start (`contact.`).
 _KEYWORD = {"prefix": r"(?<![.\w])", "suffix": r"(?![\w])(?!\s*[.(])"}
@@ -55,7 +57,7 @@ class ScnLexer(RegexLexer):  # type: ignore[misc]  # Pygments has no type inform
     aliases: ClassVar[list[str]] = ["scn"]
     filenames: ClassVar[list[str]] = ["*.scn"]
     mimetypes: ClassVar[list[str]] = ["text/x-scn"]
-    url = "https://example.invalid/scn/blob/main/docs/language.md"
+    url = DOCS_URL
 
     tokens: ClassVar[dict[str, list[object]]] = {
         "root": [

@@ -32,6 +32,8 @@ class Session:
         self.published: list[types.PublishDiagnosticsParams] = []
         self.versions: dict[str, int] = {}
         self.texts: dict[str, str] = {}
+        #: What the server asked to register (client/registerCapability).
+        self.registrations: list[types.Registration] = []
         self._arrived = asyncio.Event()
 
     def received(self, params: types.PublishDiagnosticsParams) -> None:
@@ -55,6 +57,26 @@ class Session:
                 await asyncio.wait_for(self._arrived.wait(), remaining)
             except TimeoutError:
                 pass
+
+    async def next_diagnostics(self, target: str, after: int) -> list[types.Diagnostic]:
+        """The diagnostics of a document published after the first ``after`` notifications."""
+        deadline = time.monotonic() + PATIENCE
+        while True:
+            found = next((p for p in reversed(self.published[after:]) if p.uri == target), None)
+            if found is not None:
+                return list(found.diagnostics)
+            remaining = deadline - time.monotonic()
+            assert remaining > 0, f"no new diagnostics for {target}: {self.published[after:][-3:]}"
+            self._arrived.clear()
+            try:
+                await asyncio.wait_for(self._arrived.wait(), remaining)
+            except TimeoutError:
+                pass
+
+    def files_changed(self, *paths: Path) -> None:
+        """Tell the server files changed on disk, as an editor's file watcher does."""
+        changes = [types.FileEvent(uri=uri(p), type=types.FileChangeType.Changed) for p in paths]
+        self.client.workspace_did_change_watched_files(types.DidChangeWatchedFilesParams(changes=changes))
 
     def open(self, path: Path, text: str | None = None, language: str = "scn") -> str:
         target = uri(path)
@@ -88,7 +110,9 @@ class Session:
 
 
 @asynccontextmanager
-async def lsp_session(root: Path, debounce: float = 0.1) -> AsyncIterator[Session]:
+async def lsp_session(
+    root: Path, debounce: float = 0.1, capabilities: types.ClientCapabilities | None = None
+) -> AsyncIterator[Session]:
     """`scn lsp` started on a workspace folder, initialised, shut down at the end."""
     client = LanguageClient("scn-tests", "1")
     session = Session(client)
@@ -97,11 +121,15 @@ async def lsp_session(root: Path, debounce: float = 0.1) -> AsyncIterator[Sessio
     def on_diagnostics(params: types.PublishDiagnosticsParams) -> None:
         session.received(params)
 
+    @client.feature(types.CLIENT_REGISTER_CAPABILITY)  # type: ignore[untyped-decorator]  # pygls's client
+    def on_register(params: types.RegistrationParams) -> None:
+        session.registrations.extend(params.registrations)
+
     await client.start_io(sys.executable, "-m", "scn", "lsp", "--debounce", str(debounce))
     try:
         await client.initialize_async(
             types.InitializeParams(
-                capabilities=types.ClientCapabilities(),
+                capabilities=capabilities or types.ClientCapabilities(),
                 root_uri=uri(root),
                 workspace_folders=[types.WorkspaceFolder(uri=uri(root), name=root.name)],
             )

@@ -71,12 +71,14 @@ def test_bad_settings_are_errors_with_file_and_line(tmp_path: Path, text: str, l
     with pytest.raises(ConfigError) as caught:
         load_config(tmp_path / "scn.toml")
     assert f"scn.toml:{line}: " in str(caught.value) and says in str(caught.value)
+    assert caught.value.line == line  # where an editor marks it (scn lsp)
 
 
 def test_not_toml_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "scn.toml").write_text("strict = \n", encoding="utf-8")
-    with pytest.raises(ConfigError, match="not valid TOML"):
+    with pytest.raises(ConfigError, match="not valid TOML") as caught:
         load_config(tmp_path / "scn.toml")
+    assert caught.value.line == 1
 
 
 def test_only_warnings_are_turned_off() -> None:

@@ -36,7 +36,7 @@ def layer(module: str) -> str:
     if top == "scn":
         if len(parts) > 1 and parts[1] == "lsp":
             return "lsp"
-        return "cli" if len(parts) > 1 else "kernel"  # `scn` itself holds only the version
+        return "cli" if len(parts) > 1 else "kernel"  # `scn` itself holds only the version and the address
     return {"grammar": "grammar", "stdlib": "stdlib", "server": "server"}[top]
 
 

@@ -18,8 +18,9 @@ function activate(context) {
       { scheme: "file", pattern: "**/*.{html,txt}" },
     ],
     synchronize: {
-      // Files changed on disk (a template saved elsewhere, a pool replaced) are checked again.
-      fileEvents: vscode.workspace.createFileSystemWatcher("**/*.{scn,html,txt,csv}"),
+      // Files changed on disk (a template saved elsewhere, a pool replaced) are checked again,
+      // and the settings (scn.toml, pyproject.toml's [tool.scn]) read again.
+      fileEvents: vscode.workspace.createFileSystemWatcher("**/{*.scn,*.html,*.txt,*.csv,scn.toml,pyproject.toml}"),
     },
   };
   client = new LanguageClient("scn", "scn", serverOptions, clientOptions);

@@ -4,7 +4,9 @@ Every check is `scn check`'s: the real parser and checker over the whole workspa
 (the folders' .scn files, their templates and pools), with the documents open in the
 editor read in place of the disk. Edits are checked once they pause for ``debounce``
 seconds, so a burst of keystrokes costs one check; a request that needs the tree
-(hover, definition, rename...) checks at once if an edit is still waiting.
+(hover, definition, rename...) checks at once if an edit is still waiting. The findings
+shown are those `scn check` reports under the project's settings (scn.toml or
+`[tool.scn]`, see _settings.py), read again when the settings file changes.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pygls.uris import from_fs_path, to_fs_path
 from .. import __version__
 from ..interpreter.checker import CheckResult
 from ..interpreter.codes import Severity
+from ..interpreter.config import ConfigError
 from ..interpreter.diagnostics import Diagnostic
 from ._complete import complete_scn, complete_template
 from ._edits import code_actions, format_document, rename_edits
@@ -29,10 +32,13 @@ from ._hover import hover_scn, hover_template
 from ._index import Index, Occurrence
 from ._positions import Lines
 from ._project import Project
+from ._settings import SETTINGS_FILES, ProjectSettings
 
 #: Seconds an edit waits for the next one before the workspace is checked.
 DEBOUNCE = 0.15
 _H = TypeVar("_H", bound=Callable[..., Any])
+#: The files a check reads from disk, whose changes the client is asked to report.
+WATCHED = ("**/*.scn", "**/*.{html,txt,csv}", "**/scn.toml", "**/pyproject.toml")
 
 
 def uri_of(path: str) -> str:
@@ -49,6 +55,7 @@ class ScnServer(LanguageServer):
     def __init__(self, debounce: float = DEBOUNCE) -> None:
         super().__init__("scn", __version__)
         self.project = Project()
+        self.settings = ProjectSettings()
         self.debounce = debounce
         self.index: Index | None = None
         self.findings: dict[str, list[Diagnostic]] = {}
@@ -92,14 +99,25 @@ class ScnServer(LanguageServer):
         self.publish(checked)
 
     def publish(self, checked: CheckResult) -> None:
-        findings: dict[str, list[Diagnostic]] = {path: [] for path in self.project.scn_paths()}
+        """Send each file's findings, less those the settings turn off, and the settings
+        files' own errors."""
+        paths = self.project.scn_paths()
+        files = {os.path.realpath(d.span.file) for d in checked.diagnostics}
+        folder = {path: self.settings.folder_of(self.project.roots, path) for path in files.union(paths)}
+        self.settings.refresh(sorted(set(folder.values())))
+        findings: dict[str, list[Diagnostic]] = {path: [] for path in paths}
         for diagnostic in checked.diagnostics:
-            findings.setdefault(os.path.realpath(diagnostic.span.file), []).append(diagnostic)
+            path = os.path.realpath(diagnostic.span.file)
+            if not self.settings.for_folder(folder[path]).hides(diagnostic):
+                findings.setdefault(path, []).append(diagnostic)
         self.findings = findings
         published: dict[str, list[types.Diagnostic]] = {}
         for path, found in findings.items():
             lines = self.lines(path)
-            published[uri_of(path)] = [self.to_lsp(d, lines) for d in found]
+            strict = self.settings.for_folder(folder[path]).strict
+            published[uri_of(path)] = [self.to_lsp(d, lines, strict) for d in found]
+        for path, error in self.settings.errors().items():
+            published[uri_of(path)] = [self.settings_error(path, error)]
         for uri in self._published.keys() - published.keys():
             published[uri] = []
         versions = {uri_of(p): self.workspace.text_documents[uri_of(p)].version for p in self.project.documents}
@@ -109,8 +127,9 @@ class ScnServer(LanguageServer):
                 self.text_document_publish_diagnostics(params)
         self._published = {uri: found for uri, found in published.items() if found}
 
-    def to_lsp(self, diagnostic: Diagnostic, lines: Lines) -> types.Diagnostic:
-        """The same code, range, message and help as `scn check` shows."""
+    def to_lsp(self, diagnostic: Diagnostic, lines: Lines, strict: bool = False) -> types.Diagnostic:
+        """The same code, range, message and help as `scn check` shows; with `strict`
+        settings a warning fails `scn check`, and is shown as an error."""
         related = [
             types.DiagnosticRelatedInformation(
                 location=types.Location(uri=uri_of(r.span.file), range=self.lines(r.span.file).span_range(r.span)),
@@ -119,7 +138,7 @@ class ScnServer(LanguageServer):
             for r in diagnostic.related
         ]
         severity = types.DiagnosticSeverity.Warning
-        if diagnostic.severity is Severity.ERROR:
+        if diagnostic.severity is Severity.ERROR or strict:
             severity = types.DiagnosticSeverity.Error
         return types.Diagnostic(
             range=lines.span_range(diagnostic.span),
@@ -128,6 +147,18 @@ class ScnServer(LanguageServer):
             code=diagnostic.code.code,
             source="scn",
             related_information=related or None,
+        )
+
+    def settings_error(self, path: str, error: ConfigError) -> types.Diagnostic:
+        """A settings file `scn check` refuses, marked on its line; meanwhile the defaults apply."""
+        lines = self.lines(path)
+        line = min(max((error.line or 1) - 1, 0), len(lines.starts) - 1)
+        end = lines.starts[line + 1] - 1 if line + 1 < len(lines.starts) else len(lines.text)
+        return types.Diagnostic(
+            range=lines.range(lines.starts[line], end),
+            message=f"{error}\nhelp: until it is fixed, `scn check` stops here and the editor uses the defaults",
+            severity=types.DiagnosticSeverity.Error,
+            source="scn",
         )
 
 
@@ -147,6 +178,13 @@ def build_server(debounce: float = DEBOUNCE) -> ScnServer:
 
     @feature(types.INITIALIZED)
     def initialized(ls: ScnServer, params: types.InitializedParams) -> None:
+        watching = ls.client_capabilities.workspace and ls.client_capabilities.workspace.did_change_watched_files
+        if watching and watching.dynamic_registration:  # Neovim, Helix: ask for the files the check reads
+            watchers = [types.FileSystemWatcher(glob_pattern=glob) for glob in WATCHED]
+            options = types.DidChangeWatchedFilesRegistrationOptions(watchers=watchers)
+            method = types.WORKSPACE_DID_CHANGE_WATCHED_FILES
+            registration = types.Registration(id="scn-files", method=method, register_options=options)
+            ls.client_register_capability(types.RegistrationParams(registrations=[registration]))
         ls.check_now()
 
     @feature(types.TEXT_DOCUMENT_DID_OPEN)
@@ -167,7 +205,12 @@ def build_server(debounce: float = DEBOUNCE) -> ScnServer:
 
     @feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
     def watched(ls: ScnServer, params: types.DidChangeWatchedFilesParams) -> None:
-        ls.later()
+        ls.later()  # a changed settings file is read again by the check
+
+    @feature(types.TEXT_DOCUMENT_DID_SAVE)
+    def did_save(ls: ScnServer, params: types.DidSaveTextDocumentParams) -> None:
+        if os.path.basename(path_of(params.text_document.uri)) in SETTINGS_FILES:
+            ls.later()  # a client that syncs scn.toml, and sends no file events
 
     @feature(types.TEXT_DOCUMENT_HOVER)
     def hover(ls: ScnServer, params: types.HoverParams) -> types.Hover | None:
