@@ -107,9 +107,9 @@ def test_serve_uploads_examples_sends_mail_and_tracks_it(tmp_path: Path) -> None
                 trace = client.get(f"/api/runs/{run['id']}").json()["trace"]
                 outcomes = [t["outcome"] for t in trace]
                 # The clock runs 100,000 times fast: on a busy machine the 30-minute wait can be
-                # over before the run first looks at it, and then it passes without waiting.
-                waited = outcomes[:4] == ["started", "waiting", "passed", "done"]
-                assert waited or outcomes[:3] == ["started", "passed", "done"], trace
+                # over before the event is processed, and the run goes on at once ("waited").
+                assert outcomes[:4] in (["started", "waiting", "passed", "done"],
+                                        ["started", "waited", "passed", "done"]), trace  # fmt: skip
                 report = client.get("/api/reports/post_purchase").json()
                 assert (report["totals"]["sent"], report["totals"]["opened"], report["totals"]["clicked"]) == (1, 1, 1)
                 assert report["totals"]["ctr"] == 1.0
