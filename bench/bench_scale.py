@@ -40,8 +40,6 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_console import deploy, fill  # noqa: E402
@@ -49,6 +47,7 @@ from bench_console import measure as measure_pages  # noqa: E402
 
 from scn.interpreter.clock import VirtualClock, ms_of  # noqa: E402
 from scn.interpreter.runtime import Engine, EventInput, Settings  # noqa: E402
+from scn.interpreter.runtime.events import convert_event  # noqa: E402
 from scn.interpreter.store import SqliteStore  # noqa: E402
 
 DAY_MS = 86_400_000
@@ -113,7 +112,7 @@ def paid_events(size: int, count: int, rng: random.Random, tag: str) -> list[Eve
             "order": {"id": f"bench-{tag}-{i}", "total": f"{rng.randrange(50, 1500)}.00", "currency": "PLN",
                       "status": "paid"},
         }  # fmt: skip
-        events.append(msgspec.convert(document, EventInput, strict=False))
+        events.append(convert_event(document))  # as the API reads a body
     return events
 
 
