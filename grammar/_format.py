@@ -387,11 +387,13 @@ class _Printer:
                 self.block(band.steps)
             self.close(step)
         elif isinstance(step, ast.Split):
+            head = f"{label}split" + (" per run" if step.per_run else "")
             if step.holdout is None:
-                self.line(f"{label}split", start, start + len(label) + len("split"), opens=True)
+                end = step.per_run.span.end if step.per_run else start + len(label) + len("split")
+                self.line(head, start, end, opens=True)
             else:
                 holdout = f"with {literal_text(step.holdout.weight)} control"
-                self.line(f"{label}split {holdout}", start, step.holdout.span.end, opens=True)
+                self.line(f"{head} {holdout}", start, step.holdout.span.end, opens=True)
             self.depth += 1
             for arm in step.arms:
                 if isinstance(arm, ast.Control):

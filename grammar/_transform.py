@@ -517,7 +517,10 @@ class ToAst(Transformer[Token, Any]):
         return ast.Band(low=None, high=c[1], steps=c[2], span=self._span(c))
 
     def split_step(self, c: _Children) -> ast.Step:
-        return bounded_step(ast.Split(holdout=c[1], arms=tuple(c[2:-1]), span=self._span(c)))
+        return bounded_step(ast.Split(per_run=c[1], holdout=c[2], arms=tuple(c[3:-1]), span=self._span(c)))
+
+    def split_per_run(self, c: _Children) -> ast.PerRun:
+        return ast.PerRun(span=self._span(c))
 
     def split_holdout(self, c: _Children) -> ast.Control:
         return ast.Control(weight=self._typed(c[1], ast.PercentLit), span=self._span(c))

@@ -446,7 +446,12 @@ class Control(Node, frozen=True, kw_only=True):
     weight: PercentLit
 
 
+class PerRun(Node, frozen=True, kw_only=True):
+    """`split per run`: the variant is drawn for each run, not kept for the contact."""
+
+
 class Split(StepNode, frozen=True, kw_only=True):
+    per_run: PerRun | None = None
     #: `split with 10% control`: a hold-out taken off the top; the variants' shares are
     #: then shares of the rest (None when the split has no such header).
     holdout: Control | None = None

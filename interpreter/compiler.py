@@ -318,7 +318,7 @@ class _Builder:
         self.patch(at, arms=tuple(arms), otherwise=self.here())
 
     def visit_Split(self, step: ast.Split, sid: str, line: int) -> None:
-        at = self.emit(p.Split, sid, "split", line, arms=(), control="0", after=-1)
+        at = self.emit(p.Split, sid, "split", line, arms=(), control="0", after=-1, per_run=step.per_run is not None)
         arms: list[p.SplitArm] = []
         to_end: list[int] = []
         control = Decimal(0) if step.holdout is None else step.holdout.weight.value

@@ -86,6 +86,8 @@ class Split(Instr, frozen=True, kw_only=True):
     #: The hold-out group's weight ("0" when there is none) and where it goes.
     control: str
     after: int
+    #: Drawn for each run (`split per run`) rather than once for the contact.
+    per_run: bool = False
 
 
 class Stop(Instr, frozen=True, kw_only=True):

@@ -254,6 +254,14 @@ def test_the_formatter_keeps_the_hold_out_header() -> None:
     assert format_source(parse(squashed, "t.scn")) == HOLDOUT.lstrip("\n")
 
 
+def test_the_formatter_keeps_a_split_per_run() -> None:
+    text = HOLDOUT.replace("  split with 10% control\n", "  split per run with 10% control\n")
+    assert format_source(parse(text.replace("split per run", "split  per\n  run"), "t.scn")) == text.lstrip("\n")
+    bare = text.replace(" with 10% control", "").replace("variant a 50%", "variant a 60%")
+    assert "  split per run\n    variant a 60%\n" in format_source(parse(bare, "t.scn"))
+    assert _split_of(text).per_run and not _split_of(HOLDOUT).per_run
+
+
 def test_promoting_a_variant_drops_the_hold_out_header() -> None:
     promoted = promote(HOLDOUT, "t.scn", "ab", "b")
     assert "  split\n    variant b 100%\n      send email t_b\n  end\n" in promoted

@@ -125,6 +125,29 @@ def test_a_contact_who_enters_a_split_again_gets_the_same_variant() -> None:
     run(scenario())
 
 
+def test_a_split_per_run_draws_for_each_run_and_the_same_run_keeps_its_draw(tmp_path: Path) -> None:
+    """`split per run`: a contact who enters again may get another variant (the draw is the
+    run's), but a run that executes the split again (after a crash) takes the same way."""
+    per_run = SPLIT.replace("  split\n", "  split per run\n")
+    assert per_run != SPLIT
+
+    async def variants(path: Path) -> list[tuple[int, str, str]]:
+        async with Harness(per_run, path) as h:
+            await h.play([h.event("order.paid", f"c{i % 20}", key=f"k{i}", **order(i)) for i in range(200)])
+            return [tuple(r) for r in await h.rows("SELECT id, contact_id, variant FROM runs ORDER BY id")]
+
+    async def scenario() -> None:
+        first = await variants(tmp_path / "one.db")
+        assert len(first) == 200
+        chosen: dict[str, set[str]] = {}
+        for _, contact, variant in first:
+            chosen.setdefault(contact, set()).add(variant)
+        assert all(len(v) > 1 for v in chosen.values()), chosen  # ten runs each: never one variant for all
+        assert await variants(tmp_path / "two.db") == first  # the same runs draw the same
+
+    run(scenario())
+
+
 def test_a_run_keeps_its_version_and_new_runs_take_the_new_one() -> None:
     changed = TWO_MAILS.replace("send email t_a", "send email t_b")
 

@@ -218,8 +218,10 @@ class _Steps(SendSteps):
 
     async def visit_Split(self, i: p.Split) -> None:
         # Seeded by the scenario, the step and the contact: a run re-executing this step takes
-        # the same way, and so does the same contact entering the split again.
-        digest = hashlib.sha256(f"{self.run.scenario}:{i.id}:{self.run.contact_id}".encode()).digest()
+        # the same way, and so does the same contact entering the split again (unless the
+        # split is drawn per run: then by the run, which a re-execution keeps too).
+        who = f"run {self.run.id}" if i.per_run else self.run.contact_id
+        digest = hashlib.sha256(f"{self.run.scenario}:{i.id}:{who}".encode()).digest()
         point = Decimal(int.from_bytes(digest[:8], "big") % 1_000_000) / Decimal(10_000)
         total = Decimal(0)
         for arm in i.arms:
