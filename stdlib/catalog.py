@@ -203,7 +203,7 @@ BUILTIN_EVENTS: dict[str, EventSpec] = {
         _event("order.refunded", "an order was refunded", carries="order"),
         _event(
             "order.status_changed",
-            "an order moved to a status (every item of it)",
+            "an order moved to a status (scn raises it too when the items all reach one)",
             {"status": STRING, "previous_status": STRING},
             carries="order",
             frequent=True,

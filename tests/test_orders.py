@@ -358,3 +358,40 @@ async def test_a_raised_status_change_does_not_undo_a_later_move() -> None:
         assert (await order_row(h))[0] == "returned"
         statuses = await h.rows("SELECT status FROM order_statuses WHERE order_id = 'o1' ORDER BY rowid")
         assert [s for (s,) in statuses] == ["created", "delivered", "returned"]
+
+
+async def test_steps_read_the_run_s_order_as_it_is_when_they_run() -> None:
+    text = (
+        TEMPLATE
+        + """
+scenario after_a_while
+  on order.paid
+  entry once per order
+  wait 3d
+  stop if any item is returned
+  send email thanks
+end
+"""
+    )
+    async with Harness(text) as h:
+        await h.play(
+            [h.event("order.paid", "olena", order=ORDER), h.event("order.paid", "taras", order={**ORDER, "id": "o2"})]
+        )
+        returned = h.event(
+            "order.item_status_changed", "olena", order={"id": "o1"}, item=TEA, data={"status": "returned"}
+        )
+        await h.play([returned], until=4 * DAY)
+        assert dict(await h.rows("SELECT contact_id, status FROM runs")) == {"olena": "stopped", "taras": "done"}
+
+
+async def test_an_item_the_order_did_not_list_joins_it() -> None:
+    async with Harness(ITEMS) as h:
+        await h.play([h.event("order.created", "olena", order={**ORDER, "items": [MUG]})])
+        await h.play([item_event(h, MUG, "delivered")])
+        assert (await order_row(h))[0] == "delivered"
+        await h.play([item_event(h, {"name": "Подарунок"}, "shipped")])
+        status, items = await order_row(h)
+        assert status == "delivered" and [(i.get("name"), i.get("status")) for i in items] == [
+            ("Горнятко", None),
+            ("Подарунок", "shipped"),
+        ]
