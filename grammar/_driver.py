@@ -552,7 +552,12 @@ class Expected(msgspec.Struct, frozen=True):
 
 
 #: Terminals that are keywords read by a pattern (`stop  if` on one line), as written.
-_PATTERN_KEYWORDS = {"STOP_IF": "stop if", "STOP_UNLESS": "stop unless"}
+_PATTERN_KEYWORDS = {
+    "STOP_IF": "stop if",
+    "STOP_UNLESS": "stop unless",
+    "ALL_ITEMS": "all items",
+    "ANY_ITEM": "any item",
+}
 
 
 def expected_at(text: str, offset: int) -> Expected:

@@ -9,6 +9,7 @@ same AST (spans aside): tests check both on every example and on generated progr
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 from ..interpreter import ast
@@ -39,6 +40,8 @@ _PRECEDENCE: dict[str, int] = {
 _NEGATION = 7
 _ATOM = 8
 _COMPARISON = 4
+#: A status that can be written as a word (`all items are delivered`), not as a string.
+_STATUS_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class FormatError(Exception):
@@ -71,6 +74,10 @@ def expr_text(e: ast.Expr) -> str:
         return e.dotted
     if isinstance(e, ast.IsSet):
         return f"{e.path.dotted} is {'not ' if e.negate else ''}set"
+    if isinstance(e, ast.ItemsStatus):
+        status = e.status.value
+        word = status if _STATUS_WORD.fullmatch(status) and status not in ("are", "is") else literal_text(e.status)
+        return f"all items are {word}" if e.every else f"any item is {word}"
     if isinstance(e, ast.Call):
         args = [expr_text(a) for a in e.args] + [f"{k.name.name}={expr_text(k.value)}" for k in e.kwargs]
         return f"{e.func.name}({', '.join(args)})"
@@ -88,7 +95,7 @@ def _precedence(e: ast.Expr) -> int:
         return _PRECEDENCE[e.op]
     if isinstance(e, ast.Unary):
         return _PRECEDENCE["not"] if e.op == "not" else _NEGATION
-    if isinstance(e, ast.IsSet):
+    if isinstance(e, ast.IsSet | ast.ItemsStatus):
         return _COMPARISON
     return _ATOM
 
@@ -496,6 +503,8 @@ def header_text(header: ast.Header) -> str:
         return f"frequency at most {literal_text(header.count)}{per_contact} per {literal_text(header.window)}"
     if isinstance(header, ast.QuietHours):
         return f"quiet hours {literal_text(header.start)} to {literal_text(header.end)}"
+    if isinstance(header, ast.IgnoreOrders):
+        return f"ignore orders older than {literal_text(header.age)}"
     return f"attribution {literal_text(header.window)}"
 
 

@@ -17,13 +17,15 @@ _TERMINAL_WORDS = {
     "ADDRESS": "an address such as <shop@example.com>",
     "STOP_IF": "`stop if`",
     "STOP_UNLESS": "`stop unless`",
+    "ALL_ITEMS": "`all items`",
+    "ANY_ITEM": "`any item`",
     "$END": "the end of the file",
 }
 
 STEP_WORDS = frozenset(
     {"wait", "if", "bands", "split", "stop", "send", "add", "remove", "issue", "award", "set", "call"}
 )
-HEADER_WORDS = frozenset({"on", "entry", "frequency", "exit", "quiet", "attribution"})
+HEADER_WORDS = frozenset({"on", "entry", "frequency", "exit", "quiet", "attribution", "ignore"})
 DECLARATION_WORDS = frozenset(
     {
         "list",

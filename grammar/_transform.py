@@ -464,6 +464,9 @@ class ToAst(Transformer[Token, Any]):
     def attribution(self, c: _Children) -> ast.Attribution:
         return ast.Attribution(window=self._typed(_values(c)[0], ast.DurationLit), span=self._span(c))
 
+    def ignore_orders(self, c: _Children) -> ast.IgnoreOrders:
+        return ast.IgnoreOrders(age=self._typed(_values(c)[0], ast.DurationLit), span=self._span(c))
+
     # ------------------------------------------------------------ steps
 
     def labeled_step(self, c: _Children) -> ast.Step:
@@ -611,6 +614,16 @@ class ToAst(Transformer[Token, Any]):
                 )
             return ast.BoolLit(value=False, span=span)
         return bounded_operator(ast.IsSet(path=subject, negate=negate, span=span), [])
+
+    def items_status(self, c: _Children) -> ast.ItemsStatus:
+        return ast.ItemsStatus(every=c[0].type == "ALL_ITEMS", status=c[2], span=self._span(c))
+
+    def item_status_name(self, c: _Children) -> ast.StringLit:
+        """A status as a word (`delivered`) or a string (`"доставлено"`): a string either way."""
+        token: Token = c[0]
+        if token.type == "STRING":
+            return cast(ast.StringLit, self._literal(token))
+        return ast.StringLit(value=str(token.value), span=self._span(c))
 
     def true(self, c: _Children) -> ast.BoolLit:
         return ast.BoolLit(value=True, span=self._span(c))

@@ -151,8 +151,16 @@ class IsSet(Node, frozen=True, kw_only=True):
     negate: bool
 
 
+class ItemsStatus(Node, frozen=True, kw_only=True):
+    """``all items are STATUS`` (``every``) or ``any item is STATUS``: the statuses of the
+    items of the order in scope."""
+
+    every: bool
+    status: StringLit
+
+
 Literal_: TypeAlias = NumberLit | MoneyLit | PercentLit | DurationLit | StringLit | BoolLit | DateLit | TimeLit
-Expr: TypeAlias = Literal_ | Path | Call | ListLit | Unary | Binary | IsSet
+Expr: TypeAlias = Literal_ | Path | Call | ListLit | Unary | Binary | IsSet | ItemsStatus
 BandBound: TypeAlias = NumberLit | MoneyLit | PercentLit | DurationLit
 
 
@@ -376,7 +384,13 @@ class Attribution(Node, frozen=True, kw_only=True):
     window: DurationLit
 
 
-Header: TypeAlias = Trigger | EntryRule | FrequencyCap | ExitGoal | QuietHours | Attribution
+class IgnoreOrders(Node, frozen=True, kw_only=True):
+    """``ignore orders older than DURATION``: no run for an order older than this."""
+
+    age: DurationLit
+
+
+Header: TypeAlias = Trigger | EntryRule | FrequencyCap | ExitGoal | QuietHours | Attribution | IgnoreOrders
 
 
 # ---------------------------------------------------------------- steps

@@ -176,6 +176,7 @@ def compile_scenario(scenario: ast.Scenario, file: str, result: CheckResult) -> 
     frequency: tuple[int, int] | None = None
     quiet: tuple[int, int, int, int] | None = None
     attribution = DEFAULT_ATTRIBUTION_MS
+    max_order_age: int | None = None
     for header in headers:
         if isinstance(header, ast.EntryOnce):
             limits.append(p.EntryLimit(header.scope, 1, None))
@@ -188,6 +189,8 @@ def compile_scenario(scenario: ast.Scenario, file: str, result: CheckResult) -> 
             quiet = (header.start.hour, header.start.minute, header.end.hour, header.end.minute)
         elif isinstance(header, ast.Attribution):
             attribution = header.window.milliseconds
+        elif isinstance(header, ast.IgnoreOrders):
+            max_order_age = header.age.milliseconds
     return p.Program(
         name=scenario.name.name,
         title=scenario.title.value if scenario.title else scenario.name.name,
@@ -200,6 +203,7 @@ def compile_scenario(scenario: ast.Scenario, file: str, result: CheckResult) -> 
         attribution_ms=attribution,
         carries=carries,
         instructions=tuple(builder.code),
+        max_order_age_ms=max_order_age,
     )
 
 

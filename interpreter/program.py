@@ -188,6 +188,9 @@ class Program(msgspec.Struct, frozen=True, kw_only=True):
     #: Records every trigger carries ("order", "item"): the run keeps the order's id.
     carries: tuple[str, ...]
     instructions: tuple[Instruction, ...]
+    #: `ignore orders older than`: no run for an order older than this when its event is
+    #: accepted (None: the default rule for imported orders, runtime/orders.py).
+    max_order_age_ms: int | None = None
 
 
 class TemplateVariant(msgspec.Struct, frozen=True, kw_only=True):

@@ -19,6 +19,9 @@ CHANNELS = ("email", "sms", "viber", "push", "webpush")
 #: Which contact field holds the address for each channel.
 ADDRESS_FIELDS = {"email": "email", "sms": "phone", "viber": "phone", "push": "push_token", "webpush": "push_token"}
 PAID_STATUSES = frozenset({"paid", "completed", "delivered", "shipped", "done"})
+#: Statuses that take an item out of its order: a move of the whole order to another status
+#: leaves such an item where it is, so that `all items are delivered` never comes true.
+DROPPED_STATUSES = frozenset({"cancelled", "canceled", "returned", "refunded"})
 
 
 def moment(ms: int | None) -> dt.datetime | None:
@@ -117,7 +120,7 @@ class ItemView:
     __slots__ = ("product_id", "sku", "name", "category", "offer", "tariff", "quantity", "price", "total", "status",
                  "url", "image")  # fmt: skip
 
-    def __init__(self, item: dict[str, Any], currency: str | None) -> None:
+    def __init__(self, item: dict[str, Any], currency: str | None, order_status: str | None = None) -> None:
         self.product_id = item.get("product_id") or item.get("id")
         self.sku = item.get("sku")
         self.name = item.get("name")
@@ -128,7 +131,8 @@ class ItemView:
         self.price = money(item.get("price"), currency)
         given_total = money(item.get("total"), currency)
         self.total = given_total if given_total is not None else (self.price * self.quantity if self.price else None)
-        self.status = item.get("status")
+        # An item never given a status of its own is where its order is.
+        self.status = item.get("status") or order_status
         self.url = item.get("url")
         self.image = item.get("image")
 
@@ -148,13 +152,19 @@ class OrderView:
         self.tariff = record.get("tariff")
         self.total = money(record.get("total") or 0, currency)
         self.currency = currency
-        self.items = [ItemView(i, currency) for i in record.get("items") or []]
+        self.items = [ItemView(i, currency, self.status) for i in record.get("items") or []]
         self.item_count = Decimal(sum(i.quantity for i in self.items))
         self.coupon = record.get("coupon")
         self.created_at = moment(record.get("created_at"))
         self.paid_at = moment(record.get("paid_at"))
         self.paid = self.paid_at is not None or self.status in PAID_STATUSES
         self.cancelled = self.status in ("cancelled", "canceled", "refunded")
+
+
+def item_statuses(order: OrderView) -> list[str | None]:
+    """The status of each item of an order; an order without items counts as one item in
+    the order's own status."""
+    return [i.status for i in order.items] if order.items else [order.status]
 
 
 class ProductView:

@@ -11,6 +11,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from ..interpreter.runtime import EventInput
 from ..interpreter.runtime.events import ContactIn, Key, OrderIn, ProductIn
+from ..interpreter.runtime.orders import STATUS_OF_EVENT
 from .bodies import body_operation
 from .deps import KEYED, Id, require_api_key
 from .models import Accepted, ImportJob, Preview, Strict, TestSent
@@ -18,8 +19,7 @@ from .problems import Problem, problems
 from .services import CommerceService, ContactService, EventService, TemplateService, dependencies
 
 #: Order statuses that have an event of their own; any other is `order.status_changed`.
-STATUS_EVENTS = {"created": "order.created", "unpaid": "order.unpaid", "paid": "order.paid",
-                 "cancelled": "order.cancelled", "refunded": "order.refunded"}  # fmt: skip
+STATUS_EVENTS = {status: event for event, status in STATUS_OF_EVENT.items()}
 
 
 class OrderUpsert(Strict):

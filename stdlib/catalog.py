@@ -207,7 +207,7 @@ BUILTIN_EVENTS: dict[str, EventSpec] = {
         _event("order.refunded", "an order was refunded", carries="order"),
         _event(
             "order.status_changed",
-            "an order moved to a status (every item of it)",
+            "an order moved to a status (scn raises it too when the items all reach one)",
             {"status": STRING, "previous_status": STRING},
             carries="order",
             frequent=True,
@@ -318,6 +318,23 @@ def _fn(name: str, returns: Type, description: str, *params: Param) -> FunctionS
     return FunctionSpec(name, params, returns, description)
 
 
+def bind(spec: FunctionSpec, records: list[str | None]) -> list[Param | None]:
+    """The parameter each positional argument fills, given which record each one is (its
+    kind, or None for a value): a record fills the parameter of its kind wherever that is
+    (`related(order)`, `related(order, 4)`), the others the remaining parameters in order
+    (`related(4)`). None where nothing is left for an argument."""
+    free = list(spec.params)
+    bound: list[Param | None] = []
+    for kind in records:
+        param = next((p for p in free if isinstance(p.type, Entity) and p.type.kind == kind), None)
+        if param is None:
+            param = next((p for p in free if not isinstance(p.type, Entity)), None)
+        if param is not None:
+            free.remove(param)
+        bound.append(param)
+    return bound
+
+
 LIMIT = Param("limit", NUMBER, required=False)
 
 FUNCTIONS: dict[str, FunctionSpec] = {
@@ -358,7 +375,13 @@ FUNCTIONS: dict[str, FunctionSpec] = {
             Param("program", Ref("program")),
         ),
         _fn("len", NUMBER, "the number of items in a list", Param("items", ListOf(UNKNOWN))),
-        _fn("related", PRODUCTS, "products bought together with those of the contact's last order", LIMIT),
+        _fn(
+            "related",
+            PRODUCTS,
+            "products bought together with those of an order: the one given, else the contact's last order",
+            LIMIT,
+            Param("order", Entity("order"), required=False),
+        ),
         _fn(
             "popular",
             PRODUCTS,

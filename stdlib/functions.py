@@ -8,7 +8,8 @@ from typing import Any
 
 from ..interpreter.environment import Env, Function, as_int, as_timedelta
 from ..interpreter.values import Percent
-from .catalog import FUNCTIONS
+from ..interpreter.views import OrderView
+from .catalog import FUNCTIONS, bind
 
 DEFAULT_LIMIT = 4
 PAID = frozenset({"paid", "completed", "delivered", "shipped", "done"})
@@ -103,13 +104,19 @@ def _recommender(kind: str) -> Function:
     spec = FUNCTIONS[kind]
 
     async def recommend(env: Env, args: list[Any], kwargs: dict[str, Any]) -> Any:
-        params = {p.name: _arg(kind, args, kwargs, i) for i, p in enumerate(spec.params)}
+        bound = bind(spec, ["order" if isinstance(a, OrderView) else None for a in args])
+        params = {p.name: None for p in spec.params} | kwargs
+        params |= {p.name: a for p, a in zip(bound, args, strict=True) if p is not None}
         limit = as_int(params.pop("limit", None), DEFAULT_LIMIT)
+        order = params.pop("order", None)
         for name, value in list(params.items()):
             if isinstance(value, dt.timedelta):
                 params[name] = value
             elif value is not None:
                 params[name] = str(value)
+        if isinstance(order, OrderView):
+            # `related(order)`: what goes with this order's items, not the last order's.
+            params["basket"] = tuple(k for i in order.items if (k := i.product_id or i.sku or i.offer))
         return await env.facts.recommend(kind, limit, **params)
 
     return recommend

@@ -96,7 +96,8 @@ class Recommender:
             ranked = _top(counts, limit, bought)
         elif kind == "related":
             last = mine[-1] if mine else {}
-            basket = {k for i in last.get("items") or [] if (k := item_key(i))}
+            given = params.get("basket")
+            basket = set(given) if given is not None else {k for i in last.get("items") or [] if (k := item_key(i))}
             ranked = _top(list((await self._bought_with(now_ms, basket)).items()), limit, basket)
         elif kind == "personal":
             ranked = _top(list((await self._bought_with(now_ms, bought)).items()), limit, bought)

@@ -6,7 +6,7 @@ import datetime as dt
 
 import msgspec
 
-from ...stdlib.catalog import FUNCTIONS, ISO_CURRENCIES, FunctionSpec
+from ...stdlib.catalog import FUNCTIONS, ISO_CURRENCIES, FunctionSpec, bind
 from .. import ast, codes
 from ..diagnostics import DiagnosticSink
 from ..span import Span
@@ -129,7 +129,23 @@ class ExprChecker:
         if isinstance(expr, ast.IsSet):
             self._path(expr.path, scope)
             return BOOL
+        if isinstance(expr, ast.ItemsStatus):
+            self._items_status(expr, scope)
+            return BOOL
         return self.literal(expr)
+
+    def _items_status(self, expr: ast.ItemsStatus, scope: Scope) -> None:
+        """`all items are X` reads the items of the order in scope: there must be one."""
+        if isinstance(scope.roots.get("order"), Entity):
+            return
+        why = scope.missing.get("order", "nothing here carries an order")
+        words = "all items are" if expr.every else "any item is"
+        self.sink.report(
+            codes.UNAVAILABLE_NAME,
+            f"`{words} {expr.status.value}` reads the items of an order, and there is none here: {why}",
+            expr.span,
+            "use it where the event carries an order: `on order.status_changed where all items are delivered`",
+        )
 
     def literal(self, expr: ast.Expr) -> Type:
         if isinstance(expr, ast.NumberLit):
@@ -332,8 +348,10 @@ class ExprChecker:
                 expr.args[len(spec.params)].span,
                 signature(spec),
             )
-        for param, arg in zip(spec.params, expr.args, strict=False):
-            given[param.name] = arg
+        kinds = [t.kind if isinstance(t := self.infer(arg, scope), Entity) else None for arg in expr.args]
+        for param, arg in zip(bind(spec, kinds), expr.args, strict=True):
+            if param is not None:
+                given[param.name] = arg
         names = {p.name for p in spec.params}
         for kwarg in expr.kwargs:
             if kwarg.name.name not in names:

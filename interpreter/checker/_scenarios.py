@@ -222,6 +222,15 @@ class ScenarioChecker:
                 self.sink.report(codes.EMPTY_QUIET_HOURS, "quiet hours start and end at the same time", header.span)
         elif isinstance(header, ast.Attribution):
             check_positive(header.window, self.sink, "the attribution window")
+        elif isinstance(header, ast.IgnoreOrders):
+            check_positive(header.age, self.sink, "the age of orders to ignore")
+            without = [t.name for t in triggers if "order" not in t.carries]
+            if without:
+                self.sink.report(
+                    codes.UNAVAILABLE_NAME,
+                    f"`ignore orders older than` needs triggers that carry an order; `{without[0]}` does not",
+                    header.span,
+                )
 
     # ------------------------------------------------------------ steps
 
@@ -517,6 +526,7 @@ _HEADER_GROUPS: dict[type, str] = {
     ast.FrequencyCap: "frequency cap",
     ast.QuietHours: "quiet hours",
     ast.Attribution: "attribution window",
+    ast.IgnoreOrders: "`ignore orders older than`",
 }
 
 

@@ -295,11 +295,15 @@ class Batch:
 
     # ------------------------------------------------------------ events made by the runtime
 
-    def emit(self, event_type: str, contact_id: str, data: dict[str, Any], key: str) -> None:
+    def emit(
+        self, event_type: str, contact_id: str, data: dict[str, Any], key: str, order: dict[str, Any] | None = None
+    ) -> None:
         """An event the runtime itself raises (list.entered, group.changed), processed later in order."""
         if self.listened is not None and event_type not in self.listened:
             return
         payload = {"type": event_type, "key": key, "contact": {"id": contact_id}, "data": data}
+        if order is not None:
+            payload["order"] = order
         self.changes.emitted_events.append(
             EventIn(key=key, type=event_type, contact_id=contact_id, occurred_at=self.now_ms,
                     payload=json.dumps(payload, separators=(",", ":")))

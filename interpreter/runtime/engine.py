@@ -40,6 +40,7 @@ from .events import Door, EventInput, apply_projections, custom_spec, normalise
 from .executor import Executor, Tracer
 from .facts import RunFacts, contact_zone, event_fields, event_roots
 from .membership import redeem, update_segments
+from .orders import OrderMove, order_refusal
 
 UTC = dt.UTC
 #: Runs due within this many milliseconds make the next events batch smaller.
@@ -510,7 +511,7 @@ class Engine:
     # ------------------------------------------------------------ one event
 
     async def _handle(self, batch: Batch, event: EventRow, payload: dict[str, Any]) -> None:
-        await apply_projections(batch, event, payload)
+        move = await apply_projections(batch, event, payload)
         order_id = (payload.get("order") or {}).get("id")
         order = await batch.order(order_id)
         if self.current is not None:
@@ -521,7 +522,7 @@ class Engine:
         contact = await batch.contact(event.contact_id)
         await self._exits_for(batch, event, order_id, contact, order)
         await self._resume_for(batch, event, order_id, contact, order)
-        await self._triggers_for(batch, event, order_id, contact, order)
+        await self._triggers_for(batch, event, order_id, contact, order, move)
 
     async def _default_group(self, batch: Batch, bundle: Bundle, contact_id: str, at: int) -> None:
         """A contact without a group joins the default group (the Skyservice habit)."""
@@ -594,7 +595,7 @@ class Engine:
 
     async def _triggers_for(
         self, batch: Batch, event: EventRow, order_id: str | None, contact: dict[str, Any],
-        order: dict[str, Any] | None,
+        order: dict[str, Any] | None, move: OrderMove | None,
     ) -> None:  # fmt: skip
         started: set[str] = set()
         for scenario, index in self._triggers.get(event.type, ()):
@@ -607,7 +608,8 @@ class Engine:
             if not await self._where(batch, trigger.where, bundle, event, contact, order, None):
                 continue
             run_order = order_id if "order" in program.carries else None
-            refusal = await self._entry_refusal(batch, program, event.contact_id, run_order)
+            refusal = order_refusal(event, order, move, program.max_order_age_ms)
+            refusal = refusal or await self._entry_refusal(batch, program, event.contact_id, run_order)
             if refusal is not None:
                 if self.tracer is not None:
                     self.tracer(batch.now, event.contact_id, scenario, "entry", f"on {event.type}", "skipped", refusal)

@@ -21,6 +21,7 @@ from .. import ast
 from ..environment import Env, EvaluationError, Facts, Function, as_int, as_timedelta
 from ..program import Bundle
 from ..values import CurrencyError, DeclRef, Money, Percent, divide, multiply
+from ..views import OrderView, item_statuses
 
 UTC = dt.UTC
 
@@ -66,7 +67,21 @@ async def evaluate(expr: ast.Expr, env: Env) -> Any:
         return await _call(expr, env)
     if isinstance(expr, ast.ListLit):
         return [await evaluate(item, env) for item in expr.items]
+    if isinstance(expr, ast.ItemsStatus):
+        return _items_status(expr, env)
     return literal(expr)
+
+
+def _items_status(expr: ast.ItemsStatus, env: Env) -> bool:
+    """The statuses of the order's items (views.item_statuses): each of them (`all items
+    are`), or one of them (`any item is`), is the status."""
+    order = env.roots.get("order")
+    if not isinstance(order, OrderView):
+        return False
+    statuses = item_statuses(order)
+    if expr.every:
+        return bool(statuses) and all(s == expr.status.value for s in statuses)
+    return expr.status.value in statuses
 
 
 def literal(expr: ast.Expr) -> Any:

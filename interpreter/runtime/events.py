@@ -19,15 +19,15 @@ from msgspec import Meta
 
 from ...stdlib.addresses import address_error
 from ...stdlib.catalog import BUILTIN_EVENTS, ISO_CURRENCIES, LANGUAGES, EventSpec
-from ...stdlib.recommend import item_key
 from ..clock import ms_of
 from ..program import Bundle, EventField
-from ..store import EventIn, EventRow, OrderUpdate
+from ..store import EventIn, EventRow
 from ..types import DATETIME, DECLARABLE, STRING, Type
 from ..values import to_decimal
-from ..views import ADDRESS_FIELDS, CHANNELS, PAID_STATUSES
+from ..views import ADDRESS_FIELDS, CHANNELS
 from . import wire
 from .batch import Batch
+from .orders import OrderMove, moment_ms, project_order
 
 UTC = dt.UTC
 
@@ -149,6 +149,8 @@ class ItemIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_defa
     quantity: Amount = Amount(1)
     price: Amount | None = None
     total: Amount | None = None
+    #: The item's own status (an order's items move on their own: language.md §7.3);
+    #: an item without one is in its order's status.
     status: Name | None = None
     url: Url | None = None
     image: Url | None = None
@@ -440,18 +442,13 @@ def known_zone(name: str) -> bool:
 # ---------------------------------------------------------------- projections
 
 
-def _ms(value: Any) -> int | None:
-    if value is None:
-        return None
-    return ms_of(dt.datetime.fromisoformat(value))
-
-
 #: Contact fields an event's `contact` may set directly.
 _CONTACT_FIELDS = frozenset({"email", "phone", "first_name", "last_name", "language", "timezone", "country"})
 
 
-async def apply_projections(batch: Batch, event: EventRow, payload: dict[str, Any]) -> None:
-    """Update contacts, orders, products and course progress from an event.
+async def apply_projections(batch: Batch, event: EventRow, payload: dict[str, Any]) -> OrderMove | None:
+    """Update contacts, orders, products and course progress from an event; what it did to
+    the order it carries, if any.
 
     Every event passes here, mostly repeating what is known of its contact: the common
     path only compares the fields the event gives, and copies nothing that stays."""
@@ -501,86 +498,19 @@ async def apply_projections(batch: Batch, event: EventRow, payload: dict[str, An
         batch.update_contact(event.contact_id, fields, at)
     else:
         batch.ensure_saved(event.contact_id, at)
+    move = None
     if payload.get("order"):
-        await _order(batch, event, payload["order"], data)
+        move = await project_order(batch, event, payload["order"], data, payload.get("item"))
     if payload.get("product"):
         product = payload["product"]
         batch.changes.products.append(
             {"id": product["id"], "name": product.get("name"), "category": product.get("category"),
              "price": product.get("price"), "currency": product.get("currency"), "url": product.get("url"),
-             "image": product.get("image"), "created_at": _ms(product.get("created_at")) or at}
+             "image": product.get("image"), "created_at": moment_ms(product.get("created_at")) or at}
         )  # fmt: skip
     if event.type.startswith("course.") and data.get("course"):
         await _course(batch, event, data)
-
-
-_STATUS_OF_EVENT = {
-    "order.created": "created",
-    "order.unpaid": "unpaid",
-    "order.paid": "paid",
-    "order.cancelled": "cancelled",
-    "order.refunded": "refunded",
-}
-
-
-async def _order(batch: Batch, event: EventRow, order_in: dict[str, Any], data: dict[str, Any]) -> None:
-    at = event.occurred_at
-    order_id = order_in["id"]
-    existing = await batch.order(order_id)
-    status = order_in.get("status") or _STATUS_OF_EVENT.get(event.type)
-    if event.type == "order.status_changed" and data.get("status"):
-        status = data["status"]
-    fields: dict[str, Any] = {}
-    for name in ("number", "offer", "tariff", "currency", "coupon"):
-        if order_in.get(name) is not None:
-            fields[name] = order_in[name]
-    if order_in.get("total") is not None:
-        fields["total"] = str(to_decimal(order_in["total"]))
-    if order_in.get("items") is not None:
-        fields["items"] = order_in["items"]
-    if status is not None:
-        fields["status"] = status
-    paid_now = False
-    if status in PAID_STATUSES and (existing is None or existing.get("paid_at") is None):
-        fields["paid_at"] = _ms(order_in.get("paid_at")) or at
-        paid_now = True
-    previous_status = existing.get("status") if existing else None
-    fresh = {"id": order_id, "contact_id": event.contact_id, "created_at": _ms(order_in.get("created_at")) or at,
-             "items": [], "total": "0"}  # fmt: skip
-    record = {**(existing or fresh), **fields}
-    batch.orders[order_id] = record
-    batch.forget_orders(event.contact_id)
-    if existing is None:
-        fields["created_at"] = record["created_at"]
-    batch.changes.orders.append(
-        OrderUpdate(id=order_id, contact_id=event.contact_id, at=at, fields=fields,
-                    status_changed_to=status if status is not None and status != previous_status else None)
-    )  # fmt: skip
-    contact = await batch.contact(event.contact_id)
-    summary: dict[str, Any] = {}
-    if existing is None:
-        first = contact.get("first_order_at")
-        summary["first_order_at"] = min(first, record["created_at"]) if first else record["created_at"]
-        summary["last_order_at"] = max(contact.get("last_order_at") or 0, record["created_at"])
-    if paid_now:
-        currency = record.get("currency")
-        if contact.get("currency") is None and currency:
-            summary["currency"] = currency
-        if (summary.get("currency") or contact.get("currency")) in (None, currency):
-            spend = to_decimal(contact.get("lifetime_spend") or 0) + to_decimal(record.get("total") or 0)
-            summary["lifetime_spend"] = str(spend)
-        summary["orders_count"] = int(contact.get("orders_count") or 0) + 1
-        summary["last_paid_at"] = record["paid_at"]
-    if summary:
-        batch.update_contact(event.contact_id, summary, at)
-    for item in order_in.get("items") or []:
-        # Products known from orders only, for recommendations (the catalogue wins).
-        if (key := item_key(item)) is not None:
-            batch.changes.seen_products.append(
-                {"id": key, "name": item.get("name"), "category": item.get("category"), "price": item.get("price"),
-                 "currency": record.get("currency"), "url": item.get("url"), "image": item.get("image"),
-                 "created_at": at}
-            )  # fmt: skip
+    return move
 
 
 async def _course(batch: Batch, event: EventRow, data: dict[str, Any]) -> None:

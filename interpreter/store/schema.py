@@ -399,6 +399,12 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX privacy_audit_contact ON privacy_audit(contact_id, id);
         """,
     ),
+    (
+        "orders: when scn first heard of each (an order older than 30 days then is an import)",
+        """
+        ALTER TABLE orders ADD COLUMN seen_at INTEGER;
+        """,
+    ),
 ]
 
 

@@ -41,7 +41,7 @@ CONTACT_FIELDS = (
     "last_order_at",
     "last_paid_at",
 )
-ORDER_FIELDS = ("number", "status", "offer", "tariff", "total", "currency", "coupon", "items", "paid_at")
+ORDER_FIELDS = ("number", "status", "offer", "tariff", "total", "currency", "coupon", "items", "paid_at", "seen_at")
 
 
 JSON_FIELDS = frozenset({"attributes", "channels", "tags", "items"})

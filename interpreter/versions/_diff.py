@@ -181,6 +181,8 @@ def _headers(old: Program, new: Program) -> list[FieldChange]:
             a, b, c, d = program.quiet_hours
             found["quiet hours"] = f"{a:02d}:{b:02d}-{c:02d}:{d:02d}"
         found["attribution"] = _duration(program.attribution_ms)
+        if program.max_order_age_ms is not None:
+            found["ignore orders older than"] = _duration(program.max_order_age_ms)
         return found
 
     return _compare("", shown(old), shown(new))
