@@ -37,7 +37,8 @@ STEP_KEYWORDS = (
     "on", "where", "entry", "every", "time", "once", "per", "at", "most", "frequency", "exit", "when", "quiet",
     "hours", "attribution", "wait", "until", "for", "up", "to", "timeout", "if", "elif", "else", "bands", "from",
     "below", "above", "split", "variant", "control", "stop", "unless", "send", "with", "products", "add", "remove",
-    "issue", "valid", "award", "bonus", "set", "call", "webhook", "end",
+    "issue", "valid", "award", "bonus", "set", "call", "webhook", "end", "ignore", "orders", "older", "than", "all",
+    "any", "items", "item", "are",
 )  # fmt: skip
 SETTING_KEYWORDS = (
     "discount", "code", "pool", "warn", "generated", "offer", "reply", "fallback", "lang", "subject", "preheader",

@@ -119,3 +119,16 @@ def test_the_policy_block_has_its_scopes(tokenised: dict[str, Tokens]) -> None:
     assert scope_of(policy, "7d") == "constant.numeric.duration.scn"
     assert scope_of(policy, "second", "smtp at most") == "keyword.other.scn"
     assert scope_of(policy, "end") == "keyword.control.scn"
+
+
+def test_the_order_words_have_their_scopes(tokenised: dict[str, Tokens]) -> None:
+    blocks = [lines for lines in tokenised.values() if any("ignore orders older than" in "".join(
+        str(t["text"]) for t in line) for line in lines)]  # fmt: skip
+    assert blocks, "a docs block says `ignore orders older than`"
+    for word in ("ignore", "orders", "older", "than"):
+        assert scope_of(blocks[0], word, "ignore orders older than") == "keyword.control.scn", word
+    items = [lines for lines in tokenised.values() if any("all items are" in "".join(
+        str(t["text"]) for t in line) for line in lines)]  # fmt: skip
+    assert items, "a docs block says `all items are`"
+    for word in ("all", "items", "are"):
+        assert scope_of(items[0], word, "all items are") == "keyword.control.scn", word
