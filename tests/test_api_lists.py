@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import re
@@ -87,7 +88,13 @@ async def test_steps_count_runs_once_per_step_in_the_scenarios_order(tmp_path: P
             order_event("order.refunded", "d", "o4", "80.00"),
         ])  # fmt: skip
         assert r.status_code == 202, r.text
-        await s.settle()
+        # The virtual clock jumps to the waits' end once the engine is idle: settled is when
+        # no run waits any more (settle() alone can return before the jump).
+        for _ in range(500):
+            await s.settle()
+            if await s.count("SELECT count(*) FROM runs WHERE status = 'waiting'") == 0:
+                break
+            await asyncio.sleep(0.02)
         page = (await s.client.get("/api/scenarios/follow/steps")).json()
     assert page["next"] is None
     steps = [(c["step"], c["name"], c["passed"], c["outcomes"], c["waiting"]) for c in page["items"]]
