@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 
@@ -40,6 +40,23 @@ def _job(row: tuple[Any, ...], with_rows: bool) -> ImportRow:
     return ImportRow(id=id_, status=status, total=total, position=position, accepted=accepted, duplicates=duplicates,
                      errors=json.loads(errors), rows=[(int(line), r) for line, r in json.loads(rows)]
                      if with_rows and rows else [])  # fmt: skip
+
+
+class ImportStore(Protocol):
+    """What an import job needs of a store."""
+
+    async def create_import(
+        self, total: int, rows: list[tuple[int, dict[str, str]]], errors: list[dict[str, Any]], now: int
+    ) -> int: ...
+
+    async def import_progress(
+        self, job_id: int, position: int, accepted: int, duplicates: int, errors: list[dict[str, Any]],
+        done_at: int | None,
+    ) -> None: ...  # fmt: skip
+
+    async def import_job(self, job_id: int) -> ImportRow | None: ...
+
+    async def unfinished_imports(self) -> list[ImportRow]: ...
 
 
 class ImportMixin(SqlAccess):
