@@ -98,7 +98,10 @@ async def run_import(
     progress recorded in ``store`` (the engine's) after each (``progress`` told too);
     done when the last is."""
     rows = job.rows
+    mark = await store.privacy_mark()
     for start in range(job.position, len(rows), chunk):
+        if (now_mark := await store.privacy_mark()) != mark:  # a contact erased meanwhile: its rows are emptied
+            rows, mark = await store.import_rows(job.id) or rows, now_mark
         events, lines = [], []
         for line, row in rows[start : start + chunk]:
             if not row:  # the contact was erased while the job waited (store/privacy.py)

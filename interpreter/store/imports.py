@@ -58,6 +58,12 @@ class ImportStore(Protocol):
 
     async def unfinished_imports(self) -> list[ImportRow]: ...
 
+    async def import_rows(self, job_id: int) -> list[tuple[int, dict[str, str]]]:
+        """A job's rows as they are stored now (an erase empties a contact's)."""
+
+    async def privacy_mark(self) -> int:
+        """What changes when a contact is erased (or exported): the latest privacy audit record."""
+
 
 class ImportMixin(SqlAccess):
     async def create_import(
@@ -96,6 +102,13 @@ class ImportMixin(SqlAccess):
     async def import_job(self, job_id: int) -> ImportRow | None:
         rows = await self._rows(f"SELECT {_COLUMNS} FROM import_jobs WHERE id = ?", (job_id,))
         return _job(rows[0], with_rows=False) if rows else None
+
+    async def import_rows(self, job_id: int) -> list[tuple[int, dict[str, str]]]:
+        rows = await self._rows(f"SELECT {_COLUMNS} FROM import_jobs WHERE id = ?", (job_id,))
+        return _job(rows[0], with_rows=True).rows if rows else []
+
+    async def privacy_mark(self) -> int:
+        return int(await self._scalar("SELECT coalesce(max(id), 0) FROM privacy_audit") or 0)
 
     async def unfinished_imports(self) -> list[ImportRow]:
         """Jobs a restart interrupted, with the rows they still have to import."""
