@@ -7,17 +7,17 @@ Commands import what they need lazily so that `scn check` starts fast.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import os
 import sys
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from . import __version__
 from .check_command import add_check, add_explain
 from .interpreter.render import use_colour
+from .progress import progress_bar as _progress_bar
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -195,21 +195,6 @@ def _run_simulate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-@contextlib.contextmanager
-def _progress_bar(what: str, total: int, shown: bool) -> Iterator[Callable[[int, int], None] | None]:
-    """A rich progress bar on standard error, told (done, total) by the work; None when not shown."""
-    if not shown:
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    columns = (TextColumn(f"{what} events"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
-        task = bar.add_task(what, total=total)
-        yield lambda done, _total: bar.update(task, completed=done)
-
-
 def _run_fmt(args: argparse.Namespace) -> int:
     from .grammar import parse
     from .grammar._format import FormatError, format_source
@@ -379,11 +364,13 @@ def build_parser() -> argparse.ArgumentParser:
     for add in COMMANDS:
         add(sub)
     from .client import add_commands
+    from .import_cli import add_commands as add_import_commands
     from .privacy_cli import add_commands as add_privacy_commands
     from .versions_cli import add_commands as add_version_commands
 
     add_commands(sub)
     add_privacy_commands(sub)
+    add_import_commands(sub)
     add_version_commands(sub, _checked_or_report)
     return parser
 

@@ -9,9 +9,11 @@ provider's secret is in the delivery settings' `[feedback]`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -38,21 +40,28 @@ from .problems import Problem, problems
 from .services import FeedbackService, dependencies
 
 logger = logging.getLogger("scn.feedback")
-#: Longest reason an event carries (event strings are bounded at the door).
-MAX_REASON = 200
 #: SNS signing certificates fetched, by URL (a few: one per region and key rotation).
 _CERTIFICATES: dict[str, bytes] = {}
 MAX_CERTIFICATES = 16
 
 
-def _refused(error: SignatureError) -> Problem:
-    logger.warning("feedback webhook refused: %s", error)
-    return Problem(403, "invalid-signature", f"{error}; nothing was changed")
+@contextlib.contextmanager
+def _checked() -> Iterator[None]:
+    """Where a provider's request is verified and read: a signature that does not check
+    is a 403 problem, a signed body that is not the provider's format a 422 naming the
+    field; either way nothing was changed."""
+    try:
+        yield
+    except SignatureError as error:
+        logger.warning("feedback webhook refused: %s", error)
+        raise Problem(403, "invalid-signature", f"{error}; nothing was changed") from None
+    except PayloadError as error:
+        raise Problem(422, "invalid-request", f"{error}; nothing was changed",
+                      errors=[{"field": error.field, "message": error.message}]) from None  # fmt: skip
 
 
-def _unreadable(error: PayloadError) -> Problem:
-    return Problem(422, "invalid-request", f"{error}; nothing was changed",
-                   errors=[{"field": error.field, "message": error.message}])  # fmt: skip
+#: The answer to an SNS message that carries no feedback (a subscription confirmed, an unsubscription).
+NOTHING = FeedbackTaken(feedback=0, suppressed=0, soft_bounces=0, events=0, ignored=0)
 
 
 RESPONSES = problems(403, 404, 413, 422)
@@ -63,16 +72,12 @@ async def sendgrid(feedback: NamedDependency[FeedbackService], request: Request[
     """SendGrid's signed event webhook: bounces, blocks (soft) and spam reports."""
     settings = feedback.settings("SendGrid", "sendgrid_public_key")
     body = await request.body()
-    try:
+    with _checked():
         assert settings.sendgrid_public_key is not None
         verify_sendgrid(sendgrid_key(settings.sendgrid_public_key), body,
                         request.headers.get("X-Twilio-Email-Event-Webhook-Signature", ""),
                         request.headers.get("X-Twilio-Email-Event-Webhook-Timestamp", ""), time.time())  # fmt: skip
         found = sendgrid_feedback(read_json_object(body))
-    except SignatureError as error:
-        raise _refused(error) from None
-    except PayloadError as error:
-        raise _unreadable(error) from None
     return await feedback.take(found, settings)
 
 
@@ -80,15 +85,11 @@ async def sendgrid(feedback: NamedDependency[FeedbackService], request: Request[
 async def mailgun(feedback: NamedDependency[FeedbackService], request: Request[Any, Any, Any]) -> FeedbackTaken:
     """Mailgun's webhooks (`failed`: permanent or temporary, `complained`), signed with HMAC."""
     settings = feedback.settings("Mailgun", "mailgun_signing_key")
-    try:
+    with _checked():
         document = read_json_object(await request.body())
         assert settings.mailgun_signing_key is not None
         verify_mailgun(settings.mailgun_signing_key, document, time.time())
         found = mailgun_feedback(document)
-    except SignatureError as error:
-        raise _refused(error) from None
-    except PayloadError as error:
-        raise _unreadable(error) from None
     return await feedback.take(found, settings)
 
 
@@ -96,14 +97,10 @@ async def mailgun(feedback: NamedDependency[FeedbackService], request: Request[A
 async def postmark(feedback: NamedDependency[FeedbackService], request: Request[Any, Any, Any]) -> FeedbackTaken:
     """Postmark's bounce and spam complaint webhooks, behind basic authentication."""
     settings = feedback.settings("Postmark", "postmark_password")
-    try:
+    with _checked():
         verify_basic(request.headers.get("Authorization", ""), settings.postmark_user or "",
                      settings.postmark_password or "")  # fmt: skip
         found = postmark_feedback(read_json_object(await request.body()))
-    except SignatureError as error:
-        raise _refused(error) from None
-    except PayloadError as error:
-        raise _unreadable(error) from None
     return await feedback.take(found, settings)
 
 
@@ -124,7 +121,7 @@ async def ses(feedback: NamedDependency[FeedbackService], request: Request[Any, 
     """Amazon SES bounce and complaint notifications through SNS: the SNS signature checked
     with its certificate; a subscription to a configured topic is confirmed."""
     settings = feedback.settings("SES", "ses_topics")
-    try:
+    with _checked():
         message = read_json_object(await request.body())
         if not isinstance(message, dict):
             raise PayloadError("body", "an SNS message is a JSON object")
@@ -138,18 +135,14 @@ async def ses(feedback: NamedDependency[FeedbackService], request: Request[Any, 
             raise SignatureError("the SNS signing certificate could not be fetched") from None
         if message.get("Type") == "SubscriptionConfirmation":
             await _confirm(message, url)
-            return FeedbackTaken(feedback=0, suppressed=0, soft_bounces=0, events=0, ignored=0)
+            return NOTHING
         if message.get("Type") != "Notification":
-            return FeedbackTaken(feedback=0, suppressed=0, soft_bounces=0, events=0, ignored=0)
+            return NOTHING
         try:
             notification = json.loads(message["Message"])
         except ValueError:
             raise PayloadError("Message", "not JSON: SES notifications are JSON") from None
         found = ses_feedback(notification, str(message["MessageId"]))
-    except SignatureError as error:
-        raise _refused(error) from None
-    except PayloadError as error:
-        raise _unreadable(error) from None
     return await feedback.take(found, settings)
 
 

@@ -22,7 +22,7 @@ from ..interpreter.clock import ms_of
 from ..interpreter.store import OutboxRow
 from ..interpreter.store.suppressions import Suppression, SuppressionStore
 from .addresses import address_error, mailbox
-from .delivery.base import Channel, Outcome, Pipelined, Ready, failed
+from .delivery.base import BounceKind, Channel, Outcome, Pipelined, Ready, bounce_source, failed
 from .failures import SUPPRESSED
 
 #: Why an address is on the list.
@@ -157,6 +157,51 @@ def csv_lines(entries: Iterable[Suppression], header: bool) -> Iterator[str]:
         when = dt.datetime.fromtimestamp(e.created_at / 1000, dt.UTC).isoformat().replace("+00:00", "Z")
         writer.writerow((e.address, e.reason, e.source, e.detail or "", when))
     yield out.getvalue()
+
+
+async def bounce_entry(
+    store: SuppressionStore, channel: str, address: str, *, kind: str, source: str, key: str, detail: str | None,
+    at: int, threshold: int,
+) -> tuple[Suppression | None, bool]:  # fmt: skip
+    """What a bounce or complaint of ``address`` (normal form) puts on the list, whoever
+    saw it (a provider's webhook, our own sender): a hard bounce or a complaint its entry
+    at once; a soft bounce is counted, and its entry comes once the address has had
+    ``threshold``. Returns (the entry or None, whether the bounce is new: ``key`` names
+    it, so that a provider's retry or a message given up again is counted once)."""
+    flat = " ".join((detail or "").split())  # a multi-line reply on one line
+    if kind == "soft_bounce":
+        count = await store.count_soft_bounce(channel, address, at, key)
+        if count is None:
+            return None, False
+        if count < threshold:
+            return None, True
+        flat = f"{count} soft bounces, the last: {flat or 'no detail'}"
+    found = Suppression(channel=channel, address=address, reason=kind, source=source,
+                        detail=flat[:MAX_DETAIL] or None, created_at=at)  # fmt: skip
+    return found, True
+
+
+class BounceList:
+    """The bounces our own sender sees (`delivery.Sender`'s `Bounces`), put on the list
+    as the providers' webhooks put theirs (`bounce_entry`)."""
+
+    def __init__(self, store: SuppressionStore, soft_bounce_threshold: int) -> None:
+        self.store = store
+        self.threshold = soft_bounce_threshold
+
+    async def bounced(self, message: OutboxRow, kind: BounceKind, detail: str, now: int) -> bool:
+        try:
+            address = normal_address(message.channel, message.recipient)
+        except SuppressionError:
+            return kind == "hard_bounce"  # not an address the list could hold: the run's flag alone
+        source = bounce_source(message.channel)
+        found, _ = await bounce_entry(self.store, message.channel, address, kind=kind, source=source,
+                                      key=f"{source}:{message.id}", detail=detail, at=now,
+                                      threshold=self.threshold)  # fmt: skip
+        if found is None:
+            return False
+        await self.store.add_suppressions([found])
+        return True
 
 
 def suppressed_reason(found: Suppression, address: str) -> str:

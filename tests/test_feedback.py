@@ -270,9 +270,7 @@ async def _suppressed(s: Any) -> dict[str, tuple[str, str]]:
     return {i["address"]: (i["reason"], i["source"]) for i in page["items"]}
 
 
-def _sendgrid_post(
-    key: ec.EllipticCurvePrivateKey, events: list[dict[str, Any]], at: int | None = None
-) -> dict[str, Any]:
+def _sendgrid_post(key: ec.EllipticCurvePrivateKey, events: object, at: int | None = None) -> dict[str, Any]:
     body = json.dumps(events).encode()
     timestamp = str(at or int(time.time()))
     signature = key.sign(timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))
@@ -326,6 +324,12 @@ async def test_sendgrid_webhook_suppresses_and_raises_events(tmp_path: Path) -> 
                         _sendgrid_post(ec.generate_private_key(ec.SECP256R1()), events)):  # fmt: skip
                 r = await s.public.post("/webhooks/sendgrid", **bad)
                 assert r.status_code == 403 and r.json()["type"] == "/problems/invalid-signature", r.text
+            # Signed, but not SendGrid's format: the field is named, nothing changes.
+            r = await s.public.post("/webhooks/sendgrid", **_sendgrid_post(key, {"event": "bounce"}))
+            assert r.status_code == 422 and r.json()["errors"] == [
+                {"field": "body", "message": "a SendGrid batch is a JSON array of events"}
+            ], r.text
+            assert "nothing was changed" in r.json()["detail"]
             r = await s.public.post("/webhooks/mailgun", json={})
             assert r.status_code == 404 and "[feedback]" in r.json()["detail"]
 
@@ -394,3 +398,7 @@ async def test_ses_through_sns_with_a_certificate_served_over_http(tmp_path: Pat
                     r = await s.public.post("/webhooks/ses", content=json.dumps(message).encode(), headers=sns)
                     assert r.status_code == 403 and r.json()["type"] == "/problems/invalid-signature", r.text
                 assert len(await _suppressed(s)) == 1
+                # Signed, but its Message is not an SES notification: the field is named.
+                unreadable = _signed(key, {**_notification(SES_BOUNCE, cert_url), "Message": "not json"}, "1")
+                r = await s.public.post("/webhooks/ses", content=json.dumps(unreadable).encode(), headers=sns)
+                assert r.status_code == 422 and r.json()["errors"][0]["field"] == "Message", r.text

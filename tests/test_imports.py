@@ -61,3 +61,20 @@ async def test_an_import_a_restart_interrupted_goes_on_where_it_stopped(tmp_path
         assert await store.unfinished_imports() == [], "a finished job lets its rows go"
     finally:
         await store.close()
+
+
+async def test_rows_that_do_not_fit_the_header_and_an_unclosed_quote_say_their_line(tmp_path: Path) -> None:
+    """A row with more values than the header had them dropped silently; an unclosed quote
+    made one contact of the rest of the file."""
+    async with serving(tmp_path, FILES) as s:
+        text = "id,email\nanna,anna@example.com\nbob,bob@example.com,surplus\n\ncyril,cyril@example.com\n"
+        job = (await s.client.post("/api/contacts/import", content=text, headers={"Content-Type": "text/csv"})).json()
+        done = await until_done(s, job["id"])
+        assert (done["total"], done["accepted"]) == (3, 2)
+        assert done["errors"] == [{"line": 3, "error": "3 values, but the header names 2 columns"}]
+        unclosed = 'id,email\nanna,anna@example.com\n"bob,bob@example.com\ncyril,cyril@example.com\n'
+        r = await s.client.post("/api/contacts/import", content=unclosed, headers={"Content-Type": "text/csv"})
+        assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json"), r.text
+        assert r.json()["errors"] == [{"field": "body", "line": 3, "message": "not readable CSV: unexpected end of "
+                                       "data: a quoted field that starts here is never closed"}]  # fmt: skip
+        assert (await s.client.get(f"/api/contacts/import/{job['id'] + 1}")).status_code == 404, "no job for it"

@@ -4,6 +4,7 @@ that a refused request leaves nothing behind."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -189,6 +190,7 @@ async def test_coupon_redeem_and_csv_import_check_what_they_turn_into_events(tmp
             progress = (await s.client.get(f"/api/contacts/import/{job}")).json()
             if progress["status"] == "done":
                 break
+            await asyncio.sleep(0.02)  # a loaded machine takes longer than 100 requests
         assert progress["accepted"] == 1
         assert [e["line"] for e in progress["errors"]] == [3] and "timezone" in progress["errors"][0]["error"]
 

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from scn.interpreter.store.sqlite import SqliteStore
+
 from .recount import assert_counters_exact
 from .server_harness import serving
 
@@ -58,6 +60,9 @@ async def test_export_then_erase_leaves_no_personal_data_and_keeps_the_counts(tm
         await s.settle()
         r = await s.client.post("/api/suppressions/email", json={"address": PERSON["email"], "reason": "complaint"})
         assert r.status_code == 200
+        # An import still under way holds the contact's CSV row (as a restart would find it).
+        rows = [(2, {**PERSON, "plan": "gold"}), (3, {"id": "petro", "first_name": "Петро"})]
+        job = await _waiting_import(tmp_path, rows, [{"line": 4, "error": f"email: {PERSON['email']}x is not one"}])
 
         exported = await s.client.get("/api/contacts/olena-4711/export")
         assert exported.status_code == 200, exported.text
@@ -71,16 +76,18 @@ async def test_export_then_erase_leaves_no_personal_data_and_keeps_the_counts(tm
         assert "Олена" in message["message"]["subject"] and message["recipient"] == PERSON["email"]
         assert [x["address"] for x in data["suppressions"]] == ["olena.kovalenko@example.com"]
         assert [a["action"] for a in data["audit"]] == []  # this export is recorded after it is read
+        assert data["imports"] == [{"job": job, "line": 2, "row": {**PERSON, "plan": "gold"}}]
         missing = await s.client.get("/api/contacts/nobody/export")
         assert missing.status_code == 404 and missing.headers["content-type"].startswith("application/problem+json")
 
         held = {table for table, _, _ in _found(tmp_path / "scn.db")}
-        assert held >= {"contacts", "events", "runs", "outbox", "suppressions"}, held  # the scan sees them
+        assert held >= {"contacts", "events", "runs", "outbox", "suppressions", "import_jobs"}, held  # seen
 
         erased = await s.client.post("/api/contacts/olena-4711/erase")
         assert erased.status_code == 200, erased.text
         answer = erased.json()
         assert answer["changed"]["runs cancelled"] == 1 and answer["changed"]["contacts"] == 1
+        assert answer["changed"]["import rows"] == 1
         pseudonym = answer["pseudonym"]
         assert (await s.client.get("/api/contacts/olena-4711")).status_code == 404
         assert (await s.client.post("/api/contacts/olena-4711/erase")).status_code == 404
@@ -96,6 +103,8 @@ async def test_export_then_erase_leaves_no_personal_data_and_keeps_the_counts(tm
         assert _found(tmp_path / "scn.db") == []
         with sqlite3.connect(tmp_path / "scn.db") as db:
             assert_counters_exact(db)
+            (rows,) = db.execute("SELECT rows FROM import_jobs WHERE id = ?", (job,)).fetchone()
+            assert json.loads(rows) == [[2, {}], [3, {"id": "petro", "first_name": "Петро"}]], "the others' rows stay"
         # The other contact is untouched.
         assert (await s.client.get("/api/contacts/petro")).json()["first_name"] == "Петро"
 
@@ -107,6 +116,40 @@ async def test_export_then_erase_leaves_no_personal_data_and_keeps_the_counts(tm
         again = (await s.client.get("/api/contacts/olena-4711/export")).json()
         assert again["contact"]["first_name"] is None and again["contact"]["email"] == "new@example.com"
         assert [r["status"] for r in again["runs"]] == ["waiting"]
+
+
+async def _waiting_import(
+    tmp_path: Path, rows: list[tuple[int, dict[str, str]]], errors: list[dict[str, object]]
+) -> int:
+    """A contact import not started yet, in the store file (a server resumes it when it starts)."""
+    store = SqliteStore(str(tmp_path / "scn.db"))
+    await store.open()
+    try:
+        return await store.create_import(len(rows) + len(errors), rows, errors, 0)
+    finally:
+        await store.close()
+
+
+async def test_an_import_that_goes_on_after_an_erase_does_not_make_the_contact_again(tmp_path: Path) -> None:
+    async with serving(tmp_path, FILES) as s:
+        r = await s.client.post("/api/events", json={"type": "contact.registered", "contact": PERSON})
+        assert r.status_code == 202, r.text
+        await s.settle()
+        job = await _waiting_import(tmp_path, [(2, {"id": "petro", "first_name": "Петро"}), (3, PERSON)], [])
+        erased = await s.client.post(f"/api/contacts/{PERSON['id']}/erase")
+        assert erased.status_code == 200, erased.text
+    async with serving(tmp_path, FILES) as s:  # the restart resumes the import
+        for _ in range(200):
+            progress = (await s.client.get(f"/api/contacts/import/{job}")).json()
+            if progress["status"] == "done":
+                break
+            await asyncio.sleep(0.02)
+        assert (progress["total"], progress["accepted"]) == (2, 1), progress
+        assert progress["errors"] == [{"line": 3, "error": "not imported: the contact was erased meanwhile"}]
+        await s.settle()
+        assert (await s.client.get(f"/api/contacts/{PERSON['id']}")).status_code == 404
+        assert (await s.client.get("/api/contacts/petro")).json()["first_name"] == "Петро"
+    assert _found(tmp_path / "scn.db") == []
 
 
 def _scn(*args: str) -> subprocess.CompletedProcess[str]:
@@ -133,3 +176,44 @@ async def test_scn_contact_exports_and_erases_on_a_store_file(tmp_path: Path) ->
     with sqlite3.connect(db) as check:
         actors = [a for (a,) in check.execute("SELECT actor FROM privacy_audit ORDER BY id")]
     assert len(actors) == 2 and all(a.startswith("cli:") for a in actors), actors
+
+
+async def test_an_import_under_way_leaves_out_a_contact_erased_while_it_runs(tmp_path: Path) -> None:
+    """The import holds its rows in memory too: it reads them again once a contact was
+    erased, so a row it had not reached does not make the erased contact again."""
+    from scn.interpreter.clock import ms_of
+    from scn.interpreter.runtime.imports import run_import
+    from scn.stdlib.privacy import erase_contact
+
+    from .harness import Harness
+
+    async with Harness('list l "L"\n', path=tmp_path / "scn.db") as h:
+        await h.play([h.event("contact.registered", PERSON["id"], person=PERSON)])
+        rows = [(2, {"id": "petro", "first_name": "Петро"}), (3, {**PERSON, "plan": "gold"})]
+        job_id = await h.store.create_import(2, rows, [], 0)
+        job = await h.store.import_job(job_id)
+        assert job is not None
+        job.rows = list(rows)
+
+        class ErasedAfterTheFirstChunk:
+            """The store, with the contact erased (elsewhere) once the first chunk is recorded."""
+
+            def __getattr__(self, name: str) -> object:
+                return getattr(h.store, name)
+
+            async def import_progress(self, *args: object) -> None:
+                await h.store.import_progress(*args)  # type: ignore[arg-type]
+                if args[1] == 1:
+                    await erase_contact(h.store, PERSON["id"], "test", ms_of(h.clock.now()))
+
+        await run_import(h.engine, ErasedAfterTheFirstChunk(), job, lambda: ms_of(h.clock.now()), chunk=1)  # type: ignore[arg-type]
+        assert (job.accepted, job.errors) == (
+            1,
+            [{"line": 3, "error": "not imported: the contact was erased meanwhile"}],
+        )
+        assert [k for (k,) in await h.rows("SELECT key FROM events WHERE key LIKE 'import:%'")] == [
+            f"import:{job_id}:2"
+        ]
+        await h.play([])
+        assert await h.rows("SELECT id FROM contacts WHERE id = ?", PERSON["id"]) == []
+    assert _found(tmp_path / "scn.db") == []

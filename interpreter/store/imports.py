@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 
@@ -40,6 +40,29 @@ def _job(row: tuple[Any, ...], with_rows: bool) -> ImportRow:
     return ImportRow(id=id_, status=status, total=total, position=position, accepted=accepted, duplicates=duplicates,
                      errors=json.loads(errors), rows=[(int(line), r) for line, r in json.loads(rows)]
                      if with_rows and rows else [])  # fmt: skip
+
+
+class ImportStore(Protocol):
+    """What an import job needs of a store."""
+
+    async def create_import(
+        self, total: int, rows: list[tuple[int, dict[str, str]]], errors: list[dict[str, Any]], now: int
+    ) -> int: ...
+
+    async def import_progress(
+        self, job_id: int, position: int, accepted: int, duplicates: int, errors: list[dict[str, Any]],
+        done_at: int | None,
+    ) -> None: ...  # fmt: skip
+
+    async def import_job(self, job_id: int) -> ImportRow | None: ...
+
+    async def unfinished_imports(self) -> list[ImportRow]: ...
+
+    async def import_rows(self, job_id: int) -> list[tuple[int, dict[str, str]]]:
+        """A job's rows as they are stored now (an erase empties a contact's)."""
+
+    async def privacy_mark(self) -> int:
+        """What changes when a contact is erased (or exported): the latest privacy audit record."""
 
 
 class ImportMixin(SqlAccess):
@@ -79,6 +102,13 @@ class ImportMixin(SqlAccess):
     async def import_job(self, job_id: int) -> ImportRow | None:
         rows = await self._rows(f"SELECT {_COLUMNS} FROM import_jobs WHERE id = ?", (job_id,))
         return _job(rows[0], with_rows=False) if rows else None
+
+    async def import_rows(self, job_id: int) -> list[tuple[int, dict[str, str]]]:
+        rows = await self._rows(f"SELECT {_COLUMNS} FROM import_jobs WHERE id = ?", (job_id,))
+        return _job(rows[0], with_rows=True).rows if rows else []
+
+    async def privacy_mark(self) -> int:
+        return int(await self._scalar("SELECT coalesce(max(id), 0) FROM privacy_audit") or 0)
 
     async def unfinished_imports(self) -> list[ImportRow]:
         """Jobs a restart interrupted, with the rows they still have to import."""

@@ -3,8 +3,10 @@
 Erasing keeps what is counted and drops who it was: every row of the contact moves to a
 pseudonym (`erased-...`), the personal columns are emptied (names, addresses, attributes,
 run variables, message contents, event payloads), free text that quotes the contact
-(errors, reasons, step details) has its values blanked, and suppressed addresses stay
-suppressed as digests (`suppressions.erased_key`). Statuses, steps, amounts and times are
+(errors, reasons, step details, import errors) has its values blanked, suppressed
+addresses stay suppressed as digests (`suppressions.erased_key`), and the contact's rows
+in contact imports (their CSV rows, kept until a job is done) are emptied: a job that
+goes on skips them rather than make the contact again. Statuses, steps, amounts and times are
 untouched, so the counters (counters.py, report_counts.py) still equal a recount.
 """
 
@@ -41,6 +43,43 @@ def _decoded(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+def _of_contact(row: object, contact_id: str) -> bool:
+    """Whether a stored import row ([line, {column: value}]) is the contact's: its `id`,
+    as the import reads it."""
+    return isinstance(row, list) and len(row) == 2 and isinstance(row[1], dict) \
+        and str(row[1].get("id") or "").strip() == contact_id  # fmt: skip
+
+
+def _import_rows(db: sqlite3.Connection, contact_id: str) -> list[dict[str, Any]]:
+    """The contact's rows in imports not done yet: job, line and the CSV row."""
+    found = []
+    for job_id, rows in db.execute("SELECT id, rows FROM import_jobs WHERE rows IS NOT NULL ORDER BY id"):
+        found += [{"job": job_id, "line": row[0], "row": row[1]} for row in json.loads(rows)
+                  if _of_contact(row, contact_id)]  # fmt: skip
+    return found
+
+
+def _erase_imports(db: sqlite3.Connection, contact_id: str, values: Sequence[str]) -> int:
+    """Empty the contact's rows of imports (the import skips an empty row) and blank
+    ``values`` in every job's errors; how many rows were emptied."""
+    emptied = 0
+    for job_id, rows_text, errors_text in db.execute("SELECT id, rows, errors FROM import_jobs").fetchall():
+        rows = json.loads(rows_text) if rows_text else None
+        mine = [i for i, row in enumerate(rows or ()) if _of_contact(row, contact_id)]
+        for i in mine:
+            rows[i][1] = {}  # type: ignore[index]
+        errors = json.loads(errors_text)
+        for error in errors:
+            for value in values:
+                error["error"] = str(error.get("error", "")).replace(value, ERASED)
+        scrubbed = json.dumps(errors, ensure_ascii=False)
+        if mine or scrubbed != errors_text:
+            kept = json.dumps(rows, ensure_ascii=False) if rows is not None else None
+            db.execute("UPDATE import_jobs SET rows = ?, errors = ? WHERE id = ?", (kept, scrubbed, job_id))
+        emptied += len(mine)
+    return emptied
+
+
 def _dicts(db: sqlite3.Connection, sql: str, params: Sequence[object]) -> list[dict[str, Any]]:
     cursor = db.execute(sql, tuple(params))
     names = [d[0] for d in cursor.description]
@@ -70,6 +109,7 @@ class PrivacyMixin(SqlAccess):
                 for row in _dicts(db, "SELECT * FROM suppressions WHERE channel = ? AND address IN (?, ?)",
                                   (channel, address, erased_key(address)))
             ]  # fmt: skip
+            found["imports"] = _import_rows(db, contact_id)
             found["audit"] = _dicts(db, "SELECT * FROM privacy_audit WHERE contact_id = ? ORDER BY id", (contact_id,))
             return found
 
@@ -166,6 +206,7 @@ class PrivacyMixin(SqlAccess):
                     (erased_key(address), channel, address),
                 ).rowcount
             changed["suppressions"] = suppressed
+            changed["import rows"] = _erase_imports(db, contact_id, values)
             db.execute("UPDATE privacy_audit SET contact_id = ? WHERE contact_id = ?", (pseudonym, contact_id))
             db.execute("INSERT INTO privacy_audit (at, actor, action, contact_id, detail) VALUES (?, ?, 'erase', ?, ?)",
                        (now, actor, pseudonym, json.dumps(changed, sort_keys=True)))  # fmt: skip

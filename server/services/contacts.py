@@ -3,25 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 from typing import Any
 
-import msgspec
-
-from ...interpreter.runtime import EventInput
-from ...interpreter.runtime.engine import KeyConflict
-from ...interpreter.runtime.events import ContactIn, EventError
+from ...interpreter.runtime.imports import CsvError, read_contacts, run_import
 from ...interpreter.store.imports import ImportRow
 from ...interpreter.views import channel_flags
 from ..core import Core
 from ..deps import not_found
 from ..models import Contact, ImportJob
 from ..problems import Problem
-
-CONTACT_COLUMNS = ("id", "email", "phone", "push_token", "first_name", "last_name", "language", "timezone", "country",
-                   "group")  # fmt: skip
-IMPORT_CHUNK = 1000
 
 
 class ContactService:
@@ -66,17 +56,12 @@ class ContactService:
     async def start_import(self, text: str) -> ImportJob:
         """Start importing contacts from CSV text (a header with an `id` column; 422 otherwise);
         the job goes on in the background, survives a restart, and says how far it is."""
-        reader = csv.DictReader(io.StringIO(text, newline=""))  # a lone CR ends a line, as in any CSV
         try:
-            if not reader.fieldnames or "id" not in reader.fieldnames:
-                raise Problem(422, "invalid-request", "the CSV needs a header row with an `id` column")
-            rows = [(number + 2, row) for number, row in enumerate(reader)]
-        except csv.Error as error:  # a field longer than the reader's limit
-            raise Problem(422, "invalid-request", f"the CSV is not readable CSV: {error}") from None
-        missing = {line for line, row in rows if not (row.get("id") or "").strip()}
-        errors: list[dict[str, Any]] = [{"line": line, "error": "no id"} for line in sorted(missing)]
-        rows = [(line, row) for line, row in rows if line not in missing]
-        job_id = await self.core.store.create_import(len(rows) + len(missing), rows, errors, self.core.now_ms())
+            rows, errors = read_contacts(text)
+        except CsvError as error:
+            where = {"field": "body", "line": error.line, "message": error.message}
+            raise Problem(422, "invalid-request", f"the CSV, {error}", errors=[where]) from None
+        job_id = await self.core.store.create_import(len(rows) + len(errors), rows, errors, self.core.now_ms())
         stored = await self.core.store.import_job(job_id)
         assert stored is not None
         stored.rows = rows
@@ -99,51 +84,11 @@ class ContactService:
 
     def _go_on(self, job: ImportRow) -> None:
         core = self.core
-        task = asyncio.create_task(self._run_import(job))
+        task = asyncio.create_task(run_import(core.engine, core.store, job, core.now_ms))
         core.background.add(task)
         task.add_done_callback(core.background.discard)
-
-    async def _run_import(self, job: ImportRow) -> None:
-        engine = self.core.engine
-        rows = job.rows
-        for start in range(job.position, len(rows), IMPORT_CHUNK):
-            events, lines = [], []
-            for line, row in rows[start : start + IMPORT_CHUNK]:
-                try:
-                    contact = _contact(row)
-                    key = f"import:{job.id}:{line}"
-                    events.append(engine.event_in(EventInput(type="contact.updated", key=key, contact=contact)))
-                    lines.append(line)
-                except (msgspec.ValidationError, EventError) as error:
-                    job.errors.append({"line": line, "error": str(error)})
-            if events:
-                try:
-                    results = await engine.accept(events)
-                except KeyConflict as error:  # the same file imported again, changed
-                    results = []
-                    job.errors.append(
-                        {"line": lines[0], "error": f"{error}; lines {lines[0]}-{lines[-1]} were not imported"}
-                    )
-                job.accepted += sum(1 for _, duplicate in results if not duplicate)
-                job.duplicates += sum(1 for _, duplicate in results if duplicate)
-            job.position = min(start + IMPORT_CHUNK, len(rows))
-            done = self.core.now_ms() if job.position >= len(rows) else None
-            await self.core.store.import_progress(job.id, job.position, job.accepted, job.duplicates, job.errors, done)
-            await asyncio.sleep(0)  # let requests in between chunks
-        if not rows:
-            await self.core.store.import_progress(job.id, 0, 0, 0, job.errors, self.core.now_ms())
 
 
 def _job_view(job: ImportRow) -> ImportJob:
     return ImportJob(id=job.id, status=job.status, total=job.total, accepted=job.accepted,
                      duplicates=job.duplicates, errors=job.errors)  # fmt: skip
-
-
-def _contact(row: dict[str, str]) -> ContactIn:
-    known = {k: v for k in CONTACT_COLUMNS if (v := (row.get(k) or "").strip())}
-    subscriptions = {k[len("subscribed.") :]: v.strip().lower() in ("1", "true", "yes", "y")
-                     for k, v in row.items() if k and k.startswith("subscribed.") and v and v.strip()}  # fmt: skip
-    attributes = {k: v for k, v in row.items() if k and k not in CONTACT_COLUMNS and not k.startswith("subscribed.")
-                  and v not in (None, "")}  # fmt: skip
-    return msgspec.convert({**known, "subscriptions": subscriptions or None, "attributes": attributes or None},
-                           ContactIn)  # fmt: skip

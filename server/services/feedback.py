@@ -12,16 +12,15 @@ from ...interpreter.runtime.events import ContactIn, EventError
 from ...interpreter.store import EventIn
 from ...interpreter.store.suppressions import Suppression
 from ...stdlib.delivery.config import FeedbackSettings
+from ...stdlib.delivery.sender import MAX_REASON
 from ...stdlib.feedback import Feedback
-from ...stdlib.suppression import SuppressionError, normal_address
+from ...stdlib.suppression import SuppressionError, bounce_entry, normal_address
 from ..core import Core
 from ..models import FeedbackTaken
 from ..problems import Problem
 from .events import EventService
 
 logger = logging.getLogger("scn.feedback")
-#: Longest reason an event carries (event strings are bounded at the door).
-MAX_REASON = 200
 
 
 class FeedbackService:
@@ -48,22 +47,18 @@ class FeedbackService:
             except SuppressionError:
                 ignored += 1
                 continue
-            reason, detail = item.kind, item.detail
-            if item.kind == "soft_bounce":
-                count = await self.core.store.count_soft_bounce(
-                    "email", address, now, f"{item.provider}:{item.event_id}"
-                )
-                if count is None:  # the provider's retry of a bounce counted already
-                    continue
-                if count < settings.soft_bounce_threshold:
-                    soft += 1
-                    continue
-                detail = f"{count} soft bounces, the last: {item.detail or 'no detail'}"
-            entries.append(Suppression(channel="email", address=address, reason=reason, source=item.provider,
-                                       detail=(detail or "")[:1000] or None, created_at=now))  # fmt: skip
+            entry, new = await bounce_entry(
+                self.core.store, "email", address, kind=item.kind, source=item.provider,
+                key=f"{item.provider}:{item.event_id}", detail=item.detail, at=now,
+                threshold=settings.soft_bounce_threshold,
+            )  # fmt: skip
+            if entry is None:
+                soft += new  # else the provider's retry of a bounce counted already
+                continue
+            entries.append(entry)
             kind = "message.complained" if item.kind == "complaint" else "message.bounced"
             data: dict[str, Any] = {"channel": "email", "provider": item.provider,
-                                    "reason": (detail or reason.replace("_", " "))[:MAX_REASON]}  # fmt: skip
+                                    "reason": (entry.detail or item.kind.replace("_", " "))[:MAX_REASON]}  # fmt: skip
             if kind == "message.bounced":
                 data["kind"] = "soft" if item.kind == "soft_bounce" else "hard"
             for contact in await self.core.store.contacts_by_email([item.address, address]):

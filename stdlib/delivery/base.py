@@ -28,19 +28,43 @@ class Outcome(msgspec.Struct, frozen=True, kw_only=True):
     suppress: bool = False
     #: A failure's class (`stdlib.failures`): address, refused, configuration...
     failure: str | None = None
+    #: A temporary refusal of the recipient's mailbox (SMTP 4xx about it): should the
+    #: message be given up, that counts as a soft bounce of the address.
+    soft_bounce: bool = False
 
 
 def sent(detail: str | None = None, *, cost: str | None = None, parts: int | None = None) -> Outcome:
     return Outcome(status="sent", detail=detail, cost=cost, parts=parts)
 
 
-def retry(detail: str) -> Outcome:
-    return Outcome(status="retry", detail=detail)
+def retry(detail: str, *, soft_bounce: bool = False) -> Outcome:
+    return Outcome(status="retry", detail=detail, soft_bounce=soft_bounce)
 
 
 def failed(detail: str, failure: str, *, suppress: bool = False) -> Outcome:
     """A failure for good: ``detail`` says why in words, ``failure`` is its class."""
     return Outcome(status="failed", detail=detail, suppress=suppress, failure=failure)
+
+
+#: Who reports the bounces a channel of ours sees, as a suppression's `source` and a
+#: `message.bounced` event's `provider` (a webhook's are the provider's name).
+_BOUNCE_SOURCES = {"email": "smtp"}
+
+
+def bounce_source(channel: str) -> str:
+    """The `source` of a suppression for a bounce our own ``channel`` saw."""
+    return _BOUNCE_SOURCES.get(channel, channel)
+
+
+BounceKind = Literal["hard_bounce", "soft_bounce"]
+
+
+class Bounces(Protocol):
+    """Where the sender reports the bounces it sees (`stdlib.suppression.BounceList`)."""
+
+    async def bounced(self, message: OutboxRow, kind: BounceKind, detail: str, now: int) -> bool:
+        """Take a bounce of the message's address: whether the address is suppressed now (a
+        hard bounce at once, soft ones once they reach the threshold)."""
 
 
 class Channel(Protocol):

@@ -43,7 +43,7 @@ from ...interpreter.clock import Clock
 from ...interpreter.store import Store
 from ...interpreter.store.suppressions import SuppressionStore
 from ..feedback import SNS_CERTIFICATE_URL
-from ..suppression import gated
+from ..suppression import BounceList, gated
 from .base import Channel
 from .email import MailDefaults, SmtpChannel, SmtpConfig
 from .http import HttpChannel, HttpProviderConfig, WebhookChannel
@@ -211,6 +211,8 @@ def build_sender(
     Every contact channel goes behind the suppression gate (`stdlib.suppression`): the one
     place the suppression list is consulted before a send."""
     made = channels if channels is not None else build_channels(config, secret)
+    bounces = None
     if isinstance(store, SuppressionStore):
         made = gated(made, store)
-    return Sender(store, clock, made, policy=config.retry_policy())
+        bounces = BounceList(store, config.feedback.soft_bounce_threshold)
+    return Sender(store, clock, made, policy=config.retry_policy(), bounces=bounces)

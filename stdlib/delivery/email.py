@@ -9,14 +9,22 @@ IDNA A-labels; one whose local part is not ASCII goes with SMTPUTF8 (RFC 6531, i
 headers in UTF-8 as RFC 6532 allows) where the server offers it, and fails at once
 (class `address`, or `configuration` for our own sender) where it does not.
 
-How SMTP answers are read (one recipient per message, so a refusal is that message's):
+How SMTP answers are read (one recipient per message, so a refusal of the recipient is
+that message's; `reply_kind` decides from the reply's code and its enhanced status code,
+RFC 3463, what the reply is about):
 
-* a 5xx refusal of the recipient (or a 5.1.x "no such mailbox" after DATA) is
-  permanent: the message is undeliverable and the address suppressed;
-* other 5xx replies after DATA (content refused) are permanent for this message only;
-* 4xx replies, timeouts and dropped connections are temporary: try again later;
-* refusals of our sender or our login are the operator's configuration, not the
-  message's fault: temporary, so that fixing the settings delivers what waited.
+* a 5xx reply about the recipient's mailbox (5.1.1 no such user, 5.1.2 no such domain,
+  5.1.3 bad address, 5.1.6 moved, 5.1.10 null MX, 5.2.1 disabled; without an enhanced
+  code, 550/551/553 to RCPT) is a hard bounce: the message is undeliverable and the
+  address suppressed (`Outcome.suppress`);
+* a 5xx reply about us, not the recipient (530/535 authentication required, 5.7.0/5.7.8
+  authentication, relaying denied, 5.1.7/5.1.8 our sender's address), to whatever
+  command, is the operator's configuration: temporary, so that fixing the settings
+  delivers what waited, and the recipient is never suppressed for it;
+* other 5xx replies (content or policy refused, mailbox full, message too large) are
+  permanent for this message only;
+* 4xx replies, timeouts and dropped connections are temporary: try again later; a 4xx
+  reply about the recipient's mailbox is a soft bounce once the message is given up.
 """
 
 from __future__ import annotations
@@ -26,12 +34,13 @@ import base64
 import datetime as dt
 import functools
 import logging
+import re
 import secrets
 import urllib.parse
 from collections.abc import Callable
 from email.header import Header
 from email.utils import format_datetime, formataddr, parseaddr
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 import aiosmtplib
 import msgspec
@@ -274,11 +283,55 @@ def _without_smtputf8(mail: Mime, recipient: str) -> Outcome:
                   "offers SMTPUTF8", CONFIGURATION)  # fmt: skip
 
 
+#: An enhanced status code (RFC 3463) at the start of a reply's text: class.subject.detail.
+_ENHANCED = re.compile(r"\s*([245])\.(\d{1,3})\.(\d{1,3})(?!\S)")
+#: Enhanced codes that say the recipient's mailbox cannot be reached (RFC 3463, RFC 7505).
+_MAILBOX = frozenset({(1, 1), (1, 2), (1, 3), (1, 4), (1, 6), (1, 10), (2, 1)})
+#: Enhanced codes about our sender's address or our login: the operator's to fix.
+_OURS = frozenset({(1, 7), (1, 8), (7, 0), (7, 8), (7, 9), (7, 11), (7, 14)})
+#: Basic codes that refuse our login, whatever command they answer.
+_LOGIN = frozenset({530, 535, 538})
+#: Basic codes by which a refused recipient means its mailbox (RFC 5321 4.2.2: unavailable,
+#: not local, name not allowed) when no enhanced code says more.
+_MAILBOX_BASIC = frozenset({450, 550, 551, 553})
+_RELAYING = re.compile(r"\brelay(ing)?\b.*\b(denied|not permitted|refused|prohibited)|\bnot allowed to relay", re.I)
+
+#: What an SMTP refusal is about: the recipient's mailbox, our configuration, or the message.
+ReplyKind = Literal["mailbox", "configuration", "message"]
+
+
+#: The start of the reason of a message that waits for the operator's SMTP settings.
+OUR_SETTINGS = "the server refuses our sender or login (check the SMTP settings)"
+
+
+def reply_kind(code: int, text: str, *, at_recipient: bool) -> ReplyKind:
+    """What a refusal (4xx or 5xx) is about, from its code and text: ``mailbox`` (the
+    recipient's: a bounce), ``configuration`` (our login, relaying or sender address:
+    never the recipient's fault) or ``message`` (this message only). ``at_recipient``:
+    the reply answered RCPT (else DATA, where one recipient per message makes a mailbox
+    reply that recipient's all the same)."""
+    enhanced = _ENHANCED.match(text)
+    status = (int(enhanced.group(2)), int(enhanced.group(3))) if enhanced else None
+    if code in _LOGIN or status in _OURS:
+        return "configuration"
+    if status in _MAILBOX:
+        return "mailbox"
+    if _RELAYING.search(text):
+        return "configuration"
+    if status is None and at_recipient and code in _MAILBOX_BASIC:
+        return "mailbox"
+    return "message"
+
+
 def _refused(code: int, text: str, *, at_recipient: bool) -> Outcome:
-    detail = f"{code} {text}".strip()
+    detail = " ".join(f"{code} {text}".split())  # a multi-line reply on one line
+    kind = reply_kind(code, text, at_recipient=at_recipient)
+    if kind == "configuration":
+        logger.error("the SMTP server refuses our login, relaying or sender: %s", detail)
+        return retry(f"{OUR_SETTINGS}: {detail}")
     if 400 <= code < 500:
-        return retry(f"the mail server refused for now: {detail}")
-    if at_recipient or text.lstrip().startswith(("5.1.", "5.2.1")):
+        return retry(f"the mail server refused for now: {detail}", soft_bounce=kind == "mailbox")
+    if kind == "mailbox":
         return failed(f"the mail server refused the address: {detail}", ADDRESS, suppress=True)
     return failed(f"the mail server refused the message: {detail}", REFUSED)
 
@@ -346,8 +399,7 @@ class SmtpChannel:
                 return sent()
             except (aiosmtplib.SMTPSenderRefused, aiosmtplib.SMTPAuthenticationError) as error:
                 logger.error("the SMTP server refuses our sender or login: %s %s", error.code, error.message)
-                why = f"{error.code} {error.message}"
-                return retry(f"the server refuses our sender or login (check the SMTP settings): {why}")
+                return retry(f"{OUR_SETTINGS}: {' '.join(f'{error.code} {error.message}'.split())}")
             except aiosmtplib.SMTPResponseException as error:
                 return _refused(error.code, error.message, at_recipient=False)
             except (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPConnectTimeoutError) as error:

@@ -2,9 +2,13 @@
 
 Temporary failures are tried again after 1, 2, 4, 8... minutes (up to `max_delay`), until
 the message is `max_age` old; then it is given up with the last reason. A permanent
-failure is recorded at once; when the provider says the address does not exist, a
-`message.bounced` event marks the channel unreachable for that contact (in the same
-transaction), so later sends to it are skipped with that reason on the run.
+failure is recorded at once; when the provider says the address does not exist (a hard
+bounce: SMTP 5xx about the mailbox, a push token gone), the address goes on the
+suppression list at once (`Bounces`, as a provider's webhook puts it there) and a
+`message.bounced` event (kind `hard`, in the transaction of the outcome) marks the
+channel unreachable for that contact, so later sends to it are skipped with that reason.
+A message given up after temporary refusals of the recipient's mailbox (SMTP 4xx about
+it) is a soft bounce: counted, and the address suppressed once it reaches the threshold.
 
 What a crash can cost is kept small. Each channel is sent by as many lanes as it holds
 connections (`parallel`: the SMTP pool's size) or `concurrency`; a lane sends one message
@@ -31,13 +35,15 @@ from ...interpreter import telemetry
 from ...interpreter.clock import Clock, idle_until, ms_of
 from ...interpreter.store import PENDING, SENT, UNDELIVERED, Claim, Delivery, EventIn, OutboxRow, Store
 from ..failures import CONFIGURATION, GAVE_UP, plain_reason
-from .base import Channel, Outcome, Pipelined, Ready, failed, retry
+from .base import BounceKind, Bounces, Channel, Outcome, Pipelined, Ready, bounce_source, failed, retry
 from .pacing import Pace, paced, paces
 
 UTC = dt.UTC
 logger = logging.getLogger("scn.delivery")
 #: Channels whose addresses belong to contacts (a webhook's URL belongs to a scenario).
 CONTACT_CHANNELS = frozenset({"email", "sms", "viber", "push", "webpush"})
+#: Longest reason a bounce event carries (event strings are bounded at the door).
+MAX_REASON = 200
 #: While other senders hold claims, how often (seconds) to look whether one of them died.
 RECHECK_S = 1.0
 
@@ -73,8 +79,12 @@ class Sender:
     def __init__(
         self, store: Store, clock: Clock, channels: Mapping[str, Channel], *,
         policy: RetryPolicy | None = None, batch_size: int = 100, concurrency: int = 16,
+        bounces: Bounces | None = None,
     ) -> None:  # fmt: skip
+        """``bounces`` takes the bounces seen (the suppression list); without it a hard
+        bounce still marks the contact's channel unreachable."""
         self.store = store
+        self.bounces = bounces
         self.clock = clock
         self.channels = dict(channels)
         self.policy = policy or RetryPolicy()
@@ -135,20 +145,39 @@ class Sender:
         if others:  # another sender holds claims: look again soon, it may die
             asyncio.get_running_loop().call_later(RECHECK_S, self._wake.set)
 
-    def _record(self, finished: list[tuple[OutboxRow, Outcome]], now: int) -> tuple[list[Delivery], list[EventIn]]:
-        """The deliveries to write for finished attempts, and the bounces they raise."""
+    def _record(
+        self, finished: list[tuple[OutboxRow, Outcome]], now: int
+    ) -> tuple[list[Delivery], list[tuple[OutboxRow, BounceKind, str]]]:
+        """The deliveries to write for finished attempts, and the bounces among them."""
         deliveries: list[Delivery] = []
-        bounces: list[EventIn] = []
+        bounces: list[tuple[OutboxRow, BounceKind, str]] = []
         for message, outcome in finished:
-            deliveries.append(self._delivery(message, outcome, now))
-            if outcome.status == "failed":
+            delivery = self._delivery(message, outcome, now)
+            deliveries.append(delivery)
+            if delivery.status == UNDELIVERED:
                 logger.warning(
-                    "message %s to %s undeliverable: %s", message.id, message.recipient, outcome.detail,
+                    "message %s to %s undeliverable: %s", message.id, message.recipient, delivery.error,
                     extra=_about(message),
                 )  # fmt: skip
-                if outcome.suppress and message.channel in CONTACT_CHANNELS:
-                    bounces.append(self._bounce(message, outcome, now))
+            if message.channel not in CONTACT_CHANNELS:
+                continue
+            if outcome.status == "failed" and outcome.suppress:
+                bounces.append((message, "hard_bounce", outcome.detail or "undeliverable"))
+            elif delivery.failure == GAVE_UP and outcome.soft_bounce:
+                bounces.append((message, "soft_bounce", outcome.detail or "refused for now"))
         return deliveries, bounces
+
+    async def _bounced(self, bounces: list[tuple[OutboxRow, BounceKind, str]], now: int) -> list[EventIn]:
+        """The bounces taken by the suppression list; the `message.bounced` events of
+        those that made the address unreachable."""
+        events = []
+        for message, kind, detail in bounces:
+            suppressed = kind == "hard_bounce"
+            if self.bounces is not None:
+                suppressed = await self.bounces.bounced(message, kind, detail, now)
+            if suppressed:
+                events.append(self._bounce(message, kind, detail, now))
+        return events
 
     def _delivery(self, message: OutboxRow, outcome: Outcome, now: int) -> Delivery:
         if outcome.status == "sent":
@@ -162,9 +191,11 @@ class Sender:
             return Delivery(id=message.id, status=UNDELIVERED, at=now, error=error, failure=GAVE_UP)
         return Delivery(id=message.id, status=PENDING, at=now, next_attempt_at=next_attempt, error=outcome.detail)
 
-    def _bounce(self, message: OutboxRow, outcome: Outcome, now: int) -> EventIn:
+    def _bounce(self, message: OutboxRow, kind: BounceKind, detail: str, now: int) -> EventIn:
+        """The `message.bounced` event of a bounce, with the fields a provider's webhook gives it."""
         data = {"channel": message.channel, "template": message.template, "scenario": message.scenario,
-                "reason": outcome.detail}  # fmt: skip
+                "reason": detail[:MAX_REASON], "kind": kind.removesuffix("_bounce"),
+                "provider": bounce_source(message.channel)}  # fmt: skip
         return EventIn(
             key=f"scn:bounce:{message.id}",
             type="message.bounced",
@@ -344,8 +375,11 @@ class _Pass:
         finished, self.finished = self.finished, []
         sender = self.sender
         now = ms_of(sender.clock.now())
-        deliveries, bounces = sender._record([(m, o) for m, o, _ in finished], now)
+        deliveries, bounced = sender._record([(m, o) for m, o, _ in finished], now)
         try:
+            # The suppression list first: should the process die before the outcome is
+            # written, the message is tried again and refused by the list, never sent.
+            bounces = await sender._bounced(bounced, now) if bounced else []
             batches = await sender.store.exchange_outbox(
                 deliveries, bounces, [c for _, c in claims], now=now, lease_ms=sender.policy.lease_ms,
                 owner=self.owner,
