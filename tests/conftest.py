@@ -13,6 +13,7 @@ import pytest
 
 from scn.grammar import ParseResult, parse
 from scn.interpreter.checker import CheckResult, check_workspace
+from scn.interpreter.store import PgStore
 from scn.interpreter.workspace import workspace_from_texts
 
 from .pg_cluster import HOW_TO_ENABLE, Cluster, server_binaries
@@ -62,3 +63,19 @@ def pg_cluster() -> Iterator[Cluster]:
         yield cluster
     finally:
         cluster.stop()
+
+
+async def _migrated(url: str) -> None:
+    store = PgStore(url)
+    await store.open()
+    await store.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where a test's store lives, once for each backend: an SQLite file, and a fresh
+    database of the session's PostgreSQL cluster (copied from one already migrated)."""
+    if request.param == "sqlite":
+        return str(tmp_path / "scn.db")
+    cluster: Cluster = request.getfixturevalue("pg_cluster")
+    return cluster.database(template=_migrated)

@@ -1,5 +1,6 @@
-"""The SQLite store on real files: one hand-off to the database thread per write
-transaction, all-or-nothing batches, intake ids and duplicates, JSON columns."""
+"""The stores, each test on both backends (the `db` fixture: an SQLite file, a PostgreSQL
+database): all-or-nothing batches, intake ids and duplicates, JSON columns, migrations,
+run ids; and SQLite's one hand-off to the database thread per write transaction."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
+import asyncpg
 import pytest
 
-from scn.interpreter.store import Changes, ContactUpdate, CouponIssue, SqliteStore, StoreError
+from scn.interpreter.store import Changes, ContactUpdate, CouponIssue, PgStore, SqliteStore, StoreError, store_at
+from scn.interpreter.store.pg_dialect import statement
 from scn.interpreter.store.records import EventIn
 
 
@@ -23,13 +26,32 @@ def run(coroutine: Awaitable[None]) -> None:
 
 
 @asynccontextmanager
-async def opened(path: Path) -> AsyncIterator[SqliteStore]:
-    store = SqliteStore(str(path))
+async def opened(path: Path | str) -> AsyncIterator[SqliteStore]:
+    store = store_at(str(path))
     await store.open()
     try:
         yield store
     finally:
         await store.close()
+
+
+def pg_statement(sql: str) -> Any:
+    said = statement(sql)
+    assert said is not None
+    return said
+
+
+async def raw_execute(db: str, sql: str, *params: Any) -> None:
+    """A statement on the database behind the store's back (`?` placeholders)."""
+    if isinstance(store_at(db), PgStore):
+        connection = await asyncpg.connect(db)
+        try:
+            await connection.execute(pg_statement(sql).sql, *params)
+        finally:
+            await connection.close()
+    else:
+        with sqlite3.connect(db) as raw:
+            raw.execute(sql, params)
 
 
 def event(key: str, contact: str = "ann") -> EventIn:
@@ -66,15 +88,15 @@ def test_a_batch_of_changes_to_many_tables_is_one_handoff(tmp_path: Path, monkey
     run(scenario())
 
 
-def test_intake_is_one_handoff_and_reports_ids_and_duplicates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_intake_is_one_handoff_and_reports_ids_and_duplicates(db: str, monkeypatch: pytest.MonkeyPatch) -> None:
     async def scenario() -> None:
-        async with opened(tmp_path / "scn.db") as store:
+        async with opened(db) as store:
             first = await store.append_events([event("a"), event("b")], 5)
             assert [duplicate for _, duplicate in first] == [False, False]
             calls = count_handoffs(monkeypatch)
             # "a" was sent before; "c" comes twice in the same batch: the second is a duplicate.
             again = await store.append_events([event("a"), event("c"), event("c")], 6)
-            assert calls == ["transaction"]
+            assert calls == ([] if isinstance(store, PgStore) else ["transaction"])
             assert again[0] == (first[0][0], True)
             assert again[1][1] is False and again[2] == (again[1][0], True)
             assert await store._rows("SELECT key, received_at FROM events ORDER BY id") == [
@@ -86,9 +108,9 @@ def test_intake_is_one_handoff_and_reports_ids_and_duplicates(tmp_path: Path, mo
     run(scenario())
 
 
-def test_many_known_keys_are_looked_up_in_chunks(tmp_path: Path) -> None:
+def test_many_known_keys_are_looked_up_in_chunks(db: str) -> None:
     async def scenario() -> None:
-        async with opened(tmp_path / "scn.db") as store:
+        async with opened(db) as store:
             keys = [f"k{i}" for i in range(1_200)]
             first = await store.append_events([event(k) for k in keys], 1)
             again = await store.append_events([event(k) for k in reversed(keys)], 2)
@@ -97,9 +119,9 @@ def test_many_known_keys_are_looked_up_in_chunks(tmp_path: Path) -> None:
     run(scenario())
 
 
-def test_a_batch_that_fails_half_way_writes_nothing(tmp_path: Path) -> None:
+def test_a_batch_that_fails_half_way_writes_nothing(db: str) -> None:
     async def scenario() -> None:
-        async with opened(tmp_path / "scn.db") as store:
+        async with opened(db) as store:
             # The pool code does not exist: the last statement of the batch fails, after
             # the contact and the list membership were written in the same transaction.
             changes = Changes(
@@ -119,16 +141,14 @@ def test_a_batch_that_fails_half_way_writes_nothing(tmp_path: Path) -> None:
     run(scenario())
 
 
-def test_json_columns_written_by_older_versions_are_read_back(tmp_path: Path) -> None:
+def test_json_columns_written_by_older_versions_are_read_back(db: str) -> None:
     async def scenario() -> None:
-        path = tmp_path / "scn.db"
-        async with opened(path) as store:
+        async with opened(db) as store:
             await store.commit(Changes(contacts=[ContactUpdate(id="ann", at=1, fields={"email": "a@example.com"})]))
         # json.dumps wrote NaN (which strict JSON parsers refuse) and escaped non-ASCII text.
         attributes = json.dumps({"score": float("nan"), "city": "Łódź", "вік": 30})
-        with sqlite3.connect(path) as raw:
-            raw.execute("UPDATE contacts SET attributes = ? WHERE id = 'ann'", (attributes,))
-        async with opened(path) as store:
+        await raw_execute(db, "UPDATE contacts SET attributes = ? WHERE id = 'ann'", attributes)
+        async with opened(db) as store:
             record = (await store.contacts(["ann"]))["ann"]
             assert record["attributes"]["city"] == "Łódź" and record["attributes"]["вік"] == 30
             assert record["attributes"]["score"] != record["attributes"]["score"]  # NaN
@@ -150,3 +170,76 @@ def test_column_lists_are_the_row_structs_fields_in_order() -> None:
     assert RunRow.__struct_fields__[len(names(RUN_COLUMNS)) :] == ("dirty",)
     assert names(_OUTBOX_COLUMNS) == list(OutboxRow.__struct_fields__)
     assert list(EventRow.__struct_fields__[:7]) == names("id, key, type, contact_id, occurred_at, received_at, payload")
+
+
+def test_a_database_from_a_newer_scn_is_refused_with_a_clear_error(db: str) -> None:
+    async def scenario() -> None:
+        async with opened(db):
+            pass
+        await raw_execute(db, "UPDATE schema_version SET version = ?", 99)
+        store = store_at(db)
+        with pytest.raises(StoreError, match=r"has schema version 99, but this scn knows only \d+: .*upgrade scn"):
+            await store.open()
+        await store.close()
+
+    run(scenario())
+
+
+def test_the_location_chooses_the_backend() -> None:
+    url = "postgresql://scn:secret@db.example.com:5432/scn"
+    assert type(store_at(url)) is PgStore and type(store_at("postgres://db/scn")) is PgStore
+    assert type(store_at("scn.db")) is SqliteStore
+    assert store_at("sqlite:scn.db").path == "scn.db"
+    assert store_at("sqlite:///var/lib/scn.db").path == "/var/lib/scn.db"
+    assert store_at(":memory:").path == ":memory:"
+
+
+def test_an_unreachable_database_is_a_store_error_without_its_password() -> None:
+    async def scenario() -> None:
+        store = store_at("postgresql://scn:secret@127.0.0.1:1/scn")
+        with pytest.raises(StoreError, match=r"cannot connect to postgresql://scn@127\.0\.0\.1:1/scn") as error:
+            await store.open()
+        assert "secret" not in str(error.value)
+
+    run(scenario())
+
+
+def test_run_ids_come_from_the_database_in_blocks_no_two_processes_share(pg_cluster: Any) -> None:
+    from scn.interpreter.store.pg_schema import RUN_ID_BLOCK
+
+    async def scenario() -> None:
+        url = pg_cluster.database()
+        async with opened(url) as one, opened(url) as other:
+            first = [one.allocate_run_id() for _ in range(3)]
+            second = [other.allocate_run_id() for _ in range(3)]
+            assert first == [1, 2, 3] and second == [RUN_ID_BLOCK + 1, RUN_ID_BLOCK + 2, RUN_ID_BLOCK + 3]
+            # Past half a block, the next is taken before a batch needs it.
+            many = [one.allocate_run_id() for _ in range(RUN_ID_BLOCK - 3)]
+            assert many[-1] == RUN_ID_BLOCK and len(set(many)) == len(many)
+            await one.unprocessed_events(1)
+            assert one.allocate_run_id() == 2 * RUN_ID_BLOCK + 1
+        async with opened(url) as again:  # a restart takes a new block: ids never come back
+            assert again.allocate_run_id() == 3 * RUN_ID_BLOCK + 1
+
+    run(scenario())
+
+
+@pytest.mark.parametrize(
+    ("sqlite", "postgresql"),
+    [
+        ("SELECT a FROM t WHERE b = ? AND c IS ?", "SELECT a FROM t WHERE b = $1 AND c IS NOT DISTINCT FROM $2"),
+        (
+            "UPDATE t SET n = max(n - 1, 0) WHERE o IS NOT ?",
+            "UPDATE t SET n = GREATEST(n - 1, 0) WHERE o IS DISTINCT FROM $1",
+        ),
+        ("SELECT max(id), min(x) FROM t WHERE x IS NOT NULL", "SELECT max(id), min(x) FROM t WHERE x IS NOT NULL"),
+        ("INSERT INTO p (id, n) VALUES (:id, :n)", "INSERT INTO p (id, n) VALUES ($1, $2)"),
+        ("SELECT 'a?b', ? FROM t", "SELECT 'a?b', $1 FROM t"),
+        ("SELECT json_extract(payload, '$.data.channel')", "SELECT ((payload)::jsonb #>> '{data,channel}')"),
+        ("SELECT id FROM (SELECT id FROM t) ORDER BY id", "SELECT id FROM (SELECT id FROM t) AS sub ORDER BY id"),
+        ("SELECT CAST(x AS INTEGER), CAST(y AS REAL)", "SELECT CAST(x AS BIGINT), CAST(y AS DOUBLE PRECISION)"),
+    ],
+)
+def test_statements_are_said_the_postgresql_way(sqlite: str, postgresql: str) -> None:
+    assert pg_statement(sqlite).sql == postgresql
+    assert statement("PRAGMA optimize") is None

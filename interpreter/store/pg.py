@@ -1,0 +1,215 @@
+"""The PostgreSQL store: the SQLite store's behaviour on a shared PostgreSQL database, for
+several API and engine processes on several machines (docs/postgresql.md).
+
+It is the SQLite store with other connections: the same methods and the same SQL, said
+PostgreSQL's way by `pg_dialect` (`_pg` runs it, and the write functions written for
+sqlite3 run on a worker thread against the loop's asyncpg connection). What differs:
+
+* connections: one writer, on which every write transaction of this process runs in turn
+  (as in SQLite: the runtime's tasks never interleave their writes), and a few readers;
+* transactions: PostgreSQL's own locks order writers of other processes; a transaction
+  that loses a deadlock or a serialization conflict is run again (a few times);
+* migrations: the one ordered list of schema.MIGRATIONS, PostgreSQL's SQL from
+  pg_schema, applied in one transaction under an advisory lock (two processes starting
+  at once do not both migrate);
+* run ids come from the database: blocks of `pg_schema.RUN_ID_BLOCK` from the runs'
+  identity sequence, taken before the block in hand runs low.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Awaitable, Callable, Iterable
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import asyncpg
+
+from . import _pg
+from .base import ControlStore, StoreError
+from .pg_schema import RUN_ID_BLOCK, script
+from .records import EventRow, RunRow
+from .schema import MIGRATIONS
+from .sqlite import SqliteStore
+
+T = TypeVar("T")
+logger = logging.getLogger("scn.store")
+
+#: Connections for reads outside write transactions.
+READERS = 3
+#: Times a write transaction is tried when PostgreSQL aborts it for a deadlock or conflict.
+ATTEMPTS = 5
+#: The advisory lock key migrations hold (any fixed number; "scn" in ASCII).
+_MIGRATION_LOCK = 0x73636E
+_RETRYABLE = (asyncpg.exceptions.DeadlockDetectedError, asyncpg.exceptions.SerializationError)
+
+
+def is_postgresql(location: str) -> bool:
+    return location.startswith(("postgresql://", "postgres://"))
+
+
+def shown(url: str) -> str:
+    """A database URL without its password, to name it in messages."""
+    return re.sub(r"(://[^:/@]*):[^@]*@", r"\1@", url)
+
+
+def _plain(value: Any) -> Any:
+    # sums of integer columns come back as numeric; the store has no numeric columns
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        return int(value)
+    return value
+
+
+class PgStore(SqliteStore):
+    """A store in a PostgreSQL database, named by its URL (postgresql://user@host/db)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.url = url
+        self._writer: _pg.PgConnection | None = None
+        self._readers: _pg.Readers | None = None
+        self._run_ids: list[range] = []
+        self._taking_ids: asyncio.Task[None] | None = None
+
+    async def open(self) -> None:
+        try:
+            self._writer = await _pg.connect(self.url)
+            self._readers = _pg.Readers([await _pg.connect(self.url) for _ in range(READERS)])
+        except (OSError, asyncpg.PostgresError) as error:
+            await self.close()
+            raise StoreError(f"cannot connect to {shown(self.url)}: {error}") from error
+        self._db, self._reader = self._writer, self._readers
+        await self._migrate()
+        await self._take_run_ids()
+
+    async def close(self) -> None:
+        if self._taking_ids is not None:
+            await asyncio.gather(self._taking_ids, return_exceptions=True)
+            self._taking_ids = None
+        for connection in (self._writer, self._readers):
+            if connection is not None:
+                await connection.close()
+        self._writer = self._readers = None
+        self._db = self._reader = None
+
+    async def optimize(self) -> None:
+        """PostgreSQL's autovacuum keeps the planner's statistics: nothing to do here."""
+
+    async def _migrate(self) -> None:
+        async def work() -> None:
+            writer = self._writer
+            assert writer is not None
+            await writer.raw.execute(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
+            await writer.raw.execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
+            version = await writer.raw.fetchval("SELECT version FROM schema_version")
+            if version is None:
+                await writer.raw.execute("INSERT INTO schema_version (version) VALUES (0)")
+            current = int(version or 0)
+            if current > len(MIGRATIONS):
+                raise StoreError(
+                    f"{shown(self.url)} has schema version {current}, but this scn knows only {len(MIGRATIONS)}: "
+                    "it was written by a newer scn; upgrade scn to open it"
+                )
+            for number in range(current + 1, len(MIGRATIONS) + 1):
+                await writer.raw.execute(script(number))
+            if current < len(MIGRATIONS):
+                await writer.raw.execute("UPDATE schema_version SET version = $1", len(MIGRATIONS))
+
+        await self._write(work)
+
+    async def _write(self, work: Callable[[], Awaitable[T]]) -> T:
+        """Run ``work`` in one transaction on the writer (again, should PostgreSQL abort it
+        for a deadlock with another process's transaction)."""
+        async with self._write_lock:
+            writer = self._writer
+            if writer is None:
+                raise RuntimeError("the store is not open")
+            token = self._writing.set(True)
+            try:
+                for attempt in range(1, ATTEMPTS + 1):
+                    transaction = writer.raw.transaction()
+                    await transaction.start()
+                    try:
+                        result = await work()
+                    except _RETRYABLE as error:
+                        await transaction.rollback()
+                        if attempt == ATTEMPTS:
+                            raise
+                        logger.info("write transaction tried again (%s)", error)
+                        await asyncio.sleep(0.01 * attempt)
+                        continue
+                    except BaseException:
+                        await transaction.rollback()
+                        raise
+                    await transaction.commit()
+                    return result
+                raise AssertionError("unreachable")
+            finally:
+                self._writing.reset(token)
+
+    async def _write_now(self, work: Callable[[Any], T]) -> T:
+        async def run() -> T:
+            writer = self._writer
+            assert writer is not None
+            return await writer.call(work)
+
+        return await self._write(run)
+
+    async def _result(self, sql: str, params: Iterable[Any]) -> _pg.Result:
+        values = tuple(params)
+        connection = self.db
+        if isinstance(connection, _pg.PgConnection):
+            return await connection.run(sql, values)
+        if isinstance(connection, _pg.Readers):
+            return await connection.using(lambda c: c.run(sql, values))
+        raise RuntimeError("the store is not open")
+
+    async def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+        return [tuple(_plain(v) for v in row) for row in (await self._result(sql, params)).rows]
+
+    async def _dicts(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
+        result = await self._result(sql, params)
+        return [{n: _plain(v) for n, v in zip(result.names, row, strict=True)} for row in result.rows]
+
+    # ------------------------------------------------------------ run ids from the database
+
+    def allocate_run_id(self) -> int:
+        """The next id of the blocks this process took from the database; another block
+        is asked for in the background once the ones in hand run low."""
+        while self._run_ids and not self._run_ids[0]:
+            self._run_ids.pop(0)
+        if not self._run_ids:
+            raise StoreError("run ids ran out before more could be taken from the database")
+        block = self._run_ids[0]
+        self._run_ids[0] = block[1:]
+        if sum(len(b) for b in self._run_ids) < RUN_ID_BLOCK // 2 and self._taking_ids is None:
+            self._taking_ids = asyncio.ensure_future(self._take_run_ids())
+        return block[0]
+
+    async def _take_run_ids(self) -> None:
+        try:
+            start = await self._scalar("SELECT nextval(pg_get_serial_sequence('runs', 'id'))")
+            self._run_ids.append(range(int(start), int(start) + RUN_ID_BLOCK))
+        finally:
+            self._taking_ids = None
+
+    async def _ids_in_hand(self) -> None:
+        """Before a batch: a block in hand (the batch allocates ids without waiting)."""
+        if self._taking_ids is not None:
+            await asyncio.shield(self._taking_ids)
+        if sum(len(b) for b in self._run_ids) < RUN_ID_BLOCK // 2:
+            await self._take_run_ids()
+
+    async def unprocessed_events(self, limit: int) -> list[EventRow]:
+        await self._ids_in_hand()
+        return await super().unprocessed_events(limit)
+
+    async def due_runs(self, now: int, limit: int) -> list[RunRow]:
+        await self._ids_in_hand()
+        return await super().due_runs(now, limit)
+
+
+def _satisfies_protocol(store: PgStore) -> ControlStore:
+    return store  # mypy checks here that PgStore implements the whole interface
