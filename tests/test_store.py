@@ -243,3 +243,131 @@ def test_run_ids_come_from_the_database_in_blocks_no_two_processes_share(pg_clus
 def test_statements_are_said_the_postgresql_way(sqlite: str, postgresql: str) -> None:
     assert pg_statement(sqlite).sql == postgresql
     assert statement("PRAGMA optimize") is None
+
+
+def test_scn_migrate_brings_a_store_to_the_schema_and_refuses_a_newer_one(
+    db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from scn.cli import main
+    from scn.interpreter.store.schema import MIGRATIONS
+
+    assert main(["migrate", "--db", db]) == 0
+    assert capsys.readouterr().out.strip().endswith(f"schema version {len(MIGRATIONS)}")
+    run(raw_execute(db, "UPDATE schema_version SET version = ?", len(MIGRATIONS) + 1))
+    assert main(["migrate", "--db", db]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("scn migrate: ") and "written by a newer scn; upgrade scn" in error
+
+
+def test_every_part_of_the_store_works_on_both_backends(db: str) -> None:
+    """Segments, suppressions and soft bounces, imports, coupons, versions and audit, the
+    outbox's claims, overview reads and a contact's export and erasure: the statements
+    each part says, said on each backend."""
+    from scn.interpreter.store import Claim, OutboxIn
+    from scn.interpreter.store.suppressions import Suppression
+    from scn.stdlib.privacy import erase_contact, export_contact
+
+    async def scenario() -> None:
+        async with opened(db) as store:
+            await store.commit(Changes(contacts=[ContactUpdate(id="ann", at=1, fields={"email": "Ann@Example.com"})]))
+            assert await store.reset_segment_checks("d1", 50) is True
+            assert await store.reset_segment_checks("d1", 60) is False
+            assert await store.due_segment_checks(50, 10) == ["ann"] and await store.next_segment_check() == 50
+            await store.forget_segment_checks()
+
+            entry = Suppression(channel="email", address="ann@example.com", reason="bounce", source="test",
+                                created_at=1)  # fmt: skip
+            assert await store.add_suppressions([entry, entry]) == (1, 0)
+            assert (await store.suppression("email", "ann@example.com")) == entry
+            assert await store.count_soft_bounce("email", "x@example.com", 5, key="k1") == 1
+            assert await store.count_soft_bounce("email", "x@example.com", 6, key="k1") is None  # seen
+            assert await store.count_soft_bounce("email", "x@example.com", 7) == 2
+            assert await store.contacts_by_email(["ANN@example.com"]) == ["ann"]
+
+            job = await store.create_import(2, [(1, {"id": "bob"})], [], 9)
+            await store.import_progress(job, 1, 1, 0, [], None)
+            job_row = await store.import_job(job)
+            assert job_row is not None and job_row.status == "running" and job_row.position == 1
+            await store.import_progress(job, 2, 2, 0, [], 10)
+            assert await store.unfinished_imports() == []
+
+            assert await store.import_pool("c", ["A1", "A2", "A1"]) == 2
+            assert await store.draw_pool_code("c", ["A1"]) == "A2" and await store.free_pool_codes("c") == 2
+            assert not await store.bonus_paid("ann", None, "welcome")
+
+            bundle, versions = await store.save_bundle(b"not a bundle", {"s": "d1"}, 10)
+            assert versions == {"s": 1} and await store.latest_bundle() == bundle
+            _, drafts = await store.save_bundle(b"another", {"s": "d2"}, 11, draft=True)
+            assert drafts == {"s": 2}
+            await store.publish_version("s", 2, 12, "tester")
+            assert [r["action"] for r in await store.audit_records("s")] == ["upload", "draft", "publish"]
+            await store.set_scenario_state("s", "paused", 13)
+            await store.record_audit("s", 13, "tester", "pause")
+            assert [(v, d) for v, _b, _d, _at, d in await store.scenario_versions("s")] == [(1, False), (2, False)]
+
+            run_id = store.allocate_run_id()
+            from scn.interpreter.store import RunRow
+
+            run_row = RunRow(id=run_id, scenario="s", version=2, bundle=bundle + 1, contact_id="ann", order_id=None,
+                             trigger_event=1, position=0, step="s1", vars={}, variant=None, status="running",
+                             wake_at=None, await_event=None, started_at=20, updated_at=20)  # fmt: skip
+            await store.append_events([event("e1")], 20)
+            message = OutboxIn(run_id=run_id, step="s1", scenario="s", contact_id="ann", channel="email",
+                               template="t", recipient="ann@example.com", message="{}", coupon_code=None, variant=None,
+                               created_at=20)  # fmt: skip
+            await store.commit(Changes(new_runs=[run_row], outbox=[message]))
+            (claimed,) = await store.exchange_outbox([], [], [Claim(limit=10)], now=30, lease_ms=1000, owner="me")
+            assert [m.attempts for m in claimed] == [1]
+            assert await store.exchange_outbox([], [], [Claim(limit=10)], now=30, lease_ms=1000, owner="o") == [[]]
+            await store.release_outbox(31, "me")
+            assert await store.next_outbox_attempt() == 31
+            assert await store.sends_since("s", 0) == {"pending": 1}
+            assert [m.id for m in await store.run_messages(run_id)] == [claimed[0].id]
+            assert [r.id for r in await store.contact_runs("ann")] == [run_id]
+            assert (await store.find_contacts("an"))[0]["id"] == "ann"
+            assert await store.cancel_runs([run_id], 40, "by hand") == [run_id]
+            assert await store.run_counts() == {"s": {"cancelled": 1}}
+
+            exported = await export_contact(store, "ann", "tester", 50)
+            assert [r["id"] for r in exported["runs"]] == [run_id]
+            erased = await erase_contact(store, "ann", "tester", 51)
+            assert erased["changed"]["contacts"] == 1 and await store.contacts(["ann"]) == {}
+
+    run(scenario())
+
+
+def test_two_senders_racing_for_the_outbox_never_claim_one_message_twice(pg_cluster: Any) -> None:
+    """Two stores (two processes' worth of connections) claim due messages at once, again
+    and again: every message is claimed by exactly one of them (FOR UPDATE SKIP LOCKED)."""
+    from scn.interpreter.store import Claim
+
+    async def scenario() -> None:
+        url = pg_cluster.database()
+        async with opened(url) as one, opened(url) as other:
+            await one.commit(Changes(contacts=[ContactUpdate(id="ann", at=1, fields={})]))
+            await raw_execute(
+                url,
+                "INSERT INTO outbox (contact_id, channel, recipient, message, status, created_at, next_attempt_at) "
+                "SELECT 'ann', 'email', 'ann@example.com', '{}', 'pending', 1, 1 FROM generate_series(1, ?)",
+                300,
+            )
+            claimed: dict[str, list[int]] = {"one": [], "other": []}
+
+            async def sender(name: str, store: SqliteStore) -> None:
+                while True:
+                    (rows,) = await store.exchange_outbox([], [], [Claim(limit=7)], now=10, lease_ms=60_000, owner=name)
+                    if not rows:
+                        return
+                    claimed[name] += [r.id for r in rows]
+
+            await asyncio.gather(sender("one", one), sender("other", other))
+            assert not set(claimed["one"]) & set(claimed["other"])
+            assert sorted(claimed["one"] + claimed["other"]) == list(range(1, 301))
+            assert claimed["one"] and claimed["other"], "both took a share"
+            # A dead sender's claims come back when their lease runs out, not before.
+            taken = await other.exchange_outbox([], [], [Claim(limit=500)], now=60_009, lease_ms=1, owner="third")
+            assert taken == [[]]
+            taken = await other.exchange_outbox([], [], [Claim(limit=500)], now=60_010, lease_ms=1, owner="third")
+            assert len(taken[0]) == 300
+
+    run(scenario())

@@ -5,13 +5,17 @@ target, RETURNING, partial indexes, window-free aggregates); this turns the rest
 PostgreSQL's form, once per distinct statement (cached):
 
 * placeholders: `?` and `:name` become `$1`, `$2`... (named ones in order of appearance);
+  an empty list, `IN ()`, an empty array;
 * `a IS b` / `a IS NOT b` (SQLite's null-safe comparison) become `IS [NOT] DISTINCT FROM`;
 * the scalar `min(a, b)` / `max(a, b)` become `LEAST` / `GREATEST`;
 * `instr`, `json_extract(x, '$.a.b')`, `json_object` become `strpos`, `x::jsonb #>> '{a,b}'`,
   `json_build_object`; `json_each(x) j` (an array's elements) `jsonb_array_elements`;
   `CAST(x AS INTEGER | REAL)` casts to `BIGINT | DOUBLE PRECISION`;
 * `PRAGMA`s are SQLite's own and are dropped, but for deferring foreign keys;
-* a subquery in FROM gets the alias PostgreSQL 15 requires.
+* a subquery in FROM gets the alias PostgreSQL 15 requires; a parameter only tested for
+  NULL gets a type;
+* a claim (an UPDATE of the rows a LIMITed subquery of the same table picks) takes them
+  `FOR UPDATE SKIP LOCKED`.
 
 Schema scripts (`schema`) also map the types: `INTEGER PRIMARY KEY` becomes an identity
 column (ids come from the database), `INTEGER` a `BIGINT` (times are milliseconds),
@@ -64,6 +68,7 @@ _IS_NOT = re.compile(r"\bIS\s+NOT\s+(?!NULL\b|DISTINCT\b|TRUE\b|FALSE\b)", re.IG
 _IS = re.compile(r"\bIS\s+(?!NOT\b|NULL\b|DISTINCT\b|TRUE\b|FALSE\b)", re.IGNORECASE)
 _CAST_INTEGER = re.compile(r"\bAS\s+INTEGER\s*\)", re.IGNORECASE)
 _CAST_REAL = re.compile(r"\bAS\s+REAL\s*\)", re.IGNORECASE)
+_UNTYPED_NULL_TEST = re.compile(r"(\$\d+)(\s+IS\s+(?:NOT\s+)?NULL\b)", re.IGNORECASE)
 _NOT_AN_ALIAS = frozenset({"ORDER", "GROUP", "WHERE", "LIMIT", "UNION", "JOIN", "HAVING"})
 
 
@@ -120,6 +125,9 @@ _JSON_EACH = re.compile(r"\bjson_each\s*\(([^()]*)\)\s+(\w+)", re.IGNORECASE)
 
 
 def _code(sql: str) -> str:
+    # SQLite takes an empty list (`IN ()`, nothing is in it); PostgreSQL an empty array
+    sql = re.sub(r"\bNOT\s+IN\s*\(\s*\)", "<> ALL('{}')", sql, flags=re.IGNORECASE)
+    sql = re.sub(r"\bIN\s*\(\s*\)", "= ANY('{}')", sql, flags=re.IGNORECASE)
     sql = _JSON_EACH.sub(r"jsonb_array_elements((\1)::jsonb) AS \2(value)", sql)
     sql = _IS_NOT.sub("IS DISTINCT FROM ", sql)
     sql = _IS.sub("IS NOT DISTINCT FROM ", sql)
@@ -127,6 +135,25 @@ def _code(sql: str) -> str:
     sql = _CAST_REAL.sub("AS DOUBLE PRECISION)", sql)
     sql = re.sub(r"\binstr\s*\(", "strpos(", sql, flags=re.IGNORECASE)
     return re.sub(r"\bjson_object\s*\(", "json_build_object(", sql, flags=re.IGNORECASE)
+
+
+_CLAIM = re.compile(r"^\s*UPDATE\s+(\w+)\s+SET\b.*?\bWHERE\s+id\s+IN\s*\(\s*SELECT\s+id\s+FROM\s+(\w+)\b", re.I | re.S)
+
+
+def _skip_locked(sql: str) -> str:
+    """A claim, `UPDATE t ... WHERE id IN (SELECT id FROM t ... LIMIT n)`, locks the rows it
+    picks and skips those another transaction holds: under READ COMMITTED two claimers
+    would otherwise pick the same rows, and the second would take them again once the
+    first commits (its subquery is not looked at again)."""
+    match = _CLAIM.match(sql)
+    if match is None or match.group(1) != match.group(2):
+        return sql
+    open_at = sql.rindex("(", 0, match.start(2))
+    _, close_at = _call_args(sql, open_at)
+    inner = sql[open_at + 1 : close_at]
+    if not re.search(r"\bLIMIT\s+\$\d+\s*$", inner, re.I):
+        return sql
+    return f"{sql[:close_at]} FOR UPDATE SKIP LOCKED{sql[close_at:]}"
 
 
 def _alias_subqueries(sql: str) -> str:
@@ -174,7 +201,9 @@ def statement(sql: str) -> Statement | None:
         out.append(text)
     if names and numbered:
         raise ValueError(f"a statement mixes ? and :name placeholders: {sql!r}")
-    return Statement(_alias_subqueries(_rewrite_calls("".join(out))), tuple(names) if names else None)
+    # `? IS NULL` says nothing of the parameter's type, which PostgreSQL must know: any will do
+    said = _UNTYPED_NULL_TEST.sub(r"\1::text\2", "".join(out))
+    return Statement(_skip_locked(_alias_subqueries(_rewrite_calls(said))), tuple(names) if names else None)
 
 
 _INTEGER_KEY = re.compile(r"\bINTEGER\s+PRIMARY\s+KEY(\s+AUTOINCREMENT)?", re.IGNORECASE)
