@@ -29,10 +29,12 @@ import asyncpg
 
 from . import _pg
 from .base import ControlStore, StoreError
+from .pg_leases import RENEW_EVERY_S, Leases, new_owner
 from .pg_schema import RUN_ID_BLOCK, script
 from .records import EventRow, RunRow
 from .schema import MIGRATIONS
-from .sqlite import SqliteStore
+from .sqlite import _WAITS_FOR_EVENTS, SqliteStore
+from .sqlite_changes import RUN_COLUMNS, run_row
 
 T = TypeVar("T")
 logger = logging.getLogger("scn.store")
@@ -72,6 +74,9 @@ class PgStore(SqliteStore):
         self._readers: _pg.Readers | None = None
         self._run_ids: list[range] = []
         self._taking_ids: asyncio.Task[None] | None = None
+        #: The contacts this store's engine works on now (pg_leases.py).
+        self.leases = Leases(new_owner())
+        self._renewing: asyncio.Task[None] | None = None
 
     async def open(self) -> None:
         try:
@@ -85,6 +90,12 @@ class PgStore(SqliteStore):
         await self._take_run_ids()
 
     async def close(self) -> None:
+        self.stop_renewing()
+        if self._writer is not None:
+            try:  # the next engine need not wait for this one's leases to expire
+                await self._write(lambda: self.leases.release(self._fetch))
+            except (OSError, asyncpg.PostgresError) as error:
+                logger.warning("the contacts' leases were not given back: %s", error)
         if self._taking_ids is not None:
             await asyncio.gather(self._taking_ids, return_exceptions=True)
             self._taking_ids = None
@@ -202,13 +213,101 @@ class PgStore(SqliteStore):
         if sum(len(b) for b in self._run_ids) < RUN_ID_BLOCK // 2:
             await self._take_run_ids()
 
+    # ------------------------------------------------------------ several engines (pg_leases.py)
+
+    async def _fetch(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        """A statement in PostgreSQL's own words on the writer (in its transaction)."""
+        writer = self._writer
+        if writer is None:
+            raise RuntimeError("the store is not open")
+        return [tuple(r) for r in await writer.raw.fetch(sql, *params)]
+
+    async def _claimed(self, candidates: str, params: tuple[Any, ...], work: Callable[[list[str]], Awaitable[T]]) -> T:
+        """In one transaction: the contacts ``candidates`` selects, leased to this store's
+        engine, then ``work`` for those won. ``candidates`` says `{free}` where its rows
+        (aliased `c`) must leave out contacts another engine holds, before its LIMIT."""
+        self._renew_while_open()
+        free = (
+            "NOT EXISTS (SELECT 1 FROM contact_leases l WHERE l.contact_id = c.contact_id AND l.owner != ? "
+            "AND l.until >= (extract(epoch from clock_timestamp()) * 1000)::bigint)"
+        )
+
+        async def claim() -> T:
+            found = await self._rows(candidates.format(free=free), (*params[:-1], self.leases.owner, params[-1]))
+            won = await self.leases.claim(self._fetch, list(dict.fromkeys(r[0] for r in found)))
+            return await work(sorted(won))
+
+        return await self._write(claim)
+
     async def unprocessed_events(self, limit: int) -> list[EventRow]:
+        """The oldest unprocessed events of the contacts this engine won, oldest first."""
         await self._ids_in_hand()
-        return await super().unprocessed_events(limit)
+
+        async def read(won: list[str]) -> list[EventRow]:
+            rows = await self._rows(
+                "SELECT id, key, type, contact_id, occurred_at, received_at, payload FROM events "
+                "WHERE processed_at IS NULL AND contact_id = ANY(?) ORDER BY id LIMIT ?",
+                (won, limit),
+            )
+            return [EventRow(*r) for r in rows]
+
+        return await self._claimed(
+            "SELECT contact_id FROM events c WHERE processed_at IS NULL AND {free} ORDER BY id LIMIT ?", (limit,), read
+        )
 
     async def due_runs(self, now: int, limit: int) -> list[RunRow]:
+        """Due runs of the contacts this engine won (a run still waits for its contact's
+        earlier events, as on SQLite)."""
         await self._ids_in_hand()
-        return await super().due_runs(now, limit)
+
+        async def read(won: list[str]) -> list[RunRow]:
+            rows = await self._rows(
+                f"SELECT {RUN_COLUMNS} FROM runs r WHERE wake_at IS NOT NULL AND wake_at <= ? AND contact_id = ANY(?) "
+                f"{_WAITS_FOR_EVENTS}ORDER BY wake_at, id LIMIT ?",
+                (now, won, limit),
+            )
+            return [run_row(r) for r in rows]
+
+        return await self._claimed(
+            "SELECT contact_id FROM runs c WHERE wake_at IS NOT NULL AND wake_at <= ? AND {free} "
+            "ORDER BY wake_at, id LIMIT ?",
+            (now, limit),
+            read,
+        )
+
+    async def due_segment_checks(self, now: int, limit: int) -> list[str]:
+        async def read(won: list[str]) -> list[str]:
+            rows = await self._rows(
+                "SELECT contact_id FROM segment_checks WHERE due_at IS NOT NULL AND due_at <= ? "
+                "AND contact_id = ANY(?) ORDER BY due_at LIMIT ?",
+                (now, won, limit),
+            )
+            return [r[0] for r in rows]
+
+        return await self._claimed(
+            "SELECT contact_id FROM segment_checks c WHERE due_at IS NOT NULL AND due_at <= ? AND {free} "
+            "ORDER BY due_at LIMIT ?",
+            (now, limit),
+            read,
+        )
+
+    def _renew_while_open(self) -> None:
+        if self._renewing is None:
+            self._renewing = asyncio.ensure_future(self._renew())
+
+    async def _renew(self) -> None:
+        while True:
+            await asyncio.sleep(RENEW_EVERY_S)
+            try:
+                await self._write(lambda: self.leases.renew(self._fetch))
+            except (OSError, asyncpg.PostgresError) as error:  # the next claim takes them again, if still free
+                logger.warning("the contacts' leases were not renewed: %s", error)
+
+    def stop_renewing(self) -> None:
+        """Stop renewing this engine's leases (when it stops; tests of an engine's death)."""
+        if self._renewing is not None:
+            self._renewing.cancel()
+            self._renewing = None
 
 
 def _satisfies_protocol(store: PgStore) -> ControlStore:
