@@ -67,7 +67,12 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         ),
     )
     p.add_argument("workspace", nargs="+", help=".scn files or directories")
-    p.add_argument("--db", default="scn.db", help="the SQLite file (created if missing; default scn.db)")
+    p.add_argument(
+        "--db",
+        default=os.environ.get("SCN_DB", "scn.db"),
+        help="the store: an SQLite file (created if "
+        "missing; default scn.db) or a PostgreSQL URL, postgresql://user:password@host/name (SCN_DB)",
+    )
     p.add_argument("--events", choices=("-",), help="read events from standard input")
     p.add_argument(
         "--delivery",
@@ -293,8 +298,8 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "serve",
         help="run the HTTP API with the interpreter and the sender",
         description=(
-            "Serve the REST API (OpenAPI at /schema) with the engine and the outbox sender in one process, on an "
-            "SQLite file. Settings by flags or environment: SCN_DB, SCN_HOST, SCN_PORT, SCN_API_KEY, "
+            "Serve the REST API (OpenAPI at /schema) with the engine and the outbox sender, on an SQLite file or "
+            "a PostgreSQL database. Settings by flags or environment: SCN_DB, SCN_HOST, SCN_PORT, SCN_API_KEY, "
             "SCN_PUBLIC_URL, SCN_SECRET, SCN_SMTP_URL, SCN_TIMEZONE."
         ),
     )
@@ -366,11 +371,13 @@ def build_parser() -> argparse.ArgumentParser:
     from .client import add_commands
     from .import_cli import add_commands as add_import_commands
     from .privacy_cli import add_commands as add_privacy_commands
+    from .store_cli import add_commands as add_store_commands
     from .versions_cli import add_commands as add_version_commands
 
     add_commands(sub)
     add_privacy_commands(sub)
     add_import_commands(sub)
+    add_store_commands(sub)
     add_version_commands(sub, _checked_or_report)
     return parser
 

@@ -23,7 +23,7 @@ from ..interpreter.compiler import compile_workspace
 from ..interpreter.program import Bundle
 from ..interpreter.runtime import Engine, Settings
 from ..interpreter.runtime.worker import deploy
-from ..interpreter.store import SqliteStore
+from ..interpreter.store import store_at
 from ..interpreter.versions import RunMove
 from ..interpreter.workspace import workspace_from_texts
 from ..stdlib.delivery import Channel, Sender
@@ -121,7 +121,7 @@ class Core:
         rather than next to the API; only with the wall clock and a database file."""
         if engine_process and (path == ":memory:" or not isinstance(clock, WallClock | None)):
             raise ValueError("the engine runs in its own process only on a database file and the wall clock")
-        self.store = SqliteStore(path)
+        self.store = store_at(path)
         self.clock: Clock = clock or WallClock()
         self.settings = settings
         self.engine = Engine(self.store, self.clock, settings)

@@ -43,7 +43,10 @@ def serve_arguments(parser: Any) -> None:
     parser.add_argument("workspace", nargs="*", help="the workspace to deploy (.scn files or directories); "
                         "without it, the workspace stored in the database is served")  # fmt: skip
     parser.add_argument(
-        "--db", default=environ.get("SCN_DB"), help="the SQLite file (default scn.db; scn-demo.db with --demo)"
+        "--db",
+        default=environ.get("SCN_DB"),
+        help="the store: an SQLite file (default scn.db; scn-demo.db with "
+        "--demo) or a PostgreSQL URL, postgresql://user:password@host/name (SCN_DB; docs/postgresql.md)",
     )
     parser.add_argument("--host", default=environ.get("SCN_HOST", "127.0.0.1"), help="bind address")
     parser.add_argument("--port", type=int, default=int(environ.get("SCN_PORT", "8000")), help="bind port")

@@ -13,7 +13,7 @@ from scn.interpreter.runtime import Engine, EventInput, Settings
 from scn.interpreter.runtime.events import convert_event
 from scn.interpreter.runtime.worker import deploy
 from scn.interpreter.simulate import play
-from scn.interpreter.store import SqliteStore
+from scn.interpreter.store import store_at
 
 from .conftest import check_texts
 
@@ -35,7 +35,8 @@ def checked(text: str, resources: dict[str, str] | None = None) -> CheckResult:
 
 
 class Harness:
-    """``async with Harness(text) as h``: an engine on an SQLite file, at ``START``."""
+    """``async with Harness(text) as h``: an engine on a store (in memory by default; an
+    SQLite file or a PostgreSQL URL, see the `db` fixture), at ``START``."""
 
     def __init__(
         self, text: str, path: Path | str = ":memory:", start: dt.datetime = START,
@@ -45,7 +46,7 @@ class Harness:
         self.resources = resources
         self.path = str(path)
         self.clock = VirtualClock(start)
-        self.store = SqliteStore(self.path, synchronous="OFF")
+        self.store = store_at(self.path, synchronous="OFF")
         self.engine = Engine(self.store, self.clock, Settings(secret="test", code_seed=7))
 
     async def __aenter__(self) -> Harness:

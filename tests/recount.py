@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+from scn.interpreter.store import SqliteStore
 from scn.interpreter.store.counters import recount
 
 COUNTERS = ("count_runs", "count_steps", "count_messages", "count_events", "count_reports", "count_report_days")
@@ -15,16 +16,25 @@ OUTCOMES = {
 }
 
 
-def counted(db: sqlite3.Connection) -> dict[str, set[tuple[Any, ...]]]:
-    """Every counter's rows that count something (a counter that went back to 0 stays as a row)."""
-    found: dict[str, set[tuple[Any, ...]]] = {}
+def _readings() -> dict[str, str]:
+    """The statement that reads each counter's rows that count something (a counter that
+    went back to 0 stays as a row), and each outcome."""
+    found: dict[str, str] = {}
     for table in COUNTERS:
         number = {"count_runs": "runs", "count_steps": "runs", "count_messages": "messages",
                   "count_reports": "value", "count_report_days": "value"}.get(table, "events")  # fmt: skip
-        found[table] = set(db.execute(f"SELECT * FROM {table} WHERE {number} != 0"))
-    for name, sql in OUTCOMES.items():
-        found[name] = set(db.execute(sql))
-    return found
+        found[table] = f"SELECT * FROM {table} WHERE {number} != 0"
+    return {**found, **OUTCOMES}
+
+
+def counted(db: sqlite3.Connection) -> dict[str, set[tuple[Any, ...]]]:
+    """Every counter's rows that count something, and what became of messages and orders."""
+    return {name: set(db.execute(sql)) for name, sql in _readings().items()}
+
+
+async def counted_by(store: SqliteStore) -> dict[str, set[tuple[Any, ...]]]:
+    """`counted`, read through a store of either backend."""
+    return {name: set(await store._rows(sql)) for name, sql in _readings().items()}
 
 
 def assert_counters_exact(db: sqlite3.Connection) -> None:

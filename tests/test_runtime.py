@@ -69,9 +69,9 @@ def run(coroutine: object) -> None:
     asyncio.run(coroutine)  # type: ignore[arg-type]
 
 
-def test_a_split_sends_each_variant_to_its_share_of_1000_contacts() -> None:
+def test_a_split_sends_each_variant_to_its_share_of_1000_contacts(db: str) -> None:
     async def scenario() -> None:
-        async with Harness(SPLIT) as h:
+        async with Harness(SPLIT, db) as h:
             await h.play([h.event("order.paid", f"c{i}", key=f"k{i}", **order(i)) for i in range(1000)])
             sent = Counter(t for (t,) in await h.rows("SELECT template FROM outbox"))
             variants = Counter(v for (v,) in await h.rows("SELECT variant FROM runs"))
@@ -104,12 +104,12 @@ def test_a_split_is_the_same_for_the_same_run() -> None:
         run(scenario(Path(tmp)))
 
 
-def test_a_contact_who_enters_a_split_again_gets_the_same_variant() -> None:
+def test_a_contact_who_enters_a_split_again_gets_the_same_variant(db: str) -> None:
     """The variant comes from the scenario, the split and the contact, not the run: a
     customer who orders twice sees the same offer both times (issue 15)."""
 
     async def scenario() -> None:
-        async with Harness(SPLIT) as h:
+        async with Harness(SPLIT, db) as h:
             first = [h.event("order.paid", f"c{i}", key=f"k{i}", **order(i)) for i in range(200)]
             again = [h.event("order.paid", f"c{i}", key=f"r{i}", **order(1000 + i)) for i in range(200)]
             await h.play(first)
@@ -148,11 +148,11 @@ def test_a_split_per_run_draws_for_each_run_and_the_same_run_keeps_its_draw(tmp_
     run(scenario())
 
 
-def test_a_run_keeps_its_version_and_new_runs_take_the_new_one() -> None:
+def test_a_run_keeps_its_version_and_new_runs_take_the_new_one(db: str) -> None:
     changed = TWO_MAILS.replace("send email t_a", "send email t_b")
 
     async def scenario() -> None:
-        async with Harness(TWO_MAILS) as h:
+        async with Harness(TWO_MAILS, db) as h:
             await h.play([h.event("order.paid", "old", key="k1", **order(1))])
             versions = await h.install(changed)
             assert versions == {"later": 2}
@@ -169,9 +169,9 @@ def test_a_run_keeps_its_version_and_new_runs_take_the_new_one() -> None:
     run(scenario())
 
 
-def test_pausing_holds_runs_and_resuming_continues_them() -> None:
+def test_pausing_holds_runs_and_resuming_continues_them(db: str) -> None:
     async def scenario() -> None:
-        async with Harness(TWO_MAILS) as h:
+        async with Harness(TWO_MAILS, db) as h:
             await h.play([h.event("order.paid", "ann", key="k1", **order(1))])
             await h.engine.set_state("later", "paused")
             await h.advance(3 * DAY)
@@ -188,7 +188,7 @@ def test_pausing_holds_runs_and_resuming_continues_them() -> None:
     run(scenario())
 
 
-def test_an_awaited_event_during_a_pause_is_kept_for_the_resume() -> None:
+def test_an_awaited_event_during_a_pause_is_kept_for_the_resume(db: str) -> None:
     text = (
         TEMPLATES
         + """
@@ -205,7 +205,7 @@ end
     )
 
     async def scenario() -> None:
-        async with Harness(text) as h:
+        async with Harness(text, db) as h:
             await h.play([h.event("order.unpaid", "ann", key="u", **order(1))])
             await h.engine.set_state("nudge", "paused")
             await h.play([h.event("order.paid", "ann", key="p", **order(1))], until=3 * DAY)
@@ -218,9 +218,9 @@ end
     run(scenario())
 
 
-def test_a_duplicate_idempotency_key_is_accepted_once() -> None:
+def test_a_duplicate_idempotency_key_is_accepted_once(db: str) -> None:
     async def scenario() -> None:
-        async with Harness(TWO_MAILS) as h:
+        async with Harness(TWO_MAILS, db) as h:
             first = h.engine.event_in(h.event("order.paid", "ann", key="same", **order(1)))
             again = h.engine.event_in(h.event("order.paid", "ann", key="same", **order(1)))
             results = await h.engine.accept([first, again])
@@ -233,9 +233,9 @@ def test_a_duplicate_idempotency_key_is_accepted_once() -> None:
     run(scenario())
 
 
-def test_concurrent_producers_share_group_commits(tmp_path: Path) -> None:
+def test_concurrent_producers_share_group_commits(db: str) -> None:
     async def scenario() -> None:
-        async with Harness(TWO_MAILS, tmp_path / "scn.db") as h:
+        async with Harness(TWO_MAILS, db) as h:
             commits = 0
             append = h.store.append_events
 
@@ -310,9 +310,11 @@ def test_the_store_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
     run(scenario())
 
 
-def test_an_event_that_breaks_the_runtime_is_set_aside_and_the_rest_go_on(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_event_that_breaks_the_runtime_is_set_aside_and_the_rest_go_on(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     async def scenario() -> None:
-        async with Harness(TWO_MAILS) as h:
+        async with Harness(TWO_MAILS, db) as h:
             handle = h.engine._handle
 
             async def fragile(batch: Any, event: Any, payload: Any) -> None:
@@ -330,9 +332,9 @@ def test_an_event_that_breaks_the_runtime_is_set_aside_and_the_rest_go_on(monkey
     run(scenario())
 
 
-def test_a_run_that_breaks_the_runtime_fails_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_run_that_breaks_the_runtime_fails_alone(db: str, monkeypatch: pytest.MonkeyPatch) -> None:
     async def scenario() -> None:
-        async with Harness(TWO_MAILS) as h:
+        async with Harness(TWO_MAILS, db) as h:
             await h.play([h.event("order.paid", f"c{i}", key=f"k{i}", **order(i)) for i in range(3)])
             wake = h.engine.executor.wake
 
@@ -351,7 +353,7 @@ def test_a_run_that_breaks_the_runtime_fails_alone(monkeypatch: pytest.MonkeyPat
     run(scenario())
 
 
-def test_a_run_wakes_only_after_the_events_received_before_it_are_processed() -> None:
+def test_a_run_wakes_only_after_the_events_received_before_it_are_processed(db: str) -> None:
     text = (
         TEMPLATES
         + """
@@ -365,7 +367,7 @@ end
     )
 
     async def scenario() -> None:
-        async with Harness(text) as h:
+        async with Harness(text, db) as h:
             await h.play([h.event("order.unpaid", "ann", key="u", **order(1))])
             await h.advance(dt.timedelta(minutes=29))
             # The payment is accepted at 29 minutes but not processed before the run is due.
@@ -414,13 +416,13 @@ end
     run(scenario())
 
 
-def test_what_events_say_of_a_contact_updates_it_and_a_new_address_is_tried_again() -> None:
+def test_what_events_say_of_a_contact_updates_it_and_a_new_address_is_tried_again(db: str) -> None:
     """Projections: given fields change the contact, repeated ones change nothing; an
     unsubscribe and a bounce mark the channel; a new address clears its bounce."""
     workspace = 'list x "X"\n\nscenario s "S"\n  on order.paid\n  add to list x\nend\n'
 
     async def scenario() -> None:
-        async with Harness(workspace) as h:
+        async with Harness(workspace, db) as h:
 
             async def channels() -> dict[str, Any]:
                 return dict((await h.store.contacts(["ann"]))["ann"].get("channels") or {})

@@ -13,14 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from scn.interpreter.clock import ms_of
-from scn.interpreter.store import Changes, SqliteStore
+from scn.interpreter.store import Changes, PgStore, SqliteStore, store_at
 from scn.interpreter.store._sql import in_thread
 from scn.interpreter.store.records import EventIn
 
 
 @asynccontextmanager
-async def opened(path: Path) -> AsyncIterator[SqliteStore]:
-    store = SqliteStore(str(path))
+async def opened(path: Path | str) -> AsyncIterator[SqliteStore]:
+    store = store_at(str(path))
     await store.open()
     try:
         yield store
@@ -128,14 +128,25 @@ end
 """
 
 
-async def test_counters_follow_every_kind_of_change(tmp_path: Path) -> None:
+async def test_counters_follow_every_kind_of_change(db: str, tmp_path: Path) -> None:
     """Runs that finish, wait, time out, exit and are cancelled; messages sent and failed;
     events processed and pending: every counter equals a recount of the rows, and the
-    figures read from them say what the rows say."""
-    from .harness import START, Harness
+    figures read from them say what the rows say. PostgreSQL's counters (its own
+    triggers) equal SQLite's, whose equal a recount."""
     from .recount import assert_counters_exact
 
-    h = Harness(FUNNEL, tmp_path / "scn.db", resources={"hello.html": "<p>Hi</p>"})
+    kept = await _funnel_counters(db)
+    if isinstance(store_at(db), PgStore):
+        assert kept == await _funnel_counters(str(tmp_path / "reference.db"))
+    else:
+        assert_counters_exact(sqlite3.connect(db, isolation_level=None))
+
+
+async def _funnel_counters(db: str) -> dict[str, set[tuple[Any, ...]]]:
+    from .harness import START, Harness
+    from .recount import counted_by
+
+    h = Harness(FUNNEL, db, resources={"hello.html": "<p>Hi</p>"})
     await h.__aenter__()
     try:
         at = START + dt.timedelta(minutes=1)
@@ -180,7 +191,9 @@ async def test_counters_follow_every_kind_of_change(tmp_path: Path) -> None:
         assert (await store.failed_counts()) == [("email", "refused", 1)]
         assert sum(r[-1] for r in await store.message_counts()) == await store._scalar("SELECT count(*) FROM outbox")
         assert await store.live_runs_by_status("funnel") == {}
-        assert_counters_exact(sqlite3.connect(tmp_path / "scn.db", isolation_level=None))
+        found = await counted_by(store)
+        assert found["count_reports"] and found["count_steps"] and found["count_events"]
+        return found
     finally:
         await h.__aexit__()
 
@@ -229,94 +242,96 @@ HOUR = 3_600_000
 DAY = 24 * HOUR
 
 
-async def test_reports_credit_outcomes_as_they_happen_and_count_them_by_hour(tmp_path: Path) -> None:
+async def test_reports_credit_outcomes_as_they_happen_and_count_them_by_hour(db: str) -> None:
     """Opens, clicks, unsubscribes and paid orders recorded on their message when they
     happen (the scenario's window; the click before the send), and a report over any
-    period, whole hours or not, equal to one counted from the messages themselves."""
+    period, whole hours or not, equal to one counted from the messages themselves; on
+    both backends (PostgreSQL's triggers are its own)."""
     import random
 
     from .recount import assert_counters_exact
 
-    path = tmp_path / "scn.db"
-    async with opened(path):
-        pass
-    db = sqlite3.connect(path, isolation_level=None)
-    db.execute("INSERT INTO attribution_windows (scenario, ms) VALUES ('short', ?)", (HOUR,))
-    db.executemany("INSERT INTO contacts (id, created_at, updated_at) VALUES (?, 0, 0)", [("ann",), ("bob",)])
+    rng = random.Random(5)
     base = 100 * DAY
 
-    def message(scenario: str, contact: str, at: int, status: str = "sent", channel: str = "email") -> int:
-        cursor = db.execute(
-            "INSERT INTO outbox (scenario, step, contact_id, channel, recipient, message, status, attempts, "
-            "failure, created_at) VALUES (?, 's1', ?, ?, 'x', '{}', ?, 1, ?, ?)",
-            (scenario, contact, channel, status, "refused" if status == "failed" else None, at),
-        )
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
+    def write(db: Any) -> None:
+        """Rows written straight into the tables (the triggers count them), in one transaction."""
+        db.execute("INSERT INTO attribution_windows (scenario, ms) VALUES ('short', ?)", (HOUR,))
+        db.executemany("INSERT INTO contacts (id, created_at, updated_at) VALUES (?, 0, 0)", [("ann",), ("bob",)])
 
-    def event(key: str, kind: str, contact: str, at: int, payload: str = "{}") -> None:
+        def message(scenario: str, contact: str, at: int, status: str = "sent", channel: str = "email") -> int:
+            cursor = db.execute(
+                "INSERT INTO outbox (scenario, step, contact_id, channel, recipient, message, status, attempts, "
+                "failure, created_at) VALUES (?, 's1', ?, ?, 'x', '{}', ?, 1, ?, ?)",
+                (scenario, contact, channel, status, "refused" if status == "failed" else None, at),
+            )
+            assert cursor.lastrowid is not None
+            return int(cursor.lastrowid)
+
+        def event(key: str, kind: str, contact: str, at: int, payload: str = "{}") -> None:
+            db.execute(
+                "INSERT INTO events (key, type, contact_id, occurred_at, received_at, payload) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (key, kind, contact, at, at, payload),
+            )
+
+        def paid(order: str, contact: str, at: int, total: str) -> None:
+            db.execute(
+                "INSERT INTO orders (id, contact_id, status, total, currency, created_at, updated_at) "
+                "VALUES (?, ?, 'created', ?, 'EUR', ?, ?)",
+                (order, contact, total, at, at),
+            )
+            db.execute("UPDATE orders SET paid_at = ?, status = 'paid' WHERE id = ?", (at, order))
+
+        first = message("long", "ann", base)  # clicked later: wins the order over a newer send
+        newer = message("long", "ann", base + 2 * HOUR)
+        short = message("short", "bob", base + 30 * 60_000)
+        failed = message("long", "bob", base + 10 * 60_000, status="failed")  # before short's
+        skipped = message("long", "bob", base + HOUR, status="skipped")  # skipped: never credited
+        event(f"open:{newer}", "message.opened", "ann", base + 3 * HOUR)
+        event(f"click:{first}:0", "message.clicked", "ann", base + 3 * HOUR)
+        event(f"click:{first}:1", "message.clicked", "ann", base + 4 * HOUR)  # a second click: counted once
+        event(f"click:{newer}:0", "message.clicked", "bob", base + 3 * HOUR)  # not bob's message: not his click
+        paid("o1", "ann", base + 5 * HOUR, "100.50")
+        paid("o2", "bob", base + 30 * 60_000 + HOUR + 1, "7")  # a millisecond past short's one-hour window
+        paid("o3", "bob", base + 30 * 60_000 + HOUR, "2.25")  # exactly at the end of the window: short's
+        event("unsub", "message.unsubscribed", "bob", base + 2 * HOUR, '{"data": {"channel": "email"}}')
+        outcomes = {r[0]: r[1:] for r in db.execute("SELECT id, opened_at, clicked_at, unsubscribed_at FROM outbox")}
+        assert outcomes[first] == (base + 3 * HOUR, base + 3 * HOUR, None)
+        assert outcomes[newer] == (base + 3 * HOUR, None, None)
+        # bob's unsubscribe: his latest email within its window (short's hour is over by then)
+        assert outcomes[failed][2] == base + 2 * HOUR
+        assert outcomes[skipped] == (None, None, None)
+        credits = dict(db.execute("SELECT id, credited_to FROM orders"))
+        # o2 is past short's window: it goes to bob's latest message within its own window (failed ones count)
+        assert credits == {"o1": first, "o2": failed, "o3": short}
+
+        # More messages, outcomes and orders at random moments over three days, then reports
+        # over random periods (on and off the hour) against a count of their messages.
+        happenings: list[tuple[int, int, str, str]] = []  # (when, kind, which, who)
+        for i in range(300):
+            at = base + DAY + rng.randrange(2 * DAY)  # after the first day's orders: those are credited already
+            who = rng.choice(["ann", "bob"])
+            happenings.append((at, 0, str(i), who))
+            if rng.random() < 0.3:
+                happenings.append((at + rng.randrange(DAY), 1, str(i), who))
+            if rng.random() < 0.1:
+                happenings.append((at + rng.randrange(DAY), 2, str(i), who))
+        made: dict[str, int] = {}
+        for at, kind, which, who in sorted(happenings):  # as they happen: an order is credited with what is known
+            if kind == 0:
+                status = rng.choice(["sent", "sent", "failed", "skipped", "pending"])
+                made[which] = message(rng.choice(["long", "short"]), who, at, status)
+            elif kind == 1:
+                event(f"click:{made[which]}:0", "message.clicked", who, at)
+            else:
+                paid(f"r{which}", who, at, f"{rng.randrange(1000)}.{rng.randrange(100):02}")
         db.execute(
-            "INSERT INTO events (key, type, contact_id, occurred_at, received_at, payload) VALUES (?, ?, ?, ?, ?, ?)",
-            (key, kind, contact, at, at, payload),
+            "UPDATE outbox SET status = 'sent' WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' LIMIT 20)"
         )
 
-    def paid(order: str, contact: str, at: int, total: str) -> None:
-        db.execute(
-            "INSERT INTO orders (id, contact_id, status, total, currency, created_at, updated_at) "
-            "VALUES (?, ?, 'created', ?, 'EUR', ?, ?)",
-            (order, contact, total, at, at),
-        )
-        db.execute("UPDATE orders SET paid_at = ?, status = 'paid' WHERE id = ?", (at, order))
-
-    first = message("long", "ann", base)  # clicked later: wins the order over a newer send
-    newer = message("long", "ann", base + 2 * HOUR)
-    short = message("short", "bob", base + 30 * 60_000)
-    failed = message("long", "bob", base + 10 * 60_000, status="failed")  # before short's
-    skipped = message("long", "bob", base + HOUR, status="skipped")  # skipped: never credited
-    event(f"open:{newer}", "message.opened", "ann", base + 3 * HOUR)
-    event(f"click:{first}:0", "message.clicked", "ann", base + 3 * HOUR)
-    event(f"click:{first}:1", "message.clicked", "ann", base + 4 * HOUR)  # a second click: counted once
-    event(f"click:{newer}:0", "message.clicked", "bob", base + 3 * HOUR)  # not bob's message: not his click
-    paid("o1", "ann", base + 5 * HOUR, "100.50")
-    paid("o2", "bob", base + 30 * 60_000 + HOUR + 1, "7")  # a millisecond past short's one-hour window
-    paid("o3", "bob", base + 30 * 60_000 + HOUR, "2.25")  # exactly at the end of the window: short's
-    event("unsub", "message.unsubscribed", "bob", base + 2 * HOUR, '{"data": {"channel": "email"}}')
-    outcomes = {r[0]: r[1:] for r in db.execute("SELECT id, opened_at, clicked_at, unsubscribed_at FROM outbox")}
-    assert outcomes[first] == (base + 3 * HOUR, base + 3 * HOUR, None)
-    assert outcomes[newer] == (base + 3 * HOUR, None, None)
-    # bob's unsubscribe: his latest email within its window (short's hour is over by then)
-    assert outcomes[failed][2] == base + 2 * HOUR
-    assert outcomes[skipped] == (None, None, None)
-    credits = dict(db.execute("SELECT id, credited_to FROM orders"))
-    # o2 is past short's window: it goes to bob's latest message within its own window (failed ones count)
-    assert credits == {"o1": first, "o2": failed, "o3": short}
-
-    # More messages, outcomes and orders at random moments over three days, then reports
-    # over random periods (on and off the hour) against a count of their messages.
-    rng = random.Random(5)
-    happenings: list[tuple[int, int, str, str]] = []  # (when, kind, which, who)
-    for i in range(300):
-        at = base + DAY + rng.randrange(2 * DAY)  # after the first day's orders: those are credited already
-        who = rng.choice(["ann", "bob"])
-        happenings.append((at, 0, str(i), who))
-        if rng.random() < 0.3:
-            happenings.append((at + rng.randrange(DAY), 1, str(i), who))
-        if rng.random() < 0.1:
-            happenings.append((at + rng.randrange(DAY), 2, str(i), who))
-    made: dict[str, int] = {}
-    for at, kind, which, who in sorted(happenings):  # as they happen: an order is credited with what is known
-        if kind == 0:
-            status = rng.choice(["sent", "sent", "failed", "skipped", "pending"])
-            made[which] = message(rng.choice(["long", "short"]), who, at, status)
-        elif kind == 1:
-            event(f"click:{made[which]}:0", "message.clicked", who, at)
-        else:
-            paid(f"r{which}", who, at, f"{rng.randrange(1000)}.{rng.randrange(100):02}")
-    db.execute(
-        "UPDATE outbox SET status = 'sent' WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' LIMIT 20)"
-    )
-    db.close()
-    async with opened(path) as store:
+    async with opened(db) as store:
+        await store._write_now(write)
         messages = await store._rows(
             "SELECT id, scenario, status, attempts, opened_at, clicked_at, unsubscribed_at, created_at FROM outbox "
             "WHERE status != 'skipped'"
@@ -363,6 +378,8 @@ async def test_reports_credit_outcomes_as_they_happen_and_count_them_by_hour(tmp
         assert {c.bucket for c in buckets} == {0, 1, 2}
         whole = await store.report_counts(base, base + 3 * DAY, "long")
         assert sum(c.value for c in buckets if c.figure == "sent") == sum(c.value for c in whole if c.figure == "sent")
+        if isinstance(store, PgStore):
+            return
         # Whole hours from the counters' key, the ends from the index of messages by scenario and time.
         asked: list[str] = []
         await in_thread(store.db, lambda db: db.set_trace_callback(asked.append))
@@ -373,7 +390,7 @@ async def test_reports_credit_outcomes_as_they_happen_and_count_them_by_hour(tmp
         for sql in asked:
             plan = " | ".join(str(r[-1]) for r in await store._rows(f"EXPLAIN QUERY PLAN {sql}"))
             assert "SEARCH" in plan and "SCAN" not in plan, (sql, plan)
-    assert_counters_exact(sqlite3.connect(path, isolation_level=None))
+    assert_counters_exact(sqlite3.connect(db, isolation_level=None))
 
 
 async def test_the_sweeps_due_contacts_come_from_an_index(tmp_path: Path) -> None:
@@ -409,6 +426,7 @@ MADE_BY_10_TO_12 = [
     "DROP TABLE feedback_seen", "DROP TABLE import_jobs",
     "DROP TABLE scenario_audit", "ALTER TABLE scenario_versions DROP COLUMN draft",
     "ALTER TABLE bundles DROP COLUMN draft", "DROP TABLE privacy_audit", "ALTER TABLE orders DROP COLUMN seen_at",
+    "DROP TABLE contact_leases",
     "UPDATE schema_version SET version = 9",
 ]  # fmt: skip
 

@@ -25,7 +25,7 @@ from ..clock import Clock
 from ..compiler import compile_workspace
 from ..program import Bundle
 from ..settings import Settings
-from ..store import EventIn, SqliteStore, Store
+from ..store import EventIn, Store, store_at
 from .engine import Engine, KeyConflict
 from .events import EventError, read_event
 
@@ -70,7 +70,7 @@ async def import_pools(store: Store, checked: CheckResult) -> dict[str, int]:
 
 
 async def open_engine(path: str, clock: Clock, settings: Settings) -> Engine:
-    store = SqliteStore(path)
+    store = store_at(path)
     await store.open()
     engine = Engine(store, clock, settings)
     await engine.load()

@@ -1,6 +1,7 @@
 """Stores: where runs, events, contacts and messages live (see `base.Store`)."""
 
 from .base import ControlStore, Overview, Queries, Store, StoreError
+from .pg import PgStore, is_postgresql
 from .records import (
     AWAITING,
     CANCELLED,
@@ -35,6 +36,18 @@ from .records import (
 )
 from .sqlite import SqliteStore
 
+
+def store_at(location: str, *, synchronous: str = "FULL") -> SqliteStore:
+    """The store a `--db` / `SCN_DB` value names: a PostgreSQL database by its URL
+    (postgresql://user:password@host:port/name), else an SQLite file by its path (or
+    `sqlite:PATH`, `sqlite:///ABSOLUTE/PATH`; `:memory:` for a store in memory)."""
+    if is_postgresql(location):
+        return PgStore(location)
+    if location.startswith("sqlite:///"):
+        location = location.removeprefix("sqlite://")
+    return SqliteStore(location.removeprefix("sqlite:"), synchronous=synchronous)
+
+
 __all__ = [
     "AWAITING",
     "CANCELLED",
@@ -67,9 +80,11 @@ __all__ = [
     "RunRow",
     "RunStart",
     "ScenarioRow",
+    "PgStore",
     "SqliteStore",
     "StepLog",
     "Store",
     "StoreError",
     "decode_json",
+    "store_at",
 ]

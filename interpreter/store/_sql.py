@@ -17,6 +17,7 @@ import aiosqlite
 
 from ._direct import DirectConnection
 from ._lock import SenderLocks, WriterLock
+from ._pg import PgConnection, Readers
 
 #: Rows ANALYZE reads of each index (SQLite's own advice: a few hundred give the planner
 #: what it needs, in milliseconds even at millions of rows).
@@ -39,7 +40,7 @@ def statements(script: str) -> list[str]:
 
 
 T = TypeVar("T")
-Connection = aiosqlite.Connection | DirectConnection
+Connection = aiosqlite.Connection | DirectConnection | PgConnection | Readers
 
 
 async def in_thread(connection: Connection, work: Callable[..., T], *args: Any) -> T:
@@ -49,6 +50,8 @@ async def in_thread(connection: Connection, work: Callable[..., T], *args: Any) 
     of (the same from 0.17 to 0.22), and tests/test_store.py fails if that ever changes."""
     if isinstance(connection, DirectConnection):
         return work(connection.raw, *args)
+    if isinstance(connection, PgConnection | Readers):  # the PostgreSQL store (see _pg.py)
+        return await connection.call(work, *args)
     return cast(T, await connection._execute(work, connection._conn, *args))  # type: ignore[no-untyped-call]
 
 

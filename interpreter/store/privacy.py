@@ -201,8 +201,15 @@ class PrivacyMixin(SqlAccess):
             suppressed = 0
             for channel, address in addresses:
                 db.execute("DELETE FROM soft_bounces WHERE channel = ? AND address = ?", (channel, address))
+                # The digest replaces a row it may have already (an address erased before):
+                # SQLite's UPDATE OR REPLACE, said so that PostgreSQL says it too.
+                db.execute(
+                    "DELETE FROM suppressions WHERE channel = ? AND address = ? "
+                    "AND EXISTS (SELECT 1 FROM suppressions WHERE channel = ? AND address = ?)",
+                    (channel, erased_key(address), channel, address),
+                )
                 suppressed += db.execute(
-                    "UPDATE OR REPLACE suppressions SET address = ?, detail = NULL WHERE channel = ? AND address = ?",
+                    "UPDATE suppressions SET address = ?, detail = NULL WHERE channel = ? AND address = ?",
                     (erased_key(address), channel, address),
                 ).rowcount
             changed["suppressions"] = suppressed

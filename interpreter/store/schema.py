@@ -405,6 +405,18 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE orders ADD COLUMN seen_at INTEGER;
         """,
     ),
+    (
+        "several engines on one database: which engine works on a contact now, until when (pg_leases.py; "
+        "PostgreSQL only uses it, SQLite runs one engine)",
+        """
+        CREATE TABLE contact_leases (
+            contact_id TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            until INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX contact_leases_owner ON contact_leases(owner);
+        """,
+    ),
 ]
 
 

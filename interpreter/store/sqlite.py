@@ -436,7 +436,8 @@ class SqliteStore(
         if segment is not None:
             sql += " AND o.contact_id IN (SELECT contact_id FROM segment_members WHERE segment = ?)"
             params.append(segment)
-        sql += " GROUP BY product HAVING product IS NOT NULL ORDER BY n DESC, product LIMIT ?"
+        # HAVING names the expression, not its alias: PostgreSQL sees no aliases there
+        sql += f" GROUP BY product HAVING {_item_key('j')} IS NOT NULL ORDER BY n DESC, product LIMIT ?"
         return [(str(r[0]), int(r[1])) for r in await self._rows(sql, (*params, limit))]
 
     async def bought_with(self, product: str, since: int, limit: int) -> list[tuple[str, int]]:
@@ -445,7 +446,8 @@ class SqliteStore(
             f"SELECT {_item_key('other')} AS product, count(DISTINCT o.id) AS n "
             "FROM orders o, json_each(o.items) j, json_each(o.items) other "
             f"WHERE o.paid_at >= ? AND {_item_key('j')} = ? "
-            "GROUP BY product HAVING product IS NOT NULL AND product != ? ORDER BY n DESC, product LIMIT ?"
+            f"GROUP BY product HAVING {_item_key('other')} IS NOT NULL AND {_item_key('other')} != ? "
+            "ORDER BY n DESC, product LIMIT ?"
         )
         return [(str(r[0]), int(r[1])) for r in await self._rows(sql, (since, product, product, limit))]
 

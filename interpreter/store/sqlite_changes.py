@@ -207,7 +207,8 @@ def apply_changes(db: sqlite3.Connection, c: Changes) -> None:
             # most events leave the moment as it was: no write then (a page of the index
             # by moment per event, at a million contacts)
             "INSERT INTO segment_checks (contact_id, due_at) VALUES (?, ?) "
-            "ON CONFLICT (contact_id) DO UPDATE SET due_at = excluded.due_at WHERE due_at IS NOT excluded.due_at",
+            "ON CONFLICT (contact_id) DO UPDATE SET due_at = excluded.due_at "
+            "WHERE segment_checks.due_at IS NOT excluded.due_at",
             c.segment_checks,
         )
     for issue in c.coupons:

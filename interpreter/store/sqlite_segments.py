@@ -18,7 +18,8 @@ class SegmentChecksMixin(SqlAccess):
             if db.execute("SELECT 1 FROM segment_sweep WHERE digest = ?", (digest,)).fetchone():
                 return False
             db.execute(
-                "INSERT INTO segment_checks (contact_id, due_at) SELECT id, ? FROM contacts WHERE true "
+                "INSERT INTO segment_checks (contact_id, due_at) SELECT id, CAST(? AS INTEGER) FROM contacts "
+                "WHERE true "
                 "ON CONFLICT (contact_id) DO UPDATE SET due_at = excluded.due_at",
                 (now,),
             )

@@ -118,7 +118,8 @@ class SuppressionMixin(SqlAccess):
                     return None
             row = db.execute(
                 "INSERT INTO soft_bounces (channel, address, bounces, first_at, last_at) VALUES (?, ?, 1, ?, ?) "
-                "ON CONFLICT (channel, address) DO UPDATE SET bounces = bounces + 1, last_at = excluded.last_at "
+                "ON CONFLICT (channel, address) DO UPDATE SET bounces = soft_bounces.bounces + 1, "
+                "last_at = excluded.last_at "
                 "RETURNING bounces",
                 (channel, address, now, now),
             ).fetchone()

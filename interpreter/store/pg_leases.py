@@ -1,0 +1,70 @@
+"""Several engines on one PostgreSQL database: each contact's work (its events, its due
+runs, its segment checks) is done by one engine at a time, the one that holds the
+contact's lease.
+
+An engine's store claims a batch's contacts before it reads the batch: a row per contact
+in `contact_leases`, taken when free, expired or already its own (an upsert whose
+conflict clause checks that; PostgreSQL's row lock orders two engines asking at once).
+It reads the batch's work only for the contacts it won, after winning them, so work
+another engine committed meanwhile is seen as done. Its leases stay until its next
+claim (the engine's loop does one batch at a time: by then the batch is committed or
+was not done at all) and are renewed while it lives; the leases of an engine that dies
+expire after `LEASE_MS` and another engine takes its contacts over.
+
+So two engines never act on one contact at once, and a contact's events are applied in
+order: only the lease holder reads them, oldest first, and a contact's due run waits for
+its earlier events (`Store.due_runs`). Times of leases are the database's clock, which
+every machine shares.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from collections.abc import Awaitable, Callable, Collection
+from typing import Any
+
+#: How long a contact stays with an engine that stops renewing its leases (it died).
+LEASE_MS = 30_000
+#: How often a living engine renews its leases.
+RENEW_EVERY_S = LEASE_MS / 3 / 1000
+
+_NOW = "(extract(epoch from clock_timestamp()) * 1000)::bigint"
+
+
+def new_owner() -> str:
+    """This process's name on its leases: the machine, the process, and this start."""
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
+
+
+class Leases:
+    """The leases of one engine's store. ``run(sql, params)`` runs a statement in the
+    store's write transaction and returns its rows."""
+
+    def __init__(self, owner: str, lease_ms: int = LEASE_MS) -> None:
+        self.owner = owner
+        self.lease_ms = lease_ms
+
+    async def claim(
+        self, run: Callable[[str, tuple[Any, ...]], Awaitable[list[tuple[Any, ...]]]], contacts: Collection[str]
+    ) -> set[str]:
+        """Give back this engine's leases (its last batch is done) and take those of
+        ``contacts`` that are free: the contacts won."""
+        await run("DELETE FROM contact_leases WHERE owner = $1", (self.owner,))
+        if not contacts:
+            return set()
+        rows = await run(
+            "INSERT INTO contact_leases AS l (contact_id, owner, until) "
+            f"SELECT c, $2, {_NOW} + $3 FROM unnest($1::text[]) AS c "
+            "ON CONFLICT (contact_id) DO UPDATE SET owner = excluded.owner, until = excluded.until "
+            f"WHERE l.until < {_NOW} OR l.owner = excluded.owner RETURNING contact_id",
+            (sorted(set(contacts)), self.owner, self.lease_ms),
+        )
+        return {r[0] for r in rows}
+
+    async def renew(self, run: Callable[[str, tuple[Any, ...]], Awaitable[list[tuple[Any, ...]]]]) -> None:
+        await run(f"UPDATE contact_leases SET until = {_NOW} + $2 WHERE owner = $1", (self.owner, self.lease_ms))
+
+    async def release(self, run: Callable[[str, tuple[Any, ...]], Awaitable[list[tuple[Any, ...]]]]) -> None:
+        await run("DELETE FROM contact_leases WHERE owner = $1", (self.owner,))

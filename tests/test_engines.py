@@ -1,0 +1,113 @@
+"""Several engines on one PostgreSQL database (interpreter/store/pg_leases.py): racing for
+the same events and the same due runs, they never both act on one, and a contact's work
+is done by one engine at a time; a dead engine's contacts are taken over once its leases
+expire."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections import Counter
+from typing import Any
+
+from scn.interpreter.store import PgStore
+
+from .harness import START, Harness
+from .pg_cluster import Cluster
+
+MAIL_A_DAY_LATER = """
+template t_a email
+  from "Shop" <shop@example.com>
+  subject "A"
+  html "a.html"
+end
+
+scenario later "A day later"
+  on order.paid
+  wait 1d
+  send email t_a
+end
+"""
+CONTACTS = 120
+
+
+def order(i: int) -> dict[str, Any]:
+    return {"order": {"id": f"o{i}", "total": "10.00", "currency": "EUR"}}
+
+
+async def two_engines(url: str) -> tuple[Harness, Harness]:
+    one, other = Harness(MAIL_A_DAY_LATER, url), Harness(MAIL_A_DAY_LATER, url)
+    await one.__aenter__()
+    await other.__aenter__()
+    for h in (one, other):
+        h.engine.settings.batch_size = 7  # many small batches: the engines interleave
+    return one, other
+
+
+async def test_two_engines_racing_for_the_same_events_and_due_runs_never_both_act_on_one(pg_cluster: Cluster) -> None:
+    one, other = await two_engines(pg_cluster.database())
+    try:
+        events = [one.event("order.paid", f"c{i % (CONTACTS // 2)}", key=f"k{i}", **order(i)) for i in range(CONTACTS)]
+        await one.engine.accept([one.engine.event_in(e) for e in events])
+        done: Counter[str] = Counter()
+
+        async def drain(name: str, h: Harness, work: Any, left: str) -> None:
+            """Batches until nothing is left: an engine that finds every contact with work
+            held by the other waits a moment and looks again."""
+            while True:
+                n = await work(h)
+                done[name] += n
+                if not n:
+                    if (await h.rows(left))[0][0] == 0:
+                        return
+                    await asyncio.sleep(0.005)
+
+        pending = "SELECT count(*) FROM events WHERE processed_at IS NULL"
+        await asyncio.gather(
+            drain("one", one, lambda h: h.engine.process_events(), pending),
+            drain("other", other, lambda h: h.engine.process_events(), pending),
+        )
+        assert sum(done.values()) == CONTACTS and done["one"] and done["other"], done
+        # One run per event, each started once; two events about a contact, in their order.
+        started = await one.rows("SELECT trigger_event, count(*) FROM runs GROUP BY 1")
+        assert len(started) == CONTACTS and {n for _, n in started} == {1}
+        logs = await one.rows("SELECT run_id, step, count(*) FROM step_log GROUP BY 1, 2 HAVING count(*) > 1")
+        assert logs == []
+
+        for h in (one, other):
+            h.clock.advance_to(START + dt.timedelta(days=1, minutes=1))
+        done.clear()
+        due = "SELECT count(*) FROM runs WHERE wake_at IS NOT NULL"
+        await asyncio.gather(
+            drain("one", one, lambda h: h.engine.run_due(), due),
+            drain("other", other, lambda h: h.engine.run_due(), due),
+        )
+        assert sum(done.values()) == CONTACTS and done["one"] and done["other"], done
+        # Each run woke once and sent once: no step of a run was done twice.
+        twice = await one.rows(
+            "SELECT run_id, step, outcome, count(*) FROM step_log GROUP BY 1, 2, 3 HAVING count(*) > 1"
+        )
+        assert twice == []
+        assert await one.rows("SELECT status, count(*) FROM runs GROUP BY 1") == [("done", CONTACTS)]
+        assert await one.rows("SELECT count(*) FROM outbox") == [(CONTACTS,)]
+    finally:
+        await one.__aexit__()
+        await other.__aexit__()
+
+
+async def test_a_dead_engines_contacts_are_taken_over_when_its_leases_expire(pg_cluster: Cluster) -> None:
+    one, other = await two_engines(pg_cluster.database())
+    try:
+        assert isinstance(one.store, PgStore) and isinstance(other.store, PgStore)
+        await one.engine.accept([one.engine.event_in(one.event("order.paid", "ann", key="k1", **order(1)))])
+        # The first engine claims ann's event, then dies before committing anything.
+        claimed = await one.store.unprocessed_events(10)
+        assert [e.contact_id for e in claimed] == ["ann"]
+        one.store.stop_renewing()
+        assert await other.store.unprocessed_events(10) == [], "ann is the first engine's while its lease lasts"
+        await one.rows("UPDATE contact_leases SET until = until - 60000")  # its lease runs out
+        assert await other.engine.process_events() == 1
+        assert await other.rows("SELECT contact_id, status FROM runs") == [("ann", "waiting")]
+    finally:
+        await one.__aexit__()
+        await other.__aexit__()
