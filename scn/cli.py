@@ -382,10 +382,12 @@ def build_parser() -> argparse.ArgumentParser:
     from .client import add_commands
     from .privacy_cli import add_commands as add_privacy_commands
     from .versions_cli import add_commands as add_version_commands
+    from .versions_cli import add_publish
 
     add_commands(sub)
     add_privacy_commands(sub)
     add_version_commands(sub, _checked_or_report)
+    add_publish(sub)
     add_backtest(sub, _checked_or_report, _progress_bar)
     return parser
 
