@@ -6,8 +6,10 @@ nothing sent."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import hashlib
+import io
 import json
 import shutil
 from pathlib import Path
@@ -249,3 +251,13 @@ async def test_the_api_refuses_bad_input_with_problems(live: Path, tmp_path: Pat
         body = is_problem(await s.client.post(url, json={"limit": -1}), 400)
         assert "limit" in body["detail"]
         is_problem(await s.client.post(url, json={"bogus": 1}), 400)
+
+
+def test_the_progress_bar_counts_the_events_on_standard_error(live: Path, tmp_path: Path) -> None:
+    candidate = workspace(tmp_path / "candidate", CANDIDATE)
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        assert main(["backtest", str(candidate), "--db", str(live), *PERIOD, "--progress", "--format", "json"]) == 1
+    total = len(history())
+    assert "replaying events" in err.getvalue() and f"{total}/{total}" in err.getvalue(), err.getvalue()
+    assert json.loads(out.getvalue())["events"] == total  # the output alone on standard output
