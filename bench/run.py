@@ -11,14 +11,17 @@ Runs, each in its own process (one process tree), on this machine:
   E2E            event in, mail out: `scn serve` vs a hand-written pipeline (bench_e2e.py)
   S   scale      the store at 10,000, 100,000 and 1,000,000 rows: reads, the frequency
                  cap, per-event cost, the segment sweep, console pages (bench_scale.py)
+  B   backtest   a month of history for 100,000 contacts replayed through a new version,
+                 beside the live engine's events/s (bench_backtest.py)
 
 then writes the figures to bench/results/*.json and (full runs only) rewrites the summary
 between the `<!-- summary -->` markers of docs/BENCHMARKS.md: each figure the median of several runs
 (three; one with --quick), its min–max spread, and its ratio to the reference measured
 in the same run. The analysis below the summary is written by people and left alone.
 
-Run: make bench (about 10 minutes), make bench-quick (under a minute: smaller sizes, one
-run each; printed, not written into the page). Needs: pip install -e ".[bench]".
+Run: make bench (about 10 minutes, then the backtest's month of 100,000 contacts: two
+passes of the engine over it, 20 to 45 minutes by the machine's load), make bench-quick
+(about a minute: smaller sizes, one run each; printed, not written into the page). Needs: pip install -e ".[bench]".
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ STEPS = [
     ("email", ["bench/bench_email.py"]),
     ("e2e", ["bench/bench_e2e.py"]),
     ("scale", ["bench/bench_scale.py"]),
+    ("backtest", ["bench/bench_backtest.py"]),
 ]
 
 
@@ -152,7 +156,24 @@ def rows(results: dict[str, Any]) -> list[list[str]]:
                       f"hand-written {ref['cpu_per_event_ms']['all']:.2f} ms", f"{feed['cpu_ratio']:.2f}×",
                       "≤ 1.3×", verdict(feed["cpu_ratio"] <= 1.3)])  # fmt: skip
     table += scale_rows(results.get("scale"))
+    table += backtest_rows(results.get("backtest"))
     return table
+
+
+def backtest_rows(backtest: dict[str, Any] | None) -> list[list[str]]:
+    """The backtest's replay beside the live engine, and its whole time against the target."""
+    if not backtest:
+        return []
+    b, live = backtest["backtest"], backtest["live"]
+    return [
+        [f"B backtest, a month of {backtest['contacts']:,} contacts: events replayed", f"{b['events_per_s']:,.0f}/s",
+         spread([b["events"] / s for s in b["seconds_runs"]], "{:,.0f}"),
+         f"live engine {live['events_per_s']:,.0f}/s ({live['contacts']:,} contacts)", f"{backtest['ratio']:.2f}×",
+         "", "for comparison"],
+        [f"B backtest, a month of {backtest['contacts']:,} contacts ({b['events']:,} events): time",
+         f"{b['seconds']:.0f} s", spread(b["seconds_runs"], "{:.0f}"), "", "", f"≤ {backtest['target_s']:.0f} s",
+         verdict(b["seconds"] <= backtest["target_s"])],
+    ]  # fmt: skip
 
 
 def scale_rows(scale: dict[str, Any] | None) -> list[list[str]]:

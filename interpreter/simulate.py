@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from .compiler import compile_workspace
 from .runtime import Engine, EventInput, Settings
 from .runtime.events import ContactIn, EventError, read_event
 from .runtime.worker import import_pools
-from .store import SKIPPED, UNDELIVERED, Changes, ContactUpdate, SqliteStore, Store
+from .store import SKIPPED, UNDELIVERED, Changes, ContactUpdate, EventIn, SqliteStore, Store
 
 UTC = dt.UTC
 
@@ -181,38 +181,56 @@ async def play(
     progress: Callable[[int, int], None] | None = None,
 ) -> int:  # fmt: skip
     """Play events and due runs in time order up to ``end``; returns how many events were played."""
+
+    def moment(index: int) -> int | None:
+        at = events[index].at
+        return ms_of(at) if at is not None else None
+
+    # Each event is read at its moment, as the API reads one arriving then.
+    return await _play(engine, clock, len(events), moment, lambda i: engine.event_in(events[i]), end, progress)
+
+
+async def replay(
+    engine: Engine, clock: VirtualClock, events: Sequence[EventIn], end: dt.datetime,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:  # fmt: skip
+    """`play` of events accepted once already (read back from a store), in time order."""
+    return await _play(engine, clock, len(events), lambda i: events[i].occurred_at, events.__getitem__, end, progress)
+
+
+async def _play(
+    engine: Engine, clock: VirtualClock, count: int, moment_of: Callable[[int], int | None],
+    event: Callable[[int], EventIn], end: dt.datetime, progress: Callable[[int, int], None] | None,
+) -> int:  # fmt: skip
+    """Events 0..count-1 (each at ``moment_of`` it, in ms; None: at once) and due runs, in
+    time order up to ``end``."""
     index = 0
+    last = ms_of(end)
     while True:
         # Everything due now first (events accepted earlier, runs whose time has come),
         # then the events of this moment.
         while await engine.step():
             pass
-        now = clock.now()
+        now = ms_of(clock.now())
         arriving = []
-        while index < len(events) and (events[index].at or now) <= now:
-            arriving.append(engine.event_in(events[index]))
+        while index < count and (moment_of(index) or now) <= now:
+            arriving.append(event(index))
             index += 1
         if arriving:
             await engine.accept(arriving)
             while await engine.process_events():
                 pass
             if progress is not None:
-                progress(index, len(events))
+                progress(index, count)
             continue
-        candidates: list[dt.datetime] = []
-        upcoming = events[index].at if index < len(events) else None
-        if upcoming is not None:
-            candidates.append(upcoming)
-        next_wake = await engine.next_due()
-        if next_wake is not None:
-            candidates.append(dt.datetime.fromtimestamp(next_wake / 1000, UTC))
+        candidates = [m for m in (moment_of(index) if index < count else None, await engine.next_due()) if m]
         moment = min(candidates, default=None)
-        if moment is None or moment > end:
+        if moment is None or moment > last:
             if clock.now() < end:
                 clock.advance_to(end)  # one more pass for what is due at the very end
                 continue
             return index
-        clock.advance_to(moment)
+        clock.advance_to(dt.datetime.fromtimestamp(moment / 1000, UTC))
 
 
 async def _summary(store: Store, timeline: list[Entry], events: int) -> Summary:

@@ -11,6 +11,7 @@ that directory and /metrics adds them up.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextvars import ContextVar
 
 from prometheus_client import Histogram
 
@@ -37,12 +38,27 @@ SEND_LATENCY = Histogram(
 )
 
 
+#: False in a replay (a backtest in the server's process): its virtual times are no
+#: latencies of the live engine's and must not blend into them.
+_OBSERVED: ContextVar[bool] = ContextVar("scn_observed", default=True)
+
+
+def not_observed() -> None:
+    """What the runtime does from here on in this context (a task and those it starts) is
+    not measured."""
+    _OBSERVED.set(False)
+
+
 def events_processed(events: Iterable[EventRow], done_ms: int) -> None:
+    if not _OBSERVED.get():
+        return
     for event in events:
         EVENT_LAG.observe(max(done_ms - event.received_at, 0) / 1000)
 
 
 def runs_woken(wake_times: Iterable[int], done_ms: int) -> None:
+    if not _OBSERVED.get():
+        return
     for wake_at in wake_times:
         WAKEUP_LATENESS.observe(max(done_ms - wake_at, 0) / 1000)
 

@@ -368,17 +368,21 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add in COMMANDS:
         add(sub)
+    from .backtest_cli import add_command as add_backtest
     from .client import add_commands
     from .import_cli import add_commands as add_import_commands
     from .privacy_cli import add_commands as add_privacy_commands
     from .store_cli import add_commands as add_store_commands
     from .versions_cli import add_commands as add_version_commands
+    from .versions_cli import add_publish
 
     add_commands(sub)
     add_privacy_commands(sub)
     add_import_commands(sub)
     add_store_commands(sub)
     add_version_commands(sub, _checked_or_report)
+    add_publish(sub)
+    add_backtest(sub, _checked_or_report, _progress_bar)
     return parser
 
 

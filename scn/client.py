@@ -1,4 +1,5 @@
-"""`scn upload`, `scn runs`, `scn run ID`, `scn report`, `scn promote`: the API from the command line.
+"""`scn upload`, `scn runs`, `scn run ID`, `scn report`, `scn promote`: the API from the command line
+(`scn publish` and `scn rollback` are in versions_cli.py).
 
 The server is `--server` (or SCN_URL, default http://127.0.0.1:8000) and the key
 `--api-key` (or SCN_API_KEY). Output is for people by default, `--format json` for tools.
@@ -98,7 +99,8 @@ def upload(args: argparse.Namespace) -> int:
             return _fail(str(error))
         files.update(found)
         local.update((name, display_path((path if path.is_file() else path / name).resolve())) for name in found)
-    status, body = _call(args, "POST", "/api/scenarios", json={"files": files})
+    params = {"draft": "true"} if args.draft else {}
+    status, body = _call(args, "POST", "/api/scenarios", json={"files": files}, params=params)
     if args.format == "json":
         print(json.dumps(body, ensure_ascii=False, indent=2))
     if status == 422:
@@ -113,7 +115,8 @@ def upload(args: argparse.Namespace) -> int:
             _show_findings(body["warnings"], files, local)
         versions = body["versions"]
         print(_table([[name, str(v)] for name, v in sorted(versions.items())], ["scenario", "version"]), end="")
-        print(f"uploaded {len(body['files'])} file(s); {len(body['warnings'])} warning(s)")
+        drafts = " as drafts: no run starts on them until `scn publish`" if args.draft else ""
+        print(f"uploaded {len(body['files'])} file(s){drafts}; {len(body['warnings'])} warning(s)")
     return EXIT_OK
 
 
@@ -194,6 +197,7 @@ def promote(args: argparse.Namespace) -> int:
 def add_commands(sub: Any) -> None:
     p = sub.add_parser("upload", help="upload a workspace to a server (checked there first)")
     p.add_argument("paths", nargs="+", help=".scn files or directories (their templates and pools go along)")
+    p.add_argument("--draft", action="store_true", help="new versions are drafts until `scn publish`")
     add_connection(p)
     p.set_defaults(run=upload)
 

@@ -118,3 +118,66 @@ async def _stored(path: str, name: str, old: int, new: int) -> tuple[Bundle, Bun
         return bundles[0], bundles[1]
     finally:
         await store.close()
+
+
+def add_publish(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from .client import add_connection
+
+    for command, what in (("publish", "make a version current (a draft, or any other)"),
+                          ("rollback", "make an earlier version current again")):  # fmt: skip
+        p = sub.add_parser(
+            command,
+            help=f"{what}, on a server; runs in flight stay or move (--dry-run first)",
+            description=(
+                f"{what[0].upper()}{what[1:]}: new runs start on it. Runs in flight stay on their version "
+                "(--runs stay, the default) or move to this one (--runs move): each to its step's counterpart, "
+                "keeping its wake-up time; those whose step it lacks follow --unmatched: finish (on their old "
+                "version), exit, or @label (go to that step at once). --dry-run shows what would happen and "
+                "changes nothing. See docs/versions.md."
+            ),
+        )
+        p.add_argument("scenario")
+        p.add_argument("version", type=int, nargs="?" if command == "publish" else None,
+                       help="the version (default for publish: the newest, a draft or not)")  # fmt: skip
+        p.add_argument("--runs", choices=("stay", "move"), default="stay", help="what runs in flight do")
+        p.add_argument("--unmatched", help="with --runs move: finish, exit or @label (default finish)")
+        p.add_argument("--dry-run", action="store_true", help="show what would happen; change nothing")
+        add_connection(p)
+        p.set_defaults(run=_run_publish, action=command)
+
+
+def _run_publish(args: argparse.Namespace) -> int:
+    from .client import EXIT_OK, _call, _problem, _table
+
+    name = args.scenario
+    if args.version is None:
+        status, found = _call(args, "GET", f"/api/scenarios/{name}")
+        if status != 200:
+            return _problem(status, found)
+        args.version = max(v["version"] for v in found["versions"])
+    body: dict[str, object] = {"version": args.version, "runs": args.runs, "dry_run": args.dry_run}
+    if args.unmatched is not None:
+        body["unmatched"] = {"step": args.unmatched} if args.unmatched.startswith("@") else args.unmatched
+    status, answer = _call(args, "POST", f"/api/scenarios/{name}/{args.action}", json=body)
+    if status != 200:
+        return _problem(status, answer)
+    if args.format == "json":
+        print(json.dumps(answer, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    moves = answer["moves"]
+    if answer["dry_run"]:
+        print(f"dry run: nothing changed; {name} is at version {answer['version']}. "
+              f"{args.action.capitalize()}ing version {args.version} with --runs {args.runs} would:")  # fmt: skip
+    else:
+        print(f"{name}: version {answer['version']} is current; new runs start on it")
+    if args.runs == "move":
+        rows = [[step, str(runs)] for step, runs in moves["moved"].items()]
+        if rows:
+            print(_table(rows, ["to step", "runs"]), end="")
+        print(f"runs moved: {sum(moves['moved'].values())}, exited: {moves['exited']}, "
+              f"kept their version: {moves['kept']}")  # fmt: skip
+    else:
+        print(f"runs in flight stay on their version: {moves['kept']}")
+    for warning in answer["warnings"]:
+        print(f"warning: {warning}")
+    return EXIT_OK

@@ -11,11 +11,13 @@ from litestar.openapi.spec import OpenAPIFormat, OpenAPIType, Schema
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from ..interpreter.versions import ScenarioDiff
+from ..interpreter.versions.backtest import BacktestResult
 from .bodies import body_operation
 from .core import Core
 from .deps import KEYED, After, AfterName, Limit, api_actor, require_api_key
 from .models import (
     AuditPage,
+    BacktestRequest,
     DeployResult,
     PublishRequest,
     PublishResult,
@@ -79,6 +81,19 @@ async def rollback(
 ) -> PublishResult:  # fmt: skip
     """Make an earlier version current again (the runs in flight as with publish)."""
     return await scenarios.rollback(name, data, api_actor(request))
+
+
+@post("/{name:str}/backtest", status_code=200, responses=problems(400, 401, 404, 409, 413, 422))
+async def backtest(
+    scenarios: NamedDependency[ScenarioService], name: FromPath[str], data: JSONBody[BacktestRequest]
+) -> BacktestResult:
+    """Replay the events of a period (`since`, default `30d`; `until`, default now) through a
+    version of the scenario (`version`, default its newest, a draft or not; or `files`: the
+    served workspace with these files, checked first) in virtual time on an in-memory copy:
+    nothing is sent, nothing stored changes. Answers the messages it would have sent beside
+    those the scenario sent (added, removed, moved; per template, step and coupon), and the
+    first `limit` changed messages. Contacts are replayed as they are now."""
+    return await scenarios.backtest(name, data)
 
 
 @get("/{name:str}/audit", responses=problems(400, 401, 404))
@@ -176,6 +191,7 @@ router = Router(
         diff,
         publish,
         rollback,
+        backtest,
         audit,
         pause,
         resume,

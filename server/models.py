@@ -112,6 +112,21 @@ class PublishRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     dry_run: bool = False
 
 
+class BacktestRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """What to replay and through what: the period's events through a version of the scenario."""
+
+    #: The period's start: how long before `until` (`30d`, `12h`, `2w`) or a date or time.
+    since: str = "30d"
+    #: The period's end: a date or time (default now).
+    until: str | None = None
+    #: The candidate: a stored version (default: the newest, a draft or not)...
+    version: int | None = None
+    #: ...or the served workspace with these files added or replaced (checked, not stored).
+    files: dict[str, str] | None = None
+    #: How many changed messages to list (the figures count them all).
+    limit: Annotated[int, msgspec.Meta(ge=0, le=10_000)] = 100
+
+
 class MoveCounts(msgspec.Struct, kw_only=True):
     """What moving the runs in flight does (or, in a dry run, would do)."""
 

@@ -3,18 +3,22 @@ pause / resume / archive, deleting, and the numbers per step."""
 
 from __future__ import annotations
 
+import asyncio
+
 import msgspec
 
 from ...interpreter.program import Jump, Program
 from ...interpreter.render import as_json_records
 from ...interpreter.store import LIVE
 from ...interpreter.versions import RUN_EXITED, RUN_MOVED, RUN_SENT, RunMove, ScenarioDiff, diff_programs, label_step
+from ...interpreter.versions.backtest import BacktestError, BacktestResult, backtest_in_thread, parse_moment
 from ...interpreter.workspace import CheckTimeout
-from ..core import CheckFailed, Core, WorkspaceTooLarge
+from ..core import CheckFailed, Core, WorkspaceTooLarge, check_and_compile, within_limits
 from ..deps import instant, not_found
 from ..models import (
     AuditPage,
     AuditRecord,
+    BacktestRequest,
     DeployResult,
     MoveCounts,
     PublishRequest,
@@ -238,6 +242,49 @@ class ScenarioService:
             **msgspec.structs.asdict(summary), dry_run=request.dry_run, moves=counts,
             warnings=_removed_labels(request, new, moves),
         )  # fmt: skip
+
+    async def backtest(self, name: str, request: BacktestRequest) -> BacktestResult:
+        """Replay the period's events through a version of scenario ``name`` (or the served
+        workspace with ``request.files``) on an in-memory copy, beside what it sent: 404
+        for an unknown scenario, 422 naming the field for a bad period, version or workspace."""
+        await self.require(name)
+        core = self.core
+        if core.store.path == ":memory:":
+            raise Problem(409, "conflict", "the server's store is in memory: there is no history to replay")
+        now = core.clock.now()
+        try:
+            until = parse_moment("until", request.until, now, ago=False) if request.until else now
+            since = parse_moment("since", request.since, until)
+        except BacktestError as error:
+            raise Problem(422, "invalid-request", str(error)) from error
+        if since >= until:
+            raise Problem(422, "invalid-request", f"since ({since:%Y-%m-%d %H:%M}) must come before until")
+        checked = None
+        if request.files is not None:
+            if request.version is not None:
+                raise Problem(422, "invalid-request", "files: give a version or files, not both")
+            files = {**core.files, **request.files}
+            try:
+                within_limits(files)
+                checked, candidate = await asyncio.to_thread(check_and_compile, files, core.check_seconds)
+            except WorkspaceTooLarge as error:
+                raise Problem(413, "too-large", f"{error} (limits: docs/api.md)") from error
+            except CheckTimeout as error:
+                raise Problem(422, "check-took-too-long", f"checking the files took longer than "
+                              f"{core.check_seconds:g} s: send fewer or smaller files") from error  # fmt: skip
+            if candidate is None:
+                raise check_failed(CheckFailed(checked))
+        else:
+            newest = max(v.version for v in await self.versions(name))
+            found = await self.version(name, newest if request.version is None else request.version, "version")
+            candidate = await core.engine.bundle(found.bundle)
+        if name not in candidate.scenarios:
+            raise Problem(422, "invalid-request", f"files: the workspace they make has no scenario {name}")
+        try:
+            return await backtest_in_thread(core.store.path, candidate, [name], since, until, core.settings,
+                                            checked=checked, limit=request.limit)  # fmt: skip
+        except BacktestError as error:
+            raise Problem(422, "invalid-request", str(error)) from error
 
     async def audit(self, name: str, after: int, limit: int) -> AuditPage:
         """A page of the scenario's audit records, oldest first (404 if unknown)."""
