@@ -261,3 +261,11 @@ def test_the_progress_bar_counts_the_events_on_standard_error(live: Path, tmp_pa
     total = len(history())
     assert "replaying events" in err.getvalue() and f"{total}/{total}" in err.getvalue(), err.getvalue()
     assert json.loads(out.getvalue())["events"] == total  # the output alone on standard output
+
+
+def test_a_backtest_of_a_postgresql_store_says_it_is_not_built_yet() -> None:
+    from scn.interpreter.store import StoreError
+    from scn.interpreter.store.sqlite_history import open_read_only
+
+    with pytest.raises(StoreError, match="on PostgreSQL it is not built yet"):
+        open_read_only("postgresql://scn@db.internal/scn")

@@ -86,5 +86,6 @@ __all__ = [
     "Store",
     "StoreError",
     "decode_json",
+    "is_postgresql",
     "store_at",
 ]

@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 from ._sql import in_thread
 from .base import StoreError
+from .pg import is_postgresql
 from .records import SKIPPED, EventIn
 from .schema import MIGRATIONS
 from .sqlite import SqliteStore
@@ -71,6 +72,8 @@ _COUPONS = (
 def open_read_only(path: str) -> sqlite3.Connection:
     """A connection that cannot write to the store at ``path`` (StoreError when it is not
     a store of this scn's schema)."""
+    if is_postgresql(path):
+        raise StoreError("a backtest reads an SQLite store's history; on PostgreSQL it is not built yet")
     if not Path(path).is_file():
         raise StoreError(f"{path}: no such database")
     db = sqlite3.connect(f"file:{quote(str(Path(path).resolve()))}?mode=ro", uri=True, check_same_thread=False)

@@ -9,7 +9,7 @@ import msgspec
 
 from ...interpreter.program import Jump, Program
 from ...interpreter.render import as_json_records
-from ...interpreter.store import LIVE
+from ...interpreter.store import LIVE, is_postgresql
 from ...interpreter.versions import RUN_EXITED, RUN_MOVED, RUN_SENT, RunMove, ScenarioDiff, diff_programs, label_step
 from ...interpreter.versions.backtest import BacktestError, BacktestResult, backtest_in_thread, parse_moment
 from ...interpreter.workspace import CheckTimeout
@@ -251,6 +251,9 @@ class ScenarioService:
         core = self.core
         if core.store.path == ":memory:":
             raise Problem(409, "conflict", "the server's store is in memory: there is no history to replay")
+        if is_postgresql(core.store.path):
+            why = "a backtest reads an SQLite store's history; on PostgreSQL it is not built yet"
+            raise Problem(409, "conflict", why)
         now = core.clock.now()
         try:
             until = parse_moment("until", request.until, now, ago=False) if request.until else now
