@@ -292,3 +292,12 @@ async def test_the_sender_paces_smtp_as_the_policy_says(tmp_path: Path) -> None:
             upload = await s.client.post("/api/scenarios", json=unpaced)
             assert upload.status_code == 201, upload.text
             assert s.core.sender.paces == {}
+
+
+def test_a_transactional_send_is_no_concern_of_the_cap_check() -> None:
+    """The looser-cap warning is about what the policy holds: a scenario that sends only
+    transactional mail is not held by it, whatever its own cap."""
+    text = TEMPLATES + POLICY + scenarios("a", template="receipt", headers="  frequency at most 1 per 1d\n")
+    checked(text)
+    assert "SCN403" not in codes_of(text)
+    assert "SCN403" in codes_of(text.replace("send email receipt", "send email offer"))

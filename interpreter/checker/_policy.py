@@ -9,7 +9,7 @@ keeps offers out of them.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from ...stdlib.catalog import PROVIDER_CHANNELS as PROVIDERS
 from .. import ast, codes
@@ -67,14 +67,19 @@ def is_transactional(template: ast.TemplateDecl) -> bool:
     return any(isinstance(s, ast.TemplateTransactional) for s in template.settings)
 
 
-def check_scenario_cap(scenario: ast.Scenario, policy: ast.PolicyDecl | None, sink: DiagnosticSink) -> None:
+def check_scenario_cap(
+    scenario: ast.Scenario, policy: ast.PolicyDecl | None, decls: Mapping[str, ast.Node], sink: DiagnosticSink
+) -> None:
     """SCN403: the scenario's own cap lets through, in the policy's window, more messages
-    of a channel than the policy does (so the policy, not the cap, decides)."""
+    of a channel than the policy does (so the policy, not the cap, decides). Sends of
+    transactional templates (``decls``: the workspace's declarations) pass the policy."""
     caps = policy_caps(policy)
     own = next((h for h in scenario.headers if isinstance(h, ast.FrequencyCap)), None)
     if own is None or not caps or own.window.milliseconds <= 0 or own.count.value < 1:
         return
-    for channel in sorted({step.channel for step in _sends(scenario.steps)}):
+    capped = {step.channel for step in _sends(scenario.steps)
+              if caps_channel(policy, step.channel, _template(decls.get(step.template.name)))}  # fmt: skip
+    for channel in sorted(capped):
         cap = caps.get(channel)
         if cap is None or cap.window.milliseconds <= 0:
             continue
@@ -112,6 +117,10 @@ def check_transactional_send(
     if marketing is not None:
         message = f"template `{template.name.name}` is transactional, but it shows `{marketing}`"
         sink.report(codes.MARKETING_IN_TRANSACTIONAL, message, step.span)
+
+
+def _template(decl: ast.Node | None) -> ast.TemplateDecl | None:
+    return decl if isinstance(decl, ast.TemplateDecl) else None
 
 
 def _sends(steps: tuple[ast.Step, ...]) -> Iterator[ast.Send]:

@@ -98,7 +98,7 @@ class ScenarioChecker:
             capped=_is_capped(scenario),
         )
         self._block(scenario.steps, flow, _Path())
-        check_scenario_cap(scenario, self.symbols.policy, self.sink)
+        check_scenario_cap(scenario, self.symbols.policy, self.symbols.decls, self.sink)
 
     # ------------------------------------------------------------ scopes
 
