@@ -36,11 +36,13 @@ DECLARATION_WORDS = frozenset(
         "attribute",
         "currency",
         "scenario",
+        "broadcast",
     }
 )
 #: Keywords that open a block closed by `end`, mapped to how we name the block.
 BLOCK_OPENERS = {
     "SCENARIO": "scenario",
+    "BROADCAST": "broadcast",
     "TEMPLATE": "template",
     "PROGRAM": "program",
     "IF": "if",

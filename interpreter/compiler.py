@@ -163,6 +163,9 @@ def compile_scenario(scenario: ast.Scenario, file: str, result: CheckResult) -> 
             quiet = (header.start.hour, header.start.minute, header.end.hour, header.end.minute)
         elif isinstance(header, ast.Attribution):
             attribution = header.window.milliseconds
+    broadcast = _broadcast(scenario) if isinstance(scenario, ast.Broadcast) else None
+    if broadcast is not None:
+        limits.append(p.EntryLimit("contact", 1, None))  # one run per contact of the audience
     return p.Program(
         name=scenario.name.name,
         title=scenario.title.value if scenario.title else scenario.name.name,
@@ -175,6 +178,19 @@ def compile_scenario(scenario: ast.Scenario, file: str, result: CheckResult) -> 
         attribution_ms=attribution,
         carries=carries,
         instructions=tuple(builder.code),
+        broadcast=broadcast,
+    )
+
+
+def _broadcast(broadcast: ast.Broadcast) -> p.BroadcastSpec:
+    at = broadcast.at
+    return p.BroadcastSpec(
+        audience_kind=broadcast.audience.kind,
+        audience=broadcast.audience.name.name,
+        date=f"{at.date.year:04d}-{at.date.month:02d}-{at.date.day:02d}" if at else None,
+        time=f"{at.time.hour:02d}:{at.time.minute:02d}" if at else None,
+        zone=at.zone.value if at and at.zone else None,
+        local=at.local if at else False,
     )
 
 

@@ -378,11 +378,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add in COMMANDS:
         add(sub)
+    from .broadcast_cli import add_commands as add_broadcast_commands
     from .client import add_commands
     from .privacy_cli import add_commands as add_privacy_commands
     from .versions_cli import add_commands as add_version_commands
 
     add_commands(sub)
+    add_broadcast_commands(sub)
     add_privacy_commands(sub)
     add_version_commands(sub, _checked_or_report)
     return parser

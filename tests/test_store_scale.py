@@ -408,7 +408,7 @@ MADE_BY_10_TO_12 = [
     "DROP TABLE suppressions", "DROP TABLE soft_bounces", "DROP INDEX contacts_email_lower",
     "DROP TABLE feedback_seen", "DROP TABLE import_jobs",
     "DROP TABLE scenario_audit", "ALTER TABLE scenario_versions DROP COLUMN draft",
-    "ALTER TABLE bundles DROP COLUMN draft", "DROP TABLE privacy_audit",
+    "ALTER TABLE bundles DROP COLUMN draft", "DROP TABLE privacy_audit", "DROP TABLE broadcasts",
     "UPDATE schema_version SET version = 9",
 ]  # fmt: skip
 

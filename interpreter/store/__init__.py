@@ -3,19 +3,25 @@
 from .base import ControlStore, Overview, Queries, Store, StoreError
 from .records import (
     AWAITING,
+    BROADCAST_CANCELLED,
+    BROADCAST_DONE,
+    BROADCASTING,
     CANCELLED,
     DONE,
     EXITED,
     FAILED,
     LIVE,
+    PAUSED,
     PENDING,
     RUNNING,
+    SCHEDULED,
     SENT,
     SKIPPED,
     STOPPED,
     UNDELIVERED,
     WAITING,
     BonusEntry,
+    BroadcastRow,
     Changes,
     Claim,
     ContactUpdate,
@@ -34,8 +40,16 @@ from .records import (
     decode_json,
 )
 from .sqlite import SqliteStore
+from .sqlite_broadcasts import BroadcastGone
 
 __all__ = [
+    "BROADCASTING",
+    "BROADCAST_CANCELLED",
+    "BROADCAST_DONE",
+    "PAUSED",
+    "SCHEDULED",
+    "BroadcastRow",
+    "BroadcastGone",
     "AWAITING",
     "CANCELLED",
     "DONE",
