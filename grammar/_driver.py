@@ -33,7 +33,7 @@ from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedToken
 from lark.parsers.lalr_interactive_parser import InteractiveParser
 
-from ..interpreter import ast, codes
+from ..interpreter import codes
 from ..interpreter.diagnostics import Diagnostic, Fix, Related
 from ..interpreter.span import Span, span_of_offsets
 from ..interpreter.suggest import closest_keyword
@@ -420,18 +420,13 @@ class _Driver:
             item = stack[index]
             if isinstance(item, Token) and item.type == "END":
                 closed += 1
-            elif isinstance(item, ast.Broadcast):  # its head, reduced before its steps
-                if closed:
-                    closed -= 1
-                    continue
-                return _keyword_at(item.span, "BROADCAST", "broadcast"), f"broadcast {item.name.name}"
             elif isinstance(item, Token) and item.type in BLOCK_OPENERS:
                 if closed:
                     closed -= 1
                     continue
                 what = BLOCK_OPENERS[item.type]
                 follower = stack[index + 1] if index + 1 < len(stack) else None
-                if item.type in ("SCENARIO", "TEMPLATE", "PROGRAM") and isinstance(follower, Token):
+                if item.type in ("SCENARIO", "TEMPLATE", "PROGRAM", "BROADCAST") and isinstance(follower, Token):
                     what = f"{what} {follower.value}"
                 return item, what
         return None
@@ -576,10 +571,3 @@ def expected_at(text: str, offset: int) -> Expected:
     words = {driver.keyword_of[t] for t in takes if t in driver.keyword_of}
     words.update(word for terminal, word in _PATTERN_KEYWORDS.items() if terminal in takes)
     return Expected(tuple(sorted(words)), frozenset(takes))
-
-
-def _keyword_at(span: Span, kind: str, word: str) -> Token:
-    """The token of a keyword that starts ``span`` (for a block whose opening words were
-    already reduced to a node)."""
-    return Token(kind, word, span.start, span.line, span.column, span.line, span.column + len(word),
-                 span.start + len(word))  # fmt: skip

@@ -399,25 +399,18 @@ class ToAst(Transformer[Token, Any]):
     # ------------------------------------------------------------ broadcasts
 
     def broadcast(self, c: _Children) -> ast.Broadcast:
-        head: ast.Broadcast = c[0]
-        return replace(head, steps=tuple(c[1:-1]), span=self._span(c))
-
-    def tail_broadcast(self, c: _Children) -> ast.Broadcast:
-        head: ast.Broadcast = c[0]
-        return replace(head, steps=tuple(c[1:]), span=self._span(c))
-
-    def broadcast_head(self, c: _Children) -> ast.Broadcast:
-        """The broadcast without its steps (`broadcast` and `tail_broadcast` add them)."""
         v = _values(c)
         return ast.Broadcast(
             name=self._ident(v[0]),
             title=self._title(v, 1),
             headers=(),
-            steps=(),
+            steps=tuple(cast(ast.Step, x) for x in v if isinstance(x, ast.StepNode)),
             audience=next(x for x in v if isinstance(x, ast.Audience)),
             at=next((x for x in v if isinstance(x, ast.SendTime)), None),
             span=self._span(c),
         )
+
+    tail_broadcast = broadcast  # the same without its `end`
 
     def audience(self, c: _Children) -> ast.Audience:
         kind = cast(Literal["segment", "list"], str(c[0].value))

@@ -179,3 +179,21 @@ def test_cancelling_before_its_time_sends_nothing_and_an_empty_audience_is_done(
             ]
 
     run(go())
+
+
+def test_pages_of_exactly_the_audience_give_each_member_one_run() -> None:
+    """Pages of 2: an audience of 4 (a last page that is full, then an empty one), of 5 (a
+    last page of one) and of 1 (a first page that is the last)."""
+    for size in (4, 5, 1):
+
+        async def go(size: int = size) -> None:
+            async with Harness(WORKSPACE, start=START) as h:
+                h.engine.settings.broadcast_page = 2
+                await join(h, [f"c{i}" for i in range(size)])
+                await h.install(workspace("broadcast bf to list vip send email bf_offer\n"))
+                await h.advance(dt.timedelta(minutes=5))
+                rows = await h.rows("SELECT contact_id, count(*) FROM runs GROUP BY 1")
+                assert sorted(rows) == [(f"c{i}", 1) for i in range(size)]
+                assert await h.rows("SELECT state, audience, queued FROM broadcasts") == [("done", size, size)]
+
+        run(go())
