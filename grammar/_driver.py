@@ -408,7 +408,7 @@ class _Driver:
             f"`{what}` is not closed: `end` missing {where}",
             self._span(token),
             "an `end` may be missing inside it instead: every if, bands, split, on timeout,"
-            " template, program and scenario needs its own",
+            " template, program, scenario and broadcast needs its own",
             related=(Related(noticed, "`end` expected here"),),
         )
 
@@ -426,7 +426,7 @@ class _Driver:
                     continue
                 what = BLOCK_OPENERS[item.type]
                 follower = stack[index + 1] if index + 1 < len(stack) else None
-                if item.type in ("SCENARIO", "TEMPLATE", "PROGRAM") and isinstance(follower, Token):
+                if item.type in ("SCENARIO", "TEMPLATE", "PROGRAM", "BROADCAST") and isinstance(follower, Token):
                     what = f"{what} {follower.value}"
                 return item, what
         return None

@@ -346,6 +346,9 @@ class _Printer:
         self.close(item)
 
     def scenario(self, item: ast.Scenario) -> None:
+        if isinstance(item, ast.Broadcast):
+            self.broadcast(item)
+            return
         if not item.anonymous:
             end = item.title.span.end if item.title else item.name.span.end
             self.line(f"scenario {item.name.name}{_optional(item.title)}", item.span.start, end, opens=True)
@@ -355,6 +358,19 @@ class _Printer:
         self.steps(item.steps)
         if not item.anonymous:
             self.close(item)
+
+    def broadcast(self, item: ast.Broadcast) -> None:
+        """Always the block form: a file's last broadcast may leave out its `end`, and gets it."""
+        head_end = (item.at or item.audience).span.end
+        self.line(broadcast_head_text(item), item.span.start, head_end, opens=True)
+        self.depth += 1
+        self.steps(item.steps)
+        if not item.steps or item.steps[-1].span.end < item.span.end:
+            self.close(item)  # written with its `end`
+            return
+        self.depth -= 1
+        self.just_opened = True
+        self.line("end", item.span.end, item.span.end)
 
     # ------------------------------------------------------------ steps
 
@@ -484,6 +500,18 @@ def _band_range(band: ast.Band) -> str:
     if band.high is None:
         return f"from {literal_text(band.low)}"
     return f"from {literal_text(band.low)} to {literal_text(band.high)}"
+
+
+def broadcast_head_text(item: ast.Broadcast) -> str:
+    """`broadcast NAME ["title"] to segment|list NAME [at DATE TIME [local|"zone"]]`."""
+    text = f"broadcast {item.name.name}{_optional(item.title)} to {item.audience.kind} {item.audience.name.name}"
+    if item.at is not None:
+        text += f" at {literal_text(item.at.date)} {literal_text(item.at.time)}"
+        if item.at.local:
+            text += " local"
+        elif item.at.zone is not None:
+            text += f" {string_text(item.at.zone.value)}"
+    return text
 
 
 def header_text(header: ast.Header) -> str:

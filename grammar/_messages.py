@@ -39,11 +39,13 @@ DECLARATION_WORDS = frozenset(
         "currency",
         "policy",
         "scenario",
+        "broadcast",
     }
 )
 #: Keywords that open a block closed by `end`, mapped to how we name the block.
 BLOCK_OPENERS = {
     "SCENARIO": "scenario",
+    "BROADCAST": "broadcast",
     "TEMPLATE": "template",
     "PROGRAM": "program",
     "POLICY": "policy",

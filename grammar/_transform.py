@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import PurePath
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from lark import Token, Transformer
 from msgspec.structs import replace
@@ -417,6 +417,45 @@ class ToAst(Transformer[Token, Any]):
         span = self._span(c)
         name = ast.Ident(name=anonymous_scenario_name(current_file.get().file), span=span.at_start())
         return self._scenario(c, name, None, c, True)
+
+    # ------------------------------------------------------------ broadcasts
+
+    def broadcast(self, c: _Children) -> ast.Broadcast:
+        v = _values(c)
+        return ast.Broadcast(
+            name=self._ident(v[0]),
+            title=self._title(v, 1),
+            headers=(),
+            steps=tuple(cast(ast.Step, x) for x in v if isinstance(x, ast.StepNode)),
+            audience=next(x for x in v if isinstance(x, ast.Audience)),
+            at=next((x for x in v if isinstance(x, ast.SendTime)), None),
+            span=self._span(c),
+        )
+
+    tail_broadcast = broadcast  # the same without its `end`
+
+    def audience(self, c: _Children) -> ast.Audience:
+        kind = cast(Literal["segment", "list"], str(c[0].value))
+        return ast.Audience(kind=kind, name=self._ident(c[1]), span=self._span(c))
+
+    def audience_kind(self, c: _Children) -> Token:
+        return cast(Token, c[0])  # the token, so that the audience's span starts at it
+
+    def send_time(self, c: _Children) -> ast.SendTime:
+        zone = c[3] if len(c) > 3 else None
+        return ast.SendTime(
+            date=self._typed(c[1], ast.DateLit),
+            time=self._typed(c[2], ast.TimeLit),
+            local=isinstance(zone, Token),
+            zone=zone if isinstance(zone, ast.StringLit) else None,
+            span=self._span(c),
+        )
+
+    def zone_local(self, c: _Children) -> Token:
+        return cast(Token, c[0])  # the keyword itself: the span of the time ends at it
+
+    def zone_named(self, c: _Children) -> ast.StringLit:
+        return self._string(c[0])
 
     def event_name(self, c: _Children) -> ast.EventRef:
         return ast.EventRef(parts=tuple(self._ident(t) for t in _values(c)), span=self._span(c))

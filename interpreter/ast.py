@@ -608,6 +608,33 @@ class PolicyDecl(Node, frozen=True, kw_only=True):
     rules: tuple[PolicyCap | PolicyRate | QuietHours, ...]
 
 
+class Audience(Node, frozen=True, kw_only=True):
+    """Whom a broadcast goes to: the members of a segment or of a list."""
+
+    kind: Literal["segment", "list"]
+    name: Ident
+
+
+class SendTime(Node, frozen=True, kw_only=True):
+    """When a broadcast goes: a date and a time of day, in each contact's own zone
+    (``local``), in the zone named by ``zone``, or (neither) in the workspace's zone."""
+
+    date: DateLit
+    time: TimeLit
+    local: bool
+    zone: StringLit | None
+
+
+class Broadcast(Scenario, frozen=True, kw_only=True):
+    """A one-off or scheduled send to a segment or list: a scenario (its steps, runs,
+    reports and versions are a scenario's) whose start is its time, not an event. It has
+    no headers; each contact of the audience gets one run."""
+
+    audience: Audience
+    #: None: as soon as it is deployed.
+    at: SendTime | None
+
+
 Decl: TypeAlias = (
     ListDecl
     | SegmentDecl
@@ -620,7 +647,7 @@ Decl: TypeAlias = (
     | CurrencyDecl
     | PolicyDecl
 )
-Item: TypeAlias = Decl | Scenario
+Item: TypeAlias = Decl | Scenario | Broadcast
 
 
 class Module(Node, frozen=True, kw_only=True):

@@ -96,11 +96,27 @@ MEANS: dict[str, str] = {
     "SCN402": "a policy rate for a provider scn does not send through",
     "SCN403": "a scenario's frequency cap lets through more than the policy's cap of a channel it sends on",
     "SCN404": "a transactional template sent with a coupon or products, or showing them",
+    "SCN330": "a broadcast's time has passed: it goes as soon as it is deployed",
+    "SCN331": "a time zone the IANA database does not know",
+    "SCN332": "a broadcast without steps",
     "SCN901": "a `# scn: ignore` comment (or one of its codes) that ignores nothing; `--fix` removes it (§9.5)",
     "SCN902": "`# scn: ignore` without codes, which ignores every warning on its line",
     "SCN903": "a suppression naming an unknown code or an error (errors cannot be ignored)",
 }
 EXAMPLES: dict[str, str] = {
+    "SCN330": (
+        "# SCN330 (a warning): 10:00 on 1 January 2020 has passed: it would go at once\n"
+        "broadcast too_late to list vip at 2020-01-01 10:00\n"
+        "  send email thanks\n"
+        "end\n"
+    ),
+    "SCN331": (
+        '# SCN331: there is no zone "Mars/Olympus"\n'
+        'broadcast nowhere to list vip at 2030-01-01 10:00 "Mars/Olympus"\n'
+        "  send email thanks\n"
+        "end\n"
+    ),
+    "SCN332": "# SCN332: a broadcast without steps sends nothing\nbroadcast nothing_to_say to list vip\nend\n",
     "SCN002": ("# SCN002: a name must use Latin letters, digits and `_`\nlist неоплачені\n"),
     "SCN005": (
         "# SCN005: `sned` is not a keyword; did you mean `send`?\n"

@@ -266,6 +266,18 @@ BAD_DATE = _code("SCN315", "bad-date", _F, "write dates as YYYY-MM-DD with a rea
 BAD_COUNT = _code("SCN316", "bad-count", _F, "counts are whole numbers of 1 or more")
 BAD_PERCENT = _code("SCN317", "bad-percent", _F, "percentages here are above 0% and at most 100%")
 EMPTY_SPLIT = _code("SCN318", "empty-split", _F, "a split needs at least one variant")
+# Broadcasts (a range of their own in the 3xx).
+BROADCAST_IN_PAST = _code(
+    "SCN330",
+    "broadcast-in-past",
+    _F,
+    "give a time still to come: a broadcast whose time has passed goes as soon as it is deployed",
+    warning=True,
+)
+UNKNOWN_ZONE = _code(
+    "SCN331", "unknown-zone", _F, 'name a zone of the IANA database such as "Europe/Riga", or write `local`'
+)
+EMPTY_BROADCAST = _code("SCN332", "empty-broadcast", _F, "give the broadcast a step such as `send email <template>`")
 
 # ---- the workspace's sending policy (`policy ... end`, docs/language.md)
 _P = Category.POLICY

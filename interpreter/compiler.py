@@ -191,6 +191,9 @@ def compile_scenario(scenario: ast.Scenario, file: str, result: CheckResult) -> 
             attribution = header.window.milliseconds
         elif isinstance(header, ast.IgnoreOrders):
             max_order_age = header.age.milliseconds
+    broadcast = _broadcast(scenario) if isinstance(scenario, ast.Broadcast) else None
+    if broadcast is not None:
+        limits.append(p.EntryLimit("contact", 1, None))  # one run per contact of the audience
     return p.Program(
         name=scenario.name.name,
         title=scenario.title.value if scenario.title else scenario.name.name,
@@ -204,6 +207,19 @@ def compile_scenario(scenario: ast.Scenario, file: str, result: CheckResult) -> 
         carries=carries,
         instructions=tuple(builder.code),
         max_order_age_ms=max_order_age,
+        broadcast=broadcast,
+    )
+
+
+def _broadcast(broadcast: ast.Broadcast) -> p.BroadcastSpec:
+    at = broadcast.at
+    return p.BroadcastSpec(
+        audience_kind=broadcast.audience.kind,
+        audience=broadcast.audience.name.name,
+        date=f"{at.date.year:04d}-{at.date.month:02d}-{at.date.day:02d}" if at else None,
+        time=f"{at.time.hour:02d}:{at.time.minute:02d}" if at else None,
+        zone=at.zone.value if at and at.zone else None,
+        local=at.local if at else False,
     )
 
 

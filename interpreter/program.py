@@ -174,7 +174,24 @@ class Exit(msgspec.Struct, frozen=True, array_like=True):
     where: ast.Expr | None
 
 
-class Program(msgspec.Struct, frozen=True, kw_only=True):
+class BroadcastSpec(msgspec.Struct, frozen=True, kw_only=True):
+    """Whom a broadcast goes to and when (schedule.py turns the time into moments)."""
+
+    #: "segment" or "list", and its name.
+    audience_kind: str
+    audience: str
+    #: `2026-11-27` and `10:00`; None for a broadcast that goes when it is deployed.
+    date: str | None
+    time: str | None
+    #: The zone named in quotes; None for `local` or for the workspace's zone.
+    zone: str | None
+    #: The time is on each contact's own clock.
+    local: bool
+
+
+# omit_defaults: a field added with a default leaves the encoding (and so the digest) of
+# the programs that do not use it as it was.
+class Program(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     name: str
     title: str
     file: str
@@ -191,6 +208,8 @@ class Program(msgspec.Struct, frozen=True, kw_only=True):
     #: `ignore orders older than`: no run for an order older than this when its event is
     #: accepted (None: the default rule for imported orders, runtime/orders.py).
     max_order_age_ms: int | None = None
+    #: A broadcast's audience and time: it starts at its time, not on an event.
+    broadcast: BroadcastSpec | None = None
 
 
 class TemplateVariant(msgspec.Struct, frozen=True, kw_only=True):

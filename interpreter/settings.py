@@ -21,6 +21,8 @@ class Settings(msgspec.Struct, kw_only=True):
     secret: str = "change-me"
     #: How many events / due runs one transaction handles at most.
     batch_size: int = 500
+    #: How many contacts of a broadcast's audience get their runs in one transaction.
+    broadcast_page: int = 5000
     #: How often segments whose conditions read the clock ("inactive for 30 days") are
     #: re-evaluated for every contact, in milliseconds.
     segment_sweep_ms: int = 3_600_000
@@ -35,8 +37,9 @@ class Settings(msgspec.Struct, kw_only=True):
                           ("secret", "SCN_SECRET")):  # fmt: skip
             if environ.get(key):
                 values[name] = environ[key]
-        if environ.get("SCN_BATCH_SIZE"):
-            values["batch_size"] = int(environ["SCN_BATCH_SIZE"])
+        for name, key in (("batch_size", "SCN_BATCH_SIZE"), ("broadcast_page", "SCN_BROADCAST_PAGE")):
+            if environ.get(key):
+                values[name] = int(environ[key])
         return msgspec.convert(values, cls)
 
     def sign(self, *parts: str) -> str:

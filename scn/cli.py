@@ -369,6 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
     for add in COMMANDS:
         add(sub)
     from .backtest_cli import add_command as add_backtest
+    from .broadcast_cli import add_commands as add_broadcast_commands
     from .client import add_commands
     from .import_cli import add_commands as add_import_commands
     from .privacy_cli import add_commands as add_privacy_commands
@@ -377,6 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .versions_cli import add_publish
 
     add_commands(sub)
+    add_broadcast_commands(sub)
     add_privacy_commands(sub)
     add_import_commands(sub)
     add_store_commands(sub)

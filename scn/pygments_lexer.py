@@ -32,9 +32,20 @@ _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 #: Not a field (`.end`), not a function call (`end(`), not a path's start (`contact.`).
 _KEYWORD = {"prefix": r"(?<![.\w])", "suffix": r"(?![\w])(?!\s*[.(])"}
 
-DECLARATIONS = ("scenario", "template", "program", "group", "list", "segment", "coupon", "attribute", "currency")
+DECLARATIONS = (
+    "scenario",
+    "broadcast",
+    "template",
+    "program",
+    "group",
+    "list",
+    "segment",
+    "coupon",
+    "attribute",
+    "currency",
+)
 STEP_KEYWORDS = (
-    "on", "where", "entry", "every", "time", "once", "per", "at", "most", "frequency", "exit", "when", "quiet",
+    "on", "where", "entry", "every", "time", "once", "per", "at", "local", "most", "frequency", "exit", "when", "quiet",
     "hours", "attribution", "wait", "until", "for", "up", "to", "timeout", "if", "elif", "else", "bands", "from",
     "below", "above", "split", "variant", "control", "stop", "unless", "send", "with", "products", "add", "remove",
     "issue", "valid", "award", "bonus", "set", "call", "webhook", "end", "ignore", "orders", "older", "than", "all",

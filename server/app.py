@@ -17,6 +17,7 @@ from litestar.types import Message, Scope
 
 from .. import __version__
 from . import (
+    api_broadcasts,
     api_commerce,
     api_data,
     api_experiments,
@@ -75,6 +76,7 @@ def create_app(
     return Litestar(
         route_handlers=[
             api_scenarios.router,
+            api_broadcasts.router,
             api_experiments.router,
             api_data.router,
             api_commerce.router,

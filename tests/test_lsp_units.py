@@ -19,7 +19,7 @@ def test_the_parser_says_what_it_takes_at_a_point() -> None:
     at_steps = expected_at(STEPS, len(STEPS))
     assert {"send", "wait", "stop if", "stop unless", "end"} <= set(at_steps.keywords)
     assert "currency" not in at_steps.keywords
-    assert expected_at("", 0).keywords[:3] == ("attribute", "attribution", "coupon")
+    assert expected_at("", 0).keywords[:4] == ("attribute", "attribution", "broadcast", "coupon")
     channel = STEPS + "send "
     assert expected_at(channel, len(channel)).keywords == ("email", "push", "sms", "viber", "webpush")
 

@@ -169,3 +169,15 @@ def test_the_split_of_repeat_order_gives_each_variant_its_share_of_1000_contacts
     for variant in ("by_segment", "popular", "personal"):
         assert 250 <= chosen[f"variant {variant}"] <= 350, chosen  # 30% each
     assert 60 <= chosen["control group"] <= 140, chosen  # 10%
+
+
+def test_a_local_broadcast_reaches_each_buyer_at_ten_on_their_clock() -> None:
+    result = run_example("black_friday")
+    sent = {e.contact: e.at for e in result.timeline if e.scenario == "black_friday" and e.step == "s1"}
+    assert set(sent) == {"liga", "marta", "john", "yuki"}  # Jānis never bought: not in the segment
+    for contact, zone in (("liga", "Europe/Riga"), ("marta", "Europe/Warsaw"), ("john", "America/New_York"),
+                          ("yuki", "Asia/Tokyo")):  # fmt: skip
+        local = sent[contact].astimezone(ZoneInfo(zone))
+        assert (local.date(), local.time()) == (dt.date(2030, 11, 29), dt.time(10, 0)), contact
+    [marta] = [e for e in entries(result, "marta") if e.step == "s1"]
+    assert (marta.outcome, marta.detail) == ("skipped", "unsubscribed from email")

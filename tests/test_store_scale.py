@@ -426,7 +426,7 @@ MADE_BY_10_TO_12 = [
     "DROP TABLE feedback_seen", "DROP TABLE import_jobs",
     "DROP TABLE scenario_audit", "ALTER TABLE scenario_versions DROP COLUMN draft",
     "ALTER TABLE bundles DROP COLUMN draft", "DROP TABLE privacy_audit", "ALTER TABLE orders DROP COLUMN seen_at",
-    "DROP TABLE contact_leases",
+    "DROP TABLE contact_leases", "DROP TABLE broadcasts",
     "UPDATE schema_version SET version = 9",
 ]  # fmt: skip
 

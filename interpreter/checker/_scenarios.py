@@ -20,6 +20,7 @@ from ..diagnostics import DiagnosticSink, Related
 from ..suggest import closest_name, suggested
 from ..types import DURATION, Entity, ListOf, Type
 from ._branches import check_bands, check_split
+from ._broadcasts import broadcast_scope, check_broadcast
 from ._exprs import ExprChecker, Scope, check_count, check_positive, check_time, describe
 from ._policy import caps_channel, check_scenario_cap, check_transactional_send
 from ._symbols import Symbols
@@ -91,6 +92,11 @@ class ScenarioChecker:
         self.sink = sink
 
     def check(self, scenario: ast.Scenario) -> None:
+        if isinstance(scenario, ast.Broadcast):
+            check_broadcast(scenario, self._reference, self.sink)
+            # One run per contact: a broadcast is capped by construction.
+            self._block(scenario.steps, _Flow(scope=broadcast_scope(), triggers=[], capped=True), _Path())
+            return
         triggers = self._headers(scenario)
         flow = _Flow(
             scope=self.body_scope(triggers),

@@ -35,6 +35,7 @@ from ..store import EXITED, RUNNING, Changes, EventIn, EventRow, RunRow, Scenari
 from ..versions import RunMove, RunPlace, plan_moves
 from ..views import EventView, RunView
 from .batch import Batch
+from .broadcasts import Broadcasts
 from .evaluate import Env, condition
 from .events import Door, EventInput, apply_projections, custom_spec, normalise
 from .executor import Executor, Tracer
@@ -83,6 +84,7 @@ class Engine:
         self.scenarios: dict[str, ScenarioRow] = {}
         self.executor = Executor(self.bundles, self.settings, tracer)
         self.recommender = Recommender(store)
+        self.broadcasts = Broadcasts(store, clock, self.settings, tracer)
         self._triggers: dict[str, list[tuple[str, int]]] = {}
         self._exits: dict[str, list[str]] = {}
         #: Event types some `wait for` waits for (in any version still in use).
@@ -117,6 +119,7 @@ class Engine:
         latest = await self.store.latest_bundle()
         self.current = await self.bundle(latest) if latest is not None else None
         self._index()
+        await self.broadcasts.sync(self.scenarios, self.bundles)
 
     async def bundle(self, version: int) -> Bundle:
         if version not in self.bundles:
@@ -214,6 +217,27 @@ class Engine:
         await self.load()
         self._installed()
 
+    async def pause_broadcast(self, name: str) -> bool:
+        """Stop making a broadcast's runs and hold those made (its scenario is paused)."""
+        if not await self.store.pause_broadcast(name, self.clock_ms()):
+            return False
+        await self.set_state(name, "paused")
+        return True
+
+    async def resume_broadcast(self, name: str) -> bool:
+        if not await self.store.resume_broadcast(name, self.clock_ms()):
+            return False
+        await self.set_state(name, "active")
+        return True
+
+    async def cancel_broadcast(self, name: str, reason: str) -> tuple[int, int] | None:
+        """Cancel a broadcast: (runs, messages) it stopped, or None when it had ended."""
+        stopped = await self.store.cancel_broadcast(name, self.clock_ms(), reason)
+        if stopped is not None:
+            await self.load()
+            self._installed()
+        return stopped
+
     def _installed(self) -> None:
         self._wake.set()
         for listener in self.on_installed:
@@ -307,11 +331,13 @@ class Engine:
         size = self.settings.batch_size
         events = await self.process_events(max(20, size // 5) if soon else size)
         swept = await self.sweep_segments()
-        return events + due + swept > 0
+        queued = await self.broadcasts.step(self.scenarios, self.bundles)
+        return events + due + swept + queued > 0
 
     async def next_due(self) -> int | None:
         """The earliest moment (ms) something is due: a run's wake-up or a contact's segment check."""
-        candidates = [m for m in (await self.store.next_wake(), await self._next_check()) if m is not None]
+        moments = (await self.store.next_wake(), await self._next_check(), self.broadcasts.next_due(self.scenarios))
+        candidates = [m for m in moments if m is not None]
         return min(candidates, default=None)
 
     def _timed_digest(self) -> str | None:

@@ -4,19 +4,25 @@ from .base import ControlStore, Overview, Queries, Store, StoreError
 from .pg import PgStore, is_postgresql
 from .records import (
     AWAITING,
+    BROADCAST_CANCELLED,
+    BROADCAST_DONE,
+    BROADCASTING,
     CANCELLED,
     DONE,
     EXITED,
     FAILED,
     LIVE,
+    PAUSED,
     PENDING,
     RUNNING,
+    SCHEDULED,
     SENT,
     SKIPPED,
     STOPPED,
     UNDELIVERED,
     WAITING,
     BonusEntry,
+    BroadcastRow,
     Changes,
     Claim,
     ContactUpdate,
@@ -35,6 +41,7 @@ from .records import (
     decode_json,
 )
 from .sqlite import SqliteStore
+from .sqlite_broadcasts import BroadcastGone
 
 
 def store_at(location: str, *, synchronous: str = "FULL") -> SqliteStore:
@@ -49,6 +56,13 @@ def store_at(location: str, *, synchronous: str = "FULL") -> SqliteStore:
 
 
 __all__ = [
+    "BROADCASTING",
+    "BROADCAST_CANCELLED",
+    "BROADCAST_DONE",
+    "PAUSED",
+    "SCHEDULED",
+    "BroadcastRow",
+    "BroadcastGone",
     "AWAITING",
     "CANCELLED",
     "DONE",

@@ -16,6 +16,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any, Protocol
 
 from .records import (
+    BroadcastRow,
     Changes,
     Claim,
     Delivery,
@@ -219,6 +220,42 @@ class Store(Protocol):
         """The codes a contact was given (rows of `coupon_codes`), by id after ``after``."""
 
     async def bonus_paid(self, contact_id: str, order_id: str | None, reason: str) -> bool: ...
+
+    # ------------------------------------------------------------ broadcasts (sqlite_broadcasts.py)
+    async def broadcasts(self) -> list[BroadcastRow]:
+        """Every broadcast's row, by name."""
+
+    async def schedule_broadcast(self, name: str, version: int, due_at: int, now: int) -> None:
+        """Make a broadcast's row (scheduled), or move a still scheduled one to a new
+        version and time; one that began keeps its course."""
+
+    async def begin_broadcast(self, name: str, kind: str, audience: str, event: EventIn, now: int) -> bool:
+        """A scheduled broadcast begins: the event its runs start from is stored (as
+        processed) and its audience counted, in one transaction. False if it is not scheduled."""
+
+    async def expand_broadcast(
+        self, name: str, changes: Changes, cursor: str | None, queued: int, finished: bool, now: int
+    ) -> None:
+        """A page of a broadcast's runs and its cursor moved past their contacts, in one
+        transaction; `BroadcastGone` (nothing written) if it is no longer running."""
+
+    async def audience_page(self, kind: str, name: str, after: str, limit: int) -> list[str]:
+        """Members of a list or segment (``kind``) after ``after``, in id order."""
+
+    async def audience_size(self, kind: str, name: str) -> int: ...
+
+    async def pause_broadcast(self, name: str, now: int) -> bool:
+        """Pause a scheduled or running broadcast; False when it is in another state."""
+
+    async def resume_broadcast(self, name: str, now: int) -> bool:
+        """A paused broadcast goes back to the state it was paused in; False if not paused."""
+
+    async def cancel_broadcast(self, name: str, now: int, reason: str) -> tuple[int, int] | None:
+        """Cancel a broadcast, its live runs, and its messages no sender holds yet, in one
+        transaction: (runs, messages) stopped, or None when it had ended already."""
+
+    async def finish_broadcasts(self, now: int) -> int:
+        """Running broadcasts whose members all have a run, none live, become done."""
 
     # ------------------------------------------------------------ the one write path of the runtime
     async def commit(self, changes: Changes) -> None:

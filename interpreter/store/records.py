@@ -303,3 +303,37 @@ class ScenarioRow(msgspec.Struct, kw_only=True):
     version: int
     bundle: int
     updated_at: int
+
+
+class BroadcastRow(msgspec.Struct, kw_only=True):
+    """A broadcast's progress (runtime/broadcasts.py): its state, when it begins, and how
+    far the making of its runs got."""
+
+    name: str
+    #: scheduled, running (its runs are being made, or are under way), paused,
+    #: cancelled, or done (every member has a run, and every run has ended).
+    state: str
+    #: The version of the broadcast this row was scheduled for.
+    version: int
+    due_at: int
+    #: The event its runs start from, made when it begins.
+    event_id: int | None
+    #: Members of the audience when it began.
+    audience: int | None
+    #: The last contact given a run (contacts are taken in id order).
+    cursor: str | None
+    queued: int
+    #: When every member had a run.
+    expanded_at: int | None
+    #: The state a pause interrupted, to go back to on resume.
+    paused_from: str | None
+    created_at: int
+    updated_at: int
+
+
+#: Broadcast states.
+SCHEDULED = "scheduled"
+BROADCASTING = "running"
+PAUSED = "paused"
+BROADCAST_CANCELLED = "cancelled"
+BROADCAST_DONE = "done"

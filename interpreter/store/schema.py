@@ -417,6 +417,27 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX contact_leases_owner ON contact_leases(owner);
         """,
     ),
+    (
+        "broadcasts (issue 15): each one's state, when it begins, the event its runs start from, its "
+        "audience's size, and how far the making of its runs got (the last contact given one)",
+        """
+        CREATE TABLE broadcasts (
+            name TEXT PRIMARY KEY,
+            state TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            due_at INTEGER NOT NULL,
+            event_id INTEGER REFERENCES events(id),
+            audience INTEGER,
+            cursor TEXT,
+            queued INTEGER NOT NULL DEFAULT 0,
+            expanded_at INTEGER,
+            paused_from TEXT,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL
+        );
+        CREATE INDEX broadcasts_due ON broadcasts(due_at) WHERE expanded_at IS NULL;
+        """,
+    ),
 ]
 
 

@@ -35,6 +35,7 @@ from .records import (
     decode_json,
 )
 from .schema import AFTER, MIGRATIONS
+from .sqlite_broadcasts import BroadcastsMixin
 from .sqlite_changes import (
     JSON_FIELDS,
     RUN_COLUMNS,
@@ -84,6 +85,7 @@ class SqliteStore(
     VersionsMixin,
     CouponsMixin,
     PrivacyMixin,
+    BroadcastsMixin,
 ):
     """A store in one SQLite file (or `:memory:` for simulations and tests)."""
 

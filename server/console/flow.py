@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from ...grammar._format import expr_text, literal_text
 from ...interpreter import ast
 from ...interpreter import program as p
+from ..services.broadcasts import written_time
 
 #: Arm kinds: how a run comes to take it.
 IF, ELSE, BAND, VARIANT, CONTROL, ARRIVED, TIMEOUT = "if", "else", "band", "variant", "control", "arrived", "timeout"
@@ -67,11 +68,20 @@ def flow_of(program: p.Program) -> Flow:
     end = next((i for i, instr in enumerate(code) if isinstance(instr, p.End)), len(code))
     return Flow(
         program=program,
-        triggers=[_header("on", t.event, t.where) for t in program.triggers],
+        triggers=[_header("on", t.event, t.where) for t in program.triggers] + _broadcast(program),
         rules=_rules(program),
         exits=[_header("exit when", e.event, e.where) for e in program.exits],
         steps=_block(code, 0, end),
     )
+
+
+def _broadcast(program: p.Program) -> list[str]:
+    """A broadcast starts at its time, to its audience: its header, as the source says it."""
+    spec = program.broadcast
+    if spec is None:
+        return []
+    at = written_time(spec)
+    return [f"broadcast to {spec.audience_kind} {spec.audience}" + (f" at {at}" if at else "")]
 
 
 def _header(keyword: str, event: str, where: ast.Expr | None) -> str:

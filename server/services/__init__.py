@@ -16,6 +16,7 @@ from litestar.di import NamedDependency, Provide
 
 from ..core import Core
 from ..deps import get_core
+from .broadcasts import BroadcastService
 from .commerce import CommerceService
 from .contacts import ContactService
 from .events import EventService
@@ -32,6 +33,7 @@ from .suppressions import SuppressionService
 from .templates import TemplateService
 
 __all__ = [
+    "BroadcastService",
     "CommerceService",
     "ContactService",
     "EventService",
@@ -51,6 +53,7 @@ __all__ = [
 
 #: Each service by the name a handler takes it as.
 SERVICES: dict[str, Any] = {
+    "broadcasts": BroadcastService,
     "commerce": CommerceService,
     "contacts": ContactService,
     "events": EventService,
