@@ -17,6 +17,7 @@ _TERMINAL_WORDS = {
     "ADDRESS": "an address such as <shop@example.com>",
     "STOP_IF": "`stop if`",
     "STOP_UNLESS": "`stop unless`",
+    "SEND_ONLY": "`send only`",
     "$END": "the end of the file",
 }
 
@@ -38,6 +39,8 @@ DECLARATION_WORDS = frozenset(
         "scenario",
     }
 )
+#: Headers whose keyword is a terminal of its own (`send only`: a step starts with `send`).
+HEADER_TERMINALS = frozenset({"SEND_ONLY"})
 #: Keywords that open a block closed by `end`, mapped to how we name the block.
 BLOCK_OPENERS = {
     "SCENARIO": "scenario",
@@ -103,6 +106,8 @@ def describe_expected(expected: Iterable[str], keyword_of: dict[str, str]) -> st
         if len(words & group) >= minimum:
             phrases.append(phrase)
             words -= group
+            if group is HEADER_WORDS:
+                terminals -= HEADER_TERMINALS
     if len(terminals & VALUE_STARTS) >= 6:
         phrases.append("a value")
         terminals -= VALUE_STARTS

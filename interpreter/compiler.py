@@ -74,7 +74,7 @@ def _coupon(decl: ast.CouponDecl) -> p.Coupon:
     code = decl.first(ast.CouponCode)
     pool = decl.first(ast.CouponPool)
     generated = decl.first(ast.CouponGenerated)
-    valid = decl.first(ast.CouponValid)
+    valid = decl.first(ast.CouponValid) or decl.first(ast.CouponValidUntil)
     source = "code" if code else "pool" if pool else "generated"
     return p.Coupon(
         name=decl.name.name,
@@ -89,7 +89,15 @@ def _coupon(decl: ast.CouponDecl) -> p.Coupon:
         lists=tuple(o.list.name for o in decl.options if isinstance(o, ast.CouponForList)),
         offers=tuple(s.value for o in decl.options if isinstance(o, ast.CouponForOffer) for s in o.offers),
         valid_ms=valid.duration.milliseconds if isinstance(valid, ast.CouponValid) else None,
+        until=until_text(valid.until) if isinstance(valid, ast.CouponValidUntil) else None,
     )
+
+
+def until_text(until: ast.ValidUntil) -> str:
+    """How a program keeps a coupon's absolute end: "2026-12-31" or "end of month"."""
+    if until.date is None:
+        return "end of month"
+    return f"{until.date.year:04d}-{until.date.month:02d}-{until.date.day:02d}"
 
 
 def _template(decl: ast.TemplateDecl, workspace: Workspace, source: str, uses: frozenset[str]) -> p.Template:
@@ -150,6 +158,7 @@ def compile_scenario(scenario: ast.Scenario, file: str, result: CheckResult) -> 
     limits: list[p.EntryLimit] = []
     frequency: tuple[int, int] | None = None
     quiet: tuple[int, int, int, int] | None = None
+    send_window: p.SendWindow | None = None
     attribution = DEFAULT_ATTRIBUTION_MS
     for header in headers:
         if isinstance(header, ast.EntryOnce):
@@ -161,6 +170,11 @@ def compile_scenario(scenario: ast.Scenario, file: str, result: CheckResult) -> 
             frequency = (int(header.count.value), header.window.milliseconds)
         elif isinstance(header, ast.QuietHours):
             quiet = (header.start.hour, header.start.minute, header.end.hour, header.end.minute)
+        elif isinstance(header, ast.SendWindow):
+            days = tuple(sorted({day for r in header.ranges for day in r.days}))
+            send_window = p.SendWindow(
+                days, (header.start.hour, header.start.minute), (header.end.hour, header.end.minute)
+            )
         elif isinstance(header, ast.Attribution):
             attribution = header.window.milliseconds
     return p.Program(
@@ -175,6 +189,7 @@ def compile_scenario(scenario: ast.Scenario, file: str, result: CheckResult) -> 
         attribution_ms=attribution,
         carries=carries,
         instructions=tuple(builder.code),
+        send_window=send_window,
     )
 
 
@@ -212,6 +227,18 @@ class _Builder:
         name = f"wait until {step.time.hour:02d}:{step.time.minute:02d}"
         self.emit(p.WaitUntil, sid, name, line, hour=step.time.hour, minute=step.time.minute)
 
+    def visit_WaitUntilDay(self, step: ast.WaitUntilDay, sid: str, line: int) -> None:
+        days = tuple(range(5)) if step.day == "weekday" else (_DAY_NUMBERS[step.day],)
+        self.emit(p.WaitUntilDay, sid, _step_text(step), line, hour=step.time.hour, minute=step.time.minute,
+                  days=days)  # fmt: skip
+
+    def visit_WaitUntilMonthDay(self, step: ast.WaitUntilMonthDay, sid: str, line: int) -> None:
+        self.emit(p.WaitUntilMonthDay, sid, _step_text(step), line, hour=step.time.hour, minute=step.time.minute,
+                  day=int(step.day.value))  # fmt: skip
+
+    def visit_WaitUntilValue(self, step: ast.WaitUntilValue, sid: str, line: int) -> None:
+        self.emit(p.WaitUntilValue, sid, _step_text(step), line, value=step.value)
+
     def visit_WaitFor(self, step: ast.WaitFor, sid: str, line: int) -> None:
         name = f"wait for {step.event.name} up to {_text(step.timeout)}"
         at = self.emit(p.WaitFor, sid, name, line, event=step.event.name, where=step.where,
@@ -246,8 +273,9 @@ class _Builder:
 
     def visit_IssueCoupon(self, step: ast.IssueCoupon, sid: str, line: int) -> None:
         valid = step.valid.milliseconds if step.valid else None
+        until = until_text(step.until) if step.until is not None else None
         self.emit(p.IssueCoupon, sid, f"issue coupon {step.coupon.name}", line, coupon=step.coupon.name,
-                  valid_ms=valid)  # fmt: skip
+                  valid_ms=valid, until=until)  # fmt: skip
 
     def visit_AwardBonus(self, step: ast.AwardBonus, sid: str, line: int) -> None:
         name = "award bonus" + (f" {_text(step.amount)}" if step.amount else "")
@@ -317,6 +345,15 @@ def _text(expr: ast.Expr) -> str:
     from ..grammar._format import expr_text
 
     return expr_text(expr)
+
+
+def _step_text(step: ast.Step) -> str:
+    from ..grammar._format import simple_step_text
+
+    return simple_step_text(step)
+
+
+_DAY_NUMBERS = {name: number for number, name in enumerate(typing.get_args(ast.DayName)[:7])}
 
 
 def program_digest(program: p.Program) -> str:

@@ -43,6 +43,28 @@ class WaitUntil(Instr, frozen=True, kw_only=True):
     minute: int
 
 
+class WaitUntilDay(Instr, frozen=True, kw_only=True):
+    """`wait until monday 10:00`, `wait until next weekday 09:00`: ``days`` 0 for Monday."""
+
+    hour: int
+    minute: int
+    days: tuple[int, ...]
+
+
+class WaitUntilMonthDay(Instr, frozen=True, kw_only=True):
+    """`wait until 1st of next month 09:00`."""
+
+    hour: int
+    minute: int
+    day: int
+
+
+class WaitUntilValue(Instr, frozen=True, kw_only=True):
+    """`wait until contact.renewal_at`: a date or datetime field."""
+
+    value: ast.Expr
+
+
 class WaitFor(Instr, frozen=True, kw_only=True):
     event: str
     where: ast.Expr | None
@@ -107,9 +129,11 @@ class ChangeList(Instr, frozen=True, kw_only=True):
     add: bool
 
 
-class IssueCoupon(Instr, frozen=True, kw_only=True):
+class IssueCoupon(Instr, frozen=True, kw_only=True, omit_defaults=True):
     coupon: str
     valid_ms: int | None
+    #: An absolute end instead: "2026-12-31" (to the end of that day) or "end of month".
+    until: str | None = None
 
 
 class AwardBonus(Instr, frozen=True, kw_only=True):
@@ -137,6 +161,9 @@ class End(Instr, frozen=True, kw_only=True):
 Instruction: TypeAlias = (
     Wait
     | WaitUntil
+    | WaitUntilDay
+    | WaitUntilMonthDay
+    | WaitUntilValue
     | WaitFor
     | Branch
     | Jump
@@ -172,7 +199,15 @@ class Exit(msgspec.Struct, frozen=True, array_like=True):
     where: ast.Expr | None
 
 
-class Program(msgspec.Struct, frozen=True, kw_only=True):
+class SendWindow(msgspec.Struct, frozen=True, array_like=True):
+    """`send only mon-fri 09:00 to 18:00`: ``days`` 0 for Monday, the day the window opens."""
+
+    days: tuple[int, ...]
+    start: tuple[int, int]
+    end: tuple[int, int]
+
+
+class Program(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     name: str
     title: str
     file: str
@@ -186,6 +221,8 @@ class Program(msgspec.Struct, frozen=True, kw_only=True):
     #: Records every trigger carries ("order", "item"): the run keeps the order's id.
     carries: tuple[str, ...]
     instructions: tuple[Instruction, ...]
+    #: When messages may go (None: any time outside the quiet hours).
+    send_window: SendWindow | None = None
 
 
 class TemplateVariant(msgspec.Struct, frozen=True, kw_only=True):
@@ -209,7 +246,7 @@ class Template(msgspec.Struct, frozen=True, kw_only=True):
     uses: frozenset[str] = frozenset()
 
 
-class Coupon(msgspec.Struct, frozen=True, kw_only=True):
+class Coupon(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     name: str
     percent: str | None
     amount: str | None
@@ -223,6 +260,8 @@ class Coupon(msgspec.Struct, frozen=True, kw_only=True):
     lists: tuple[str, ...]
     offers: tuple[str, ...]
     valid_ms: int | None
+    #: An absolute end instead: "2026-12-31" (to the end of that day) or "end of month".
+    until: str | None = None
 
 
 class Tier(msgspec.Struct, frozen=True, array_like=True):

@@ -23,8 +23,9 @@ from ...stdlib import formatting, messages, tracking
 from ...stdlib.coupons import generate_code
 from ...stdlib.failures import ADDRESS, COUPON, TEMPLATE, address_problem, template_reason
 from .. import program as p
+from ..clock import ms_of
 from ..store import UNDELIVERED, CouponIssue
-from ..timing import after_quiet_hours
+from ..timing import after_quiet_hours, end_of_month, next_in_send_window, start_of_day
 from ..values import Money, Percent, to_decimal
 from ..views import ADDRESS_FIELDS, BonusView, CouponView, OrderView, channel_flags, moment
 from .evaluate import evaluate
@@ -129,13 +130,12 @@ class SendSteps(RunContext):
             sent = await batch.count_messages(contact["id"], run.scenario, batch.now_ms - window)
             if sent >= count:
                 return f"frequency cap: {sent} message(s) in the last {duration_text(window)}"
-        if program.quiet_hours is not None:
+        if program.quiet_hours is not None or program.send_window is not None:
             tz = contact_zone(contact, self.settings.default_timezone)
-            start_h, start_m, end_h, end_m = program.quiet_hours
-            allowed = after_quiet_hours(batch.now, dt.time(start_h, start_m), dt.time(end_h, end_m), tz)
+            allowed, why = _allowed_moment(batch.now, program, tz)
             if allowed > batch.now:
                 self.sleep_until(allowed)
-                self.log(i, "deferred", f"quiet hours until {allowed.astimezone(tz):%H:%M} {tz.key}")
+                self.log(i, "deferred", why)
                 return "quiet"
         if not _address(contact, i.channel):
             return f"no {ADDRESS_FIELDS[i.channel]} for {i.channel}"
@@ -178,7 +178,21 @@ class SendSteps(RunContext):
             context["bonus"] = BonusView(Money(to_decimal(bonus["amount"]), bonus["currency"]), percent, balance)
         return context
 
-    async def code_for(self, name: str, valid_ms: int | None) -> str | None:
+    async def _valid_until(self, coupon: p.Coupon, valid_ms: int | None, until: str | None) -> int | None:
+        """When a code issued now ends (ms), by the step's own validity or else the coupon's;
+        a date ends with that day and `end of month` with this month, in the contact's zone."""
+        if valid_ms is None and until is None:
+            valid_ms, until = coupon.valid_ms, coupon.until
+        if valid_ms is not None:
+            return self.batch.now_ms + valid_ms
+        if until is None:
+            return None
+        tz = contact_zone(await self.contact(), self.settings.default_timezone)
+        if until == "end of month":
+            return ms_of(end_of_month(self.batch.now, tz))
+        return ms_of(start_of_day(dt.date.fromisoformat(until) + dt.timedelta(days=1), tz))
+
+    async def code_for(self, name: str, valid_ms: int | None, until: str | None = None) -> str | None:
         """The code this run gave the contact for ``name``, issuing one if there is none yet."""
         codes = self.run.vars.setdefault("coupons", {})
         if name in codes:
@@ -197,8 +211,7 @@ class SendSteps(RunContext):
             code = await self._fresh_code(coupon)
         if code is None:
             return None
-        validity = valid_ms if valid_ms is not None else coupon.valid_ms
-        valid_until = self.batch.now_ms + validity if validity is not None else None
+        valid_until = await self._valid_until(coupon, valid_ms, until)
         codes[name] = {"code": code, "valid_until": valid_until}
         self.batch.changes.coupons.append(
             CouponIssue(coupon=name, code=code, contact_id=self.run.contact_id, run_id=self.run.id,
@@ -235,7 +248,7 @@ class SendSteps(RunContext):
         )
 
     async def visit_IssueCoupon(self, i: p.IssueCoupon) -> None:
-        code = await self.code_for(i.coupon, i.valid_ms)
+        code = await self.code_for(i.coupon, i.valid_ms, i.until)
         if code is None:
             self.log(i, "failed", _no_code_left(i.coupon))
         else:
@@ -253,6 +266,28 @@ class _SendFailed(Exception):
         self.reason = reason
         #: The coupon code already given to the contact for it, if any.
         self.code = code
+
+
+def _allowed_moment(now: dt.datetime, program: p.Program, tz: ZoneInfo) -> tuple[dt.datetime, str]:
+    """The first moment from ``now`` outside the quiet hours and inside the send window, and
+    what held the message back until then."""
+    allowed, why = now, ""
+    for _ in range(8):  # each moves it forward to a moment the other may refuse; the checker
+        before = allowed  # refuses windows the quiet hours cover, so this settles at once
+        if program.quiet_hours is not None:
+            start_h, start_m, end_h, end_m = program.quiet_hours
+            later = after_quiet_hours(allowed, dt.time(start_h, start_m), dt.time(end_h, end_m), tz)
+            if later > allowed:
+                allowed, why = later, f"quiet hours until {later.astimezone(tz):%H:%M} {tz.key}"
+        window = program.send_window
+        if window is not None:
+            start, end = dt.time(*window.start), dt.time(*window.end)
+            later = next_in_send_window(allowed, window.days, start, end, tz)
+            if later > allowed:
+                allowed, why = later, f"outside the send window until {later.astimezone(tz):%a %H:%M} {tz.key}"
+        if allowed == before:
+            break
+    return allowed, why
 
 
 def _no_code_left(coupon: str) -> str:
