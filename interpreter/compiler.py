@@ -152,9 +152,16 @@ def compile_scenario(scenario: ast.Scenario, file: str, result: CheckResult) -> 
     builder.emit(p.End, "end", "end", scenario.span.end_line)
     headers = scenario.headers
     triggers = tuple(p.Trigger(h.event.name, h.where) for h in headers if isinstance(h, ast.Trigger))
+    triggers += tuple(
+        p.Trigger(p.DATE_EVENT, None, p.DateTrigger(field=h.date, offset_days=h.offset_days, hour=h.time.hour,
+                                                    minute=h.time.minute, once=h.once))
+        for h in headers
+        if isinstance(h, ast.DateTrigger)
+    )  # fmt: skip
     events = result.symbols.events
     specs = [events[t.event] for t in triggers if t.event in events]
-    carries = tuple(r for r in ("order", "item") if specs and all(r in s.carries for s in specs))
+    dated = any(t.date is not None for t in triggers)  # a date carries no order
+    carries = tuple(r for r in ("order", "item") if specs and not dated and all(r in s.carries for s in specs))
     limits: list[p.EntryLimit] = []
     frequency: tuple[int, int] | None = None
     quiet: tuple[int, int, int, int] | None = None

@@ -19,6 +19,9 @@ import msgspec
 
 from . import ast
 
+#: The type of the events the engine raises when a contact's date comes (`on date`): not a
+#: name an event can be declared or sent with from outside.
+DATE_EVENT = "@date"
 #: How long after a message an order or unsubscribe is credited to it, unless the
 #: scenario says (`attribution`).
 DEFAULT_ATTRIBUTION_MS = 5 * 86_400_000  # five days, the edrone / Mindbox habit
@@ -181,9 +184,37 @@ Instruction: TypeAlias = (
 )
 
 
-class Trigger(msgspec.Struct, frozen=True, array_like=True):
+class DateTrigger(msgspec.Struct, frozen=True, kw_only=True):
+    """`on date contact.birthday [plus|minus D] at 10:00 [once]`."""
+
+    #: The contact's date or datetime field, as written (`contact.birthday`).
+    field: ast.Path
+    offset_days: int
+    hour: int
+    minute: int
+    #: The date itself only, not every year.
+    once: bool
+
+    def key(self, scenario: str) -> str:
+        """What the store keeps this trigger's progress per contact under."""
+        once = " once" if self.once else ""
+        return f"{scenario}:{self.field.dotted}{self.offset_days:+d}d@{self.hour:02d}:{self.minute:02d}{once}"
+
+
+class Trigger(msgspec.Struct, frozen=True, array_like=True, omit_defaults=True):
     event: str
     where: ast.Expr | None
+    #: A date trigger (its event is DATE_EVENT, which the engine itself raises).
+    date: DateTrigger | None = None
+
+    def header(self) -> str:
+        """The trigger as people read it (its `where` aside): `on order.paid`, `on date
+        contact.birthday minus 3d at 09:00 once`."""
+        d = self.date
+        if d is None:
+            return f"on {self.event}"
+        shift = f" {'minus' if d.offset_days < 0 else 'plus'} {abs(d.offset_days)}d" if d.offset_days else ""
+        return f"on date {d.field.dotted}{shift} at {d.hour:02d}:{d.minute:02d}" + (" once" if d.once else "")
 
 
 class EntryLimit(msgspec.Struct, frozen=True, array_like=True):
@@ -205,6 +236,12 @@ class SendWindow(msgspec.Struct, frozen=True, array_like=True):
     days: tuple[int, ...]
     start: tuple[int, int]
     end: tuple[int, int]
+
+    def header(self) -> str:
+        """`send only mon, tue, wed 09:00 to 18:00` (each day named)."""
+        names = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+        days = ", ".join(names[d] for d in self.days)
+        return f"send only {days} {self.start[0]:02d}:{self.start[1]:02d} to {self.end[0]:02d}:{self.end[1]:02d}"
 
 
 class Program(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):

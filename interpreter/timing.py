@@ -184,3 +184,21 @@ def after_quiet_hours(moment: dt.datetime, start: dt.time, end: dt.time, tz: Zon
         # end of the quiet hours resolved into them again: the next day's end it is.
         candidate = next_time_of_day(candidate + dt.timedelta(seconds=1), end, tz)
     raise AssertionError("quiet hours end within a few days")  # pragma: no cover
+
+
+def anniversary(day: dt.date, year: int) -> dt.date:
+    """``day``'s month and day in ``year``: 29 February is 28 February in other years."""
+    if day.month == 2 and day.day == 29 and not calendar.isleap(year):
+        return dt.date(year, 2, 28)
+    return day.replace(year=year)
+
+
+def date_occurrences(
+    day: dt.date, yearly: bool, offset_days: int, time_of_day: dt.time, tz: ZoneInfo, years: range
+) -> list[tuple[dt.date, dt.datetime]]:
+    """The occurrences of a date trigger on ``day`` (every year from its own on, or once),
+    shifted by ``offset_days``, at ``time_of_day`` in ``tz``: (the date it is for, the moment
+    it fires), in order. Only the years in ``years`` when yearly."""
+    dates = [anniversary(day, year) for year in years if year >= day.year] if yearly else [day]
+    shift = dt.timedelta(days=offset_days)
+    return [(d, resolve_local(dt.datetime.combine(d + shift, time_of_day), tz)) for d in dates]

@@ -266,7 +266,7 @@ def test_the_unmutated_examples_check_clean(name: str) -> None:
 
 
 def test_the_corpus_is_what_it_says() -> None:
-    assert len(SOURCES) == 5 and len(DOC_TEXTS) > 50 and len(TOKENS) > 300
+    assert len(SOURCES) == 6 and len(DOC_TEXTS) > 50 and len(TOKENS) > 300
     assert all(Path(FOLDER, path).exists() for path in RESOURCES)
 
 

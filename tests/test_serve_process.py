@@ -54,7 +54,7 @@ def test_serve_uploads_examples_sends_mail_and_tracks_it(tmp_path: Path) -> None
                     time.sleep(0.1)
                 uploaded = client.post("/api/scenarios", json={"files": workspace_files()})
                 assert uploaded.status_code == 201, uploaded.text
-                assert len(uploaded.json()["versions"]) == 9
+                assert len(uploaded.json()["versions"]) == 11
                 # Oleh orders and never pays: the reminder with a coupon goes after 30 minutes.
                 # Ewa pays 350 PLN: the middle band's thank-you goes two days later.
                 unpaid = {

@@ -215,6 +215,7 @@ class ScenarioChecker:
                 if header.window is not None:
                     check_positive(header.window, self.sink, "the entry window")
             without = [t.name for t in triggers if "order" not in t.carries]
+            without += ["on date" for h in headers if isinstance(h, ast.DateTrigger)]
             if header.scope == "order" and without:
                 self.sink.report(
                     codes.UNAVAILABLE_NAME,

@@ -43,7 +43,7 @@ def check_failed(error: CheckFailed) -> Problem:
 def _program_steps(program: Program) -> list[StepCount]:
     """Every step of a program in its order (a branch's steps where they are written),
     the start first; the jumps that join branches are not steps anyone wrote."""
-    events = ", ".join(dict.fromkeys(t.event for t in program.triggers))
+    events = ", ".join(dict.fromkeys(t.header().removeprefix("on ") for t in program.triggers))
     steps = [StepCount(step="start", name=f"on {events}", passed=0, outcomes={}, waiting=0, here={})]
     steps += [StepCount(step=i.id, name=i.name, passed=0, outcomes={}, waiting=0, here={})
               for i in program.instructions if not isinstance(i, Jump)]  # fmt: skip
