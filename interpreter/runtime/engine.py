@@ -104,6 +104,9 @@ class Engine:
         #: store was last made sure of (None: not yet since this engine started).
         self._date_rules: dict[str, DateRule] = {}
         self._dates_for: tuple[str, ...] | None = None
+        #: The earliest moment a contact's date triggers are due, as last read (None: to be
+        #: read again). A commit that changes one forgets it: most steps need no query.
+        self._date_due: int | None = None
         #: Called after a commit that put messages in the outbox (the sender's nudge).
         self.on_outbox: list[Callable[[], None]] = []
         #: Called after intake committed events, and after scenarios were installed,
@@ -348,7 +351,9 @@ class Engine:
             return None if self._dates_for in (None, ()) else self.clock_ms()  # to forget them
         if tuple(sorted(self._date_rules)) != self._dates_for:
             return self.clock_ms()  # the store is to be made sure of first
-        return await self.store.next_date_check()
+        if self._date_due is None:
+            self._date_due = await self.store.next_date_check()
+        return self._date_due
 
     async def sweep_dates(self) -> int:
         """Look at the contacts whose date triggers are due (a page of them; 0 when none is):
@@ -357,11 +362,12 @@ class Engine:
         now = self.clock_ms()
         if keys != self._dates_for:
             await self.store.reset_date_checks(keys, now)
-            self._dates_for = keys
-        if not keys:
+            self._dates_for, self._date_due = keys, None
+        if not keys or (self._date_due is not None and self._date_due > now):
             return 0
         page = await self.store.due_date_checks(now, self.settings.batch_size)
         if not page:
+            self._date_due = await self.store.next_date_check()
             return 0
         batch = self._batch(self.clock.now())
         await batch.load_contacts(set(page))
@@ -376,6 +382,7 @@ class Engine:
         """Make sure of the store's segment checks again before the next sweep (after a
         deploy by another process, or a bulk import straight into the file)."""
         self._checks_for = None
+        self._date_due = None  # and read the next date check again
 
     async def sweep_segments(self) -> int:
         """Look at the contacts whose clock-dependent segments are due (a page of them; 0
@@ -405,6 +412,8 @@ class Engine:
 
     async def _commit(self, changes: Changes) -> None:
         await self.store.commit(changes)
+        if changes.date_checks:
+            self._date_due = None
         if any(m.status == "pending" for m in changes.outbox):
             for listener in self.on_outbox:
                 listener()
