@@ -252,3 +252,20 @@ def test_the_console_and_version_diffs_show_date_triggers_and_send_windows_as_wr
     assert flow.rules == ["send only mon, tue, wed, thu, fri 09:00 to 18:00"]
     changes = diff_programs(programs["birthday"], edited.scenarios["birthday"])
     assert "send window" in str(changes)
+
+
+async def test_with_no_date_ahead_the_engine_does_not_ask_at_every_step() -> None:
+    async with Harness(SCENARIOS, start=START) as h:
+        await register(h, "no_date", START)
+        calls: list[str] = []
+        for name in ("due_date_checks", "next_date_check"):
+            asked = getattr(h.store, name)
+
+            def counting(*args: object, _asked: object = asked, _name: str = name) -> object:
+                calls.append(_name)
+                return _asked(*args)  # type: ignore[operator]
+
+            setattr(h.store, name, counting)
+        for hour in range(1, 25):  # a day of engine steps, an hour apart
+            await h.play([h.event("contact.active", "no_date", at=START + dt.timedelta(hours=hour))])
+        assert len(calls) <= 2, calls

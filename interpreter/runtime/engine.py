@@ -50,6 +50,8 @@ DUE_SOON_MS = 100
 OPTIMIZE_EVERY_S = 3 * 3600.0
 #: `_checks_for` while no timed segment is deployed (the store keeps no moments then).
 _UNTIMED = ""
+#: `Engine._date_due` when no contact's date trigger is ahead (None there means: not known).
+_NEVER = 2**62
 #: Events handled between two turns given to the rest of the event loop.
 YIELD_EVERY = 25
 logger = logging.getLogger("scn.runtime")
@@ -352,8 +354,12 @@ class Engine:
         if tuple(sorted(self._date_rules)) != self._dates_for:
             return self.clock_ms()  # the store is to be made sure of first
         if self._date_due is None:
-            self._date_due = await self.store.next_date_check()
-        return self._date_due
+            self._date_due = await self._read_date_due()
+        return self._date_due if self._date_due != _NEVER else None
+
+    async def _read_date_due(self) -> int:
+        found = await self.store.next_date_check()
+        return found if found is not None else _NEVER
 
     async def sweep_dates(self) -> int:
         """Look at the contacts whose date triggers are due (a page of them; 0 when none is):
@@ -367,7 +373,7 @@ class Engine:
             return 0
         page = await self.store.due_date_checks(now, self.settings.batch_size)
         if not page:
-            self._date_due = await self.store.next_date_check()
+            self._date_due = await self._read_date_due()
             return 0
         batch = self._batch(self.clock.now())
         await batch.load_contacts(set(page))
