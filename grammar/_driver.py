@@ -41,6 +41,7 @@ from ._context import ParseContext, TooManyErrors, current_file
 from ._messages import (
     BLOCK_OPENERS,
     DURATION_WORDS,
+    HEADER_TERMINALS,
     HEADER_WORDS,
     NULL_WORDS,
     STEP_WORDS,
@@ -306,9 +307,10 @@ class _Driver:
 
     def _misplaced_header(self, token: Token, expected: set[str]) -> bool:
         """A scenario header among the steps: say so, then skip it."""
-        word = str(token.value)
+        word = _PATTERN_KEYWORDS.get(token.type, str(token.value))
         step_terminals = {self.terminal_of[w] for w in STEP_WORDS if w in self.terminal_of}
-        if word not in HEADER_WORDS or not expected & step_terminals:
+        header = word in HEADER_WORDS or token.type in HEADER_TERMINALS
+        if not header or not expected & step_terminals:
             return False
         self.context.report(
             codes.MISPLACED_HEADER,
@@ -557,6 +559,7 @@ _PATTERN_KEYWORDS = {
     "STOP_UNLESS": "stop unless",
     "ALL_ITEMS": "all items",
     "ANY_ITEM": "any item",
+    "SEND_ONLY": "send only",
 }
 
 

@@ -465,7 +465,25 @@ def _coupon_option(option: ast.CouponOption) -> str:
         return f"for list {option.list.name}"
     if isinstance(option, ast.CouponForOffer):
         return "for offer " + ", ".join(string_text(o.value) for o in option.offers)
+    if isinstance(option, ast.CouponValidUntil):
+        return f"valid {valid_until_text(option.until)}"
     return f"valid {literal_text(option.duration)}"
+
+
+def valid_until_text(until: ast.ValidUntil) -> str:
+    return f"until {literal_text(until.date)}" if until.date is not None else "until end of month"
+
+
+def _day_range(days: ast.DayRange) -> str:
+    return days.first + (f"-{days.last}" if days.last is not None else "")
+
+
+def date_trigger_text(header: ast.DateTrigger) -> str:
+    offset = ""
+    if header.offset is not None:
+        offset = f" {'minus' if header.minus else 'plus'} {literal_text(header.offset)}"
+    once = " once" if header.once else ""
+    return f"on date {expr_text(header.date)}{offset} at {literal_text(header.time)}{once}"
 
 
 def _template_setting(setting: ast.TemplateSetting) -> str:
@@ -485,7 +503,7 @@ def _template_setting(setting: ast.TemplateSetting) -> str:
     return f"{setting.key} {string_text(setting.value.value)}"
 
 
-def _policy_rule(rule: ast.PolicyCap | ast.PolicyRate | ast.QuietHours) -> str:
+def _policy_rule(rule: ast.PolicyCap | ast.PolicyRate | ast.QuietHours | ast.SendWindow) -> str:
     if isinstance(rule, ast.PolicyCap):
         return f"{rule.channel} at most {literal_text(rule.count)} per {literal_text(rule.window)}"
     if isinstance(rule, ast.PolicyRate):
@@ -533,6 +551,11 @@ def header_text(header: ast.Header) -> str:
         return f"quiet hours {literal_text(header.start)} to {literal_text(header.end)}"
     if isinstance(header, ast.IgnoreOrders):
         return f"ignore orders older than {literal_text(header.age)}"
+    if isinstance(header, ast.DateTrigger):
+        return date_trigger_text(header)
+    if isinstance(header, ast.SendWindow):
+        days = ", ".join(_day_range(r) for r in header.ranges)
+        return f"send only {days} {literal_text(header.start)} to {literal_text(header.end)}"
     return f"attribution {literal_text(header.window)}"
 
 
@@ -541,6 +564,13 @@ def simple_step_text(step: ast.Step) -> str:
         return f"wait {expr_text(step.duration)}"
     if isinstance(step, ast.WaitUntil):
         return f"wait until {literal_text(step.time)}"
+    if isinstance(step, ast.WaitUntilDay):
+        day = "next weekday" if step.day == "weekday" else step.day
+        return f"wait until {day} {literal_text(step.time)}"
+    if isinstance(step, ast.WaitUntilMonthDay):
+        return f"wait until {literal_text(step.day)}{step.suffix.name} of next month {literal_text(step.time)}"
+    if isinstance(step, ast.WaitUntilValue):
+        return f"wait until {expr_text(step.value)}"
     if isinstance(step, ast.Stop):
         return "stop"
     if isinstance(step, ast.StopIf):
@@ -559,6 +589,8 @@ def simple_step_text(step: ast.Step) -> str:
         return f"remove from list {step.list.name}"
     if isinstance(step, ast.IssueCoupon):
         valid = f" valid {literal_text(step.valid)}" if step.valid is not None else ""
+        if step.until is not None:
+            valid = f" valid {valid_until_text(step.until)}"
         return f"issue coupon {step.coupon.name}{valid}"
     if isinstance(step, ast.AwardBonus):
         return "award bonus" + (f" {expr_text(step.amount)}" if step.amount is not None else "")

@@ -19,6 +19,7 @@ _TERMINAL_WORDS = {
     "STOP_UNLESS": "`stop unless`",
     "ALL_ITEMS": "`all items`",
     "ANY_ITEM": "`any item`",
+    "SEND_ONLY": "`send only`",
     "$END": "the end of the file",
 }
 
@@ -42,6 +43,8 @@ DECLARATION_WORDS = frozenset(
         "broadcast",
     }
 )
+#: Headers whose keyword is a terminal of its own (`send only`: a step starts with `send`).
+HEADER_TERMINALS = frozenset({"SEND_ONLY"})
 #: Keywords that open a block closed by `end`, mapped to how we name the block.
 BLOCK_OPENERS = {
     "SCENARIO": "scenario",
@@ -109,6 +112,8 @@ def describe_expected(expected: Iterable[str], keyword_of: dict[str, str]) -> st
         if len(words & group) >= minimum:
             phrases.append(phrase)
             words -= group
+            if group is HEADER_WORDS:
+                terminals -= HEADER_TERMINALS
     if len(terminals & VALUE_STARTS) >= 6:
         phrases.append("a value")
         terminals -= VALUE_STARTS

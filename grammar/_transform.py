@@ -286,6 +286,15 @@ class ToAst(Transformer[Token, Any]):
     def coupon_valid(self, c: _Children) -> ast.CouponValid:
         return ast.CouponValid(duration=self._typed(_values(c)[0], ast.DurationLit), span=self._span(c))
 
+    def coupon_valid_until(self, c: _Children) -> ast.CouponValidUntil:
+        return ast.CouponValidUntil(until=c[1], span=self._span(c))
+
+    def valid_until_date(self, c: _Children) -> ast.ValidUntil:
+        return ast.ValidUntil(date=self._typed(c[1], ast.DateLit), span=self._span(c))
+
+    def valid_until_end_of_month(self, c: _Children) -> ast.ValidUntil:
+        return ast.ValidUntil(date=None, span=self._span(c))
+
     def template_decl(self, c: _Children) -> ast.TemplateDecl:
         v = _values(c)
         rest = v[2:]
@@ -464,6 +473,27 @@ class ToAst(Transformer[Token, Any]):
         v = _values(c)
         return ast.Trigger(event=v[0], where=v[1] if len(v) > 1 else None, span=self._span(c))
 
+    def date_trigger(self, c: _Children) -> ast.DateTrigger:
+        # on date PATH [offset] at TIME [once]
+        offset: tuple[bool, ast.DurationLit] | None = c[3]
+        return ast.DateTrigger(
+            date=c[2],
+            offset=offset[1] if offset is not None else None,
+            minus=offset[0] if offset is not None else False,
+            time=self._typed(c[5], ast.TimeLit),
+            once=c[6] is not None,
+            span=self._span(c),
+        )
+
+    def date_plus(self, c: _Children) -> tuple[bool, ast.DurationLit]:
+        return (False, self._typed(c[1], ast.DurationLit))
+
+    def date_minus(self, c: _Children) -> tuple[bool, ast.DurationLit]:
+        return (True, self._typed(c[1], ast.DurationLit))
+
+    def date_once(self, c: _Children) -> Token:
+        return cast(Token, c[0])
+
     def entry_every(self, c: _Children) -> ast.EntryEvery:
         return ast.EntryEvery(span=self._span(c))
 
@@ -500,6 +530,21 @@ class ToAst(Transformer[Token, Any]):
             start=self._typed(v[0], ast.TimeLit), end=self._typed(v[1], ast.TimeLit), span=self._span(c)
         )
 
+    def send_window(self, c: _Children) -> ast.SendWindow:
+        return ast.SendWindow(
+            ranges=tuple(r for r in c if isinstance(r, ast.DayRange)),
+            start=self._typed(c[-3], ast.TimeLit),
+            end=self._typed(c[-1], ast.TimeLit),
+            span=self._span(c),
+        )
+
+    def day_range(self, c: _Children) -> ast.DayRange:
+        last = str(c[2].value) if len(c) > 2 and c[2] is not None else None
+        return ast.DayRange(first=str(c[0].value), last=last, span=self._span(c))  # type: ignore[arg-type]
+
+    def day_name(self, c: _Children) -> Token:
+        return cast(Token, c[0])
+
     def attribution(self, c: _Children) -> ast.Attribution:
         return ast.Attribution(window=self._typed(_values(c)[0], ast.DurationLit), span=self._span(c))
 
@@ -524,6 +569,27 @@ class ToAst(Transformer[Token, Any]):
 
     def wait_until(self, c: _Children) -> ast.WaitUntil:
         return ast.WaitUntil(time=self._typed(c[2], ast.TimeLit), span=self._span(c))
+
+    def wait_until_weekday(self, c: _Children) -> ast.WaitUntilDay:
+        day = cast(ast.DayName, str(c[2].value))
+        return ast.WaitUntilDay(day=day, time=self._typed(c[3], ast.TimeLit), span=self._span(c))
+
+    def wait_until_next_weekday(self, c: _Children) -> ast.WaitUntilDay:
+        return ast.WaitUntilDay(day="weekday", time=self._typed(c[4], ast.TimeLit), span=self._span(c))
+
+    def wait_until_month_day(self, c: _Children) -> ast.WaitUntilMonthDay:
+        return ast.WaitUntilMonthDay(
+            day=self._typed(c[2], ast.NumberLit),
+            suffix=self._ident(c[3]),
+            time=self._typed(c[7], ast.TimeLit),
+            span=self._span(c),
+        )
+
+    def wait_until_value(self, c: _Children) -> ast.WaitUntilValue:
+        return ast.WaitUntilValue(value=c[2], span=self._span(c))
+
+    def weekday(self, c: _Children) -> Token:
+        return cast(Token, c[0])
 
     def wait_for(self, c: _Children) -> ast.Step:
         # wait for EVENT [where EXPR] up to EXPR [on_timeout]
@@ -602,6 +668,9 @@ class ToAst(Transformer[Token, Any]):
     def issue_coupon(self, c: _Children) -> ast.IssueCoupon:
         valid = self._optional(c[4], ast.DurationLit) if len(c) > 4 else None
         return ast.IssueCoupon(coupon=self._ident(c[2]), valid=valid, span=self._span(c))
+
+    def issue_coupon_until(self, c: _Children) -> ast.IssueCoupon:
+        return ast.IssueCoupon(coupon=self._ident(c[2]), valid=None, until=c[4], span=self._span(c))
 
     def award_bonus(self, c: _Children) -> ast.AwardBonus:
         return ast.AwardBonus(amount=c[2], span=self._span(c))

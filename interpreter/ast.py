@@ -240,8 +240,28 @@ class CouponValid(Node, frozen=True, kw_only=True):
     duration: DurationLit
 
 
+class ValidUntil(Node, frozen=True, kw_only=True):
+    """An absolute end: `until 2026-12-31` (``date``) or `until end of month` (``date`` None),
+    in the contact's time zone."""
+
+    date: DateLit | None
+
+
+class CouponValidUntil(Node, frozen=True, kw_only=True):
+    """Issued codes stay valid until a date or the end of the month they were issued in."""
+
+    until: ValidUntil
+
+
 CouponOption: TypeAlias = (
-    CouponDiscount | CouponCode | CouponPool | CouponGenerated | CouponForList | CouponForOffer | CouponValid
+    CouponDiscount
+    | CouponCode
+    | CouponPool
+    | CouponGenerated
+    | CouponForList
+    | CouponForOffer
+    | CouponValid
+    | CouponValidUntil
 )
 
 
@@ -342,6 +362,25 @@ class Trigger(Node, frozen=True, kw_only=True):
     where: Expr | None
 
 
+class DateTrigger(Node, frozen=True, kw_only=True):
+    """`on date contact.birthday [plus|minus D] at 10:00 [once]`: the date attribute's day
+    (every year, or ``once``), shifted by ``offset_days``, at a time of day in the contact's zone."""
+
+    date: Path
+    #: The shift as written (`minus 3d` is negative), or None.
+    offset: DurationLit | None
+    minus: bool
+    time: TimeLit
+    once: bool
+
+    @property
+    def offset_days(self) -> int:
+        if self.offset is None:
+            return 0
+        days = self.offset.milliseconds // DURATION_UNITS["d"]
+        return -days if self.minus else days
+
+
 Scope = Literal["contact", "order"]
 
 
@@ -380,6 +419,32 @@ class QuietHours(Node, frozen=True, kw_only=True):
     end: TimeLit
 
 
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class DayRange(Node, frozen=True, kw_only=True):
+    """`mon-fri` (``last`` is the day it runs to, through the week's end if need be) or `sat`."""
+
+    first: Weekday
+    last: Weekday | None
+
+    @property
+    def days(self) -> tuple[int, ...]:
+        """The days it covers, 0 for Monday."""
+        start = WEEKDAYS.index(self.first)
+        end = WEEKDAYS.index(self.last) if self.last is not None else start
+        return tuple((start + n) % 7 for n in range((end - start) % 7 + 1))
+
+
+class SendWindow(Node, frozen=True, kw_only=True):
+    """`send only mon-fri 09:00 to 18:00`: messages go only then, in the contact's zone."""
+
+    ranges: tuple[DayRange, ...]
+    start: TimeLit
+    end: TimeLit
+
+
 class Attribution(Node, frozen=True, kw_only=True):
     window: DurationLit
 
@@ -390,7 +455,9 @@ class IgnoreOrders(Node, frozen=True, kw_only=True):
     age: DurationLit
 
 
-Header: TypeAlias = Trigger | EntryRule | FrequencyCap | ExitGoal | QuietHours | Attribution | IgnoreOrders
+Header: TypeAlias = (
+    Trigger | DateTrigger | EntryRule | FrequencyCap | ExitGoal | QuietHours | SendWindow | Attribution | IgnoreOrders
+)
 
 
 # ---------------------------------------------------------------- steps
@@ -410,6 +477,33 @@ class WaitUntil(StepNode, frozen=True, kw_only=True):
     """Wait until the next time this time of day comes in the contact's time zone."""
 
     time: TimeLit
+
+
+DayName = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "weekday"]
+
+
+class WaitUntilDay(StepNode, frozen=True, kw_only=True):
+    """`wait until monday 10:00`, or `wait until next weekday 09:00` (``day`` "weekday":
+    Monday to Friday): the first such moment from now in the contact's time zone."""
+
+    day: DayName
+    time: TimeLit
+
+
+class WaitUntilMonthDay(StepNode, frozen=True, kw_only=True):
+    """`wait until 1st of next month 09:00` (a day past the month's end: its last day)."""
+
+    day: NumberLit
+    #: The ordinal's ending as written (`st`, `nd`, `rd`, `th`), with its own span.
+    suffix: Ident
+    time: TimeLit
+
+
+class WaitUntilValue(StepNode, frozen=True, kw_only=True):
+    """`wait until contact.renewal_at`: a date (its first moment in the contact's zone) or a
+    datetime; unset or past, the run goes on at once."""
+
+    value: Path
 
 
 class Block(Node, frozen=True, kw_only=True):
@@ -514,6 +608,7 @@ class RemoveFromList(StepNode, frozen=True, kw_only=True):
 class IssueCoupon(StepNode, frozen=True, kw_only=True):
     coupon: Ident
     valid: DurationLit | None
+    until: ValidUntil | None = None
 
 
 class AwardBonus(StepNode, frozen=True, kw_only=True):
@@ -544,6 +639,9 @@ class CallWebhook(StepNode, frozen=True, kw_only=True):
 Step: TypeAlias = (
     Wait
     | WaitUntil
+    | WaitUntilDay
+    | WaitUntilMonthDay
+    | WaitUntilValue
     | WaitFor
     | If
     | Bands
@@ -605,7 +703,7 @@ class PolicyRate(Node, frozen=True, kw_only=True):
 class PolicyDecl(Node, frozen=True, kw_only=True):
     """The workspace's sending policy (at most one)."""
 
-    rules: tuple[PolicyCap | PolicyRate | QuietHours, ...]
+    rules: tuple[PolicyCap | PolicyRate | QuietHours | SendWindow, ...]
 
 
 class Audience(Node, frozen=True, kw_only=True):

@@ -92,6 +92,13 @@ MEANS: dict[str, str] = {
     "SCN316": "a count that is not a whole number of 1 or more",
     "SCN317": "a percentage out of its range (a discount, tier or share above 0% and up to 100%)",
     "SCN318": "a split without any variant",
+    "SCN319": (
+        "a day of the month outside 1st–31st or with the wrong ending (`2st`), or a date trigger shifted by "
+        "other than whole days"
+    ),
+    "SCN320": (
+        "a send window that starts and ends at the same time, names a day twice, or lies wholly inside the quiet hours"
+    ),
     "SCN401": "a second `policy` in the workspace, or a rule given twice in one",
     "SCN402": "a policy rate for a provider scn does not send through",
     "SCN403": "a scenario's frequency cap lets through more than the policy's cap of a channel it sends on",
@@ -226,6 +233,15 @@ EXAMPLES: dict[str, str] = {
     "SCN115": (
         "# SCN115 (a warning): a contact who was never active has no last_activity_at\n"
         'segment inactive "Inactive for 30 days" where contact.last_activity_at < ago(30d)\n'
+    ),
+    "SCN320": (
+        "# SCN320: the quiet hours cover the whole send window\n"
+        'scenario never "Never sends"\n'
+        "  on contact.registered\n"
+        "  quiet hours 20:00 to 10:00\n"
+        "  send only sat, sun 21:00 to 23:00\n"
+        "  send email thanks\n"
+        "end\n"
     ),
     "SCN004": (
         "# SCN004: the `if` is closed, but `scenario first` is not\n"

@@ -260,12 +260,24 @@ DUPLICATE_HEADER = _code(
     "duplicate-header",
     _F,
     "a scenario has one entry rule per contact and one per order, one frequency cap,"
-    " one quiet hours and one attribution window",
+    " one quiet hours, one send window and one attribution window",
 )
 BAD_DATE = _code("SCN315", "bad-date", _F, "write dates as YYYY-MM-DD with a real day")
 BAD_COUNT = _code("SCN316", "bad-count", _F, "counts are whole numbers of 1 or more")
 BAD_PERCENT = _code("SCN317", "bad-percent", _F, "percentages here are above 0% and at most 100%")
 EMPTY_SPLIT = _code("SCN318", "empty-split", _F, "a split needs at least one variant")
+BAD_CALENDAR = _code(
+    "SCN319",
+    "bad-calendar",
+    _F,
+    "days of the month run from 1st to 31st (1st, 2nd, 3rd, 4th …); a date trigger's shift is whole days",
+)
+EMPTY_SEND_WINDOW = _code(
+    "SCN320",
+    "empty-send-window",
+    _F,
+    "a send window needs different start and end times, each day once, and some time that quiet hours leave free",
+)
 # Broadcasts (a range of their own in the 3xx).
 BROADCAST_IN_PAST = _code(
     "SCN330",

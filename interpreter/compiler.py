@@ -60,6 +60,11 @@ def compile_workspace(result: CheckResult) -> p.Bundle:
     )
 
 
+def _send_window(header: ast.SendWindow) -> p.SendWindow:
+    days = tuple(sorted({day for r in header.ranges for day in r.days}))
+    return p.SendWindow(days, (header.start.hour, header.start.minute), (header.end.hour, header.end.minute))
+
+
 _RATE_UNITS_MS = {"second": 1000, "minute": 60_000, "hour": 3_600_000}
 
 
@@ -73,14 +78,17 @@ def _policy(decl: ast.PolicyDecl | None, result: CheckResult) -> p.Policy | None
     caps: dict[str, tuple[int, int]] = {}
     rates: dict[str, tuple[int, int]] = {}
     quiet: tuple[int, int, int, int] | None = None
+    window: p.SendWindow | None = None
     for rule in decl.rules:
-        if isinstance(rule, ast.PolicyCap):
+        if isinstance(rule, ast.SendWindow):
+            window = window or _send_window(rule)
+        elif isinstance(rule, ast.PolicyCap):
             caps.setdefault(rule.channel, (int(rule.count.value), rule.window.milliseconds))
         elif isinstance(rule, ast.PolicyRate):
             rates.setdefault(rule.provider.name, (int(rule.count.value), _RATE_UNITS_MS[rule.unit]))
         elif quiet is None:
             quiet = (rule.start.hour, rule.start.minute, rule.end.hour, rule.end.minute)
-    return p.Policy(caps=caps, quiet_hours=quiet, rates=rates, exempt=exempt)
+    return p.Policy(caps=caps, quiet_hours=quiet, send_window=window, rates=rates, exempt=exempt)
 
 
 def _title(title: ast.StringLit | None) -> str | None:
@@ -98,7 +106,7 @@ def _coupon(decl: ast.CouponDecl) -> p.Coupon:
     code = decl.first(ast.CouponCode)
     pool = decl.first(ast.CouponPool)
     generated = decl.first(ast.CouponGenerated)
-    valid = decl.first(ast.CouponValid)
+    valid = decl.first(ast.CouponValid) or decl.first(ast.CouponValidUntil)
     source = "code" if code else "pool" if pool else "generated"
     return p.Coupon(
         name=decl.name.name,
@@ -113,7 +121,15 @@ def _coupon(decl: ast.CouponDecl) -> p.Coupon:
         lists=tuple(o.list.name for o in decl.options if isinstance(o, ast.CouponForList)),
         offers=tuple(s.value for o in decl.options if isinstance(o, ast.CouponForOffer) for s in o.offers),
         valid_ms=valid.duration.milliseconds if isinstance(valid, ast.CouponValid) else None,
+        until=until_text(valid.until) if isinstance(valid, ast.CouponValidUntil) else None,
     )
+
+
+def until_text(until: ast.ValidUntil) -> str:
+    """How a program keeps a coupon's absolute end: "2026-12-31" or "end of month"."""
+    if until.date is None:
+        return "end of month"
+    return f"{until.date.year:04d}-{until.date.month:02d}-{until.date.day:02d}"
 
 
 def _template(decl: ast.TemplateDecl, workspace: Workspace, source: str, uses: frozenset[str]) -> p.Template:
@@ -169,12 +185,20 @@ def compile_scenario(scenario: ast.Scenario, file: str, result: CheckResult) -> 
     builder.emit(p.End, "end", "end", scenario.span.end_line)
     headers = scenario.headers
     triggers = tuple(p.Trigger(h.event.name, h.where) for h in headers if isinstance(h, ast.Trigger))
+    triggers += tuple(
+        p.Trigger(p.DATE_EVENT, None, p.DateTrigger(field=h.date, offset_days=h.offset_days, hour=h.time.hour,
+                                                    minute=h.time.minute, once=h.once))
+        for h in headers
+        if isinstance(h, ast.DateTrigger)
+    )  # fmt: skip
     events = result.symbols.events
     specs = [events[t.event] for t in triggers if t.event in events]
-    carries = tuple(r for r in ("order", "item") if specs and all(r in s.carries for s in specs))
+    dated = any(t.date is not None for t in triggers)  # a date carries no order
+    carries = tuple(r for r in ("order", "item") if specs and not dated and all(r in s.carries for s in specs))
     limits: list[p.EntryLimit] = []
     frequency: tuple[int, int] | None = None
     quiet: tuple[int, int, int, int] | None = None
+    send_window: p.SendWindow | None = None
     attribution = DEFAULT_ATTRIBUTION_MS
     max_order_age: int | None = None
     for header in headers:
@@ -187,6 +211,8 @@ def compile_scenario(scenario: ast.Scenario, file: str, result: CheckResult) -> 
             frequency = (int(header.count.value), header.window.milliseconds)
         elif isinstance(header, ast.QuietHours):
             quiet = (header.start.hour, header.start.minute, header.end.hour, header.end.minute)
+        elif isinstance(header, ast.SendWindow):
+            send_window = _send_window(header)
         elif isinstance(header, ast.Attribution):
             attribution = header.window.milliseconds
         elif isinstance(header, ast.IgnoreOrders):
@@ -208,6 +234,7 @@ def compile_scenario(scenario: ast.Scenario, file: str, result: CheckResult) -> 
         instructions=tuple(builder.code),
         max_order_age_ms=max_order_age,
         broadcast=broadcast,
+        send_window=send_window,
     )
 
 
@@ -257,6 +284,18 @@ class _Builder:
         name = f"wait until {step.time.hour:02d}:{step.time.minute:02d}"
         self.emit(p.WaitUntil, sid, name, line, hour=step.time.hour, minute=step.time.minute)
 
+    def visit_WaitUntilDay(self, step: ast.WaitUntilDay, sid: str, line: int) -> None:
+        days = tuple(range(5)) if step.day == "weekday" else (_DAY_NUMBERS[step.day],)
+        self.emit(p.WaitUntilDay, sid, _step_text(step), line, hour=step.time.hour, minute=step.time.minute,
+                  days=days)  # fmt: skip
+
+    def visit_WaitUntilMonthDay(self, step: ast.WaitUntilMonthDay, sid: str, line: int) -> None:
+        self.emit(p.WaitUntilMonthDay, sid, _step_text(step), line, hour=step.time.hour, minute=step.time.minute,
+                  day=int(step.day.value))  # fmt: skip
+
+    def visit_WaitUntilValue(self, step: ast.WaitUntilValue, sid: str, line: int) -> None:
+        self.emit(p.WaitUntilValue, sid, _step_text(step), line, value=step.value)
+
     def visit_WaitFor(self, step: ast.WaitFor, sid: str, line: int) -> None:
         name = f"wait for {step.event.name} up to {_text(step.timeout)}"
         at = self.emit(p.WaitFor, sid, name, line, event=step.event.name, where=step.where,
@@ -291,8 +330,9 @@ class _Builder:
 
     def visit_IssueCoupon(self, step: ast.IssueCoupon, sid: str, line: int) -> None:
         valid = step.valid.milliseconds if step.valid else None
+        until = until_text(step.until) if step.until is not None else None
         self.emit(p.IssueCoupon, sid, f"issue coupon {step.coupon.name}", line, coupon=step.coupon.name,
-                  valid_ms=valid)  # fmt: skip
+                  valid_ms=valid, until=until)  # fmt: skip
 
     def visit_AwardBonus(self, step: ast.AwardBonus, sid: str, line: int) -> None:
         name = "award bonus" + (f" {_text(step.amount)}" if step.amount else "")
@@ -364,6 +404,15 @@ def _text(expr: ast.Expr) -> str:
     from ..grammar._format import expr_text
 
     return expr_text(expr)
+
+
+def _step_text(step: ast.Step) -> str:
+    from ..grammar._format import simple_step_text
+
+    return simple_step_text(step)
+
+
+_DAY_NUMBERS = {name: number for number, name in enumerate(typing.get_args(ast.DayName)[:7])}
 
 
 def program_digest(program: p.Program) -> str:

@@ -19,6 +19,9 @@ import msgspec
 
 from . import ast
 
+#: The type of the events the engine raises when a contact's date comes (`on date`): not a
+#: name an event can be declared or sent with from outside.
+DATE_EVENT = "@date"
 #: How long after a message an order or unsubscribe is credited to it, unless the
 #: scenario says (`attribution`).
 DEFAULT_ATTRIBUTION_MS = 5 * 86_400_000  # five days, the edrone / Mindbox habit
@@ -41,6 +44,28 @@ class Wait(Instr, frozen=True, kw_only=True):
 class WaitUntil(Instr, frozen=True, kw_only=True):
     hour: int
     minute: int
+
+
+class WaitUntilDay(Instr, frozen=True, kw_only=True):
+    """`wait until monday 10:00`, `wait until next weekday 09:00`: ``days`` 0 for Monday."""
+
+    hour: int
+    minute: int
+    days: tuple[int, ...]
+
+
+class WaitUntilMonthDay(Instr, frozen=True, kw_only=True):
+    """`wait until 1st of next month 09:00`."""
+
+    hour: int
+    minute: int
+    day: int
+
+
+class WaitUntilValue(Instr, frozen=True, kw_only=True):
+    """`wait until contact.renewal_at`: a date or datetime field."""
+
+    value: ast.Expr
 
 
 class WaitFor(Instr, frozen=True, kw_only=True):
@@ -109,9 +134,11 @@ class ChangeList(Instr, frozen=True, kw_only=True):
     add: bool
 
 
-class IssueCoupon(Instr, frozen=True, kw_only=True):
+class IssueCoupon(Instr, frozen=True, kw_only=True, omit_defaults=True):
     coupon: str
     valid_ms: int | None
+    #: An absolute end instead: "2026-12-31" (to the end of that day) or "end of month".
+    until: str | None = None
 
 
 class AwardBonus(Instr, frozen=True, kw_only=True):
@@ -139,6 +166,9 @@ class End(Instr, frozen=True, kw_only=True):
 Instruction: TypeAlias = (
     Wait
     | WaitUntil
+    | WaitUntilDay
+    | WaitUntilMonthDay
+    | WaitUntilValue
     | WaitFor
     | Branch
     | Jump
@@ -156,9 +186,37 @@ Instruction: TypeAlias = (
 )
 
 
-class Trigger(msgspec.Struct, frozen=True, array_like=True):
+class DateTrigger(msgspec.Struct, frozen=True, kw_only=True):
+    """`on date contact.birthday [plus|minus D] at 10:00 [once]`."""
+
+    #: The contact's date or datetime field, as written (`contact.birthday`).
+    field: ast.Path
+    offset_days: int
+    hour: int
+    minute: int
+    #: The date itself only, not every year.
+    once: bool
+
+    def key(self, scenario: str) -> str:
+        """What the store keeps this trigger's progress per contact under."""
+        once = " once" if self.once else ""
+        return f"{scenario}:{self.field.dotted}{self.offset_days:+d}d@{self.hour:02d}:{self.minute:02d}{once}"
+
+
+class Trigger(msgspec.Struct, frozen=True, array_like=True, omit_defaults=True):
     event: str
     where: ast.Expr | None
+    #: A date trigger (its event is DATE_EVENT, which the engine itself raises).
+    date: DateTrigger | None = None
+
+    def header(self) -> str:
+        """The trigger as people read it (its `where` aside): `on order.paid`, `on date
+        contact.birthday minus 3d at 09:00 once`."""
+        d = self.date
+        if d is None:
+            return f"on {self.event}"
+        shift = f" {'minus' if d.offset_days < 0 else 'plus'} {abs(d.offset_days)}d" if d.offset_days else ""
+        return f"on date {d.field.dotted}{shift} at {d.hour:02d}:{d.minute:02d}" + (" once" if d.once else "")
 
 
 class EntryLimit(msgspec.Struct, frozen=True, array_like=True):
@@ -191,6 +249,20 @@ class BroadcastSpec(msgspec.Struct, frozen=True, kw_only=True):
 
 # omit_defaults: a field added with a default leaves the encoding (and so the digest) of
 # the programs that do not use it as it was.
+class SendWindow(msgspec.Struct, frozen=True, array_like=True):
+    """`send only mon-fri 09:00 to 18:00`: ``days`` 0 for Monday, the day the window opens."""
+
+    days: tuple[int, ...]
+    start: tuple[int, int]
+    end: tuple[int, int]
+
+    def header(self) -> str:
+        """`send only mon, tue, wed 09:00 to 18:00` (each day named)."""
+        names = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+        days = ", ".join(names[d] for d in self.days)
+        return f"send only {days} {self.start[0]:02d}:{self.start[1]:02d} to {self.end[0]:02d}:{self.end[1]:02d}"
+
+
 class Program(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     name: str
     title: str
@@ -210,6 +282,8 @@ class Program(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     max_order_age_ms: int | None = None
     #: A broadcast's audience and time: it starts at its time, not on an event.
     broadcast: BroadcastSpec | None = None
+    #: When messages may go (None: any time outside the quiet hours).
+    send_window: SendWindow | None = None
 
 
 class TemplateVariant(msgspec.Struct, frozen=True, kw_only=True):
@@ -242,13 +316,15 @@ class Policy(msgspec.Struct, frozen=True, kw_only=True):
     caps: dict[str, tuple[int, int]] = {}
     #: Quiet hours for scenarios that set none: (start hour, minute, end hour, minute).
     quiet_hours: tuple[int, int, int, int] | None = None
+    #: The send window for scenarios that set none.
+    send_window: SendWindow | None = None
     #: Per provider: at most this many messages handed to it per period (ms).
     rates: dict[str, tuple[int, int]] = {}
     #: The transactional templates of the same upload: their messages are not counted.
     exempt: frozenset[str] = frozenset()
 
 
-class Coupon(msgspec.Struct, frozen=True, kw_only=True):
+class Coupon(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     name: str
     percent: str | None
     amount: str | None
@@ -262,6 +338,8 @@ class Coupon(msgspec.Struct, frozen=True, kw_only=True):
     lists: tuple[str, ...]
     offers: tuple[str, ...]
     valid_ms: int | None
+    #: An absolute end instead: "2026-12-31" (to the end of that day) or "end of month".
+    until: str | None = None
 
 
 class Tier(msgspec.Struct, frozen=True, array_like=True):

@@ -49,7 +49,9 @@ STEP_KEYWORDS = (
     "hours", "attribution", "wait", "until", "for", "up", "to", "timeout", "if", "elif", "else", "bands", "from",
     "below", "above", "split", "variant", "control", "stop", "unless", "send", "with", "products", "add", "remove",
     "issue", "valid", "award", "bonus", "set", "call", "webhook", "end", "ignore", "orders", "older", "than", "all",
-    "any", "items", "item", "are",
+    "any", "items", "item", "are", "date", "once", "plus", "minus", "next", "weekday", "of", "month", "only",
+    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+    "mon", "tue", "wed", "thu", "fri", "sat", "sun",
 )  # fmt: skip
 SETTING_KEYWORDS = (
     "discount", "code", "pool", "warn", "generated", "offer", "reply", "fallback", "lang", "subject", "preheader",
@@ -95,6 +97,7 @@ class ScnLexer(RegexLexer):  # type: ignore[misc]  # Pygments has no type inform
             (rf"@{_NAME}", Name.Label),
             (r"\d{4}-\d{2}-\d{2}(?![0-9])", Literal.Date),
             (r"\d{1,2}:\d{2}(?![0-9])", Literal.Date),
+            (r"\d{1,2}(?:st|nd|rd|th)(?![\w])", Literal.Date),
             (r"\d+(?:\.\d+)? ?[A-Z]{3}(?![A-Za-z0-9_])", Number.Money),
             (r"(?:\d+(?:ms|s|m|h|d|w))+(?![A-Za-z0-9_])", Number.Duration),
             (r"\d+(?:\.\d+)?%", Number.Percent),

@@ -267,9 +267,9 @@ def test_the_readme_counts_the_example_scenarios_the_server_serves(root: Path) -
 
     scenarios = check_workspace(load_workspace([root / "examples"])).symbols.scenario_files
     readme = (root / "README.md").read_text(encoding="utf-8")
-    words = {5: "five", 9: "nine", 10: "ten"}
-    # The five customer cases in nine scenarios, and a broadcast in a file of its own.
-    assert len(scenarios) == 10 and len({f for f in scenarios.values()}) == 6
+    words = {5: "five", 9: "nine", 12: "twelve"}
+    # The five customer cases in nine scenarios, birthdays in two, and a broadcast.
+    assert len(scenarios) == 12 and len({f for f in scenarios.values()}) == 7
     assert f"written as {words[len(scenarios)]} scenarios" in readme
     assert f"serving {len(scenarios)} scenario(s)" in readme
     assert "five example scenarios" not in readme

@@ -266,8 +266,8 @@ def test_the_unmutated_examples_check_clean(name: str) -> None:
 
 
 def test_the_corpus_is_what_it_says() -> None:
-    # The five customer cases and the broadcast.
-    assert len(SOURCES) == 6 and len(DOC_TEXTS) > 50 and len(TOKENS) > 300
+    # The five customer cases, the birthdays and the broadcast.
+    assert len(SOURCES) == 7 and len(DOC_TEXTS) > 50 and len(TOKENS) > 300
     assert all(Path(FOLDER, path).exists() for path in RESOURCES)
 
 

@@ -177,9 +177,9 @@ def test_sign_in_and_watch_the_diagrams_fill_with_numbers(browser: Browser) -> N
     page.get_by_label("API key").fill(KEY)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", name="Scenarios", exact=True)).to_be_visible()
-    # The five customer cases (nine scenarios) and the broadcast, each drawn.
-    expect(page.locator("section.case")).to_have_count(6)
-    expect(page.locator("svg.diagram")).to_have_count(10)
+    # The five customer cases (nine scenarios), the birthdays (two) and the broadcast, each drawn.
+    expect(page.locator("section.case")).to_have_count(7)
+    expect(page.locator("svg.diagram")).to_have_count(12)
     before = live_total(page)
     deadline = time.monotonic() + 20
     while live_total(page) <= before:  # the demo runs: the numbers grow in place

@@ -18,6 +18,7 @@ EXAMPLE_FILES = sorted(EXAMPLES.glob("*.scn"))
 
 def test_the_five_customer_scenarios_are_there() -> None:
     assert [p.stem for p in EXAMPLE_FILES] == [
+        "birthday",
         "black_friday",
         "loyalty_groups",
         "post_purchase",

@@ -301,3 +301,30 @@ def test_a_transactional_send_is_no_concern_of_the_cap_check() -> None:
     checked(text)
     assert "SCN403" not in codes_of(text)
     assert "SCN403" in codes_of(text.replace("send email receipt", "send email offer"))
+
+
+async def test_the_policys_send_window_holds_scenarios_without_their_own() -> None:
+    """`send only mon-fri 09:00 to 18:00` in the policy: a Saturday's message waits for
+    Monday 09:00 in the contact's zone; a transactional one goes at once."""
+    saturday = dt.datetime(2025, 3, 8, 12, 0, tzinfo=dt.UTC)
+    policy = "policy\n  send only mon-fri 09:00 to 18:00\nend\n"
+    text = (TEMPLATES + policy + scenarios("offer_now", headers="  entry once per contact\n")
+            + scenarios("receipt_now", template="receipt", headers="  entry once per contact\n"))  # fmt: skip
+    assert compile_workspace(checked(text)).policy is not None
+    async with Harness(text, start=saturday, resources=RESOURCES) as h:
+        await h.play([paid(h, "c1", 1, at=saturday)])
+        assert {s for (s,) in await h.rows("SELECT scenario FROM outbox")} == {"receipt_now"}
+        deferred = [d for (d,) in await h.rows("SELECT detail FROM step_log WHERE outcome = 'deferred'")]
+        assert deferred == ["outside the workspace policy's send window until Mon 09:00 UTC"]
+        await h.advance(dt.timedelta(days=2))
+        rows = await h.rows("SELECT created_at FROM outbox WHERE scenario = 'offer_now'")
+    monday_nine = int(dt.datetime(2025, 3, 10, 9, 0, tzinfo=dt.UTC).timestamp() * 1000)
+    assert rows == [(monday_nine,)]
+
+
+def test_a_policy_send_window_is_checked_like_a_scenarios() -> None:
+    empty = "policy\n  send only mon-fri 09:00 to 09:00\nend\n"
+    assert "SCN320" in codes_of(TEMPLATES + empty + scenarios("a", headers="  entry once per contact\n"))
+    twice = "policy\n  send only mon 09:00 to 18:00\n  send only tue 09:00 to 18:00\nend\n"
+    found = findings(TEMPLATES + twice + scenarios("a", headers="  entry once per contact\n"))
+    assert any(c == "SCN401" and "a send window" in m for c, m, _ in found), found

@@ -56,9 +56,7 @@ def test_serve_uploads_examples_sends_mail_and_tracks_it(db: str, tmp_path: Path
                     time.sleep(0.1)
                 uploaded = client.post("/api/scenarios", json={"files": workspace_files()})
                 assert uploaded.status_code == 201, uploaded.text
-                assert (
-                    len(uploaded.json()["versions"]) == 10
-                )  # the five customer cases in nine scenarios, and a broadcast
+                assert len(uploaded.json()["versions"]) == 12  # five cases in nine, birthdays, a broadcast
                 # Oleh orders and never pays: the reminder with a coupon goes after 30 minutes.
                 # Ewa pays 350 PLN: the middle band's thank-you goes two days later.
                 unpaid = {

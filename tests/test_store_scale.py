@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from scn.interpreter.clock import ms_of
-from scn.interpreter.store import Changes, PgStore, SqliteStore, store_at
+from scn.interpreter.store import Changes, DateState, PgStore, SqliteStore, store_at
 from scn.interpreter.store._sql import in_thread
 from scn.interpreter.store.records import EventIn
 
@@ -393,6 +393,34 @@ async def test_reports_credit_outcomes_as_they_happen_and_count_them_by_hour(db:
     assert_counters_exact(sqlite3.connect(db, isolation_level=None))
 
 
+async def test_the_date_triggers_due_contacts_come_from_an_index(tmp_path: Path) -> None:
+    path = tmp_path / "scn.db"
+    async with opened(path) as store:
+        db = sqlite3.connect(path, isolation_level=None)
+        db.executemany("INSERT INTO contacts (id, created_at, updated_at) VALUES (?, 0, 0)", [("a",), ("b",), ("c",)])
+        db.close()
+        assert await store.reset_date_checks(["s:contact.birthday+0d@10:00"], 10) is True
+        assert await store.reset_date_checks(["s:contact.birthday+0d@10:00"], 20) is False  # a restart
+        assert await store.date_since() == {"s:contact.birthday+0d@10:00": 10}
+        assert sorted(await store.due_date_checks(10, 10)) == ["a", "b", "c"]
+        state = ("s:contact.birthday+0d@10:00", "a", "1990-01-01|UTC", 40)
+        await store.commit(Changes(date_checks=[("a", 50), ("b", None), ("c", 30)], date_states=[state]))
+        assert await store.next_date_check() == 30
+        assert await store.due_date_checks(50, 1) == ["c"]
+        assert await store.due_date_checks(10**15, 10) == ["c", "a"]
+        assert await store.date_states(["a", "b"]) == {
+            ("s:contact.birthday+0d@10:00", "a"): DateState("1990-01-01|UTC", 40)
+        }
+        # Deployed again after a pause: its progress moves up to then, and everyone is due.
+        assert await store.reset_date_checks([], 60) is True
+        assert await store.reset_date_checks(["s:contact.birthday+0d@10:00"], 70) is True
+        assert (await store.date_states(["a"]))[("s:contact.birthday+0d@10:00", "a")].done_until == 70
+        assert sorted(await store.due_date_checks(70, 10)) == ["a", "b", "c"]
+        for call in (lambda: store.due_date_checks(50, 10), store.next_date_check):
+            for plan in await plans_of(store, call):
+                assert "date_checks_due" in plan and "SCAN" not in plan, plan
+
+
 async def test_the_sweeps_due_contacts_come_from_an_index(tmp_path: Path) -> None:
     path = tmp_path / "scn.db"
     async with opened(path) as store:
@@ -426,7 +454,8 @@ MADE_BY_10_TO_12 = [
     "DROP TABLE feedback_seen", "DROP TABLE import_jobs",
     "DROP TABLE scenario_audit", "ALTER TABLE scenario_versions DROP COLUMN draft",
     "ALTER TABLE bundles DROP COLUMN draft", "DROP TABLE privacy_audit", "ALTER TABLE orders DROP COLUMN seen_at",
-    "DROP TABLE contact_leases", "DROP TABLE broadcasts",
+    "DROP TABLE contact_leases", "DROP TABLE broadcasts", "DROP TABLE date_checks", "DROP TABLE date_triggers",
+    "DROP TABLE date_sweep",
     "UPDATE schema_version SET version = 9",
 ]  # fmt: skip
 

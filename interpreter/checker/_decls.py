@@ -12,7 +12,7 @@ from ..diagnostics import DiagnosticSink, Related
 from ..span import Span
 from ..types import Entity, Money
 from ..workspace import Workspace
-from ._exprs import ExprChecker, Scope, check_count, check_positive
+from ._exprs import ExprChecker, Scope, check_count, check_date, check_positive
 from ._symbols import Symbols
 from ._unset import UnsetChecker
 
@@ -69,16 +69,18 @@ class DeclChecker:
     def _coupon(self, decl: ast.CouponDecl, source: str) -> None:
         seen: dict[type, ast.Node] = {}
         for option in decl.options:
-            # `for offer` may be repeated; everything else is said once.
-            if type(option) in seen and not isinstance(option, ast.CouponForOffer):
+            # `for offer` may be repeated; everything else is said once (`valid 7d` and
+            # `valid until …` are one setting).
+            kind: type = ast.CouponValid if isinstance(option, ast.CouponValidUntil) else type(option)
+            if kind in seen and not isinstance(option, ast.CouponForOffer):
                 self.sink.report(
                     codes.DUPLICATE_SETTING,
                     "this coupon setting is given twice",
                     option.span,
-                    related=(Related(seen[type(option)].span, "first given here"),),
+                    related=(Related(seen[kind].span, "first given here"),),
                 )
                 continue
-            seen[type(option)] = option
+            seen[kind] = option
             self._coupon_option(option, source)
         if ast.CouponDiscount not in seen:
             self.sink.report(
@@ -133,6 +135,8 @@ class DeclChecker:
                     self.sink.report(codes.BAD_COUPON, "the offer is empty", offer.span)
         elif isinstance(option, ast.CouponValid):
             check_positive(option.duration, self.sink, "a coupon's validity")
+        elif isinstance(option, ast.CouponValidUntil) and option.until.date is not None:
+            check_date(option.until.date, self.sink)
 
     def _pool(self, option: ast.CouponPool, source: str) -> None:
         text = self.workspace.read_resource(source, option.path.value)

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping
 from ...stdlib.catalog import PROVIDER_CHANNELS as PROVIDERS
 from .. import ast, codes
 from ..diagnostics import DiagnosticSink, Related
+from ._calendar import check_send_window
 from ._exprs import check_count, check_positive, check_time
 
 #: What a template reads that makes it an offer rather than a transaction.
@@ -39,6 +40,9 @@ def check_policy(policy: ast.PolicyDecl, sink: DiagnosticSink) -> None:
                 known = ", ".join(f"`{name}` ({channel})" for name, channel in PROVIDERS.items())
                 sink.report(codes.UNKNOWN_PROVIDER, f"unknown provider `{rule.provider.name}`; scn paces {known}",
                             rule.provider.span)  # fmt: skip
+        elif isinstance(rule, ast.SendWindow):
+            quiet = next((r for r in policy.rules if isinstance(r, ast.QuietHours)), None)
+            check_send_window(rule, quiet, sink)
         else:
             check_time(rule.start, sink)
             check_time(rule.end, sink)
@@ -46,7 +50,9 @@ def check_policy(policy: ast.PolicyDecl, sink: DiagnosticSink) -> None:
                 sink.report(codes.EMPTY_QUIET_HOURS, "quiet hours start and end at the same time", rule.span)
 
 
-def _rule_key(rule: ast.PolicyCap | ast.PolicyRate | ast.QuietHours) -> str:
+def _rule_key(rule: ast.PolicyCap | ast.PolicyRate | ast.QuietHours | ast.SendWindow) -> str:
+    if isinstance(rule, ast.SendWindow):
+        return "a send window"
     if isinstance(rule, ast.PolicyCap):
         return f"a cap for {rule.channel}"
     if isinstance(rule, ast.PolicyRate):

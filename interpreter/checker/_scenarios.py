@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from urllib.parse import urlsplit
 
 import msgspec
@@ -18,10 +19,11 @@ from ...stdlib.catalog import (
 from .. import ast, codes
 from ..diagnostics import DiagnosticSink, Related
 from ..suggest import closest_name, suggested
-from ..types import DURATION, Entity, ListOf, Type
+from ..types import DATETIME, DURATION, Entity, ListOf, Type
 from ._branches import check_bands, check_split
 from ._broadcasts import broadcast_scope, check_broadcast
-from ._exprs import ExprChecker, Scope, check_count, check_positive, check_time, describe
+from ._calendar import check_date_trigger, check_month_day, check_send_window, coupon_end_passed
+from ._exprs import ExprChecker, Scope, check_count, check_date, check_positive, check_time, describe
 from ._policy import caps_channel, check_scenario_cap, check_transactional_send
 from ._symbols import Symbols
 from ._templates import TemplateChecker
@@ -43,13 +45,14 @@ class _Flow(msgspec.Struct):
 class _Path:
     """What surely holds at a point of a scenario, whichever way the run came there."""
 
-    __slots__ = ("issued", "awarded", "known")
+    __slots__ = ("issued", "awarded", "known", "elapsed")
 
     def __init__(
         self,
         issued: dict[str, tuple[ast.IssueCoupon, int]] | None = None,
         awarded: bool = False,
         known: Known = frozenset(),
+        elapsed: int = 0,
     ) -> None:
         #: coupon name -> (where it was issued, the least time surely passed since)
         self.issued = issued if issued is not None else {}
@@ -57,14 +60,16 @@ class _Path:
         self.awarded = awarded
         #: fields surely set here (an `if x is set` around, a `stop if x is not set` before)
         self.known = known
+        #: the least time (ms) surely passed since the run started
+        self.elapsed = elapsed
 
     def copy(self) -> _Path:
-        return _Path(dict(self.issued), self.awarded, self.known)
+        return _Path(dict(self.issued), self.awarded, self.known, self.elapsed)
 
     def join(self, ways: list[_Path]) -> None:
         """Become what holds after branches: only what holds on every way through."""
         if not ways:
-            self.issued, self.awarded, self.known = {}, False, frozenset()
+            self.issued, self.awarded, self.known, self.elapsed = {}, False, frozenset(), 0
             return
         issued = {}
         for name in set.intersection(*(set(w.issued) for w in ways)):
@@ -74,6 +79,7 @@ class _Path:
         self.issued = issued
         self.awarded = all(w.awarded for w in ways)
         self.known = frozenset.intersection(*(w.known for w in ways))
+        self.elapsed = min(w.elapsed for w in ways)
 
 
 class ScenarioChecker:
@@ -98,8 +104,9 @@ class ScenarioChecker:
             self._block(scenario.steps, _Flow(scope=broadcast_scope(), triggers=[], capped=True), _Path())
             return
         triggers = self._headers(scenario)
+        dated = any(isinstance(h, ast.DateTrigger) for h in scenario.headers)
         flow = _Flow(
-            scope=self.body_scope(triggers),
+            scope=self.body_scope(triggers, dated),
             triggers=triggers,
             capped=_is_capped(scenario),
         )
@@ -128,10 +135,14 @@ class ScenarioChecker:
                 missing[record] = f"`{spec.name}` carries no {record}"
         return Scope(roots, missing)
 
-    def body_scope(self, triggers: list[EventSpec]) -> Scope:
-        """Names in the steps: what every trigger of the scenario carries."""
+    def body_scope(self, triggers: list[EventSpec], dated: bool = False) -> Scope:
+        """Names in the steps: what every trigger of the scenario carries (``dated``: a date
+        trigger, which carries no event, is among them)."""
         roots: dict[str, Type] = {"contact": Entity("contact"), "run": Entity("run")}
         missing: dict[str, str] = {}
+        if dated:
+            missing.update({record: f"`on date` carries no {record}" for record in ("event", *_RECORDS)})
+            return Scope(roots, missing)
         if triggers:
             roots["event"] = Entity("event:" + "|".join(t.name for t in triggers))
         for record in _RECORDS:
@@ -199,19 +210,20 @@ class ScenarioChecker:
                 every.span,
                 related=(Related(limit.span, "the limit"),),
             )
-        if not any(isinstance(h, ast.Trigger) for h in scenario.headers):
+        if not any(isinstance(h, ast.Trigger | ast.DateTrigger) for h in scenario.headers):
             self.sink.report(codes.NO_TRIGGER, f"scenario `{scenario.name.name}` has no trigger", scenario.name.span)
         for header in scenario.headers:
-            self._header_values(header, triggers)
+            self._header_values(header, triggers, scenario.headers)
         return triggers
 
-    def _header_values(self, header: ast.Header, triggers: list[EventSpec]) -> None:
+    def _header_values(self, header: ast.Header, triggers: list[EventSpec], headers: tuple[ast.Header, ...]) -> None:
         if isinstance(header, ast.EntryAtMost | ast.EntryOnce):
             if isinstance(header, ast.EntryAtMost):
                 check_count(header.count, self.sink)
                 if header.window is not None:
                     check_positive(header.window, self.sink, "the entry window")
             without = [t.name for t in triggers if "order" not in t.carries]
+            without += ["on date" for h in headers if isinstance(h, ast.DateTrigger)]
             if header.scope == "order" and without:
                 self.sink.report(
                     codes.UNAVAILABLE_NAME,
@@ -226,6 +238,10 @@ class ScenarioChecker:
             check_time(header.end, self.sink)
             if (header.start.hour, header.start.minute) == (header.end.hour, header.end.minute):
                 self.sink.report(codes.EMPTY_QUIET_HOURS, "quiet hours start and end at the same time", header.span)
+        elif isinstance(header, ast.SendWindow):
+            check_send_window(header, next((h for h in headers if isinstance(h, ast.QuietHours)), None), self.sink)
+        elif isinstance(header, ast.DateTrigger):
+            check_date_trigger(header, self.exprs, self.sink)
         elif isinstance(header, ast.Attribution):
             check_positive(header.window, self.sink, "the attribution window")
         elif isinstance(header, ast.IgnoreOrders):
@@ -281,8 +297,14 @@ class ScenarioChecker:
                 check_positive(step.duration, self.sink, "a wait")
                 for name, (where, elapsed) in list(path.issued.items()):
                     path.issued[name] = (where, elapsed + step.duration.milliseconds)
-        elif isinstance(step, ast.WaitUntil):
+                path.elapsed += step.duration.milliseconds
+        elif isinstance(step, ast.WaitUntil | ast.WaitUntilDay):
             check_time(step.time, self.sink)
+        elif isinstance(step, ast.WaitUntilMonthDay):
+            check_month_day(step, self.sink)
+        elif isinstance(step, ast.WaitUntilValue):
+            self.exprs.expect(step.value, flow.scope, DATETIME, "`wait until`")
+            self.unset.value(step.value, flow.scope, path.known, "the run goes on at once, without waiting")
         elif isinstance(step, ast.WaitFor):
             spec = self._event(step.event)
             if spec is not None and step.where is not None:
@@ -330,8 +352,11 @@ class ScenarioChecker:
         elif isinstance(step, ast.IssueCoupon):
             if self._reference(step.coupon, "coupon"):
                 path.issued[step.coupon.name] = (step, 0)
+                self._coupon_clock(step.coupon, path)
             if step.valid is not None:
                 check_positive(step.valid, self.sink, "a coupon's validity")
+            if step.until is not None and step.until.date is not None:
+                check_date(step.until.date, self.sink)
         elif isinstance(step, ast.AwardBonus):
             path.awarded = True
             if step.amount is not None:
@@ -441,11 +466,22 @@ class ScenarioChecker:
                 )
 
     def _coupon_clock(self, coupon: ast.Ident, path: _Path) -> None:
-        if coupon.name not in path.issued:
-            return
-        where, elapsed = path.issued[coupon.name]
         decl = self.symbols.decls[coupon.name]
         assert isinstance(decl, ast.CouponDecl)
+        if coupon.name not in path.issued:
+            # Issued by this send: it must not have ended before the run can come here.
+            option = decl.first(ast.CouponValidUntil)
+            if isinstance(option, ast.CouponValidUntil):
+                self._coupon_end(coupon, option.until, path.elapsed, path.elapsed, None)
+            return
+        where, elapsed = path.issued[coupon.name]
+        until = where.until
+        if where.valid is None and until is None:
+            option = decl.first(ast.CouponValidUntil)
+            until = option.until if isinstance(option, ast.CouponValidUntil) else None
+        if until is not None:
+            self._coupon_end(coupon, until, path.elapsed, elapsed, where)
+            return
         valid = where.valid
         if valid is None:
             option = decl.first(ast.CouponValid)
@@ -457,6 +493,21 @@ class ScenarioChecker:
                 f"{_ms_text(elapsed)} pass between issuing it and this send",
                 coupon.span,
                 related=(Related(where.span, "issued here"),),
+            )
+
+    def _coupon_end(
+        self, coupon: ast.Ident, until: ast.ValidUntil, since_start: int, since_issue: int,
+        where: ast.IssueCoupon | None,
+    ) -> None:  # fmt: skip
+        """Warn when a code valid until a date or the month's end surely ends before this step:
+        the date has passed by the earliest moment a run can come here (``since_start`` after
+        it began, today at the earliest), or a month or more passes after it was issued."""
+        why = coupon_end_passed(until, since_start, since_issue, dt.datetime.now(dt.UTC))
+        if why is not None:
+            elsewhere = where is not None and not where.span.start <= coupon.span.start < where.span.end
+            related = (Related(where.span, "issued here"),) if where is not None and elsewhere else ()
+            self.sink.report(
+                codes.COUPON_EXPIRES_BEFORE_SEND, f"coupon `{coupon.name}` {why}", coupon.span, related=related
             )
 
     def _template_context(self, step: ast.Send, flow: _Flow, path: _Path) -> None:
@@ -531,6 +582,7 @@ _HEADER_GROUPS: dict[type, str] = {
     ast.EntryEvery: "`entry every time`",
     ast.FrequencyCap: "frequency cap",
     ast.QuietHours: "quiet hours",
+    ast.SendWindow: "send window",
     ast.Attribution: "attribution window",
     ast.IgnoreOrders: "`ignore orders older than`",
 }

@@ -25,9 +25,12 @@ UTC = dt.UTC
 
 class Batch:
     def __init__(
-        self, store: Store, now: dt.datetime, recommender: Recommender | None = None, listened: set[str] | None = None
-    ) -> None:
+        self, store: Store, now: dt.datetime, recommender: Recommender | None = None, listened: set[str] | None = None,
+        dated: bool = False,
+    ) -> None:  # fmt: skip
         self.store = store
+        #: Date triggers are deployed: a contact whose fields or zone change is due for them at once.
+        self.dated = dated
         #: The event types worth raising (None: all of them).
         self.listened = listened
         #: Long-lived (the engine's): recommendation figures outlive a batch.
@@ -91,6 +94,11 @@ class Batch:
     def update_contact(self, contact_id: str, fields: dict[str, Any], at: int | None = None) -> None:
         """Change a contact here and in the store."""
         record = self.contacts.setdefault(contact_id, {"id": contact_id, "created_at": at or self.now_ms})
+        if self.dated and (
+            contact_id in self._unsaved
+            or any(record.get(f) != fields[f] for f in ("attributes", "timezone") if f in fields)
+        ):
+            self.changes.date_checks.append((contact_id, self.now_ms))
         record.update(fields)
         self._unsaved.discard(contact_id)
         self.changes.contacts.append(ContactUpdate(id=contact_id, at=at or self.now_ms, fields=dict(fields)))
@@ -296,16 +304,18 @@ class Batch:
     # ------------------------------------------------------------ events made by the runtime
 
     def emit(
-        self, event_type: str, contact_id: str, data: dict[str, Any], key: str, order: dict[str, Any] | None = None
-    ) -> None:
-        """An event the runtime itself raises (list.entered, group.changed), processed later in order."""
+        self, event_type: str, contact_id: str, data: dict[str, Any], key: str, order: dict[str, Any] | None = None,
+        at: int | None = None,
+    ) -> None:  # fmt: skip
+        """An event the runtime itself raises (list.entered, group.changed), processed later in order;
+        ``at``: when it happened, if not now."""
         if self.listened is not None and event_type not in self.listened:
             return
         payload = {"type": event_type, "key": key, "contact": {"id": contact_id}, "data": data}
         if order is not None:
             payload["order"] = order
         self.changes.emitted_events.append(
-            EventIn(key=key, type=event_type, contact_id=contact_id, occurred_at=self.now_ms,
+            EventIn(key=key, type=event_type, contact_id=contact_id, occurred_at=self.now_ms if at is None else at,
                     payload=json.dumps(payload, separators=(",", ":")))
         )  # fmt: skip
 

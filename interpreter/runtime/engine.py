@@ -29,13 +29,14 @@ from ...stdlib.recommend import Recommender
 from .. import telemetry
 from ..clock import Clock, idle_until, ms_of
 from ..compiler import program_digest
-from ..program import Bundle, Program, WaitFor
+from ..program import Bundle, Program, Trigger, WaitFor
 from ..settings import Settings
 from ..store import EXITED, RUNNING, Changes, EventIn, EventRow, RunRow, ScenarioRow, StepLog, Store, decode_json
 from ..versions import RunMove, RunPlace, plan_moves
 from ..views import EventView, RunView
 from .batch import Batch
 from .broadcasts import Broadcasts
+from .dates import DateRule, look_at_dates
 from .evaluate import Env, condition
 from .events import Door, EventInput, apply_projections, custom_spec, normalise
 from .executor import Executor, Tracer
@@ -51,6 +52,8 @@ DUE_SOON_MS = 100
 OPTIMIZE_EVERY_S = 3 * 3600.0
 #: `_checks_for` while no timed segment is deployed (the store keeps no moments then).
 _UNTIMED = ""
+#: `Engine._date_due` when no contact's date trigger is ahead (None there means: not known).
+_NEVER = 2**62
 #: Events handled between two turns given to the rest of the event loop.
 YIELD_EVERY = 25
 logger = logging.getLogger("scn.runtime")
@@ -102,6 +105,13 @@ class Engine:
         self._intake_task: asyncio.Task[None] | None = None
         #: The timed segments whose checks the store holds (their digest), once made sure of.
         self._checks_for: str | None = None
+        #: The date triggers of active scenarios, by key (`DateTrigger.key`), and those the
+        #: store was last made sure of (None: not yet since this engine started).
+        self._date_rules: dict[str, DateRule] = {}
+        self._dates_for: tuple[str, ...] | None = None
+        #: The earliest moment a contact's date triggers are due, as last read (None: to be
+        #: read again). A commit that changes one forgets it: most steps need no query.
+        self._date_due: int | None = None
         #: Called after a commit that put messages in the outbox (the sender's nudge).
         self.on_outbox: list[Callable[[], None]] = []
         #: Called after intake committed events, and after scenarios were installed,
@@ -137,6 +147,7 @@ class Engine:
 
     def _index(self) -> None:
         triggers: dict[str, list[tuple[str, int]]] = defaultdict(list)
+        date_rules: dict[str, DateRule] = {}
         exits: dict[str, list[str]] = defaultdict(list)
         custom: dict[str, EventSpec] = {}
         for version in sorted(self.bundles):  # the newest declaration of an event wins
@@ -148,6 +159,8 @@ class Engine:
             program = bundle.scenarios[name]
             for index, trigger in enumerate(program.triggers):
                 triggers[trigger.event].append((name, index))
+                if trigger.date is not None:
+                    date_rules[trigger.date.key(name)] = (name, trigger.date, bundle)
         # Exits and waits concern runs of every version, so index all bundles in use.
         awaited: set[str] = set()
         for bundle in self.bundles.values():
@@ -157,6 +170,7 @@ class Engine:
                         exits[goal.event].append(name)
                 awaited |= {i.event for i in program.instructions if isinstance(i, WaitFor)}
         self._triggers, self._exits, self._awaited = dict(triggers), dict(exits), awaited
+        self._date_rules = date_rules
         self._listened = set(self._triggers) | set(self._exits) | awaited
         self.door = Door(self.current, custom)
         self.executor.policy = self.current.policy if self.current is not None else None
@@ -332,11 +346,14 @@ class Engine:
         events = await self.process_events(max(20, size // 5) if soon else size)
         swept = await self.sweep_segments()
         queued = await self.broadcasts.step(self.scenarios, self.bundles)
-        return events + due + swept + queued > 0
+        dated = await self.sweep_dates()
+        return events + due + swept + queued + dated > 0
 
     async def next_due(self) -> int | None:
-        """The earliest moment (ms) something is due: a run's wake-up or a contact's segment check."""
-        moments = (await self.store.next_wake(), await self._next_check(), self.broadcasts.next_due(self.scenarios))
+        """The earliest moment (ms) something is due: a run's wake-up, a contact's segment
+        check, a broadcast's start or a contact's date."""
+        moments = (await self.store.next_wake(), await self._next_check(), self.broadcasts.next_due(self.scenarios),
+                   await self._next_date_check())  # fmt: skip
         candidates = [m for m in moments if m is not None]
         return min(candidates, default=None)
 
@@ -360,10 +377,47 @@ class Engine:
             return self.clock_ms()  # the checks are to be made sure of first
         return await self.store.next_segment_check()
 
+    async def _next_date_check(self) -> int | None:
+        if not self._date_rules:
+            return None if self._dates_for in (None, ()) else self.clock_ms()  # to forget them
+        if tuple(sorted(self._date_rules)) != self._dates_for:
+            return self.clock_ms()  # the store is to be made sure of first
+        if self._date_due is None:
+            self._date_due = await self._read_date_due()
+        return self._date_due if self._date_due != _NEVER else None
+
+    async def _read_date_due(self) -> int:
+        found = await self.store.next_date_check()
+        return found if found is not None else _NEVER
+
+    async def sweep_dates(self) -> int:
+        """Look at the contacts whose date triggers are due (a page of them; 0 when none is):
+        fire the occurrences that came (dates.py) and note when each is next due."""
+        keys = tuple(sorted(self._date_rules))
+        now = self.clock_ms()
+        if keys != self._dates_for:
+            await self.store.reset_date_checks(keys, now)
+            self._dates_for, self._date_due = keys, None
+        if not keys or (self._date_due is not None and self._date_due > now):
+            return 0
+        page = await self.store.due_date_checks(now, self.settings.batch_size)
+        if not page:
+            self._date_due = await self._read_date_due()
+            return 0
+        batch = self._batch(self.clock.now())
+        await batch.load_contacts(set(page))
+        states = await self.store.date_states(page)
+        since = await self.store.date_since()
+        for contact_id in page:
+            await look_at_dates(batch, self._date_rules, states, since, contact_id, self.settings.default_timezone)
+        await self._commit(batch.finish())
+        return len(page)
+
     def forget_segment_checks(self) -> None:
         """Make sure of the store's segment checks again before the next sweep (after a
         deploy by another process, or a bulk import straight into the file)."""
         self._checks_for = None
+        self._date_due = None  # and read the next date check again
 
     async def sweep_segments(self) -> int:
         """Look at the contacts whose clock-dependent segments are due (a page of them; 0
@@ -393,6 +447,8 @@ class Engine:
 
     async def _commit(self, changes: Changes) -> None:
         await self.store.commit(changes)
+        if changes.date_checks:
+            self._date_due = None
         if any(m.status == "pending" for m in changes.outbox):
             for listener in self.on_outbox:
                 listener()
@@ -429,7 +485,7 @@ class Engine:
         # Events the runtime raises (list.entered...) are stored only when something can
         # react to them: a scenario, or segments (re-evaluated on every event).
         listened = None if self.current is None or self.current.segments else self._listened
-        return Batch(self.store, now, self.recommender, listened)
+        return Batch(self.store, now, self.recommender, listened, dated=bool(self._date_rules))
 
     async def process_events(self, limit: int | None = None) -> int:
         events = await self.store.unprocessed_events(limit or self.settings.batch_size)
@@ -631,6 +687,10 @@ class Engine:
             bundle = self.bundles[row.bundle]
             program = bundle.scenarios[scenario]
             trigger = program.triggers[index]
+            if trigger.date is not None and decode_json(event.payload).get("data", {}).get(
+                "trigger"
+            ) != trigger.date.key(scenario):
+                continue  # another scenario's date, or another date of this one
             if not await self._where(batch, trigger.where, bundle, event, contact, order, None):
                 continue
             run_order = order_id if "order" in program.carries else None
@@ -660,7 +720,7 @@ class Engine:
                 updated_at=batch.now_ms,
             )
             batch.add_run(run)
-            self._trace(batch, run, "start", f"on {event.type}", "started", f"run {run.id}")
+            self._trace(batch, run, "start", _trigger_text(trigger, event), "started", f"run {run.id}")
             await self.executor.advance(batch, run, EventView(event_fields(event, order, bundle)), event.occurred_at)
 
     async def _entry_refusal(self, batch: Batch, program: Program, contact_id: str, order_id: str | None) -> str | None:
@@ -690,3 +750,11 @@ class Engine:
         batch.changes.step_log.append(StepLog(run.id, step, name, batch.now_ms, outcome, detail))
         if self.tracer is not None:
             self.tracer(batch.now, run.contact_id, run.scenario, step, name, outcome, detail)
+
+
+def _trigger_text(trigger: Trigger, event: EventRow) -> str:
+    """How a run's start is told: `on order.paid`, `on date contact.birthday (2026-05-12)`."""
+    if trigger.date is None:
+        return f"on {event.type}"
+    data = decode_json(event.payload).get("data") or {}
+    return f"on date {trigger.date.field.dotted} ({data.get('date')})"

@@ -17,6 +17,7 @@ import typing
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from ...grammar._format import expr_text
 from ...stdlib.loyalty import bonus_for_order
@@ -24,7 +25,7 @@ from .. import program as p
 from ..clock import duration_ms, ms_of
 from ..settings import Settings
 from ..store import AWAITING, DONE, FAILED, RUNNING, STOPPED, WAITING, BonusEntry, RunRow
-from ..timing import next_time_of_day
+from ..timing import day_of_next_month, next_time_of_day, start_of_day
 from ..values import Money, Percent, to_decimal
 from ..views import EventView, OrderView
 from . import wire
@@ -169,6 +170,42 @@ class _Steps(SendSteps):
         if wake > since and not self.over(i, ms_of(wake)):
             self.sleep_until(wake)
             self.log(i, "waiting", f"until {iso(wake)} ({wake.astimezone(tz):%H:%M} {tz.key})")
+
+    async def visit_WaitUntilDay(self, i: p.WaitUntilDay) -> None:
+        tz = contact_zone(await self.contact(), self.settings.default_timezone)
+        since = moment_at(self.since)
+        self._wait_until(i, next_time_of_day(since, dt.time(i.hour, i.minute), tz, i.days), tz)
+
+    async def visit_WaitUntilMonthDay(self, i: p.WaitUntilMonthDay) -> None:
+        tz = contact_zone(await self.contact(), self.settings.default_timezone)
+        since = moment_at(self.since)
+        self._wait_until(i, day_of_next_month(since, i.day, dt.time(i.hour, i.minute), tz), tz)
+
+    async def visit_WaitUntilValue(self, i: p.WaitUntilValue) -> None:
+        env = await self.env()
+        value = await evaluate(i.value, env)
+        if value is None:
+            self.run.position += 1
+            self.log(i, "skipped", f"{expr_text(i.value)} is unset: no wait")
+            return
+        if isinstance(value, dt.datetime):
+            wake = value.astimezone(UTC)
+        elif isinstance(value, dt.date):
+            wake = start_of_day(value, env.tz)
+        else:
+            raise EvaluationError(f"not a date: {value!r}")
+        if wake <= moment_at(self.since):
+            self.run.position += 1
+            self.log(i, "skipped", f"{expr_text(i.value)} ({iso(wake)}) has passed: no wait")
+            return
+        self._wait_until(i, wake, env.tz)
+
+    def _wait_until(self, i: p.Instr, wake: dt.datetime, tz: ZoneInfo) -> None:
+        """Sleep until ``wake`` unless it is now (or was, when the event that moved the run came)."""
+        self.run.position += 1
+        if wake > moment_at(self.since) and not self.over(i, ms_of(wake)):
+            self.sleep_until(wake)
+            self.log(i, "waiting", f"until {iso(wake)} ({wake.astimezone(tz):%a %Y-%m-%d %H:%M} {tz.key})")
 
     async def visit_WaitFor(self, i: p.WaitFor) -> None:
         run = self.run

@@ -23,8 +23,9 @@ from ...stdlib import formatting, messages, tracking
 from ...stdlib.coupons import generate_code
 from ...stdlib.failures import ADDRESS, COUPON, TEMPLATE, address_problem, template_reason
 from .. import program as p
+from ..clock import ms_of
 from ..store import UNDELIVERED, CouponIssue
-from ..timing import after_quiet_hours
+from ..timing import after_quiet_hours, end_of_month, next_in_send_window, start_of_day
 from ..values import Money, Percent, to_decimal
 from ..views import ADDRESS_FIELDS, BonusView, CouponView, OrderView, channel_flags, moment
 from .evaluate import evaluate
@@ -132,7 +133,7 @@ class SendSteps(RunContext):
             if sent >= count:
                 return f"frequency cap: {sent} message(s) in the last {duration_text(window)}"
         # The workspace policy holds back what is not transactional: its cap over every
-        # scenario, and its quiet hours where the scenario sets none.
+        # scenario, and its quiet hours and send window where the scenario sets none.
         policy = None if self.bundle.templates[i.template].transactional else self.policy
         if policy is not None and i.channel in policy.caps:
             count, window = policy.caps[i.channel]
@@ -140,15 +141,18 @@ class SendSteps(RunContext):
             if sent >= count:
                 return (f"held by the workspace policy ({i.channel} at most {count} per {duration_text(window)}): "
                         f"{sent} {i.channel} message(s) in the last {duration_text(window)}")  # fmt: skip
-        quiet_hours = program.quiet_hours or (policy.quiet_hours if policy is not None else None)
-        if quiet_hours is not None:
+        quiet, quiet_whose = program.quiet_hours, "quiet hours"
+        if quiet is None and policy is not None and policy.quiet_hours is not None:
+            quiet, quiet_whose = policy.quiet_hours, "the workspace policy's quiet hours"
+        opens, opens_whose = program.send_window, "the send window"
+        if opens is None and policy is not None and policy.send_window is not None:
+            opens, opens_whose = policy.send_window, "the workspace policy's send window"
+        if quiet is not None or opens is not None:
             tz = contact_zone(contact, self.settings.default_timezone)
-            start_h, start_m, end_h, end_m = quiet_hours
-            allowed = after_quiet_hours(batch.now, dt.time(start_h, start_m), dt.time(end_h, end_m), tz)
+            allowed, why = _allowed_moment(batch.now, quiet, quiet_whose, opens, opens_whose, tz)
             if allowed > batch.now:
                 self.sleep_until(allowed)
-                whose = "quiet hours" if program.quiet_hours else "the workspace policy's quiet hours"
-                self.log(i, "deferred", f"{whose} until {allowed.astimezone(tz):%H:%M} {tz.key}")
+                self.log(i, "deferred", why)
                 return "quiet"
         if not _address(contact, i.channel):
             return f"no {ADDRESS_FIELDS[i.channel]} for {i.channel}"
@@ -191,7 +195,21 @@ class SendSteps(RunContext):
             context["bonus"] = BonusView(Money(to_decimal(bonus["amount"]), bonus["currency"]), percent, balance)
         return context
 
-    async def code_for(self, name: str, valid_ms: int | None) -> str | None:
+    async def _valid_until(self, coupon: p.Coupon, valid_ms: int | None, until: str | None) -> int | None:
+        """When a code issued now ends (ms), by the step's own validity or else the coupon's;
+        a date ends with that day and `end of month` with this month, in the contact's zone."""
+        if valid_ms is None and until is None:
+            valid_ms, until = coupon.valid_ms, coupon.until
+        if valid_ms is not None:
+            return self.batch.now_ms + valid_ms
+        if until is None:
+            return None
+        tz = contact_zone(await self.contact(), self.settings.default_timezone)
+        if until == "end of month":
+            return ms_of(end_of_month(self.batch.now, tz))
+        return ms_of(start_of_day(dt.date.fromisoformat(until) + dt.timedelta(days=1), tz))
+
+    async def code_for(self, name: str, valid_ms: int | None, until: str | None = None) -> str | None:
         """The code this run gave the contact for ``name``, issuing one if there is none yet."""
         codes = self.run.vars.setdefault("coupons", {})
         if name in codes:
@@ -210,8 +228,7 @@ class SendSteps(RunContext):
             code = await self._fresh_code(coupon)
         if code is None:
             return None
-        validity = valid_ms if valid_ms is not None else coupon.valid_ms
-        valid_until = self.batch.now_ms + validity if validity is not None else None
+        valid_until = await self._valid_until(coupon, valid_ms, until)
         codes[name] = {"code": code, "valid_until": valid_until}
         self.batch.changes.coupons.append(
             CouponIssue(coupon=name, code=code, contact_id=self.run.contact_id, run_id=self.run.id,
@@ -248,7 +265,7 @@ class SendSteps(RunContext):
         )
 
     async def visit_IssueCoupon(self, i: p.IssueCoupon) -> None:
-        code = await self.code_for(i.coupon, i.valid_ms)
+        code = await self.code_for(i.coupon, i.valid_ms, i.until)
         if code is None:
             self.log(i, "failed", _no_code_left(i.coupon))
         else:
@@ -266,6 +283,30 @@ class _SendFailed(Exception):
         self.reason = reason
         #: The coupon code already given to the contact for it, if any.
         self.code = code
+
+
+def _allowed_moment(
+    now: dt.datetime, quiet_hours: tuple[int, int, int, int] | None, quiet_whose: str,
+    window: p.SendWindow | None, window_whose: str, tz: ZoneInfo,
+) -> tuple[dt.datetime, str]:  # fmt: skip
+    """The first moment from ``now`` outside the quiet hours and inside the send window, and
+    what held the message back until then (``*_whose``: the scenario's or the policy's)."""
+    allowed, why = now, ""
+    for _ in range(8):  # each moves it forward to a moment the other may refuse; the checker
+        before = allowed  # refuses windows the quiet hours cover, so this settles at once
+        if quiet_hours is not None:
+            start_h, start_m, end_h, end_m = quiet_hours
+            later = after_quiet_hours(allowed, dt.time(start_h, start_m), dt.time(end_h, end_m), tz)
+            if later > allowed:
+                allowed, why = later, f"{quiet_whose} until {later.astimezone(tz):%H:%M} {tz.key}"
+        if window is not None:
+            start, end = dt.time(*window.start), dt.time(*window.end)
+            later = next_in_send_window(allowed, window.days, start, end, tz)
+            if later > allowed:
+                allowed, why = later, f"outside {window_whose} until {later.astimezone(tz):%a %H:%M} {tz.key}"
+        if allowed == before:
+            break
+    return allowed, why
 
 
 def _no_code_left(coupon: str) -> str:

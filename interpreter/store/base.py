@@ -19,6 +19,7 @@ from .records import (
     BroadcastRow,
     Changes,
     Claim,
+    DateState,
     Delivery,
     EventIn,
     EventRow,
@@ -147,6 +148,24 @@ class Store(Protocol):
 
     async def next_segment_check(self) -> int | None:
         """The earliest moment a contact's clock-dependent segments are due to be looked at."""
+
+    async def reset_date_checks(self, keys: Collection[str], now: int) -> bool:
+        """Make the date triggers ``keys`` the deployed ones: a key not deployed before is
+        watched from ``now`` on (its progress kept from an earlier deployment moves up to
+        ``now``), and then every contact is due at ``now``. Nothing when the keys are those
+        deployed already (a restart). Whether it did."""
+
+    async def due_date_checks(self, now: int, limit: int) -> list[str]:
+        """Contacts whose date triggers are due to be looked at by ``now``, earliest first."""
+
+    async def next_date_check(self) -> int | None:
+        """The earliest moment a contact's date triggers are due to be looked at."""
+
+    async def date_states(self, contact_ids: Collection[str]) -> dict[tuple[str, str], DateState]:
+        """(trigger key, contact) -> its progress, for the contacts asked about."""
+
+    async def date_since(self) -> dict[str, int]:
+        """trigger key -> since when it is deployed, for every deployed date trigger."""
 
     async def products(self, ids: Collection[str] | None = None, limit: int = 1000) -> list[dict[str, Any]]: ...
 

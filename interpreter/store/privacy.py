@@ -23,7 +23,8 @@ from .suppressions import erased_key
 
 #: The rows of a contact, table by table: (table, the column holding the contact's id).
 CONTACT_TABLES = (("orders", "contact_id"), ("course_access", "contact_id"), ("list_members", "contact_id"),
-                  ("segment_members", "contact_id"), ("segment_checks", "contact_id"), ("events", "contact_id"),
+                  ("segment_members", "contact_id"), ("segment_checks", "contact_id"), ("date_checks", "contact_id"),
+                  ("date_triggers", "contact_id"), ("events", "contact_id"),
                   ("runs", "contact_id"), ("outbox", "contact_id"), ("coupon_codes", "contact_id"),
                   ("bonus_ledger", "contact_id"))  # fmt: skip
 #: Columns holding JSON text, decoded in an export.

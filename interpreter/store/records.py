@@ -251,6 +251,10 @@ class Changes(msgspec.Struct, kw_only=True):
     segment_removes: list[tuple[str, str]] = msgspec.field(default_factory=list)
     #: (contact, when its clock-dependent segments are next looked at; None: after its next event)
     segment_checks: list[tuple[str, int | None]] = msgspec.field(default_factory=list)
+    #: (contact, when its date triggers are next due; None: none is ahead)
+    date_checks: list[tuple[str, int | None]] = msgspec.field(default_factory=list)
+    #: Date triggers' progress: (trigger key, contact, basis, done until), see DateState.
+    date_states: list[tuple[str, str, str | None, int]] = msgspec.field(default_factory=list)
     coupons: list[CouponIssue] = msgspec.field(default_factory=list)
     #: (coupon_codes row id, order id, when)
     redemptions: list[tuple[int, str, int]] = msgspec.field(default_factory=list)
@@ -278,6 +282,8 @@ class Changes(msgspec.Struct, kw_only=True):
                 self.segment_adds,
                 self.segment_removes,
                 self.segment_checks,
+                self.date_checks,
+                self.date_states,
                 self.coupons,
                 self.redemptions,
                 self.bonus,
@@ -286,6 +292,15 @@ class Changes(msgspec.Struct, kw_only=True):
                 self.emitted_events,
             )
         )
+
+
+class DateState(NamedTuple):
+    """How far a date trigger got for a contact: its occurrences were computed from
+    ``basis`` (the field's value and the contact's zone; None while unset), and those up to
+    ``done_until`` (ms) have fired or came before the trigger watched the contact."""
+
+    basis: str | None
+    done_until: int
 
 
 class RunStart(NamedTuple):

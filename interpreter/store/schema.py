@@ -438,6 +438,29 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX broadcasts_due ON broadcasts(due_at) WHERE expanded_at IS NULL;
         """,
     ),
+    (
+        "date triggers (`on date contact.birthday at 10:00`): when each contact's dates are next due, per "
+        "trigger and contact what its occurrences were computed from and up to when they are done, and since "
+        "when each trigger is deployed (sqlite_dates.py)",
+        """
+        CREATE TABLE date_checks (
+            contact_id TEXT PRIMARY KEY,
+            due_at INTEGER
+        );
+        CREATE INDEX date_checks_due ON date_checks(due_at) WHERE due_at IS NOT NULL;
+        CREATE TABLE date_triggers (
+            trigger_key TEXT NOT NULL,
+            contact_id TEXT NOT NULL,
+            basis TEXT,
+            done_until INTEGER NOT NULL,
+            PRIMARY KEY (contact_id, trigger_key)
+        );
+        CREATE TABLE date_sweep (
+            trigger_key TEXT PRIMARY KEY,
+            since INTEGER NOT NULL
+        );
+        """,
+    ),
 ]
 
 

@@ -45,6 +45,7 @@ from .sqlite_changes import (
     run_row,
 )
 from .sqlite_coupons import CouponsMixin
+from .sqlite_dates import DateChecksMixin
 from .sqlite_outbox import OutboxMixin
 from .sqlite_overview import OverviewMixin
 from .sqlite_queries import QueriesMixin
@@ -80,6 +81,7 @@ class SqliteStore(
     QueriesMixin,
     OverviewMixin,
     SegmentChecksMixin,
+    DateChecksMixin,
     SuppressionMixin,
     ImportMixin,
     VersionsMixin,

@@ -211,6 +211,19 @@ def apply_changes(db: sqlite3.Connection, c: Changes) -> None:
             "WHERE segment_checks.due_at IS NOT excluded.due_at",
             c.segment_checks,
         )
+    if c.date_checks:
+        db.executemany(
+            "INSERT INTO date_checks (contact_id, due_at) VALUES (?, ?) "
+            "ON CONFLICT (contact_id) DO UPDATE SET due_at = excluded.due_at",
+            c.date_checks,
+        )
+    if c.date_states:
+        db.executemany(
+            "INSERT INTO date_triggers (trigger_key, contact_id, basis, done_until) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (contact_id, trigger_key) DO UPDATE SET basis = excluded.basis, "
+            "done_until = excluded.done_until",
+            c.date_states,
+        )
     for issue in c.coupons:
         if issue.from_pool:
             cursor = db.execute(

@@ -169,7 +169,7 @@ def _step_changes(
 def _headers(old: Program, new: Program) -> list[FieldChange]:
     def shown(program: Program) -> dict[str, str]:
         found = {"title": program.title}
-        found |= {f"trigger {n}": f"on {t.event}" + (f" where {expr_text(t.where)}" if t.where else "")
+        found |= {f"trigger {n}": t.header() + (f" where {expr_text(t.where)}" if t.where else "")
                   for n, t in enumerate(program.triggers, start=1)}  # fmt: skip
         found |= {f"exit {n}": f"exit when {e.event}" + (f" where {expr_text(e.where)}" if e.where else "")
                   for n, e in enumerate(program.exits, start=1)}  # fmt: skip
@@ -180,6 +180,8 @@ def _headers(old: Program, new: Program) -> list[FieldChange]:
         if program.quiet_hours is not None:
             a, b, c, d = program.quiet_hours
             found["quiet hours"] = f"{a:02d}:{b:02d}-{c:02d}:{d:02d}"
+        if program.send_window is not None:
+            found["send window"] = program.send_window.header().removeprefix("send only ")
         found["attribution"] = _duration(program.attribution_ms)
         if program.max_order_age_ms is not None:
             found["ignore orders older than"] = _duration(program.max_order_age_ms)

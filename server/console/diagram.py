@@ -38,7 +38,7 @@ def _kind(instr: p.Instr) -> str:
     """A CSS class for the step's kind (its colour)."""
     if isinstance(instr, p.Send):
         return "send"
-    if isinstance(instr, p.Wait | p.WaitUntil | p.WaitFor):
+    if isinstance(instr, p.Wait | p.WaitUntil | p.WaitUntilDay | p.WaitUntilMonthDay | p.WaitUntilValue | p.WaitFor):
         return "wait"
     if isinstance(instr, p.Stop):
         return "stop"
@@ -183,7 +183,7 @@ def _count_lines(instr: p.Instr, exits: bool) -> list[list[tuple[str, str]]]:
     lines = [[("now", _("now")), ("passed", _("passed")), ("left", _("left"))]]
     if isinstance(instr, p.Stop):
         lines.append([("stopped", _("stopped here"))])
-    elif isinstance(instr, p.Wait | p.WaitUntil | p.WaitFor):
+    elif isinstance(instr, p.Wait | p.WaitUntil | p.WaitUntilDay | p.WaitUntilMonthDay | p.WaitUntilValue | p.WaitFor):
         lines.append(([("goal", _("exit goal"))] if exits else []) + [("cancelled", _("cancelled"))])
     elif isinstance(instr, p.Send):
         lines.append([("sent", _("sent")), ("skipped", _("skipped")), ("failed", _("failed"))])

@@ -68,7 +68,8 @@ def flow_of(program: p.Program) -> Flow:
     end = next((i for i, instr in enumerate(code) if isinstance(instr, p.End)), len(code))
     return Flow(
         program=program,
-        triggers=[_header("on", t.event, t.where) for t in program.triggers] + _broadcast(program),
+        triggers=[_header("on", t.header().removeprefix("on "), t.where) for t in program.triggers]
+        + _broadcast(program),
         rules=_rules(program),
         exits=[_header("exit when", e.event, e.where) for e in program.exits],
         steps=_block(code, 0, end),
@@ -103,6 +104,8 @@ def _rules(program: p.Program) -> list[str]:
     if program.quiet_hours is not None:
         h1, m1, h2, m2 = program.quiet_hours
         rules.append(f"quiet hours {h1:02d}:{m1:02d} to {h2:02d}:{m2:02d}")
+    if program.send_window is not None:
+        rules.append(program.send_window.header())
     return rules
 
 

@@ -47,7 +47,7 @@ def check_failed(error: CheckFailed) -> Problem:
 def _program_steps(program: Program) -> list[StepCount]:
     """Every step of a program in its order (a branch's steps where they are written),
     the start first; the jumps that join branches are not steps anyone wrote."""
-    events = ", ".join(dict.fromkeys(t.event for t in program.triggers))
+    events = ", ".join(dict.fromkeys(t.header().removeprefix("on ") for t in program.triggers))
     spec = program.broadcast
     start = f"broadcast to {spec.audience_kind} {spec.audience}" if spec is not None else f"on {events}"
     steps = [StepCount(step="start", name=start, passed=0, outcomes={}, waiting=0, here={})]
