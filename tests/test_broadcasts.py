@@ -49,11 +49,12 @@ def run(coroutine: Any) -> Any:
     return asyncio.run(coroutine)
 
 
-def test_a_broadcast_sends_once_to_each_member_at_its_time() -> None:
+def test_a_broadcast_sends_once_to_each_member_at_its_time(db: str) -> None:
+    """On both stores (the PostgreSQL one says the broadcast's SQL its own way)."""
     text = workspace("broadcast bf to list vip at 2026-11-27 10:00 send email bf_offer with coupon BF20\n")
 
     async def go() -> None:
-        async with Harness(text, start=START) as h:
+        async with Harness(text, db, start=START) as h:
             await join(h, ["a", "b", "c"])
             await h.advance(dt.timedelta(days=7, hours=1, minutes=59))
             assert await h.rows("SELECT count(*) FROM outbox") == [(0,)]

@@ -60,8 +60,8 @@ async def order_row(h: Harness, order_id: str = "o1") -> tuple[str, list[dict[st
     return status, json.loads(items)
 
 
-async def test_items_delivered_one_by_one_start_the_all_items_scenario_when_the_last_one_arrives() -> None:
-    async with Harness(ITEMS) as h:
+async def test_items_delivered_one_by_one_start_the_all_items_scenario_when_the_last_one_arrives(db: str) -> None:
+    async with Harness(ITEMS, db) as h:
         await h.play([h.event("order.created", "olena", order=ORDER)])
         await h.play([item_event(h, MUG, "delivered")])
         assert await runs(h) == [("one_delivered", "o1")]
