@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -328,3 +332,38 @@ def test_a_policy_send_window_is_checked_like_a_scenarios() -> None:
     twice = "policy\n  send only mon 09:00 to 18:00\n  send only tue 09:00 to 18:00\nend\n"
     found = findings(TEMPLATES + twice + scenarios("a", headers="  entry once per contact\n"))
     assert any(c == "SCN401" and "a send window" in m for c, m, _ in found), found
+
+
+def test_scn_worker_paces_smtp_as_the_policy_says(tmp_path: Path) -> None:
+    """`scn worker` with a sender follows the policy's rate too: `smtp at most 5 per
+    second`, so 8 mails take 1.4 s at a real SMTP server (unpaced, a fraction of that)."""
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    rate = "policy\n  smtp at most 5 per second\nend\n"
+    text = TEMPLATES + rate + "\nscenario hello\n  on contact.registered\n  send email offer\nend\n"
+    (workspace / "w.scn").write_text(text, encoding="utf-8")
+    for name, html in RESOURCES.items():
+        (workspace / name).write_text(html, encoding="utf-8")
+    people = [{"type": "contact.registered", "key": f"r{i}", "contact": {"id": f"c{i}", "email": f"c{i}@example.com"}}
+              for i in range(8)]  # fmt: skip
+    lines = "".join(json.dumps(person) + "\n" for person in people)
+    with SmtpServer() as server:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "scn", "worker", str(workspace), "--db", str(tmp_path / "scn.db"), "--events", "-"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env={**os.environ, "SCN_SMTP_URL": server.url, "SCN_SECRET": "pace"},
+        )  # fmt: skip
+        try:
+            assert process.stdin is not None
+            process.stdin.write(lines.encode())
+            process.stdin.flush()
+            deadline = time.monotonic() + 30
+            while len(server.handler.received_at) < 8 and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            _, errors = process.communicate(timeout=20)
+        arrived = server.handler.received_at
+    assert process.returncode == 0, errors.decode()
+    assert len(arrived) == 8
+    assert arrived[-1] - arrived[0] >= 1.2  # seven gaps of 200 ms, less arrival jitter

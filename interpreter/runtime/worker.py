@@ -175,6 +175,9 @@ async def run(
         loop.add_signal_handler(signum, stop.set)
     try:
         versions = await deploy(engine, checked)
+        policy = engine.current.policy if engine.current is not None else None
+        if sender is not None and policy is not None:
+            sender.set_rates(policy.rates)  # the workspace policy paces the providers, as `scn serve` does
         if ready is not None:
             ready({"ready": True, "scenarios": versions})
         freeze_heap()
