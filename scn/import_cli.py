@@ -22,7 +22,10 @@ import contextlib
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .interpreter.store import SqliteStore
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -53,9 +56,24 @@ def _say(text: str) -> None:
     print(f"scn import: {text}", file=sys.stderr)
 
 
+async def _open_store(db: str) -> SqliteStore | None:
+    """The store `--db` names (an SQLite file or a PostgreSQL URL), open; None (said why) if not."""
+    from .interpreter.store import StoreError, store_at
+
+    store = store_at(db)
+    try:
+        await store.open()
+    except StoreError as error:
+        _say(str(error))
+        return None
+    return store
+
+
 def _read(args: argparse.Namespace) -> str | None:
     """The CSV file's text, once the store file is known to be there; None (said why) if not."""
-    if not Path(args.db).is_file():
+    from .interpreter.store import is_postgresql
+
+    if not is_postgresql(args.db) and not Path(args.db).is_file():
         _say(f"no store at {args.db}: give the file with --db (`scn serve` or `scn run` makes one)")
         return None
     try:
@@ -99,14 +117,10 @@ async def _import(
     from .interpreter.runtime import Settings
     from .interpreter.runtime.engine import Engine
     from .interpreter.runtime.imports import run_import
-    from .interpreter.store import SqliteStore, StoreError
 
     clock = WallClock()
-    store = SqliteStore(args.db)
-    try:
-        await store.open()
-    except StoreError as error:
-        _say(str(error))
+    store = await _open_store(args.db)
+    if store is None:
         return EXIT_ERROR
     try:
         engine = Engine(store, clock, Settings())
@@ -156,13 +170,9 @@ def _run_codes(args: argparse.Namespace) -> int:
 
 async def _import_codes(args: argparse.Namespace, codes: list[str], shown: bool) -> int:
     from .interpreter.runtime.imports import IMPORT_CHUNK
-    from .interpreter.store import SqliteStore, StoreError
 
-    store = SqliteStore(args.db)
-    try:
-        await store.open()
-    except StoreError as error:
-        _say(str(error))
+    store = await _open_store(args.db)
+    if store is None:
         return EXIT_ERROR
     try:
         coupon = await _pool_coupon(store, args.coupon)

@@ -31,7 +31,9 @@ def add_commands(sub: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    if not Path(args.db).is_file():
+    from .interpreter.store import is_postgresql
+
+    if not is_postgresql(args.db) and not Path(args.db).is_file():
         print(f"scn contact: no store at {args.db}: give the file with --db", file=sys.stderr)
         return EXIT_ERROR
     if args.action == "erase" and not args.yes:
@@ -43,10 +45,10 @@ def _run(args: argparse.Namespace) -> int:
 
 async def _act(args: argparse.Namespace) -> int:
     from .interpreter.clock import WallClock, ms_of
-    from .interpreter.store import SqliteStore, StoreError
+    from .interpreter.store import StoreError, store_at
     from .stdlib.privacy import UnknownContact, erase_contact, export_contact
 
-    store = SqliteStore(args.db)
+    store = store_at(args.db)
     try:
         await store.open()
     except StoreError as error:

@@ -97,11 +97,11 @@ async def _stored(path: str, name: str, old: int, new: int) -> tuple[Bundle, Bun
     """The bundles of two stored versions of scenario ``name``, or what is wrong."""
     from pathlib import Path
 
-    from .interpreter.store import SqliteStore
+    from .interpreter.store import is_postgresql, store_at
 
-    if not Path(path).is_file():
+    if not is_postgresql(path) and not Path(path).is_file():
         return f"{path}: no such database"
-    store = SqliteStore(path)
+    store = store_at(path)
     await store.open()
     try:
         versions = {v: b for v, b, _d, _at, _draft in await store.scenario_versions(name)}
