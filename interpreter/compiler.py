@@ -13,6 +13,7 @@ import msgspec
 from . import ast
 from . import program as p
 from .checker import CheckResult
+from .checker._policy import is_transactional
 from .workspace import Workspace
 
 DEFAULT_ATTRIBUTION_MS = p.DEFAULT_ATTRIBUTION_MS
@@ -29,16 +30,17 @@ def compile_workspace(result: CheckResult) -> p.Bundle:
     symbols = result.symbols
     workspace = result.workspace
     decls = symbols.decls
+    templates = {
+        n: _template(d, workspace, symbols.decl_files[n], frozenset(result.templates[n].uses))
+        for n, d in decls.items()
+        if isinstance(d, ast.TemplateDecl)
+    }
     return p.Bundle(
         currency=symbols.currency,
         lists={n: _title(d.title) for n, d in decls.items() if isinstance(d, ast.ListDecl)},
         segments=_segments(decls),
         coupons={n: _coupon(d) for n, d in decls.items() if isinstance(d, ast.CouponDecl)},
-        templates={
-            n: _template(d, workspace, symbols.decl_files[n], frozenset(result.templates[n].uses))
-            for n, d in decls.items()
-            if isinstance(d, ast.TemplateDecl)
-        },
+        templates=templates,
         programs={n: _loyalty(d) for n, d in decls.items() if isinstance(d, ast.ProgramDecl)},
         groups={
             n: p.Group(name=n, title=_title(d.title), program=d.program.name if d.program else None, default=d.default)
@@ -56,7 +58,7 @@ def compile_workspace(result: CheckResult) -> p.Bundle:
         },
         files={f.path: f.text for f in workspace.files},
         resources=dict(workspace.resources or {}),
-        policy=_policy(symbols.policy, result),
+        policy=_policy(symbols.policy, frozenset(n for n, t in templates.items() if t.transactional)),
     )
 
 
@@ -68,13 +70,10 @@ def _send_window(header: ast.SendWindow) -> p.SendWindow:
 _RATE_UNITS_MS = {"second": 1000, "minute": 60_000, "hour": 3_600_000}
 
 
-def _policy(decl: ast.PolicyDecl | None, result: CheckResult) -> p.Policy | None:
+def _policy(decl: ast.PolicyDecl | None, exempt: frozenset[str]) -> p.Policy | None:
+    """The workspace policy; ``exempt``: its transactional templates."""
     if decl is None:
         return None
-    exempt = frozenset(
-        name for name, d in result.symbols.decls.items()
-        if isinstance(d, ast.TemplateDecl) and any(isinstance(s, ast.TemplateTransactional) for s in d.settings)
-    )  # fmt: skip
     caps: dict[str, tuple[int, int]] = {}
     rates: dict[str, tuple[int, int]] = {}
     quiet: tuple[int, int, int, int] | None = None
@@ -160,7 +159,7 @@ def _template(decl: ast.TemplateDecl, workspace: Workspace, source: str, uses: f
         fallback=fallback.lang.name if fallback else None,
         variants=variants or (variant("", shared),),
         uses=uses,
-        transactional=any(isinstance(s, ast.TemplateTransactional) for s in decl.settings),
+        transactional=is_transactional(decl),
     )
 
 
