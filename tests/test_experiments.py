@@ -24,6 +24,7 @@ from .conftest import EXAMPLES, check_texts
 from .harness import Harness, checked, html_resources
 from .server_harness import serving
 from .test_client import scn
+from .test_runtime import TEMPLATES
 
 START = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 CENT = Decimal("0.01")
@@ -174,19 +175,9 @@ async def test_scn_promote_from_the_command_line(tmp_path: Path) -> None:
         assert code == 1 and "no variant 'b'" in err, err
 
 
-HOLDOUT = """
-template t_a email
-  from "Shop" <shop@example.com>
-  subject "A"
-  html "a.html"
-end
-
-template t_b email
-  from "Shop" <shop@example.com>
-  subject "B"
-  html "b.html"
-end
-
+HOLDOUT = (
+    TEMPLATES
+    + """
 scenario ab "A/B"
   on contact.registered
   split with 10% control
@@ -197,6 +188,7 @@ scenario ab "A/B"
   end
 end
 """
+)
 
 
 def _split_of(text: str) -> Any:
