@@ -84,7 +84,7 @@ def check_scenario_cap(
     if own is None or not caps or own.window.milliseconds <= 0 or own.count.value < 1:
         return
     capped = {step.channel for step in _sends(scenario.steps)
-              if caps_channel(policy, step.channel, _template(decls.get(step.template.name)))}  # fmt: skip
+              if step.channel in caps and not _transactional(decls.get(step.template.name))}  # fmt: skip
     for channel in sorted(capped):
         cap = caps.get(channel)
         if cap is None or cap.window.milliseconds <= 0:
@@ -125,8 +125,8 @@ def check_transactional_send(
         sink.report(codes.MARKETING_IN_TRANSACTIONAL, message, step.span)
 
 
-def _template(decl: ast.Node | None) -> ast.TemplateDecl | None:
-    return decl if isinstance(decl, ast.TemplateDecl) else None
+def _transactional(decl: ast.Node | None) -> bool:
+    return isinstance(decl, ast.TemplateDecl) and is_transactional(decl)
 
 
 def _sends(steps: tuple[ast.Step, ...]) -> Iterator[ast.Send]:
