@@ -53,6 +53,14 @@ class Result:
     lastrowid: int | None = None
 
 
+def _ordered(params: Sequence[Any] | Mapping[str, Any], names: tuple[str, ...] | None) -> Sequence[Any]:
+    """A statement's values in placeholder order (``names`` when it used `:name`s)."""
+    if names is None:
+        return list(params)
+    assert isinstance(params, Mapping)
+    return [params[name] for name in names]
+
+
 def _convert(value: Any, kind: str) -> Any:
     """A value as the parameter's type wants it (SQLite is not particular about types)."""
     if value is None:
@@ -94,11 +102,7 @@ class PgConnection:
         if said is None:
             return Result()
         text = said.sql
-        if said.names is not None:
-            assert isinstance(params, Mapping)
-            values = [params[name] for name in said.names]
-        else:
-            values = list(params)
+        values = _ordered(params, said.names)
         words = text.lstrip().split(None, 3)
         returning_id = None
         if words[:2] == ["INSERT", "INTO"] and " RETURNING " not in text.upper():
@@ -123,10 +127,28 @@ class PgConnection:
         return result
 
     async def run_many(self, sql: str, rows: Iterable[Sequence[Any] | Mapping[str, Any]]) -> Result:
-        total = 0
-        for params in rows:
-            total += max((await self.run(sql, params)).rowcount, 0)
-        return Result(rowcount=total)
+        """One statement for each of ``rows``, sent together: one round trip, not one a row.
+
+        A row's changes are counted as sqlite3 counts them (the total is the `rowcount`, and
+        `total_changes` grows by it): the statement returns a row for each row it changed,
+        and those are counted."""
+        said = statement(sql)
+        every = list(rows)
+        if said is None or not every:
+            return Result(rowcount=0)
+        words = said.sql.lstrip().split(None, 1)
+        if words[0] not in ("INSERT", "UPDATE", "DELETE") or " RETURNING " in said.sql.upper():
+            total = 0
+            for params in every:
+                total += max((await self.run(sql, params)).rowcount, 0)
+            return Result(rowcount=total)
+        prepared = await self._prepare(said.sql.rstrip().rstrip(";") + " RETURNING 1")
+        kinds = [p.name for p in prepared.get_parameters()]
+        names = said.names
+        values = [[_convert(v, k) for v, k in zip(_ordered(params, names), kinds, strict=True)] for params in every]
+        changed = len(await prepared.fetchmany(values))
+        self.total_changes += changed
+        return Result(rowcount=changed)
 
     # ------------------------------------------------------------ aiosqlite's shape
 

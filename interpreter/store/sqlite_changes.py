@@ -5,6 +5,7 @@ transaction costs one hand-off to that thread however many statements it has.
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 from typing import Any
@@ -116,13 +117,14 @@ def insert_events(db: sqlite3.Connection, events: list[EventIn], now: int) -> li
 def apply_changes(db: sqlite3.Connection, c: Changes) -> None:
     """Write a batch's changes (inside the caller's transaction), one `executemany` per table."""
     _upsert_contacts(db, c.contacts)
-    for order in c.orders:
-        _upsert_order(db, order.id, order.contact_id, order.at, order.fields)
-        if order.status_changed_to is not None:
-            db.execute(
-                "INSERT INTO order_statuses (order_id, status, at) VALUES (?, ?, ?)",
-                (order.id, order.status_changed_to, order.at),
-            )
+    # Orders in their order, each run of the same statement sent as one `executemany`;
+    # then their status changes (nothing of an order's upsert reads them).
+    upserts = [_order_upsert(o.id, o.contact_id, o.at, o.fields) for o in c.orders]
+    for sql, same in itertools.groupby(upserts, key=lambda upsert: upsert[0]):
+        db.executemany(sql, [values for _, values in same])
+    statuses = [(o.id, o.status_changed_to, o.at) for o in c.orders if o.status_changed_to is not None]
+    if statuses:
+        db.executemany("INSERT INTO order_statuses (order_id, status, at) VALUES (?, ?, ?)", statuses)
     if c.products:
         db.executemany(
             "INSERT INTO products (id, name, category, price, currency, url, image, created_at) "
@@ -290,13 +292,14 @@ def _upsert_contacts(db: sqlite3.Connection, updates: list[ContactUpdate]) -> No
         )
 
 
-def _upsert_order(db: sqlite3.Connection, order_id: str, contact_id: str, at: int, fields: dict[str, Any]) -> None:
+def _order_upsert(order_id: str, contact_id: str, at: int, fields: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
+    """The statement that writes an order's fields, and its values."""
     values = {k: (json.dumps(v) if k in JSON_FIELDS else v) for k, v in fields.items() if k in ORDER_FIELDS}
     updates = ", ".join(f"{k} = excluded.{k}" for k in ["updated_at", *values])  # only what was given
     values.setdefault("status", "created")
     values.setdefault("total", "0")
     columns = ["id", "contact_id", "created_at", "updated_at", *values]
-    db.execute(
+    return (
         f"INSERT INTO orders ({', '.join(columns)}) VALUES ({placeholders(len(columns))}) "
         f"ON CONFLICT (id) DO UPDATE SET {updates}",
         (order_id, contact_id, fields.get("created_at", at), at, *values.values()),
