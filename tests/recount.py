@@ -16,14 +16,26 @@ OUTCOMES = {
 }
 
 
+#: Each counter's key and what it counts (count_steps: and the first log entry counted).
+_KEYS = {
+    "count_runs": ("scenario, step, status", "sum(runs)"),
+    "count_steps": ("scenario, step, name, outcome", "sum(runs), min(first_id)"),
+    "count_messages": ("scenario, channel, template, status, failure", "sum(messages)"),
+    "count_events": ("state", "sum(events)"),
+    "count_reports": ("scenario, hour, step, template, channel, variant, figure", "sum(value)"),
+    "count_report_days": ("scenario, day, step, template, channel, variant, figure", "sum(value)"),
+}
+
+
 def _readings() -> dict[str, str]:
-    """The statement that reads each counter's rows that count something (a counter that
-    went back to 0 stays as a row), and each outcome."""
+    """The statement that reads each counter's keys that count something (a counter that
+    went back to 0 stays as a row), summed over the rows a key may be spread on
+    (PostgreSQL's buckets), and each outcome."""
     found: dict[str, str] = {}
     for table in COUNTERS:
-        number = {"count_runs": "runs", "count_steps": "runs", "count_messages": "messages",
-                  "count_reports": "value", "count_report_days": "value"}.get(table, "events")  # fmt: skip
-        found[table] = f"SELECT * FROM {table} WHERE {number} != 0"
+        key, amounts = _KEYS[table]
+        total = amounts.split(",")[0]
+        found[table] = f"SELECT {key}, {amounts} FROM {table} GROUP BY {key} HAVING {total} != 0"
     return {**found, **OUTCOMES}
 
 

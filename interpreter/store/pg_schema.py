@@ -20,11 +20,16 @@ from .schema import MIGRATIONS
 
 #: Run ids a process takes from the database at once (it asks for more before it runs out).
 RUN_ID_BLOCK = 10_000
+#: The counters' rows are spread over buckets, one chosen by each database connection
+#: (migration 22): engines writing at once update rows of their own instead of queueing
+#: on one row lock until the other commits. Readers sum a key's buckets.
+BUCKETS = 64
+BUCKET = f"(pg_backend_pid() % {BUCKETS})"
 
 
-def _function(name: str, body: str) -> str:
+def _function(name: str, body: str, replace: bool = False) -> str:
     return (
-        f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $body$\n"
+        f"CREATE {'OR REPLACE ' if replace else ''}FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $body$\n"
         f"BEGIN\n{body}\nRETURN NULL;\nEND\n$body$;\n"
     )
 
@@ -34,7 +39,9 @@ def _trigger(name: str, when: str, table: str, function: str, condition: str | N
     return f"CREATE TRIGGER {name} AFTER {when} ON {table} FOR EACH ROW{where} EXECUTE FUNCTION {function}();\n"
 
 
-def _add(table: str, alias: str, columns: str, count: str, key: str, amount: str) -> str:
+def _add(table: str, alias: str, columns: str, count: str, key: str, amount: str, spread: bool = False) -> str:
+    if spread:
+        columns, key = f"{columns}, bucket", f"{key}, {BUCKET}"
     return (
         f"INSERT INTO {table} AS {alias} ({columns}, {count}) VALUES ({key}, {amount}) "
         f"ON CONFLICT ({columns}) DO UPDATE SET {count} = {alias}.{count} + excluded.{count};"
@@ -70,16 +77,59 @@ def _both(remove: str, add: str) -> str:
     )
 
 
+def _steps_body(spread: bool) -> str:
+    """count_steps: the run's previous entry for the step is counted no more, this one is."""
+    if not spread:
+        return """UPDATE count_steps SET runs = runs - 1
+    WHERE (scenario, step, name, outcome) IN (
+        SELECT r.scenario, l.step, l.name, l.outcome FROM step_log l, runs r
+        WHERE l.run_id = NEW.run_id AND l.step = NEW.step AND l.id < NEW.id AND r.id = NEW.run_id
+        ORDER BY l.id DESC LIMIT 1
+    );
+INSERT INTO count_steps AS c (scenario, step, name, outcome, runs, first_id)
+    SELECT r.scenario, NEW.step, NEW.name, NEW.outcome, 1, NEW.id FROM runs r WHERE r.id = NEW.run_id
+    ON CONFLICT (scenario, step, name, outcome) DO UPDATE SET runs = c.runs + 1;"""
+    return f"""INSERT INTO count_steps AS c (scenario, step, name, outcome, bucket, runs, first_id)
+    SELECT r.scenario, l.step, l.name, l.outcome, {BUCKET}, -1, l.id FROM step_log l, runs r
+    WHERE l.run_id = NEW.run_id AND l.step = NEW.step AND l.id < NEW.id AND r.id = NEW.run_id
+    ORDER BY l.id DESC LIMIT 1
+    ON CONFLICT (scenario, step, name, outcome, bucket) DO UPDATE SET runs = c.runs - 1;
+INSERT INTO count_steps AS c (scenario, step, name, outcome, bucket, runs, first_id)
+    SELECT r.scenario, NEW.step, NEW.name, NEW.outcome, {BUCKET}, 1, NEW.id FROM runs r WHERE r.id = NEW.run_id
+    ON CONFLICT (scenario, step, name, outcome, bucket) DO UPDATE SET runs = c.runs + 1;"""
+
+
+def _counter_bodies(spread: bool) -> dict[str, str]:
+    """The counters' trigger functions; ``spread``: each connection counts in its bucket,
+    a change taken back as an amount of -1 in it (the key's sum is right, one bucket's
+    count may go below 0)."""
+    if spread:
+        runs = _add("count_runs", "c", _RUNS, "runs", _run_key("OLD"), "-1", True)
+        messages = _add("count_messages", "c", _MESSAGES, "messages", _message_key("OLD"), "-1", True)
+        events = _add("count_events", "c", "state", "events", _event_state("OLD"), "-1", True)
+    else:
+        runs = (
+            "UPDATE count_runs SET runs = runs - 1 "
+            "WHERE scenario = OLD.scenario AND step = coalesce(OLD.step, '') AND status = OLD.status;"
+        )
+        messages = f"UPDATE count_messages SET messages = messages - 1 WHERE ({_MESSAGES}) = ({_message_key('OLD')});"
+        events = f"UPDATE count_events SET events = events - 1 WHERE state = {_event_state('OLD')};"
+    return {
+        "count_runs_change": _both(runs, _add("count_runs", "c", _RUNS, "runs", _run_key("NEW"), "1", spread)),
+        "count_steps_insert": _steps_body(spread),
+        "count_messages_change": _both(
+            messages, _add("count_messages", "c", _MESSAGES, "messages", _message_key("NEW"), "1", spread)
+        ),
+        "count_events_change": _both(
+            events, _add("count_events", "c", "state", "events", _event_state("NEW"), "1", spread)
+        ),
+    }
+
+
+_COUNTERS = _counter_bodies(spread=False)
 COUNTERS = (
     schema(counters.TABLES)
-    + _function(
-        "count_runs_change",
-        _both(
-            "UPDATE count_runs SET runs = runs - 1 "
-            "WHERE scenario = OLD.scenario AND step = coalesce(OLD.step, '') AND status = OLD.status;",
-            _add("count_runs", "c", _RUNS, "runs", _run_key("NEW"), "1"),
-        ),
-    )
+    + _function("count_runs_change", _COUNTERS["count_runs_change"])
     + _trigger("count_runs_insert", "INSERT OR DELETE", "runs", "count_runs_change")
     + _trigger(
         "count_runs_update",
@@ -88,26 +138,9 @@ COUNTERS = (
         "count_runs_change",
         "OLD.step IS DISTINCT FROM NEW.step OR OLD.status IS DISTINCT FROM NEW.status",
     )  # fmt: skip
-    + _function(
-        "count_steps_insert",
-        """UPDATE count_steps SET runs = runs - 1
-    WHERE (scenario, step, name, outcome) IN (
-        SELECT r.scenario, l.step, l.name, l.outcome FROM step_log l, runs r
-        WHERE l.run_id = NEW.run_id AND l.step = NEW.step AND l.id < NEW.id AND r.id = NEW.run_id
-        ORDER BY l.id DESC LIMIT 1
-    );
-INSERT INTO count_steps AS c (scenario, step, name, outcome, runs, first_id)
-    SELECT r.scenario, NEW.step, NEW.name, NEW.outcome, 1, NEW.id FROM runs r WHERE r.id = NEW.run_id
-    ON CONFLICT (scenario, step, name, outcome) DO UPDATE SET runs = c.runs + 1;""",
-    )
+    + _function("count_steps_insert", _COUNTERS["count_steps_insert"])
     + _trigger("count_steps_insert", "INSERT", "step_log", "count_steps_insert")
-    + _function(
-        "count_messages_change",
-        _both(
-            f"UPDATE count_messages SET messages = messages - 1 WHERE ({_MESSAGES}) = ({_message_key('OLD')});",
-            _add("count_messages", "c", _MESSAGES, "messages", _message_key("NEW"), "1"),
-        ),
-    )
+    + _function("count_messages_change", _COUNTERS["count_messages_change"])
     + _trigger("count_messages_insert", "INSERT OR DELETE", "outbox", "count_messages_change")
     + _trigger(
         "count_messages_update",
@@ -116,13 +149,7 @@ INSERT INTO count_steps AS c (scenario, step, name, outcome, runs, first_id)
         "count_messages_change",
         "OLD.status IS DISTINCT FROM NEW.status OR OLD.failure IS DISTINCT FROM NEW.failure",
     )  # fmt: skip
-    + _function(
-        "count_events_change",
-        _both(
-            f"UPDATE count_events SET events = events - 1 WHERE state = {_event_state('OLD')};",
-            _add("count_events", "c", "state", "events", _event_state("NEW"), "1"),
-        ),
-    )
+    + _function("count_events_change", _COUNTERS["count_events_change"])
     + _trigger("count_events_insert", "INSERT OR DELETE", "events", "count_events_change")
     + _trigger(
         "count_events_update",
@@ -218,12 +245,22 @@ WHERE p.id = NEW.id
 """
 
 
-def _to_day(row: str, value: str) -> str:
+def _to_day(row: str, value: str, spread: bool = False) -> str:
+    bucket = (", bucket", f", {row}.bucket") if spread else ("", "")
     return (
-        "INSERT INTO count_report_days AS d (scenario, day, step, template, channel, variant, figure, value) "
-        f"VALUES ({row}.scenario, {row}.hour / {DAY_MS} * {DAY_MS}, {row}.step, {row}.template, {row}.channel, "
-        f"{row}.variant, {row}.figure, {value}) ON CONFLICT (scenario, day, step, template, channel, variant, figure) "
+        f"INSERT INTO count_report_days AS d (scenario, day, step, template, channel, variant, figure{bucket[0]}, "
+        f"value) VALUES ({row}.scenario, {row}.hour / {DAY_MS} * {DAY_MS}, {row}.step, {row}.template, "
+        f"{row}.channel, {row}.variant, {row}.figure{bucket[1]}, {value}) "
+        f"ON CONFLICT (scenario, day, step, template, channel, variant, figure{bucket[0]}) "
         "DO UPDATE SET value = d.value + excluded.value;"
+    )
+
+
+def _day_body(spread: bool) -> str:
+    return (
+        "IF TG_OP = 'INSERT' THEN " + _to_day("NEW", "NEW.value", spread) + "\n"
+        "ELSIF TG_OP = 'UPDATE' THEN " + _to_day("NEW", "NEW.value - OLD.value", spread) + "\n"
+        "ELSE " + _to_day("OLD", "-OLD.value", spread) + "\nEND IF;"
     )
 
 
@@ -235,29 +272,28 @@ def _outcomes() -> str:
     )
 
 
+_REPORT_MESSAGE_INSERT = (
+    f"{_INTO} SELECT {_key('NEW')}, figure, delta FROM (SELECT 'sent' AS figure, 1 AS delta UNION ALL "
+    f"{_status_deltas('NEW', None)}) AS deltas WHERE delta != 0 {_ADDING}"
+)
+_REPORT_MESSAGE_STATUS = (
+    f"{_INTO} SELECT {_key('NEW')}, figure, delta FROM ({_status_deltas('NEW', 'OLD')}) AS deltas "
+    f"WHERE delta != 0 {_ADDING}"
+)
+_REPORT_MESSAGE_OUTCOME = (
+    f"{_INTO} SELECT {_key('NEW')}, figure, delta FROM ({_outcomes()}) AS deltas WHERE delta != 0 {_ADDING}"
+)
+
 REPORTS = (
     schema(report_counts.COLUMNS)
-    + _function(
-        "report_day_change",
-        "IF TG_OP = 'INSERT' THEN " + _to_day("NEW", "NEW.value") + "\n"
-        "ELSIF TG_OP = 'UPDATE' THEN " + _to_day("NEW", "NEW.value - OLD.value") + "\n"
-        "ELSE " + _to_day("OLD", "-OLD.value") + "\nEND IF;",
-    )
+    + _function("report_day_change", _day_body(spread=False))
     + _trigger("report_day_insert", "INSERT OR DELETE", "count_reports", "report_day_change")
     + _trigger(
         "report_day_update", "UPDATE OF value", "count_reports", "report_day_change", "NEW.value != OLD.value"
     )  # fmt: skip
-    + _function(
-        "report_message_insert",
-        f"{_INTO} SELECT {_key('NEW')}, figure, delta FROM (SELECT 'sent' AS figure, 1 AS delta UNION ALL "
-        f"{_status_deltas('NEW', None)}) AS deltas WHERE delta != 0 {_ADDING}",
-    )
+    + _function("report_message_insert", _REPORT_MESSAGE_INSERT)
     + _trigger("report_message_insert", "INSERT", "outbox", "report_message_insert", "NEW.status != 'skipped'")
-    + _function(
-        "report_message_status",
-        f"{_INTO} SELECT {_key('NEW')}, figure, delta FROM ({_status_deltas('NEW', 'OLD')}) AS deltas "
-        f"WHERE delta != 0 {_ADDING}",
-    )
+    + _function("report_message_status", _REPORT_MESSAGE_STATUS)
     + _trigger(
         "report_message_status",
         "UPDATE OF status, failure",
@@ -266,10 +302,7 @@ REPORTS = (
         "OLD.status != 'skipped' AND (OLD.status IS DISTINCT FROM NEW.status "
         "OR OLD.failure IS DISTINCT FROM NEW.failure)",
     )  # fmt: skip
-    + _function(
-        "report_message_outcome",
-        f"{_INTO} SELECT {_key('NEW')}, figure, delta FROM ({_outcomes()}) AS deltas WHERE delta != 0 {_ADDING}",
-    )
+    + _function("report_message_outcome", _REPORT_MESSAGE_OUTCOME)
     + _trigger(
         "report_message_outcome",
         "UPDATE OF opened_at, clicked_at, unsubscribed_at",
@@ -294,11 +327,53 @@ REPORTS = (
     )  # fmt: skip
 )
 
+
+def _spread_report(body: str) -> str:
+    """A report function's body writing to its connection's bucket of count_reports."""
+    assert body.count(_INTO) == body.count(_ADDING) == body.count("figure, delta FROM") == 1, body
+    return (
+        body.replace(_INTO, f"INSERT INTO count_reports AS c ({_REPORT_KEY}, bucket, value) ")
+        .replace(_ADDING, f" ON CONFLICT ({_REPORT_KEY}, bucket) DO UPDATE SET value = c.value + excluded.value;")
+        .replace("figure, delta FROM", f"figure, {BUCKET}, delta FROM")
+    )
+
+
+def _spread_table(table: str, key: str) -> str:
+    return (
+        f"ALTER TABLE {table} ADD COLUMN bucket SMALLINT NOT NULL DEFAULT 0;\n"
+        f"ALTER TABLE {table} DROP CONSTRAINT {table}_pkey;\n"
+        f"ALTER TABLE {table} ADD PRIMARY KEY ({key}, bucket);\n"
+    )
+
+
+#: The counters' rows spread over buckets (see BUCKETS): a bucket column in each key, and
+#: the trigger functions that write them replaced (their triggers stay).
+SPREAD = (
+    _spread_table("count_runs", _RUNS)
+    + _spread_table("count_steps", "scenario, step, name, outcome")
+    + _spread_table("count_messages", _MESSAGES)
+    + _spread_table("count_events", "state")
+    + _spread_table("count_reports", _REPORT_KEY)
+    + _spread_table("count_report_days", "scenario, day, step, template, channel, variant, figure")
+    + "".join(_function(name, body, replace=True) for name, body in _counter_bodies(spread=True).items())
+    + _function("report_day_change", _day_body(spread=True), replace=True)
+    + "".join(
+        _function(name, _spread_report(body), replace=True)
+        for name, body in (
+            ("report_message_insert", _REPORT_MESSAGE_INSERT),
+            ("report_message_status", _REPORT_MESSAGE_STATUS),
+            ("report_message_outcome", _REPORT_MESSAGE_OUTCOME),
+            ("report_paid", _PAID),
+        )
+    )
+)
+
 #: Migrations (numbered from 1) whose PostgreSQL SQL is their own rather than translated.
 OWN: dict[int, str] = {
     1: schema(MIGRATIONS[0][1]) + f"ALTER TABLE runs ALTER COLUMN id SET INCREMENT BY {RUN_ID_BLOCK};\n",
     10: COUNTERS,
     11: REPORTS,
+    22: SPREAD,
 }
 
 

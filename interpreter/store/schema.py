@@ -461,6 +461,11 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "PostgreSQL only: the counters' rows spread over buckets, one a database connection, so that engines "
+        "writing at once do not queue on one row (pg_schema.SPREAD; SQLite has one writer)",
+        "",
+    ),
 ]
 
 

@@ -581,8 +581,8 @@ class SqliteStore(
     async def message_counts(self) -> list[tuple[str, str, str, str, str, int]]:
         """(scenario, channel, template, status, failure class or "", count) over the whole outbox."""
         return await self._rows(
-            "SELECT scenario, channel, template, status, failure, messages FROM count_messages WHERE messages > 0 "
-            "ORDER BY 1, 2, 3, 4, 5"
+            "SELECT scenario, channel, template, status, failure, sum(messages) FROM count_messages "
+            "GROUP BY 1, 2, 3, 4, 5 HAVING sum(messages) > 0 ORDER BY 1, 2, 3, 4, 5"
         )
 
     # ------------------------------------------------------------ writing a batch

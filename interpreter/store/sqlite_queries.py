@@ -61,14 +61,17 @@ class QueriesMixin(SqlAccess):
         step it reached, by the step's last outcome for it (a `wait for` that waited and
         timed out is one run that timed out); steps in the order they were first reached."""
         return await self._rows(
-            "SELECT step, name, outcome, runs FROM count_steps WHERE scenario = ? AND runs > 0 ORDER BY first_id",
+            # a key's count may be spread over rows (PostgreSQL's buckets, pg_schema.BUCKETS): summed
+            "SELECT step, name, outcome, sum(runs) FROM count_steps WHERE scenario = ? GROUP BY step, name, outcome "
+            "HAVING sum(runs) > 0 ORDER BY min(first_id)",
             (scenario,),
         )
 
     async def runs_at(self, scenario: str) -> list[tuple[str | None, str, int]]:
         """(current step, status, runs) of a scenario, from the run counters."""
         return await self._rows(
-            "SELECT nullif(step, ''), status, runs FROM count_runs WHERE scenario = ? AND runs > 0 ORDER BY 1, 2",
+            "SELECT nullif(step, ''), status, sum(runs) FROM count_runs WHERE scenario = ? GROUP BY step, status "
+            "HAVING sum(runs) > 0 ORDER BY 1, 2",
             (scenario,),
         )
 
@@ -124,7 +127,7 @@ class QueriesMixin(SqlAccess):
 
     async def metrics(self) -> dict[str, dict[str, int]]:
         """Counts for /metrics: events (processed, pending, failed), runs and messages by status."""
-        events = await self._rows("SELECT state, events FROM count_events WHERE events > 0")
+        events = await self._rows("SELECT state, sum(events) FROM count_events GROUP BY 1 HAVING sum(events) > 0")
         runs = await self._rows("SELECT status, sum(runs) FROM count_runs GROUP BY 1 HAVING sum(runs) > 0")
         outbox = await self._rows(
             "SELECT status, sum(messages) FROM count_messages GROUP BY 1 HAVING sum(messages) > 0"
