@@ -15,6 +15,8 @@ Runs, each in its own process (one process tree), on this machine:
                  cap, per-event cost, the segment sweep, console pages (bench_scale.py)
   B   backtest   a month of history for 100,000 contacts replayed through a new version,
                  beside the live engine's events/s (bench_backtest.py)
+  PG  postgresql events and due runs by 1, 2 and 4 engine processes on one PostgreSQL
+                 database vs a raw asyncpg loop of the same SQL, and SQLite (bench_pg.py)
 
 then writes the figures to bench/results/*.json and (full runs only) rewrites the summary
 between the `<!-- summary -->` markers of docs/BENCHMARKS.md: each figure the median of several runs
@@ -22,7 +24,8 @@ between the `<!-- summary -->` markers of docs/BENCHMARKS.md: each figure the me
 in the same run. The analysis below the summary is written by people and left alone.
 
 Run: make bench (about 10 minutes, then the backtest's month of 100,000 contacts: two
-passes of the engine over it, 20 to 45 minutes by the machine's load), make bench-quick
+passes of the engine over it, 20 to 45 minutes by the machine's load, then PostgreSQL's,
+about 4 minutes, when its server binaries are installed), make bench-quick
 (about a minute: smaller sizes, one run each; printed, not written into the page). Needs: pip install -e ".[bench]".
 """
 
@@ -53,6 +56,7 @@ STEPS = [
     ("broadcast", ["bench/bench_broadcast.py"]),
     ("scale", ["bench/bench_scale.py"]),
     ("backtest", ["bench/bench_backtest.py"]),
+    ("pg", ["bench/bench_pg.py"]),
 ]
 
 
@@ -161,6 +165,25 @@ def rows(results: dict[str, Any]) -> list[list[str]]:
     table += broadcast_rows(results.get("broadcast"))
     table += scale_rows(results.get("scale"))
     table += backtest_rows(results.get("backtest"))
+    table += pg_rows(results.get("pg"))
+    return table
+
+
+def pg_rows(pg: dict[str, Any] | None) -> list[list[str]]:
+    """Each phase on PostgreSQL by 1, 2 and 4 engines beside the raw asyncpg loop, and SQLite."""
+    if not pg or "setups" not in pg:
+        return []
+    table: list[list[str]] = []
+    setups = pg["setups"]
+    for phase in ("events", "due runs"):
+        sqlite = next(s for s in setups if s["store"] == "sqlite")[phase]
+        table.append([f"PG {phase} per s, SQLite, 1 engine", f"{sqlite['per_s']:,.0f}/s",
+                      spread(sqlite["per_s_runs"], "{:,.0f}"), "", "", "", "for comparison"])  # fmt: skip
+        for scn in (s for s in setups if s["store"] == "postgresql"):
+            raw = next(s for s in setups if s["store"] == "raw asyncpg" and s["engines"] == scn["engines"])
+            table.append([f"PG {phase} per s, PostgreSQL, {scn['engines']} engine(s)", f"{scn[phase]['per_s']:,.0f}/s",
+                          spread(scn[phase]["per_s_runs"], "{:,.0f}"), f"raw asyncpg {raw[phase]['per_s']:,.0f}/s",
+                          f"{scn['ratio_to_raw'][phase]:.2f}×", "", "for comparison"])  # fmt: skip
     return table
 
 
@@ -275,8 +298,9 @@ def main() -> int:
         out = RESULTS / f"{name}{suffix}.json"
         if not args.render:
             took[name] = run_step(name, command, args.quick, out)
-        results[name] = json.loads(out.read_text(encoding="utf-8"))
-    newest = max((RESULTS / f"{name}{suffix}.json").stat().st_mtime for name, _ in STEPS)
+        if out.exists() or name != "pg":  # PostgreSQL's figures are rendered when there are some
+            results[name] = json.loads(out.read_text(encoding="utf-8"))
+    newest = max(p.stat().st_mtime for p in (RESULTS / f"{name}{suffix}.json" for name, _ in STEPS) if p.exists())
     text = summary(results, args.quick, took, dt.datetime.fromtimestamp(newest, dt.UTC))
     print("\n" + text)
     if not args.no_doc and not args.quick:  # quick figures are for development, never for the page

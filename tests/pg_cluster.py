@@ -88,7 +88,9 @@ def _free_port() -> int:
 class Cluster:
     """A running cluster; `database()` makes a fresh database for a test."""
 
-    def __init__(self, initdb: str, pg_ctl: str) -> None:
+    def __init__(self, initdb: str, pg_ctl: str, *, durable: bool = False, options: str = "") -> None:
+        """``durable``: fsync and synchronous commits on, as a production server (the
+        benchmark's); ``options``: more server settings (`-c name=value ...`)."""
         self.folder = Path(tempfile.mkdtemp(prefix="scn-pg-"))
         self.data = self.folder / "data"
         self.port = _free_port()
@@ -101,10 +103,11 @@ class Cluster:
             self._as = ["runuser", "-u", user, "--"]
         self._run([initdb, "-D", str(self.data), "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8",
                    "--locale=C"])  # fmt: skip
-        # Durability is not what these tests look at: no fsync keeps CREATE DATABASE cheap.
+        # Durability is not what the tests look at: no fsync keeps CREATE DATABASE cheap.
+        durability = "" if durable else "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
         options = (
-            f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+            f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 {durability}-c max_connections=200 "
+            + options
         )
         self._run([pg_ctl, "-D", str(self.data), "-l", str(self.folder / "log"), "-o", options, "-w", "start"])
         self._numbers = itertools.count(1)
