@@ -48,37 +48,32 @@ def processed(url: str, key: str) -> bool:
     return asyncio.run(look())
 
 
-def listeners(url: str) -> int:
-    async def count() -> int:
-        connection = await asyncpg.connect(url)
+def _on_cluster(url: str, sql: str) -> list[tuple[Any, ...]]:
+    """``sql`` about the database of ``url`` ($1 its name, $2 the listeners' name), run
+    from the cluster's own database (the test's may refuse connections)."""
+    base, name = url.rsplit("/", 1)
+
+    async def run() -> list[tuple[Any, ...]]:
+        connection = await asyncpg.connect(f"{base}/postgres")
         try:
-            return int(await connection.fetchval(
-                "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()",
-                APPLICATION,
-            ))  # fmt: skip
+            return [tuple(r) for r in await connection.fetch(sql, name, APPLICATION)]
         finally:
             await connection.close()
 
-    return asyncio.run(count())
+    return asyncio.run(run())
+
+
+def listeners(url: str) -> int:
+    """The database's listening connections."""
+    found = _on_cluster(url, "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND application_name = $2")
+    return int(found[0][0])
 
 
 def drop_listeners(url: str) -> int:
     """pg_terminate_backend on every listening connection of the database: what a network
     cut or a restarted database does to them."""
-
-    async def drop() -> int:
-        connection = await asyncpg.connect(url)
-        try:
-            rows = await connection.fetch(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 "
-                "AND datname = current_database()",
-                APPLICATION,
-            )
-        finally:
-            await connection.close()
-        return len(rows)
-
-    return asyncio.run(drop())
+    return len(_on_cluster(url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                "WHERE datname = $1 AND application_name = $2"))  # fmt: skip
 
 
 def test_an_event_posted_to_an_api_process_is_processed_and_mailed_by_other_processes_at_once(
@@ -114,6 +109,45 @@ def test_an_event_posted_to_an_api_process_is_processed_and_mailed_by_other_proc
                     time.sleep(0.05)
             assert engine.alive() and api.alive()
             assert len(smtp.handler.received) == 2
+        finally:
+            api.stop()
+            engine.stop()
+
+
+def test_with_listen_broken_the_processes_go_on_and_find_the_work_by_polling(
+    pg_cluster: Cluster, tmp_path: Path
+) -> None:
+    url = pg_cluster.database()
+    name = url.rsplit("/", 1)[1]
+    env = environment(SCN_POLL_MS="1000")
+    with SmtpServer() as smtp:
+        engine = worker("worker", receipts_workspace(tmp_path / "shop"), url, tmp_path / "worker.log", env)
+        api = Api("api", url, tmp_path / "api.log", env, smtp=smtp.url)
+        try:
+            deadline = time.monotonic() + 30
+            while listeners(url) < 2:
+                assert time.monotonic() < deadline, "the processes did not listen"
+                time.sleep(0.05)
+            # No new connection to the database from now on: the listening connections,
+            # cut, cannot be made again (the stores' connections stay).
+            pg_cluster.execute(f"ALTER DATABASE {name} WITH ALLOW_CONNECTIONS false")
+            try:
+                assert drop_listeners(url) == 2
+                answer = api.client.post("/api/events", json=[paid(1)])
+                assert answer.status_code == 202, answer.text
+                deadline = time.monotonic() + PROMPTLY_S
+                while not smtp.handler.received:
+                    assert time.monotonic() < deadline, f"no receipt by polling:\n{engine.output()[-2000:]}"
+                    time.sleep(0.05)
+                assert listeners(url) == 0, "nothing listened meanwhile: the polls found the work"
+                assert engine.alive() and api.alive()
+                assert "cannot listen for the other processes' notices" in engine.output()
+            finally:
+                pg_cluster.execute(f"ALTER DATABASE {name} WITH ALLOW_CONNECTIONS true")
+            deadline = time.monotonic() + 30
+            while listeners(url) < 2:  # and once the database lets them, they listen again
+                assert time.monotonic() < deadline, "the processes did not listen again"
+                time.sleep(0.05)
         finally:
             api.stop()
             engine.stop()
