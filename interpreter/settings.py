@@ -26,6 +26,9 @@ class Settings(msgspec.Struct, kw_only=True):
     #: How often segments whose conditions read the clock ("inactive for 30 days") are
     #: re-evaluated for every contact, in milliseconds.
     segment_sweep_ms: int = 3_600_000
+    #: How often (milliseconds) a process looks for work other processes left in the
+    #: database without telling it (runtime/nudges.py): at most what a lost nudge costs.
+    poll_ms: int = 1000
     #: Simulations only: draw generated coupon codes from this seed instead of the OS.
     code_seed: int | None = None
 
@@ -37,7 +40,8 @@ class Settings(msgspec.Struct, kw_only=True):
                           ("secret", "SCN_SECRET")):  # fmt: skip
             if environ.get(key):
                 values[name] = environ[key]
-        for name, key in (("batch_size", "SCN_BATCH_SIZE"), ("broadcast_page", "SCN_BROADCAST_PAGE")):
+        for name, key in (("batch_size", "SCN_BATCH_SIZE"), ("broadcast_page", "SCN_BROADCAST_PAGE"),
+                          ("poll_ms", "SCN_POLL_MS")):  # fmt: skip
             if environ.get(key):
                 values[name] = int(environ[key])
         return msgspec.convert(values, cls)

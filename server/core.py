@@ -3,7 +3,11 @@
 The HTTP layer only calls into this; everything that changes state goes through the
 engine (events, deploys) or the store's write lock (pause, cancel), as in `scn worker`.
 The engine's loop runs here, or (`scn serve`) in a child process on the same database,
-which this process tells about new events and scenarios (engine_process.py).
+which this process tells about new events and scenarios (engine_process.py), or, in an
+API-only replica (`scn serve --no-engine`), in other processes on the same database.
+What other processes change (their uploads, their outbox messages) is heard of by their
+notices on PostgreSQL and by polling on any store (runtime/nudges.py): the scenarios and
+the served workspace are read again, the sender looks again.
 """
 
 from __future__ import annotations
@@ -22,8 +26,10 @@ from ..interpreter.clock import Clock, WallClock, ms_of
 from ..interpreter.compiler import compile_workspace
 from ..interpreter.program import Bundle
 from ..interpreter.runtime import Engine, Settings
+from ..interpreter.runtime.nudges import in_background, poll, share, workspace_changed
 from ..interpreter.runtime.worker import deploy
 from ..interpreter.store import store_at
+from ..interpreter.store.pg_notify import INSTALLED, Notices, notices_for
 from ..interpreter.versions import RunMove
 from ..interpreter.workspace import workspace_from_texts
 from ..stdlib.delivery import Channel, Sender
@@ -115,12 +121,16 @@ def check_and_compile(files: dict[str, str], seconds: float) -> tuple[CheckResul
 class Core:
     def __init__(
         self, path: str, settings: Settings, *, clock: Clock | None = None, delivery: DeliveryConfig | None = None,
-        engine_process: bool = False,
+        engine_process: bool = False, run_engine: bool = True,
     ) -> None:  # fmt: skip
         """``engine_process``: run the engine loop in a child process (see engine_process.py)
-        rather than next to the API; only with the wall clock and a database file."""
+        rather than next to the API; only with the wall clock and a database file. Without
+        ``run_engine`` no engine loop runs here (an API-only replica: other processes on the
+        same database run the engines)."""
         if engine_process and (path == ":memory:" or not isinstance(clock, WallClock | None)):
             raise ValueError("the engine runs in its own process only on a database file and the wall clock")
+        if not run_engine and path == ":memory:":
+            raise ValueError("an API without an engine needs a database other processes can share")
         self.store = store_at(path)
         self.clock: Clock = clock or WallClock()
         self.settings = settings
@@ -128,7 +138,11 @@ class Core:
         self.delivery = delivery
         self.sender: Sender | None = None
         self.use_engine_process = engine_process
+        self.run_engine = run_engine
         self.engine_process: EngineProcess | None = None
+        #: The other processes' notices (PostgreSQL), and the loop that polls for their work.
+        self.notices: Notices | None = None
+        self._polling: asyncio.Task[None] | None = None
         #: Channels to use instead of those the delivery settings describe (development).
         self.channels_override: dict[str, Channel] | None = None
         self.files: dict[str, str] = {}
@@ -162,7 +176,7 @@ class Core:
             self._pace_providers()
             self.engine.on_installed.append(self._pace_providers)
             self._tasks["sender"] = asyncio.create_task(self._guard("sender", self.sender.run_forever(self.stopping)))
-        if self.use_engine_process:
+        if self.run_engine and self.use_engine_process:
             assert isinstance(self.clock, WallClock)
             child = EngineProcess(self.store.path, self.settings, self.clock,
                                   on_outbox=self.sender.nudge if self.sender is not None else None)  # fmt: skip
@@ -173,11 +187,46 @@ class Core:
                 self.sender.on_events.append(child.nudge)
             await child.start()
             self.engine_process = child
-        else:
+        elif self.run_engine:
             if self.sender is not None:
                 self.sender.on_events.append(self.engine.nudge)
             self._tasks["engine"] = asyncio.create_task(self._guard("engine", self.engine.run_forever(self.stopping)))
+        self._hear_others(deployed=bool(versions))
         return versions
+
+    def _hear_others(self, deployed: bool) -> None:
+        """Act on what other processes of the database commit (runtime/nudges.py): their
+        notices on PostgreSQL, a poll on any store. An engine child hears them itself.
+        ``deployed``: the start installed a workspace, which the others are told of."""
+        engine_here = self.run_engine and self.engine_process is None
+        reloading = in_background(self.refresh)
+        self.notices = notices_for(self.store)
+        if self.notices is not None:
+            share(self.notices, self.engine, sender=self.sender, engine_here=engine_here, reload=reloading)
+            if deployed:
+                self.notices.tell(INSTALLED)
+        looks = [self.sender.nudge] if self.sender is not None else []
+        if engine_here:
+            looks.append(self.engine.nudge)
+        self._polling = asyncio.create_task(poll(self.settings.poll_ms, self.stopping, self.engine, looks, reloading))
+
+    async def refresh(self) -> None:
+        """Another process changed the scenarios: read them, and the served workspace, again."""
+        async with self._deploy_lock:
+            await self._reload()
+
+    async def _reload(self) -> None:
+        await self.engine.load()
+        self.files = await self.served_files()
+        self.last_check = None
+        self._pace_providers()
+        self.engine.nudge()
+
+    async def _up_to_date(self) -> None:
+        """Under the deploy lock, before a change based on the served workspace: what
+        another process installed is read first (its notice may not have come yet)."""
+        if await workspace_changed(self.engine):
+            await self._reload()
 
     def _pace_providers(self) -> None:
         """The sender paces the providers as the newest upload's policy says."""
@@ -217,7 +266,9 @@ class Core:
             task.cancel()
         if self.engine_process is not None:
             await self.engine_process.stop()
-        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        if self.notices is not None:
+            await self.notices.close()
+        await asyncio.gather(*self._tasks.values(), *([self._polling] if self._polling else []), return_exceptions=True)
         if self.sender is not None:
             await self.sender.close()
         await self.store.close()
@@ -229,6 +280,7 @@ class Core:
         install it; raises CheckFailed (and changes nothing) when it has errors. A ``draft``
         is stored as new versions that take no runs, and the served workspace stays as it was."""
         async with self._deploy_lock:
+            await self._up_to_date()
             return await self._install(dict(files) if replace else {**self.files, **files}, draft, actor)
 
     async def publish(
@@ -260,6 +312,7 @@ class Core:
     async def remove_files(self, paths: list[str]) -> dict[str, int]:
         """Deploy the workspace without ``paths`` (checked first, like any upload)."""
         async with self._deploy_lock:
+            await self._up_to_date()
             return await self._install({p: t for p, t in self.files.items() if p not in paths})
 
     async def _install(self, files: dict[str, str], draft: bool = False, actor: str = "system") -> dict[str, int]:

@@ -20,8 +20,10 @@ The two talk over the child's standard streams, one line per message:
 
 Everything else goes through the database: events are on disk before a request is
 answered, so a nudge that is lost (or a child that restarts) loses nothing; the child
-also looks for work once a second without being told. Writes of the two processes are
-serialised by the store's writer lock. If the child dies, the parent starts a new one
+also looks for work every `Settings.poll_ms` without being told. On PostgreSQL the
+child also hears the other processes of the database (their events accepted, their
+uploads) and tells them of its outbox messages, by LISTEN/NOTIFY (runtime/nudges.py).
+Writes of the two processes are serialised by the store's writer lock. If the child dies, the parent starts a new one
 (after a pause that grows while it keeps dying) and /healthz says so meanwhile.
 """
 
@@ -39,14 +41,14 @@ import msgspec
 
 from ..interpreter.clock import WallClock
 from ..interpreter.runtime import Settings
+from ..interpreter.runtime.nudges import in_background, poll, share
 from ..interpreter.runtime.worker import freeze_heap, open_engine
+from ..interpreter.store.pg_notify import notices_for
 from .event_loop import loop_factory
 from .logs import configure_logging
 
 logger = logging.getLogger("scn.server")
 
-#: The child looks for work this often even when nobody told it to (milliseconds).
-POLL_MS = 1000
 #: Waits before restarting a child that died, growing while it keeps dying (seconds).
 RESTART_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 #: A child that ran this long before dying counts as healthy: the next restart is quick.
@@ -64,7 +66,8 @@ class ChildConfig(msgspec.Struct, kw_only=True):
     settings: Settings
     clock_speed: float
     clock_origin: dt.datetime
-    poll_ms: int = POLL_MS
+    #: How often the child looks for work even when nobody told it to (milliseconds).
+    poll_ms: int
 
 
 class EngineProcess:
@@ -72,10 +75,11 @@ class EngineProcess:
 
     def __init__(
         self, db: str, settings: Settings, clock: WallClock, *, on_outbox: Callable[[], None] | None = None,
-        start_timeout: float = 60.0, poll_ms: int = POLL_MS,
+        start_timeout: float = 60.0, poll_ms: int | None = None,
     ) -> None:  # fmt: skip
+        """``poll_ms``: how often the child looks for work unasked (`Settings.poll_ms` unless given)."""
         self.config = ChildConfig(db=db, settings=settings, clock_speed=clock.speed, clock_origin=clock.origin,
-                                  poll_ms=poll_ms)  # fmt: skip
+                                  poll_ms=poll_ms if poll_ms is not None else settings.poll_ms)  # fmt: skip
         self.on_outbox = on_outbox
         self.start_timeout = start_timeout
         self._process: asyncio.subprocess.Process | None = None
@@ -228,17 +232,21 @@ async def _child(config: ChildConfig, commands: asyncio.StreamReader, out: async
         outbox_told = False
         say(b"o\n")
 
+    async def reload() -> None:
+        await engine.load()
+        engine.nudge()
+
+    reloading = in_background(reload)
+    notices = notices_for(engine.store)
+    if notices is not None:  # the API's events and uploads come by the parent's pipe too
+        share(notices, engine, sender=None, engine_here=True, reload=reloading)
+
     async def listen() -> None:
         while line := await commands.readline():
             if line.startswith(b"r"):
                 await engine.load()
             engine.nudge()
         stop.set()  # the parent closed our input (or died)
-
-    async def poll() -> None:
-        while not stop.is_set():
-            await asyncio.sleep(config.poll_ms / 1000)
-            engine.nudge()
 
     async def heartbeat() -> None:
         # A task of its own: it goes silent only when the loop itself is stuck.
@@ -250,7 +258,8 @@ async def _child(config: ChildConfig, commands: asyncio.StreamReader, out: async
         engine.on_outbox.append(outbox)
         freeze_heap()
         say(b"ready\n")
-        tasks = [asyncio.create_task(t) for t in (engine.run_forever(stop), listen(), poll(), heartbeat())]
+        looking = poll(config.poll_ms, stop, engine, [engine.nudge], reloading)
+        tasks = [asyncio.create_task(t) for t in (engine.run_forever(stop), listen(), looking, heartbeat())]
         _, waiting = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         stop.set()
         for task in waiting:
@@ -261,6 +270,8 @@ async def _child(config: ChildConfig, commands: asyncio.StreamReader, out: async
         if failure is not None:
             raise failure
     finally:
+        if notices is not None:
+            await notices.close()
         await engine.store.close()
 
 

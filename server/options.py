@@ -30,6 +30,8 @@ class ServeOptions(msgspec.Struct, kw_only=True):
     smtp: str | None = None
     #: The engine next to the API in one process, rather than in a child process.
     single_process: bool = False
+    #: Run an engine at all; an API-only replica leaves that to other processes on its database.
+    engine: bool = True
     #: Tests of the wall-clock path: time runs this many times faster.
     clock_speed: float = 1.0
     #: Log lines as text for a terminal or as JSON objects (server/logs.py).
@@ -76,6 +78,12 @@ def serve_arguments(parser: Any) -> None:
         action="store_true",
         help="run the engine in the API's process (by default it runs in a child process, on a core of its own)",
     )
+    parser.add_argument(
+        "--no-engine", dest="engine", action="store_false",
+        default=environ.get("SCN_ENGINE", "1").lower() not in ("0", "false", "no", "off"),
+        help="an API-only replica (SCN_ENGINE=0): no engine here; `scn worker` or other `scn serve` processes on "
+        "the same database process the events (docs/postgresql.md)",
+    )  # fmt: skip
     parser.add_argument(
         "--log-format", choices=LOG_FORMATS, default=environ.get("SCN_LOG_FORMAT", "console"),
         help="log lines as text for a terminal (console, the default) or as a JSON object each (SCN_LOG_FORMAT)",

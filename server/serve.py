@@ -86,6 +86,9 @@ def serve(options: ServeOptions) -> int:
         environ["SCN_SMTP_URL"] = options.smtp
     if not options.db:
         options.db = "scn-demo.db" if options.demo else "scn.db"
+    if options.demo and not options.engine:
+        print("scn serve: --demo needs the engine here: leave out --no-engine (or SCN_ENGINE=0)", file=sys.stderr)
+        return 2
     settings = Settings.from_env(environ)
     public_url = options.public_url or environ.get("SCN_PUBLIC_URL") or f"http://{options.host}:{options.port}"
     settings = msgspec.structs.replace(settings, public_url=public_url)
@@ -131,7 +134,8 @@ def serve(options: ServeOptions) -> int:
         # weeks off. Its database is for the demo only.
         for suffix in ("", "-wal", "-shm"):
             Path(options.db + suffix).unlink(missing_ok=True)
-    core = Core(options.db, settings, clock=clock, delivery=delivery, engine_process=not options.single_process)
+    core = Core(options.db, settings, clock=clock, delivery=delivery, engine_process=not options.single_process,
+                run_engine=options.engine)  # fmt: skip
     core.channels_override = sink_channels
 
     def ready(versions: dict[str, int]) -> None:
@@ -141,6 +145,8 @@ def serve(options: ServeOptions) -> int:
         if sink is not None:
             password = " (user: any, password: the API key)" if options.api_key else ""
             print(f"scn: development mail sink on {sink.url}: see {public_url}/dev/mails{password}")
+        if not options.engine:
+            print("scn: no engine in this process (--no-engine): other processes on the database process the events")
         if not options.api_key:
             print("scn: no API key (SCN_API_KEY or --api-key): the control API is open to anyone who can reach it")
         if options.demo and folder is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from scn.interpreter.store import PgStore
@@ -111,3 +112,106 @@ async def test_a_dead_engines_contacts_are_taken_over_when_its_leases_expire(pg_
     finally:
         await one.__aexit__()
         await other.__aexit__()
+
+
+async def test_an_engine_that_lost_its_contacts_while_working_drops_its_batch(pg_cluster: Cluster) -> None:
+    """An engine that is alive but held up past its lease (a long pause of its machine)
+    finds, when it commits, that another engine took its contacts and did their work: it
+    drops its batch rather than apply the same events and runs a second time."""
+    one, other = await two_engines(pg_cluster.database())
+    try:
+        assert isinstance(one.store, PgStore)
+        await one.engine.accept([one.engine.event_in(one.event("order.paid", "ann", key="k1", **order(1)))])
+        commit = one.store.commit
+        taken_over: list[int] = []
+
+        async def held_up(changes: Any) -> None:
+            # Between its claim and its commit, the first engine's lease runs out, and the
+            # other engine takes ann over and does the same work.
+            await one.rows("UPDATE contact_leases SET until = until - 60000")
+            taken_over.append(await work(other))
+            await commit(changes)
+
+        def events(h: Harness) -> Awaitable[int]:
+            return h.engine.process_events()
+
+        def runs(h: Harness) -> Awaitable[int]:
+            return h.engine.run_due()
+
+        work: Callable[[Harness], Awaitable[int]]
+        for work, what in ((events, "the event"), (runs, "the run")):
+            taken_over.clear()
+            one.store.commit = held_up  # type: ignore[method-assign]
+            await work(one)
+            one.store.commit = commit  # type: ignore[method-assign]
+            assert taken_over == [1], f"the other engine did {what} meanwhile"
+            assert await one.rows("SELECT count(*) FROM runs") == [(1,)], f"{what} was done twice"
+            await one.rows("UPDATE contact_leases SET until = until - 60000")  # ann is free again
+            for h in (one, other):
+                h.clock.advance_to(START + dt.timedelta(days=1, minutes=1))
+        assert await one.rows("SELECT status FROM runs") == [("done",)]
+        assert await one.rows("SELECT count(*) FROM outbox") == [(1,)]
+        assert await one.rows("SELECT count(*) FROM events WHERE error IS NOT NULL") == [(0,)]
+        twice = await one.rows("SELECT run_id, step, outcome FROM step_log GROUP BY 1, 2, 3 HAVING count(*) > 1")
+        assert twice == []
+    finally:
+        await one.__aexit__()
+        await other.__aexit__()
+
+
+async def test_two_engines_racing_for_the_same_birthdays_fire_each_once(pg_cluster: Cluster) -> None:
+    """The contacts whose dates are due are not leased: two engines may look at one
+    contact's date at once; the occurrence's event key (scenario, contact, date) makes it
+    fire once all the same."""
+    url = pg_cluster.database()
+    one, other = Harness(DATES, url, start=DATES_START), Harness(DATES, url, start=DATES_START)
+    await one.__aenter__()
+    await other.__aenter__()
+    try:
+        for h in (one, other):
+            h.engine.settings.batch_size = 7
+        born = {"attributes": {"birthday": "1990-01-10"}}
+        people = [one.event("contact.registered", f"p{i}", key=f"r{i}", person=born) for i in range(40)]
+        await one.engine.accept([one.engine.event_in(e) for e in people])
+        while await one.engine.process_events():
+            pass
+        for h in (one, other):
+            await h.engine.sweep_dates()  # the trigger is deployed from now on
+            h.clock.advance_to(DATES_START + dt.timedelta(days=10, hours=11))
+        done: Counter[str] = Counter()
+
+        async def sweep(name: str, h: Harness) -> None:
+            while True:
+                n = await h.engine.sweep_dates()
+                done[name] += n
+                if not n:
+                    due = await h.rows(f"SELECT count(*) FROM date_checks WHERE due_at <= {h.engine.clock_ms()}")
+                    if due[0][0] == 0:
+                        return
+                    await asyncio.sleep(0.005)
+
+        await asyncio.gather(sweep("one", one), sweep("other", other))
+        assert done["one"] and done["other"], done
+        while await one.engine.process_events():  # the birthdays' events start the runs
+            pass
+        assert await one.rows("SELECT contact_id, count(*) FROM outbox GROUP BY 1 HAVING count(*) > 1") == []
+        assert await one.rows("SELECT count(*) FROM outbox") == [(40,)]
+    finally:
+        await one.__aexit__()
+        await other.__aexit__()
+
+
+DATES = """
+attribute birthday: date
+template hi email
+  from "Shop" <shop@example.com>
+  subject "Hi"
+  html "hi.html"
+end
+
+scenario birthday "Happy birthday"
+  on date contact.birthday at 10:00
+  send email hi
+end
+"""
+DATES_START = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)

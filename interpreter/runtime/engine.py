@@ -31,7 +31,19 @@ from ..clock import Clock, idle_until, ms_of
 from ..compiler import program_digest
 from ..program import Bundle, Program, Trigger, WaitFor
 from ..settings import Settings
-from ..store import EXITED, RUNNING, Changes, EventIn, EventRow, RunRow, ScenarioRow, StepLog, Store, decode_json
+from ..store import (
+    EXITED,
+    RUNNING,
+    Changes,
+    EventIn,
+    EventRow,
+    RunRow,
+    ScenarioRow,
+    StepLog,
+    Store,
+    WorkTakenOver,
+    decode_json,
+)
 from ..versions import RunMove, RunPlace, plan_moves
 from ..views import EventView, RunView
 from .batch import Batch
@@ -442,7 +454,11 @@ class Engine:
             await update_segments(
                 batch, self.current, contact_id, timed_only=True, every_ms=self.settings.segment_sweep_ms
             )
-        await self._commit(batch.finish())
+        try:
+            await self._commit(batch.finish())
+        except WorkTakenOver as lost:
+            logger.warning("a sweep of %d contacts' segments was dropped: %s", len(page), lost)
+            return 0
         return len(page)
 
     async def _commit(self, changes: Changes) -> None:
@@ -464,6 +480,9 @@ class Engine:
             self.busy_since = self.progress_at = time.monotonic()
             try:
                 worked = await self.step()
+            except WorkTakenOver as lost:  # the rest of the step is for the next turn
+                logger.warning("work was dropped: %s", lost)
+                worked = True
             finally:
                 self.busy_since = None
             if worked:
@@ -493,12 +512,18 @@ class Engine:
             return 0
         try:
             await self._process(events)
+        except WorkTakenOver as lost:
+            logger.warning("a batch of %d events was dropped: %s", len(events), lost)
+            return 0
         except Exception:
             # One event breaks the batch: redo them one at a time, and set aside only
             # the one that fails, so that it cannot stop everything behind it.
             for event in events:
                 try:
                     await self._process([event])
+                except WorkTakenOver as lost:
+                    logger.warning("events were dropped: %s", lost)
+                    return 0
                 except Exception as error:
                     logger.exception(
                         "event %s (%s) failed; it is set aside", event.id, event.type,
@@ -552,13 +577,19 @@ class Engine:
             return 0
         due = [r.wake_at for r in runs if r.wake_at is not None]  # waking moves them on
         try:
-            batch = self._batch(now)
-            await self._wake_batch(batch, runs)
-            await self._commit(batch.finish())
-            telemetry.runs_woken(due, self.clock_ms())
-        except Exception:
-            logger.warning("a batch of %d runs failed; redoing them one by one", len(runs))
-            await self._wake_one_by_one(now, runs)
+            try:
+                batch = self._batch(now)
+                await self._wake_batch(batch, runs)
+                await self._commit(batch.finish())
+                telemetry.runs_woken(due, self.clock_ms())
+            except WorkTakenOver:
+                raise
+            except Exception:
+                logger.warning("a batch of %d runs failed; redoing them one by one", len(runs))
+                await self._wake_one_by_one(now, runs)
+        except WorkTakenOver as lost:
+            logger.warning("a batch of %d runs was dropped: %s", len(runs), lost)
+            return 0
         return len(runs)
 
     async def _wake_batch(self, batch: Batch, runs: list[RunRow]) -> None:
@@ -581,6 +612,8 @@ class Engine:
                 batch = self._batch(now)
                 await self._wake_batch(batch, [run])
                 await self._commit(batch.finish())
+            except WorkTakenOver:
+                raise
             except Exception as error:
                 logger.exception(
                     "run %s (%s) failed at %s", run.id, run.scenario, run.step,

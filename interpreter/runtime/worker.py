@@ -26,8 +26,10 @@ from ..compiler import compile_workspace
 from ..program import Bundle
 from ..settings import Settings
 from ..store import EventIn, Store, store_at
+from ..store.pg_notify import notices_for
 from .engine import Engine, KeyConflict
 from .events import EventError, read_event
+from .nudges import in_background, poll, share
 
 #: Most events acknowledged together in one group commit from one stream.
 INTAKE_BATCH = 1000
@@ -163,27 +165,45 @@ async def run(
 ) -> None:
     """Deploy, then run until SIGTERM or SIGINT (and, with stdin events, keep running after EOF).
 
-    With delivery settings, a sender delivers the outbox next to the engine."""
+    With delivery settings, a sender delivers the outbox next to the engine. Work that
+    other processes put in the database (events accepted by an API, messages by another
+    engine, an upload) is heard of by their notices on PostgreSQL, and looked for every
+    `Settings.poll_ms` on any store (nudges.py)."""
     engine = await open_engine(path, clock, settings)
     sender: Sender | None = None
     if delivery is not None:
         sender = build_sender(engine.store, clock, delivery, settings.secret)
         engine.on_outbox.append(sender.nudge)
+
+    def pace() -> None:
+        policy = engine.current.policy if engine.current is not None else None
+        if sender is not None and policy is not None:
+            sender.set_rates(policy.rates)  # the workspace policy paces the providers, as `scn serve` does
+
+    async def reload() -> None:
+        await engine.load()
+        pace()
+        engine.nudge()
+
+    reloading = in_background(reload)
+    notices = notices_for(engine.store)
+    if notices is not None:
+        share(notices, engine, sender=sender, engine_here=True, reload=reloading)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     try:
         versions = await deploy(engine, checked)
-        policy = engine.current.policy if engine.current is not None else None
-        if sender is not None and policy is not None:
-            sender.set_rates(policy.rates)  # the workspace policy paces the providers, as `scn serve` does
+        pace()
         if ready is not None:
             ready({"ready": True, "scenarios": versions})
         freeze_heap()
         tasks = [asyncio.create_task(engine.run_forever(stop))]
         if sender is not None:
             tasks.append(asyncio.create_task(sender.run_forever(stop)))
+        looks = [engine.nudge, *([sender.nudge] if sender is not None else [])]
+        tasks.append(asyncio.create_task(poll(settings.poll_ms, stop, engine, looks, reloading)))
         if stdin_events:
             queue: asyncio.Queue[str | None] = asyncio.Queue()
             tasks.append(asyncio.create_task(_read_stdin(queue)))
@@ -203,6 +223,8 @@ async def run(
         if failure is not None:
             raise failure
     finally:
+        if notices is not None:
+            await notices.close()
         if sender is not None:
             await sender.close()
         await engine.store.close()

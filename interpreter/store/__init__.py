@@ -1,6 +1,6 @@
 """Stores: where runs, events, contacts and messages live (see `base.Store`)."""
 
-from .base import ControlStore, Overview, Queries, Store, StoreError
+from .base import ControlStore, Overview, Queries, Store, StoreError, WorkTakenOver
 from .pg import PgStore, is_postgresql
 from .records import (
     AWAITING,
@@ -101,6 +101,7 @@ __all__ = [
     "StepLog",
     "Store",
     "StoreError",
+    "WorkTakenOver",
     "decode_json",
     "is_postgresql",
     "store_at",

@@ -37,6 +37,12 @@ class StoreError(Exception):
     """The store cannot be used as it is (a file from a newer scn, a broken file)."""
 
 
+class WorkTakenOver(Exception):
+    """A batch's contacts went to another engine before the batch was committed (this
+    engine was held up past its leases): nothing of it is applied; the other engine does
+    the work."""
+
+
 class Store(Protocol):
     # ------------------------------------------------------------ lifecycle
     async def open(self) -> None:

@@ -19,7 +19,9 @@ sqlite3 run on a worker thread against the loop's asyncpg connection). What diff
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
+import os
 import re
 from collections.abc import Awaitable, Callable, Iterable
 from decimal import Decimal
@@ -29,12 +31,12 @@ import asyncpg
 
 from . import _pg
 from .base import ControlStore, StoreError
-from .pg_leases import RENEW_EVERY_S, Leases, new_owner
+from .pg_leases import Leases, lease_ms, new_owner
 from .pg_schema import RUN_ID_BLOCK, script
-from .records import EventRow, RunRow
+from .records import Changes, EventRow, RunRow
 from .schema import MIGRATIONS
 from .sqlite import _WAITS_FOR_EVENTS, SqliteStore
-from .sqlite_changes import RUN_COLUMNS, run_row
+from .sqlite_changes import RUN_COLUMNS, apply_changes, run_row
 
 T = TypeVar("T")
 logger = logging.getLogger("scn.store")
@@ -75,8 +77,13 @@ class PgStore(SqliteStore):
         self._run_ids: list[range] = []
         self._taking_ids: asyncio.Task[None] | None = None
         #: The contacts this store's engine works on now (pg_leases.py).
-        self.leases = Leases(new_owner())
+        self.leases = Leases(new_owner(), lease_ms(os.environ))
         self._renewing: asyncio.Task[None] | None = None
+        #: The contacts of the last claim made in this task (the engine's loop), until a
+        #: commit of their work succeeds (a batch, or the runs or events of a failed batch
+        #: one by one). A context variable, so that a request that commits something else
+        #: (a product feed) in the same process is not taken for the engine's work.
+        self._held: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(f"held-{id(self)}", default=())
 
     async def open(self) -> None:
         try:
@@ -235,7 +242,9 @@ class PgStore(SqliteStore):
         async def claim() -> T:
             found = await self._rows(candidates.format(free=free), (*params[:-1], self.leases.owner, params[-1]))
             won = await self.leases.claim(self._fetch, list(dict.fromkeys(r[0] for r in found)))
-            return await work(sorted(won))
+            held = sorted(won)
+            self._held.set(tuple(held))
+            return await work(held)
 
         return await self._write(claim)
 
@@ -291,13 +300,31 @@ class PgStore(SqliteStore):
             read,
         )
 
+    async def commit(self, changes: Changes) -> None:
+        """Apply a batch of changes in one transaction, if the contacts of the claim it
+        comes from are still this engine's (WorkTakenOver, and nothing applied, if not: an
+        engine held up past its leases must not do again what another did meanwhile)."""
+        if changes.empty():
+            return
+        held = self._held.get()
+
+        async def run() -> None:
+            writer = self._writer
+            assert writer is not None
+            if held:
+                await self.leases.keep(self._fetch, held)
+            await writer.call(lambda db: apply_changes(db, changes))
+
+        await self._write(run)
+        self._held.set(())  # the claim's work is done: what this task commits next is not
+
     def _renew_while_open(self) -> None:
         if self._renewing is None:
             self._renewing = asyncio.ensure_future(self._renew())
 
     async def _renew(self) -> None:
         while True:
-            await asyncio.sleep(RENEW_EVERY_S)
+            await asyncio.sleep(self.leases.renew_every_s)
             try:
                 await self._write(lambda: self.leases.renew(self._fetch))
             except (OSError, asyncpg.PostgresError) as error:  # the next claim takes them again, if still free

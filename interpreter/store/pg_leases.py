@@ -9,7 +9,7 @@ It reads the batch's work only for the contacts it won, after winning them, so w
 another engine committed meanwhile is seen as done. Its leases stay until its next
 claim (the engine's loop does one batch at a time: by then the batch is committed or
 was not done at all) and are renewed while it lives; the leases of an engine that dies
-expire after `LEASE_MS` and another engine takes its contacts over.
+expire after `LEASE_MS` (or SCN_LEASE_MS) and another engine takes its contacts over.
 
 So two engines never act on one contact at once, and a contact's events are applied in
 order: only the lease holder reads them, oldest first, and a contact's due run waits for
@@ -22,15 +22,30 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any
 
-#: How long a contact stays with an engine that stops renewing its leases (it died).
+from .base import StoreError, WorkTakenOver
+
+#: How long a contact stays with an engine that stops renewing its leases (it died),
+#: unless SCN_LEASE_MS says otherwise.
 LEASE_MS = 30_000
-#: How often a living engine renews its leases.
-RENEW_EVERY_S = LEASE_MS / 3 / 1000
+#: A living engine renews its leases this many times per lease.
+RENEWALS = 3
+#: The shortest lease SCN_LEASE_MS may ask for: a renewal must come in time under load.
+MIN_LEASE_MS = 1000
 
 _NOW = "(extract(epoch from clock_timestamp()) * 1000)::bigint"
+
+
+def lease_ms(environ: Mapping[str, str]) -> int:
+    """The lease time SCN_LEASE_MS asks for (milliseconds), else `LEASE_MS`."""
+    text = environ.get("SCN_LEASE_MS", "").strip()
+    if not text:
+        return LEASE_MS
+    if not text.isdigit() or int(text) < MIN_LEASE_MS:
+        raise StoreError(f"SCN_LEASE_MS is {text!r}: give a whole number of milliseconds, at least {MIN_LEASE_MS}")
+    return int(text)
 
 
 def new_owner() -> str:
@@ -45,6 +60,8 @@ class Leases:
     def __init__(self, owner: str, lease_ms: int = LEASE_MS) -> None:
         self.owner = owner
         self.lease_ms = lease_ms
+        #: How often (seconds) the leases are renewed while the engine lives.
+        self.renew_every_s = lease_ms / RENEWALS / 1000
 
     async def claim(
         self, run: Callable[[str, tuple[Any, ...]], Awaitable[list[tuple[Any, ...]]]], contacts: Collection[str]
@@ -62,6 +79,23 @@ class Leases:
             (sorted(set(contacts)), self.owner, self.lease_ms),
         )
         return {r[0] for r in rows}
+
+    async def keep(
+        self, run: Callable[[str, tuple[Any, ...]], Awaitable[list[tuple[Any, ...]]]], contacts: Collection[str]
+    ) -> None:
+        """In the transaction that commits a batch of ``contacts``: make sure they are still
+        this engine's, and keep them (renewed, and locked until the commit, so that no
+        other engine takes one meanwhile); WorkTakenOver when another engine has any."""
+        wanted = set(contacts)
+        rows = await run(
+            f"UPDATE contact_leases SET until = {_NOW} + $3 WHERE owner = $1 AND contact_id = ANY($2::text[]) "
+            "RETURNING contact_id",
+            (self.owner, sorted(wanted), self.lease_ms),
+        )
+        lost = wanted - {r[0] for r in rows}
+        if lost:
+            raise WorkTakenOver(f"{len(lost)} of the batch's {len(wanted)} contacts went to another engine "
+                                "before the batch was committed; it is left to that engine")  # fmt: skip
 
     async def renew(self, run: Callable[[str, tuple[Any, ...]], Awaitable[list[tuple[Any, ...]]]]) -> None:
         await run(f"UPDATE contact_leases SET until = {_NOW} + $2 WHERE owner = $1", (self.owner, self.lease_ms))
