@@ -209,8 +209,9 @@ class _Rewrite(NodeTransformer):
         return node
 
 
-#: Values Jinja's sandbox looks at again whatever their attribute (`wrap_str_format`).
-_METHODS = (types.MethodType, types.BuiltinMethodType)
+#: Values `getattr` does not return as they are: methods (Jinja's sandbox wraps
+#: `str.format`) and Undefined (`TemplateEnvironment.getattr` makes some unset).
+_NOT_AS_THEY_ARE = (types.MethodType, types.BuiltinMethodType, Undefined)
 #: How many (type, attribute) answers an environment keeps.
 _MAX_SAFE_ANSWERS = 4096
 
@@ -253,14 +254,15 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
         if obj is None:
             return None  # a field of an unset value is unset
         if self._safe.get((type(obj), attribute)):
-            # What Jinja's getattr returns for a safe attribute whose value is not a
-            # method (a method may be `str.format`, which Jinja wraps): the value.
+            # What Jinja's getattr returns for a safe attribute whose value is neither a
+            # method (a method may be `str.format`, which Jinja wraps) nor Undefined (the
+            # loop's previtem in its first round, unset below): the value.
             try:
                 value = getattr(obj, attribute)
             except AttributeError:
                 pass
             else:
-                if not isinstance(value, _METHODS):
+                if not isinstance(value, _NOT_AS_THEY_ARE):
                     return value
         found = super().getattr(obj, attribute)
         if isinstance(found, Undefined) and isinstance(obj, LoopContext):

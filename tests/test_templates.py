@@ -79,6 +79,14 @@ def test_the_sandbox_answers_the_same_the_second_time() -> None:
             render_variant(variant(text="{{ '{0.__class__}'.format(contact) }}"), {"contact": person})
 
 
+def test_the_loop_before_the_first_item_and_after_the_last_is_unset_every_time() -> None:
+    """`loop.previtem` is Jinja's Undefined in the first round, which templates read as
+    unset: so in every render, also once the sandbox knows the attribute is safe."""
+    source = "{% for x in items %}[{{ loop.previtem }}<{{ x }}>{{ loop.nextitem }}]{% endfor %}"
+    for _ in range(3):
+        assert render_variant(variant(text=source), {"items": [1, 2]})["text"] == "[<1>2][1<2>]"
+
+
 def test_a_field_that_is_an_item_and_an_unset_value_read_alike_every_time() -> None:
     for _ in range(3):
         parts = render_variant(
