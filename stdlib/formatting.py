@@ -152,11 +152,13 @@ def _shape_of(pattern: numbers.NumberPattern, locale: Locale, code: str | None) 
 def number(value: Decimal | int, locale: Locale, digits: int | None = None) -> str:
     """A number with the language's separators: "1 234,5"; ``digits`` fixes the decimals."""
     if digits is None:
-        amount = value if isinstance(value, Decimal) else Decimal(value)
         shape = _number_shape(locale)
-        if shape is None or not amount.is_finite():
-            return numbers.format_decimal(value, locale=locale, decimal_quantization=False)
-        return shape.apply(amount)
+        # Babel reads anything else through str(): `True` is no number to it, nor is Money.
+        if shape is not None and (isinstance(value, Decimal) or type(value) is int):
+            amount = Decimal(value)
+            if amount.is_finite():
+                return shape.apply(amount)
+        return numbers.format_decimal(value, locale=locale, decimal_quantization=False)
     pattern = "#,##0" + ("." + "0" * digits if digits > 0 else "")
     return numbers.format_decimal(value, format=pattern, locale=locale)
 

@@ -97,6 +97,14 @@ def test_the_common_languages_write_numbers_as_babel_writes_them(value: str) -> 
             ), (language, number)
 
 
+@pytest.mark.parametrize("value", [True, False, "5", " 5 ", "abc", Decimal("NaN"), Decimal("-Infinity")])
+def test_what_is_not_a_finite_number_is_written_or_refused_as_babel_does(value: object) -> None:
+    locale = formatting.locale_of("pl")
+    assert outcome(formatting.number, value, locale) == outcome(
+        numbers.format_decimal, value, locale=locale, decimal_quantization=False
+    )
+
+
 def test_an_unset_or_infinite_number_is_not_taken_the_quick_way() -> None:
     """Babel writes infinity with its own symbol; unset prints as nothing."""
     locale = formatting.locale_of("uk")
