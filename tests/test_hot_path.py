@@ -8,6 +8,7 @@ import base64
 import hashlib
 import hmac
 import html
+import json
 import re
 from collections.abc import Collection
 from pathlib import Path
@@ -197,3 +198,14 @@ def test_tracked_links_are_signed_as_one_at_a_time() -> None:
     assert f'<img src="https://x.example/o/{token(keys, "o", "41:s3")}"' in tracked
     assert [read_token(keys, "c", t.rsplit("/", 1)[1]) for t in expected] == [("41:s3", i) for i in range(4)]
     assert "https://x.example/unsubscribe/email/Yw/abc" in tracked and "mailto:a@b.c" in tracked
+
+
+def test_the_outbox_json_reads_back_as_the_standard_library_wrote_it() -> None:
+    """The message's JSON is msgspec's now: the same values come back, Markup included."""
+    from markupsafe import Markup
+
+    from scn.interpreter.runtime.sending import _encode_json
+
+    message = {"subject": "Dzień dobry, Анна, ā", "html": Markup("<b>x</b>"), "links": ["https://x.example/?a=1&b=2"],
+               "reply_to": None, "plain": "line\u2028break\x00end"}  # fmt: skip
+    assert json.loads(_encode_json(message)) == json.loads(json.dumps(message, ensure_ascii=False))

@@ -31,8 +31,17 @@ from .evaluate import evaluate
 from .facts import contact_zone
 from .run_context import RunContext, duration_text, iso
 
+
+def _plain_text(value: Any) -> str:
+    """A subclass of str (Markup) as its text, as `json.dumps` writes it; anything else
+    is no JSON, as before."""
+    if isinstance(value, str):
+        return str(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
 #: The message as the outbox keeps it (JSON text, read back by the channels' `content`).
-_encode_json = msgspec.json.Encoder().encode
+_encode_json = msgspec.json.Encoder(enc_hook=_plain_text).encode
 
 logger = logging.getLogger("scn.runtime")
 
