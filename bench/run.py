@@ -248,7 +248,9 @@ def scale_rows(scale: dict[str, Any] | None) -> list[list[str]]:
                           f"{f['min']:.3f}–{f['max']:.3f}", "", "", f"< {target:g} ms" if judged else "",
                           verdict(f["median"] < target) if judged and target else ""])  # fmt: skip
     ratio = scale["per_event_ratio"]
-    table.append([f"S per-event cost, {int(last):,} vs {int(sizes[0]):,} rows", "", "", "", f"{ratio:.2f}×",
+    cpu = scale.get("per_event_cpu_ratio")
+    table.append([f"S per-event cost, {int(last):,} vs {int(sizes[0]):,} rows", "",
+                  f"CPU per event {cpu:.2f}×" if cpu is not None else "", "", f"{ratio:.2f}×",
                   f"≤ {scale['targets']['per_event_ratio']}×",
                   verdict(ratio <= scale["targets"]["per_event_ratio"])])  # fmt: skip
     for size in sizes:

@@ -57,31 +57,45 @@ def money(value: Money | Decimal | int, locale: Locale, currency: str | None = N
     return shape.apply(amount)
 
 
-class _CurrencyShape:
-    """What `babel.numbers.format_currency(amount, code, locale=locale)` does for every
-    finite amount, with what depends only on the locale and the currency looked up once:
-    the sign's prefix and suffix with the currency put in, the separators, the grouping
-    and the currency's digits. Each step is Babel's (NumberPattern.apply and its
-    `_quantize_value`, `_format_int`, `_format_frac`), in the same order, so the text is
-    the same; tests/test_formatting_money.py compares the two on arbitrary amounts."""
+class _Shape:
+    """What Babel's `NumberPattern.apply` does for every finite amount, with what depends only
+    on the locale and the currency looked up once: the sign's prefix and suffix (with the
+    currency put in), the separators, the grouping and the fraction's digits. For money
+    the currency's digits (`format_currency`); for a number the pattern's, every digit
+    of the value kept (`format_decimal(..., decimal_quantization=False)`). Each step is
+    Babel's (`apply`, `_quantize_value`, `_format_int`, `_format_frac`), in the same
+    order, so the text is the same; tests/test_formatting_money.py compares the two on
+    arbitrary amounts in every CLDR locale."""
 
-    __slots__ = ("prefix", "suffix", "group", "decimal", "first", "then", "width", "digits", "quantum")
+    __slots__ = ("prefix", "suffix", "group", "decimal", "first", "then", "width", "least", "most", "quantum", "exact")
 
-    def __init__(self, pattern: numbers.NumberPattern, locale: Locale, code: str) -> None:
-        symbol = numbers.get_currency_symbol(code, locale)
-        self.prefix = tuple(_with_currency(text, code, symbol) for text in pattern.prefix)
-        self.suffix = tuple(_with_currency(text, code, symbol) for text in pattern.suffix)
+    def __init__(self, pattern: numbers.NumberPattern, locale: Locale, code: str | None) -> None:
+        if code is None:
+            self.prefix, self.suffix = tuple(pattern.prefix), tuple(pattern.suffix)
+            self.least, self.most = pattern.frac_prec
+        else:
+            symbol = numbers.get_currency_symbol(code, locale)
+            self.prefix = tuple(_with_currency(text, code, symbol) for text in pattern.prefix)
+            self.suffix = tuple(_with_currency(text, code, symbol) for text in pattern.suffix)
+            self.least = self.most = numbers.get_currency_precision(code)
+        self.exact = code is None  # a number keeps every digit it has beyond the pattern's
         self.group = numbers.get_group_symbol(locale)
         self.decimal = numbers.get_decimal_symbol(locale)
         self.first, self.then = pattern.grouping
         self.width = pattern.int_prec[0]
-        self.digits = numbers.get_currency_precision(code)
-        self.quantum = numbers.get_decimal_quantum(self.digits)
+        self.quantum = numbers.get_decimal_quantum(self.most)
 
     def apply(self, amount: Decimal) -> str:
         value = amount.scaleb(0)  # rounded to the context's precision, as Babel does
         negative = int(value.is_signed())
-        rounded = abs(value).normalize().quantize(self.quantum)
+        value = abs(value).normalize()
+        most, quantum = self.most, self.quantum
+        if self.exact:
+            exponent = value.as_tuple().exponent
+            if isinstance(exponent, int) and -exponent > most:
+                most = -exponent
+                quantum = numbers.get_decimal_quantum(most)
+        rounded = value.quantize(quantum)
         whole, _, fraction = f"{rounded:f}".partition(".")
         if len(whole) < self.width:
             whole = "0" * (self.width - len(whole)) + whole
@@ -91,9 +105,13 @@ class _CurrencyShape:
             whole = whole[:-size]
             size = self.then
         text = whole + grouped
-        if self.digits:
-            fraction = fraction or "0"
-            text += self.decimal + fraction + "0" * (self.digits - len(fraction))
+        fraction = fraction or "0"
+        if len(fraction) < self.least:
+            fraction += "0" * (self.least - len(fraction))
+        if most and (self.least or int(fraction)):
+            while len(fraction) > self.least and fraction[-1] == "0":
+                fraction = fraction[:-1]
+            text += self.decimal + fraction
         return self.prefix[negative] + text + self.suffix[negative]
 
 
@@ -102,18 +120,30 @@ def _with_currency(text: str, code: str, symbol: str) -> str:
 
 
 @functools.lru_cache(maxsize=1024)
-def _currency_shape(locale: Locale, code: str) -> _CurrencyShape | None:
+def _currency_shape(locale: Locale, code: str) -> _Shape | None:
     """The shape of ``code``'s amounts in ``locale``, or None where Babel's result depends on
-    more than the shape: a pattern in scientific, significant-digit or scaled (per mille)
-    notation, the currency's name (`¤¤¤`, in the amount's plural form), or a quote or `¤`
-    among the separators, symbol or affixes (Babel strips quoted text from the whole
-    result, digits included)."""
+    more than the shape (see `_shape_of`), or on the currency's name (`¤¤¤`, in the
+    amount's plural form)."""
     pattern = locale.currency_formats["standard"]
-    if pattern.exp_prec or "@" in pattern.pattern or pattern.scale or not pattern.number_pattern:
-        return None
     if "¤¤¤" in "".join(pattern.prefix + pattern.suffix):
         return None
-    shape = _CurrencyShape(pattern, locale, code)
+    return _shape_of(pattern, locale, code)
+
+
+@functools.lru_cache(maxsize=256)
+def _number_shape(locale: Locale) -> _Shape | None:
+    """The shape of a number in ``locale`` (its standard decimal pattern), or None."""
+    return _shape_of(locale.decimal_formats[None], locale, None)
+
+
+def _shape_of(pattern: numbers.NumberPattern, locale: Locale, code: str | None) -> _Shape | None:
+    """None where Babel's result depends on more than the shape: a pattern in scientific,
+    significant-digit or scaled (per mille) notation, or a quote or `¤` among the
+    separators, symbol or affixes (Babel strips quoted text from the whole result, digits
+    included)."""
+    if pattern.exp_prec or "@" in pattern.pattern or pattern.scale or not pattern.number_pattern:
+        return None
+    shape = _Shape(pattern, locale, code)
     if any(c in "".join((*shape.prefix, *shape.suffix, shape.group, shape.decimal)) for c in "'¤"):
         return None
     return shape
@@ -122,6 +152,12 @@ def _currency_shape(locale: Locale, code: str) -> _CurrencyShape | None:
 def number(value: Decimal | int, locale: Locale, digits: int | None = None) -> str:
     """A number with the language's separators: "1 234,5"; ``digits`` fixes the decimals."""
     if digits is None:
+        shape = _number_shape(locale)
+        # Babel reads anything else through str(): `True` is no number to it, nor is Money.
+        if shape is not None and (isinstance(value, Decimal) or type(value) is int):
+            amount = Decimal(value)
+            if amount.is_finite():
+                return shape.apply(amount)
         return numbers.format_decimal(value, locale=locale, decimal_quantization=False)
     pattern = "#,##0" + ("." + "0" * digits if digits > 0 else "")
     return numbers.format_decimal(value, format=pattern, locale=locale)

@@ -113,8 +113,7 @@ def html_to_text(markup: str) -> str:
     link_text: list[str] = []
     if pieces[0]:
         out.append(_text(pieces[0]))
-    for index in range(1, len(pieces), 4):
-        tag, closing, name, text = pieces[index : index + 4]
+    for tag, closing, name, text in zip(pieces[1::4], pieces[2::4], pieces[3::4], pieces[4::4], strict=True):
         if name is not None:  # not a comment
             name = name.lower()
             if name in _HIDDEN:

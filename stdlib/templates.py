@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import operator
+import types
 from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -208,6 +209,13 @@ class _Rewrite(NodeTransformer):
         return node
 
 
+#: Values `getattr` does not return as they are: methods (Jinja's sandbox wraps
+#: `str.format`) and Undefined (`TemplateEnvironment.getattr` makes some unset).
+_NOT_AS_THEY_ARE = (types.MethodType, types.BuiltinMethodType, Undefined)
+#: How many (type, attribute) answers an environment keeps.
+_MAX_SAFE_ANSWERS = 4096
+
+
 class TemplateEnvironment(ImmutableSandboxedEnvironment):
     """The sandbox with every operator defined for unset values and bounded in size."""
 
@@ -226,9 +234,36 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
             return Money(-value.amount, value.currency) if isinstance(value, Money) else -value
         return value
 
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        #: Whether an attribute of a type is safe to read: Jinja's answer depends only on
+        #: the object's type and the attribute's name, and asking costs a dozen isinstance
+        #: checks against abstract classes on every `{{ x.y }}` of every message.
+        self._safe: dict[tuple[type, str], bool] = {}
+
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        key = (type(obj), attr)
+        safe = self._safe.get(key)
+        if safe is None:
+            safe = super().is_safe_attribute(obj, attr, value)
+            if len(self._safe) < _MAX_SAFE_ANSWERS:  # names from data (`x[name]`) must not grow it forever
+                self._safe[key] = safe
+        return safe
+
     def getattr(self, obj: Any, attribute: str) -> Any:
         if obj is None:
             return None  # a field of an unset value is unset
+        if self._safe.get((type(obj), attribute)):
+            # What Jinja's getattr returns for a safe attribute whose value is neither a
+            # method (a method may be `str.format`, which Jinja wraps) nor Undefined (the
+            # loop's previtem in its first round, unset below): the value.
+            try:
+                value = getattr(obj, attribute)
+            except AttributeError:
+                pass
+            else:
+                if not isinstance(value, _NOT_AS_THEY_ARE):
+                    return value
         found = super().getattr(obj, attribute)
         if isinstance(found, Undefined) and isinstance(obj, LoopContext):
             return None  # loop.previtem in the first round, loop.nextitem in the last

@@ -4,6 +4,7 @@ looks up what depends only on the language and the currency once (formatting.mon
 from __future__ import annotations
 
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from babel import Locale, localedata, numbers
@@ -63,3 +64,51 @@ def test_where_babel_strips_quotes_from_the_digits_babel_writes_it() -> None:
     assert formatting.money(Decimal("1234567.5"), locale, "CHF") == numbers.format_currency(
         Decimal("1234567.5"), "CHF", locale=locale
     )
+
+
+NUMBERS = st.one_of(
+    AMOUNTS,
+    st.integers(min_value=-(10**40), max_value=10**40),
+    st.sampled_from([Decimal(s) for s in ("2", "100", "1E+2", "1.000", "0.0001", "-0.0001", "1.23456789012345678901",
+                                          "-1234567.5", "0.1000", "9999999999999999999999999999")]),
+)  # fmt: skip
+
+
+@settings(max_examples=3000, deadline=None)
+@given(value=NUMBERS, locale=st.sampled_from(LOCALES))
+def test_numbers_are_written_as_babel_writes_them(value: Decimal | int, locale: str) -> None:
+    """`{{ n }}` and `|number` without digits: Babel's format_decimal keeping every digit."""
+    parsed = Locale.parse(locale)
+    assert outcome(formatting.number, value, parsed) == outcome(
+        numbers.format_decimal, value, locale=parsed, decimal_quantization=False
+    )
+
+
+@pytest.mark.parametrize(
+    "value", ["0", "-0", "2", "-2", "1234.5", "-1234567.891", "0.000001", "1.23456789012345678901", "1E+30", "1E-30"]
+)
+def test_the_common_languages_write_numbers_as_babel_writes_them(value: str) -> None:
+    for language in ["en", "uk", "pl", "lv", "de", "fr", "hi", "de_CH", "ar_EG", "fa"]:
+        locale = formatting.locale_of(language)
+        assert formatting._number_shape(locale) is not None or language == "de_CH"
+        for number in (Decimal(value), int(Decimal(value))):
+            assert outcome(formatting.number, number, locale) == outcome(
+                numbers.format_decimal, number, locale=locale, decimal_quantization=False
+            ), (language, number)
+
+
+@pytest.mark.parametrize("value", [True, False, "5", " 5 ", "abc", Decimal("NaN"), Decimal("-Infinity")])
+def test_what_is_not_a_finite_number_is_written_or_refused_as_babel_does(value: object) -> None:
+    locale = formatting.locale_of("pl")
+    assert outcome(formatting.number, value, locale) == outcome(
+        numbers.format_decimal, value, locale=locale, decimal_quantization=False
+    )
+
+
+def test_an_unset_or_infinite_number_is_not_taken_the_quick_way() -> None:
+    """Babel writes infinity with its own symbol; unset prints as nothing."""
+    locale = formatting.locale_of("uk")
+    assert formatting.number(Decimal("Infinity"), locale) == numbers.format_decimal(
+        Decimal("Infinity"), locale=locale, decimal_quantization=False
+    )
+    assert formatting.shown(None, locale, ZoneInfo("UTC")) == ""

@@ -25,6 +25,13 @@ class Person:
         self.tags = ["a"]
 
 
+class Box:
+    """A type with fields named like the methods that change a list or a dict."""
+
+    pop = "popped"
+    clear = "cleared"
+
+
 def test_html_is_autoescaped_and_text_and_subject_are_not() -> None:
     parts = render_variant(
         variant(subject="Hi {{ contact.first_name }}", html="<p>{{ contact.first_name }}</p>"),
@@ -52,6 +59,41 @@ def test_templates_cannot_reach_python_internals_or_change_data(source: str) -> 
     with pytest.raises((SecurityError, UndefinedError)):
         render_variant(variant(text=source), {"contact": person})
     assert person.tags == ["a"]
+
+
+def test_the_sandbox_answers_the_same_the_second_time() -> None:
+    """The sandbox remembers which attributes of a type are safe: a safe read of one kind
+    must not open an unsafe one, on a type it has answered for or on another."""
+    person, box = Person("Ann"), Box()
+    for _ in range(3):  # the first render asks Jinja, the later ones are answered from memory
+        parts = render_variant(variant(text="{{ contact.first_name }} {{ contact.tags|length }} {{ box.pop }}"),
+                               {"contact": person, "box": box})  # fmt: skip
+        assert parts["text"] == "Ann 1 popped", "`pop` of a type that is not a list is a field"
+        for source in ("{{ contact.tags.append('x') }}", "{{ contact.__class__ }}", "{{ contact.tags.pop() }}",
+                       "{{ data.clear() }}", "{{ data.__len__ }}"):  # fmt: skip
+            with pytest.raises((SecurityError, UndefinedError)):
+                render_variant(variant(text=source), {"contact": person, "data": {"a": 1}})
+        assert person.tags == ["a"]
+        # str.format is a method: Jinja wraps it in its sandboxed formatter every time.
+        with pytest.raises(SecurityError):
+            render_variant(variant(text="{{ '{0.__class__}'.format(contact) }}"), {"contact": person})
+
+
+def test_the_loop_before_the_first_item_and_after_the_last_is_unset_every_time() -> None:
+    """`loop.previtem` is Jinja's Undefined in the first round, which templates read as
+    unset: so in every render, also once the sandbox knows the attribute is safe."""
+    source = "{% for x in items %}[{{ loop.previtem }}<{{ x }}>{{ loop.nextitem }}]{% endfor %}"
+    for _ in range(3):
+        assert render_variant(variant(text=source), {"items": [1, 2]})["text"] == "[<1>2][1<2>]"
+
+
+def test_a_field_that_is_an_item_and_an_unset_value_read_alike_every_time() -> None:
+    for _ in range(3):
+        parts = render_variant(
+            variant(text="{{ order.number }}|{{ missing.name }}|{{ item.name }}"),
+            {"order": {"number": "N1"}, "missing": None, "item": {"name": "Mug"}},
+        )
+        assert parts["text"] == "N1||Mug"
 
 
 def test_an_undefined_name_is_an_error_not_empty_text() -> None:

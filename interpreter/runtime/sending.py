@@ -8,7 +8,6 @@ not go (quiet hours, a cap, unsubscribed, no products) is skipped or deferred, w
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import random
 from decimal import Decimal
@@ -31,6 +30,18 @@ from ..views import ADDRESS_FIELDS, BonusView, CouponView, OrderView, channel_fl
 from .evaluate import evaluate
 from .facts import contact_zone
 from .run_context import RunContext, duration_text, iso
+
+
+def _plain_text(value: Any) -> str:
+    """A subclass of str (Markup) as its text, as `json.dumps` writes it; anything else
+    is no JSON, as before."""
+    if isinstance(value, str):
+        return str(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+#: The message as the outbox keeps it (JSON text, read back by the channels' `content`).
+_encode_json = msgspec.json.Encoder(enc_hook=_plain_text).encode
 
 logger = logging.getLogger("scn.runtime")
 
@@ -79,9 +90,7 @@ class SendSteps(RunContext):
             "reply_to": template.reply_to,
             "unsubscribe_url": context["unsubscribe_url"],
         }
-        batch.changes.outbox.append(
-            self.outbox_row(i, contact, recipient, json.dumps(message, ensure_ascii=False), code)
-        )
+        batch.changes.outbox.append(self.outbox_row(i, contact, recipient, _encode_json(message).decode(), code))
         policy = self.policy
         counted = policy is not None and i.channel in policy.caps and not template.transactional
         batch.message_queued(contact["id"], run.scenario, i.channel if counted else None)

@@ -99,7 +99,11 @@ class Pipelined(Protocol):
 
 def content(message: OutboxRow) -> dict[str, Any]:
     """The rendered parts and headers the runtime stored with a message."""
-    value = json.loads(message.message or "{}")
+    text = message.message or "{}"
+    try:
+        value = msgspec.json.decode(text)  # several times the standard decoder's speed
+    except msgspec.DecodeError:
+        value = json.loads(text)  # the standard library's errors, as before, for what is not JSON
     return value if isinstance(value, dict) else {}
 
 
