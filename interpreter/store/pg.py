@@ -31,6 +31,7 @@ from . import _pg
 from .base import ControlStore, StoreError
 from .pg_leases import RENEW_EVERY_S, Leases, new_owner
 from .pg_schema import RUN_ID_BLOCK, script
+from .pg_senders import SenderLocks
 from .records import EventRow, RunRow
 from .schema import MIGRATIONS
 from .sqlite import _WAITS_FOR_EVENTS, SqliteStore
@@ -77,6 +78,8 @@ class PgStore(SqliteStore):
         #: The contacts this store's engine works on now (pg_leases.py).
         self.leases = Leases(new_owner())
         self._renewing: asyncio.Task[None] | None = None
+        #: This process's senders, alive while their advisory locks are held (pg_senders.py).
+        self._sender_locks = SenderLocks()
 
     async def open(self) -> None:
         try:
@@ -104,6 +107,8 @@ class PgStore(SqliteStore):
                 await connection.close()
         self._writer = self._readers = None
         self._db = self._reader = None
+        self._sender_locks.own.clear()  # their locks went with the writer connection
+        self.leases.locked = False
 
     async def optimize(self) -> None:
         """PostgreSQL's autovacuum keeps the planner's statistics: nothing to do here."""
@@ -233,6 +238,7 @@ class PgStore(SqliteStore):
         )
 
         async def claim() -> T:
+            await self.leases.lock(self._fetch)
             found = await self._rows(candidates.format(free=free), (*params[:-1], self.leases.owner, params[-1]))
             won = await self.leases.claim(self._fetch, list(dict.fromkeys(r[0] for r in found)))
             return await work(sorted(won))
@@ -290,6 +296,12 @@ class PgStore(SqliteStore):
             (now, limit),
             read,
         )
+
+    async def reclaim_outbox(self, now: int, owner: str) -> tuple[int, bool]:
+        taken, others = await self._write(lambda: self._sender_locks.reclaim(self._fetch, now, owner))
+        if taken:
+            logger.info("took back %d messages claimed by senders that are gone", taken)
+        return taken, others
 
     def _renew_while_open(self) -> None:
         if self._renewing is None:
