@@ -36,7 +36,7 @@ def add_commands(sub: Any) -> None:
     q = kinds.add_parser("contacts", help="contacts from a CSV with a header row (an `id` column, then any of "
                                           "email, phone, first_name... and attributes)")  # fmt: skip
     q.add_argument("file", metavar="FILE.csv")
-    q.add_argument("--db", default="scn.db", help="the SQLite file (default scn.db)")
+    q.add_argument("--db", default="scn.db", help="an SQLite file or a postgresql:// URL (default scn.db)")
     q.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="a progress bar on standard error (default: on a terminal; else a line a chunk)")  # fmt: skip
     q.add_argument("--chunk", type=int, default=None, metavar="ROWS",
@@ -46,7 +46,7 @@ def add_commands(sub: Any) -> None:
                                        "column, or the first)")  # fmt: skip
     q.add_argument("coupon", metavar="COUPON")
     q.add_argument("file", metavar="FILE.csv")
-    q.add_argument("--db", default="scn.db", help="the SQLite file (default scn.db)")
+    q.add_argument("--db", default="scn.db", help="an SQLite file or a postgresql:// URL (default scn.db)")
     q.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="a progress bar on standard error (default: on a terminal; else a line a chunk)")  # fmt: skip
     q.set_defaults(run=_run_codes)

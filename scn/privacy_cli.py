@@ -24,7 +24,7 @@ def add_commands(sub: Any) -> None:
                           ("erase", "remove the contact's personal data (aggregates stay); needs --yes")):  # fmt: skip
         q = actions.add_parser(action, help=words)
         q.add_argument("contact_id", metavar="ID")
-        q.add_argument("--db", default="scn.db", help="the SQLite file (default scn.db)")
+        q.add_argument("--db", default="scn.db", help="an SQLite file or a postgresql:// URL (default scn.db)")
         if action == "erase":
             q.add_argument("--yes", action="store_true", help="erase: it cannot be undone")
         q.set_defaults(run=_run)

@@ -31,7 +31,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser], check
         ),
     )
     p.add_argument("args", nargs="+", metavar="ARG", help="OLD NEW, or with --db: SCENARIO OLD_VERSION NEW_VERSION")
-    p.add_argument("--db", help="the SQLite file whose stored versions to compare")
+    p.add_argument("--db", help="the store (an SQLite file or a postgresql:// URL) whose stored versions to compare")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(run=_run_diff, check=check)
 

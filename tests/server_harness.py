@@ -70,10 +70,11 @@ async def serving(
     tmp_path: Path, files: dict[str, str] | None = None, *, clock: Clock | None = None,
     delivery: DeliveryConfig | None = None, api_key: str | None = API_KEY, mail_sink: MailSink | None = None,
     engine_process: bool = False, dev_sink: bool = False, protect_metrics: bool = False,
-    console: ConsoleSettings | None = None,
+    console: ConsoleSettings | None = None, db: str | None = None,
 ) -> AsyncIterator[Served]:  # fmt: skip
     """The app on a free port; ``engine_process``: its engine in a child process, as `scn serve`
-    runs it; ``dev_sink``: every channel delivered to a development sink, as `--dev-smtp` does."""
+    runs it; ``dev_sink``: every channel delivered to a development sink, as `--dev-smtp` does;
+    ``db``: its store (the `db` fixture's SQLite path or PostgreSQL URL), else scn.db in ``tmp_path``."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     settings = Settings(secret="server-test", public_url=base)
@@ -81,7 +82,7 @@ async def serving(
     if dev_sink:
         mail_sink = MailSink(free_port())
         delivery, channels = sink_delivery(mail_sink, delivery, settings.secret)
-    core = Core(str(tmp_path / "scn.db"), settings, clock=clock, delivery=delivery, engine_process=engine_process)
+    core = Core(db or str(tmp_path / "scn.db"), settings, clock=clock, delivery=delivery, engine_process=engine_process)
     core.channels_override = channels
     app = create_app(core, api_key=api_key, workspace=files, mail_sink=mail_sink, protect_metrics=protect_metrics,
                      console=console)  # fmt: skip

@@ -29,16 +29,16 @@ RUN_STATUSES = "running, waiting, awaiting, done, stopped, exited, failed, cance
     ],
 )
 async def test_a_bad_enumerated_query_value_is_a_400_naming_the_allowed_values(
-    tmp_path: Path, path: str, parameter: str, value: str, allowed: str
+    tmp_path: Path, db: str, path: str, parameter: str, value: str, allowed: str
 ) -> None:
-    async with serving(tmp_path, FILES) as s:
+    async with serving(tmp_path, FILES, db=db) as s:
         problem = is_problem(await s.client.get(path, params={parameter: value}), 400)
     assert problem["detail"] == f"{parameter} must be one of {allowed}, not {value!r}"
     assert problem["errors"][0]["key"] == parameter and problem["errors"][0]["source"] == "query"
 
 
-async def test_scn_runs_with_a_bad_status_exits_2_with_the_servers_message(tmp_path: Path) -> None:
-    async with serving(tmp_path, FILES) as s:
+async def test_scn_runs_with_a_bad_status_exits_2_with_the_servers_message(tmp_path: Path, db: str) -> None:
+    async with serving(tmp_path, FILES, db=db) as s:
         await s.client.post("/api/events", json=paid("ann", "o1"))
         await s.settle()
         code, out, err = await scn(s.base, "runs", "--status", "bogus")
@@ -76,12 +76,12 @@ def order_event(kind: str, contact: str, order: str, total: str) -> dict[str, ob
             "order": {"id": order, "total": total, "currency": "UAH"}}  # fmt: skip
 
 
-async def test_steps_count_runs_once_per_step_in_the_scenarios_order(tmp_path: Path) -> None:
+async def test_steps_count_runs_once_per_step_in_the_scenarios_order(tmp_path: Path, db: str) -> None:
     """Three runs wait and time out, one is resumed by its event: each counts once at the
     `wait for`, by how the step ended for it; steps come in the scenario's order, the
     branches' steps where they are written."""
     clock = VirtualClock(dt.datetime(2025, 3, 3, 8, 0, tzinfo=dt.UTC))
-    async with serving(tmp_path, {"follow.scn": FOLLOW, "thanks.html": "<p>Thanks</p>"}, clock=clock) as s:
+    async with serving(tmp_path, {"follow.scn": FOLLOW, "thanks.html": "<p>Thanks</p>"}, clock=clock, db=db) as s:
         r = await s.client.post("/api/events", json=[
             order_event("order.paid", "a", "o1", "50.00"), order_event("order.paid", "b", "o2", "150.00"),
             order_event("order.paid", "c", "o3", "200.00"), order_event("order.paid", "d", "o4", "80.00"),
@@ -92,7 +92,7 @@ async def test_steps_count_runs_once_per_step_in_the_scenarios_order(tmp_path: P
         # no run waits any more (settle() alone can return before the jump).
         for _ in range(500):
             await s.settle()
-            if await s.count("SELECT count(*) FROM runs WHERE status = 'waiting'") == 0:
+            if await s.count("SELECT count(*) FROM runs WHERE status IN ('waiting', 'awaiting')") == 0:
                 break
             await asyncio.sleep(0.02)
         page = (await s.client.get("/api/scenarios/follow/steps")).json()
@@ -110,8 +110,8 @@ async def test_steps_count_runs_once_per_step_in_the_scenarios_order(tmp_path: P
     assert page["items"][-1]["here"] == {"done": 4}
 
 
-async def test_steps_list_the_steps_no_run_reached_yet_and_page(tmp_path: Path) -> None:
-    async with serving(tmp_path, FILES) as s:
+async def test_steps_list_the_steps_no_run_reached_yet_and_page(tmp_path: Path, db: str) -> None:
+    async with serving(tmp_path, FILES, db=db) as s:
         first = (await s.client.get("/api/scenarios/thanks/steps", params={"limit": 3})).json()
         rest = (await s.client.get("/api/scenarios/thanks/steps", params={"after": first["next"]})).json()
         is_problem(await s.client.get("/api/scenarios/thanks/steps", params={"after": "s99"}), 422)
@@ -139,8 +139,8 @@ def times(document: Any, where: str = "") -> list[tuple[str, Any]]:
     return found
 
 
-async def test_every_time_the_api_shows_is_iso_8601_with_an_offset(tmp_path: Path) -> None:
-    async with serving(tmp_path, {"shop.scn": COMMERCE, "codes.csv": "code\nP-1\n"}) as s:
+async def test_every_time_the_api_shows_is_iso_8601_with_an_offset(tmp_path: Path, db: str) -> None:
+    async with serving(tmp_path, {"shop.scn": COMMERCE, "codes.csv": "code\nP-1\n"}, db=db) as s:
         person = {"id": "ann", "email": "ann@example.com"}
         await s.client.post("/api/events", json=[
             {"type": "contact.registered", "key": "r1", "contact": person},
@@ -168,10 +168,10 @@ async def test_every_time_the_api_shows_is_iso_8601_with_an_offset(tmp_path: Pat
     assert [(where, value) for where, value in found if value is not None and not ISO.fullmatch(str(value))] == []
 
 
-async def test_every_list_answers_with_a_page_of_items_and_next(tmp_path: Path) -> None:
+async def test_every_list_answers_with_a_page_of_items_and_next(tmp_path: Path, db: str) -> None:
     """Runs, messages, members of lists and segments, issued codes, scenarios, versions,
     steps and groups: `{items, next}`, `next` given back as `after` for the next page."""
-    async with serving(tmp_path, {"shop.scn": COMMERCE, "codes.csv": "code\nP-1\n"}) as s:
+    async with serving(tmp_path, {"shop.scn": COMMERCE, "codes.csv": "code\nP-1\n"}, db=db) as s:
         people = [f"c{i}" for i in range(5)]
         await s.client.post("/api/events", json=[
             {"type": "contact.registered", "key": f"r-{p}", "contact": {"id": p, "email": f"{p}@example.com"}}
@@ -210,8 +210,8 @@ async def test_every_list_answers_with_a_page_of_items_and_next(tmp_path: Path) 
         is_problem(await s.client.get("/api/scenarios", params={"limit": 1001}), 400)
 
 
-async def test_loyalty_groups_are_one_entry_each_with_figures_per_currency(tmp_path: Path) -> None:
-    async with serving(tmp_path, {"shop.scn": COMMERCE, "codes.csv": "code\nP-1\n"}) as s:
+async def test_loyalty_groups_are_one_entry_each_with_figures_per_currency(tmp_path: Path, db: str) -> None:
+    async with serving(tmp_path, {"shop.scn": COMMERCE, "codes.csv": "code\nP-1\n"}, db=db) as s:
 
         def paid(contact: str, order: str, total: str, currency: str) -> dict[str, Any]:
             return {"type": "order.paid", "key": f"p-{order}", "contact": {"id": contact, "group": "members"},
@@ -234,9 +234,9 @@ async def test_loyalty_groups_are_one_entry_each_with_figures_per_currency(tmp_p
     }  # fmt: skip
 
 
-async def test_no_endpoint_answers_with_a_bare_array_and_every_page_has_next(tmp_path: Path) -> None:
+async def test_no_endpoint_answers_with_a_bare_array_and_every_page_has_next(tmp_path: Path, db: str) -> None:
     """Read from the OpenAPI document, so an endpoint added later is held to it too."""
-    async with serving(tmp_path, FILES) as s:
+    async with serving(tmp_path, FILES, db=db) as s:
         document = (await s.public.get("/schema/openapi.json")).json()
     schemas = document["components"]["schemas"]
 

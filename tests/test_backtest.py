@@ -269,3 +269,24 @@ def test_a_backtest_of_a_postgresql_store_says_it_is_not_built_yet() -> None:
 
     with pytest.raises(StoreError, match="on PostgreSQL it is not built yet"):
         open_read_only("postgresql://scn@db.internal/scn")
+
+
+#: What a backtest of a PostgreSQL store answers until it is built.
+NOT_ON_POSTGRESQL = "a backtest reads an SQLite store's history; on PostgreSQL it is not built yet"
+
+
+@pytest.mark.parametrize("db", ["postgresql"], indirect=True)
+async def test_a_real_postgresql_store_is_refused_by_the_command_and_the_api_and_left_alone(
+    db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    candidate = workspace(tmp_path / "candidate", CANDIDATE)
+    for argv in ([str(candidate)], ["--scenario", "unpaid_recovery", "--version", "1"]):
+        assert await asyncio.to_thread(main, ["backtest", *argv, "--db", db, *PERIOD]) == 2
+        assert capsys.readouterr().err == f"scn backtest: {NOT_ON_POSTGRESQL}\n"
+    files = {"unpaid_recovery.scn": EXAMPLE}
+    files.update({f"templates/{p.name}": p.read_text(encoding="utf-8") for p in (EXAMPLES / "templates").iterdir()})
+    async with serving(tmp_path, files, clock=HandClock(T0), db=db) as s:
+        counts = {t: await s.count(f"SELECT count(*) FROM {t}") for t in TABLES}
+        body = is_problem(await s.client.post("/api/scenarios/unpaid_recovery/backtest", json={}), 409)
+        assert body["detail"] == NOT_ON_POSTGRESQL
+        assert {t: await s.count(f"SELECT count(*) FROM {t}") for t in TABLES} == counts

@@ -7,8 +7,6 @@ the new date when the field changes."""
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings
@@ -20,6 +18,7 @@ from scn.interpreter.runtime.dates import latest_due, next_after
 from scn.interpreter.span import Span
 from scn.interpreter.timing import anniversary
 
+from .backends import execute
 from .conftest import check_texts
 from .harness import Harness
 from .test_timing import ZONES, shows, times_of_day
@@ -167,38 +166,34 @@ async def test_a_changed_date_is_recomputed() -> None:
     assert got == [("c", "birthday", dt.datetime(2025, 1, 20, 10, 0, tzinfo=UTC))]
 
 
-async def test_downtime_across_an_occurrence_catches_up_once(tmp_path: Path) -> None:
-    path = tmp_path / "scn.db"
-    async with Harness(SCENARIOS, path, start=START) as h:
+async def test_downtime_across_an_occurrence_catches_up_once(db: str) -> None:
+    async with Harness(SCENARIOS, db, start=START) as h:
         await register(h, "c", START, birthday="1990-01-05")
         await h.advance(dt.timedelta(days=3))  # stopped on 4 January
         assert await sends(h) == []
     # Back two days later, after the birthday at 10:00 on the 5th.
-    async with Harness(SCENARIOS, path, start=dt.datetime(2025, 1, 6, 12, tzinfo=UTC)) as h:
+    async with Harness(SCENARIOS, db, start=dt.datetime(2025, 1, 6, 12, tzinfo=UTC)) as h:
         await h.advance(dt.timedelta(hours=1))
         first = await sends(h)
         assert [(c, s) for c, s, _ in first] == [("c", "birthday")]
         log = await h.rows("SELECT name FROM step_log WHERE step = 'start'")
         assert log == [("on date contact.birthday (2025-01-05)",)]
     # And again: a restart does not fire it twice.
-    async with Harness(SCENARIOS, path, start=dt.datetime(2025, 1, 7, tzinfo=UTC)) as h:
+    async with Harness(SCENARIOS, db, start=dt.datetime(2025, 1, 7, tzinfo=UTC)) as h:
         await h.advance(dt.timedelta(days=30))
         assert await sends(h) == first
         assert await h.rows("SELECT count(*) FROM events WHERE type = '@date'") == [(1,)]
 
 
-async def test_a_crash_before_the_progress_is_saved_does_not_fire_twice(tmp_path: Path) -> None:
-    path = tmp_path / "scn.db"
-    async with Harness(SCENARIOS, path, start=START) as h:
+async def test_a_crash_before_the_progress_is_saved_does_not_fire_twice(db: str) -> None:
+    async with Harness(SCENARIOS, db, start=START) as h:
         await register(h, "c", START, birthday="1990-01-05")
         await h.advance(dt.timedelta(days=5))
         assert len(await sends(h)) == 1
     # As if the transaction that moved the progress on had been lost: the occurrence is due again.
-    db = sqlite3.connect(path, isolation_level=None)
-    db.execute("UPDATE date_triggers SET done_until = 0")
-    db.execute("UPDATE date_checks SET due_at = 0")
-    db.close()
-    async with Harness(SCENARIOS, path, start=START + dt.timedelta(days=5)) as h:
+    execute(db, "UPDATE date_triggers SET done_until = 0")
+    execute(db, "UPDATE date_checks SET due_at = 0")
+    async with Harness(SCENARIOS, db, start=START + dt.timedelta(days=5)) as h:
         await h.advance(dt.timedelta(days=2))
         assert len(await sends(h)) == 1
 

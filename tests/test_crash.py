@@ -28,7 +28,6 @@ import json
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -37,7 +36,7 @@ from collections import Counter
 from pathlib import Path
 from typing import IO
 
-from .recount import assert_counters_exact
+from .backends import assert_counters_match_rows, rows, scalar
 from .smtp_server import SmtpServer
 
 WORKSPACE = """\
@@ -85,10 +84,10 @@ def event(i: int) -> str:
 class Interpreter:
     """One `scn worker` process: feeds it events and collects its acknowledgements."""
 
-    def __init__(self, workspace: Path, db: Path, origin: str | None, env: dict[str, str] | None = None) -> None:
+    def __init__(self, workspace: Path, db: str, origin: str | None, env: dict[str, str] | None = None) -> None:
         clock = ["--clock-speed", str(SPEED), "--clock-origin", origin] if origin is not None else []
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "scn", "worker", str(workspace), "--db", str(db), "--events", "-", *clock],
+            [sys.executable, "-m", "scn", "worker", str(workspace), "--db", db, "--events", "-", *clock],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             env={**os.environ, "SCN_SECRET": "crash-test", **(env or {})},
         )  # fmt: skip
@@ -124,22 +123,20 @@ class Interpreter:
         self._reader.join(10)
 
 
-def settled(db: Path) -> bool:
-    with sqlite3.connect(db, timeout=30) as conn:
-        events, unprocessed = conn.execute(
-            "SELECT count(*) FILTER (WHERE type = 'order.paid'), count(*) FILTER (WHERE processed_at IS NULL) "
-            "FROM events"
-        ).fetchone()
-        live = conn.execute("SELECT count(*) FROM runs WHERE status NOT IN ('done', 'failed')").fetchone()[0]
+def settled(db: str) -> bool:
+    [(events, unprocessed)] = rows(
+        db,
+        "SELECT count(*) FILTER (WHERE type = 'order.paid'), count(*) FILTER (WHERE processed_at IS NULL) FROM events",
+    )
+    live = scalar(db, "SELECT count(*) FROM runs WHERE status NOT IN ('done', 'failed')")
     return bool(events == EVENTS and unprocessed == 0 and live == 0)
 
 
-def test_sigkill_at_random_points_loses_and_repeats_nothing(tmp_path: Path) -> None:
+def test_sigkill_at_random_points_loses_and_repeats_nothing(tmp_path: Path, db: str) -> None:
     workspace = tmp_path / "shop.scn"
     workspace.write_text(WORKSPACE, encoding="utf-8")
     (tmp_path / "hello.html").write_text("<p>Thanks for order {{ order.number }}</p>", encoding="utf-8")
     (tmp_path / "again.html").write_text("<p>How is order {{ order.number }}?</p>", encoding="utf-8")
-    db = tmp_path / "scn.db"
     origin = dt.datetime.now(dt.UTC).isoformat()
     rng = random.Random(20261123)
     pending = [event(i) for i in range(EVENTS)]
@@ -161,8 +158,7 @@ def test_sigkill_at_random_points_loses_and_repeats_nothing(tmp_path: Path) -> N
             cursor += step
             time.sleep(lifetime / len(share) * step * rng.uniform(0.5, 1.5))
         interpreter.kill()
-        with sqlite3.connect(db) as conn:
-            busy_kills += conn.execute("SELECT count(*) FROM runs WHERE status = 'waiting'").fetchone()[0] > 0
+        busy_kills += scalar(db, "SELECT count(*) FROM runs WHERE status = 'waiting'") > 0
         kills += 1
         acked |= interpreter.acked
         pending = [line for line in pending if json.loads(line)["key"] not in acked]
@@ -178,20 +174,18 @@ def test_sigkill_at_random_points_loses_and_repeats_nothing(tmp_path: Path) -> N
     acked |= final.acked
     assert acked == {f"paid-{i}" for i in range(EVENTS)}
 
-    conn = sqlite3.connect(db)
-    keys = [k for (k,) in conn.execute("SELECT key FROM events WHERE type = 'order.paid'")]
+    keys = [k for (k,) in rows(db, "SELECT key FROM events WHERE type = 'order.paid'")]
     assert sorted(keys) == sorted(acked)  # each acknowledged event stored once
-    assert conn.execute("SELECT count(*) FROM events WHERE processed_at IS NULL").fetchone()[0] == 0
+    assert scalar(db, "SELECT count(*) FROM events WHERE processed_at IS NULL") == 0
 
     # Processed exactly once: one run per event, and every run finished.
-    runs = conn.execute("SELECT trigger_event, status FROM runs").fetchall()
-    print("RUNS", len(runs), len({t for t, _ in runs}), conn.execute("select count(*) from events").fetchone())
+    runs = rows(db, "SELECT trigger_event, status FROM runs")
     assert len(runs) == EVENTS
     assert len({trigger for trigger, _ in runs}) == EVENTS
     assert {status for _, status in runs} == {"done"}
 
     # Every message of every run is in the outbox exactly once.
-    outbox = conn.execute("SELECT run_id, template FROM outbox ORDER BY run_id, id").fetchall()
+    outbox = rows(db, "SELECT run_id, template FROM outbox ORDER BY run_id, id")
     per_run: dict[int, list[str]] = {}
     for run_id, template in outbox:
         per_run.setdefault(run_id, []).append(template)
@@ -199,26 +193,27 @@ def test_sigkill_at_random_points_loses_and_repeats_nothing(tmp_path: Path) -> N
     assert all(templates == ["hello", "again"] for templates in per_run.values())
 
     # The step log shows each step once per run: no step ran twice.
-    repeated = conn.execute(
-        "SELECT run_id, step, count(*) FROM step_log GROUP BY run_id, step, outcome HAVING count(*) > 1"
-    ).fetchall()
+    repeated = rows(
+        db, "SELECT run_id, step, count(*) FROM step_log GROUP BY run_id, step, outcome HAVING count(*) > 1"
+    )
     assert repeated == []
 
     # No wait fired early: the second mail is at least a (compressed) minute after the event
     # that started its run (waits count from when the event happened).
-    gaps = conn.execute(
+    gaps = scalar(
+        db,
         "SELECT min(b.created_at - e.occurred_at) FROM outbox b JOIN runs r ON r.id = b.run_id "
-        "JOIN events e ON e.id = r.trigger_event WHERE b.template = 'again'"
-    ).fetchone()[0]
+        "JOIN events e ON e.id = r.trigger_event WHERE b.template = 'again'",
+    )
     assert gaps >= 60_000
 
-    members = conn.execute("SELECT count(DISTINCT contact_id) FROM list_members WHERE list = 'buyers'").fetchone()[0]
+    members = scalar(db, "SELECT count(DISTINCT contact_id) FROM list_members WHERE list = 'buyers'")
     assert members == 40
     assert kills == KILLS
     assert busy_kills >= KILLS // 2, "most kills should land while runs are mid-way"
     # The counters (runs, steps, messages, events) were kept in the transactions the kills
     # cut short or let through: they match a recount of the rows.
-    assert_counters_exact(sqlite3.connect(db, isolation_level=None))
+    assert_counters_match_rows(db)
 
 
 MAIL_WORKSPACE = """\
@@ -265,11 +260,10 @@ def settle(server: SmtpServer) -> None:
         time.sleep(0.1)
 
 
-def test_sigkill_during_a_mail_burst_resends_at_most_a_mail_per_connection(tmp_path: Path) -> None:
+def test_sigkill_during_a_mail_burst_resends_at_most_a_mail_per_connection(tmp_path: Path, db: str) -> None:
     workspace = tmp_path / "shop.scn"
     workspace.write_text(MAIL_WORKSPACE, encoding="utf-8")
     (tmp_path / "receipt.html").write_text("<p>Thanks for order {{ order.number }}</p>", encoding="utf-8")
-    db = tmp_path / "scn.db"
     rng = random.Random(int(os.environ.get("SCN_CRASH_SEED", "20261207")))
     total = BURST * (MAIL_KILLS + 1)
     lines = [event(i) for i in range(total)]
@@ -314,21 +308,20 @@ def test_sigkill_during_a_mail_burst_resends_at_most_a_mail_per_connection(tmp_p
             acked |= worker.acked
             settle(server)  # what the dead process wrote before it died is still being read
             accepted = Counter(outbox_id(m["Message-ID"]) for _, m in handler.received[: len(handler.received_at)])
-            with sqlite3.connect(db) as conn:
-                # Claimed and not recorded: no attempt has failed here, so a pending message
-                # with an attempt counted was taken by the sender that died.
-                held = {i for (i,) in conn.execute("SELECT id FROM outbox WHERE status = 'pending' AND attempts > 0")}
-                left = conn.execute("SELECT count(*) FROM outbox WHERE status = 'pending'").fetchone()[0]
+            # Claimed and not recorded: no attempt has failed here, so a pending message
+            # with an attempt counted was taken by the sender that died.
+            held = {i for (i,) in rows(db, "SELECT id FROM outbox WHERE status = 'pending' AND attempts > 0")}
+            left = scalar(db, "SELECT count(*) FROM outbox WHERE status = 'pending'")
             assert left > len(held), "the kill should come while mail is still to go"
             duplicates.append(sum(1 for i in held if accepted[i]))
 
         deadline = time.monotonic() + 60
         while True:
-            with sqlite3.connect(db, timeout=30) as conn:
-                unsent, events = conn.execute(
-                    "SELECT (SELECT count(*) FROM outbox WHERE status != 'sent'), "
-                    "(SELECT count(*) FROM events WHERE processed_at IS NOT NULL)"
-                ).fetchone()
+            [(unsent, events)] = rows(
+                db,
+                "SELECT (SELECT count(*) FROM outbox WHERE status != 'sent'), "
+                "(SELECT count(*) FROM events WHERE processed_at IS NOT NULL)",
+            )
             if unsent == 0 and events == total:
                 break
             assert time.monotonic() < deadline, f"{unsent} mails not sent"
@@ -337,10 +330,9 @@ def test_sigkill_during_a_mail_burst_resends_at_most_a_mail_per_connection(tmp_p
         received = Counter(outbox_id(m["Message-ID"]) for _, m in handler.received)
 
     print(f"duplicates per kill {duplicates}, held mail waited {[round(w, 2) for w in held_waits]} s")
-    with sqlite3.connect(db) as conn:
-        ids = {i for (i,) in conn.execute("SELECT id FROM outbox")}
+    ids = {i for (i,) in rows(db, "SELECT id FROM outbox")}
     assert len(ids) == total and set(received) == ids, "every mail arrived"
     assert sum(received.values()) - len(received) == sum(duplicates), "mails went twice only across a kill"
     assert max(duplicates) <= CONNECTIONS, f"at most one mail per connection goes twice: {duplicates}"
     assert max(held_waits) <= HELD_LIMIT_S, held_waits
-    assert_counters_exact(sqlite3.connect(db, isolation_level=None))  # the kills in a burst left them exact
+    assert_counters_match_rows(db)  # the kills in a burst left them exact

@@ -6,10 +6,13 @@ expire."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+import asyncpg
 
 from scn.interpreter.store import PgStore
 
@@ -215,3 +218,51 @@ scenario birthday "Happy birthday"
 end
 """
 DATES_START = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+
+
+async def _killed(h: Harness) -> None:
+    """``h``'s process as a kill -9 leaves it: every connection of its store ended."""
+    store = h.store
+    assert isinstance(store, PgStore) and store._writer is not None and store._readers is not None
+    pids = [c.raw.get_server_pid() for c in (store._writer, *store._readers._all)]
+    admin = await asyncpg.connect(store.url)
+    try:
+        await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = ANY($1)", pids)
+        for _ in range(500):
+            if await admin.fetchval("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1)", pids) == 0:
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError("the connections did not end")
+    finally:
+        await admin.close()
+
+
+async def test_a_killed_engines_contacts_are_taken_over_at_once_by_a_renewing_or_starting_engine(
+    pg_cluster: Cluster,
+) -> None:
+    """Without waiting for the leases to run out: a living engine takes them over when it
+    renews its own, an engine starting (the killed one restarted) at its first claim."""
+    url = pg_cluster.database()
+    one, other = await two_engines(url)
+    third = Harness(MAIL_A_DAY_LATER, url)
+    try:
+        assert isinstance(other.store, PgStore)
+        await one.engine.accept([one.engine.event_in(one.event("order.paid", "ann", key="k1", **order(1)))])
+        assert [e.contact_id for e in await one.store.unprocessed_events(10)] == ["ann"]
+        assert await other.store.unprocessed_events(10) == [], "ann is the first engine's while it lives"
+        await _killed(one)
+        await other.store._write(lambda: other.store.leases.renew(other.store._fetch))  # type: ignore[attr-defined]
+        assert await other.engine.process_events() == 1
+
+        await other.engine.accept([other.engine.event_in(other.event("order.paid", "bob", key="k2", **order(2)))])
+        assert [e.contact_id for e in await other.store.unprocessed_events(10)] == ["bob"]
+        await _killed(other)
+        await third.__aenter__()
+        assert await third.engine.process_events() == 1
+        assert await third.rows("SELECT contact_id, status FROM runs ORDER BY contact_id") == [
+            ("ann", "waiting"), ("bob", "waiting"),
+        ]  # fmt: skip
+    finally:
+        for h in (one, other, third):
+            with contextlib.suppress(Exception):  # the killed ones' connections are gone
+                await h.__aexit__()

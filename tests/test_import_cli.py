@@ -6,9 +6,7 @@ interrupted import (Ctrl-C) that goes on where it stopped when run again."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -16,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from scn.interpreter.store.sqlite import SqliteStore
+from .backends import migrated, rows
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,16 +24,9 @@ def _scn(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> str:
-    """An empty store file, as `scn serve` leaves one."""
-
-    async def make() -> None:
-        store = SqliteStore(str(tmp_path / "scn.db"))
-        await store.open()
-        await store.close()
-
-    asyncio.run(make())
-    return str(tmp_path / "scn.db")
+def db(db: str) -> str:
+    """An empty store, as `scn serve` leaves one, on each backend (conftest's `db`)."""
+    return migrated(db)
 
 
 def _csv(path: Path, count: int, extra: str = "") -> Path:
@@ -46,9 +37,8 @@ def _csv(path: Path, count: int, extra: str = "") -> Path:
 
 def _imported(db: str) -> list[tuple[str, str]]:
     """(key, payload) of the contact.updated events the imports accepted."""
-    with sqlite3.connect(db) as check:
-        rows = check.execute("SELECT key, payload FROM events WHERE key LIKE 'import:%' ORDER BY id").fetchall()
-    return [(str(k), str(p)) for k, p in rows]
+    found = rows(db, "SELECT key, payload FROM events WHERE key LIKE 'import:%' ORDER BY id")
+    return [(str(k), str(p)) for k, p in found]
 
 
 def test_a_csv_is_imported_with_a_line_a_chunk_and_an_error_a_bad_row(tmp_path: Path, db: str) -> None:
@@ -125,20 +115,17 @@ def test_an_interrupted_import_goes_on_where_it_stopped(tmp_path: Path, db: str)
     assert again.stdout.startswith("import 1: ") and again.stdout.endswith(" 0 rows not imported\n")
     keys = [key for key, _ in _imported(db)]
     assert sorted(keys) == sorted(f"import:1:{n + 2}" for n in range(400)), "every row once"
-    with sqlite3.connect(db) as check:
-        assert check.execute("SELECT status, position, total FROM import_jobs").fetchall() == [("done", 400, 400)]
-    assert os.path.getsize(db) > 0
+    assert rows(db, "SELECT status, position, total FROM import_jobs") == [("done", 400, 400)]
 
 
-async def test_codes_go_into_a_pool_coupon_and_again_adds_only_what_is_missing(tmp_path: Path) -> None:
+async def test_codes_go_into_a_pool_coupon_and_again_adds_only_what_is_missing(tmp_path: Path, db: str) -> None:
     from .harness import Harness
 
     workspace = (
         'coupon POOLED discount 10% from pool "codes.csv"\ncoupon MADE discount 5% generated "MADE-{XXXXXXXX}"\n'
     )
-    async with Harness(workspace, path=tmp_path / "scn.db", resources={"codes.csv": "code\nP-0\n"}):
+    async with Harness(workspace, path=db, resources={"codes.csv": "code\nP-0\n"}):
         pass
-    db = str(tmp_path / "scn.db")
     codes = tmp_path / "more.csv"
     codes.write_text("code\n" + "".join(f"P-{n}\n" for n in range(2500)), encoding="utf-8")
     done = await asyncio.to_thread(_scn, "import", "codes", "POOLED", str(codes), "--db", db)

@@ -30,8 +30,8 @@ def quiz(contact: str = "ann", **data: Any) -> dict[str, Any]:
     return {"type": "quiz.passed", "contact": {"id": contact}, "data": {k: v for k, v in fields.items() if v != ...}}
 
 
-async def test_a_bad_event_is_422_naming_each_field_and_a_batch_is_all_or_nothing(tmp_path: Path) -> None:
-    async with serving(tmp_path, QUIZ) as s:
+async def test_a_bad_event_is_422_naming_each_field_and_a_batch_is_all_or_nothing(tmp_path: Path, db: str) -> None:
+    async with serving(tmp_path, QUIZ, db=db) as s:
         r = await s.client.post("/api/events", json=quiz(score="many", total="NaN", course=...))
         body = is_problem(r, 422)
         assert body["type"] == "/problems/invalid-event"
@@ -48,6 +48,7 @@ async def test_a_bad_event_is_422_naming_each_field_and_a_batch_is_all_or_nothin
 
 @pytest.mark.parametrize("total", ["NaN", "Infinity", "sNaN", "-Infinity", "-10.00", "1e3", "0.12345678901"])
 async def test_order_totals_that_are_not_amounts_are_refused_everywhere(tmp_path: Path, total: str) -> None:
+    # Refused before the store: on SQLite only (a table of inputs; the rest of the file runs on both).
     async with serving(tmp_path, FILES) as s:
         order = {"id": "o1", "total": total, "currency": "UAH"}
         for path, body in [
@@ -65,16 +66,16 @@ async def test_order_totals_that_are_not_amounts_are_refused_everywhere(tmp_path
         assert await events(s) == 0
 
 
-async def test_json_numbers_in_money_are_read_exactly_as_written(tmp_path: Path) -> None:
-    async with serving(tmp_path, FILES) as s:
+async def test_json_numbers_in_money_are_read_exactly_as_written(tmp_path: Path, db: str) -> None:
+    async with serving(tmp_path, FILES, db=db) as s:
         raw = json.dumps(paid("ann", "o1")).replace('"120.50"', "120.50").encode()
         assert (await s.client.post("/api/events", content=raw, headers=JSON)).status_code == 202
         await s.settle()
         assert await s.count("SELECT total = '120.50' FROM orders WHERE id = 'o1'") == 1
 
 
-async def test_the_body_is_read_strictly(tmp_path: Path) -> None:
-    async with serving(tmp_path, FILES) as s:
+async def test_the_body_is_read_strictly(tmp_path: Path, db: str) -> None:
+    async with serving(tmp_path, FILES, db=db) as s:
         deep = '{"type": "order.paid", "contact": {"id": "a"}, "data": {"x": ' + "[" * 1000 + "]" * 1000 + "}}"
         body = is_problem(await s.client.post("/api/events", content=deep.encode(), headers=JSON), 400)
         assert "nested more than 32 levels" in body["detail"]
@@ -95,8 +96,8 @@ async def test_the_body_is_read_strictly(tmp_path: Path) -> None:
         assert await events(s) == 1
 
 
-async def test_the_same_key_with_other_content_is_409(tmp_path: Path) -> None:
-    async with serving(tmp_path, FILES) as s:
+async def test_the_same_key_with_other_content_is_409(tmp_path: Path, db: str) -> None:
+    async with serving(tmp_path, FILES, db=db) as s:
         first = paid("ann", "o1", key="k-1")
         assert (await s.client.post("/api/events", json=first)).status_code == 202
         again = await s.client.post("/api/events", json={**first, "at": "2025-03-01T10:00:00Z"})
@@ -135,8 +136,8 @@ async def test_the_same_key_with_other_content_is_409(tmp_path: Path) -> None:
         ("id", "x", "a\\b"),
     ],
 )
-async def test_contact_fields_at_their_limits(tmp_path: Path, field: str, good: str, bad: str) -> None:
-    async with serving(tmp_path, FILES) as s:
+async def test_contact_fields_at_their_limits(tmp_path: Path, db: str, field: str, good: str, bad: str) -> None:
+    async with serving(tmp_path, FILES, db=db) as s:
         contact = {"id": "ann", field: good}
         r = await s.client.post("/api/contacts", json=contact)
         assert r.status_code == 202, r.text
@@ -164,6 +165,7 @@ async def test_contact_fields_at_their_limits(tmp_path: Path, field: str, good: 
 async def test_orders_are_checked_against_the_workspace(
     tmp_path: Path, order: dict[str, Any], field: str | None
 ) -> None:
+    # Checked before the store: on SQLite only (a table of inputs; the rest of the file runs on both).
     async with serving(tmp_path, QUIZ) as s:
         r = await s.client.post("/api/orders", json={"contact": {"id": "ann"}, "order": {**order, "status": "paid"}})
         if field is None:
@@ -172,14 +174,14 @@ async def test_orders_are_checked_against_the_workspace(
         assert [e["field"] for e in is_problem(r, 422)["errors"]] == [field]
 
 
-async def test_an_order_total_needs_a_currency_when_the_workspace_has_none(tmp_path: Path) -> None:
-    async with serving(tmp_path, FILES) as s:
+async def test_an_order_total_needs_a_currency_when_the_workspace_has_none(tmp_path: Path, db: str) -> None:
+    async with serving(tmp_path, FILES, db=db) as s:
         r = await s.client.post("/api/orders", json={"contact": {"id": "a"}, "order": {"id": "o1", "total": "1"}})
         assert [e["field"] for e in is_problem(r, 422)["errors"]] == ["order.currency"]
 
 
-async def test_coupon_redeem_and_csv_import_check_what_they_turn_into_events(tmp_path: Path) -> None:
-    async with serving(tmp_path, FILES) as s:
+async def test_coupon_redeem_and_csv_import_check_what_they_turn_into_events(tmp_path: Path, db: str) -> None:
+    async with serving(tmp_path, FILES, db=db) as s:
         redeem = {"code": "X", "contact": {"id": "ann"}, "order": {"id": "o1", "total": "NaN", "currency": "UAH"}}
         assert [e["field"] for e in is_problem(await s.client.post("/api/coupons/redeem", json=redeem), 422)[
             "errors"]] == ["order.total"]  # fmt: skip
@@ -195,8 +197,8 @@ async def test_coupon_redeem_and_csv_import_check_what_they_turn_into_events(tmp
         assert [e["line"] for e in progress["errors"]] == [3] and "timezone" in progress["errors"][0]["error"]
 
 
-async def test_catalogue_prices_and_coupon_checks_refuse_what_is_not_an_amount(tmp_path: Path) -> None:
-    async with serving(tmp_path, FILES) as s:
+async def test_catalogue_prices_and_coupon_checks_refuse_what_is_not_an_amount(tmp_path: Path, db: str) -> None:
+    async with serving(tmp_path, FILES, db=db) as s:
         products = [{"id": "p1", "price": "10.00", "currency": "UAH"}, {"id": "p2", "price": "NaN"},
                     {"id": "p3", "currency": "XYZ"}]  # fmt: skip
         body = is_problem(await s.client.post("/api/products", json=products), 422)
@@ -207,8 +209,8 @@ async def test_catalogue_prices_and_coupon_checks_refuse_what_is_not_an_amount(t
             assert "total" in is_problem(await s.client.post("/api/coupons/check", json=query), 400)["detail"]
 
 
-async def test_a_refused_format_is_said_in_words_and_a_trailing_line_break_is_refused(tmp_path: Path) -> None:
-    async with serving(tmp_path, FILES) as s:
+async def test_a_refused_format_is_said_in_words_and_a_trailing_line_break_is_refused(tmp_path: Path, db: str) -> None:
+    async with serving(tmp_path, FILES, db=db) as s:
         body = is_problem(await s.client.post("/api/contacts", json={"id": "ann/b"}), 400)
         assert body["detail"] == (
             "expected an id: no `/` or `\\`, no control characters, no spaces at either end, not `.` or `..` (at id)"

@@ -43,8 +43,8 @@ async def stored_items(s: Served) -> list[Any]:
     return [row[0], [i.get("status") for i in json.loads(row[1])]]
 
 
-async def test_item_statuses_from_the_order_body_and_item_events(tmp_path: Path) -> None:
-    async with serving(tmp_path, FILES) as s:
+async def test_item_statuses_from_the_order_body_and_item_events(tmp_path: Path, db: str) -> None:
+    async with serving(tmp_path, FILES, db=db) as s:
         r = await s.client.post("/api/orders", json=upsert("shipped", {**MUG, "status": "delivered"}, TEA))
         assert r.status_code == 202, r.text
         await s.settle()
@@ -61,16 +61,16 @@ async def test_item_statuses_from_the_order_body_and_item_events(tmp_path: Path)
         assert await runs(s) == 1
 
 
-async def test_a_cancelled_item_in_the_body_blocks_all_items(tmp_path: Path) -> None:
-    async with serving(tmp_path, FILES) as s:
+async def test_a_cancelled_item_in_the_body_blocks_all_items(tmp_path: Path, db: str) -> None:
+    async with serving(tmp_path, FILES, db=db) as s:
         body = upsert("delivered", MUG, {**TEA, "status": "cancelled"})
         assert (await s.client.post("/api/orders", json=body)).status_code == 202
         await s.settle()
         assert await stored_items(s) == ["delivered", [None, "cancelled"]] and await runs(s) == 0
 
 
-async def test_an_imported_order_arriving_delivered_starts_nothing(tmp_path: Path) -> None:
-    async with serving(tmp_path, FILES) as s:
+async def test_an_imported_order_arriving_delivered_starts_nothing(tmp_path: Path, db: str) -> None:
+    async with serving(tmp_path, FILES, db=db) as s:
         long_ago = (dt.datetime.now(dt.UTC) - dt.timedelta(days=31)).isoformat()
         r = await s.client.post("/api/orders", json=upsert("delivered", MUG, created_at=long_ago))
         assert r.status_code == 202
@@ -78,8 +78,8 @@ async def test_an_imported_order_arriving_delivered_starts_nothing(tmp_path: Pat
         assert await runs(s) == 0 and (await stored_items(s))[0] == "delivered"
 
 
-async def test_a_bad_item_status_is_a_problem_naming_the_field(tmp_path: Path) -> None:
-    async with serving(tmp_path, FILES) as s:
+async def test_a_bad_item_status_is_a_problem_naming_the_field(tmp_path: Path, db: str) -> None:
+    async with serving(tmp_path, FILES, db=db) as s:
         r = await s.client.post("/api/orders", json=upsert("shipped", {**MUG, "status": "bad\nstatus"}))
         assert r.status_code in (400, 422) and r.headers["content-type"].startswith("application/problem+json")
         assert "order.items[0].status" in r.text

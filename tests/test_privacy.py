@@ -1,18 +1,18 @@
-"""GDPR over real HTTP and a real SQLite file: export everything held about a contact,
+"""GDPR over real HTTP, on each backend (the `db` fixture): export everything held about a contact,
 erase it, and find none of its personal data in any table afterwards."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
-from scn.interpreter.store.sqlite import SqliteStore
+from scn.interpreter.store import store_at
 
-from .recount import assert_counters_exact
+from .backends import assert_counters_match_rows, texts
+from .backends import rows as stored_rows
 from .server_harness import serving
 
 WORKSPACE = """
@@ -37,22 +37,13 @@ PERSON = {"id": "olena-4711", "email": "Olena.Kovalenko@Example.com", "phone": "
 SECRETS = ("olena-4711", "olena.kovalenko@example.com", "+380501234567", "380501234567", "Олена", "Коваленко")
 
 
-def _found(path: Path) -> list[tuple[str, str, str]]:
-    """(table, column, value) of every text value of every table that holds one of SECRETS."""
-    found = []
-    with sqlite3.connect(path) as db:
-        db.text_factory = lambda raw: raw.decode("utf-8", "replace")  # bundles are msgpack blobs
-        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        for table in tables:
-            for column in [r[1] for r in db.execute(f"PRAGMA table_info({table})")]:
-                for (value,) in db.execute(f"SELECT CAST({column} AS TEXT) FROM {table}"):
-                    if value is not None and any(s.lower() in value.lower() for s in SECRETS):
-                        found.append((table, column, value))
-    return found
+def _found(db: str) -> list[tuple[str, str, str]]:
+    """(table, column, value) of every value of every table that holds one of SECRETS."""
+    return [(t, c, v) for t, c, v in texts(db) if any(s.lower() in v.lower() for s in SECRETS)]
 
 
-async def test_export_then_erase_leaves_no_personal_data_and_keeps_the_counts(tmp_path: Path) -> None:
-    async with serving(tmp_path, FILES) as s:
+async def test_export_then_erase_leaves_no_personal_data_and_keeps_the_counts(tmp_path: Path, db: str) -> None:
+    async with serving(tmp_path, FILES, db=db) as s:
         other = {"id": "petro", "email": "petro@example.com", "first_name": "Петро"}
         for person in (PERSON, other):
             r = await s.client.post("/api/events", json={"type": "contact.registered", "contact": person})
@@ -62,7 +53,7 @@ async def test_export_then_erase_leaves_no_personal_data_and_keeps_the_counts(tm
         assert r.status_code == 200
         # An import still under way holds the contact's CSV row (as a restart would find it).
         rows = [(2, {**PERSON, "plan": "gold"}), (3, {"id": "petro", "first_name": "Петро"})]
-        job = await _waiting_import(tmp_path, rows, [{"line": 4, "error": f"email: {PERSON['email']}x is not one"}])
+        job = await _waiting_import(db, rows, [{"line": 4, "error": f"email: {PERSON['email']}x is not one"}])
 
         exported = await s.client.get("/api/contacts/olena-4711/export")
         assert exported.status_code == 200, exported.text
@@ -80,7 +71,7 @@ async def test_export_then_erase_leaves_no_personal_data_and_keeps_the_counts(tm
         missing = await s.client.get("/api/contacts/nobody/export")
         assert missing.status_code == 404 and missing.headers["content-type"].startswith("application/problem+json")
 
-        held = {table for table, _, _ in _found(tmp_path / "scn.db")}
+        held = {table for table, _, _ in _found(db)}
         assert held >= {"contacts", "events", "runs", "outbox", "suppressions", "import_jobs"}, held  # seen
 
         erased = await s.client.post("/api/contacts/olena-4711/erase")
@@ -100,11 +91,10 @@ async def test_export_then_erase_leaves_no_personal_data_and_keeps_the_counts(tm
         assert await s.count("SELECT count(*) FROM privacy_audit WHERE action = 'erase'") == 1
         assert await s.count("SELECT count(*) FROM privacy_audit WHERE action = 'export'") == 1
 
-        assert _found(tmp_path / "scn.db") == []
-        with sqlite3.connect(tmp_path / "scn.db") as db:
-            assert_counters_exact(db)
-            (rows,) = db.execute("SELECT rows FROM import_jobs WHERE id = ?", (job,)).fetchone()
-            assert json.loads(rows) == [[2, {}], [3, {"id": "petro", "first_name": "Петро"}]], "the others' rows stay"
+        assert _found(db) == []
+        assert_counters_match_rows(db)
+        [(kept,)] = stored_rows(db, "SELECT rows FROM import_jobs WHERE id = ?", job)
+        assert json.loads(kept) == [[2, {}], [3, {"id": "petro", "first_name": "Петро"}]], "the others' rows stay"
         # The other contact is untouched.
         assert (await s.client.get("/api/contacts/petro")).json()["first_name"] == "Петро"
 
@@ -118,11 +108,9 @@ async def test_export_then_erase_leaves_no_personal_data_and_keeps_the_counts(tm
         assert [r["status"] for r in again["runs"]] == ["waiting"]
 
 
-async def _waiting_import(
-    tmp_path: Path, rows: list[tuple[int, dict[str, str]]], errors: list[dict[str, object]]
-) -> int:
-    """A contact import not started yet, in the store file (a server resumes it when it starts)."""
-    store = SqliteStore(str(tmp_path / "scn.db"))
+async def _waiting_import(db: str, rows: list[tuple[int, dict[str, str]]], errors: list[dict[str, object]]) -> int:
+    """A contact import not started yet, in the store (a server resumes it when it starts)."""
+    store = store_at(db)
     await store.open()
     try:
         return await store.create_import(len(rows) + len(errors), rows, errors, 0)
@@ -130,15 +118,15 @@ async def _waiting_import(
         await store.close()
 
 
-async def test_an_import_that_goes_on_after_an_erase_does_not_make_the_contact_again(tmp_path: Path) -> None:
-    async with serving(tmp_path, FILES) as s:
+async def test_an_import_that_goes_on_after_an_erase_does_not_make_the_contact_again(tmp_path: Path, db: str) -> None:
+    async with serving(tmp_path, FILES, db=db) as s:
         r = await s.client.post("/api/events", json={"type": "contact.registered", "contact": PERSON})
         assert r.status_code == 202, r.text
         await s.settle()
-        job = await _waiting_import(tmp_path, [(2, {"id": "petro", "first_name": "Петро"}), (3, PERSON)], [])
+        job = await _waiting_import(db, [(2, {"id": "petro", "first_name": "Петро"}), (3, PERSON)], [])
         erased = await s.client.post(f"/api/contacts/{PERSON['id']}/erase")
         assert erased.status_code == 200, erased.text
-    async with serving(tmp_path, FILES) as s:  # the restart resumes the import
+    async with serving(tmp_path, FILES, db=db) as s:  # the restart resumes the import
         for _ in range(200):
             progress = (await s.client.get(f"/api/contacts/import/{job}")).json()
             if progress["status"] == "done":
@@ -149,19 +137,18 @@ async def test_an_import_that_goes_on_after_an_erase_does_not_make_the_contact_a
         await s.settle()
         assert (await s.client.get(f"/api/contacts/{PERSON['id']}")).status_code == 404
         assert (await s.client.get("/api/contacts/petro")).json()["first_name"] == "Петро"
-    assert _found(tmp_path / "scn.db") == []
+    assert _found(db) == []
 
 
 def _scn(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "scn", *args], capture_output=True, text=True, timeout=60)
 
 
-async def test_scn_contact_exports_and_erases_on_a_store_file(tmp_path: Path) -> None:
-    async with serving(tmp_path, FILES) as s:
+async def test_scn_contact_exports_and_erases_on_a_store(tmp_path: Path, db: str) -> None:
+    async with serving(tmp_path, FILES, db=db) as s:
         r = await s.client.post("/api/events", json={"type": "contact.registered", "contact": PERSON})
         assert r.status_code == 202, r.text
         await s.settle()
-    db = str(tmp_path / "scn.db")
     exported = await asyncio.to_thread(_scn, "contact", "export", "--db", db, PERSON["id"])
     assert exported.returncode == 0, exported.stderr
     assert json.loads(exported.stdout)["contact"]["first_name"] == "Олена"
@@ -173,12 +160,11 @@ async def test_scn_contact_exports_and_erases_on_a_store_file(tmp_path: Path) ->
     assert gone.returncode == 2 and "no contact" in gone.stderr
     missing = await asyncio.to_thread(_scn, "contact", "export", "--db", str(tmp_path / "nope.db"), "x")
     assert missing.returncode == 2 and "no store" in missing.stderr and not (tmp_path / "nope.db").exists()
-    with sqlite3.connect(db) as check:
-        actors = [a for (a,) in check.execute("SELECT actor FROM privacy_audit ORDER BY id")]
+    actors = [a for (a,) in stored_rows(db, "SELECT actor FROM privacy_audit ORDER BY id")]
     assert len(actors) == 2 and all(a.startswith("cli:") for a in actors), actors
 
 
-async def test_an_import_under_way_leaves_out_a_contact_erased_while_it_runs(tmp_path: Path) -> None:
+async def test_an_import_under_way_leaves_out_a_contact_erased_while_it_runs(db: str) -> None:
     """The import holds its rows in memory too: it reads them again once a contact was
     erased, so a row it had not reached does not make the erased contact again."""
     from scn.interpreter.clock import ms_of
@@ -187,7 +173,7 @@ async def test_an_import_under_way_leaves_out_a_contact_erased_while_it_runs(tmp
 
     from .harness import Harness
 
-    async with Harness('list l "L"\n', path=tmp_path / "scn.db") as h:
+    async with Harness('list l "L"\n', path=db) as h:
         await h.play([h.event("contact.registered", PERSON["id"], person=PERSON)])
         rows = [(2, {"id": "petro", "first_name": "Петро"}), (3, {**PERSON, "plan": "gold"})]
         job_id = await h.store.create_import(2, rows, [], 0)
@@ -216,4 +202,4 @@ async def test_an_import_under_way_leaves_out_a_contact_erased_while_it_runs(tmp
         ]
         await h.play([])
         assert await h.rows("SELECT id FROM contacts WHERE id = ?", PERSON["id"]) == []
-    assert _found(tmp_path / "scn.db") == []
+    assert _found(db) == []

@@ -49,11 +49,11 @@ class Later(WallClock):
         return super().now() + self.ahead
 
 
-async def test_a_report_counts_sends_opens_clicks_unsubscribes_and_attributed_orders(tmp_path: Path) -> None:
+async def test_a_report_counts_sends_opens_clicks_unsubscribes_and_attributed_orders(tmp_path: Path, db: str) -> None:
     with SmtpServer() as smtp:
         delivery = DeliveryConfig(email=EmailSettings(url=smtp.url))
         clock = Later()
-        async with serving(tmp_path, FILES, delivery=delivery, clock=clock) as s:
+        async with serving(tmp_path, FILES, delivery=delivery, clock=clock, db=db) as s:
             people = [f"c{i:02}" for i in range(20)]
             await s.client.post("/api/events", json=[
                 {"type": "contact.registered", "key": f"r-{p}", "contact": {"id": p, "email": f"{p}@example.com"}}

@@ -61,8 +61,8 @@ async def events_count(s: Served) -> int:
     return await s.count("SELECT count(*) FROM events")
 
 
-async def test_upload_list_source_and_versions(tmp_path: Path) -> None:
-    async with serving(tmp_path) as s:
+async def test_upload_list_source_and_versions(tmp_path: Path, db: str) -> None:
+    async with serving(tmp_path, db=db) as s:
         r = await s.client.post("/api/scenarios", json={"files": FILES})
         assert r.status_code == 201, r.text
         assert r.json()["versions"] == {"thanks": 1}
@@ -83,8 +83,8 @@ async def test_upload_list_source_and_versions(tmp_path: Path) -> None:
         is_problem(await s.client.get("/api/scenarios/nope"), 404)
 
 
-async def test_a_workspace_with_errors_is_refused_with_diagnostics_and_nothing_changes(tmp_path: Path) -> None:
-    async with serving(tmp_path, FILES) as s:
+async def test_a_workspace_with_errors_is_refused_with_diagnostics_and_nothing_changes(tmp_path: Path, db: str) -> None:
+    async with serving(tmp_path, FILES, db=db) as s:
         bad = SHOP.replace("send email thanks\n  wait", "send email thankz\n  wait")
         body = is_problem(await s.client.post("/api/scenarios", json={"files": {"shop.scn": bad}}), 422)
         (error,) = [d for d in body["diagnostics"] if d["severity"] == "error"]
@@ -96,8 +96,8 @@ async def test_a_workspace_with_errors_is_refused_with_diagnostics_and_nothing_c
         assert (await s.client.get("/api/scenarios/thanks")).json()["version"] == 1
 
 
-async def test_every_control_endpoint_needs_the_key(tmp_path: Path) -> None:
-    async with serving(tmp_path, FILES) as s:
+async def test_every_control_endpoint_needs_the_key(tmp_path: Path, db: str) -> None:
+    async with serving(tmp_path, FILES, db=db) as s:
         for method, path in (("GET", "/api/scenarios"), ("POST", "/api/events"), ("GET", "/api/runs"),
                              ("GET", "/api/messages"), ("POST", "/api/scenarios/thanks/pause")):  # fmt: skip
             for headers in ({}, {"X-API-Key": "wrong"}):
@@ -107,8 +107,10 @@ async def test_every_control_endpoint_needs_the_key(tmp_path: Path) -> None:
 
 
 @BOTH_LAYOUTS
-async def test_events_are_acknowledged_after_commit_and_duplicates_once(tmp_path: Path, engine_process: bool) -> None:
-    async with serving(tmp_path, FILES, engine_process=engine_process) as s:
+async def test_events_are_acknowledged_after_commit_and_duplicates_once(
+    tmp_path: Path, db: str, engine_process: bool
+) -> None:
+    async with serving(tmp_path, FILES, engine_process=engine_process, db=db) as s:
         r = await s.client.post("/api/events", json=paid("ann", "o1"))
         assert r.status_code == 202
         ((first,),) = [r.json()["accepted"]]
@@ -119,8 +121,8 @@ async def test_events_are_acknowledged_after_commit_and_duplicates_once(tmp_path
         assert await events_count(s) == 2
 
 
-async def test_bad_requests_get_problem_details_and_change_nothing(tmp_path: Path) -> None:
-    async with serving(tmp_path, FILES) as s:
+async def test_bad_requests_get_problem_details_and_change_nothing(tmp_path: Path, db: str) -> None:
+    async with serving(tmp_path, FILES, db=db) as s:
         await s.client.post("/api/events", json=paid("ann", "o1"))
         before = await events_count(s)
         headers = {"Content-Type": "application/json"}
@@ -148,8 +150,8 @@ async def test_bad_requests_get_problem_details_and_change_nothing(tmp_path: Pat
 
 
 @BOTH_LAYOUTS
-async def test_runs_traces_step_counts_and_cancel(tmp_path: Path, engine_process: bool) -> None:
-    async with serving(tmp_path, FILES, engine_process=engine_process) as s:
+async def test_runs_traces_step_counts_and_cancel(tmp_path: Path, db: str, engine_process: bool) -> None:
+    async with serving(tmp_path, FILES, engine_process=engine_process, db=db) as s:
         await s.client.post("/api/events", json=[paid(f"c{i}", f"o{i}") for i in range(5)])
         await s.settle()
         page = (await s.client.get("/api/runs", params={"scenario": "thanks", "limit": 2})).json()
@@ -183,9 +185,9 @@ async def test_runs_traces_step_counts_and_cancel(tmp_path: Path, engine_process
 
 
 @BOTH_LAYOUTS
-async def test_delete_cancels_runs_and_drops_the_file(tmp_path: Path, engine_process: bool) -> None:
+async def test_delete_cancels_runs_and_drops_the_file(tmp_path: Path, db: str, engine_process: bool) -> None:
     other = 'scenario other "Other"\n  on contact.active\n  stop\nend\n'
-    async with serving(tmp_path, {**FILES, "other.scn": other}, engine_process=engine_process) as s:
+    async with serving(tmp_path, {**FILES, "other.scn": other}, engine_process=engine_process, db=db) as s:
         await s.client.post("/api/events", json=paid("ann", "o1"))
         await s.settle()
         is_problem(await s.client.delete("/api/scenarios/thanks"), 409)  # shop.scn also declares the list...
@@ -196,9 +198,9 @@ async def test_delete_cancels_runs_and_drops_the_file(tmp_path: Path, engine_pro
 
 
 @BOTH_LAYOUTS
-async def test_pause_holds_and_resume_continues(tmp_path: Path, engine_process: bool) -> None:
+async def test_pause_holds_and_resume_continues(tmp_path: Path, db: str, engine_process: bool) -> None:
     clock = WallClock(speed=3600)  # an hour a second
-    async with serving(tmp_path, FILES, clock=clock, engine_process=engine_process) as s:
+    async with serving(tmp_path, FILES, clock=clock, engine_process=engine_process, db=db) as s:
         assert (await s.client.post("/api/scenarios/thanks/pause")).json()["state"] == "paused"
         await s.client.post("/api/events", json=paid("ann", "o1"))
         await s.settle()
@@ -209,8 +211,8 @@ async def test_pause_holds_and_resume_continues(tmp_path: Path, engine_process: 
         assert len((await s.client.get("/api/runs")).json()["items"]) == 1
 
 
-async def test_open_click_and_unsubscribe_through_signed_links(tmp_path: Path) -> None:
-    async with serving(tmp_path, FILES) as s:
+async def test_open_click_and_unsubscribe_through_signed_links(tmp_path: Path, db: str) -> None:
+    async with serving(tmp_path, FILES, db=db) as s:
         await s.client.post("/api/events", json=paid("ann", "o1"))
         await s.settle()
         (message,) = (await s.client.get("/api/messages")).json()["items"]
@@ -244,8 +246,8 @@ async def test_open_click_and_unsubscribe_through_signed_links(tmp_path: Path) -
         is_problem(await s.public.post(unsubscribe[:-3] + "abc"), 404)
 
 
-async def test_health_metrics_and_openapi(tmp_path: Path) -> None:
-    async with serving(tmp_path, FILES) as s:
+async def test_health_metrics_and_openapi(tmp_path: Path, db: str) -> None:
+    async with serving(tmp_path, FILES, db=db) as s:
         await s.client.post("/api/events", json=paid("ann", "o1"))
         await s.settle()
         health = (await s.public.get("/healthz")).json()
@@ -284,8 +286,8 @@ end
 """
 
 
-async def test_lists_segments_coupons_and_loyalty(tmp_path: Path) -> None:
-    async with serving(tmp_path, {"shop.scn": COMMERCE, "codes.csv": "code\nP-1\n"}) as s:
+async def test_lists_segments_coupons_and_loyalty(tmp_path: Path, db: str) -> None:
+    async with serving(tmp_path, {"shop.scn": COMMERCE, "codes.csv": "code\nP-1\n"}, db=db) as s:
         person = {"id": "ann", "email": "ann@example.com"}
         await s.client.post("/api/events", json=[
             {"type": "contact.registered", "key": "r1", "contact": person},
@@ -331,14 +333,14 @@ async def test_lists_segments_coupons_and_loyalty(tmp_path: Path) -> None:
         assert [e["amount"] for e in loyalty["ledger"]] == ["10.00", "17.00"]
 
 
-async def test_orders_products_csv_import_preview_and_test_send(tmp_path: Path) -> None:
+async def test_orders_products_csv_import_preview_and_test_send(tmp_path: Path, db: str) -> None:
     from scn.stdlib.delivery.config import DeliveryConfig, EmailSettings
 
     from .smtp_server import SmtpServer
 
     with SmtpServer() as smtp:
         delivery = DeliveryConfig(email=EmailSettings(url=smtp.url))
-        async with serving(tmp_path, FILES, delivery=delivery) as s:
+        async with serving(tmp_path, FILES, delivery=delivery, db=db) as s:
             csv_text = (
                 "id,email,first_name,language,subscribed.email,plan\n"
                 "olena,olena@example.ua,Олена,uk,yes,gold\n"
@@ -382,7 +384,7 @@ async def test_orders_products_csv_import_preview_and_test_send(tmp_path: Path) 
     assert test_mail["Subject"] == "[test] Дякуємо, Олена!"
 
 
-async def test_the_development_sink_shows_the_mail_it_received(tmp_path: Path) -> None:
+async def test_the_development_sink_shows_the_mail_it_received(tmp_path: Path, db: str) -> None:
     from scn.server.devmail import MailSink
     from scn.stdlib.delivery.config import DeliveryConfig, EmailSettings
 
@@ -390,7 +392,7 @@ async def test_the_development_sink_shows_the_mail_it_received(tmp_path: Path) -
 
     sink = MailSink(free_port())
     delivery = DeliveryConfig(email=EmailSettings(url=sink.url))
-    async with serving(tmp_path, FILES, delivery=delivery, mail_sink=sink) as s:
+    async with serving(tmp_path, FILES, delivery=delivery, mail_sink=sink, db=db) as s:
         await s.client.post("/api/events", json=paid("ann", "o1"))
         listed: list[dict[str, Any]] = []
         for _ in range(200):

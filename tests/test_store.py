@@ -6,19 +6,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
-import asyncpg
 import pytest
 
 from scn.interpreter.store import Changes, ContactUpdate, CouponIssue, PgStore, SqliteStore, StoreError, store_at
 from scn.interpreter.store.pg_dialect import statement
 from scn.interpreter.store.records import EventIn
+
+from .backends import execute
 
 
 def run(coroutine: Awaitable[None]) -> None:
@@ -43,15 +43,7 @@ def pg_statement(sql: str) -> Any:
 
 async def raw_execute(db: str, sql: str, *params: Any) -> None:
     """A statement on the database behind the store's back (`?` placeholders)."""
-    if isinstance(store_at(db), PgStore):
-        connection = await asyncpg.connect(db)
-        try:
-            await connection.execute(pg_statement(sql).sql, *params)
-        finally:
-            await connection.close()
-    else:
-        with sqlite3.connect(db) as raw:
-            raw.execute(sql, params)
+    await asyncio.to_thread(execute, db, sql, *params)
 
 
 def event(key: str, contact: str = "ann") -> EventIn:

@@ -111,11 +111,11 @@ def test_csv_round_trip_and_errors_by_line_and_field() -> None:
     assert read_csv("email", "address\n", AT) == ([], [])  # a header and nothing else: nothing to do
 
 
-async def test_the_gate_keeps_every_send_from_a_suppressed_address(tmp_path: Path) -> None:
+async def test_the_gate_keeps_every_send_from_a_suppressed_address(db: str) -> None:
     """The sender `scn serve` and `scn worker` build consults the list before each send:
     the suppressed contact's mail fails as `suppressed` with why, the other one arrives."""
     with SmtpServer() as smtp:
-        async with Harness(WORKSPACE, tmp_path / "scn.db", resources={"hello.html": "<p>hi</p>"}) as h:
+        async with Harness(WORKSPACE, db, resources={"hello.html": "<p>hi</p>"}) as h:
             await h.store.add_suppressions([entry("email", "GONE@example.com", reason="hard_bounce",
                                                   source="sendgrid", detail="550 5.1.1", at=AT)])  # fmt: skip
             sender = build_sender(h.store, WallClock(), DeliveryConfig(email=EmailSettings(url=smtp.url)), "s")
@@ -133,8 +133,8 @@ async def test_the_gate_keeps_every_send_from_a_suppressed_address(tmp_path: Pat
     assert rows[1][:2] == ("fine@example.com", "sent")
 
 
-async def test_adding_again_replaces_the_reason_and_keeps_the_date(tmp_path: Path) -> None:
-    async with Harness(WORKSPACE, tmp_path / "scn.db", resources={"hello.html": "<p>hi</p>"}) as h:
+async def test_adding_again_replaces_the_reason_and_keeps_the_date(db: str) -> None:
+    async with Harness(WORKSPACE, db, resources={"hello.html": "<p>hi</p>"}) as h:
         first = Suppression(channel="email", address="a@x.example", reason="manual", source="api", created_at=AT)
         assert await h.store.add_suppressions([first]) == (1, 0)
         again = Suppression(channel="email", address="a@x.example", reason="complaint", source="ses",
@@ -150,10 +150,10 @@ async def test_adding_again_replaces_the_reason_and_keeps_the_date(tmp_path: Pat
         assert await h.store.suppression("email", "a@x.example") is None
 
 
-async def test_the_api_lists_adds_removes_imports_and_exports(tmp_path: Path) -> None:
+async def test_the_api_lists_adds_removes_imports_and_exports(tmp_path: Path, db: str) -> None:
     with SmtpServer() as smtp:
         delivery = DeliveryConfig(email=EmailSettings(url=smtp.url))
-        async with serving(tmp_path, FILES, delivery=delivery) as s:
+        async with serving(tmp_path, FILES, delivery=delivery, db=db) as s:
             one = {"address": "C@example.com", "reason": "complaint", "source": "support", "detail": "asked by phone"}
             r = await s.client.post("/api/suppressions/email", json=one)
             assert r.status_code == 200 and r.json() == {"added": 1, "updated": 0}
@@ -223,8 +223,8 @@ async def test_bad_input_is_a_problem_naming_the_field(
         assert (await s.client.get("/api/suppressions/email")).json()["items"] == [], "nothing was added"
 
 
-async def test_a_bad_import_imports_nothing_and_says_where(tmp_path: Path) -> None:
-    async with serving(tmp_path, FILES) as s:
+async def test_a_bad_import_imports_nothing_and_says_where(tmp_path: Path, db: str) -> None:
+    async with serving(tmp_path, FILES, db=db) as s:
         text = "address,reason\nok@example.com,manual\nbad,manual\nz@example.com,spam\n"
         r = await s.client.post("/api/suppressions/email/import", content=text.encode(),
                                 headers={"Content-Type": "text/csv"})  # fmt: skip
@@ -238,12 +238,12 @@ async def test_a_bad_import_imports_nothing_and_says_where(tmp_path: Path) -> No
         assert (await s.client.get("/api/suppressions/email")).json()["items"] == []
 
 
-async def test_a_suppressed_send_is_in_plain_sight_over_the_api(tmp_path: Path) -> None:
+async def test_a_suppressed_send_is_in_plain_sight_over_the_api(tmp_path: Path, db: str) -> None:
     """Never dropped silently: /api/messages shows the failure with its reason, and so does
     the run (its messages beside its trace)."""
     with SmtpServer() as smtp:
         delivery = DeliveryConfig(email=EmailSettings(url=smtp.url))
-        async with serving(tmp_path, FILES, delivery=delivery) as s:
+        async with serving(tmp_path, FILES, delivery=delivery, db=db) as s:
             await s.client.post("/api/suppressions/email", json={"address": "ann@example.com", "reason": "manual"})
             event = {"type": "contact.registered", "contact": {"id": "ann", "email": "ann@example.com"}}
             assert (await s.client.post("/api/events", json=event)).status_code == 202

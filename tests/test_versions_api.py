@@ -9,8 +9,8 @@ from .server_harness import API_KEY, serving
 from .test_server import FILES, SHOP, is_problem, paid
 
 
-async def test_the_diff_of_two_versions(tmp_path: Path) -> None:
-    async with serving(tmp_path, FILES) as s:
+async def test_the_diff_of_two_versions(tmp_path: Path, db: str) -> None:
+    async with serving(tmp_path, FILES, db=db) as s:
         changed = SHOP.replace("wait 1h", "wait 2h").replace("  add to list buyers\n", "")
         r = await s.client.post("/api/scenarios", json={"files": {"shop.scn": changed}})
         assert r.json()["versions"] == {"thanks": 2}
@@ -27,8 +27,8 @@ async def test_the_diff_of_two_versions(tmp_path: Path) -> None:
         assert same["steps"] == [] and same["unchanged"] == 3
 
 
-async def test_the_diff_names_a_bad_version(tmp_path: Path) -> None:
-    async with serving(tmp_path, FILES) as s:
+async def test_the_diff_names_a_bad_version(tmp_path: Path, db: str) -> None:
+    async with serving(tmp_path, FILES, db=db) as s:
         body = is_problem(await s.client.get("/api/scenarios/thanks/diff?old=1&new=7"), 422)
         assert body["detail"] == "new: scenario thanks has no version 7; it has 1"
         body = is_problem(await s.client.get("/api/scenarios/thanks/diff?old=0"), 422)
@@ -37,8 +37,8 @@ async def test_the_diff_names_a_bad_version(tmp_path: Path) -> None:
         is_problem(await s.client.get("/api/scenarios/nope/diff"), 404)
 
 
-async def test_a_draft_takes_no_runs_until_published_then_rollback(tmp_path: Path) -> None:
-    async with serving(tmp_path, FILES) as s:
+async def test_a_draft_takes_no_runs_until_published_then_rollback(tmp_path: Path, db: str) -> None:
+    async with serving(tmp_path, FILES, db=db) as s:
         draft = SHOP.replace("wait 1h", "wait 2h")
         r = await s.client.post("/api/scenarios?draft=true", json={"files": {"shop.scn": draft}})
         assert r.status_code == 201 and r.json()["versions"] == {"thanks": 2}
@@ -83,10 +83,10 @@ async def test_a_draft_takes_no_runs_until_published_then_rollback(tmp_path: Pat
         assert len(page["items"]) == 2 and page["next"] == page["items"][-1]["id"]
 
 
-async def test_a_new_scenario_as_a_draft_and_the_draft_survives_a_restart(tmp_path: Path) -> None:
+async def test_a_new_scenario_as_a_draft_and_the_draft_survives_a_restart(tmp_path: Path, db: str) -> None:
     extra = SHOP.replace("scenario thanks", "scenario again").replace("list buyers", "list buyers2").replace(
         "template thanks", "template thanks2").replace("send email thanks", "send email thanks2")  # fmt: skip
-    async with serving(tmp_path, FILES) as s:
+    async with serving(tmp_path, FILES, db=db) as s:
         r = await s.client.post("/api/scenarios?draft=true", json={"files": {"again.scn": extra}})
         assert r.status_code == 201, r.text
         assert r.json()["versions"] == {"again": 1, "thanks": 1}
@@ -96,7 +96,7 @@ async def test_a_new_scenario_as_a_draft_and_the_draft_survives_a_restart(tmp_pa
         assert (await s.client.post("/api/events", json=paid("c1", "o1"))).status_code == 202
         await s.settle()
         assert await s.count("SELECT count(*) FROM runs WHERE scenario = 'again'") == 0
-    async with serving(tmp_path) as s:  # the draft is not the served workspace after a restart either
+    async with serving(tmp_path, db=db) as s:  # the draft is not the served workspace after a restart either
         assert "again.scn" not in s.core.files
         assert (await s.client.post("/api/scenarios/again/publish", json={"version": 1})).json()["state"] == "active"
         assert "again.scn" in s.core.files
@@ -105,11 +105,11 @@ async def test_a_new_scenario_as_a_draft_and_the_draft_survives_a_restart(tmp_pa
         assert await s.count("SELECT count(*) FROM runs WHERE scenario = 'again'") == 1
 
 
-async def test_a_rollback_survives_a_restart_and_the_next_upload(tmp_path: Path) -> None:
-    async with serving(tmp_path, FILES) as s:
+async def test_a_rollback_survives_a_restart_and_the_next_upload(tmp_path: Path, db: str) -> None:
+    async with serving(tmp_path, FILES, db=db) as s:
         await s.client.post("/api/scenarios", json={"files": {"shop.scn": SHOP.replace("wait 1h", "wait 2h")}})
         await s.client.post("/api/scenarios/thanks/rollback", json={"version": 1})
-    async with serving(tmp_path) as s:
+    async with serving(tmp_path, db=db) as s:
         assert (await s.client.get("/api/scenarios/thanks")).json()["source"] == SHOP
         # Another file uploaded: the rolled-back scenario stays on version 1.
         r = await s.client.post("/api/scenarios", json={"files": {"other.txt": "x"}})

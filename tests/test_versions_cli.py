@@ -54,21 +54,20 @@ end
 """
 
 
-async def test_two_stored_versions(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    db = tmp_path / "scn.db"
+async def test_two_stored_versions(db: str, capsys: pytest.CaptureFixture[str]) -> None:
     async with Harness(TEXT, db) as h:
         await h.install(TEXT.replace("wait 2d", "wait 3d"))
-    assert await _main(["diff", "--db", str(db), "s", "1", "2"]) == 1
+    assert await _main(["diff", "--db", db, "s", "1", "2"]) == 1
     assert capsys.readouterr().out.splitlines() == [
         "scenario s: version 1 -> 2",
         "  changed  s2  wait 3d (was wait 2d)",
         "      duration: 2d -> 3d",
         "  1 step(s) unchanged",
     ]
-    assert await _main(["diff", "--db", str(db), "s", "1", "9"]) == 2
+    assert await _main(["diff", "--db", db, "s", "1", "9"]) == 2
     assert capsys.readouterr().err == "scn diff: scenario s has no version 9; it has 1, 2\n"
-    assert await _main(["diff", "--db", str(db), "nope", "1", "2"]) == 2
-    assert await _main(["diff", "--db", str(db), "s", "1"]) == 2
+    assert await _main(["diff", "--db", db, "nope", "1", "2"]) == 2
+    assert await _main(["diff", "--db", db, "s", "1"]) == 2
     assert "SCENARIO OLD_VERSION NEW_VERSION" in capsys.readouterr().err
 
 

@@ -76,10 +76,11 @@ async def at(s: Served, clock: HandClock, moment: dt.datetime, *contacts: str) -
 
 
 @asynccontextmanager
-async def in_flight(tmp_path: Path) -> AsyncIterator[tuple[Served, HandClock]]:
-    """c0 awaiting at the `wait for`, c1 and c2 waiting at `@nudge`, c3 at `@first`; V2 a draft."""
+async def in_flight(tmp_path: Path, db: str | None = None) -> AsyncIterator[tuple[Served, HandClock]]:
+    """c0 awaiting at the `wait for`, c1 and c2 waiting at `@nudge`, c3 at `@first`; V2 a draft;
+    on the store ``db`` names (see `serving`)."""
     clock = HandClock(T0)
-    async with serving(tmp_path, {"shop.scn": V1, "thanks.html": "<p>Привіт</p>"}, clock=clock) as s:
+    async with serving(tmp_path, {"shop.scn": V1, "thanks.html": "<p>Привіт</p>"}, clock=clock, db=db) as s:
         await at(s, clock, T0, "c0")
         await at(s, clock, T0 + DAY + MINUTE, "c1")
         await at(s, clock, T0 + 2 * DAY + 2 * MINUTE, "c2")
@@ -106,8 +107,8 @@ def index(p: Program, step: str) -> int:
     return [i.id for i in p.instructions].index(step)
 
 
-async def test_the_runs_in_flight_are_where_the_test_says(tmp_path: Path) -> None:
-    async with in_flight(tmp_path) as (s, _):
+async def test_the_runs_in_flight_are_where_the_test_says(tmp_path: Path, db: str) -> None:
+    async with in_flight(tmp_path, db) as (s, _):
         v1, found = await program(s, 1), await runs(s)
         wait_for = v1.instructions[index(v1, "@nudge") + 2].id
         assert found["c0"][:4] == (1, "awaiting", wait_for, index(v1, wait_for))
@@ -116,8 +117,8 @@ async def test_the_runs_in_flight_are_where_the_test_says(tmp_path: Path) -> Non
         assert found["c3"][:4] == (1, "waiting", "@first", index(v1, "@first") + 1)
 
 
-async def test_moving_maps_each_run_by_label_then_structure_and_keeps_its_wake_up_time(tmp_path: Path) -> None:
-    async with in_flight(tmp_path) as (s, clock):
+async def test_moving_maps_each_run_by_label_then_structure_and_keeps_its_wake_up_time(tmp_path: Path, db: str) -> None:
+    async with in_flight(tmp_path, db) as (s, clock):
         before, v1, v2 = await runs(s), await program(s, 1), await program(s, 2)
         r = await s.client.post("/api/scenarios/journey/publish", json={"version": 2, "runs": "move"})
         assert r.status_code == 200, r.text
@@ -151,8 +152,8 @@ async def test_moving_maps_each_run_by_label_then_structure_and_keeps_its_wake_u
         assert (await runs(s))["c3"][:3] == (1, "waiting", "@nudge")
 
 
-async def test_unmatched_runs_exit_with_a_reason(tmp_path: Path) -> None:
-    async with in_flight(tmp_path) as (s, _):
+async def test_unmatched_runs_exit_with_a_reason(tmp_path: Path, db: str) -> None:
+    async with in_flight(tmp_path, db) as (s, _):
         body = {"version": 2, "runs": "move", "unmatched": "exit"}
         r = (await s.client.post("/api/scenarios/journey/publish", json=body)).json()
         assert r["moves"]["exited"] == 1 and r["moves"]["kept"] == 0
@@ -162,8 +163,8 @@ async def test_unmatched_runs_exit_with_a_reason(tmp_path: Path) -> None:
         assert await s.count("SELECT count(*) FROM runs WHERE version = 2") == 3
 
 
-async def test_unmatched_runs_go_to_a_named_step_at_once(tmp_path: Path) -> None:
-    async with in_flight(tmp_path) as (s, clock):
+async def test_unmatched_runs_go_to_a_named_step_at_once(tmp_path: Path, db: str) -> None:
+    async with in_flight(tmp_path, db) as (s, clock):
         body = {"version": 2, "runs": "move", "unmatched": {"step": "nudge"}}
         r = (await s.client.post("/api/scenarios/journey/publish", json=body)).json()
         assert r["moves"]["moved"]["@nudge"] == 3 and r["moves"]["exited"] == 0
@@ -175,8 +176,8 @@ async def test_unmatched_runs_go_to_a_named_step_at_once(tmp_path: Path) -> None
                       None)  # fmt: skip
 
 
-async def test_the_rules_are_checked(tmp_path: Path) -> None:
-    async with in_flight(tmp_path) as (s, _):
+async def test_the_rules_are_checked(tmp_path: Path, db: str) -> None:
+    async with in_flight(tmp_path, db) as (s, _):
         before = await runs(s)
         url = "/api/scenarios/journey/publish"
         problem = is_problem(await s.client.post(url, json={"version": 2, "runs": "move", "unmatched": {"step": "x"}}),
@@ -195,13 +196,13 @@ async def dump(s: Served) -> dict[str, list[Any]]:
     """Every row of the tables a publish or a move writes."""
     tables = {}
     for table in ("runs", "step_log", "scenarios", "scenario_versions", "scenario_audit", "bundles"):
-        async with s.core.store.db.execute(f"SELECT * FROM {table} ORDER BY rowid") as cursor:
-            tables[table] = list(await cursor.fetchall())
+        async with s.core.store.db.execute(f"SELECT * FROM {table}") as cursor:
+            tables[table] = sorted((tuple(r) for r in await cursor.fetchall()), key=repr)  # no rowid on PostgreSQL
     return tables
 
 
-async def test_a_dry_run_counts_and_changes_nothing(tmp_path: Path) -> None:
-    async with in_flight(tmp_path) as (s, _):
+async def test_a_dry_run_counts_and_changes_nothing(tmp_path: Path, db: str) -> None:
+    async with in_flight(tmp_path, db) as (s, _):
         before = await dump(s)
         body = {"version": 2, "runs": "move", "unmatched": "exit", "dry_run": True}
         r = (await s.client.post("/api/scenarios/journey/publish", json=body)).json()
@@ -218,8 +219,8 @@ async def test_a_dry_run_counts_and_changes_nothing(tmp_path: Path) -> None:
         assert await dump(s) == before
 
 
-async def test_staying_is_the_default_and_moves_nothing(tmp_path: Path) -> None:
-    async with in_flight(tmp_path) as (s, _):
+async def test_staying_is_the_default_and_moves_nothing(tmp_path: Path, db: str) -> None:
+    async with in_flight(tmp_path, db) as (s, _):
         before = await runs(s)
         r = (await s.client.post("/api/scenarios/journey/publish", json={"version": 2})).json()
         assert r["version"] == 2 and r["moves"]["kept"] == 4 and len(r["warnings"]) == 1
@@ -234,7 +235,7 @@ HALFWAY = """
 import asyncio, sys, time
 import msgspec
 from scn.interpreter.program import Bundle
-from scn.interpreter.store import SqliteStore
+from scn.interpreter.store import store_at
 from scn.interpreter.versions import plan_moves
 
 
@@ -248,7 +249,7 @@ class Halfway(list):
 
 
 async def main(path: str) -> None:
-    store = SqliteStore(path)
+    store = store_at(path)
     await store.open()
     programs = {}
     for version, bundle, *_ in await store.scenario_versions("journey"):
@@ -263,17 +264,16 @@ asyncio.run(main(sys.argv[1]))
 """
 
 
-async def test_a_crash_in_the_middle_of_a_move_moves_none(tmp_path: Path) -> None:
-    async with in_flight(tmp_path) as (s, _):
+async def test_a_crash_in_the_middle_of_a_move_moves_none(tmp_path: Path, db: str) -> None:
+    async with in_flight(tmp_path, db) as (s, _):
         before = await dump(s)
-    db = tmp_path / "scn.db"
-    process = subprocess.Popen([sys.executable, "-c", HALFWAY, str(db)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen([sys.executable, "-c", HALFWAY, db], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert process.stdout is not None
     line = process.stdout.readline()
     assert line == b"halfway\n", line + process.stderr.read()  # type: ignore[union-attr]
     process.send_signal(signal.SIGKILL)
     process.wait()
-    async with in_flight_again(tmp_path) as s:
+    async with in_flight_again(tmp_path, db) as s:
         assert await dump(s) == before  # none moved, and the publication did not happen either
         # The same move done whole: all moved.
         r = await s.client.post(
@@ -284,14 +284,14 @@ async def test_a_crash_in_the_middle_of_a_move_moves_none(tmp_path: Path) -> Non
 
 
 @asynccontextmanager
-async def in_flight_again(tmp_path: Path) -> AsyncIterator[Served]:
+async def in_flight_again(tmp_path: Path, db: str | None = None) -> AsyncIterator[Served]:
     """The server on the store `in_flight` left, at the moment it left it."""
-    async with serving(tmp_path, clock=HandClock(T0 + 3 * DAY + 5 * MINUTE)) as s:
+    async with serving(tmp_path, clock=HandClock(T0 + 3 * DAY + 5 * MINUTE), db=db) as s:
         yield s
 
 
-async def test_a_batch_that_read_a_run_before_it_moved_does_not_write_its_old_position(tmp_path: Path) -> None:
-    async with in_flight(tmp_path) as (s, _):
+async def test_a_batch_that_read_a_run_before_it_moved_does_not_write_its_old_position(tmp_path: Path, db: str) -> None:
+    async with in_flight(tmp_path, db) as (s, _):
         store = s.core.store
         run_id = await s.count("SELECT id FROM runs WHERE contact_id = 'c1'")
         stale = await store.run(run_id)

@@ -1,5 +1,5 @@
 """`scn upload --draft`, `scn publish` (with --dry-run, --runs, --unmatched) and `scn rollback`
-as processes against a served app, over real HTTP."""
+as processes against a served app, over real HTTP, on each backend."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from .test_client import scn
 from .test_versions_move import V1, in_flight, runs
 
 
-async def test_the_dry_run_shows_the_moves_and_changes_nothing_then_publish_moves(tmp_path: Path) -> None:
-    async with in_flight(tmp_path) as (s, _):
+async def test_the_dry_run_shows_the_moves_and_changes_nothing_then_publish_moves(tmp_path: Path, db: str) -> None:
+    async with in_flight(tmp_path, db) as (s, _):
         before = await runs(s)
         code, out, err = await scn(s.base, "publish", "journey", "2", "--runs", "move", "--dry-run")
         assert code == 0, err
@@ -40,8 +40,8 @@ async def test_the_dry_run_shows_the_moves_and_changes_nothing_then_publish_move
         assert code == 0 and out.startswith("journey: version 1 is current"), out
 
 
-async def test_an_upload_as_draft_then_publish_and_the_refusals(tmp_path: Path) -> None:
-    async with in_flight(tmp_path) as (s, _):
+async def test_an_upload_as_draft_then_publish_and_the_refusals(tmp_path: Path, db: str) -> None:
+    async with in_flight(tmp_path, db) as (s, _):
         folder = tmp_path / "v3"
         folder.mkdir()
         (folder / "shop.scn").write_text(V1.replace("wait 2d", "wait 5d"), encoding="utf-8")

@@ -33,6 +33,7 @@ from . import _pg
 from .base import ControlStore, StoreError
 from .pg_leases import Leases, lease_ms, new_owner
 from .pg_schema import RUN_ID_BLOCK, script
+from .pg_senders import SenderLocks
 from .records import Changes, EventRow, RunRow
 from .schema import MIGRATIONS
 from .sqlite import _WAITS_FOR_EVENTS, SqliteStore
@@ -84,6 +85,8 @@ class PgStore(SqliteStore):
         #: one by one). A context variable, so that a request that commits something else
         #: (a product feed) in the same process is not taken for the engine's work.
         self._held: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(f"held-{id(self)}", default=())
+        #: This process's senders, alive while their advisory locks are held (pg_senders.py).
+        self._sender_locks = SenderLocks()
 
     async def open(self) -> None:
         try:
@@ -111,6 +114,8 @@ class PgStore(SqliteStore):
                 await connection.close()
         self._writer = self._readers = None
         self._db = self._reader = None
+        self._sender_locks.own.clear()  # their locks went with the writer connection
+        self.leases.locked = False
 
     async def optimize(self) -> None:
         """PostgreSQL's autovacuum keeps the planner's statistics: nothing to do here."""
@@ -240,6 +245,7 @@ class PgStore(SqliteStore):
         )
 
         async def claim() -> T:
+            await self.leases.lock(self._fetch)
             found = await self._rows(candidates.format(free=free), (*params[:-1], self.leases.owner, params[-1]))
             won = await self.leases.claim(self._fetch, list(dict.fromkeys(r[0] for r in found)))
             held = sorted(won)
@@ -317,6 +323,12 @@ class PgStore(SqliteStore):
 
         await self._write(run)
         self._held.set(())  # the claim's work is done: what this task commits next is not
+
+    async def reclaim_outbox(self, now: int, owner: str) -> tuple[int, bool]:
+        taken, others = await self._write(lambda: self._sender_locks.reclaim(self._fetch, now, owner))
+        if taken:
+            logger.info("took back %d messages claimed by senders that are gone", taken)
+        return taken, others
 
     def _renew_while_open(self) -> None:
         if self._renewing is None:

@@ -11,6 +11,13 @@ claim (the engine's loop does one batch at a time: by then the batch is committe
 was not done at all) and are renewed while it lives; the leases of an engine that dies
 expire after `LEASE_MS` (or SCN_LEASE_MS) and another engine takes its contacts over.
 
+Sooner when the engine is known to be dead: from its first claim an engine holds an
+advisory lock named by it on its store's writer connection, which PostgreSQL releases
+when that connection ends (the process killed outright included). An engine starting,
+and each living engine when it renews its leases, drops the leases of engines whose lock
+it can take: an engine restarted after a crash goes on with its contacts at once, not
+`LEASE_MS` later.
+
 So two engines never act on one contact at once, and a contact's events are applied in
 order: only the lease holder reads them, oldest first, and a contact's due run waits for
 its earlier events (`Store.due_runs`). Times of leases are the database's clock, which
@@ -19,6 +26,7 @@ every machine shares.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import socket
@@ -36,6 +44,24 @@ RENEWALS = 3
 MIN_LEASE_MS = 1000
 
 _NOW = "(extract(epoch from clock_timestamp()) * 1000)::bigint"
+#: The first key of the engines' advisory locks (any fixed number; "eng" in ASCII).
+_ENGINES = 0x656E67
+
+Run = Callable[[str, tuple[Any, ...]], Awaitable[list[tuple[Any, ...]]]]
+
+
+def advisory_key(name: str) -> int:
+    """The second key of a process's advisory lock: 32 bits of its name's hash (two living
+    processes that share one only wait for each other's leases to end, as before)."""
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=4).digest(), "big", signed=True)
+
+
+async def gone(run: Run, first_key: int, names: list[str]) -> list[str]:
+    """Those of ``names`` whose advisory lock is free: their process is gone (the locks
+    taken here are held until the transaction ends)."""
+    return [
+        n for n in names if (await run("SELECT pg_try_advisory_xact_lock($1, $2)", (first_key, advisory_key(n))))[0][0]
+    ]
 
 
 def lease_ms(environ: Mapping[str, str]) -> int:
@@ -62,6 +88,8 @@ class Leases:
         self.lease_ms = lease_ms
         #: How often (seconds) the leases are renewed while the engine lives.
         self.renew_every_s = lease_ms / RENEWALS / 1000
+        #: Whether this engine's advisory lock is held (on the store's writer connection).
+        self.locked = False
 
     async def claim(
         self, run: Callable[[str, tuple[Any, ...]], Awaitable[list[tuple[Any, ...]]]], contacts: Collection[str]
@@ -97,8 +125,24 @@ class Leases:
             raise WorkTakenOver(f"{len(lost)} of the batch's {len(wanted)} contacts went to another engine "
                                 "before the batch was committed; it is left to that engine")  # fmt: skip
 
+    async def lock(self, run: Run) -> None:
+        """Before this engine looks for work the first time: its lock, held while its
+        connection lives, and the contacts of engines that are gone."""
+        if not self.locked:
+            await run("SELECT pg_advisory_lock($1, $2)", (_ENGINES, advisory_key(self.owner)))
+            self.locked = True
+            await self.take_over(run)
+
     async def renew(self, run: Callable[[str, tuple[Any, ...]], Awaitable[list[tuple[Any, ...]]]]) -> None:
         await run(f"UPDATE contact_leases SET until = {_NOW} + $2 WHERE owner = $1", (self.owner, self.lease_ms))
+        await self.take_over(run)
+
+    async def take_over(self, run: Run) -> None:
+        """Drop the leases of engines that are gone: their contacts are free at once."""
+        owners = [o for (o,) in await run("SELECT DISTINCT owner FROM contact_leases WHERE owner != $1", (self.owner,))]
+        dead = await gone(run, _ENGINES, owners)
+        if dead:
+            await run("DELETE FROM contact_leases WHERE owner = ANY($1::text[])", (dead,))
 
     async def release(self, run: Callable[[str, tuple[Any, ...]], Awaitable[list[tuple[Any, ...]]]]) -> None:
         await run("DELETE FROM contact_leases WHERE owner = $1", (self.owner,))
