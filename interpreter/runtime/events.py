@@ -118,7 +118,11 @@ class Amount(Decimal):
 
     @classmethod
     def _decoder(cls, _: Any, value: Any) -> Amount:
-        """Decodes one from JSON (msgspec's dec_hook; Litestar calls a type's `_decoder`)."""
+        """Decodes one from JSON (msgspec's dec_hook; Litestar calls a type's `_decoder`).
+        One read before (the API checks a body strictly before Litestar converts it) is
+        kept as it is, with what was written."""
+        if type(value) is cls:
+            return value
         if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
             raise TypeError(f'Expected a decimal number (a JSON number or a string such as "12.50"), got {value!r}')
         try:
