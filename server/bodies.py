@@ -22,6 +22,7 @@ from litestar.exceptions import ValidationException
 from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Schema
 from litestar.types import Empty
 
+from ..interpreter.runtime.events import Amount
 from ..interpreter.runtime.wire import WireError, read_json
 from .problems import Problem
 
@@ -98,6 +99,8 @@ async def single_query_values(request: Request[Any, Any, Any]) -> None:
 
 def decoded(kind: Any, value: Any) -> Any:
     """What Litestar does for a type msgspec does not know (events.Amount): its `_decoder`."""
+    if kind is Amount:  # the one such type in events, by the thousand: no look-up
+        return Amount._decoder(kind, value)
     decoder = getattr(kind, "_decoder", None)
     if decoder is None:
         raise NotImplementedError(f"cannot read {kind}")
