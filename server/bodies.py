@@ -22,6 +22,7 @@ from litestar.exceptions import ValidationException
 from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Schema
 from litestar.types import Empty
 
+from ..interpreter.runtime.events import Amount
 from ..interpreter.runtime.wire import WireError, read_json
 from .problems import Problem
 
@@ -35,7 +36,8 @@ def is_json(content_type: str) -> bool:
 
 class StrictRequest(Request[Any, Any, State]):
     async def json(self) -> Any:
-        """The body as JSON: 415 unless it is sent as JSON, 400 when it is not valid strict JSON."""
+        """The body read as strict JSON and converted to the handler's `data` type: 415
+        unless it is sent as JSON, 400 when it is not valid strict JSON or not that type."""
         if self._json is Empty and (cached := self._connection_state.json) is not Empty:
             self._json = cached
         if self._json is Empty:
@@ -48,19 +50,19 @@ class StrictRequest(Request[Any, Any, State]):
                 document = read_json(body or b"null")
             except WireError as error:
                 raise Problem(400, "invalid-request", f"the body: {error}") from None
-            self._strictly(document)
-            self._json = self._connection_state.json = document
+            self._json = self._connection_state.json = self._strictly(document)
         return self._json
 
-    def _strictly(self, document: Any) -> None:
-        """ValidationException (a 400 naming the place, as Litestar's own) unless ``document``
-        is the handler's `data` type without coercions. Litestar converts it again, laxly,
-        which then finds nothing to coerce."""
+    def _strictly(self, document: Any) -> Any:
+        """``document`` as the handler's `data` type, converted without coercions, or
+        ValidationException (a 400 naming the place, as Litestar's own). Litestar converts
+        what this returns again, laxly: msgspec passes the structs it made through as they
+        are, so the events of a request are converted once, not twice."""
         parameter = self.route_handler.parsed_fn_signature.parameters.get("data")
         if parameter is None:
-            return
+            return document
         try:
-            msgspec.convert(document, parameter.annotation, strict=True, dec_hook=decoded)
+            return msgspec.convert(document, parameter.annotation, strict=True, dec_hook=decoded)
         except msgspec.ValidationError as error:
             message, _, place = str(error).partition(" - at `$")
             where = place.rstrip("`").removeprefix(".")
@@ -97,6 +99,8 @@ async def single_query_values(request: Request[Any, Any, Any]) -> None:
 
 def decoded(kind: Any, value: Any) -> Any:
     """What Litestar does for a type msgspec does not know (events.Amount): its `_decoder`."""
+    if kind is Amount:  # the one such type in events, by the thousand: no look-up
+        return Amount._decoder(kind, value)
     decoder = getattr(kind, "_decoder", None)
     if decoder is None:
         raise NotImplementedError(f"cannot read {kind}")

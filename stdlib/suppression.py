@@ -15,8 +15,8 @@ import csv
 import datetime as dt
 import io
 import re
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, cast
 
 from ..interpreter.clock import ms_of
 from ..interpreter.store import OutboxRow
@@ -215,7 +215,17 @@ def suppressed_reason(found: Suppression, address: str) -> str:
 
 
 class SuppressionGate:
-    """A channel that sends only to addresses that are not on its suppression list."""
+    """A channel that sends only to addresses that are not on its suppression list.
+
+    The sender shows the gate each claim of messages (`screen`): the list is asked once
+    for all of them, and each message's send takes its answer. A suppression committed
+    before the claim stops the message; one committed after it does not stop the
+    messages of that claim (docs/delivery.md). A message the gate was not shown is
+    looked up alone, as it goes."""
+
+    #: The most answers of claims kept; a claim whose messages never went (the sender
+    #: stopped) leaves its answers behind, dropped once there are this many.
+    SCREENED = 10_000
 
     def __init__(self, name: str, channel: Channel, store: SuppressionStore) -> None:
         self.name = name
@@ -224,17 +234,39 @@ class SuppressionGate:
         parallel = getattr(channel, "parallel", None)
         if parallel is not None:
             self.parallel = parallel
+        #: The answers for claimed messages by (id, attempts), each taken as its message
+        #: goes; a message claimed again is screened again, its answer replaced.
+        self._screened: dict[tuple[int, int], Outcome | None] = {}
+
+    def _normal(self, message: OutboxRow) -> str | None:
+        try:
+            return normal_address(self.name, message.recipient)
+        except SuppressionError:
+            return None  # not an address of the channel: the channel says why it cannot send
+
+    def _refused(self, found: Suppression | None, address: str) -> Outcome | None:
+        return None if found is None else failed(suppressed_reason(found, address), SUPPRESSED)
+
+    async def screen(self, messages: Sequence[OutboxRow]) -> None:
+        """The answers for a claim of messages, from one query of the list."""
+        addresses = [(message, self._normal(message)) for message in messages]
+        wanted = sorted({address for _, address in addresses if address is not None})
+        found = await self.store.suppressions_of(self.name, wanted) if wanted else {}
+        if len(self._screened) >= self.SCREENED:
+            self._screened.clear()
+        for message, address in addresses:
+            answer = None if address is None else self._refused(found.get(address), address)
+            self._screened[(message.id, message.attempts)] = answer
 
     async def refusal(self, message: OutboxRow) -> Outcome | None:
         """The failed outcome of a message to a suppressed address, else None."""
-        try:
-            address = normal_address(self.name, message.recipient)
-        except SuppressionError:
-            return None  # not an address of the channel: the channel says why it cannot send
-        found = await self.store.suppression(self.name, address)
-        if found is None:
+        key = (message.id, message.attempts)
+        if key in self._screened:
+            return self._screened.pop(key)
+        address = self._normal(message)
+        if address is None:
             return None
-        return failed(suppressed_reason(found, address), SUPPRESSED)
+        return self._refused(await self.store.suppression(self.name, address), address)
 
     async def send(self, message: OutboxRow) -> Outcome:
         return await self.refusal(message) or await self.channel.send(message)
@@ -250,8 +282,7 @@ class PipelinedGate(SuppressionGate):
         refused = await self.refusal(message)
         if refused is not None:
             return refused
-        assert isinstance(self.channel, Pipelined)
-        return await self.channel.send_after(message, ready)
+        return await cast(Pipelined, self.channel).send_after(message, ready)
 
 
 def gated(channels: dict[str, Channel], store: SuppressionStore) -> dict[str, Channel]:

@@ -616,6 +616,34 @@ def test_long_subjects_and_names_fold_and_decode_back() -> None:
     assert mime.sender == "sklep@example.pl"
 
 
+@pytest.mark.parametrize(
+    "now",
+    [
+        dt.datetime(2025, 3, 1, 23, 59, 59, 999_999, tzinfo=dt.UTC),
+        dt.datetime(2025, 3, 2, tzinfo=dt.UTC),
+        dt.datetime(2025, 3, 2, 1, 59, 59, 999_999, tzinfo=dt.timezone(dt.timedelta(hours=2))),
+        dt.datetime(2025, 3, 2, tzinfo=dt.timezone(dt.timedelta(hours=-5))),
+    ],  # fmt: skip
+)
+def test_the_date_header_is_the_moment_of_building_in_its_own_offset(now: dt.datetime) -> None:
+    """Formatted once per second and kept: each moment still gets its own second and
+    offset, the last microsecond of a second included, and the same instant in another
+    offset (equal datetimes) is written in its own."""
+    from email.utils import format_datetime
+
+    from scn.interpreter.store import OutboxRow
+
+    row = OutboxRow(
+        id=1, run_id=1, step="s1", scenario="s", contact_id="c", channel="email", template="t",
+        recipient="jan@example.pl", message=json.dumps({"subject": "x", "plain": "x"}), coupon_code=None,
+        variant=None, status="pending", attempts=1, next_attempt_at=0, created_at=0,
+    )  # fmt: skip
+    other = now.astimezone(dt.timezone(dt.timedelta(hours=3)))
+    for moment in (now, now + dt.timedelta(microseconds=1), other, now):
+        head = build_email(row, MailDefaults(), moment).data.split(b"\r\n\r\n")[0].decode()
+        assert f"\r\nDate: {format_datetime(moment)}\r\n" in head
+
+
 # Any text but line breaks (which header_value refuses): Cyrillic, Latvian, Polish, emoji...
 SUBJECTS = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=300)
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from scn.interpreter.clock import WallClock
+from scn.interpreter.runtime.events import Amount
 
 from .server_harness import Served, serving
 
@@ -119,6 +120,26 @@ async def test_events_are_acknowledged_after_commit_and_duplicates_once(
         assert [a["duplicate"] for a in r.json()["accepted"]] == [True, False]
         assert r.json()["accepted"][0]["id"] == first["id"]
         assert await events_count(s) == 2
+
+
+async def test_amounts_are_read_once_as_written(tmp_path: Path, db: str) -> None:
+    """The body is converted once (strictly) and Litestar passes what it made through:
+    an amount keeps what was written, so the door still refuses what is not a plain
+    decimal as written and keeps the rest digit for digit, in one event and in a batch."""
+    async with serving(tmp_path, FILES, db=db) as s:
+        order = {"id": "o1", "total": "120.50", "currency": "UAH",
+                 "items": [{"name": "Чай", "quantity": 2, "price": "60.250"}]}  # fmt: skip
+        r = await s.client.post("/api/events", json=[{**paid("ann", "o1"), "order": order}])
+        assert r.status_code == 202, r.text
+        await s.settle()
+        stored = (await s.client.get("/api/contacts/ann")).json()
+        assert "120.50" in json.dumps(stored), stored
+        for total in ("1.2e1", " 12", "+12", "1_2"):
+            for body in ({**paid("bob", "o2"), "order": {**order, "total": total}},
+                         [paid("cy", "o3"), {**paid("bob", "o2"), "order": {**order, "total": total}}]):  # fmt: skip
+                problem = is_problem(await s.client.post("/api/events", json=body), 422)
+                assert any(e["field"].endswith("order.total") for e in problem["errors"]), problem
+        assert Amount._decoder(Amount, written := Amount("60.250")) is written and written.written == "60.250"
 
 
 async def test_bad_requests_get_problem_details_and_change_nothing(tmp_path: Path, db: str) -> None:

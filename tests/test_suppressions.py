@@ -4,14 +4,18 @@ send (over real SMTP), and the API over real HTTP."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from scn.interpreter.clock import WallClock
-from scn.interpreter.store.suppressions import Suppression
+from scn.interpreter.store import OutboxRow
+from scn.interpreter.store.suppressions import QUERY_KEYS, Suppression, SuppressionStore, erased_key
+from scn.stdlib.delivery.base import Outcome, Ready
 from scn.stdlib.delivery.config import DeliveryConfig, EmailSettings, build_sender
-from scn.stdlib.suppression import SuppressionError, csv_lines, entry, normal_address, read_csv
+from scn.stdlib.delivery.email import SmtpChannel, SmtpConfig
+from scn.stdlib.suppression import SuppressionError, SuppressionGate, csv_lines, entry, normal_address, read_csv
 
 from .harness import Harness
 from .server_harness import serving
@@ -131,6 +135,104 @@ async def test_the_gate_keeps_every_send_from_a_suppressed_address(db: str) -> N
         "not sent. Take it off the list (DELETE /api/suppressions/...) to send to it again"
     )
     assert rows[1][:2] == ("fine@example.com", "sent")
+
+
+class _SuppressingOnFirstSend(SmtpChannel):
+    """Real SMTP; the first send puts ``addresses`` on the list as it goes (a webhook's
+    suppression arriving after that message's claim)."""
+
+    def __init__(self, url: str, store: SuppressionStore, addresses: list[str]) -> None:
+        super().__init__(SmtpConfig.from_url(url, connections=1))
+        self.store = store
+        self.addresses = addresses
+
+    async def send_after(self, message: OutboxRow, ready: Ready) -> Outcome:
+        addresses, self.addresses = self.addresses, []
+        if addresses:
+            await self.store.add_suppressions([entry("email", a, reason="complaint", at=AT) for a in addresses])
+        return await super().send_after(message, ready)
+
+
+async def test_a_claim_is_screened_in_one_query_and_a_later_suppression_stops_the_next_claim(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The gate asks the list once a claim. One lane claims two messages at a time: a
+    suppression committed while the first claim's mail goes lets that claim's second
+    mail go (docs/delivery.md: at most one claim's worth), and stops every message of
+    the claims after it."""
+    contacts = ["c1", "c2", "c3", "c4"]
+    with SmtpServer() as smtp:
+        async with Harness(WORKSPACE, db, resources={"hello.html": "<p>hi</p>"}) as h:
+            asked: list[list[str]] = []
+            alone: list[str] = []
+            many, one = h.store.suppressions_of, h.store.suppression
+
+            async def suppressions_of(channel: str, addresses: Sequence[str]) -> dict[str, Suppression]:
+                asked.append(list(addresses))
+                return await many(channel, addresses)
+
+            async def suppression(channel: str, address: str) -> Suppression | None:
+                alone.append(address)
+                return await one(channel, address)
+
+            monkeypatch.setattr(h.store, "suppressions_of", suppressions_of)
+            monkeypatch.setattr(h.store, "suppression", suppression)
+            channel = _SuppressingOnFirstSend(smtp.url, h.store, [f"{c}@example.com" for c in contacts])
+            config = DeliveryConfig(email=EmailSettings(url=smtp.url))
+            sender = build_sender(h.store, WallClock(), config, "s", channels={"email": channel})
+            await h.play([h.event("contact.registered", c) for c in contacts])
+            assert await sender.deliver_all() == 4
+            await sender.close()
+            rows = await h.rows("SELECT recipient, status, failure FROM outbox ORDER BY id")
+    assert asked == [["c1@example.com", "c2@example.com"], ["c3@example.com", "c4@example.com"]]
+    assert alone == []  # every message was screened with its claim
+    assert [m["To"] for _, m in smtp.handler.received] == ["c1@example.com", "c2@example.com"]
+    assert rows == [("c1@example.com", "sent", None), ("c2@example.com", "sent", None),
+                    ("c3@example.com", "failed", "suppressed"), ("c4@example.com", "failed", "suppressed")]  # fmt: skip
+
+
+def _message(id: int, recipient: str, attempts: int = 1) -> OutboxRow:
+    return OutboxRow(id=id, run_id=None, step=None, scenario=None, contact_id=f"c{id}", channel="email",
+                     template=None, recipient=recipient, message="{}", coupon_code=None, variant=None,
+                     status="pending", attempts=attempts, next_attempt_at=AT, created_at=AT)  # fmt: skip
+
+
+async def test_the_gate_screens_empty_claims_and_unscreened_or_reclaimed_messages_alone(db: str) -> None:
+    """An empty claim asks nothing; an address that is not one is left to the channel; a
+    message the gate was not shown, or shown at an earlier claim (fewer attempts), is
+    looked up as it goes, and sees a suppression committed since."""
+    async with Harness(WORKSPACE, db, resources={"hello.html": "<p>hi</p>"}) as h:
+        gate = SuppressionGate("email", SmtpChannel(SmtpConfig()), h.store)
+        await gate.screen([])
+        assert gate._screened == {}
+        ann, bad = _message(1, "Ann@Example.com"), _message(2, "not an address")
+        await gate.screen([ann, bad])
+        await h.store.add_suppressions([entry("email", "ann@example.com", reason="manual", at=AT)])
+        assert await gate.refusal(bad) is None
+        assert await gate.refusal(ann) is None  # screened before the suppression: its claim goes
+        refused = await gate.refusal(ann)  # not screened (its answer was taken): looked up alone
+        assert refused is not None and refused.failure == "suppressed"
+        await gate.screen([ann])
+        again = await gate.refusal(_message(1, "Ann@Example.com", attempts=2))  # claimed again, not screened
+        assert again is not None and again.failure == "suppressed"
+
+
+async def test_suppressions_of_finds_addresses_and_erased_digests_over_several_queries(db: str) -> None:
+    """One answer per suppressed address, past the bound of one query's keys; an erased
+    contact's entry (the digest) counts for its address, its own entry first."""
+    async with Harness(WORKSPACE, db, resources={"hello.html": "<p>hi</p>"}) as h:
+        addresses = [f"a{i}@x.example" for i in range(QUERY_KEYS + 1)]
+        own = [Suppression(channel="email", address=a, reason="manual", source="api", created_at=AT)
+               for a in (addresses[0], addresses[-1], "both@x.example")]  # fmt: skip
+        erased = [Suppression(channel="email", address=erased_key(a), reason="complaint", source="ses",
+                              created_at=AT) for a in (addresses[QUERY_KEYS // 2], "both@x.example")]  # fmt: skip
+        other = Suppression(channel="sms", address=addresses[1], reason="manual", source="api", created_at=AT)
+        await h.store.add_suppressions([*own, *erased, other])
+        assert await h.store.suppressions_of("email", []) == {}
+        found = await h.store.suppressions_of("email", [*addresses, "both@x.example"])
+    assert sorted(found) == sorted([addresses[0], addresses[-1], addresses[QUERY_KEYS // 2], "both@x.example"])
+    assert found[addresses[QUERY_KEYS // 2]].address == erased_key(addresses[QUERY_KEYS // 2])
+    assert found["both@x.example"].reason == "manual"
 
 
 async def test_adding_again_replaces_the_reason_and_keeps_the_date(db: str) -> None:

@@ -118,13 +118,23 @@ class Amount(Decimal):
 
     @classmethod
     def _decoder(cls, _: Any, value: Any) -> Amount:
-        """Decodes one from JSON (msgspec's dec_hook; Litestar calls a type's `_decoder`)."""
-        if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+        """Decodes one from JSON (msgspec's dec_hook; Litestar calls a type's `_decoder`).
+        One read before (the API checks a body strictly before Litestar converts it) is
+        kept as it is, with what was written."""
+        if type(value) is cls:
+            return value
+        if type(value) is str:  # most amounts: made here rather than through __new__ (a call less)
+            written = value
+        elif isinstance(value, bool) or not isinstance(value, int | Decimal):
             raise TypeError(f'Expected a decimal number (a JSON number or a string such as "12.50"), got {value!r}')
+        else:
+            written = str(value)
         try:
-            return cls(value)
+            made = Decimal.__new__(cls, value)
         except ArithmeticError:  # decimal.InvalidOperation: no decimal at all
             raise ValueError(f"{value!r} is not a decimal number: write digits with an optional point") from None
+        made.written = written
+        return made
 
 
 def _amount_hook(kind: type, value: Any) -> Any:

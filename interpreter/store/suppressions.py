@@ -20,6 +20,9 @@ from ._sql import SqlAccess
 _COLUMNS = "channel, address, reason, source, detail, created_at"
 #: How long the id of a counted soft bounce is kept (providers retry for up to three days).
 SEEN_MS = 30 * 86_400_000
+#: The most addresses one query of `suppressions_of` asks for (SQLite's bound on a
+#: statement's parameters is 32,766 in current builds, 999 in old ones).
+QUERY_KEYS = 900
 
 
 class Suppression(msgspec.Struct, frozen=True, kw_only=True):
@@ -51,6 +54,11 @@ class SuppressionStore(Protocol):
     async def suppression(self, channel: str, address: str) -> Suppression | None:
         """The entry that suppresses ``address`` (normal form) on ``channel``, if any."""
 
+    async def suppressions_of(self, channel: str, addresses: Sequence[str]) -> dict[str, Suppression]:
+        """The entries that suppress any of ``addresses`` (normal form) on ``channel``, in
+        one query, by the address each suppresses (an erased contact's entry under the
+        address it stands for; the address's own entry where it has both)."""
+
     async def suppression_page(self, channel: str, after: str = "", limit: int = 100) -> list[Suppression]:
         """Entries of a channel in address order, after ``after`` (keyset pagination)."""
 
@@ -76,6 +84,26 @@ class SuppressionMixin(SqlAccess):
             (channel, address, erased_key(address)),
         )
         return _row(rows[0]) if rows else None
+
+    async def suppressions_of(self, channel: str, addresses: Sequence[str]) -> dict[str, Suppression]:
+        keys: dict[str, str] = {}  # what the list may hold for each address: itself, its digest
+        for address in addresses:
+            keys[address] = address
+            keys[erased_key(address)] = address
+        found: dict[str, Suppression] = {}
+        wanted = list(keys)
+        for start in range(0, len(wanted), QUERY_KEYS):
+            chunk = wanted[start : start + QUERY_KEYS]
+            rows = await self._rows(
+                f"SELECT {_COLUMNS} FROM suppressions WHERE channel = ? AND address IN ({', '.join('?' * len(chunk))})",
+                (channel, *chunk),
+            )
+            for row in rows:
+                entry = _row(row)
+                address = keys[entry.address]
+                if address not in found or entry.address == address:  # its own entry over the digest's
+                    found[address] = entry
+        return found
 
     async def suppression_page(self, channel: str, after: str = "", limit: int = 100) -> list[Suppression]:
         rows = await self._rows(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import msgspec
@@ -95,6 +95,16 @@ class Pipelined(Protocol):
         """`Channel.send`, calling ``ready()`` once the message is about to go and
         awaiting what it returns (if anything) before the point from which the provider
         may accept it: nothing it could accept goes before."""
+
+
+@runtime_checkable
+class Screening(Protocol):
+    """A channel that looks at each claim of messages as a whole before any of them is
+    sent (the suppression gate: one query a claim instead of one a message)."""
+
+    async def screen(self, messages: Sequence[OutboxRow]) -> None:
+        """Called with the messages of a claim, after the claim is committed and before
+        any of them goes to `send`."""
 
 
 def content(message: OutboxRow) -> dict[str, Any]:

@@ -196,6 +196,14 @@ def _encoded(name: str, text: str) -> str:
     return "\r\n ".join(words)
 
 
+@functools.lru_cache(maxsize=4)
+def _date(second: dt.datetime, offset: dt.timedelta | None) -> str:
+    """The Date header's value for a moment without its microseconds (RFC 5322 dates
+    have whole seconds): the mails of one second share it instead of formatting it again.
+    Keyed by the offset too: the same instant in two offsets is equal, not written alike."""
+    return format_datetime(second)
+
+
 def _part(kind: str, text: str) -> bytes:
     body = base64.encodebytes(text.encode("utf-8")).replace(b"\n", b"\r\n")
     return (f'Content-Type: text/{kind}; charset="utf-8"\r\nContent-Transfer-Encoding: base64\r\n\r\n').encode() + body
@@ -226,7 +234,7 @@ def build_email(message: OutboxRow, defaults: MailDefaults, now: dt.datetime) ->
         f"To: {_address(None, recipient, utf8)}",
         # Readers drop the spaces around a plain subject anyway: drop them for every subject.
         f"Subject: {_encoded('Subject', (parts.get('subject') or '').strip())}",
-        f"Date: {format_datetime(now)}",
+        f"Date: {_date(now.replace(microsecond=0), now.utcoffset())}",
         f"Message-ID: <scn.{message.id}.{message.created_at}@{domain}>",
         "MIME-Version: 1.0",
     ]

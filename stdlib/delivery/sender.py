@@ -28,6 +28,7 @@ import json
 import logging
 from collections import deque
 from collections.abc import Callable, Mapping
+from typing import cast
 
 import msgspec
 
@@ -35,7 +36,7 @@ from ...interpreter import telemetry
 from ...interpreter.clock import Clock, idle_until, ms_of
 from ...interpreter.store import PENDING, SENT, UNDELIVERED, Claim, Delivery, EventIn, OutboxRow, Store
 from ..failures import CONFIGURATION, GAVE_UP, plain_reason
-from .base import BounceKind, Bounces, Channel, Outcome, Pipelined, Ready, bounce_source, failed, retry
+from .base import BounceKind, Bounces, Channel, Outcome, Pipelined, Ready, Screening, bounce_source, failed, retry
 from .pacing import Pace, paced, paces
 
 UTC = dt.UTC
@@ -93,6 +94,8 @@ class Sender:
         #: Lanes per channel: as many as it sends at once (`parallel`), else ``concurrency``.
         self.lanes = {name: max(1, int(getattr(channel, "parallel", None) or concurrency))
                       for name, channel in self.channels.items()}  # fmt: skip
+        #: The channels that look at each claim as a whole before its sends (`Screening`).
+        self.screens = {name: channel for name, channel in self.channels.items() if isinstance(channel, Screening)}
         self._owner: str | None = None
         self._wake = asyncio.Event()
         #: Called after recording bounces (`message.bounced` events for the engine).
@@ -114,9 +117,8 @@ class Sender:
         provider may accept the message."""
         channel = self.channels[message.channel]
         try:
-            if ready is not None:
-                assert isinstance(channel, Pipelined)
-                return await channel.send_after(message, ready)
+            if ready is not None:  # the lane gives one only to a Pipelined channel
+                return await cast(Pipelined, channel).send_after(message, ready)
             return await channel.send(message)
         except Exception as error:  # a bug in a channel must not lose the message
             logger.exception("channel %s failed on message %s", message.channel, message.id, extra=_about(message))
@@ -390,9 +392,19 @@ class _Pass:
                     recorded.cancel()
             raise
         self.held.difference_update(m.id for m, _, _ in finished)
+        for _, _, recorded in finished:
+            if recorded is not None:
+                recorded.set_result(None)
+        if bounces:
+            for listener in sender.on_events:
+                listener()
+        for rows in batches:
+            self.held.update(r.id for r in rows)
+        for (name, _), rows in zip(claims, batches, strict=True):
+            if rows and name in sender.screens:  # one look at the whole claim (the suppression list)
+                await sender.screens[name].screen(rows)
         for (name, claim), rows in zip(claims, batches, strict=True):
             self.tried += len(rows)
-            self.held.update(r.id for r in rows)
             if self.room is not None:
                 self.room -= len(rows)
             if len(rows) < claim.limit:
@@ -404,11 +416,5 @@ class _Pass:
                 self.finished.append((row, failed(why, CONFIGURATION), None))
         if self.room == 0:
             self.drained.update([None, *sender.lanes])
-        for _, _, recorded in finished:
-            if recorded is not None:
-                recorded.set_result(None)
-        if bounces:
-            for listener in sender.on_events:
-                listener()
         self.round.set()
         self.round = asyncio.Event()
