@@ -230,6 +230,7 @@ def test_run_ids_come_from_the_database_in_blocks_no_two_processes_share(pg_clus
         ("SELECT json_extract(payload, '$.data.channel')", "SELECT ((payload)::jsonb #>> '{data,channel}')"),
         ("SELECT id FROM (SELECT id FROM t) ORDER BY id", "SELECT id FROM (SELECT id FROM t) AS sub ORDER BY id"),
         ("SELECT CAST(x AS INTEGER), CAST(y AS REAL)", "SELECT CAST(x AS BIGINT), CAST(y AS DOUBLE PRECISION)"),
+        ("SELECT a FROM t INDEXED BY t_b WHERE b IN (?, ?)", "SELECT a FROM t WHERE b IN ($1, $2)"),
     ],
 )
 def test_statements_are_said_the_postgresql_way(sqlite: str, postgresql: str) -> None:

@@ -11,7 +11,8 @@ PostgreSQL's form, once per distinct statement (cached):
 * `instr`, `json_extract(x, '$.a.b')`, `json_object` become `strpos`, `x::jsonb #>> '{a,b}'`,
   `json_build_object`; `json_each(x) j` (an array's elements) `jsonb_array_elements`;
   `CAST(x AS INTEGER | REAL)` casts to `BIGINT | DOUBLE PRECISION`;
-* `PRAGMA`s are SQLite's own and are dropped, but for deferring foreign keys;
+* `PRAGMA`s are SQLite's own and are dropped, but for deferring foreign keys; so is
+  `INDEXED BY` (PostgreSQL plans from statistics of its own);
 * a subquery in FROM gets the alias PostgreSQL 15 requires; a parameter only tested for
   NULL gets a type;
 * a claim (an UPDATE of the rows a LIMITed subquery of the same table picks) takes them
@@ -128,6 +129,7 @@ def _code(sql: str) -> str:
     # SQLite takes an empty list (`IN ()`, nothing is in it); PostgreSQL an empty array
     sql = re.sub(r"\bNOT\s+IN\s*\(\s*\)", "<> ALL('{}')", sql, flags=re.IGNORECASE)
     sql = re.sub(r"\bIN\s*\(\s*\)", "= ANY('{}')", sql, flags=re.IGNORECASE)
+    sql = re.sub(r"\s+INDEXED\s+BY\s+\w+", "", sql, flags=re.IGNORECASE)
     sql = _JSON_EACH.sub(r"jsonb_array_elements((\1)::jsonb) AS \2(value)", sql)
     sql = _IS_NOT.sub("IS DISTINCT FROM ", sql)
     sql = _IS.sub("IS NOT DISTINCT FROM ", sql)
