@@ -22,7 +22,12 @@ phase: the engines' CPU seconds, the database processes' CPU seconds, and what t
 database's processes were doing (pg_stat_activity sampled every 10 ms: on CPU, waiting
 for a lock, for the WAL, or for their client).
 
+--ordering adds the raw loop keeping each contact with one process by other means than
+leases (pg_raw.py: "advisory", "xact", "partition"), each a setup of its own ("raw
+asyncpg, advisory", ...); --raw-only measures the raw loops alone (no scn, no SQLite).
+
 Run: python bench/bench_pg.py [--events N] [--engines 1,2,4] [--rounds 3] [--quick] [--json PATH]
+     [--ordering leases,advisory,xact,partition] [--raw-only]
 It starts a throwaway cluster (tests/pg_cluster.py: initdb and pg_ctl on PATH or under
 /usr/lib/postgresql/*/bin); without them it says so and measures nothing.
 """
@@ -47,7 +52,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from pg_raw import RawEngine
+from pg_raw import ORDERINGS, RawEngine
 
 from scn.interpreter.checker import check_workspace
 from scn.interpreter.clock import VirtualClock
@@ -99,13 +104,15 @@ async def prepare(location: str, events: int) -> None:
     await store.close()
 
 
-async def engine_process(location: str, phase: str, raw: bool) -> None:
-    """One engine (or, ``raw``, the limit's loop): its batches of the phase's work until
-    there is none left for it."""
+async def engine_process(location: str, phase: str, raw: bool, ordering: str = "leases", part: int = 0,
+                         parts: int = 1) -> None:  # fmt: skip
+    """One engine (or, ``raw``, the limit's loop, keeping its contacts by ``ordering``; the
+    ``part``-th of ``parts`` processes): its batches of the phase's work until there is
+    none left for it."""
     at = START if phase == "events" else START + dt.timedelta(days=2)
     if raw:
         connection = await asyncpg.connect(location)
-        loop = RawEngine(connection, f"raw-{os.getpid()}", settings().batch_size)
+        loop = RawEngine(connection, f"raw-{os.getpid()}", settings().batch_size, ordering, part, parts)
         now = int(at.timestamp() * 1000)
         step: Callable[[], Awaitable[int]] = loop.events if phase == "events" else lambda: loop.due_runs(now)
         close: Callable[[], Awaitable[None]] = connection.close
@@ -198,15 +205,21 @@ def _what(state: str, kind: str | None, event: str | None) -> str:
     return f"{kind} ({event})"
 
 
-def timed_phase(location: str, phase: str, engines: int, raw: bool, data: Path | None) -> dict[str, Any]:
+def timed_phase(
+    location: str, phase: str, engines: int, raw: bool, data: Path | None, ordering: str = "leases"
+) -> dict[str, Any]:
     """From the first engine ready (connected, bundle loaded) to the last one done; with
     the CPU seconds of the engines over that time, of the database's processes over the
     phase (their start included), and what the database's processes were doing."""
     command = [sys.executable, __file__, "--engine", location, "--phase", phase, *(["--raw"] if raw else [])]
+    command += ["--ordering", ordering]
     postgres_before = _postgres_cpu(data) if data else 0.0
     waits = Waits(location) if data else None
     with waits or contextlib.nullcontext():
-        children = [subprocess.Popen(command, stdout=subprocess.PIPE) for _ in range(engines)]
+        children = [
+            subprocess.Popen([*command, "--part", str(part), "--parts", str(engines)], stdout=subprocess.PIPE)
+            for part in range(engines)
+        ]
         spans = []
         for child in children:
             output, _ = child.communicate()
@@ -237,9 +250,11 @@ async def counts(location: str) -> dict[str, Any]:
         await store.close()
 
 
-def round_of(location: str, events: int, engines: int, raw: bool = False, data: Path | None = None) -> dict[str, Any]:
+def round_of(
+    location: str, events: int, engines: int, raw: bool = False, data: Path | None = None, ordering: str = "leases"
+) -> dict[str, Any]:
     asyncio.run(prepare(location, events))
-    took = {phase: timed_phase(location, phase, engines, raw, data) for phase in PHASES}
+    took = {phase: timed_phase(location, phase, engines, raw, data, ordering) for phase in PHASES}
     found = asyncio.run(counts(location))
     assert found["runs"] == events and found["messages"] == events and found["steps logged twice"] == 0, found
     return {phase: {**figures, "per_s": events / figures["seconds"]} for phase, figures in took.items()}
@@ -279,15 +294,26 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="500 events, one round")
     parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument(
+        "--ordering",
+        default="leases",
+        help=f"how the raw loops keep a contact with one process, comma-separated: {', '.join(ORDERINGS)}",
+    )
+    parser.add_argument("--raw-only", action="store_true", help="only the raw loops: no scn engines, no SQLite")
+    parser.add_argument("--part", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--parts", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--engine", help=argparse.SUPPRESS)
     parser.add_argument("--phase", help=argparse.SUPPRESS)
     parser.add_argument("--raw", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.engine:
-        asyncio.run(engine_process(args.engine, args.phase, args.raw))
+        asyncio.run(engine_process(args.engine, args.phase, args.raw, args.ordering, args.part, args.parts))
         return
     events, rounds = (500, 1) if args.quick else (args.events, args.rounds)
     engine_counts = [int(e) for e in args.engines.split(",")]
+    orderings = args.ordering.split(",")
+    if unknown := [o for o in orderings if o not in ORDERINGS]:
+        parser.error(f"--ordering {','.join(unknown)}: give one or more of {','.join(ORDERINGS)}")
     sys.path.insert(0, str(ROOT))
     from tests.pg_cluster import Cluster, server_binaries
 
@@ -299,7 +325,9 @@ def main() -> None:
             Path(args.json).write_text(json.dumps({"skipped": reason}) + "\n", encoding="utf-8")
         return
     cluster = Cluster(*binaries, durable=True)
-    setups = [("sqlite", 1)] + [(kind, n) for n in engine_counts for kind in ("postgresql", "raw asyncpg")]
+    raws = [_raw_setup(o) for o in orderings]
+    stores = [] if args.raw_only else ["postgresql"]
+    setups = ([] if args.raw_only else [("sqlite", 1)]) + [(kind, n) for n in engine_counts for kind in stores + raws]
     measured: dict[tuple[str, int], list[dict[str, Any]]] = {setup: [] for setup in setups}
     loads = [load()]
     print(f"{events:,} events, {rounds} round(s); {loads[0]}", flush=True)
@@ -311,7 +339,9 @@ def main() -> None:
                     with tempfile.TemporaryDirectory() as folder:
                         result = round_of(str(Path(folder) / "bench.db"), events, 1)
                 else:
-                    result = round_of(cluster.database(), events, engines, kind == "raw asyncpg", cluster.data)
+                    ordering = next((o for o in orderings if _raw_setup(o) == kind), "leases")
+                    raw = kind.startswith("raw asyncpg")
+                    result = round_of(cluster.database(), events, engines, raw, cluster.data, ordering)
                 measured[(kind, engines)].append(result)
                 rates = {f"{p} per s": round(result[p]["per_s"]) for p in PHASES}
                 print(json.dumps({"round": number + 1, "store": kind, "engines": engines, **rates}), flush=True)
@@ -327,13 +357,18 @@ def main() -> None:
         "sqlite_settings": {"journal_mode": "wal", "synchronous": "full"},
         "setups": [{"store": kind, "engines": n, **medians(measured[(kind, n)])} for kind, n in setups],
     }
-    for engines in engine_counts:
+    for engines in engine_counts if "leases" in orderings and not args.raw_only else []:
         scn = next(s for s in results["setups"] if s["store"] == "postgresql" and s["engines"] == engines)
         raw = next(s for s in results["setups"] if s["store"] == "raw asyncpg" and s["engines"] == engines)
         scn["ratio_to_raw"] = {p: scn[p]["per_s"] / raw[p]["per_s"] for p in PHASES}
     print(json.dumps(results, indent=2))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+
+
+def _raw_setup(ordering: str) -> str:
+    """The name of the raw loop's setup keeping contacts by ``ordering``."""
+    return "raw asyncpg" if ordering == "leases" else f"raw asyncpg, {ordering}"
 
 
 async def _settings(url: str) -> dict[str, str]:

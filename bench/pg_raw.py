@@ -12,11 +12,24 @@ and order upserts, the order's status; then, a day on, each run moved to its end
 step log and a message in the outbox (a message of the same size as scn's). The schema,
 with its counter triggers, is scn's: the limit does the same work in the database.
 
-Several of these loops share the work as engines do: by the same leases.
+Several of these loops share the work as engines do: by the same leases (``ordering``
+"leases"). The other orderings keep each contact with one loop at a time, and its events
+in order, by other means, for the comparison in docs/postgresql.md ("Why a lease per
+contact"); the rest of the work is the same:
+
+- "advisory": a session-level advisory lock per contact (`pg_try_advisory_lock` on the
+  contact's `hashtext`) instead of the `contact_leases` upserts, taken in the claim's
+  transaction and held across the write transaction until the loop's next claim (as a
+  lease is); the claim's candidates skip contacts locked by other sessions (`pg_locks`).
+- "xact": the same locks at transaction level (`pg_try_advisory_xact_lock`): they end
+  with their transaction, so the claim, the reads and the writes are one transaction.
+- "partition": loop ``part`` of ``parts`` takes only contacts whose hash modulo
+  ``parts`` is ``part``: no claim at all, the work read directly.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -57,24 +70,61 @@ _OUTBOX = (
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT (run_id, step) DO NOTHING"
 )
 DAY_MS = 86_400_000
+ORDERINGS = ("leases", "advisory", "xact", "partition")
+#: The first key of the contacts' advisory locks ("con" in ASCII); the second is the hash.
+_CONTACT_LOCKS = 0x636F6E
+_UNLOCKED = (
+    "hashtext(c.contact_id)::oid NOT IN (SELECT objid FROM pg_locks WHERE locktype = 'advisory' "
+    f"AND classid = {_CONTACT_LOCKS} AND objsubid = 2 AND pid != pg_backend_pid())"
+)
 
 
 class RawEngine:
     """One loop on one asyncpg connection: ``events()`` and ``due_runs(now)`` do a batch
     each and return how much they did (0: nothing left for this loop)."""
 
-    def __init__(self, connection: Any, owner: str, batch: int) -> None:
+    def __init__(
+        self, connection: Any, owner: str, batch: int, ordering: str = "leases", part: int = 0, parts: int = 1
+    ) -> None:
+        if ordering not in ORDERINGS:
+            raise ValueError(f"ordering {ordering!r}: one of {', '.join(ORDERINGS)}")
         self.db = connection
         self.owner = owner
         self.batch = batch
+        self.ordering = ordering
+        self.part, self.parts = part, parts
         self._ids: list[int] = []
+        self._held: list[str] = []  # "advisory": the contacts locked by the last claim
+
+    def _whole(self) -> Any:
+        """For "xact", the batch as one transaction (its locks end with it); else nothing."""
+        return self.db.transaction() if self.ordering == "xact" else contextlib.nullcontext()
+
+    def _step(self) -> Any:
+        """A transaction of its own, unless the batch is one ("xact")."""
+        return contextlib.nullcontext() if self.ordering == "xact" else self.db.transaction()
 
     async def _claim(self, candidates: str, *args: Any) -> list[str]:
-        await self.db.execute("DELETE FROM contact_leases WHERE owner = $1", self.owner)
+        if self.ordering == "leases":
+            await self.db.execute("DELETE FROM contact_leases WHERE owner = $1", self.owner)
+        elif self.ordering == "advisory" and self._held:  # the last batch is committed: let its contacts go
+            await self.db.fetchval(
+                f"SELECT count(pg_advisory_unlock({_CONTACT_LOCKS}, hashtext(c))) FROM unnest($1::text[]) AS c",
+                self._held,
+            )
+            self._held = []
         found = await self.db.fetch(candidates, *args)
         if not found:
             return []
-        won = await self.db.fetch(_LEASE, sorted({r[0] for r in found}), self.owner, LEASE_MS)
+        contacts = sorted({r[0] for r in found})
+        if self.ordering == "leases":
+            won = await self.db.fetch(_LEASE, contacts, self.owner, LEASE_MS)
+        else:
+            lock = "pg_try_advisory_lock" if self.ordering == "advisory" else "pg_try_advisory_xact_lock"
+            won = await self.db.fetch(
+                f"SELECT c FROM unnest($1::text[]) AS c WHERE {lock}({_CONTACT_LOCKS}, hashtext(c))", contacts
+            )
+        self._held = sorted(r[0] for r in won) if self.ordering == "advisory" else []
         return sorted(r[0] for r in won)
 
     async def _run_id(self) -> int:
@@ -89,21 +139,38 @@ class RawEngine:
         await self.db.fetch("SELECT contact_id, list FROM list_members WHERE contact_id = ANY($1)", contacts)
         await self.db.fetch("SELECT * FROM orders WHERE id = ANY($1)", orders)
 
+    async def _events(self) -> list[Any]:
+        """The batch's events: those of the contacts this loop won, oldest first."""
+        columns = "id, key, type, contact_id, occurred_at, received_at, payload"
+        if self.ordering == "partition":  # nothing to claim: the loop's contacts are its own
+            return list(await self.db.fetch(
+                f"SELECT {columns} FROM events c WHERE processed_at IS NULL AND {self._mine()} ORDER BY id LIMIT $1",
+                self.batch,
+            ))  # fmt: skip
+        candidates = "SELECT contact_id FROM events c WHERE processed_at IS NULL AND {} ORDER BY id LIMIT $1"
+        if self.ordering == "leases":
+            won = await self._claim(candidates.format(_FREE), self.batch, self.owner)
+        else:
+            won = await self._claim(candidates.format(_UNLOCKED), self.batch)
+        return list(await self.db.fetch(
+            f"SELECT {columns} FROM events WHERE processed_at IS NULL AND contact_id = ANY($1) ORDER BY id LIMIT $2",
+            won,
+            self.batch,
+        ))  # fmt: skip
+
+    def _mine(self, alias: str = "c") -> str:
+        """For "partition", this loop's contacts: their hash, made positive, modulo the loops."""
+        return f"(hashtext({alias}.contact_id) & 2147483647) % {int(self.parts)} = {int(self.part)}"
+
     async def events(self) -> int:
-        async with self.db.transaction():
-            won = await self._claim(
-                f"SELECT contact_id FROM events c WHERE processed_at IS NULL AND {_FREE} ORDER BY id LIMIT $1",
-                self.batch,
-                self.owner,
-            )
-            rows = await self.db.fetch(
-                "SELECT id, key, type, contact_id, occurred_at, received_at, payload FROM events "
-                "WHERE processed_at IS NULL AND contact_id = ANY($1) ORDER BY id LIMIT $2",
-                won,
-                self.batch,
-            )
-        if not rows:
-            return 0
+        async with self._whole():
+            async with self._step():
+                rows = await self._events()
+            if not rows:
+                return 0
+            return await self._apply_events(rows)
+
+    async def _apply_events(self, rows: list[Any]) -> int:
         documents = [json.loads(r["payload"]) for r in rows]
         await self._reads(sorted({r["contact_id"] for r in rows}), sorted({d["order"]["id"] for d in documents}))
         contacts, orders, statuses, runs, log, done = [], [], [], [], [], []
@@ -118,7 +185,7 @@ class RawEngine:
             log.append((run_id, "start", "on order.paid", at, "started", f"run {run_id}"))
             log.append((run_id, "s1", "wait 1d", at, "waiting", "until 2025-03-04T08:00Z"))
             done.append((at, row["id"]))
-        async with self.db.transaction():
+        async with self._step():
             await self.db.executemany(_CONTACTS, contacts)
             await self.db.executemany(_ORDERS, orders)
             await self.db.executemany("INSERT INTO order_statuses (order_id, status, at) VALUES ($1, $2, $3)", statuses)
@@ -128,25 +195,32 @@ class RawEngine:
             await self.db.executemany("UPDATE events SET processed_at = $1 WHERE id = $2", done)
         return len(rows)
 
+    async def _due(self, now: int) -> list[Any]:
+        """The batch's due runs: those of the contacts this loop won whose earlier events are done."""
+        work = (
+            f"SELECT {_RUN_COLUMNS} FROM runs r WHERE wake_at IS NOT NULL AND wake_at <= $1 AND {{}} "
+            "AND NOT EXISTS (SELECT 1 FROM events e WHERE e.processed_at IS NULL AND e.contact_id = r.contact_id "
+            "AND e.received_at < r.wake_at) ORDER BY wake_at, id LIMIT $2"
+        )
+        if self.ordering == "partition":
+            return list(await self.db.fetch(work.format(self._mine("r")), now, self.batch))
+        candidates = "SELECT contact_id FROM runs c WHERE wake_at IS NOT NULL AND wake_at <= $1 AND {} "
+        if self.ordering == "leases":
+            won = await self._claim(candidates.format(_FREE) + "ORDER BY wake_at, id LIMIT $3", now, self.owner,
+                                    self.batch)  # fmt: skip
+        else:
+            won = await self._claim(candidates.format(_UNLOCKED) + "ORDER BY wake_at, id LIMIT $2", now, self.batch)
+        return list(await self.db.fetch(work.format("contact_id = ANY($3)"), now, self.batch, won))
+
     async def due_runs(self, now: int) -> int:
-        async with self.db.transaction():
-            won = await self._claim(
-                f"SELECT contact_id FROM runs c WHERE wake_at IS NOT NULL AND wake_at <= $1 AND {_FREE} "
-                "ORDER BY wake_at, id LIMIT $3",
-                now,
-                self.owner,
-                self.batch,
-            )
-            rows = await self.db.fetch(
-                f"SELECT {_RUN_COLUMNS} FROM runs r WHERE wake_at IS NOT NULL AND wake_at <= $1 "
-                "AND contact_id = ANY($2) AND NOT EXISTS (SELECT 1 FROM events e WHERE e.processed_at IS NULL "
-                "AND e.contact_id = r.contact_id AND e.received_at < r.wake_at) ORDER BY wake_at, id LIMIT $3",
-                now,
-                won,
-                self.batch,
-            )
-        if not rows:
-            return 0
+        async with self._whole():
+            async with self._step():
+                rows = await self._due(now)
+            if not rows:
+                return 0
+            return await self._apply_due(rows, now)
+
+    async def _apply_due(self, rows: list[Any], now: int) -> int:
         await self._reads(sorted({r["contact_id"] for r in rows}), sorted({r["order_id"] for r in rows}))
         await self.db.fetch(
             "SELECT id, key, type, contact_id, occurred_at, received_at, payload, processed_at FROM events "
@@ -160,7 +234,7 @@ class RawEngine:
             log.append((run_id, "s2", "send email t_a", now, "sent", "email t_a (default)"))
             messages.append((run_id, "s2", "later", contact, "email", "t_a", f"{contact}@example.com",
                              _message(contact, run_id), None, None, "pending", None, None, now, now))  # fmt: skip
-        async with self.db.transaction():
+        async with self._step():
             await self.db.executemany(
                 "UPDATE runs SET position = $1, step = $2, vars = $3, variant = $4, status = $5, wake_at = $6, "
                 "await_event = $7, updated_at = $8, ended_at = $9, reason = $10 WHERE id = $11 "
