@@ -29,32 +29,26 @@ from ...stdlib.recommend import Recommender
 from .. import telemetry
 from ..clock import Clock, idle_until, ms_of
 from ..compiler import program_digest
-from ..program import Bundle, Program, Trigger, WaitFor
+from ..program import Bundle, Program, WaitFor
 from ..settings import Settings
 from ..store import (
-    EXITED,
-    RUNNING,
     Changes,
     EventIn,
     EventRow,
     RunRow,
     ScenarioRow,
-    StepLog,
     Store,
     WorkTakenOver,
     decode_json,
 )
 from ..versions import RunMove, RunPlace, plan_moves
-from ..views import EventView, RunView
 from .batch import Batch
 from .broadcasts import Broadcasts
 from .dates import DateRule, look_at_dates
-from .evaluate import Env, condition
-from .events import Door, EventInput, apply_projections, custom_spec, normalise
+from .events import Door, EventInput, custom_spec, normalise
 from .executor import Executor, Tracer
-from .facts import RunFacts, contact_zone, event_fields, event_roots
-from .membership import redeem, update_segments
-from .orders import OrderMove, order_refusal
+from .membership import update_segments
+from .routing import EventRouting
 
 UTC = dt.UTC
 #: Runs due within this many milliseconds make the next events batch smaller.
@@ -85,7 +79,7 @@ def _content(payload: str) -> dict[str, Any]:
     return document
 
 
-class Engine:
+class Engine(EventRouting):
     def __init__(
         self, store: Store, clock: Clock, settings: Settings | None = None, tracer: Tracer | None = None
     ) -> None:
@@ -622,172 +616,3 @@ class Engine:
                 batch = self._batch(now)
                 self.executor.fail(batch, batch.touch(run), f"internal error: {type(error).__name__}: {error}")
                 await self._commit(batch.finish())
-
-    # ------------------------------------------------------------ one event
-
-    async def _handle(self, batch: Batch, event: EventRow, payload: dict[str, Any]) -> None:
-        move = await apply_projections(batch, event, payload)
-        order_id = (payload.get("order") or {}).get("id")
-        order = await batch.order(order_id)
-        if self.current is not None:
-            await self._default_group(batch, self.current, event.contact_id, event.occurred_at)
-            await update_segments(batch, self.current, event.contact_id, every_ms=self.settings.segment_sweep_ms)
-            if order is not None:
-                await redeem(batch, self.current, event, order, self._coupon_tracer(batch, event.contact_id))
-        contact = await batch.contact(event.contact_id)
-        await self._exits_for(batch, event, order_id, contact, order)
-        await self._resume_for(batch, event, order_id, contact, order)
-        await self._triggers_for(batch, event, order_id, contact, order, move)
-
-    async def _default_group(self, batch: Batch, bundle: Bundle, contact_id: str, at: int) -> None:
-        """A contact without a group joins the default group (the Skyservice habit)."""
-        contact = await batch.contact(contact_id)
-        if contact.get("grp"):
-            return
-        default = next((g.name for g in bundle.groups.values() if g.default), None)
-        if default is not None:
-            batch.update_contact(contact_id, {"grp": default}, at)
-
-    def _same_order(self, run: RunRow, order_id: str | None) -> bool:
-        """Exit goals and awaited events about an order count only for the run's own order."""
-        return run.order_id is None or order_id is None or run.order_id == order_id
-
-    async def _where(
-        self, batch: Batch, expression: Any, bundle: Bundle, event: EventRow, contact: dict[str, Any],
-        order: dict[str, Any] | None, run: RunRow | None,
-    ) -> bool:  # fmt: skip
-        if expression is None:
-            return True
-        roots = event_roots(event, contact, order, bundle)
-        if run is not None:
-            roots["run"] = RunView(run.started_at, run.variant)
-            trigger = await batch.event(run.trigger_event)
-            if trigger is not None:
-                roots["trigger"] = EventView(event_fields(trigger, await batch.order(run.order_id), bundle))
-        env = Env(roots, bundle, RunFacts(batch, bundle, event.contact_id), batch.now,
-                  contact_zone(contact, self.settings.default_timezone))  # fmt: skip
-        return await condition(expression, env)
-
-    async def _exits_for(
-        self, batch: Batch, event: EventRow, order_id: str | None, contact: dict[str, Any],
-        order: dict[str, Any] | None,
-    ) -> None:  # fmt: skip
-        scenarios = set(self._exits.get(event.type, ()))
-        if not scenarios:
-            return
-        for run in await batch.live_runs(event.contact_id, scenarios):
-            if not self._same_order(run, order_id):
-                continue
-            bundle = await self.bundle(run.bundle)
-            program = bundle.scenarios[run.scenario]
-            for goal in program.exits:
-                if goal.event == event.type and await self._where(
-                    batch, goal.where, bundle, event, contact, order, run
-                ):
-                    run.status = EXITED
-                    run.reason = f"exit when {goal.event}"
-                    run.wake_at = None
-                    run.await_event = None
-                    run.ended_at = batch.now_ms
-                    run.dirty = True
-                    self._trace(batch, run, "exit", f"exit when {goal.event}", "exited", f"{event.type} arrived")
-                    break
-
-    async def _resume_for(
-        self, batch: Batch, event: EventRow, order_id: str | None, contact: dict[str, Any],
-        order: dict[str, Any] | None,
-    ) -> None:  # fmt: skip
-        if event.type not in self._awaited:
-            return
-        for run in await batch.awaiting_runs(event.contact_id, event.type):
-            if not self._same_order(run, order_id):
-                continue
-            bundle = await self.bundle(run.bundle)
-            waiting = bundle.scenarios[run.scenario].instructions[run.position]
-            if await self._where(batch, getattr(waiting, "where", None), bundle, event, contact, order, run):
-                paused = self.scenarios[run.scenario].state == "paused"
-                await self.executor.resume(batch, run, event.type, hold=paused, since=event.occurred_at)
-
-    async def _triggers_for(
-        self, batch: Batch, event: EventRow, order_id: str | None, contact: dict[str, Any],
-        order: dict[str, Any] | None, move: OrderMove | None,
-    ) -> None:  # fmt: skip
-        started: set[str] = set()
-        for scenario, index in self._triggers.get(event.type, ()):
-            if scenario in started:
-                continue  # one run per event and scenario, however many of its triggers match
-            row = self.scenarios[scenario]
-            bundle = self.bundles[row.bundle]
-            program = bundle.scenarios[scenario]
-            trigger = program.triggers[index]
-            if trigger.date is not None and decode_json(event.payload).get("data", {}).get(
-                "trigger"
-            ) != trigger.date.key(scenario):
-                continue  # another scenario's date, or another date of this one
-            if not await self._where(batch, trigger.where, bundle, event, contact, order, None):
-                continue
-            run_order = order_id if "order" in program.carries else None
-            refusal = order_refusal(event, order, move, program.max_order_age_ms)
-            refusal = refusal or await self._entry_refusal(batch, program, event.contact_id, run_order)
-            if refusal is not None:
-                if self.tracer is not None:
-                    self.tracer(batch.now, event.contact_id, scenario, "entry", f"on {event.type}", "skipped", refusal)
-                continue
-            started.add(scenario)
-            run = RunRow(
-                id=self.store.allocate_run_id(),
-                scenario=scenario,
-                version=row.version,
-                bundle=row.bundle,
-                contact_id=event.contact_id,
-                order_id=run_order,
-                trigger_event=event.id,
-                position=0,
-                step=None,
-                vars={},
-                variant=None,
-                status=RUNNING,
-                wake_at=None,
-                await_event=None,
-                started_at=batch.now_ms,
-                updated_at=batch.now_ms,
-            )
-            batch.add_run(run)
-            self._trace(batch, run, "start", _trigger_text(trigger, event), "started", f"run {run.id}")
-            await self.executor.advance(batch, run, EventView(event_fields(event, order, bundle)), event.occurred_at)
-
-    async def _entry_refusal(self, batch: Batch, program: Program, contact_id: str, order_id: str | None) -> str | None:
-        """Why an entry rule keeps a contact out of a scenario now, or None."""
-        for limit in program.entry_limits:
-            since = batch.now_ms - limit.window_ms if limit.window_ms is not None else None
-            if limit.scope == "order":
-                if order_id is None:
-                    continue
-                count = await batch.count_runs(program.name, contact_id=contact_id, order_id=order_id, since=since)
-            else:
-                count = await batch.count_runs(program.name, contact_id=contact_id, since=since)
-            if count >= limit.count:
-                window = f" within {limit.window_ms // 86_400_000}d" if limit.window_ms else ""
-                return f"entry rule: at most {limit.count} per {limit.scope}{window}"
-        return None
-
-    def _coupon_tracer(self, batch: Batch, contact_id: str) -> Any:
-        def trace(name: str, outcome: str, detail: str | None, coupon: str | None) -> None:
-            if self.tracer is not None:
-                self.tracer(batch.now, contact_id, f"coupon {coupon or '(unknown)'}", "redeem", name, outcome, detail)
-
-        return trace
-
-    def _trace(self, batch: Batch, run: RunRow, step: str, name: str, outcome: str, detail: str | None) -> None:
-        """A decision about a run made outside its steps (start, exit): in its log and the trace."""
-        batch.changes.step_log.append(StepLog(run.id, step, name, batch.now_ms, outcome, detail))
-        if self.tracer is not None:
-            self.tracer(batch.now, run.contact_id, run.scenario, step, name, outcome, detail)
-
-
-def _trigger_text(trigger: Trigger, event: EventRow) -> str:
-    """How a run's start is told: `on order.paid`, `on date contact.birthday (2026-05-12)`."""
-    if trigger.date is None:
-        return f"on {event.type}"
-    data = decode_json(event.payload).get("data") or {}
-    return f"on date {trigger.date.field.dotted} ({data.get('date')})"
