@@ -91,9 +91,7 @@ class Leases:
         #: Whether this engine's advisory lock is held (on the store's writer connection).
         self.locked = False
 
-    async def claim(
-        self, run: Callable[[str, tuple[Any, ...]], Awaitable[list[tuple[Any, ...]]]], contacts: Collection[str]
-    ) -> set[str]:
+    async def claim(self, run: Run, contacts: Collection[str]) -> set[str]:
         """Give back this engine's leases (its last batch is done) and take those of
         ``contacts`` that are free: the contacts won."""
         await run("DELETE FROM contact_leases WHERE owner = $1", (self.owner,))
@@ -108,9 +106,7 @@ class Leases:
         )
         return {r[0] for r in rows}
 
-    async def keep(
-        self, run: Callable[[str, tuple[Any, ...]], Awaitable[list[tuple[Any, ...]]]], contacts: Collection[str]
-    ) -> None:
+    async def keep(self, run: Run, contacts: Collection[str]) -> None:
         """In the transaction that commits a batch of ``contacts``: make sure they are still
         this engine's, and keep them (renewed, and locked until the commit, so that no
         other engine takes one meanwhile); WorkTakenOver when another engine has any."""
@@ -133,7 +129,7 @@ class Leases:
             self.locked = True
             await self.take_over(run)
 
-    async def renew(self, run: Callable[[str, tuple[Any, ...]], Awaitable[list[tuple[Any, ...]]]]) -> None:
+    async def renew(self, run: Run) -> None:
         await run(f"UPDATE contact_leases SET until = {_NOW} + $2 WHERE owner = $1", (self.owner, self.lease_ms))
         await self.take_over(run)
 
@@ -144,5 +140,5 @@ class Leases:
         if dead:
             await run("DELETE FROM contact_leases WHERE owner = ANY($1::text[])", (dead,))
 
-    async def release(self, run: Callable[[str, tuple[Any, ...]], Awaitable[list[tuple[Any, ...]]]]) -> None:
+    async def release(self, run: Run) -> None:
         await run("DELETE FROM contact_leases WHERE owner = $1", (self.owner,))

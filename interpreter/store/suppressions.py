@@ -79,11 +79,7 @@ class SuppressionStore(Protocol):
 
 class SuppressionMixin(SqlAccess):
     async def suppression(self, channel: str, address: str) -> Suppression | None:
-        rows = await self._rows(
-            f"SELECT {_COLUMNS} FROM suppressions WHERE channel = ? AND address IN (?, ?) LIMIT 1",
-            (channel, address, erased_key(address)),
-        )
-        return _row(rows[0]) if rows else None
+        return (await self.suppressions_of(channel, [address])).get(address)
 
     async def suppressions_of(self, channel: str, addresses: Sequence[str]) -> dict[str, Suppression]:
         keys: dict[str, str] = {}  # what the list may hold for each address: itself, its digest
