@@ -26,7 +26,10 @@ in the same run. The analysis below the summary is written by people and left al
 Run: make bench (about 10 minutes, then the backtest's month of 100,000 contacts: two
 passes of the engine over it, 20 to 45 minutes by the machine's load, then PostgreSQL's,
 about 4 minutes, when its server binaries are installed), make bench-quick
-(about a minute: smaller sizes, one run each; printed, not written into the page). Needs: pip install -e ".[bench]".
+(about a minute: smaller sizes, one run each; printed, not written into the page).
+`python bench/run.py --only backtest,pg` runs some steps and takes the rest from
+bench/results/; the summary then names when, at what load and on which commit each step ran.
+Needs: pip install -e ".[bench]".
 """
 
 from __future__ import annotations
@@ -64,8 +67,39 @@ def run_step(name: str, command: list[str], quick: bool, out: Path) -> float:
     started = time.perf_counter()
     extra = ["--quick"] if quick and name != "fsync" else []
     print(f"==> {name}", flush=True)
+    load_before = os.getloadavg()[0]
     subprocess.run([sys.executable, *command, *extra, "--json", str(out)], cwd=ROOT, check=True)
-    return time.perf_counter() - started
+    took = time.perf_counter() - started
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    meta = {
+        "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "seconds": round(took, 1),
+        "load": [round(load_before, 1), round(os.getloadavg()[0], 1)],
+        "commit": commit.stdout.strip() or "unknown",
+    }
+    meta_path(out).write_text(json.dumps(meta), encoding="utf-8")
+    return took
+
+
+def meta_path(out: Path) -> Path:
+    """When, how long, at what load and on which commit a step's figures were measured."""
+    return out.with_name(out.stem + ".meta.json")
+
+
+def provenance(names: list[str], suffix: str) -> str:
+    """One line per step, so a summary assembled from several invocations says so."""
+    parts = []
+    for name in names:
+        path = meta_path(RESULTS / f"{name}{suffix}.json")
+        if not path.exists():
+            continue
+        meta = json.loads(path.read_text(encoding="utf-8"))
+        when = dt.datetime.fromisoformat(meta["finished"])
+        parts.append(
+            f"{name} {when:%Y-%m-%d %H:%M} ({meta['seconds']:.0f} s, load {meta['load'][0]:g}→{meta['load'][1]:g}, "
+            f"{meta['commit']})"
+        )
+    return "Each step, finished at (UTC): " + "; ".join(parts) + "." if parts else ""
 
 
 def spread(values: list[float], fmt: str) -> str:
@@ -268,15 +302,24 @@ def scale_rows(scale: dict[str, Any] | None) -> list[list[str]]:
     return table
 
 
-def summary(results: dict[str, Any], quick: bool, took: dict[str, float], when: dt.datetime) -> str:
+def summary(
+    results: dict[str, Any], quick: bool, took: dict[str, float], when: dt.datetime, steps_line: str = ""
+) -> str:
     header = ["Figure", "scn (median)", "Spread", "Reference, same run", "Ratio", "Target", ""]
+    command = f"python bench/run.py{' --quick' if quick else ''}"
+    how = (
+        f"Assembled {when:%Y-%m-%d %H:%M} UTC from runs of `{command} --only`"
+        if steps_line
+        else f"Measured {when:%Y-%m-%d %H:%M} UTC by `{command}`"
+    )
     lines = [
         START,
-        f"Measured {when:%Y-%m-%d %H:%M} UTC by `python bench/run.py{' --quick' if quick else ''}` "
+        f"{how} "
         f"on {os.cpu_count()} CPUs, Python {platform.python_version()}"
         + (f", in {sum(took.values()):.0f} s" if took else "")
         + (" — **quick mode: small sizes, one run each; not the figures to quote**" if quick else "")
         + ".",
+        *([steps_line] if steps_line else []),
         "",
         "| " + " | ".join(header) + " |",
         "|" + "---|" * len(header),
@@ -291,19 +334,38 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="under a minute: smaller sizes, one run each")
     parser.add_argument("--no-doc", action="store_true", help="do not rewrite docs/BENCHMARKS.md")
     parser.add_argument("--render", action="store_true", help="only render the summary from bench/results/")
+    parser.add_argument(
+        "--only",
+        metavar="STEP,...",
+        help="run only these steps and take the others' figures from bench/results/ (the summary says when "
+        f"each was measured); steps: {', '.join(name for name, _ in STEPS)}",
+    )
     args = parser.parse_args()
+    only = set(args.only.split(",")) if args.only else {name for name, _ in STEPS}
+    if unknown := only - {name for name, _ in STEPS}:
+        parser.error(f"unknown step(s) {', '.join(sorted(unknown))}; the steps are {', '.join(n for n, _ in STEPS)}")
     RESULTS.mkdir(parents=True, exist_ok=True)
     suffix = "-quick" if args.quick else ""
     took: dict[str, float] = {}
     results: dict[str, Any] = {}
     for name, command in STEPS:
         out = RESULTS / f"{name}{suffix}.json"
-        if not args.render:
+        if not args.render and name in only:
             took[name] = run_step(name, command, args.quick, out)
-        if out.exists() or name != "pg":  # PostgreSQL's figures are rendered when there are some
+        if out.exists():  # PostgreSQL's figures are rendered when there are some
             results[name] = json.loads(out.read_text(encoding="utf-8"))
+    if missing := [name for name, _ in STEPS if name not in results and name != "pg"]:
+        print(f"no figures yet for {', '.join(missing)} (run them with --only): no summary written")
+        return 0
     newest = max(p.stat().st_mtime for p in (RESULTS / f"{name}{suffix}.json" for name, _ in STEPS) if p.exists())
-    text = summary(results, args.quick, took, dt.datetime.fromtimestamp(newest, dt.UTC))
+    assembled = bool(args.render or args.only)
+    text = summary(
+        results,
+        args.quick,
+        {} if assembled else took,
+        dt.datetime.fromtimestamp(newest, dt.UTC),
+        provenance([name for name, _ in STEPS], suffix) if assembled else "",
+    )
     print("\n" + text)
     if not args.no_doc and not args.quick:  # quick figures are for development, never for the page
         doc = DOC.read_text(encoding="utf-8")
