@@ -266,3 +266,15 @@ async def test_a_killed_engines_contacts_are_taken_over_at_once_by_a_renewing_or
         for h in (one, other, third):
             with contextlib.suppress(Exception):  # the killed ones' connections are gone
                 await h.__aexit__()
+
+
+async def test_closing_a_store_whose_connections_the_database_ended_gives_back_what_it_can(pg_cluster: Cluster) -> None:
+    """A store whose server connections are gone (a restarted database, a network cut)
+    still closes: shutting down must not fail on the connections it no longer has."""
+    h = Harness(MAIL_A_DAY_LATER, pg_cluster.database())
+    await h.__aenter__()
+    store = h.store
+    assert isinstance(store, PgStore)
+    await _killed(h)
+    await store.close()
+    assert store._writer is None and store._readers is None

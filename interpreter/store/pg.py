@@ -104,7 +104,7 @@ class PgStore(SqliteStore):
         if self._writer is not None:
             try:  # the next engine need not wait for this one's leases to expire
                 await self._write(lambda: self.leases.release(self._fetch))
-            except (OSError, asyncpg.PostgresError) as error:
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:  # a connection already gone
                 logger.warning("the contacts' leases were not given back: %s", error)
         if self._taking_ids is not None:
             await asyncio.gather(self._taking_ids, return_exceptions=True)
