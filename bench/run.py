@@ -68,9 +68,9 @@ def run_step(name: str, command: list[str], quick: bool, out: Path) -> float:
     extra = ["--quick"] if quick and name != "fsync" else []
     print(f"==> {name}", flush=True)
     load_before = os.getloadavg()[0]
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
     subprocess.run([sys.executable, *command, *extra, "--json", str(out)], cwd=ROOT, check=True)
     took = time.perf_counter() - started
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
     meta = {
         "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "seconds": round(took, 1),
