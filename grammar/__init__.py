@@ -1,17 +1,23 @@
 """The scn grammar and parser: text in, typed AST and syntax diagnostics out.
 
 Lark is an implementation detail of this package; nothing outside it sees a Lark type.
+The parser is imported on first use, not with the package: a check whose files are all
+in the parse cache (_parse_cache.py) never imports Lark.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from ..interpreter import ast
 from ..interpreter.diagnostics import Diagnostic
 from ..interpreter.span import Span, span_of_offsets
-from ._driver import Expected, expected_at, parse_items
-from ._transform import anonymous_scenario_name
+
+if TYPE_CHECKING:
+    from ._driver import Expected, expected_at
+    from ._transform import anonymous_scenario_name
 
 
 class Comment(msgspec.Struct, frozen=True):
@@ -43,6 +49,8 @@ class ParseResult(msgspec.Struct, frozen=True):
 
 def parse(text: str, file: str = "<input>") -> ParseResult:
     """Parse the text of one .scn file. Never raises on bad input."""
+    from ._driver import parse_items
+
     parsed = parse_items(text, file)
     module = None
     if parsed.items is not None:
@@ -51,6 +59,19 @@ def parse(text: str, file: str = "<input>") -> ParseResult:
         Comment(str(t.value), span_of_offsets(file, text, t.start_pos or 0, t.end_pos or 0)) for t in parsed.comments
     )
     return ParseResult(module, tuple(parsed.diagnostics), comments, text, parsed.lossy)
+
+
+def __getattr__(name: str) -> Any:
+    """The parser's names, imported when first asked for (see the module's docstring)."""
+    if name in ("Expected", "expected_at"):
+        from . import _driver
+
+        return getattr(_driver, name)
+    if name == "anonymous_scenario_name":
+        from ._transform import anonymous_scenario_name
+
+        return anonymous_scenario_name
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["Comment", "Expected", "ParseResult", "anonymous_scenario_name", "expected_at", "parse"]

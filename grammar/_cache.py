@@ -1,7 +1,8 @@
 """A private per-user cache directory for what is slow to make and safe to keep.
 
-The parser's analysed grammar (Lark's cache, a pickle) and the checker's template
-outlines live in ~/.cache/scn (or $XDG_CACHE_HOME/scn). A file there is used only if
+The parser's analysed grammar (Lark's cache, a pickle), the files' parses
+(_parse_cache.py) and the checker's template outlines live in ~/.cache/scn (or
+$XDG_CACHE_HOME/scn). A file there is used only if
 the directory and the file belong to the user and no one else can write to them: a
 planted pickle would run code. SCN_GRAMMAR_CACHE=0 turns the cache off.
 """

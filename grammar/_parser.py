@@ -83,10 +83,25 @@ def lark_options(grammar: str) -> dict[str, Any]:
     }
 
 
-def build_parser(cache: str | None, transformer: Any = None) -> Lark:
+class _Unchecked(Lark):
+    """Lark without its check that no two of the grammar's terminals can read the same text.
+
+    That check (interegular's, strict mode) is of the grammar, not of what is parsed, and
+    is most of the time of analysing the grammar, which the first check after install
+    waits for. Lark itself skips it when it loads its cache; the tests make the parser
+    with it (``checked=True``), and check that both parse alike.
+    """
+
+    def _build_parser(self) -> Any:
+        self.lexer_conf.skip_validation = True
+        return super()._build_parser()
+
+
+def build_parser(cache: str | None, transformer: Any = None, *, checked: bool = False) -> Lark:
     """Lark for scn.lark with the transformer inline (it builds the AST while parsing).
 
-    ``cache`` is a file for Lark's cache of the analysed grammar, or None for none.
+    ``cache`` is a file for Lark's cache of the analysed grammar, or None for none;
+    ``checked`` has Lark check the grammar's terminals (see _Unchecked).
     """
     grammar = grammar_text()
     options = lark_options(grammar)
@@ -97,7 +112,7 @@ def build_parser(cache: str | None, transformer: Any = None) -> Lark:
         # writes the file in place: a process that reads it half-written fails to load
         # it and analyses the grammar itself (Lark's own fallback), then writes it again.
         options["cache"] = cache
-    return Lark(grammar, **options)
+    return (Lark if checked else _Unchecked)(grammar, **options)
 
 
 def cache_file() -> str | None:

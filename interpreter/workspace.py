@@ -102,7 +102,7 @@ def scn_files(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], list
     return unique, errors
 
 
-#: Below this many files, starting worker processes costs more than it saves.
+#: Below this many files to parse, starting worker processes costs more than it saves.
 PARALLEL_FROM = 200
 
 
@@ -112,44 +112,68 @@ def _can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
 
-def parse_all(named: list[tuple[str, str]], jobs: int = 1) -> list[ParseResult]:
+def parse_all(named: list[tuple[str, str]], jobs: int = 1, *, keep: bool = False) -> list[ParseResult]:
     """Parse (path, text) pairs, in ``jobs`` forked processes for large workspaces.
 
-    Parsing is pure CPU work, so a big workspace is split across processes like
+    With ``keep``, a file whose parse is in the parse cache (grammar/_parse_cache.py) is
+    not parsed again, and the parses made are kept there. Parsing is pure CPU work, so
+    the files still to parse, when there are many, are split across processes like
     linters do; results come back msgpack-encoded (the AST is msgspec Structs).
     """
+    with paused_gc():  # decoding or building trees: a million objects, none of them garbage
+        found: list[ParseResult | None] = [None] * len(named)
+        if keep:
+            from ..grammar._parse_cache import cached_parse
+
+            found = [cached_parse(path, text) for path, text in named]
+        missing = [pair for pair, result in zip(named, found, strict=True) if result is None]
+        made = iter(_parse_missing(missing, jobs, keep))
+        return [result if result is not None else next(made) for result in found]
+
+
+def _parse_missing(named: list[tuple[str, str]], jobs: int, keep: bool) -> list[ParseResult]:
     if jobs <= 1 or len(named) < PARALLEL_FROM or not _can_fork():
-        with paused_gc():
-            return [parse(text, path) for path, text in named]
+        return _parse_chunk(named, keep)
     import gc
     import multiprocessing
 
+    parse("", "<start>")  # the parser made (or loaded from its cache) once here, not in each child
     chunks = [named[i::jobs] for i in range(jobs)]
-    # Decoding the children's trees builds a million objects, none of them garbage: with
-    # the collector on, its passes made the decoding several times slower. Frozen, the
-    # parent's objects are not walked by a collection in a child either, which would
+    # Frozen, the parent's objects are not walked by a collection in a child, which would
     # copy their pages (the gc module's advice for fork).
     parsed: dict[str, ParseResult] = {}
-    with paused_gc():
-        gc.freeze()
-        try:
-            with multiprocessing.get_context("fork").Pool(jobs) as pool:
-                blobs = pool.map(_parse_chunk, chunks)
-        finally:
-            gc.unfreeze()
-        for chunk, blob in zip(chunks, blobs, strict=True):
-            results = msgspec.msgpack.decode(blob, type=list[ParseResult])
-            parsed.update((path, result) for (path, _), result in zip(chunk, results, strict=True))
+    gc.freeze()
+    try:
+        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            blobs = pool.starmap(_parse_encoded, [(chunk, keep) for chunk in chunks])
+    finally:
+        gc.unfreeze()
+    for chunk, blob in zip(chunks, blobs, strict=True):
+        results = msgspec.msgpack.decode(blob, type=list[ParseResult])
+        parsed.update((path, result) for (path, _), result in zip(chunk, results, strict=True))
     return [parsed[path] for path, _ in named]
 
 
-def _parse_chunk(chunk: list[tuple[str, str]]) -> bytes:
+def _parse_chunk(chunk: list[tuple[str, str]], keep: bool) -> list[ParseResult]:
+    results = [parse(text, path) for path, text in chunk]
+    if keep:
+        from ..grammar._parse_cache import keep_parse
+
+        for (path, _), result in zip(chunk, results, strict=True):
+            keep_parse(path, result)
+    return results
+
+
+def _parse_encoded(chunk: list[tuple[str, str]], keep: bool) -> bytes:
     with paused_gc():
-        return msgspec.msgpack.encode([parse(text, path) for path, text in chunk])
+        return msgspec.msgpack.encode(_parse_chunk(chunk, keep))
 
 
-def load_workspace(paths: Iterable[str | os.PathLike[str]], jobs: int = 1) -> Workspace:
-    """Read and parse the .scn files under ``paths`` from disk (``jobs`` processes)."""
+def load_workspace(paths: Iterable[str | os.PathLike[str]], jobs: int = 1, *, keep: bool = True) -> Workspace:
+    """Read and parse the .scn files under ``paths`` from disk (``jobs`` processes).
+
+    With ``keep`` (the default), parses come from and go to the parse cache.
+    """
     files, errors = scn_files(paths)
     named: list[tuple[str, str]] = []
     for path in files:
@@ -169,7 +193,8 @@ def load_workspace(paths: Iterable[str | os.PathLike[str]], jobs: int = 1) -> Wo
             errors.append(make(codes.UNREADABLE, f"cannot read the file: {error.strerror}", Span.whole_file(shown)))
             continue
         named.append((shown, text))
-    sources = [SourceFile(path, result) for (path, _), result in zip(named, parse_all(named, jobs), strict=True)]
+    results = parse_all(named, jobs, keep=keep)
+    sources = [SourceFile(path, result) for (path, _), result in zip(named, results, strict=True)]
     return Workspace(sources, None, errors)
 
 

@@ -4,7 +4,6 @@ of the scenarios, beside what the live ones sent (see docs/versions.md)."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import datetime as dt
 import json
 import os
@@ -102,6 +101,8 @@ def _run_backtest(args: argparse.Namespace) -> int:
             candidate = compile_workspace(checked)
         scenarios = args.scenario or sorted(candidate.scenarios)
         shown = sys.stderr.isatty() if args.progress is None else args.progress
+        import asyncio  # here: every command's start (`scn check` too) imports this module
+
         with args.progress_bar("replaying", _count_events(args.db, since, until), shown) as progress:
             settings = Settings.from_env(dict(os.environ))
             result = asyncio.run(backtest(args.db, candidate, scenarios, since, until, settings, checked=checked,

@@ -4,7 +4,6 @@ compiled programs (see docs/versions.md)."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from collections.abc import Callable
@@ -48,6 +47,8 @@ def _run_diff(args: argparse.Namespace) -> int:
     if args.db:
         if len(args.args) != 3 or not all(a.isdigit() for a in args.args[1:]):
             return _fail("with --db, give SCENARIO OLD_VERSION NEW_VERSION (for example: thanks 3 5)")
+        import asyncio  # here: every command's start (`scn check` too) imports this module
+
         name = args.args[0]
         found = asyncio.run(_stored(args.db, name, int(args.args[1]), int(args.args[2])))
         if isinstance(found, str):

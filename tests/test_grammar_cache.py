@@ -63,9 +63,9 @@ def test_the_cache_is_named_by_the_grammar_lark_and_python(cache_home: Path) -> 
     assert f"lark{lark.__version__}" in name and f"py{sys.version_info[0]}{sys.version_info[1]}" in name
 
 
-def _parses(cache: str | None) -> list[object]:
+def _parses(cache: str | None, checked: bool = False) -> list[object]:
     """What a parser built with this cache makes of every example and every bad file."""
-    parser = build_parser(cache, ToAst())
+    parser = build_parser(cache, ToAst(), checked=checked)
     sources = sorted(EXAMPLES.glob("*.scn")) + sorted(BAD.glob("*.scn"))
     results: list[object] = []
     for path in sources:
@@ -83,6 +83,12 @@ def test_a_parser_from_the_cache_parses_like_one_built_afresh(cache_home: Path) 
     written = Path(path).read_bytes()
     assert _parses(path) == fresh  # loads it
     assert Path(path).read_bytes() == written
+
+
+def test_the_parser_made_without_larks_check_of_the_terminals_parses_like_the_checked_one() -> None:
+    """scn's parser skips the check of the grammar's terminals (as Lark does from its cache);
+    the checked build (strict mode with interegular) raises on terminals that collide."""
+    assert _parses(None) == _parses(None, checked=True)
 
 
 def test_a_damaged_cache_is_rebuilt(cache_home: Path) -> None:

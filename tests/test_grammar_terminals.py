@@ -23,7 +23,9 @@ from scn.grammar._format import literal_text
 from scn.grammar._parser import build_parser, grammar_text, keywords, named_terminals
 from scn.interpreter import ast
 
-LARK: Lark = build_parser(None)  # built afresh: the grammar as Lark compiles it
+#: Built afresh, the grammar as Lark compiles it, with Lark's check that no two
+#: terminals can read the same text (which scn's own parser skips).
+LARK: Lark = build_parser(None, checked=True)
 TERMINALS = {t.name: t for t in LARK.terminals}
 KEYWORDS = {word: name for word, name in keywords(LARK).items() if word.isalpha()}
 #: Terminals of text no rule takes (negative priority): the recovery driver's.

@@ -109,3 +109,72 @@ def test_a_damaged_outline_is_made_again_and_the_cache_can_be_turned_off(workspa
     third, imported = check(workspace, off, SCN_GRAMMAR_CACHE="0")
     assert imported and third == first
     assert not list(off.rglob("template-*"))
+
+
+#: One of each kind of node a template may nest, as a wrapper around what it holds.
+EXPRESSIONS = {
+    "getattr": "({}).a", "filter": "{}|lower", "filter argument": "a|default({})", "test": "({}) is defined",
+    "arithmetic": "({}) + 1", "concat": "({}) ~ 'a'", "not": "not ({})", "negation": "-({})",
+    "conditional": "(({}) if a else b)", "conditional without else": "(({}) if a)", "list": "[{}]",
+    "item": "({})[0]", "slice": "({})[1:2]", "range": "range({})", "comparison": "({}) == 1",
+    "chained comparison": "1 < ({}) < 3", "and": "({}) and a", "tuple": "(({}), 1)", "in": "({}) in a",
+}  # fmt: skip
+STATEMENTS = {
+    "if": "{{% if a %}}{}{{% endif %}}", "else": "{{% if a %}}x{{% else %}}{}{{% endif %}}",
+    "elif": "{{% if a %}}x{{% elif b %}}{}{{% endif %}}", "for": "{{% for i in a %}}{}{{% endfor %}}",
+    "for else": "{{% for i in a %}}x{{% else %}}{}{{% endfor %}}", "for if": "{{% for i in a if i %}}{}{{% endfor %}}",
+    "with": "{{% with x = 1 %}}{}{{% endwith %}}", "set block": "{{% set x %}}{}{{% endset %}}{{{{ x }}}}",
+    "filter block": "{{% filter upper %}}{}{{% endfilter %}}",
+    "autoescape": "{{% autoescape true %}}{}{{% endautoescape %}}",
+}  # fmt: skip
+
+
+def nested_as_deep_as_allowed(wrap: str, innermost: str, outside: str = "{}") -> str:
+    """``innermost`` wrapped in ``wrap`` as often as a template may nest without compiling."""
+    from scn.interpreter.checker._outline import SHALLOW, _depth
+    from scn.stdlib.templates import parse
+
+    text = innermost
+    while True:
+        deeper = wrap.format(text)
+        if _depth(parse(outside.format(deeper), True)) > SHALLOW:
+            template = outside.format(text)
+            assert SHALLOW - 3 < _depth(parse(template, True)) <= SHALLOW, "a wrapper adds at most 3 levels"
+            return template
+        text = deeper
+
+
+def compiled_from_deep_in_the_stack(template: str, frames: int = 200) -> None:
+    """Compile as a check called from deep in a program would (Jinja's code generator recurses)."""
+    from scn.stdlib.templates import compile_template
+
+    if frames:
+        compiled_from_deep_in_the_stack(template, frames - 1)
+        return
+    compile_template.cache_clear()
+    compile_template(template, True)
+
+
+@pytest.mark.parametrize("kind", list(EXPRESSIONS) + list(STATEMENTS))
+def test_every_kind_of_node_compiles_as_deep_as_the_check_does_not_compile(kind: str) -> None:
+    """The check compiles only templates nested deeper than SHALLOW: Python must take any other."""
+    if kind in EXPRESSIONS:
+        template = nested_as_deep_as_allowed(EXPRESSIONS[kind], "x", "{{{{ {} }}}}")
+    else:
+        template = nested_as_deep_as_allowed(STATEMENTS[kind], "{{ x }}")
+    compiled_from_deep_in_the_stack(template)
+    # Loops around the deepest expressions: each kind inside as many loops as fit.
+    if kind in EXPRESSIONS:
+        loops = nested_as_deep_as_allowed(STATEMENTS["for"], "{{ " + EXPRESSIONS[kind].format("x") + " }}")
+        compiled_from_deep_in_the_stack(loops)
+
+
+def test_a_shallow_template_is_checked_without_compiling_it_and_a_deep_one_is_compiled() -> None:
+    from scn.interpreter.checker._outline import _from_jinja
+    from scn.stdlib.templates import compile_template
+
+    compile_template.cache_clear()
+    shallow = _from_jinja("{% for p in products %}{{ p.name|upper }}{% endfor %}", True)
+    assert shallow.root is not None and compile_template.cache_info().currsize == 0
+    deep = _from_jinja("{{ " + "(" * 20 + "x" + ")|lower" * 20 + " }}", True)
+    assert deep.root is not None and compile_template.cache_info().currsize == 1

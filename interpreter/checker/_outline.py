@@ -1,9 +1,11 @@
 """What the checker needs of a Jinja template, as plain data kept on disk.
 
-Checking a template means parsing and compiling it with Jinja, then typing its syntax
-tree (_template_types.py). Importing Jinja is a good part of a cold `scn check`, and
-compiling each template costs more, for templates that rarely change between two
-checks. So the parts of the tree the checker types are copied into an outline of
+Checking a template means parsing it with Jinja, finding what Jinja's compiler would
+refuse, then typing its syntax tree (_template_types.py); the template is compiled to
+Python only when sending (stdlib/templates.py), or by the check where the template nests
+too deeply to be sure Python takes it. Importing Jinja is a good part of a cold
+`scn check`, and parsing each template costs more, for templates that rarely change
+between two checks. So the parts of the tree the checker types are copied into an outline of
 msgspec Structs, and outlines are kept in the per-user cache beside the analysed grammar,
 named by a hash of the template's text, the kind of environment, the modules that
 decide what a template may use (this one, stdlib's catalog, templates and filters),
@@ -27,7 +29,7 @@ from ... import __version__
 from ...grammar._cache import private_cache_file
 
 #: Bump when the outline's shape, or what goes into it, changes.
-FORMAT = 2
+FORMAT = 3
 
 
 class Node(msgspec.Struct, array_like=True, frozen=True, gc=False):
@@ -118,7 +120,7 @@ def _key(text: str, html: bool) -> str:
 def _from_jinja(text: str, html: bool) -> Outline:
     from jinja2 import TemplateSyntaxError, nodes
 
-    from ...stdlib.templates import compile_template, parse
+    from ...stdlib.templates import compile_template, environment, parse
 
     try:
         try:
@@ -126,7 +128,11 @@ def _from_jinja(text: str, html: bool) -> Outline:
         except ValueError:
             # Jinja's lexer reads a number with int(), which refuses over 4300 digits.
             return Outline(None, error="a number in the template is too long: write at most 4300 digits", error_line=1)
-        compile_template(text, html)  # what runs: unknown filters and tests fail here
+        refused = _refused_when_compiled(tree, nodes, environment(html))
+        if refused is not None:
+            return Outline(None, error=refused[0], error_line=refused[1])
+        if _depth(tree) > SHALLOW or any(True for _ in tree.find_all(_compiler_checked(nodes))):
+            compile_template(text, html)  # what Jinja's compiler or Python could refuse of it
         names = tuple(sorted({n.name for n in tree.find_all(nodes.Name)}))
         return Outline(_Builder(nodes).node(tree), names)
     except TemplateSyntaxError as error:
@@ -135,6 +141,52 @@ def _from_jinja(text: str, html: bool) -> Outline:
         # Jinja's own parser recursing too deep, or Python refusing the code Jinja made of it
         # (a chain of 200 attributes or filters: "too many nested parentheses").
         return Outline(None, error="the template nests too deeply", error_line=1)
+
+
+#: Templates nested deeper than this (counted in nodes from the root) are compiled by the
+#: check: Python refuses the code Jinja makes of deep nesting (20 nested loops, 200
+#: nested parentheses, its recursion limit in Jinja's code generator). Shallower ones,
+#: without the nodes below, compile whenever _refused_when_compiled finds nothing:
+#: tests/test_template_outline.py compiles every kind of node nested this deep.
+SHALLOW = 12
+
+
+def _compiler_checked(nodes: Any) -> tuple[type, ...]:
+    """Nodes Jinja's compiler has checks of its own for (the checker refuses them all)."""
+    return (nodes.Macro, nodes.CallBlock, nodes.Block, nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)
+
+
+def _refused_when_compiled(tree: Any, nodes: Any, env: Any) -> tuple[str, int] | None:
+    """What Jinja's compiler refuses in a template of allowed nodes, without compiling it.
+
+    An unknown filter or test anywhere: Jinja itself lets one in an `if` or a conditional
+    expression through and fails only when the mail is rendered. And a loop that assigns
+    to `loop`. The messages are Jinja's own.
+    """
+    for node in tree.find_all((nodes.Filter, nodes.Test, nodes.For)):
+        if isinstance(node, nodes.For):
+            if any(name.name == "loop" for name in _stored(node.target, nodes)):
+                return "Can't assign to special loop variable in for-loop target", node.lineno
+            continue
+        kind, known = ("filter", env.filters) if isinstance(node, nodes.Filter) else ("test", env.tests)
+        if node.name not in known:
+            return f"No {kind} named {node.name!r}.", node.lineno
+    return None
+
+
+def _stored(target: Any, nodes: Any) -> list[Any]:
+    return [target] if isinstance(target, nodes.Name) else list(target.find_all(nodes.Name))
+
+
+def _depth(tree: Any) -> int:
+    """How deep the template nests, in nodes from its root (without recursing)."""
+    deepest = 0
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in node.iter_child_nodes())
+    return deepest
 
 
 class _Builder:
