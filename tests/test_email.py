@@ -24,7 +24,8 @@ from hypothesis import strategies as st
 
 from scn.interpreter.clock import WallClock
 from scn.interpreter.runtime import EventInput
-from scn.interpreter.store import PENDING, SENT, UNDELIVERED, Changes, ContactUpdate, OutboxRow
+from scn.interpreter.store import PENDING, SENT, UNDELIVERED, Changes, ContactUpdate
+from scn.interpreter.store.suppressions import Claimed
 from scn.stdlib.delivery import RetryPolicy, Sender
 from scn.stdlib.delivery.base import HeaderError
 from scn.stdlib.delivery.email import MailDefaults, SmtpChannel, SmtpConfig, build_email
@@ -277,7 +278,7 @@ async def test_no_more_mails_go_unrecorded_than_there_are_connections() -> None:
             exchange = h.store.exchange_outbox
             seen: list[tuple[int, int]] = []
 
-            async def on_a_slow_disk(*args: Any, **kwargs: Any) -> list[list[OutboxRow]]:
+            async def on_a_slow_disk(*args: Any, **kwargs: Any) -> list[Claimed]:
                 (recorded, claimed), *_ = await h.rows(
                     "SELECT count(*) FILTER (WHERE status = 'sent'), "
                     "count(*) FILTER (WHERE status = 'pending' AND attempts > 0) FROM outbox"
@@ -413,7 +414,7 @@ async def test_a_pass_that_cannot_record_gives_back_what_it_claimed() -> None:
             exchange = h.store.exchange_outbox
             calls = 0
 
-            async def failing_once(*args: Any, **kwargs: Any) -> list[list[OutboxRow]]:
+            async def failing_once(*args: Any, **kwargs: Any) -> list[Claimed]:
                 nonlocal calls
                 calls += 1
                 if calls == 2:
