@@ -24,10 +24,10 @@ from hypothesis import strategies as st
 
 from scn.interpreter.clock import WallClock
 from scn.interpreter.runtime import EventInput
-from scn.interpreter.store import PENDING, SENT, UNDELIVERED, Changes, ContactUpdate
+from scn.interpreter.store import PENDING, SENT, UNDELIVERED, Changes, ContactUpdate, OutboxRow
 from scn.interpreter.store.suppressions import Claimed
 from scn.stdlib.delivery import RetryPolicy, Sender
-from scn.stdlib.delivery.base import HeaderError
+from scn.stdlib.delivery.base import HeaderError, sent
 from scn.stdlib.delivery.email import MailDefaults, SmtpChannel, SmtpConfig, build_email
 from scn.stdlib.tracking import read_token
 
@@ -526,6 +526,49 @@ async def test_line_breaks_from_contact_data_never_reach_a_header() -> None:
         await h.play([h.event("contact.registered", "eve", person={"language": "en"})])
         ((message,),) = await h.rows("SELECT message FROM outbox WHERE status = 'pending'")
         assert json.loads(message)["subject"] == "Welcome, Eve Bcc: victim@example.com X!"
+
+
+def _row(recipient: str, message: dict[str, str], id: int = 1) -> OutboxRow:
+    return OutboxRow(
+        id=id, run_id=1, step="s1", scenario="x", contact_id="c", channel="email", template="t",
+        recipient=recipient, message=json.dumps(message), coupon_code=None, variant=None, status="pending",
+        attempts=1, next_attempt_at=0, created_at=0,
+    )  # fmt: skip
+
+
+#: Addresses that would add a command, a recipient or an ESMTP parameter to MAIL or RCPT
+#: were they written into the command as they are.
+HOSTILE = [
+    "ann@example.com>\r\nRCPT TO:<evil@attacker.example",
+    "ann@example.com\r\nRCPT TO:<evil@attacker.example>",
+    "ann@example.com\nRCPT TO:<evil@attacker.example>",
+    "ann@example.com\rRCPT TO:<evil@attacker.example>",
+    "ann@example.com> NOTIFY=SUCCESS ORCPT=rfc822;evil@attacker.example",
+    "ann@example.com NOTIFY=SUCCESS",
+    "ann@example.com\x00",
+    "ann@example.com\u2028RCPT TO:<evil@attacker.example>",
+    '"ann\r\nRCPT TO:<evil@attacker.example>"@example.com',
+    "Evil <evil@attacker.example>, ann@example.com",
+]
+
+
+async def test_a_hostile_address_cannot_add_an_smtp_command_or_parameter() -> None:
+    """Neither a contact's address (RCPT) nor a template's sender address (MAIL) can put a
+    line break, a second address or a parameter into the envelope: each such message fails
+    without sending, and the connection's next message goes to its one recipient alone."""
+    with SmtpServer() as server:
+        channel = SmtpChannel(SmtpConfig.from_url(server.url, connections=1), MailDefaults())
+        outcomes = [await channel.send(_row(address, {"subject": "Hi", "plain": "x"})) for address in HOSTILE]
+        outcomes += [
+            await channel.send(_row("ann@example.com", {"subject": "Hi", "plain": "x", "from_address": address}))
+            for address in HOSTILE
+        ]
+        assert [o.status for o in outcomes] == ["failed"] * len(outcomes), outcomes
+        assert await channel.send(_row("bob@example.com", {"subject": "Hi", "plain": "x"}, id=2)) == sent()
+        await channel.close()
+    assert [rcpts for rcpts, _ in server.handler.received] == [["bob@example.com"]]
+    assert [[o.partition("=")[0] for o in options] for options in server.handler.mail_options] == [["SIZE"]]
+    assert channel.opened == 1, "no refusal broke the session"
 
 
 def test_unsafe_sender_header_is_refused_when_building() -> None:

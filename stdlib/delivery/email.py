@@ -344,6 +344,10 @@ def _refused(code: int, text: str, *, at_recipient: bool) -> Outcome:
     return failed(f"the mail server refused the message: {detail}", REFUSED)
 
 
+#: The replies by which a server takes a recipient (RFC 5321: 250, or 251 forwarded).
+_RCPT_TAKEN = frozenset({aiosmtplib.SMTPStatus.completed, aiosmtplib.SMTPStatus.will_forward})
+
+
 class SmtpChannel:
     """Sends email through a pool of at most `connections` SMTP connections, reused."""
 
@@ -395,13 +399,19 @@ class SmtpChannel:
                     if client.supports_extension("8bitmime"):
                         options.append("BODY=8BITMIME")
                     encoding = "utf-8"
-                await client.mail(mail.sender, options=options, encoding=encoding)
-                try:
-                    await client.rcpt(mail.recipient, encoding=encoding)
-                except aiosmtplib.SMTPRecipientRefused as error:
+                # MAIL and RCPT as aiosmtplib's `mail` and `rcpt` write them, less their
+                # `parseaddr` of addresses `build_email` took apart already (`stdlib.addresses`:
+                # a dot-atom local part and a host name, so no space, `<`, `>`, quote or
+                # control character); `execute_command` still refuses any control character.
+                args = [option.encode("ascii") for option in options]
+                reply = await client.execute_command(b"MAIL", b"FROM:<%s>" % mail.sender.encode(encoding), *args)
+                if reply.code != aiosmtplib.SMTPStatus.completed:
+                    raise aiosmtplib.SMTPSenderRefused(reply.code, reply.message, mail.sender)
+                reply = await client.execute_command(b"RCPT", b"TO:<%s>" % mail.recipient.encode(encoding))
+                if reply.code not in _RCPT_TAKEN:
                     await client.rset()
                     keep = True  # the session is fine: only this recipient was refused
-                    return _refused(error.code, error.message, at_recipient=True)
+                    return _refused(reply.code, reply.message, at_recipient=True)
                 await _data(client, mail.data, ready())
                 keep = True
                 return sent()
