@@ -760,3 +760,21 @@ async def test_starttls_and_login_are_used_and_a_refused_login_keeps_the_mail(tm
     outcomes = [ok for _, ok in logins]
     assert outcomes[-1] and not any(outcomes[:-1]), logins  # aiosmtplib tries each mechanism before giving up
     assert len(server.handler.to("ann@example.com")) == 1
+
+
+@settings(max_examples=500, deadline=None, derandomize=True, database=None)
+@given(st.text(max_size=400) | st.sampled_from(["", "a", "ab", "abc", "x" * 57, "x" * 58, "Ц" * 200]))
+def test_a_part_and_the_unsubscribe_mailto_are_written_as_the_standard_library_writes_them(text: str) -> None:
+    """The base64 of a part cut into lines of 76 (the empty text: no line), and the
+    mailto's query, byte for byte as `base64.encodebytes` and `urlencode` give them."""
+    import base64
+
+    from scn.stdlib.delivery.email import _part
+
+    body = _part("plain", text).partition(b"\r\n\r\n")[2]
+    assert body == base64.encodebytes(text.encode("utf-8")).replace(b"\n", b"\r\n")
+    url = "https://shop.example/unsubscribe/" + urllib.parse.quote(text, safe="/")
+    mail = build_email(_row("ann@example.com", {"subject": "Hi", "plain": "x", "unsubscribe_url": url}),
+                       MailDefaults(from_address="shop@example.com"), dt.datetime.now(dt.UTC))  # fmt: skip
+    query = urllib.parse.urlencode({"subject": "unsubscribe", "body": url}, quote_via=urllib.parse.quote)
+    assert f"<mailto:unsubscribe@example.com?{query}>".encode() in mail.data

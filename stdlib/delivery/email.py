@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import binascii
 import datetime as dt
 import functools
 import logging
@@ -204,8 +205,14 @@ def _date(second: dt.datetime, offset: dt.timedelta | None) -> str:
     return format_datetime(second)
 
 
+#: A base64 body's lines: 76 characters and CRLF (RFC 2045), as `base64.encodebytes` cuts them.
+_BASE64_LINE = re.compile(rb".{1,76}", re.DOTALL)
+
+
 def _part(kind: str, text: str) -> bytes:
-    body = base64.encodebytes(text.encode("utf-8")).replace(b"\n", b"\r\n")
+    # One encoding and one cut into lines, where `encodebytes` encodes line by line.
+    encoded = binascii.b2a_base64(text.encode("utf-8"), newline=False)
+    body = b"\r\n".join(_BASE64_LINE.findall(encoded)) + b"\r\n" if encoded else b""
     return (f'Content-Type: text/{kind}; charset="utf-8"\r\nContent-Transfer-Encoding: base64\r\n\r\n').encode() + body
 
 
@@ -244,7 +251,7 @@ def build_email(message: OutboxRow, defaults: MailDefaults, now: dt.datetime) ->
     if unsubscribe:
         # A URI is ASCII: a non-ASCII mailbox is percent-encoded UTF-8 (RFC 6068).
         to = urllib.parse.quote(defaults.unsubscribe_mailbox or f"unsubscribe@{domain}", safe="@")
-        query = urllib.parse.urlencode({"subject": "unsubscribe", "body": unsubscribe}, quote_via=urllib.parse.quote)
+        query = f"subject=unsubscribe&body={urllib.parse.quote(unsubscribe, safe='')}"  # as `urlencode` writes it
         headers.append(f"List-Unsubscribe: <{unsubscribe}>,\r\n <mailto:{to}?{query}>")
         headers.append("List-Unsubscribe-Post: List-Unsubscribe=One-Click")
     if message.scenario:
