@@ -96,6 +96,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+#: What py-spy is given besides the process and the output (--gil).
+SPY_OPTIONS: list[str] = []
+
+
 def document(i: int, run: str) -> dict[str, Any]:
     """The i-th event: an order of two items paid by a contact of its own."""
     items = [
@@ -253,7 +257,7 @@ def one_run(
             out = profile / f"{side}-{run}.txt"
             spy_command = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or "py-spy"
             spy = subprocess.Popen([spy_command, "record", "--pid", str(server.pid), "--subprocesses", "--rate", "250",
-                                    "--format", "raw", "--nonblocking", "-o", str(out)],
+                                    "--format", "raw", "--nonblocking", *SPY_OPTIONS, "-o", str(out)],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
             time.sleep(1.0)
         sink.say(f"expect {count}")
@@ -358,10 +362,13 @@ def main() -> int:
     parser.add_argument("--only", choices=("scn", "reference"))
     parser.add_argument("--compare", metavar="REF", help="also run scn as of this git commit (before/after figures)")
     parser.add_argument("--profile", type=Path, help="sample the servers with py-spy into this directory")
+    parser.add_argument("--gil", action="store_true",
+                        help="with --profile: only samples in which a thread holds the interpreter")  # fmt: skip
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
+        SPY_OPTIONS.extend(["--gil"] if args.gil else [])
     count = args.count or (1_000 if args.quick else 10_000)
     repeats = args.repeats or (1 if args.quick else 3)
     feeds = [(args.batch, args.clients or (4 if args.batch != 1 else 16))] if args.batch else [(100, 4)]

@@ -15,7 +15,7 @@ import csv
 import datetime as dt
 import io
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, cast
 
 from ..interpreter.clock import ms_of
@@ -217,8 +217,10 @@ def suppressed_reason(found: Suppression, address: str) -> str:
 class SuppressionGate:
     """A channel that sends only to addresses that are not on its suppression list.
 
-    The sender shows the gate each claim of messages (`screen`): the list is asked once
-    for all of them, and each message's send takes its answer. A suppression committed
+    The sender shows the gate each claim of messages: the store reads the list for all
+    of them in the claim's own transaction (`Claim.screen` is `listed_as`, the answers go
+    to `screened`), or `screen` asks it once for a claim made otherwise; each message's
+    send takes its answer. A suppression committed
     before the claim stops the message; one committed after it does not stop the
     messages of that claim (docs/delivery.md). A message the gate was not shown is
     looked up alone, as it goes."""
@@ -238,7 +240,8 @@ class SuppressionGate:
         #: goes; a message claimed again is screened again, its answer replaced.
         self._screened: dict[tuple[int, int], Outcome | None] = {}
 
-    def _normal(self, message: OutboxRow) -> str | None:
+    def listed_as(self, message: OutboxRow) -> str | None:
+        """The address the list would hold ``message``'s recipient under, or None."""
         try:
             return normal_address(self.name, message.recipient)
         except SuppressionError:
@@ -249,9 +252,13 @@ class SuppressionGate:
 
     async def screen(self, messages: Sequence[OutboxRow]) -> None:
         """The answers for a claim of messages, from one query of the list."""
-        addresses = [(message, self._normal(message)) for message in messages]
-        wanted = sorted({address for _, address in addresses if address is not None})
-        found = await self.store.suppressions_of(self.name, wanted) if wanted else {}
+        wanted = sorted({address for address in map(self.listed_as, messages) if address is not None})
+        self.screened(messages, await self.store.suppressions_of(self.name, wanted) if wanted else {})
+
+    def screened(self, messages: Sequence[OutboxRow], found: Mapping[str, Suppression]) -> None:
+        """The answers for a claim of messages, from ``found``: the entries of the list
+        that hold their addresses (`listed_as`), read when they were claimed."""
+        addresses = [(message, self.listed_as(message)) for message in messages]
         if len(self._screened) >= self.SCREENED:
             self._screened.clear()
         for message, address in addresses:
@@ -263,7 +270,7 @@ class SuppressionGate:
         key = (message.id, message.attempts)
         if key in self._screened:
             return self._screened.pop(key)
-        address = self._normal(message)
+        address = self.listed_as(message)
         if address is None:
             return None
         return self._refused(await self.store.suppression(self.name, address), address)

@@ -25,8 +25,9 @@ from hypothesis import strategies as st
 from scn.interpreter.clock import WallClock
 from scn.interpreter.runtime import EventInput
 from scn.interpreter.store import PENDING, SENT, UNDELIVERED, Changes, ContactUpdate, OutboxRow
+from scn.interpreter.store.suppressions import Claimed
 from scn.stdlib.delivery import RetryPolicy, Sender
-from scn.stdlib.delivery.base import HeaderError
+from scn.stdlib.delivery.base import HeaderError, sent
 from scn.stdlib.delivery.email import MailDefaults, SmtpChannel, SmtpConfig, build_email
 from scn.stdlib.tracking import read_token
 
@@ -277,7 +278,7 @@ async def test_no_more_mails_go_unrecorded_than_there_are_connections() -> None:
             exchange = h.store.exchange_outbox
             seen: list[tuple[int, int]] = []
 
-            async def on_a_slow_disk(*args: Any, **kwargs: Any) -> list[list[OutboxRow]]:
+            async def on_a_slow_disk(*args: Any, **kwargs: Any) -> list[Claimed]:
                 (recorded, claimed), *_ = await h.rows(
                     "SELECT count(*) FILTER (WHERE status = 'sent'), "
                     "count(*) FILTER (WHERE status = 'pending' AND attempts > 0) FROM outbox"
@@ -413,7 +414,7 @@ async def test_a_pass_that_cannot_record_gives_back_what_it_claimed() -> None:
             exchange = h.store.exchange_outbox
             calls = 0
 
-            async def failing_once(*args: Any, **kwargs: Any) -> list[list[OutboxRow]]:
+            async def failing_once(*args: Any, **kwargs: Any) -> list[Claimed]:
                 nonlocal calls
                 calls += 1
                 if calls == 2:
@@ -525,6 +526,49 @@ async def test_line_breaks_from_contact_data_never_reach_a_header() -> None:
         await h.play([h.event("contact.registered", "eve", person={"language": "en"})])
         ((message,),) = await h.rows("SELECT message FROM outbox WHERE status = 'pending'")
         assert json.loads(message)["subject"] == "Welcome, Eve Bcc: victim@example.com X!"
+
+
+def _row(recipient: str, message: dict[str, str], id: int = 1) -> OutboxRow:
+    return OutboxRow(
+        id=id, run_id=1, step="s1", scenario="x", contact_id="c", channel="email", template="t",
+        recipient=recipient, message=json.dumps(message), coupon_code=None, variant=None, status="pending",
+        attempts=1, next_attempt_at=0, created_at=0,
+    )  # fmt: skip
+
+
+#: Addresses that would add a command, a recipient or an ESMTP parameter to MAIL or RCPT
+#: were they written into the command as they are.
+HOSTILE = [
+    "ann@example.com>\r\nRCPT TO:<evil@attacker.example",
+    "ann@example.com\r\nRCPT TO:<evil@attacker.example>",
+    "ann@example.com\nRCPT TO:<evil@attacker.example>",
+    "ann@example.com\rRCPT TO:<evil@attacker.example>",
+    "ann@example.com> NOTIFY=SUCCESS ORCPT=rfc822;evil@attacker.example",
+    "ann@example.com NOTIFY=SUCCESS",
+    "ann@example.com\x00",
+    "ann@example.com\u2028RCPT TO:<evil@attacker.example>",
+    '"ann\r\nRCPT TO:<evil@attacker.example>"@example.com',
+    "Evil <evil@attacker.example>, ann@example.com",
+]
+
+
+async def test_a_hostile_address_cannot_add_an_smtp_command_or_parameter() -> None:
+    """Neither a contact's address (RCPT) nor a template's sender address (MAIL) can put a
+    line break, a second address or a parameter into the envelope: each such message fails
+    without sending, and the connection's next message goes to its one recipient alone."""
+    with SmtpServer() as server:
+        channel = SmtpChannel(SmtpConfig.from_url(server.url, connections=1), MailDefaults())
+        outcomes = [await channel.send(_row(address, {"subject": "Hi", "plain": "x"})) for address in HOSTILE]
+        outcomes += [
+            await channel.send(_row("ann@example.com", {"subject": "Hi", "plain": "x", "from_address": address}))
+            for address in HOSTILE
+        ]
+        assert [o.status for o in outcomes] == ["failed"] * len(outcomes), outcomes
+        assert await channel.send(_row("bob@example.com", {"subject": "Hi", "plain": "x"}, id=2)) == sent()
+        await channel.close()
+    assert [rcpts for rcpts, _ in server.handler.received] == [["bob@example.com"]]
+    assert [[o.partition("=")[0] for o in options] for options in server.handler.mail_options] == [["SIZE"]]
+    assert channel.opened == 1, "no refusal broke the session"
 
 
 def test_unsafe_sender_header_is_refused_when_building() -> None:
@@ -716,3 +760,21 @@ async def test_starttls_and_login_are_used_and_a_refused_login_keeps_the_mail(tm
     outcomes = [ok for _, ok in logins]
     assert outcomes[-1] and not any(outcomes[:-1]), logins  # aiosmtplib tries each mechanism before giving up
     assert len(server.handler.to("ann@example.com")) == 1
+
+
+@settings(max_examples=500, deadline=None, derandomize=True, database=None)
+@given(st.text(max_size=400) | st.sampled_from(["", "a", "ab", "abc", "x" * 57, "x" * 58, "Ц" * 200]))
+def test_a_part_and_the_unsubscribe_mailto_are_written_as_the_standard_library_writes_them(text: str) -> None:
+    """The base64 of a part cut into lines of 76 (the empty text: no line), and the
+    mailto's query, byte for byte as `base64.encodebytes` and `urlencode` give them."""
+    import base64
+
+    from scn.stdlib.delivery.email import _part
+
+    body = _part("plain", text).partition(b"\r\n\r\n")[2]
+    assert body == base64.encodebytes(text.encode("utf-8")).replace(b"\n", b"\r\n")
+    url = "https://shop.example/unsubscribe/" + urllib.parse.quote(text, safe="/")
+    mail = build_email(_row("ann@example.com", {"subject": "Hi", "plain": "x", "unsubscribe_url": url}),
+                       MailDefaults(from_address="shop@example.com"), dt.datetime.now(dt.UTC))  # fmt: skip
+    query = urllib.parse.urlencode({"subject": "unsubscribe", "body": url}, quote_via=urllib.parse.quote)
+    assert f"<mailto:unsubscribe@example.com?{query}>".encode() in mail.data

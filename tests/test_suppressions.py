@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from scn.interpreter.clock import WallClock
-from scn.interpreter.store import OutboxRow
+from scn.interpreter.store import Claim, OutboxRow
 from scn.interpreter.store.suppressions import QUERY_KEYS, Suppression, SuppressionStore, erased_key
 from scn.stdlib.delivery.base import Outcome, Ready
 from scn.stdlib.delivery.config import DeliveryConfig, EmailSettings, build_sender
@@ -153,13 +153,14 @@ class _SuppressingOnFirstSend(SmtpChannel):
         return await super().send_after(message, ready)
 
 
-async def test_a_claim_is_screened_in_one_query_and_a_later_suppression_stops_the_next_claim(
+async def test_a_claim_is_screened_in_its_own_transaction_and_a_later_suppression_stops_the_next_claim(
     db: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The gate asks the list once a claim. One lane claims two messages at a time: a
-    suppression committed while the first claim's mail goes lets that claim's second
-    mail go (docs/delivery.md: at most one claim's worth), and stops every message of
-    the claims after it."""
+    """The store reads the list with each claim, in the claim's transaction: the gate
+    asks nothing of its own. One lane claims two messages at a time: a suppression
+    committed while the first claim's mail goes lets that claim's second mail go
+    (docs/delivery.md: at most one claim's worth), and stops every message of the claims
+    after it."""
     contacts = ["c1", "c2", "c3", "c4"]
     with SmtpServer() as smtp:
         async with Harness(WORKSPACE, db, resources={"hello.html": "<p>hi</p>"}) as h:
@@ -184,11 +185,42 @@ async def test_a_claim_is_screened_in_one_query_and_a_later_suppression_stops_th
             assert await sender.deliver_all() == 4
             await sender.close()
             rows = await h.rows("SELECT recipient, status, failure FROM outbox ORDER BY id")
-    assert asked == [["c1@example.com", "c2@example.com"], ["c3@example.com", "c4@example.com"]]
-    assert alone == []  # every message was screened with its claim
+    assert asked == []  # every claim was screened by the store, in the claim's transaction
+    assert alone == []  # and every message with its claim
     assert [m["To"] for _, m in smtp.handler.received] == ["c1@example.com", "c2@example.com"]
     assert rows == [("c1@example.com", "sent", None), ("c2@example.com", "sent", None),
                     ("c3@example.com", "failed", "suppressed"), ("c4@example.com", "failed", "suppressed")]  # fmt: skip
+
+
+async def test_a_screened_claim_comes_with_the_entries_of_its_addresses(db: str) -> None:
+    """A claim with a screen is read against the list in its transaction: an address's
+    own entry, an erased contact's digest for another, nothing for the rest or for a
+    recipient the list cannot hold; a claim without a screen, or of nothing, reads none."""
+    async with Harness(WORKSPACE, db, resources={"hello.html": "<p>hi</p>"}) as h:
+        await h.play([h.event("contact.registered", c) for c in ("c1", "c2", "c3", "c4")])
+        await h.store.add_suppressions([
+            entry("email", "c1@example.com", reason="manual", at=AT),
+            Suppression(channel="email", address=erased_key("c2@example.com"), reason="complaint", source="api",
+                        created_at=AT),
+            entry("sms", "+380501234567", reason="manual", at=AT),
+        ])  # fmt: skip
+        gate = SuppressionGate("email", SmtpChannel(SmtpConfig()), h.store)
+        unlisted = {"c3@example.com"}
+
+        def listed_as(message: OutboxRow) -> str | None:
+            return None if message.recipient in unlisted else gate.listed_as(message)
+
+        screened, plain, empty = await h.store.exchange_outbox(
+            [], [], [Claim(limit=3, channel="email", screen=listed_as), Claim(limit=9, channel="email"),
+                     Claim(limit=9, channel="sms", screen=listed_as)], now=AT * 2, lease_ms=1000, owner="me",
+        )  # fmt: skip
+    assert [r.recipient for r in screened] == ["c1@example.com", "c2@example.com", "c3@example.com"]
+    assert {a: (e.address, e.reason) for a, e in screened.suppressed.items()} == {
+        "c1@example.com": ("c1@example.com", "manual"),
+        "c2@example.com": (erased_key("c2@example.com"), "complaint"),
+    }
+    assert ([r.recipient for r in plain], plain.suppressed) == (["c4@example.com"], {})
+    assert (empty, empty.suppressed) == ([], {})
 
 
 def _message(id: int, recipient: str, attempts: int = 1) -> OutboxRow:

@@ -31,6 +31,7 @@ from .records import (
     StepLog,
 )
 from .run_moves import RunMove, RunPlace
+from .suppressions import Claimed
 
 
 class StoreError(Exception):
@@ -294,13 +295,14 @@ class Store(Protocol):
     async def exchange_outbox(
         self, deliveries: list[Delivery], events: list[EventIn], claims: Sequence[Claim], *,
         now: int, lease_ms: int, owner: str,
-    ) -> list[list[OutboxRow]]:  # fmt: skip
+    ) -> list[Claimed]:  # fmt: skip
         """In one transaction: the outcomes of attempts and the events they raise (a
         bounce), then, for each claim, pending messages due by ``now``, oldest first, each
         claimed by ``owner``: its attempts counted, its next attempt a lease ahead (the
         latest another sender may take it over, should ``owner``'s death go unnoticed).
         Never messages ``owner`` holds already: its own in flight stay its own even when
-        it outlasts their lease."""
+        it outlasts their lease. A claim with a `Claim.screen` comes with the entries of
+        the suppression list that hold its messages' addresses, read in that transaction."""
 
     async def reclaim_outbox(self, now: int, owner: str) -> tuple[int, bool]:
         """Claims of senders other than ``owner`` that are known to be gone (their process

@@ -9,6 +9,7 @@ of a batch's effects or none.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import msgspec
@@ -185,11 +186,14 @@ class Delivery(msgspec.Struct, kw_only=True):
 
 class Claim(msgspec.Struct, frozen=True, kw_only=True):
     """Due messages a sender asks for: at most ``limit``, of ``channel`` (None: of any
-    channel but those in ``not_channels``)."""
+    channel but those in ``not_channels``). With ``screen``, the claimed messages are
+    looked up on ``channel``'s suppression list in the same transaction: ``screen`` gives
+    the address each message's recipient is listed under (None: one the list cannot hold)."""
 
     limit: int
     channel: str | None = None
     not_channels: tuple[str, ...] = ()
+    screen: Callable[[OutboxRow], str | None] | None = None
 
 
 class CouponIssue(msgspec.Struct, kw_only=True):

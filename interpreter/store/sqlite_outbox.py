@@ -20,6 +20,7 @@ from typing import Any
 from ._sql import SqlAccess
 from .records import PENDING, Claim, Delivery, EventIn, OutboxRow
 from .sqlite_changes import placeholders
+from .suppressions import Claimed, screened_claim
 
 _OUTBOX_COLUMNS = (
     "id, run_id, step, scenario, contact_id, channel, template, recipient, message, coupon_code, variant, "
@@ -32,7 +33,7 @@ def _outbox_row(row: Iterable[Any]) -> OutboxRow:
     return OutboxRow(*row)  # _OUTBOX_COLUMNS are OutboxRow's fields, in order
 
 
-def _claim(db: sqlite3.Connection, claim: Claim, now: int, lease_ms: int, owner: str) -> list[OutboxRow]:
+def _claim(db: sqlite3.Connection, claim: Claim, now: int, lease_ms: int, owner: str) -> Claimed:
     where = "status = 'pending' AND next_attempt_at <= ? AND claimed_by IS NOT ?"
     params: list[Any] = [now, owner]
     if claim.channel is not None:
@@ -46,7 +47,10 @@ def _claim(db: sqlite3.Connection, claim: Claim, now: int, lease_ms: int, owner:
         f"SELECT id FROM outbox WHERE {where} ORDER BY next_attempt_at, id LIMIT ?) RETURNING {_OUTBOX_COLUMNS}",
         (now + lease_ms, owner, *params, claim.limit),
     ).fetchall()
-    return sorted((_outbox_row(r) for r in rows), key=lambda r: r.id)
+    claimed = sorted((_outbox_row(r) for r in rows), key=lambda r: r.id)
+    if claim.screen is not None and claim.channel is not None and claimed:
+        return screened_claim(db, claim.channel, claimed, claim.screen)
+    return Claimed(claimed)
 
 
 class OutboxMixin(SqlAccess):
@@ -58,13 +62,14 @@ class OutboxMixin(SqlAccess):
     async def exchange_outbox(
         self, deliveries: list[Delivery], events: list[EventIn], claims: Sequence[Claim], *,
         now: int, lease_ms: int, owner: str,
-    ) -> list[list[OutboxRow]]:  # fmt: skip
-        """Outcomes, the events they raise (a bounce), then claims, in one transaction."""
+    ) -> list[Claimed]:  # fmt: skip
+        """Outcomes, the events they raise (a bounce), then claims (each screened if it
+        asks), in one transaction."""
         claims = [c for c in claims if c.limit > 0]
         if not deliveries and not events and not claims:
             return []
 
-        def exchange(db: sqlite3.Connection) -> list[list[OutboxRow]]:
+        def exchange(db: sqlite3.Connection) -> list[Claimed]:
             if deliveries:
                 db.executemany(
                     "UPDATE outbox SET status = ?, next_attempt_at = ?, sent_at = CASE WHEN ? = 'sent' THEN ? "

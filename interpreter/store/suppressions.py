@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol, runtime_checkable
 
 import msgspec
 
 from ._sql import SqlAccess
+from .records import OutboxRow
 
 _COLUMNS = "channel, address, reason, source, detail, created_at"
 #: How long the id of a counted soft bounce is kept (providers retry for up to three days).
@@ -77,28 +78,61 @@ class SuppressionStore(Protocol):
         """The contacts whose email is one of ``addresses`` in any case (from an index of lower(email))."""
 
 
+class Claimed(list[OutboxRow]):
+    """The messages of one claim (`Store.exchange_outbox`), and for a claim with a
+    `Claim.screen`, the entries of the suppression list that held any of their addresses
+    when they were claimed (by address, as `suppressions_of` gives them)."""
+
+    def __init__(self, rows: Iterable[OutboxRow] = (), suppressed: dict[str, Suppression] | None = None) -> None:
+        super().__init__(rows)
+        self.suppressed: dict[str, Suppression] = suppressed or {}
+
+
+def _lookups(channel: str, addresses: Iterable[str]) -> tuple[dict[str, str], list[tuple[str, tuple[str, ...]]]]:
+    """What the list may hold for each address (itself, its digest), and the queries that
+    read them (at most `QUERY_KEYS` a query)."""
+    keys: dict[str, str] = {}
+    for address in addresses:
+        keys[address] = address
+        keys[erased_key(address)] = address
+    wanted = list(keys)
+    queries = []
+    for start in range(0, len(wanted), QUERY_KEYS):
+        chunk = wanted[start : start + QUERY_KEYS]
+        sql = f"SELECT {_COLUMNS} FROM suppressions WHERE channel = ? AND address IN ({', '.join('?' * len(chunk))})"
+        queries.append((sql, (channel, *chunk)))
+    return keys, queries
+
+
+def _found(keys: dict[str, str], rows: Iterable[Sequence[object]], found: dict[str, Suppression]) -> None:
+    for row in rows:
+        entry = _row(row)
+        address = keys[entry.address]
+        if address not in found or entry.address == address:  # its own entry over the digest's
+            found[address] = entry
+
+
+def screened_claim(db: sqlite3.Connection, channel: str, rows: list[OutboxRow],
+                   screen: Callable[[OutboxRow], str | None]) -> Claimed:  # fmt: skip
+    """A claim's messages with the entries that suppress them, read on the claim's own
+    connection, in its transaction (no hand-off of its own)."""
+    addresses = {a for a in map(screen, rows) if a is not None}
+    keys, queries = _lookups(channel, sorted(addresses))
+    found: dict[str, Suppression] = {}
+    for sql, params in queries:
+        _found(keys, db.execute(sql, params).fetchall(), found)
+    return Claimed(rows, found)
+
+
 class SuppressionMixin(SqlAccess):
     async def suppression(self, channel: str, address: str) -> Suppression | None:
         return (await self.suppressions_of(channel, [address])).get(address)
 
     async def suppressions_of(self, channel: str, addresses: Sequence[str]) -> dict[str, Suppression]:
-        keys: dict[str, str] = {}  # what the list may hold for each address: itself, its digest
-        for address in addresses:
-            keys[address] = address
-            keys[erased_key(address)] = address
+        keys, queries = _lookups(channel, addresses)
         found: dict[str, Suppression] = {}
-        wanted = list(keys)
-        for start in range(0, len(wanted), QUERY_KEYS):
-            chunk = wanted[start : start + QUERY_KEYS]
-            rows = await self._rows(
-                f"SELECT {_COLUMNS} FROM suppressions WHERE channel = ? AND address IN ({', '.join('?' * len(chunk))})",
-                (channel, *chunk),
-            )
-            for row in rows:
-                entry = _row(row)
-                address = keys[entry.address]
-                if address not in found or entry.address == address:  # its own entry over the digest's
-                    found[address] = entry
+        for sql, params in queries:
+            _found(keys, await self._rows(sql, params), found)
         return found
 
     async def suppression_page(self, channel: str, after: str = "", limit: int = 100) -> list[Suppression]:

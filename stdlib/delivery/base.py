@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import msgspec
 
 from ...interpreter.store import OutboxRow
+from ...interpreter.store.suppressions import Suppression
 
 Status = Literal["sent", "retry", "failed"]
 
@@ -100,11 +101,16 @@ class Pipelined(Protocol):
 @runtime_checkable
 class Screening(Protocol):
     """A channel that looks at each claim of messages as a whole before any of them is
-    sent (the suppression gate: one query a claim instead of one a message)."""
+    sent (the suppression gate: the list read in the claim's own transaction, instead of
+    a query a message)."""
 
-    async def screen(self, messages: Sequence[OutboxRow]) -> None:
-        """Called with the messages of a claim, after the claim is committed and before
-        any of them goes to `send`."""
+    def listed_as(self, message: OutboxRow) -> str | None:
+        """The address the channel's suppression list would hold ``message``'s recipient
+        under (None: one it cannot hold): the claim's `Claim.screen`."""
+
+    def screened(self, messages: Sequence[OutboxRow], found: Mapping[str, Suppression]) -> None:
+        """Called with the messages of a claim and the entries of the list that held their
+        addresses when they were claimed, before any of them goes to `send`."""
 
 
 def content(message: OutboxRow) -> dict[str, Any]:

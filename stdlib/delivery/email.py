@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import binascii
 import datetime as dt
 import functools
 import logging
@@ -204,8 +205,14 @@ def _date(second: dt.datetime, offset: dt.timedelta | None) -> str:
     return format_datetime(second)
 
 
+#: A base64 body's lines: 76 characters and CRLF (RFC 2045), as `base64.encodebytes` cuts them.
+_BASE64_LINE = re.compile(rb".{1,76}", re.DOTALL)
+
+
 def _part(kind: str, text: str) -> bytes:
-    body = base64.encodebytes(text.encode("utf-8")).replace(b"\n", b"\r\n")
+    # One encoding and one cut into lines, where `encodebytes` encodes line by line.
+    encoded = binascii.b2a_base64(text.encode("utf-8"), newline=False)
+    body = b"\r\n".join(_BASE64_LINE.findall(encoded)) + b"\r\n" if encoded else b""
     return (f'Content-Type: text/{kind}; charset="utf-8"\r\nContent-Transfer-Encoding: base64\r\n\r\n').encode() + body
 
 
@@ -244,7 +251,7 @@ def build_email(message: OutboxRow, defaults: MailDefaults, now: dt.datetime) ->
     if unsubscribe:
         # A URI is ASCII: a non-ASCII mailbox is percent-encoded UTF-8 (RFC 6068).
         to = urllib.parse.quote(defaults.unsubscribe_mailbox or f"unsubscribe@{domain}", safe="@")
-        query = urllib.parse.urlencode({"subject": "unsubscribe", "body": unsubscribe}, quote_via=urllib.parse.quote)
+        query = f"subject=unsubscribe&body={urllib.parse.quote(unsubscribe, safe='')}"  # as `urlencode` writes it
         headers.append(f"List-Unsubscribe: <{unsubscribe}>,\r\n <mailto:{to}?{query}>")
         headers.append("List-Unsubscribe-Post: List-Unsubscribe=One-Click")
     if message.scenario:
@@ -344,6 +351,10 @@ def _refused(code: int, text: str, *, at_recipient: bool) -> Outcome:
     return failed(f"the mail server refused the message: {detail}", REFUSED)
 
 
+#: The replies by which a server takes a recipient (RFC 5321: 250, or 251 forwarded).
+_RCPT_TAKEN = frozenset({aiosmtplib.SMTPStatus.completed, aiosmtplib.SMTPStatus.will_forward})
+
+
 class SmtpChannel:
     """Sends email through a pool of at most `connections` SMTP connections, reused."""
 
@@ -395,13 +406,19 @@ class SmtpChannel:
                     if client.supports_extension("8bitmime"):
                         options.append("BODY=8BITMIME")
                     encoding = "utf-8"
-                await client.mail(mail.sender, options=options, encoding=encoding)
-                try:
-                    await client.rcpt(mail.recipient, encoding=encoding)
-                except aiosmtplib.SMTPRecipientRefused as error:
+                # MAIL and RCPT as aiosmtplib's `mail` and `rcpt` write them, less their
+                # `parseaddr` of addresses `build_email` took apart already (`stdlib.addresses`:
+                # a dot-atom local part and a host name, so no space, `<`, `>`, quote or
+                # control character); `execute_command` still refuses any control character.
+                args = [option.encode("ascii") for option in options]
+                reply = await client.execute_command(b"MAIL", b"FROM:<%s>" % mail.sender.encode(encoding), *args)
+                if reply.code != aiosmtplib.SMTPStatus.completed:
+                    raise aiosmtplib.SMTPSenderRefused(reply.code, reply.message, mail.sender)
+                reply = await client.execute_command(b"RCPT", b"TO:<%s>" % mail.recipient.encode(encoding))
+                if reply.code not in _RCPT_TAKEN:
                     await client.rset()
                     keep = True  # the session is fine: only this recipient was refused
-                    return _refused(error.code, error.message, at_recipient=True)
+                    return _refused(reply.code, reply.message, at_recipient=True)
                 await _data(client, mail.data, ready())
                 keep = True
                 return sent()

@@ -365,7 +365,9 @@ class _Pass:
             want = 2 * self.active[name] - waiting if waiting < self.active[name] else 0
             if name not in self.drained and want > 0:
                 want = want if room is None else min(want, room)
-                claims.append((name, Claim(limit=want, channel=name)))
+                screen = self.sender.screens.get(name)  # the suppression list read with the claim
+                listed_as = screen.listed_as if screen is not None else None
+                claims.append((name, Claim(limit=want, channel=name, screen=listed_as)))
                 room = None if room is None else room - want
         if None not in self.drained:
             # Messages of channels without a provider fail as soon as they are claimed.
@@ -401,8 +403,8 @@ class _Pass:
         for rows in batches:
             self.held.update(r.id for r in rows)
         for (name, _), rows in zip(claims, batches, strict=True):
-            if rows and name in sender.screens:  # one look at the whole claim (the suppression list)
-                await sender.screens[name].screen(rows)
+            if rows and name in sender.screens:  # the claim's answers from the suppression list
+                sender.screens[name].screened(rows, rows.suppressed)
         for (name, claim), rows in zip(claims, batches, strict=True):
             self.tried += len(rows)
             if self.room is not None:
