@@ -133,6 +133,18 @@ def test_keyed_batches_are_looked_up_refused_and_inserted_in_one_handoff(
     run(scenario())
 
 
+def test_payloads_by_key_reads_every_known_key_once(db: str) -> None:
+    async def scenario() -> None:
+        async with opened(db) as store:
+            keys = [f"k{i}" for i in range(501)]  # one more than a query's chunk
+            await store.append_events([event(k) for k in keys], 1)
+            assert await store.payloads_by_key([]) == {}
+            found = await store.payloads_by_key(["k500", "k0", "k0", "unknown", *keys[1:500]])
+            assert found == {k: "{}" for k in keys}
+
+    run(scenario())
+
+
 def test_many_known_keys_are_looked_up_in_chunks(db: str) -> None:
     async def scenario() -> None:
         async with opened(db) as store:
