@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from scn.interpreter.runtime.engine import KeyConflict
 from scn.interpreter.store import SqliteStore, StoreError
 from scn.interpreter.store.schema import MIGRATIONS
 
@@ -233,18 +234,42 @@ def test_a_duplicate_idempotency_key_is_accepted_once(db: str) -> None:
     run(scenario())
 
 
+def test_requests_of_one_group_commit_are_refused_or_accepted_each_on_its_own(db: str) -> None:
+    async def scenario() -> None:
+        async with Harness(TWO_MAILS, db) as h:
+            known = h.engine.event_in(h.event("order.paid", "ann", key="k0", **order(1)))
+            await h.engine.accept([known])
+            clash = h.engine.event_in(h.event("order.paid", "ann", key="k0", **order(2)))
+            fresh = h.engine.event_in(h.event("order.paid", "bob", key="k1", **order(3)))
+            # The same key as `fresh`, other content, in a later request of the same group.
+            later = h.engine.event_in(h.event("order.paid", "cid", key="k1", **order(4)))
+            same = h.engine.event_in(h.event("order.paid", "bob", key="k1", **order(3)))
+            results = await asyncio.gather(
+                h.engine.accept([clash, fresh]), h.engine.accept([fresh]), h.engine.accept([later]),
+                h.engine.accept([same]), return_exceptions=True,
+            )  # fmt: skip
+            assert isinstance(results[0], KeyConflict) and results[0].key == "k0"
+            assert isinstance(results[2], KeyConflict) and results[2].key == "k1"
+            accepted = results[1]
+            assert isinstance(accepted, list) and accepted[0][1] is False
+            assert results[3] == [(accepted[0][0], True)]
+            assert await h.rows("SELECT key, contact_id FROM events ORDER BY id") == [("k0", "ann"), ("k1", "bob")]
+
+    run(scenario())
+
+
 def test_concurrent_producers_share_group_commits(db: str) -> None:
     async def scenario() -> None:
         async with Harness(TWO_MAILS, db) as h:
             commits = 0
-            append = h.store.append_events
+            append = h.store.append_batches
 
-            async def counting(*args: object, **kwargs: object) -> list[tuple[int, bool]]:
+            async def counting(*args: Any, **kwargs: Any) -> list[list[tuple[int, bool]] | str]:
                 nonlocal commits
                 commits += 1
-                return await append(*args, **kwargs)  # type: ignore[arg-type]
+                return await append(*args, **kwargs)
 
-            h.store.append_events = counting  # type: ignore[method-assign]
+            h.store.append_batches = counting  # type: ignore[method-assign]
             events = [h.engine.event_in(h.event("order.paid", f"c{i}", key=f"k{i}", **order(i))) for i in range(200)]
             results = await asyncio.gather(*(h.engine.accept([e]) for e in events))
             assert sorted(r[0][0] for r in results) == list(range(1, 201))

@@ -100,6 +100,51 @@ def test_intake_is_one_handoff_and_reports_ids_and_duplicates(db: str, monkeypat
     run(scenario())
 
 
+def test_keyed_batches_are_looked_up_refused_and_inserted_in_one_handoff(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def scenario() -> None:
+        async with opened(db) as store:
+            [(a_id, _)] = await store.append_events([event("a")], 5)
+            calls = count_handoffs(monkeypatch)
+            seen: list[dict[str, str]] = []
+
+            def refusals(known: dict[str, str]) -> list[str | None]:
+                seen.append(known)
+                return [None, "b", None]
+
+            answers = await store.append_batches(
+                [[event("a"), event("c")], [event("b")], [event("auto:x"), event("c")]], 6, refusals
+            )
+            assert calls == ([] if isinstance(store, PgStore) else ["transaction"])
+            # Only keys a client chose are looked up; the door's own are new by construction.
+            assert seen == [{"a": "{}"}]
+            first, refused, last = answers
+            assert refused == "b"
+            assert isinstance(first, list) and isinstance(last, list)
+            assert first[0] == (a_id, True) and first[1][1] is False
+            assert last[0][1] is False and last[1] == (first[1][0], True)
+            assert await store._rows("SELECT key FROM events ORDER BY id") == [("a",), ("c",), ("auto:x",)]
+            # Without a key to look up, refusals are not asked.
+            seen.clear()
+            assert len(await store.append_batches([[event("auto:y")]], 7, refusals)) == 1
+            assert seen == []
+
+    run(scenario())
+
+
+def test_payloads_by_key_reads_every_known_key_once(db: str) -> None:
+    async def scenario() -> None:
+        async with opened(db) as store:
+            keys = [f"k{i}" for i in range(501)]  # one more than a query's chunk
+            await store.append_events([event(k) for k in keys], 1)
+            assert await store.payloads_by_key([]) == {}
+            found = await store.payloads_by_key(["k500", "k0", "k0", "unknown", *keys[1:500]])
+            assert found == {k: "{}" for k in keys}
+
+    run(scenario())
+
+
 def test_many_known_keys_are_looked_up_in_chunks(db: str) -> None:
     async def scenario() -> None:
         async with opened(db) as store:

@@ -79,6 +79,37 @@ def _content(payload: str) -> dict[str, Any]:
     return document
 
 
+def _refusals(batches: list[list[EventIn]]) -> Callable[[dict[str, str]], list[str | None]]:
+    """For one group commit: given the payloads already accepted under its keys, the key
+    that refuses each request (or None). A known idempotency key sent with different
+    content (its `at` aside: a retry may stamp a new one) refuses its request, and nothing
+    of that request is accepted; a later request of the group that repeats a key of an
+    earlier accepted one is compared with it too. Keys made up by the door are new by
+    construction."""
+
+    def refusals(payloads: dict[str, str]) -> list[str | None]:
+        known = {key: _content(payload) for key, payload in payloads.items()}
+        refused: list[str | None] = []
+        for batch in batches:
+            mine: dict[str, Any] = {}
+            clash = None
+            for event in batch:
+                if event.key.startswith("auto:"):
+                    continue
+                content = _content(event.payload)
+                before = mine.get(event.key, known.get(event.key))
+                if before is not None and before != content:
+                    clash = event.key
+                    break
+                mine[event.key] = content
+            if clash is None:
+                known.update(mine)
+            refused.append(clash)
+        return refused
+
+    return refusals
+
+
 class Engine(EventRouting):
     def __init__(
         self, store: Store, clock: Clock, settings: Settings | None = None, tracer: Tracer | None = None
@@ -282,55 +313,28 @@ class Engine(EventRouting):
             self._intake_task = asyncio.create_task(self._commit_intake())
         return await future
 
-    async def _admitted(
-        self, waiting: list[tuple[list[EventIn], asyncio.Future[list[tuple[int, bool]]]]]
-    ) -> list[tuple[list[EventIn], asyncio.Future[list[tuple[int, bool]]]]]:
-        """The requests of one group commit whose keys fit: a known idempotency key sent
-        with different content (its `at` aside: a retry may stamp a new one) fails its
-        request with KeyConflict, and nothing of that request is accepted. One look-up for
-        the whole group, so that checking keys does not break the group commit up. Keys
-        made up by the door are new by construction."""
-        keys = {e.key for batch, _ in waiting for e in batch if not e.key.startswith("auto:")}
-        if not keys:
-            return waiting
-        known = {key: _content(payload) for key, payload in (await self.store.payloads_by_key(keys)).items()}
-        admitted = []
-        for batch, future in waiting:
-            mine: dict[str, Any] = {}
-            clash = None
-            for event in batch:
-                if event.key.startswith("auto:"):
-                    continue
-                content = _content(event.payload)
-                before = mine.get(event.key, known.get(event.key))
-                if before is not None and before != content:
-                    clash = event.key
-                    break
-                mine[event.key] = content
-            if clash is not None:
-                future.set_exception(KeyConflict(clash))
-                continue
-            known.update(mine)  # a later request of this group with the same key is compared too
-            admitted.append((batch, future))
-        return admitted
-
     async def _commit_intake(self) -> None:
+        """Commit what waits, a group at a time: one transaction (one hand-off to the store's
+        writer) reads the keys already accepted, refuses the requests whose keys clash and
+        inserts the rest."""
         while self._intake:
             waiting, self._intake = self._intake, []
             try:
-                waiting = await self._admitted(waiting)
-                events = [e for batch, _ in waiting for e in batch]
-                results = await self.store.append_events(events, ms_of(self.clock.now())) if events else []
+                answers = await self.store.append_batches(
+                    [batch for batch, _ in waiting], ms_of(self.clock.now()), _refusals([b for b, _ in waiting])
+                )
             except Exception as error:
                 for _, future in waiting:
                     if not future.done():
                         future.set_exception(error)
                 continue
-            offset = 0
-            for batch, future in waiting:
-                if not future.done():
-                    future.set_result(results[offset : offset + len(batch)])
-                offset += len(batch)
+            for (_, future), answer in zip(waiting, answers, strict=True):
+                if future.done():
+                    continue
+                if isinstance(answer, str):
+                    future.set_exception(KeyConflict(answer))
+                else:
+                    future.set_result(answer)
             self._wake.set()
             for listener in self.on_accepted:
                 listener()

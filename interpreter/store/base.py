@@ -106,6 +106,14 @@ class Store(Protocol):
     async def append_events(self, events: list[EventIn], now: int) -> list[tuple[int, bool]]:
         """Accept events durably, in one transaction. Returns (id, duplicate) for each."""
 
+    async def append_batches(
+        self, batches: list[list[EventIn]], now: int, refusals: Callable[[dict[str, str]], list[str | None]]
+    ) -> list[list[tuple[int, bool]] | str]:
+        """Accept batches of events durably, in one transaction, each whole or not at all: the
+        payloads already accepted under their keys are read in the same transaction and given
+        to ``refusals``, which names for each batch the key that refuses it (or None). Returns
+        per batch its (id, duplicate) for each event, or the key that refused it."""
+
     async def unprocessed_events(self, limit: int) -> list[EventRow]: ...
 
     async def event(self, event_id: int) -> EventRow | None: ...

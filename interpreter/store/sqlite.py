@@ -40,7 +40,9 @@ from .sqlite_changes import (
     JSON_FIELDS,
     RUN_COLUMNS,
     apply_changes,
+    insert_batches,
     insert_events,
+    payloads_of,
     placeholders,
     run_row,
 )
@@ -312,6 +314,13 @@ class SqliteStore(
         """Accept events durably. Returns (id, duplicate) for each; a known key is not added again."""
         return await self._write_now(lambda db: insert_events(db, events, now))
 
+    async def append_batches(
+        self, batches: list[list[EventIn]], now: int, refusals: Callable[[dict[str, str]], list[str | None]]
+    ) -> list[list[tuple[int, bool]] | str]:
+        # The keys are read in the write transaction: one hand-off to the writer's thread
+        # for a request's commit, not two, and no writer can add a key in between.
+        return await self._write_now(lambda db: insert_batches(db, batches, now, refusals))
+
     async def unprocessed_events(self, limit: int) -> list[EventRow]:
         rows = await self._rows(
             "SELECT id, key, type, contact_id, occurred_at, received_at, payload FROM events "
@@ -338,13 +347,7 @@ class SqliteStore(
         return found
 
     async def payloads_by_key(self, keys: Collection[str]) -> dict[str, str]:
-        unique = list(dict.fromkeys(keys))
-        found: dict[str, str] = {}
-        for start in range(0, len(unique), 500):
-            chunk = unique[start : start + 500]
-            rows = await self._rows(f"SELECT key, payload FROM events WHERE key IN ({placeholders(len(chunk))})", chunk)
-            found.update((r[0], r[1]) for r in rows)
-        return found
+        return await in_thread(self.db, payloads_of, keys)
 
     # ------------------------------------------------------------ records
 

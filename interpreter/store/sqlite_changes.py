@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import json
 import sqlite3
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import msgspec
@@ -112,6 +113,37 @@ def insert_events(db: sqlite3.Connection, events: list[EventIn], now: int) -> li
         keys = known[start : start + 500]
         ids.update(db.execute(f"SELECT key, id FROM events WHERE key IN ({placeholders(len(keys))})", keys))
     return [(ids[e.key], e.key not in fresh or first[e.key] is not e) for e in events]
+
+
+def payloads_of(db: sqlite3.Connection, keys: Iterable[str]) -> dict[str, str]:
+    """The payloads of the events accepted under these idempotency keys."""
+    unique = list(dict.fromkeys(keys))
+    found: dict[str, str] = {}
+    for start in range(0, len(unique), 500):
+        chunk = unique[start : start + 500]
+        found.update(db.execute(f"SELECT key, payload FROM events WHERE key IN ({placeholders(len(chunk))})", chunk))
+    return found
+
+
+def insert_batches(
+    db: sqlite3.Connection, batches: list[list[EventIn]], now: int,
+    refusals: Callable[[dict[str, str]], list[str | None]],
+) -> list[list[tuple[int, bool]] | str]:  # fmt: skip
+    """`Store.append_batches` inside the caller's transaction. Keys the door made up
+    (`auto:`) are new by construction: they are not looked up."""
+    keys = [e.key for batch in batches for e in batch if not e.key.startswith("auto:")]
+    refused = refusals(payloads_of(db, keys)) if keys else [None] * len(batches)
+    admitted = [e for batch, key in zip(batches, refused, strict=True) if key is None for e in batch]
+    results = insert_events(db, admitted, now) if admitted else []
+    answers: list[list[tuple[int, bool]] | str] = []
+    offset = 0
+    for batch, key in zip(batches, refused, strict=True):
+        if key is None:
+            answers.append(results[offset : offset + len(batch)])
+            offset += len(batch)
+        else:
+            answers.append(key)
+    return answers
 
 
 def apply_changes(db: sqlite3.Connection, c: Changes) -> None:
