@@ -90,12 +90,20 @@ def test_the_progress_bar_and_an_empty_file(tmp_path: Path, db: str) -> None:
                                                    "imported\n")  # fmt: skip
 
 
+def _interruptible() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_an_interrupted_import_goes_on_where_it_stopped(tmp_path: Path, db: str) -> None:
     """Ctrl-C after the first chunks: what was imported stays, and the same command again
     goes on from there (each row imported once: its key)."""
     path = _csv(tmp_path / "many.csv", 400)
     command = [sys.executable, "-m", "scn", "import", "contacts", str(path), "--db", db, "--chunk", "1"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A shell without job control starts background commands with SIGINT ignored, and Python
+    # then installs no KeyboardInterrupt handler: give the command Ctrl-C as a terminal would.
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_interruptible
+    )
     assert process.stderr is not None
     started = time.monotonic()
     for line in process.stderr:  # the first chunks are in: stop it as Ctrl-C does
