@@ -178,3 +178,43 @@ def test_a_shallow_template_is_checked_without_compiling_it_and_a_deep_one_is_co
     assert shallow.root is not None and compile_template.cache_info().currsize == 0
     deep = _from_jinja("{{ " + "(" * 20 + "x" + ")|lower" * 20 + " }}", True)
     assert deep.root is not None and compile_template.cache_info().currsize == 1
+
+
+#: Templates of allowed nodes that Jinja's compiler refuses (left) or takes (right),
+#: around what the check finds without compiling: a `set` of `loop` in a loop, its own
+#: target, nested blocks, `else`, a namespace's attribute, a `with`.
+COMPILER_CASES = [
+    "{% for t in y %}{% set loop = 1 %}{% endfor %}",
+    "{% for t in y %}{% if t %}{% set loop = 1 %}{% endif %}{% endfor %}",
+    "{% for t in y %}{% set loop %}x{% endset %}{% endfor %}",
+    "{% for t in y %}{% for u in t %}{% endfor %}{% set loop = 1 %}{% endfor %}",
+    "{% for t in y %}{% else %}{% set loop = 1 %}{% endfor %}",
+    "{% for t in y %}{% set (a, loop) = (1, 2) %}{% endfor %}",
+    "{% for loop in y %}{% endfor %}",
+    "{% for a, loop in y %}{% endfor %}",
+    "{% for t in y %}{% with loop = 1 %}{{ loop }}{% endwith %}{% endfor %}",
+    "{% for t in y %}{% set ns.loop = 1 %}{% endfor %}",
+    "{% set loop = 1 %}{% for t in y %}{{ t }}{% endfor %}",
+    "{% for t in y %}{% endfor %}{% set loop = 1 %}",
+    "{{ x|nope }}",
+    "{{ x is nope }}",
+    "{% for x in y if x|nope %}{% endfor %}",
+    "{% filter upper %}x{% endfilter %}",
+    "{{ x|default(1) }}",
+]
+
+
+@pytest.mark.parametrize("html", [False, True])
+@pytest.mark.parametrize("text", COMPILER_CASES)
+def test_what_the_compiler_refuses_the_check_refuses_without_compiling(text: str, html: bool) -> None:
+    from jinja2 import TemplateError
+
+    from scn.interpreter.checker._outline import _from_jinja
+    from scn.stdlib.templates import compile_template
+
+    try:
+        compile_template(text, html)
+        refused = False
+    except TemplateError:
+        refused = True
+    assert bool(_from_jinja(text, html).error) == refused

@@ -29,7 +29,7 @@ from ... import __version__
 from ...grammar._cache import private_cache_file
 
 #: Bump when the outline's shape, or what goes into it, changes.
-FORMAT = 3
+FORMAT = 4
 
 
 class Node(msgspec.Struct, array_like=True, frozen=True, gc=False):
@@ -165,8 +165,12 @@ def _refused_when_compiled(tree: Any, nodes: Any, env: Any) -> tuple[str, int] |
     """
     for node in tree.find_all((nodes.Filter, nodes.Test, nodes.For)):
         if isinstance(node, nodes.For):
-            if any(name.name == "loop" for name in _stored(node.target, nodes)):
-                return "Can't assign to special loop variable in for-loop target", node.lineno
+            # Its own target, or a `set` anywhere inside it (a nested loop's body included).
+            targets = [(node.target, node.lineno)]
+            targets += [(a.target, a.lineno) for a in node.find_all((nodes.Assign, nodes.AssignBlock))]
+            for target, line in targets:
+                if any(name.name == "loop" for name in _stored(target, nodes)):
+                    return "Can't assign to special loop variable in for-loop target", line
             continue
         kind, known = ("filter", env.filters) if isinstance(node, nodes.Filter) else ("test", env.tests)
         if node.name not in known:
