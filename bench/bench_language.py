@@ -260,7 +260,7 @@ def bench(quick: bool, launcher: Path, grammar: str) -> dict[str, Any]:
             result = check_workspace(load_workspace([root], jobs=1, keep=False))
             assert result.errors == 0
 
-        runs = 2 if quick else 7
+        runs = 1 if quick else 7
         results["L2_jobs"] = jobs
         results["L2_workspace_1000_files_s"] = summary(timed(whole_workspace, runs))
         results["L2_workspace_1000_files_one_process_s"] = summary(timed(whole_workspace_one_process, runs))
@@ -286,7 +286,7 @@ def bench(quick: bool, launcher: Path, grammar: str) -> dict[str, Any]:
         one.write_text(text, encoding="utf-8")
         scn = [sys.executable, str(launcher), grammar, "check", str(one)]
         run_command(scn, env)  # fills the grammar cache and writes bytecode
-        cold_runs = 5 if quick else 15
+        cold_runs = 3 if quick else 15
         bare = [sys.executable, "-c", "pass"]
         results["L3_python_pass_s"] = summary([run_command(bare, env) for _ in range(cold_runs)])
         results["L3_cold_check_cached_s"] = summary([run_command(scn, env) for _ in range(cold_runs)])
