@@ -474,7 +474,7 @@ def main() -> int:
                 flush=True,
             )
         if "R3" in parts:
-            sizes = (10_000, 50_000) if args.quick else (100_000, 1_000_000)
+            sizes = (10_000, 30_000) if args.quick else (100_000, 1_000_000)
             idle, restarts = (0.5, 1) if args.quick else (5.0, 3)
             results["R3"] = []
             for n in sizes:
