@@ -83,8 +83,10 @@ _MARK = re.compile(
 )
 #: The markup cut at those tags: `re.split` gives each tag whole and its two groups.
 _PIECES = re.compile(f"({_MARK.pattern})", _MARK.flags)
-#: Any other tag: left out. Markup that is not a tag (`<1>`, a lone `<`, `<!DOCTYPE...>`) is text.
-_OTHER_TAG = re.compile(r"<\s*+/?\s*+[A-Za-z][A-Za-z0-9]*+[^<>]*+>")
+#: Any other tag, and what a mail client does not show either (`<!DOCTYPE html>`, `<?xml ...?>`,
+#: any `<!...>` that is no comment): left out. Markup that is not a tag (`<1>`, a lone `<`,
+#: a `<!` never closed) is text.
+_OTHER_TAG = re.compile(r"<\s*+/?\s*+[A-Za-z][A-Za-z0-9]*+[^<>]*+>|<[!?][^<>]*+>")
 _HREF = re.compile(r"""\bhref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.IGNORECASE)
 
 

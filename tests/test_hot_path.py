@@ -106,6 +106,8 @@ def old_html_to_text(markup: str) -> str:
         assert piece is not None
         token, position = piece.group(), piece.end()
         tag = _OLD_TAG_NAME.match(token) if len(token) > 2 and token.endswith(">") else None
+        if tag is None and len(token) > 2 and token.endswith(">") and token[1] in "!?":
+            continue  # `<!DOCTYPE html>`, `<?xml ...?>`: not shown (since the faster version)
         if tag is None:
             if not hidden:
                 (link_text if link is not None else out).append(html.unescape(token))

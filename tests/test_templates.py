@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +14,8 @@ from scn.stdlib.messages import render_variant
 from scn.stdlib.render_context import RenderBudgetError
 
 from .harness import Harness
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def variant(**parts: str) -> TemplateVariant:
@@ -266,6 +269,38 @@ def test_the_text_version_keeps_paragraphs_and_spells_out_links() -> None:
         "<!--[if mso]><p>outlook only</p><![endif]--><div>Ціна: 10&nbsp;₴</div></body></html>"
     )
     assert html_to_text(markup) == "Hi & bye\nClick here (https://x.example/?a=1&b=2)\nnext\nЦіна: 10 ₴\n"
+
+
+@pytest.mark.parametrize(
+    ("markup", "text"),
+    [
+        ("<!DOCTYPE html>\n<html><body><p>Hi</p></body></html>", "Hi\n"),
+        ("<!doctype html><p>Hi</p>", "Hi\n"),
+        ('<?xml version="1.0" encoding="utf-8"?><p>Hi</p>', "Hi\n"),
+        ("<p>a<![CDATA[hidden]]>b</p>", "ab\n"),
+        ("<p>a<!>b<?>c</p>", "abc\n"),  # the shortest declaration and instruction
+        ("<p>1 <! 2</p>", "1 <! 2\n"),  # never closed: text, as written
+        ("<p>x <1> y</p>", "x <1> y\n"),  # not a tag: text
+        ("<p>5 < 7 > 3</p>", "5 < 7 > 3\n"),
+    ],
+)
+def test_the_text_version_leaves_out_declarations_as_a_mail_client_does(markup: str, text: str) -> None:
+    """`<!DOCTYPE html>` (every example template starts with it), `<?xml ...?>` and other
+    `<!...>` / `<?...>` markup are not shown by a mail client, so the text part must not
+    show them either; what is not closed stays text."""
+    from scn.stdlib.messages import html_to_text
+
+    assert html_to_text(markup) == text
+
+
+def test_no_example_template_shows_markup_in_its_text_version() -> None:
+    from scn.stdlib.messages import html_to_text
+
+    paths = sorted((ROOT / "examples" / "templates").glob("*.html"))
+    assert paths
+    for path in paths:
+        text = html_to_text(path.read_text(encoding="utf-8"))
+        assert "<!" not in text and "<?" not in text, (path.name, text[:80])
 
 
 def test_unset_values_compare_as_in_scenario_conditions() -> None:
