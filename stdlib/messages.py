@@ -21,6 +21,12 @@ from .templates import compile_template, render_text
 _BREAKS = frozenset({"br", "p", "div", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "li", "table"})
 #: Tags whose content is not text for a reader.
 _HIDDEN = frozenset({"head", "style", "script", "title"})
+#: Table cells: what stands in cells side by side is kept apart (a quantity and a price
+#: run together would read as one number).
+_CELLS = frozenset({"td", "th"})
+#: Where a cell starts or ends, until the lines are made; the text itself never holds it.
+_CELL_EDGE = "\x1f"
+_CELL_GAP = " | "
 
 
 def choose_variant(template: Template, language: str | None) -> TemplateVariant:
@@ -77,7 +83,7 @@ def render_variant(
 #: (their name whole: `<p>`, not `<param>`; ASCII letters only, in any case).
 _MARK = re.compile(
     r"<!--(?:.*?-->|.*)|<\s*+(/?)\s*+("
-    + "|".join(sorted(_BREAKS | _HIDDEN | {"a"}, key=len, reverse=True))
+    + "|".join(sorted(_BREAKS | _HIDDEN | _CELLS | {"a"}, key=len, reverse=True))
     + r")(?![A-Za-z0-9])[^<>]*+>",
     re.DOTALL | re.IGNORECASE | re.ASCII,
 )
@@ -108,6 +114,8 @@ def html_to_text(markup: str) -> str:
     and a template's output is not to be trusted to be well formed): the regular
     expression cuts the markup at the tags that matter, and the text between them is
     taken whole."""
+    if _CELL_EDGE in markup:
+        markup = markup.replace(_CELL_EDGE, " ")
     pieces = _PIECES.split(markup)  # text, then (tag, closing slash, name, text) per tag
     out: list[str] = []
     hidden = 0
@@ -120,6 +128,8 @@ def html_to_text(markup: str) -> str:
             name = name.lower()
             if name in _HIDDEN:
                 hidden = max(hidden - 1, 0) if closing else hidden + 1
+            elif name in _CELLS:
+                out.append(_CELL_EDGE)
             elif name != "a":  # a block starts and ends on a line of its own
                 out.append("\n")
             elif not closing:
@@ -136,7 +146,11 @@ def html_to_text(markup: str) -> str:
         out.append("".join(link_text))
     kept: list[str] = []
     for line in "".join(out).splitlines():
-        line = " ".join(line.split())
+        if _CELL_EDGE in line:
+            cells = (" ".join(cell.split()) for cell in line.split(_CELL_EDGE))
+            line = _CELL_GAP.join(cell for cell in cells if cell)
+        else:
+            line = " ".join(line.split())
         if line or (kept and kept[-1]):
             kept.append(line)
     return "\n".join(kept).strip() + "\n"

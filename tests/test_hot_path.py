@@ -96,6 +96,7 @@ def old_html_to_text(markup: str) -> str:
     hidden = 0
     link: str | None = None
     link_text: list[str] = []
+    markup = markup.replace("\x1f", " ")
     position, size = 0, len(markup)
     while position < size:
         if markup.startswith("<!--", position):
@@ -125,9 +126,12 @@ def old_html_to_text(markup: str) -> str:
             link = None
         elif name in _OLD_BREAKS:
             out.append("\n")
+        elif name in ("td", "th"):  # since the faster version: cells kept apart
+            out.append("\x1f")
     if link is not None:
         out.append("".join(link_text))
-    lines = [" ".join(line.split()) for line in "".join(out).splitlines()]
+    lines = [" | ".join(c for c in (" ".join(cell.split()) for cell in line.split("\x1f")) if c)
+             for line in "".join(out).splitlines()]  # fmt: skip
     kept: list[str] = []
     for line in lines:
         if line or (kept and kept[-1]):
@@ -143,6 +147,7 @@ MARKUP = [
     "<p>", "</P >", "</ p>", "<br/>", "<BR>", "<li/>", "<TABLE>", "<h1>", "<h6>", "<h7>", "<div\tclass=x>",
     "<head>", "</head>", "<style>", "</style>", "<script>", "</script>", "<title>", "<scriptx>", "<ſcript>",
     "&amp;", "&", "&am", "p;", "&nbsp;", "&#60;", "&#x3C;p>", "&lt;", "&ampx", "&notin;", "&am<b>p;", "&#6<i>0;",
+    "</TD>", "<th>", "<tdx>", "\x1f",
     " ", "  ", "\n", "\r\n", "\r", "\t", "\x0b", "\x0c", "\u2028", "\u00a0", "text", "Ціна", "Zażółć", "K", "ß",
 ]  # fmt: skip
 

@@ -293,6 +293,33 @@ def test_the_text_version_leaves_out_declarations_as_a_mail_client_does(markup: 
     assert html_to_text(markup) == text
 
 
+@pytest.mark.parametrize(
+    ("markup", "text"),
+    [
+        # A quantity and a price in cells side by side: "2150,00 zł" would read as 2,150 zł.
+        ("<table><tr><td>Kubek × 2</td><td>150,00 zł</td></tr></table>", "Kubek × 2 | 150,00 zł\n"),
+        ("<tr><th>Item</th><th>Price</th></tr><tr><td>Mug</td><td>75.00</td></tr>", "Item | Price\n\nMug | 75.00\n"),
+        # Empty and blank cells (spacers) separate nothing; one cell a row is a line as it was.
+        ("<tr><td></td><td>&nbsp;</td><td>A</td><td> </td><td>B</td><td></td></tr>", "A | B\n"),
+        ("<tr><td>Only</td></tr>", "Only\n"),
+        ("<tr><TD>x</TD ><td\nclass=a>y</td></tr>", "x | y\n"),
+        # Cells in cells (a layout table around an order table), and a cell holding a link.
+        ("<td><table><tr><td>a</td><td>b</td></tr></table></td><td>c</td>", "a | b\n\nc\n"),
+        (
+            '<tr><td><a href="https://x.example/m">Mug</a> × 2</td><td>150</td></tr>',
+            "Mug (https://x.example/m) × 2 | 150\n",
+        ),
+        # `<tdx>` is no cell; a unit separator in the data is a space, not a cell.
+        ("<tr><tdx>a</tdx><tdx>b</tdx></tr>", "ab\n"),
+        ("<p>a\x1fb</p>", "a b\n"),
+    ],
+)
+def test_the_text_version_keeps_table_cells_apart(markup: str, text: str) -> None:
+    from scn.stdlib.messages import html_to_text
+
+    assert html_to_text(markup) == text
+
+
 def test_no_example_template_shows_markup_in_its_text_version() -> None:
     from scn.stdlib.messages import html_to_text
 
