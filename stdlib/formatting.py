@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import unicodedata
 from decimal import Decimal
 from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo
@@ -46,7 +47,8 @@ def locale_of(language: str | None) -> Locale:
 
 
 def money(value: Money | Decimal | int, locale: Locale, currency: str | None = None) -> str:
-    """An amount with its currency as the language writes it: "1 234,50 ₴", "UAH 1,234.50"."""
+    """An amount with its currency as the language writes it: "1 234,50 ₴", "UAH 1,234.50"
+    (CLDR's patterns through Babel, and CLDR's currency spacing, see `_with_currency`)."""
     amount = value.amount if isinstance(value, Money) else Decimal(value)
     code = currency or (value.currency if isinstance(value, Money) else None)
     if not code or code == NO_CURRENCY:
@@ -64,8 +66,9 @@ class _Shape:
     the currency's digits (`format_currency`); for a number the pattern's, every digit
     of the value kept (`format_decimal(..., decimal_quantization=False)`). Each step is
     Babel's (`apply`, `_quantize_value`, `_format_int`, `_format_frac`), in the same
-    order, so the text is the same; tests/test_formatting_money.py compares the two on
-    arbitrary amounts in every CLDR locale."""
+    order, so the text is the same (with CLDR's currency spacing put in the affixes);
+    tests/test_formatting_money.py compares the two on arbitrary amounts in every CLDR
+    locale."""
 
     __slots__ = ("prefix", "suffix", "group", "decimal", "first", "then", "width", "least", "most", "quantum", "exact")
 
@@ -75,8 +78,8 @@ class _Shape:
             self.least, self.most = pattern.frac_prec
         else:
             symbol = numbers.get_currency_symbol(code, locale)
-            self.prefix = tuple(_with_currency(text, code, symbol) for text in pattern.prefix)
-            self.suffix = tuple(_with_currency(text, code, symbol) for text in pattern.suffix)
+            self.prefix = tuple(_with_currency(text, code, symbol, before=True) for text in pattern.prefix)
+            self.suffix = tuple(_with_currency(text, code, symbol, before=False) for text in pattern.suffix)
             self.least = self.most = numbers.get_currency_precision(code)
         self.exact = code is None  # a number keeps every digit it has beyond the pattern's
         self.group = numbers.get_group_symbol(locale)
@@ -115,8 +118,18 @@ class _Shape:
         return self.prefix[negative] + text + self.suffix[negative]
 
 
-def _with_currency(text: str, code: str, symbol: str) -> str:
-    return text.replace("¤¤", code.upper()).replace("¤", symbol)
+def _with_currency(text: str, code: str, symbol: str, *, before: bool) -> str:
+    """An affix with its currency put in. Where the currency sign stands right next to the
+    number (``before`` it, or after it) and its character there is neither a symbol nor a
+    space, CLDR's currency spacing (which Babel does not apply) puts a no-break space
+    between them: "UAH 1,234.50", "$1,234.50"."""
+    sign = code.upper() if "¤¤" in text else symbol
+    filled = text.replace("¤¤", code.upper()).replace("¤", symbol)
+    if sign and (text.endswith("¤") if before else text.startswith("¤")):
+        edge = sign[-1] if before else sign[0]
+        if unicodedata.category(edge)[0] not in "SZ":
+            return filled + "\xa0" if before else "\xa0" + filled
+    return filled
 
 
 @functools.lru_cache(maxsize=1024)

@@ -1,8 +1,11 @@
-"""Money in a message is written exactly as Babel writes it (format_currency), though scn
+"""Money in a message is written as Babel writes it (format_currency), with CLDR's currency
+spacing, which Babel leaves out: a currency sign that ends (or starts) with a letter is
+kept apart from the digits by a no-break space ("UAH 1,234.50", not "UAH1,234.50"). scn
 looks up what depends only on the language and the currency once (formatting.money)."""
 
 from __future__ import annotations
 
+import unicodedata
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -36,9 +39,38 @@ def outcome(function: object, *args: object, **kwargs: object) -> tuple[str, obj
 @given(amount=AMOUNTS, locale=st.sampled_from(LOCALES), code=st.sampled_from(CURRENCIES))
 def test_money_is_written_as_babel_writes_it(amount: Decimal, locale: str, code: str) -> None:
     parsed = Locale.parse(locale)
-    assert outcome(formatting.money, amount, parsed, code) == outcome(
-        numbers.format_currency, amount, code, locale=parsed
-    )
+    assert outcome(formatting.money, amount, parsed, code) == outcome(babel_spaced, amount, code, parsed)
+
+
+def babel_spaced(amount: Decimal, code: str, locale: Locale) -> str:
+    """Babel's format_currency with the locale's own pattern, a no-break space put between
+    the currency sign and the number where CLDR's currency spacing puts one: the sign is
+    next to the number and its character there is neither a symbol (`$`, `₴`) nor a space."""
+    pattern = locale.currency_formats["standard"]
+    symbol = numbers.get_currency_symbol(code, locale)
+    text = pattern.pattern
+
+    def spaced(part: str, before: bool) -> str:
+        sign = code.upper() if "¤¤" in part else symbol
+        edge = sign[-1] if before else sign[0]
+        if (part.endswith("¤") if before else part.startswith("¤")) and unicodedata.category(edge)[0] not in "SZ":
+            return part + "\xa0" if before else "\xa0" + part
+        return part
+
+    affixes = []
+    for prefix, suffix in zip(pattern.prefix, pattern.suffix, strict=True):
+        affixes.append((spaced(prefix, True), spaced(suffix, False)))
+    if affixes[0] == (pattern.prefix[0], pattern.suffix[0]) and affixes[1] == (pattern.prefix[1], pattern.suffix[1]):
+        return numbers.format_currency(amount, code, locale=locale)
+    body = pattern.number_pattern
+    text = ";".join(f"{quoted(p)}{body}{quoted(s)}" for p, s in affixes)
+    return numbers.format_currency(amount, code, format=text, locale=locale)
+
+
+def quoted(affix: str) -> str:
+    """An affix as pattern text: the currency sign as it is, anything else that a pattern
+    reads as syntax quoted."""
+    return "".join(c if c == "¤" or c not in "#0@.,;%‰+-'E" else f"'{c}'" for c in affix).replace("''", "")
 
 
 @pytest.mark.parametrize("language", ["en", "uk", "pl", "lv", "de", "fr", "hi"])
@@ -52,9 +84,28 @@ def test_the_common_languages_and_currencies_are_written_as_babel_writes_them(am
     for language in ["en", "uk", "pl", "lv", "de", "fr", "hi", "de_CH", "ar_EG", "fa"]:
         locale = formatting.locale_of(language)
         for code in CURRENCIES:
-            assert formatting.money(Decimal(amount), locale, code) == numbers.format_currency(
-                Decimal(amount), code, locale=locale
-            ), (language, code)
+            assert formatting.money(Decimal(amount), locale, code) == babel_spaced(Decimal(amount), code, locale), (
+                language,
+                code,
+            )
+
+
+@pytest.mark.parametrize(
+    ("language", "code", "written"),
+    [
+        ("en", "UAH", "UAH\xa01,234.50"),  # a sign of letters: apart from the digits
+        ("en", "PLN", "PLN\xa01,234.50"),
+        ("en", "CHF", "CHF\xa01,234.50"),
+        ("en", "USD", "$1,234.50"),  # a symbol: next to them
+        ("en", "GBP", "£1,234.50"),
+        ("uk", "UAH", "1\xa0234,50\xa0₴"),  # the pattern already has a space
+        ("pl", "UAH", "1\xa0234,50\xa0UAH"),
+        ("nl", "EUR", "€\xa01.234,50"),
+    ],
+)
+def test_a_currency_sign_of_letters_is_kept_apart_from_the_digits(language: str, code: str, written: str) -> None:
+    assert formatting.money(Decimal("1234.5"), formatting.locale_of(language), code) == written
+    assert formatting.money(Decimal("-1234.5"), formatting.locale_of(language), code).replace("-", "") == written
 
 
 def test_where_babel_strips_quotes_from_the_digits_babel_writes_it() -> None:

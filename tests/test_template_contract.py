@@ -202,7 +202,7 @@ def test_a_money_value_is_shown_by_the_conventions_of_the_language() -> None:
     amount = Money("1234.5", "UAH")
     locale = formatting.locale_of
     assert formatting.money(amount, locale("uk")) == "1\xa0234,50\xa0₴"
-    assert formatting.money(amount, locale("en")) == "UAH1,234.50"
+    assert formatting.money(amount, locale("en")) == "UAH\xa01,234.50"
     assert formatting.money(Money("1234.5", "PLN"), locale("pl")) == "1\xa0234,50\xa0zł"
     assert formatting.percent(Percent("12.5"), locale("ru")) == "12,5\xa0%"
     assert formatting.percent(Percent("15"), locale("en")) == "15%"

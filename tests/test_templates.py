@@ -191,7 +191,7 @@ async def test_percentages_money_and_dates_print_by_the_language_of_the_message(
         got = await subjects(h)
     assert got[("ann", "thanks")] == "12,5% / 2% / 24,00\xa0₴"
     assert got[("jan", "thanks")] == "12,5% / 2% / 24,00\xa0UAH"
-    assert got[("joe", "thanks")] == "12.5% / 2% / UAH1.60"
+    assert got[("joe", "thanks")] == "12.5% / 2% / UAH\xa01.60"
     # Valid 36 hours from 2025-03-03 08:00 UTC: 2025-03-04 20:00 UTC, 22:00 in Kyiv.
     assert got[("ann", "comeback")] == "12,5% until 4 березня 2025\u202fр."
     assert got[("jan", "comeback")] == "12,5% until 4 marca 2025"
