@@ -21,10 +21,9 @@ from .templates import compile_template, render_text
 _BREAKS = frozenset({"br", "p", "div", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "li", "table"})
 #: Tags whose content is not text for a reader.
 _HIDDEN = frozenset({"head", "style", "script", "title"})
-#: Table cells: what stands in cells side by side is kept apart (a quantity and a price
-#: run together would read as one number).
-_CELLS = frozenset({"td", "th"})
-#: Where a cell starts or ends, until the lines are made; the text itself never holds it.
+#: Where a table cell starts, until the lines are made (the text itself never holds it):
+#: cells side by side are kept apart by `_CELL_GAP` (a quantity and a price run together
+#: would read as one number).
 _CELL_EDGE = "\x1f"
 _CELL_GAP = " | "
 
@@ -83,7 +82,7 @@ def render_variant(
 #: (their name whole: `<p>`, not `<param>`; ASCII letters only, in any case).
 _MARK = re.compile(
     r"<!--(?:.*?-->|.*)|<\s*+(/?)\s*+("
-    + "|".join(sorted(_BREAKS | _HIDDEN | _CELLS | {"a"}, key=len, reverse=True))
+    + "|".join(sorted(_BREAKS | _HIDDEN | {"a"}, key=len, reverse=True))
     + r")(?![A-Za-z0-9])[^<>]*+>",
     re.DOTALL | re.IGNORECASE | re.ASCII,
 )
@@ -94,15 +93,19 @@ _PIECES = re.compile(f"({_MARK.pattern})", _MARK.flags)
 #: a `<!` never closed) is text.
 _OTHER_TAG = re.compile(r"<\s*+/?\s*+[A-Za-z][A-Za-z0-9]*+[^<>]*+>|<[!?][^<>]*+>")
 _HREF = re.compile(r"""\bhref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.IGNORECASE)
+#: A table cell's opening tag (found in the text between `_MARK`'s tags, which it does not
+#: cut at: fewer pieces for the loop of `html_to_text`).
+_CELL_TAG = re.compile(r"<\s*+(?:td|th)(?![A-Za-z0-9])[^<>]*+>", re.IGNORECASE | re.ASCII)
 
 
 def _text(markup: str) -> str:
     """The text of markup that holds no tag of `_MARK`: other tags left out, entities
     resolved (in each run of text between two tags on its own, as a browser reads them)."""
     if "<" in markup:
+        markup = _CELL_TAG.sub(_CELL_EDGE, markup)
         if "&" not in markup:
             return _OTHER_TAG.sub("", markup)
-        return "".join(map(html.unescape, _OTHER_TAG.split(markup)))
+        return _CELL_EDGE.join("".join(map(html.unescape, _OTHER_TAG.split(run))) for run in markup.split(_CELL_EDGE))
     return html.unescape(markup) if "&" in markup else markup
 
 
@@ -128,8 +131,6 @@ def html_to_text(markup: str) -> str:
             name = name.lower()
             if name in _HIDDEN:
                 hidden = max(hidden - 1, 0) if closing else hidden + 1
-            elif name in _CELLS:
-                out.append(_CELL_EDGE)
             elif name != "a":  # a block starts and ends on a line of its own
                 out.append("\n")
             elif not closing:
@@ -147,8 +148,7 @@ def html_to_text(markup: str) -> str:
     kept: list[str] = []
     for line in "".join(out).splitlines():
         if _CELL_EDGE in line:
-            cells = (" ".join(cell.split()) for cell in line.split(_CELL_EDGE))
-            line = _CELL_GAP.join(cell for cell in cells if cell)
+            line = _CELL_GAP.join(filter(None, [" ".join(cell.split()) for cell in line.split(_CELL_EDGE)]))
         else:
             line = " ".join(line.split())
         if line or (kept and kept[-1]):

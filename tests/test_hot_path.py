@@ -109,6 +109,10 @@ def old_html_to_text(markup: str) -> str:
         tag = _OLD_TAG_NAME.match(token) if len(token) > 2 and token.endswith(">") else None
         if tag is None and len(token) > 2 and token.endswith(">") and token[1] in "!?":
             continue  # `<!DOCTYPE html>`, `<?xml ...?>`: not shown (since the faster version)
+        if tag is not None and not tag.group(1) and tag.group(2).lower() in ("td", "th"):
+            if not hidden:  # since the faster version: a cell starts, like text
+                (link_text if link is not None else out).append("\x1f")
+            continue
         if tag is None:
             if not hidden:
                 (link_text if link is not None else out).append(html.unescape(token))
@@ -126,8 +130,7 @@ def old_html_to_text(markup: str) -> str:
             link = None
         elif name in _OLD_BREAKS:
             out.append("\n")
-        elif name in ("td", "th"):  # since the faster version: cells kept apart
-            out.append("\x1f")
+
     if link is not None:
         out.append("".join(link_text))
     lines = [" | ".join(c for c in (" ".join(cell.split()) for cell in line.split("\x1f")) if c)
