@@ -17,7 +17,7 @@ from .scn_processes import API_KEY, Process, environment, receipts_workspace
 from .server_harness import free_port
 
 #: Top-level packages that a server on an SQLite file, without DKIM, never needs at idle.
-NOT_AT_IDLE = ("asyncpg", "cryptography", "dkim", "dns")
+NOT_AT_IDLE = ("asyncpg", "cryptography", "dkim", "dns", "httpx")
 
 
 def imported(log: str) -> list[str]:
