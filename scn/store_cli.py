@@ -34,7 +34,7 @@ def _run(args: argparse.Namespace) -> int:
 
 async def _migrate(location: str) -> int:
     from .interpreter.store import StoreError, store_at
-    from .interpreter.store.pg import shown
+    from .interpreter.store.locations import shown
 
     store = store_at(location)
     try:

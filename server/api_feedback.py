@@ -16,7 +16,6 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 from litestar import Request, Router, post
 from litestar.di import NamedDependency
 
@@ -105,6 +104,8 @@ async def postmark(feedback: NamedDependency[FeedbackService], request: Request[
 
 
 async def _certificate(url: str) -> bytes:
+    import httpx  # here and below, not at the top: a server that gets no SNS message never needs it
+
     if url not in _CERTIFICATES:
         async with httpx.AsyncClient(timeout=10) as client:
             answer = await client.get(url)
@@ -121,6 +122,8 @@ async def ses(feedback: NamedDependency[FeedbackService], request: Request[Any, 
     """Amazon SES bounce and complaint notifications through SNS: the SNS signature checked
     with its certificate; a subscription to a configured topic is confirmed."""
     settings = feedback.settings("SES", "ses_topics")
+    import httpx
+
     with _checked():
         message = read_json_object(await request.body())
         if not isinstance(message, dict):
@@ -148,6 +151,8 @@ async def ses(feedback: NamedDependency[FeedbackService], request: Request[Any, 
 
 async def _confirm(message: dict[str, Any], certificate_url: str) -> None:
     """Visit the SubscribeURL of a signed confirmation; only on the certificate's own host."""
+    import httpx
+
     subscribe = message.get("SubscribeURL")
     origin = httpx.URL(certificate_url)
     if not isinstance(subscribe, str) or (httpx.URL(subscribe).scheme, httpx.URL(subscribe).host) != (

@@ -11,6 +11,8 @@ documented scheme, and its events read into one shape (`Feedback`).
 
 Signatures are checked with `cryptography`; a signed timestamp older than `MAX_AGE_S`
 (or as far in the future) is refused, so a captured request cannot be replayed later.
+`cryptography` is imported by the first check that needs it: a server that gets no such
+webhook does not hold it (tests/test_serve_imports.py).
 """
 
 from __future__ import annotations
@@ -20,13 +22,12 @@ import binascii
 import hmac
 import json
 import re
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
 
 Kind = Literal["hard_bounce", "soft_bounce", "complaint"]
 #: How old (or how far ahead) a signed timestamp may be, in seconds.
@@ -89,6 +90,9 @@ def _text(value: object, field: str, *, required: bool = True) -> str:
 
 def sendgrid_key(text: str) -> ec.EllipticCurvePublicKey:
     """The verification key as SendGrid shows it (base64 of the DER public key), or as PEM."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     data = text.encode() if "BEGIN PUBLIC KEY" in text else _base64(text, "SendGrid verification key")
     try:
         key = serialization.load_pem_public_key(data) if data.startswith(b"-----") else \
@@ -103,6 +107,10 @@ def sendgrid_key(text: str) -> ec.EllipticCurvePublicKey:
 def verify_sendgrid(key: ec.EllipticCurvePublicKey, body: bytes, signature: str, timestamp: str, now_s: float) -> None:
     """SignatureError unless ``signature`` (header `X-Twilio-Email-Event-Webhook-Signature`)
     signs ``timestamp`` (`X-Twilio-Email-Event-Webhook-Timestamp`) + ``body``."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     if not signature or not timestamp:
         raise SignatureError("the SendGrid signature and timestamp headers are missing")
     try:
@@ -249,6 +257,11 @@ def sns_certificate_url(message: dict[str, Any], allowed: str) -> str:
 def verify_sns(message: dict[str, Any], certificate_pem: bytes) -> None:
     """SignatureError unless the message's `Signature` is the certificate's key's signature
     (SignatureVersion 1: SHA1withRSA; 2: SHA256withRSA) of `sns_string_to_sign`."""
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
     version = message.get("SignatureVersion")
     algorithm: hashes.HashAlgorithm = {"1": hashes.SHA1(), "2": hashes.SHA256()}.get(str(version), hashes.SHA256())
     if str(version) not in ("1", "2"):

@@ -21,8 +21,6 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, TypeVar
 
-import asyncpg
-
 from .pg_dialect import statement
 
 T = TypeVar("T")
@@ -297,4 +295,6 @@ class Readers:
 
 
 async def connect(url: str) -> PgConnection:
+    import asyncpg  # here, not at the top: _sql imports this module on SQLite too
+
     return PgConnection(await asyncpg.connect(url))

@@ -22,7 +22,6 @@ import asyncio
 import contextvars
 import logging
 import os
-import re
 from collections.abc import Awaitable, Callable, Iterable
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -31,6 +30,7 @@ import asyncpg
 
 from . import _pg
 from .base import ControlStore, StoreError
+from .locations import shown
 from .pg_leases import Leases, lease_ms, new_owner
 from .pg_schema import RUN_ID_BLOCK, script
 from .pg_senders import SenderLocks
@@ -49,15 +49,6 @@ ATTEMPTS = 5
 #: The advisory lock key migrations hold (any fixed number; "scn" in ASCII).
 _MIGRATION_LOCK = 0x73636E
 _RETRYABLE = (asyncpg.exceptions.DeadlockDetectedError, asyncpg.exceptions.SerializationError)
-
-
-def is_postgresql(location: str) -> bool:
-    return location.startswith(("postgresql://", "postgres://"))
-
-
-def shown(url: str) -> str:
-    """A database URL without its password, to name it in messages."""
-    return re.sub(r"(://[^:/@]*):[^@]*@", r"\1@", url)
 
 
 def _plain(value: Any) -> Any:

@@ -24,9 +24,8 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-import asyncpg
-
-from .pg import PgStore
+from .locations import is_postgresql
+from .sqlite import SqliteStore
 
 logger = logging.getLogger("scn.store")
 
@@ -109,6 +108,8 @@ class Notices:
         failures = 0
         while True:
             try:
+                import asyncpg  # here: a process on SQLite imports this module and never listens
+
                 connection = await asyncpg.connect(self.url, server_settings={"application_name": APPLICATION})
             except Exception as error:  # the database is away: the process goes on, and polls
                 delay = RECONNECT_DELAYS[min(failures, len(RECONNECT_DELAYS) - 1)]
@@ -159,4 +160,6 @@ class Notices:
 def notices_for(store: object) -> Notices | None:
     """The notices of a process using ``store``: on PostgreSQL only (on SQLite `scn serve`'s
     processes tell each other over a pipe, and anything else is found by polling)."""
-    return Notices(store.url) if isinstance(store, PgStore) else None
+    if isinstance(store, SqliteStore) and is_postgresql(store.path):  # a PgStore, whose path is its URL
+        return Notices(store.path)
+    return None

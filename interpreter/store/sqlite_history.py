@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 from ._sql import in_thread
 from .base import StoreError
-from .pg import is_postgresql
+from .locations import is_postgresql
 from .records import SKIPPED, EventIn
 from .schema import MIGRATIONS
 from .sqlite import SqliteStore

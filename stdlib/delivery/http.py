@@ -18,6 +18,10 @@ configured price.
 `call webhook` posts the step's JSON with `X-Scn-Signature: t=<unix time>,v1=<hex
 HMAC-SHA256 of "<t>.<body>">` so the receiver can check it came from us, and an
 `Idempotency-Key` that stays the same across retries.
+
+httpx is imported by the first channel that sends (or the first provider's channel made):
+the webhook channel exists on every server, which mostly never calls one, and httpx with
+its client's TLS context would be memory held for nothing (tests/test_serve_imports.py).
 """
 
 from __future__ import annotations
@@ -27,9 +31,8 @@ import hmac
 import json
 import time
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import msgspec
 from jinja2 import StrictUndefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -37,6 +40,9 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from ...interpreter.store import OutboxRow
 from ..failures import ADDRESS, REFUSED, plain_reason
 from .base import Outcome, content, failed, retry, sent
+
+if TYPE_CHECKING:
+    import httpx
 
 # The GSM 03.38 basic character set; the extension table's characters take two septets.
 GSM7_BASIC = frozenset(
@@ -88,6 +94,12 @@ def _price(price: str | None, parts: int) -> str | None:
     return f"{total} {currency}".strip()
 
 
+def _client(timeout_s: float) -> httpx.AsyncClient:
+    import httpx
+
+    return httpx.AsyncClient(timeout=timeout_s)
+
+
 def _classify(response: httpx.Response, channel: str) -> Outcome | None:
     """None when the answer means sent; otherwise what it means."""
     status = response.status_code
@@ -109,7 +121,7 @@ class HttpChannel:
         self.channel = channel
         self.config = config
         self._template = _environment.from_string(config.body or DEFAULT_BODIES.get(channel, DEFAULT_BODIES["sms"]))
-        self._client = client or httpx.AsyncClient(timeout=config.timeout_s)
+        self._client = client or _client(config.timeout_s)
 
     def body(self, message: OutboxRow) -> tuple[str, int]:
         """The request body and how many parts it is billed as."""
@@ -133,6 +145,8 @@ class HttpChannel:
         except Exception as error:  # the operator's template: say what is wrong, keep the message
             why = plain_reason(error)
             return retry(f"the {self.channel} provider's body template in the delivery settings failed: {why}")
+        import httpx  # imported when the client was made: a lookup in sys.modules
+
         headers = {"Content-Type": "application/json", "Idempotency-Key": f"scn-{message.id}", **self.config.headers}
         try:
             response = await self._client.post(self.config.url, content=body.encode(), headers=headers)
@@ -173,9 +187,14 @@ class WebhookChannel:
 
     def __init__(self, secret: str, timeout_s: float = 10.0, client: httpx.AsyncClient | None = None) -> None:
         self.secret = secret
-        self._client = client or httpx.AsyncClient(timeout=timeout_s)
+        self.timeout_s = timeout_s
+        self._client = client  # made by the first call: most servers never call a webhook
 
     async def send(self, message: OutboxRow) -> Outcome:
+        import httpx
+
+        if self._client is None:
+            self._client = _client(self.timeout_s)
         body = message.message.encode()
         headers: dict[str, Any] = {
             "Content-Type": "application/json",
@@ -192,4 +211,5 @@ class WebhookChannel:
         return refusal if refusal is not None else sent(f"HTTP {response.status_code}")
 
     async def close(self) -> None:
-        await self._client.aclose()
+        if self._client is not None:
+            await self._client.aclose()

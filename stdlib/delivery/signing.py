@@ -5,6 +5,9 @@ rsa-sha256 over the body and the configured headers, relaxed/relaxed canonicalis
 `<selector>._domainkey.<domain>` as a TXT record `v=DKIM1; k=rsa; p=...`; `dknewkey`
 (installed with dkimpy) makes a pair.
 
+dkimpy (and dnspython, which it imports) is imported by the first signer made, so that a
+server without [email.dkim] does not hold it (tests/test_serve_imports.py).
+
 A header listed but missing from a message is signed as absent (RFC 6376 5.4), so that
 nobody on the way can add it: a signed `Reply-To` that was not there stays not there.
 """
@@ -13,8 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-
-import dkim
 
 #: What is signed unless the settings say otherwise: the headers receivers judge a sender
 #: by, and those that decide what a reader sees or where replies and unsubscriptions go.
@@ -38,6 +39,8 @@ class DkimSigner:
             )
         if not selector or not selector.isascii() or " " in selector:
             raise DkimError(f"selector {selector!r} is not a DNS label such as scn2025")
+        import dkim
+
         names = tuple(h.strip().lower() for h in headers)
         if "from" not in names:
             raise DkimError("headers must include From: RFC 6376 requires it to be signed")
@@ -71,6 +74,8 @@ class DkimSigner:
 
     def sign(self, message: bytes) -> bytes:
         """``message`` (CRLF line ends) with its `DKIM-Signature` header first."""
+        import dkim  # imported by __init__ already: a lookup in sys.modules
+
         signature = dkim.sign(message, self.selector, self.domain, self.private_key, include_headers=self.headers,
                               canonicalize=(b"relaxed", b"relaxed"))  # fmt: skip
         return bytes(signature) + message
