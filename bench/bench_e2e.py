@@ -41,7 +41,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
+
+try:
+    import psutil
+except ModuleNotFoundError:
+    print("bench_e2e.py needs pyproject's `bench` extra (psutil, py-spy): pip install -e '.[bench]'", file=sys.stderr)
+    sys.exit(2)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_http import API_KEY, post_bodies  # noqa: E402
@@ -98,6 +103,11 @@ def free_port() -> int:
 
 #: What py-spy is given besides the process and the output (--gil).
 SPY_OPTIONS: list[str] = []
+
+
+def py_spy() -> str | None:
+    """py-spy beside this Python (its virtual environment's scripts), else on PATH."""
+    return shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
 
 
 def document(i: int, run: str) -> dict[str, Any]:
@@ -252,10 +262,10 @@ def one_run(
         cpu_before, sink_before = cpu_of(processes), sink.cpu()
         spy = None
         if profile is not None:
-            # py-spy (pip install py-spy) samples every process of the server: collapsed
+            # py-spy (the `bench` extra) samples every process of the server: collapsed
             # stacks, one file per run, to read with bench/profile_stacks.py.
             out = profile / f"{side}-{run}.txt"
-            spy_command = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or "py-spy"
+            spy_command = py_spy() or "py-spy"  # found by main()
             spy = subprocess.Popen([spy_command, "record", "--pid", str(server.pid), "--subprocesses", "--rate", "250",
                                     "--format", "raw", "--nonblocking", *SPY_OPTIONS, "-o", str(out)],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
@@ -366,6 +376,9 @@ def main() -> int:
                         help="with --profile: only samples in which a thread holds the interpreter")  # fmt: skip
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
+    if args.profile and py_spy() is None:
+        parser.error(f"--profile samples the servers with py-spy, which is not installed beside {sys.executable} "
+                     "nor on PATH: pip install -e '.[bench]' (or pip install 'py-spy>=0.4,<0.5')")  # fmt: skip
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
         SPY_OPTIONS.extend(["--gil"] if args.gil else [])

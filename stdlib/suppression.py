@@ -218,12 +218,11 @@ class SuppressionGate:
     """A channel that sends only to addresses that are not on its suppression list.
 
     The sender shows the gate each claim of messages: the store reads the list for all
-    of them in the claim's own transaction (`Claim.screen` is `listed_as`, the answers go
-    to `screened`), or `screen` asks it once for a claim made otherwise; each message's
-    send takes its answer. A suppression committed
-    before the claim stops the message; one committed after it does not stop the
-    messages of that claim (docs/delivery.md). A message the gate was not shown is
-    looked up alone, as it goes."""
+    of them in the claim's own transaction (`Claim.screen` is `listed_as`, the entries
+    found go to `screened`), and each message's send takes its answer. A suppression
+    committed before the claim stops the message; one committed after it does not stop
+    the messages of that claim (docs/delivery.md). A message the gate was not shown (or
+    shown at an earlier claim, with fewer attempts) is looked up alone, as it goes."""
 
     #: The most answers of claims kept; a claim whose messages never went (the sender
     #: stopped) leaves its answers behind, dropped once there are this many.
@@ -249,11 +248,6 @@ class SuppressionGate:
 
     def _refused(self, found: Suppression | None, address: str) -> Outcome | None:
         return None if found is None else failed(suppressed_reason(found, address), SUPPRESSED)
-
-    async def screen(self, messages: Sequence[OutboxRow]) -> None:
-        """The answers for a claim of messages, from one query of the list."""
-        wanted = sorted({address for address in map(self.listed_as, messages) if address is not None})
-        self.screened(messages, await self.store.suppressions_of(self.name, wanted) if wanted else {})
 
     def screened(self, messages: Sequence[OutboxRow], found: Mapping[str, Suppression]) -> None:
         """The answers for a claim of messages, from ``found``: the entries of the list

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from scn.grammar import _parse_cache
+from scn.grammar import _cache, _parse_cache
 from scn.grammar._parse_cache import cached_parse, keep_parse
 from scn.interpreter.checker import check_workspace
 from scn.interpreter.workspace import load_workspace
@@ -201,7 +201,7 @@ def test_checks_at_once_on_an_empty_cache_agree(workspace: Path, tmp_path: Path)
     assert not imported and after == (first["diagnostics"] if isinstance(first, dict) else first)
 
 
-def test_entries_not_written_for_a_month_are_deleted_once_a_day(cache_home: Path) -> None:
+def test_entries_not_used_for_a_month_are_deleted_once_a_day(cache_home: Path) -> None:
     from scn.grammar import parse
 
     keep_parse("b.scn", parse(FILES["b.scn"], "b.scn"))
@@ -209,14 +209,18 @@ def test_entries_not_written_for_a_month_are_deleted_once_a_day(cache_home: Path
     old, fresh, left = directory / "parse-old.msgpack", directory / "parse-fresh.msgpack", directory / "parse-x.tmp"
     for path in (old, fresh, left):
         path.write_bytes(b"x")
-    month_ago = time.time() - _parse_cache.PRUNE_AFTER - 60
+    month_ago = time.time() - _cache.PRUNE_AFTER - 60
     os.utime(old, (month_ago, month_ago))
     os.utime(left, (month_ago, month_ago))
-    _parse_cache._prune_once.cache_clear()
+    _cache._next_prune.clear()
     keep_parse("b.scn", parse(FILES["b.scn"], "b.scn"))
     assert old.exists() and left.exists(), "pruned less than a day ago (by the first keep)"
+    (in_use,) = set(entries(cache_home)) - {old, fresh}
+    kept = in_use.read_bytes()
+    os.utime(in_use, (month_ago, month_ago))
+    assert cached_parse("b.scn", FILES["b.scn"]) is not None  # a check reads it: it is in use
     os.utime(directory / "parse-pruned", (month_ago, month_ago))
-    _parse_cache._prune_once.cache_clear()
-    keep_parse("b.scn", parse(FILES["b.scn"], "b.scn"))
+    _cache._next_prune.clear()
+    keep_parse("a.scn", parse(FILES["a.scn"], "a.scn"))
     assert not old.exists() and not left.exists() and fresh.exists()
-    assert cached_parse("b.scn", FILES["b.scn"]) is not None
+    assert in_use.read_bytes() == kept and cached_parse("b.scn", FILES["b.scn"]) is not None

@@ -11,12 +11,13 @@ import pytest
 
 from scn.interpreter.clock import WallClock
 from scn.interpreter.store import Claim, OutboxRow
-from scn.interpreter.store.suppressions import QUERY_KEYS, Suppression, SuppressionStore, erased_key
+from scn.interpreter.store.suppressions import QUERY_KEYS, Claimed, Suppression, SuppressionStore, erased_key
 from scn.stdlib.delivery.base import Outcome, Ready
 from scn.stdlib.delivery.config import DeliveryConfig, EmailSettings, build_sender
 from scn.stdlib.delivery.email import SmtpChannel, SmtpConfig
 from scn.stdlib.suppression import SuppressionError, SuppressionGate, csv_lines, entry, normal_address, read_csv
 
+from .backends import execute
 from .harness import Harness
 from .server_harness import serving
 from .smtp_server import SmtpServer
@@ -223,30 +224,48 @@ async def test_a_screened_claim_comes_with_the_entries_of_its_addresses(db: str)
     assert (empty, empty.suppressed) == ([], {})
 
 
-def _message(id: int, recipient: str, attempts: int = 1) -> OutboxRow:
-    return OutboxRow(id=id, run_id=None, step=None, scenario=None, contact_id=f"c{id}", channel="email",
-                     template=None, recipient=recipient, message="{}", coupon_code=None, variant=None,
-                     status="pending", attempts=attempts, next_attempt_at=AT, created_at=AT)  # fmt: skip
-
-
-async def test_the_gate_screens_empty_claims_and_unscreened_or_reclaimed_messages_alone(db: str) -> None:
-    """An empty claim asks nothing; an address that is not one is left to the channel; a
-    message the gate was not shown, or shown at an earlier claim (fewer attempts), is
-    looked up as it goes, and sees a suppression committed since."""
+async def test_the_gate_takes_each_claims_answers_and_looks_up_alone_what_no_claim_answered(db: str) -> None:
+    """What the sender does with each claim (`Claim.screen` is the gate's `listed_as`, the
+    claim's entries go to `screened`): a claim of nothing leaves the gate nothing; an
+    address that is not one is left to the channel; a message screened before a
+    suppression goes; one whose answer was taken, or claimed again without a screen (one
+    more attempt), is looked up as it goes and sees a suppression committed since;
+    claimed again with a screen, it takes that claim's answer."""
     async with Harness(WORKSPACE, db, resources={"hello.html": "<p>hi</p>"}) as h:
         gate = SuppressionGate("email", SmtpChannel(SmtpConfig()), h.store)
-        await gate.screen([])
-        assert gate._screened == {}
-        ann, bad = _message(1, "Ann@Example.com"), _message(2, "not an address")
-        await gate.screen([ann, bad])
+
+        async def claim(at: int, owner: str, screen: bool = True) -> Claimed:
+            (rows,) = await h.store.exchange_outbox(
+                [], [], [Claim(limit=9, channel="email", screen=gate.listed_as if screen else None)], now=at,
+                lease_ms=1000, owner=owner,
+            )  # fmt: skip
+            if screen and rows:  # as the sender does
+                gate.screened(rows, rows.suppressed)
+            return rows
+
+        empty = await claim(AT * 2, "first")
+        assert (empty, empty.suppressed, gate._screened) == ([], {}, {})
+        await h.play([h.event("contact.registered", "ann", person={"email": "Ann@Example.com"}),
+                      h.event("contact.registered", "bad")])  # fmt: skip
+        execute(db, "UPDATE outbox SET recipient = 'not an address' WHERE contact_id = 'bad'")
+        ann, bad = await claim(AT * 2, "first")
+        assert (ann.recipient, bad.recipient, ann.attempts) == ("Ann@Example.com", "not an address", 1)
         await h.store.add_suppressions([entry("email", "ann@example.com", reason="manual", at=AT)])
         assert await gate.refusal(bad) is None
-        assert await gate.refusal(ann) is None  # screened before the suppression: its claim goes
-        refused = await gate.refusal(ann)  # not screened (its answer was taken): looked up alone
+        # The lease over, another sender claims them again (one more attempt), without a
+        # screen: the first claim's answer, still kept, is not this message's.
+        (again,) = [r for r in await claim(AT * 2 + 1001, "second", screen=False) if r.id == ann.id]
+        assert again.attempts == 2 and (ann.id, 1) in gate._screened
+        refused = await gate.refusal(again)  # looked up alone
         assert refused is not None and refused.failure == "suppressed"
-        await gate.screen([ann])
-        again = await gate.refusal(_message(1, "Ann@Example.com", attempts=2))  # claimed again, not screened
-        assert again is not None and again.failure == "suppressed"
+        assert await gate.refusal(ann) is None  # screened before the suppression: its claim goes
+        refused = await gate.refusal(ann)  # its answer was taken: looked up alone
+        assert refused is not None and refused.failure == "suppressed"
+        (third,) = [r for r in await claim(AT * 2 + 2002, "third") if r.id == ann.id]
+        await h.store.remove_suppression("email", "ann@example.com")
+        refused = await gate.refusal(third)  # the answer read with its claim, before the removal
+        assert refused is not None and refused.failure == "suppressed"
+        assert await gate.refusal(third) is None, "its answer taken, looked up alone: off the list now"
 
 
 async def test_suppressions_of_finds_addresses_and_erased_digests_over_several_queries(db: str) -> None:

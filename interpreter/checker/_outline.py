@@ -10,7 +10,10 @@ msgspec Structs, and outlines are kept in the per-user cache beside the analysed
 named by a hash of the template's text, the kind of environment, the modules that
 decide what a template may use (this one, stdlib's catalog, templates and filters),
 scn's version and the installed Jinja; a check whose templates are all in the cache
-never imports Jinja. Like the tables, the cache is data
+never imports Jinja. Entries are kept as the parses are (grammar/_cache.py): whole,
+each holding the name it was made for (a damaged or misplaced file is made again), and
+deleted once no check has used them for a month, so that editing templates does not grow
+the cache without bound. Like the tables, the cache is data
 (a planted file could at worst mislead a check, never run code) and is used only when
 private; SCN_GRAMMAR_CACHE=0 turns it off.
 """
@@ -26,10 +29,11 @@ from typing import Any
 import msgspec
 
 from ... import __version__
-from ...grammar._cache import private_cache_file
+from ...grammar._cache import private_cache_file, prune_daily, read_entry, write_entry
 
 #: Bump when the outline's shape, or what goes into it, changes.
-FORMAT = 4
+FORMAT = 5
+_PREFIX = "template-"
 
 
 class Node(msgspec.Struct, array_like=True, frozen=True, gc=False):
@@ -77,22 +81,22 @@ class Outline(msgspec.Struct, array_like=True, frozen=True):
 @functools.lru_cache(maxsize=1024)
 def outline(text: str, html: bool) -> Outline:
     """The outline of a template: from memory, from the cache on disk, else from Jinja."""
-    path = private_cache_file(f"template-{_key(text, html)}.msgpack")
-    if path is not None:
+    key = _key(text, html)
+    path = private_cache_file(f"{_PREFIX}{key}.msgpack")
+    kept = read_entry(path) if path is not None else None
+    if kept is not None and kept.startswith(key.encode()):
         try:
-            with open(path, "rb") as handle:
-                return msgspec.msgpack.decode(handle.read(), type=Outline)
-        except (OSError, msgspec.DecodeError, msgspec.ValidationError):
-            pass  # not there yet, or unreadable: make it again
+            return msgspec.msgpack.decode(kept[len(key) :], type=Outline)
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+            pass  # not an outline: make it again
     made = _from_jinja(text, html)
     if path is not None:
-        temporary = f"{path}.{os.getpid()}.tmp"
+        prune_daily(os.path.dirname(path), _PREFIX)
         try:
-            with open(temporary, "wb") as handle:
-                handle.write(msgspec.msgpack.encode(made))
-            os.replace(temporary, path)  # readers never see half a file
-        except (OSError, RecursionError):
-            pass  # not kept: the next check makes it again
+            payload = key.encode() + msgspec.msgpack.encode(made)
+        except RecursionError:
+            return made  # not kept: the next check makes it again
+        write_entry(path, payload)
     return made
 
 
