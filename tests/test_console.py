@@ -210,6 +210,14 @@ async def test_names_contact_data_and_template_text_are_escaped_on_every_page(tm
         assert 'sandbox=""' in message and "&lt;script&gt;alert(2)&lt;/script&gt;" in message
 
 
+async def test_a_template_without_languages_says_it_is_one_for_all(tmp_path: Path) -> None:
+    """The templates page listed no language at all for a template written once for everyone."""
+    async with serving(tmp_path, HOSTILE_WORKSPACE) as s, ConsoleUser(s) as user:
+        await user.sign_in()
+        row = re.search(r'<tr>\s*<td><a href="/templates/hello">.*?</tr>', (await user.get("/templates")).text, re.S)
+        assert row is not None and "the same for every language" in row.group(), row
+
+
 LINKED = {
     "shop.scn": """
 template hello email
