@@ -1,4 +1,4 @@
-"""Public endpoints: open pixel, click redirect, one-click unsubscribe, health and metrics.
+"""Public endpoints: open pixel, click redirect, one-click unsubscribe, preferences, health and metrics.
 
 No API key here: links in messages carry HMAC-signed tokens instead, and anything that
 does not verify gets a 404 (a click never redirects anywhere but to a URL stored with
@@ -20,6 +20,7 @@ from litestar.response import Redirect
 
 from ..interpreter.views import CHANNELS
 from ..stdlib.subscriptions import read_link
+from .contact_words import words_for
 from .core import Core
 from .deps import KEYED, require_key_for_metrics
 from .pages import page
@@ -46,16 +47,19 @@ async def click(links: NamedDependency[LinkService], token: FromPath[str]) -> Re
 
 @get("/unsubscribe/{channel:str}/{contact:str}/{token:str}", media_type=MediaType.HTML, responses=problems(400, 404))
 async def unsubscribe_page(
-    core: NamedDependency[Core], channel: FromPath[str], contact: FromPath[str], token: FromPath[str]
-) -> str:
-    """Asks to confirm; changes nothing (mail scanners follow links with GET)."""
-    if read_link(core.settings, "unsubscribe", channel, contact, token) is None:
+    core: NamedDependency[Core], links: NamedDependency[LinkService], channel: FromPath[str], contact: FromPath[str],
+    token: FromPath[str],
+) -> str:  # fmt: skip
+    """Asks to confirm, in the contact's language; changes nothing (mail scanners follow links with GET)."""
+    contact_id = read_link(core.settings, "unsubscribe", channel, contact, token)
+    if contact_id is None:
         raise Problem(404, "not-found", "this unsubscribe link is not valid")
-    return page(
-        "Unsubscribe",
-        f"<h1>Unsubscribe</h1><p>Stop receiving {html.escape(channel)} messages from us?</p>"
-        '<form method="post"><button type="submit">Unsubscribe</button></form>',
-    )
+    words = words_for(await links.language(contact_id))
+    title = words.text("unsubscribe.title")
+    question = html.escape(words.text("unsubscribe.question", messages=words.messages(channel)))
+    button = html.escape(words.text("unsubscribe.button"))
+    form = f'<form method="post"><button type="submit">{button}</button></form>'
+    return page(title, f"<h1>{html.escape(title)}</h1><p>{question}</p>{form}", words.language)
 
 
 @post(
@@ -76,7 +80,10 @@ async def unsubscribe(
         raise Problem(404, "not-found", "this unsubscribe link is not valid")
     await request.body()  # "List-Unsubscribe=One-Click", or the form: nothing in it matters
     await links.unsubscribe(contact_id, channel)
-    return page("Unsubscribed", f"<h1>Unsubscribed</h1><p>You will get no more {html.escape(channel)} messages.</p>")
+    words = words_for(await links.language(contact_id))
+    title = words.text("unsubscribed.title")
+    done = html.escape(words.text("unsubscribed.text", messages=words.messages(channel)))
+    return page(title, f"<h1>{html.escape(title)}</h1><p>{done}</p>", words.language)
 
 
 @get("/preferences/{channel:str}/{contact:str}/{token:str}", media_type=MediaType.HTML, responses=problems(400, 404))
@@ -84,21 +91,26 @@ async def preferences_page(
     core: NamedDependency[Core], links: NamedDependency[LinkService], channel: FromPath[str], contact: FromPath[str],
     token: FromPath[str],
 ) -> str:  # fmt: skip
-    """The contact's subscriptions, one checkbox per channel they have an address for."""
+    """The contact's subscriptions, one checkbox per channel they have an address for, in their language."""
     contact_id = read_link(core.settings, "preferences", channel, contact, token)
     if contact_id is None:
         raise Problem(404, "not-found", "this preferences link is not valid")
-    subscribed, reachable = await links.subscriptions(contact_id)
+    subscribed, reachable, language = await links.subscriptions(contact_id)
+    words = words_for(language)
+    title = words.text("preferences.title")
     boxes = "".join(
         f'<p><label><input type="checkbox" name="{c}" value="on"{" checked" if subscribed[c] else ""}> '
-        f"{html.escape(c)}</label></p>"
+        f"{html.escape(words.label(c))}</label></p>"
         for c in CHANNELS
         if reachable[c] or subscribed[c]
     )
-    return page(
-        "Your subscriptions",
-        f'<h1>Your subscriptions</h1><form method="post">{boxes}<button type="submit">Save</button></form>',
-    )
+    if not boxes:  # nothing to choose: a form of no checkboxes would only unsubscribe from nothing
+        body = f"<p>{html.escape(words.text('preferences.unreachable'))}</p>"
+    else:
+        intro = html.escape(words.text("preferences.intro"))
+        save = html.escape(words.text("preferences.button"))
+        body = f'<p>{intro}</p><form method="post">{boxes}<button type="submit">{save}</button></form>'
+    return page(title, f"<h1>{html.escape(title)}</h1>{body}", words.language)
 
 
 @post(
@@ -114,12 +126,15 @@ async def preferences(
     if contact_id is None:
         raise Problem(404, "not-found", "this preferences link is not valid")
     form = await request.form()
-    subscribed, reachable = await links.subscriptions(contact_id)
+    subscribed, reachable, language = await links.subscriptions(contact_id)
     shown = [c for c in CHANNELS if reachable[c] or subscribed[c]]
     wanted = {c: form.get(c) == "on" for c in shown}
     await links.save_subscriptions(contact_id, wanted)
-    chosen = ", ".join(c for c, on in wanted.items() if on) or "nothing"
-    return page("Saved", f"<h1>Saved</h1><p>You are subscribed to: {html.escape(chosen)}.</p>")
+    words = words_for(language)
+    chosen = [words.channel(c) for c, on in wanted.items() if on]
+    said = words.text("saved.subscribed", channels=", ".join(chosen)) if chosen else words.text("saved.nothing")
+    title = words.text("saved.title")
+    return page(title, f"<h1>{html.escape(title)}</h1><p>{html.escape(said)}</p>", words.language)
 
 
 @get("/healthz", responses={503: ResponseSpec(dict[str, Any], description="a loop has stopped: `status` is failing")})

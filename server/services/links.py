@@ -4,7 +4,7 @@ Each becomes an event, durable before the answer, feeding scenarios and reports.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, NamedTuple
 
 from ...interpreter.runtime import EventInput
 from ...interpreter.runtime.events import ContactIn, convert_event
@@ -15,6 +15,15 @@ from ...stdlib.tracking import read_token
 from ..core import Core
 from ..problems import Problem
 from .events import EventService
+
+
+class Subscriptions(NamedTuple):
+    """A contact as the preferences page shows it: per channel, subscribed or not, and
+    whether there is an address for it; their language as stored (None if unset or unknown)."""
+
+    subscribed: dict[str, bool]
+    reachable: dict[str, bool]
+    language: str | None
 
 
 class LinkService:
@@ -63,10 +72,16 @@ class LinkService:
         document = unsubscribe_event(contact_id, channel, at=self.core.clock.now().isoformat())
         await EventService(self.core).record(convert_event(document))
 
-    async def subscriptions(self, contact_id: str) -> tuple[dict[str, bool], dict[str, bool]]:
-        """Per channel: whether the contact is subscribed, and whether they have an address for it."""
+    async def subscriptions(self, contact_id: str) -> Subscriptions:
+        """Per channel: whether the contact is subscribed, and whether they have an address for
+        it; and the contact's language. A contact not there (erased, say) has none of them."""
         record = (await self.core.store.contacts([contact_id])).get(contact_id) or {}
-        return channel_flags(record)
+        language = record.get("language")
+        return Subscriptions(*channel_flags(record), language if isinstance(language, str) else None)
+
+    async def language(self, contact_id: str) -> str | None:
+        """The contact's language as stored (None when unset, or for a contact not there)."""
+        return (await self.subscriptions(contact_id)).language
 
     async def save_subscriptions(self, contact_id: str, wanted: dict[str, bool]) -> None:
         """Subscribe the contact to the channels ``wanted`` says, unsubscribe from the others
