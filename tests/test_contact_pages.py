@@ -189,3 +189,30 @@ async def test_a_contact_with_no_language_an_empty_one_or_erased_gets_english_an
         assert "<form" not in page.text and "checkbox" not in page.text
         saved = await s.public.post(nowhere, data={"email": "on"})
         assert "Ви відписалися від усіх наших повідомлень." in shown(saved), "nothing to subscribe to"
+
+
+async def test_a_link_in_an_old_message_of_an_erased_contact_does_not_make_the_contact_again(tmp_path: Path) -> None:
+    """Erasure (GDPR) took the contact away; a click on the unsubscribe or preferences link of
+    a message sent before must not put a contact of that id back (it did: the unsubscribe
+    became an event about the contact, and the event made it again). The page still answers
+    as done: an erased person gets nothing from us."""
+    async with serving(tmp_path, FILES) as s:
+        await add_contacts(
+            s, {"id": "gone", "email": "g@example.com", "language": "uk"}, {"id": "kept", "email": "k@example.com"}
+        )
+        assert (await s.client.post("/api/contacts/gone/erase")).status_code == 200
+        assert (await s.client.get("/api/contacts/gone")).status_code == 404
+        unsubscribe = s.core.settings.link("unsubscribe", "gone", "email")
+        assert (await s.public.post(unsubscribe, content=b"List-Unsubscribe=One-Click")).status_code == 200
+        preferences = s.core.settings.link("preferences", "gone", "email")
+        assert (await s.public.post(preferences, data={"email": "on", "sms": "on"})).status_code == 200
+        await s.settle()
+        assert (await s.client.get("/api/contacts/gone")).status_code == 404
+        with sqlite3.connect(tmp_path / "scn.db") as db:
+            assert db.execute("SELECT count(*) FROM contacts WHERE id = 'gone'").fetchone() == (0,)
+            assert db.execute("SELECT count(*) FROM events WHERE contact_id = 'gone'").fetchone() == (0,)
+        # A contact that is there is still unsubscribed by the same link.
+        kept = s.core.settings.link("unsubscribe", "kept", "email")
+        assert (await s.public.post(kept, content=b"List-Unsubscribe=One-Click")).status_code == 200
+        await s.settle()
+        assert (await s.client.get("/api/contacts/kept")).json()["subscriptions"]["email"]["subscribed"] is False

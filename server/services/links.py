@@ -67,8 +67,16 @@ class LinkService:
         await self._record(message, "message.clicked", f"click:{message.id}:{index}", url=url)
         return url
 
+    async def _known(self, contact_id: str) -> bool:
+        """Whether the contact a link names is there. An erased one is not (its rows moved to
+        a pseudonym), and an event about it would make a contact of that id again."""
+        return contact_id in await self.core.store.contacts([contact_id])
+
     async def unsubscribe(self, contact_id: str, channel: str) -> None:
-        """Unsubscribe a contact from a channel (an `unsubscribed` event)."""
+        """Unsubscribe a contact from a channel (an `unsubscribed` event); for a contact that is
+        not there (erased), nothing: an erased person gets nothing from us."""
+        if not await self._known(contact_id):
+            return
         document = unsubscribe_event(contact_id, channel, at=self.core.clock.now().isoformat())
         await EventService(self.core).record(convert_event(document))
 
@@ -85,7 +93,9 @@ class LinkService:
 
     async def save_subscriptions(self, contact_id: str, wanted: dict[str, bool]) -> None:
         """Subscribe the contact to the channels ``wanted`` says, unsubscribe from the others
-        (a `contact.updated` event)."""
+        (a `contact.updated` event); for a contact that is not there (erased), nothing."""
+        if not await self._known(contact_id):
+            return
         event = EventInput(
             type="contact.updated", at=self.core.clock.now(), contact=ContactIn(id=contact_id, subscriptions=wanted)
         )
