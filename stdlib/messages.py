@@ -26,6 +26,11 @@ _HIDDEN = frozenset({"head", "style", "script", "title"})
 #: would read as one number).
 _CELL_EDGE = "\x1f"
 _CELL_GAP = " | "
+#: The no-break spaces CLDR puts in money ("UAH 2.00"), numbers ("1 250") and times
+#: ("4:30 PM"), as plain spaces in the `text` of an SMS, Viber or push message: an SMS
+#: with any character outside GSM-7 goes as UCS-2, 70 characters a segment instead of 160,
+#: and a short text on a phone has no line to keep whole.
+_PLAIN_SPACES = str.maketrans(dict.fromkeys("\u00a0\u202f\u2007", " "))
 
 
 def choose_variant(template: Template, language: str | None) -> TemplateVariant:
@@ -70,6 +75,8 @@ def render_variant(
     }
     if "html" in parts and "plain" not in parts:
         parts["plain"] = html_to_text(parts["html"])
+    if "text" in parts:
+        parts["text"] = parts["text"].translate(_PLAIN_SPACES)
     for key in ("subject", "title", "preheader"):
         if key in parts:
             # One line: a line break from the data (a name, a code) must not be able to add

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ import pytest
 from jinja2.exceptions import SecurityError, UndefinedError
 
 from scn.interpreter.program import TemplateVariant
+from scn.stdlib.delivery.http import sms_segments
 from scn.stdlib.messages import render_variant
 from scn.stdlib.render_context import RenderBudgetError
 
@@ -343,3 +345,20 @@ def test_unset_values_compare_as_in_scenario_conditions() -> None:
         "{{ 'in' if contact.first_name in ['a'] else 'not in' }}"
     )
     assert render_variant(variant(text=text), {"contact": Nameless()}) == {"text": "differ ne not lt not in"}
+
+
+@pytest.mark.parametrize(
+    ("lang", "source", "expected"),
+    [
+        ("en", "Bonus: {{ 2|money('UAH') }}", "Bonus: UAH 2.00"),  # CLDR's currency spacing
+        ("en", "Until {{ at|time }}", "Until 4:30 PM"),  # CLDR's narrow space before AM/PM
+        ("lv", "{{ 1250|money('EUR') }}", "1 250,00 €"),  # Latvian groups digits by a no-break space
+    ],
+)
+def test_a_short_text_has_plain_spaces_where_cldr_puts_no_break_ones(lang: str, source: str, expected: str) -> None:
+    # An SMS with any character outside GSM-7 goes as UCS-2: 70 characters a segment,
+    # not 160. CLDR's no-break spaces in money, numbers and times are such characters.
+    at = dt.datetime(2026, 12, 9, 16, 30, tzinfo=dt.UTC)
+    text = render_variant(TemplateVariant(lang=lang, parts={"text": source}, sources={}), {"at": at})["text"]
+    assert text == expected
+    assert sms_segments(text) == ("gsm7", 1)
