@@ -343,3 +343,16 @@ def test_unset_values_compare_as_in_scenario_conditions() -> None:
         "{{ 'in' if contact.first_name in ['a'] else 'not in' }}"
     )
     assert render_variant(variant(text=text), {"contact": Nameless()}) == {"text": "differ ne not lt not in"}
+
+
+def test_divisibleby_an_unset_number_is_false_not_a_failure() -> None:
+    class Counts:
+        first_name = None
+        orders = 6
+
+    text = (
+        "{{ 'yes' if contact.orders is divisibleby(contact.first_name) else 'no' }} "
+        "{{ 'yes' if contact.orders is divisibleby(3) else 'no' }} "
+        "{{ 'yes' if contact.orders is divisibleby(0) else 'no' }}"
+    )
+    assert render_variant(variant(text=text), {"contact": Counts()}) == {"text": "no yes no"}

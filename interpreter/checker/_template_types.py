@@ -27,6 +27,7 @@ from ._template_signatures import (
     LOOP_FIELDS,
     LOOP_ITEM,
     MAX_RANGE,
+    MAX_TEXT,
     METHOD_FILTERS,
     NONE,
     ORDERED,
@@ -46,6 +47,10 @@ from ._template_signatures import (
     word_of,
     words,
 )
+
+#: Argument kinds a template must write as a literal: the checker judges them, and a value
+#: read at send time (possibly unset) could fail there.
+LITERAL_KINDS = frozenset({"currency", "pattern", "digits", "count", "whole", "text", "attribute", "method"})
 
 
 class Typer:
@@ -398,6 +403,8 @@ class Typer:
                     self.mistyped(node, f"the {what} `{node.text}` needs `{param.name}`")
                 continue
             self.argument(node, param, found, value, local)
+        if node.text == "truncate":
+            self.truncate_fits(node, by_name)
         result = signature.gives(value)
         if node.text in ("default", "d") and "default_value" in by_name:
             result = merge(value, self.expr(by_name["default_value"], local))
@@ -406,19 +413,23 @@ class Typer:
     def argument(self, node: Node, param: Param, arg: Node, value: Type, local: dict[str, Type]) -> None:
         """Check one argument; literal-only kinds must be written in the template."""
         literal = arg.value if arg.kind == "Const" else None
+        if arg.kind == "Neg" and arg.args[0].kind == "Const" and arg.args[0].text == "number":
+            literal = "-" + arg.args[0].value  # a negative number written in the template
         where = f"`{param.name}` of `{node.text}`"
         kind = param.kind
-        if kind in ("currency", "pattern", "digits", "count", "attribute", "method") and literal is None:
+        if kind in LITERAL_KINDS and literal is None:
             self.not_allowed(arg, None, f"{where} that is not written in the template", "write the value itself")
             return
         if kind == "currency" and literal not in ISO_CURRENCIES:
             self.mistyped(arg, f"{where}: `{literal}` is not a currency code", 'write an ISO code such as "UAH"')
         elif kind == "pattern" and literal is not None:
             self.pattern(arg, where, literal, node.text)
-        elif kind in ("digits", "count") and literal is not None:
-            low, high = (0, 10) if kind == "digits" else (1, MAX_RANGE)
+        elif kind in ("digits", "count", "whole") and literal is not None:
+            low, high = {"digits": (0, 10), "count": (1, MAX_RANGE), "whole": (0, MAX_TEXT)}[kind]
             if not whole_between(literal, low, high):
                 self.mistyped(arg, f"{where} is a whole number from {low} to {high}, not `{literal}`")
+        elif kind == "text" and arg.text != "str":
+            self.mistyped(arg, f"{where} is text in quotes, not `{literal}`")
         elif kind == "method" and literal not in ("common", "ceil", "floor"):
             self.mistyped(arg, f'{where} is "common", "ceil" or "floor"')
         elif kind == "attribute" and literal is not None:
@@ -430,6 +441,18 @@ class Typer:
                 self.mistyped(arg, f"{where} is {describe(expected)}, not {words(t)}")
         else:
             self.expr(arg, local)
+
+    def truncate_fits(self, node: Node, by_name: dict[str, Node]) -> None:
+        """`truncate` cannot cut text shorter than the end it adds (Jinja refuses at send time)."""
+        length, end = by_name.get("length"), by_name.get("end")
+        limit = integer(length.value) if length is not None and length.kind == "Const" else 255
+        ending = end.value if end is not None and end.kind == "Const" and end.text == "str" else "..."
+        if limit is not None and limit < len(ending):
+            self.mistyped(
+                length or node,
+                f"`truncate({limit})` is shorter than the {len(ending)} character(s) of its end `{ending}`",
+                f"give a length of at least {len(ending)}, or a shorter end: truncate({limit}, end='…')",
+            )
 
     def pattern(self, arg: Node, where: str, literal: str, shows: str) -> None:
         from ...stdlib.formatting import check_pattern
@@ -486,6 +509,9 @@ class Typer:
             kinds = [self.expr(a, local) for a in args]
             if callee.text == "changed":
                 return BOOL
+            if not args:
+                self.mistyped(node, "loop.cycle() needs values to take turns", 'write loop.cycle("odd", "even")')
+                return UNKNOWN
             result: Type = UNKNOWN
             for t in kinds:
                 result = t if is_unknown(result) else merge(result, t)
