@@ -359,3 +359,23 @@ def test_simulate_strict_exits_0_when_nothing_failed(gift_folder: Path) -> None:
     (gift_folder / "events.jsonl").write_text(events[0] + "\n", encoding="utf-8")
     out = simulate(gift_folder, "--strict")
     assert out.returncode == 0 and "failed:" not in out.stdout, out.stdout + out.stderr
+
+
+def test_simulate_counts_events_set_aside_and_strict_exits_1(
+    gift_folder: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An event that an error in scn sets aside starts no run: that is never a quiet exit 0."""
+    from scn.cli import main
+    from scn.interpreter.runtime.engine import Engine
+
+    async def broken(self: Engine, events: Any) -> None:
+        raise RuntimeError("a fault put in by the test")
+
+    monkeypatch.setattr(Engine, "_process", broken)
+    code = main(["simulate", str(gift_folder), "--events", str(gift_folder / "events.jsonl"), "--strict"])
+    out, err = capsys.readouterr()
+    assert "set aside:\n     2  events (an error in scn" in out, out
+    assert code == 1 and "2 event(s) were set aside" in err, err
+    code = main(["simulate", str(gift_folder), "--events", str(gift_folder / "events.jsonl"), "--format", "json"])
+    document = json.loads(capsys.readouterr().out)
+    assert code == 0 and document["summary"]["set_aside"] == 2
