@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from jinja2.exceptions import SecurityError, UndefinedError
 
 from scn.interpreter.program import TemplateVariant
+from scn.interpreter.values import Money
 from scn.stdlib.messages import render_variant
 from scn.stdlib.render_context import RenderBudgetError
 
@@ -356,3 +358,25 @@ def test_divisibleby_an_unset_number_is_false_not_a_failure() -> None:
         "{{ 'yes' if contact.orders is divisibleby(0) else 'no' }}"
     )
     assert render_variant(variant(text=text), {"contact": Counts()}) == {"text": "no yes no"}
+
+
+def test_numbers_past_28_digits_print_instead_of_failing() -> None:
+    """The door takes numbers up to 15 digits and 10 decimals; two of them multiplied
+    have more digits than Python's default decimal precision."""
+
+    class Big:
+        first_name = None
+        score = Decimal("999999999999999.9999999999")
+        spend = Money(Decimal("999999999999999.99"), "UAH")
+
+    money = render_variant(variant(text="{{ (contact.spend * contact.score)|money }}"), {"contact": Big()})
+    assert money["text"].replace("\xa0", " ").startswith("UAH 999,999,999,999,999,989,")
+    text = (
+        "{{ contact.score * contact.score }}|{{ 10000000000000000000000000000000 }}"
+        "|{{ (contact.score * 1000)|number(2) }}"
+    )
+    parts = render_variant(variant(text=text), {"contact": Big()})
+    first, second, third = parts["text"].split("|")
+    assert first == "999,999,999,999,999,999,999,999,800,000"
+    assert second == "10,000,000,000,000,000,000,000,000,000,000"
+    assert third == "1,000,000,000,000,000,000.00"
