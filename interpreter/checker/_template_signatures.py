@@ -50,6 +50,8 @@ RANGE = Prim("function")
 LOOP = Entity("loop")
 #: The largest `range()` a template may loop over (stdlib/render_context.py enforces it too).
 MAX_RANGE = 1000
+#: The most loop rounds one message may go (stdlib/render_context.py enforces it at send time).
+MAX_ROUNDS = 100_000
 #: The longest text a message may build (stdlib/render_context.py enforces it); no length
 #: or count written in a template need be larger.
 MAX_TEXT = 1_000_000

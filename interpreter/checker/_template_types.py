@@ -27,6 +27,7 @@ from ._template_signatures import (
     LOOP_FIELDS,
     LOOP_ITEM,
     MAX_RANGE,
+    MAX_ROUNDS,
     MAX_TEXT,
     METHOD_FILTERS,
     NONE,
@@ -76,6 +77,10 @@ class Typer:
         self.coupon_prices = coupon_prices
         #: The variables the template reads, each with where it is first read (line, word).
         self.used: dict[str, tuple[int, str]] = {}
+        #: How many times the loops around here go round for certain (range() of numbers
+        #: written in the template; a loop over data may go round no times), and all so far.
+        self.rounds = 1
+        self.all_rounds = 0
 
     # ------------------------------------------------------------ statements
 
@@ -175,7 +180,18 @@ class Typer:
         inner[LOOP_ITEM] = item
         if len(node.args) > 1:
             self.expr(node.args[1], inner)
+        outer = self.rounds
+        self.rounds = outer * (range_size(node.args[0]) or 0)
+        before, self.all_rounds = self.all_rounds, self.all_rounds + self.rounds
+        if before <= MAX_ROUNDS < self.all_rounds:
+            self.mistyped(
+                node.args[0],
+                f"the loops go round at least {self.all_rounds} times for one message, more than the {MAX_ROUNDS} "
+                "a message may: it would fail at every send",
+                "loop over fewer numbers",
+            )
         self.statements(node.body, inner)
+        self.rounds = outer
         self.statements(node.otherwise, dict(local))
 
     # ------------------------------------------------------------ expressions
@@ -582,3 +598,15 @@ class Typer:
         self.report(
             Finding(codes.TEMPLATE_NOT_ALLOWED, node.line, word or word_of(node), f"templates cannot use {what}", hint)
         )
+
+
+def range_size(node: Node) -> int | None:
+    """How many numbers `range(...)` of numbers written in the template gives (None for
+    anything else, whose length is known only at send time)."""
+    callee = node.args[0] if node.kind == "Call" and node.args else None
+    if callee is None or callee.kind != "Name" or callee.text != "range" or node.keywords or node.spread:
+        return None
+    bounds = [integer(a.value) if a.kind == "Const" and a.text == "number" else None for a in node.args[1:]]
+    if not 1 <= len(bounds) <= 3 or None in bounds or (len(bounds) == 3 and bounds[2] == 0):
+        return None
+    return len(range(*[b for b in bounds if b is not None]))
