@@ -60,7 +60,10 @@ MEANS: dict[str, str] = {
     "SCN209": "a coupon without a discount, without codes, with two sources, or with an empty value",
     "SCN210": "a coupon pool file that does not exist, is not UTF-8 or holds no codes",
     "SCN211": "a sender or reply-to address or SMS sender name that is not valid",
-    "SCN212": "a webhook URL that is not `https://`",
+    "SCN212": (
+        "a webhook URL that is not `https://` (or holds `{{ }}`, which is not filled in), or a Viber or push "
+        "`url`/`image` that is not an `https://` link with its site written in the template"
+    ),
     "SCN213": "a part or setting the channel does not take",
     "SCN214": "a generated-code pattern with fewer than 40 random bits",
     "SCN215": "a language code that is not supported",

@@ -182,7 +182,10 @@ BAD_COUPON = _code(
 COUPON_POOL_MISSING = _code("SCN210", "coupon-pool-missing", _A, "paths are relative to the .scn file that names them")
 BAD_ADDRESS = _code("SCN211", "bad-address", _A, "write an address as <name@example.com>")
 BAD_URL = _code(
-    "SCN212", "bad-url", _A, "webhooks need an absolute https:// URL (http:// only to localhost, for testing)"
+    "SCN212",
+    "bad-url",
+    _A,
+    "webhooks and message links need an absolute https:// URL written out (http:// only to localhost, for webhooks)",
 )
 PART_NOT_FOR_CHANNEL = _code(
     "SCN213",

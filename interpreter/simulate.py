@@ -53,6 +53,8 @@ class Summary(msgspec.Struct, kw_only=True):
     skipped: dict[str, int]
     #: "scenario: channel template: failure class" -> how many messages failed
     failed: dict[str, int] = {}
+    #: events an error in scn set aside (they started nothing; the log says what broke)
+    set_aside: int = 0
 
 
 class Result(msgspec.Struct, kw_only=True):
@@ -233,7 +235,7 @@ async def _play(
         clock.advance_to(dt.datetime.fromtimestamp(moment / 1000, UTC))
 
 
-async def _summary(store: Store, timeline: list[Entry], events: int) -> Summary:
+async def _summary(store: SqliteStore, timeline: list[Entry], events: int) -> Summary:
     messages: Counter[str] = Counter()
     failed: Counter[str] = Counter()
     for scenario, channel, template, status, failure, count in await store.message_counts():
@@ -243,8 +245,10 @@ async def _summary(store: Store, timeline: list[Entry], events: int) -> Summary:
         elif status != SKIPPED:
             messages[what] += count
     skipped: Counter[str] = Counter(e.detail or e.name for e in timeline if e.outcome == "skipped")
+    set_aside = (await store.metrics())["events"].get("failed", 0)
     return Summary(events=events, runs=await store.run_counts(), messages=dict(sorted(messages.items())),
-                   skipped=dict(sorted(skipped.items())), failed=dict(sorted(failed.items())))  # fmt: skip
+                   skipped=dict(sorted(skipped.items())), failed=dict(sorted(failed.items())),
+                   set_aside=set_aside)  # fmt: skip
 
 
 def render_text(result: Result) -> str:
@@ -278,6 +282,9 @@ def render_text(result: Result) -> str:
     if s.failed:
         lines.append("failed:")
         lines.extend(f"  {count:>4}  {what}" for what, count in s.failed.items())
+    if s.set_aside:
+        lines.append("set aside:")
+        lines.append(f"  {s.set_aside:>4}  events (an error in scn: they started nothing; the log above says what)")
     return "\n".join(lines) + "\n"
 
 

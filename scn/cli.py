@@ -47,7 +47,9 @@ def _add_simulate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--contacts", help="a JSON-lines file of contacts to start with")
     p.add_argument("--until", default="60d", help="how long to go on after the last event (default 60d)")
     p.add_argument("--format", choices=("text", "json"), default="text")
-    p.add_argument("--strict", action="store_true", help="exit 1 when any message failed (0 otherwise)")
+    p.add_argument(
+        "--strict", action="store_true", help="exit 1 when any message failed or event was set aside (0 otherwise)"
+    )
     p.add_argument(
         "--progress", action=argparse.BooleanOptionalAction, default=None,
         help="a progress bar on standard error while the timeline plays (default: when it is a terminal)",
@@ -196,6 +198,9 @@ def _run_simulate(args: argparse.Namespace) -> int:
     failed = sum(result.summary.failed.values())
     if args.strict and failed:
         print(f"scn simulate: {failed} message(s) failed (see `failed:` in the summary)", file=sys.stderr)
+    if args.strict and result.summary.set_aside:
+        print(f"scn simulate: {result.summary.set_aside} event(s) were set aside by an error in scn", file=sys.stderr)
+    if args.strict and (failed or result.summary.set_aside):
         return EXIT_FINDINGS
     return EXIT_OK
 

@@ -60,10 +60,13 @@ def refusal(
     return None
 
 
-def price_after(coupon: Coupon, total: Money) -> Money:
-    """The order's price once the coupon applies (never below zero)."""
+def price_after(coupon: Coupon, total: Money) -> Money | None:
+    """The order's price once the coupon applies (never below zero); None for an amount off
+    in another currency than the order's (possible without a workspace `currency`)."""
     if coupon.percent is not None:
         return (total - total * Percent(Decimal(coupon.percent))).rounded()
+    if coupon.currency and coupon.currency != total.currency:
+        return None
     after = total - Money(Decimal(coupon.amount or 0), coupon.currency or total.currency)
     return after if after.amount > 0 else Money(Decimal(0), total.currency)
 

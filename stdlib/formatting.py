@@ -9,10 +9,12 @@ Amounts go to Babel as Decimal, never through a float.
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import functools
 import unicodedata
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, Literal, cast
+from typing import Any, Literal, ParamSpec, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError, dates, numbers
@@ -46,6 +48,31 @@ def locale_of(language: str | None) -> Locale:
     return Locale.parse(DEFAULT_LANGUAGE)
 
 
+#: The most whole digits a number is given room for (more is no amount anyone means).
+_MOST_DIGITS = 200
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _with_room(format_value: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Format under a decimal precision with room for every digit of the value: two values
+    the door takes, multiplied, have more than the default 28, and rounding them to the
+    shown decimals would otherwise raise InvalidOperation."""
+
+    @functools.wraps(format_value)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        value = args[0]
+        amount = value.amount if isinstance(value, Money) else value.value if isinstance(value, Percent) else value
+        digits = 0
+        if isinstance(amount, Decimal | int) and not isinstance(amount, bool) and Decimal(amount).is_finite():
+            digits = Decimal(amount).adjusted() + 1
+        with decimal.localcontext(prec=max(decimal.getcontext().prec, min(digits, _MOST_DIGITS) + 20)):
+            return format_value(*args, **kwargs)
+
+    return wrapper
+
+
+@_with_room
 def money(value: Money | Decimal | int, locale: Locale, currency: str | None = None) -> str:
     """An amount with its currency as the language writes it: "1 234,50 ₴", "UAH 1,234.50"
     (CLDR's patterns through Babel, and CLDR's currency spacing, see `_with_currency`)."""
@@ -162,6 +189,7 @@ def _shape_of(pattern: numbers.NumberPattern, locale: Locale, code: str | None) 
     return shape
 
 
+@_with_room
 def number(value: Decimal | int, locale: Locale, digits: int | None = None) -> str:
     """A number with the language's separators: "1 234,5"; ``digits`` fixes the decimals."""
     if digits is None:
@@ -176,6 +204,7 @@ def number(value: Decimal | int, locale: Locale, digits: int | None = None) -> s
     return numbers.format_decimal(value, format=pattern, locale=locale)
 
 
+@_with_room
 def percent(value: Percent | Decimal | int, locale: Locale) -> str:
     """A percentage as the language writes it ("15%", "12,5 %"), every given digit kept."""
     points = value.value if isinstance(value, Percent) else Decimal(value)

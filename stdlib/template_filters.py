@@ -225,7 +225,8 @@ def tests() -> dict[str, Callable[..., bool]]:
         return bool(value % 2 == 0)
 
     def divisibleby(value: Any, number: Any) -> bool:
-        return bool(number != 0 and value % number == 0)
+        # By an unset number (an attribute nobody set) is false, as by zero.
+        return bool(number is not None and number != 0 and value % number == 0)
 
     def equal(value: Any, other: Any) -> bool:
         return bool(as_number(value) == as_number(other))

@@ -359,3 +359,57 @@ def test_simulate_strict_exits_0_when_nothing_failed(gift_folder: Path) -> None:
     (gift_folder / "events.jsonl").write_text(events[0] + "\n", encoding="utf-8")
     out = simulate(gift_folder, "--strict")
     assert out.returncode == 0 and "failed:" not in out.stdout, out.stdout + out.stderr
+
+
+def test_simulate_counts_events_set_aside_and_strict_exits_1(
+    gift_folder: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An event that an error in scn sets aside starts no run: that is never a quiet exit 0."""
+    from scn.cli import main
+    from scn.interpreter.runtime.engine import Engine
+
+    async def broken(self: Engine, events: Any) -> None:
+        raise RuntimeError("a fault put in by the test")
+
+    monkeypatch.setattr(Engine, "_process", broken)
+    code = main(["simulate", str(gift_folder), "--events", str(gift_folder / "events.jsonl"), "--strict"])
+    out, err = capsys.readouterr()
+    assert "set aside:\n     2  events (an error in scn" in out, out
+    assert code == 1 and "2 event(s) were set aside" in err, err
+    code = main(["simulate", str(gift_folder), "--events", str(gift_folder / "events.jsonl"), "--format", "json"])
+    document = json.loads(capsys.readouterr().out)
+    assert code == 0 and document["summary"]["set_aside"] == 2
+
+
+EMPTY = """
+template hello sms
+  text "{{ contact.first_name }}"
+end
+template note email
+  subject "{{ contact.first_name }}"
+  html "note.html"
+end
+scenario hello "Hello"
+  on contact.registered
+  entry once per contact
+  send sms hello
+  send email note
+end
+"""
+
+
+async def test_a_message_that_renders_to_nothing_fails_with_a_reason_and_is_not_sent() -> None:
+    """An SMS text or email subject made only of unset values is no message: the provider
+    would refuse it (or the contact get a blank one)."""
+    resources = {"note.html": '<p>Hi {{ contact.first_name }}</p><a href="{{ unsubscribe_url }}">u</a>'}
+    async with Harness(EMPTY, resources=resources) as h:
+        person = {"phone": "+48500100200"}
+        await h.play([h.event("contact.registered", "ann", person={**person, "first_name": "Ann"})])
+        await h.play([h.event("contact.registered", "bob", person=person)])
+        rows = await h.rows("SELECT contact_id, channel, status, failure, error FROM outbox ORDER BY id")
+    assert [r[:4] for r in rows] == [
+        ("ann", "sms", PENDING, None), ("ann", "email", PENDING, None),
+        ("bob", "sms", UNDELIVERED, "template"), ("bob", "email", UNDELIVERED, "template"),
+    ]  # fmt: skip
+    assert readable(rows[2][4]).startswith("template hello (default): the text is empty for this contact")
+    assert readable(rows[3][4]).startswith("template note (default): the subject is empty for this contact")

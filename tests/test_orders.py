@@ -395,3 +395,28 @@ async def test_an_item_the_order_did_not_list_joins_it() -> None:
             ("Горнятко", None),
             ("Подарунок", "shipped"),
         ]
+
+
+async def test_an_order_in_another_currency_than_its_amount_coupon_is_handled_not_set_aside() -> None:
+    """Without a workspace `currency`, an order paid in EUR with a code of a coupon worth
+    50 PLN was set aside with a raw CurrencyError, and its run never started."""
+    text = (
+        TEMPLATE
+        + """
+coupon FIFTY discount 50 PLN code "FIFTY"
+scenario paid "Paid"
+  on order.paid
+  entry at most 1 per order
+  send email thanks
+end
+"""
+    )
+    async with Harness(text, resources={"thanks.html": '<a href="{{ unsubscribe_url }}">u</a>'}) as h:
+        order = {"id": "e1", "total": "20.00", "currency": "EUR", "coupon": "FIFTY"}
+        await h.play([h.event("order.paid", "olena", order=order)])
+        assert await h.rows("SELECT error FROM events WHERE type = 'order.paid'") == [(None,)]
+        assert await h.rows("SELECT name, outcome FROM step_log ORDER BY id") == [
+            ("on order.paid", "started"),
+            ("send email thanks", "sent"),
+            ("end", "done"),
+        ]

@@ -427,3 +427,18 @@ async def test_the_development_sink_shows_the_mail_it_received(tmp_path: Path, d
         assert page.status_code == 200 and "Дякуємо, Ганна!" in page.text and "<iframe sandbox" in page.text
         assert "Дякуємо" in (await s.client.get("/dev/mails")).text
         is_problem(await s.client.get("/dev/mails/999"), 404)
+
+
+async def test_a_code_worth_money_in_another_currency_than_the_order_is_checked_not_a_500(
+    tmp_path: Path, db: str
+) -> None:
+    """Without a workspace `currency`, a 50 PLN code checked and redeemed against an EUR
+    order has no price after (the two cannot be subtracted) instead of failing."""
+    async with serving(tmp_path, {"shop.scn": 'coupon FIFTY discount 50 PLN code "FIFTY"\n'}, db=db) as s:
+        query = {"code": "FIFTY", "contact": "ann", "total": "80.00", "currency": "EUR"}
+        checked = await s.client.post("/api/coupons/check", json=query)
+        assert checked.status_code == 200 and checked.json()["valid"] is True
+        assert checked.json()["price_after"] is None
+        spend = {"code": "FIFTY", "contact": {"id": "ann"}, "order": {"id": "o1", "total": "80.00", "currency": "EUR"}}
+        redeemed = await s.client.post("/api/coupons/redeem", json=spend)
+        assert redeemed.status_code == 202 and redeemed.json()["price_after"] is None

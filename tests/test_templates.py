@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 from jinja2.exceptions import SecurityError, UndefinedError
 
 from scn.interpreter.program import TemplateVariant
+from scn.interpreter.values import Money
 from scn.stdlib.delivery.http import sms_segments
 from scn.stdlib.messages import render_variant
 from scn.stdlib.render_context import RenderBudgetError
@@ -117,9 +119,12 @@ scenario hello "Hello"
   send email hello
 end
 """
-    loops = "{% for a in range(1000) %}{% for b in range(1000) %}{% endfor %}{% endfor %}"
+    # Over a list whose length only the data tells: `scn check` refuses loops of numbers
+    # written in the template that go over the budget (tests/bad/templates_loops_over_budget).
+    loops = "{% for tag in contact.tags %}{% for b in range(1000) %}{% endfor %}{% endfor %}"
+    tags = [f"tag-{n}" for n in range(100)]
     async with Harness(text, resources={"hello.html": f"<p>{loops}</p><a href='{{{{ unsubscribe_url }}}}'>u</a>"}) as h:
-        await h.play([h.event("contact.active", "ann", person={"first_name": "Ann"})])
+        await h.play([h.event("contact.active", "ann", person={"first_name": "Ann", "tags": tags})])
         ((outcome, detail),) = await h.rows("SELECT outcome, detail FROM step_log WHERE name LIKE 'send%'")
         assert outcome == "failed" and detail.startswith("template hello (default), html from "), detail
         # The loop count runs out first, unless a loaded machine runs out of time first.
@@ -362,3 +367,38 @@ def test_a_short_text_has_plain_spaces_where_cldr_puts_no_break_ones(lang: str, 
     text = render_variant(TemplateVariant(lang=lang, parts={"text": source}, sources={}), {"at": at})["text"]
     assert text == expected
     assert sms_segments(text) == ("gsm7", 1)
+
+
+def test_divisibleby_an_unset_number_is_false_not_a_failure() -> None:
+    class Counts:
+        first_name = None
+        orders = 6
+
+    text = (
+        "{{ 'yes' if contact.orders is divisibleby(contact.first_name) else 'no' }} "
+        "{{ 'yes' if contact.orders is divisibleby(3) else 'no' }} "
+        "{{ 'yes' if contact.orders is divisibleby(0) else 'no' }}"
+    )
+    assert render_variant(variant(text=text), {"contact": Counts()}) == {"text": "no yes no"}
+
+
+def test_numbers_past_28_digits_print_instead_of_failing() -> None:
+    """The door takes numbers up to 15 digits and 10 decimals; two of them multiplied
+    have more digits than Python's default decimal precision."""
+
+    class Big:
+        first_name = None
+        score = Decimal("999999999999999.9999999999")
+        spend = Money(Decimal("999999999999999.99"), "UAH")
+
+    money = render_variant(variant(text="{{ (contact.spend * contact.score)|money }}"), {"contact": Big()})
+    assert money["text"].replace("\xa0", " ").startswith("UAH 999,999,999,999,999,989,")
+    text = (
+        "{{ contact.score * contact.score }}|{{ 10000000000000000000000000000000 }}"
+        "|{{ (contact.score * 1000)|number(2) }}"
+    )
+    parts = render_variant(variant(text=text), {"contact": Big()})
+    first, second, third = parts["text"].split("|")
+    assert first == "999,999,999,999,999,999,999,999,800,000"
+    assert second == "10,000,000,000,000,000,000,000,000,000,000"
+    assert third == "1,000,000,000,000,000,000.00"

@@ -553,7 +553,14 @@ class ScenarioChecker:
         self.unset.expression(step.value, flow.scope, path.known)
 
     def _webhook(self, step: ast.CallWebhook, flow: _Flow, path: _Path) -> None:
-        if not webhook_url_ok(step.url.value):
+        if "{{" in step.url.value or "{%" in step.url.value:
+            self.sink.report(
+                codes.BAD_URL,
+                f"`{step.url.value}` is sent as written: a webhook URL is not a template",
+                step.url.span,
+                'pass the values with `with`: call webhook "https://crm.example.com/hook" with site = contact.site',
+            )
+        elif not webhook_url_ok(step.url.value):
             self.sink.report(codes.BAD_URL, f"`{step.url.value}` is not an https:// URL", step.url.span)
         seen: dict[str, ast.Ident] = {}
         for f in step.fields:
@@ -604,7 +611,7 @@ LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 def webhook_url_ok(url: str) -> bool:
     """An absolute https URL, or http to this machine."""
     parts = urlsplit(url)
-    if not parts.hostname:
+    if not parts.hostname or any(c.isspace() or c in "{}" for c in url):
         return False
     return parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS)
 

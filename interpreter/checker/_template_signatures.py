@@ -50,6 +50,11 @@ RANGE = Prim("function")
 LOOP = Entity("loop")
 #: The largest `range()` a template may loop over (stdlib/render_context.py enforces it too).
 MAX_RANGE = 1000
+#: The most loop rounds one message may go (stdlib/render_context.py enforces it at send time).
+MAX_ROUNDS = 100_000
+#: The longest text a message may build (stdlib/render_context.py enforces it); no length
+#: or count written in a template need be larger.
+MAX_TEXT = 1_000_000
 
 ORDERED = (NUMBER, PERCENT, DURATION, DATE, DATETIME, TIME, STRING)
 PRINTABLE_PRIMS = (STRING, NUMBER, PERCENT, DURATION, DATE, DATETIME, TIME, NONE, MIXED)
@@ -159,10 +164,10 @@ FILTERS: dict[str, Signature] = {
     "truncate": Signature(
         _one_of(STRING),
         "text",
-        (Param("length", "number"), Param("killwords", "bool"), Param("end", "string"), Param("leeway", "number")),
+        (Param("length", "whole"), Param("killwords", "bool"), Param("end", "text"), Param("leeway", "whole")),
     ),
     "replace": Signature(
-        _one_of(STRING), "text", (Param("old", "string", True), Param("new", "string", True), Param("count", "number"))
+        _one_of(STRING), "text", (Param("old", "string", True), Param("new", "string", True), Param("count", "whole"))
     ),
     "length": Signature(lambda t: _list(t) or t == STRING, "a list or text", gives=lambda t: NUMBER),
     "first": Signature(_list, "a list", gives=_item),
@@ -264,7 +269,9 @@ def word_of(node: Node) -> str | None:
         return word_of(node.args[0])
     if node.kind == "Const" and node.value:
         return node.value
-    if node.kind == "Call" and node.args:
+    if node.kind == "Neg" and node.args and node.args[0].kind == "Const":
+        return "-" + node.args[0].value
+    if node.kind in ("Call", "Pos") and node.args:
         return word_of(node.args[0])
     return None
 

@@ -27,6 +27,8 @@ from ._template_signatures import (
     LOOP_FIELDS,
     LOOP_ITEM,
     MAX_RANGE,
+    MAX_ROUNDS,
+    MAX_TEXT,
     METHOD_FILTERS,
     NONE,
     ORDERED,
@@ -46,6 +48,10 @@ from ._template_signatures import (
     word_of,
     words,
 )
+
+#: Argument kinds a template must write as a literal: the checker judges them, and a value
+#: read at send time (possibly unset) could fail there.
+LITERAL_KINDS = frozenset({"currency", "pattern", "digits", "count", "whole", "text", "attribute", "method"})
 
 
 class Typer:
@@ -71,6 +77,10 @@ class Typer:
         self.coupon_prices = coupon_prices
         #: The variables the template reads, each with where it is first read (line, word).
         self.used: dict[str, tuple[int, str]] = {}
+        #: How many times the loops around here go round for certain (range() of numbers
+        #: written in the template; a loop over data may go round no times), and all so far.
+        self.rounds = 1
+        self.all_rounds = 0
 
     # ------------------------------------------------------------ statements
 
@@ -170,7 +180,18 @@ class Typer:
         inner[LOOP_ITEM] = item
         if len(node.args) > 1:
             self.expr(node.args[1], inner)
+        outer = self.rounds
+        self.rounds = outer * (range_size(node.args[0]) or 0)
+        before, self.all_rounds = self.all_rounds, self.all_rounds + self.rounds
+        if before <= MAX_ROUNDS < self.all_rounds:
+            self.mistyped(
+                node.args[0],
+                f"the loops go round at least {self.all_rounds} times for one message, more than the {MAX_ROUNDS} "
+                "a message may: it would fail at every send",
+                "loop over fewer numbers",
+            )
         self.statements(node.body, inner)
+        self.rounds = outer
         self.statements(node.otherwise, dict(local))
 
     # ------------------------------------------------------------ expressions
@@ -398,6 +419,8 @@ class Typer:
                     self.mistyped(node, f"the {what} `{node.text}` needs `{param.name}`")
                 continue
             self.argument(node, param, found, value, local)
+        if node.text == "truncate":
+            self.truncate_fits(node, by_name)
         result = signature.gives(value)
         if node.text in ("default", "d") and "default_value" in by_name:
             result = merge(value, self.expr(by_name["default_value"], local))
@@ -406,19 +429,23 @@ class Typer:
     def argument(self, node: Node, param: Param, arg: Node, value: Type, local: dict[str, Type]) -> None:
         """Check one argument; literal-only kinds must be written in the template."""
         literal = arg.value if arg.kind == "Const" else None
+        if arg.kind == "Neg" and arg.args[0].kind == "Const" and arg.args[0].text == "number":
+            literal = "-" + arg.args[0].value  # a negative number written in the template
         where = f"`{param.name}` of `{node.text}`"
         kind = param.kind
-        if kind in ("currency", "pattern", "digits", "count", "attribute", "method") and literal is None:
+        if kind in LITERAL_KINDS and literal is None:
             self.not_allowed(arg, None, f"{where} that is not written in the template", "write the value itself")
             return
         if kind == "currency" and literal not in ISO_CURRENCIES:
             self.mistyped(arg, f"{where}: `{literal}` is not a currency code", 'write an ISO code such as "UAH"')
         elif kind == "pattern" and literal is not None:
             self.pattern(arg, where, literal, node.text)
-        elif kind in ("digits", "count") and literal is not None:
-            low, high = (0, 10) if kind == "digits" else (1, MAX_RANGE)
+        elif kind in ("digits", "count", "whole") and literal is not None:
+            low, high = {"digits": (0, 10), "count": (1, MAX_RANGE), "whole": (0, MAX_TEXT)}[kind]
             if not whole_between(literal, low, high):
                 self.mistyped(arg, f"{where} is a whole number from {low} to {high}, not `{literal}`")
+        elif kind == "text" and arg.text != "str":
+            self.mistyped(arg, f"{where} is text in quotes, not `{literal}`")
         elif kind == "method" and literal not in ("common", "ceil", "floor"):
             self.mistyped(arg, f'{where} is "common", "ceil" or "floor"')
         elif kind == "attribute" and literal is not None:
@@ -430,6 +457,18 @@ class Typer:
                 self.mistyped(arg, f"{where} is {describe(expected)}, not {words(t)}")
         else:
             self.expr(arg, local)
+
+    def truncate_fits(self, node: Node, by_name: dict[str, Node]) -> None:
+        """`truncate` cannot cut text shorter than the end it adds (Jinja refuses at send time)."""
+        length, end = by_name.get("length"), by_name.get("end")
+        limit = integer(length.value) if length is not None and length.kind == "Const" else 255
+        ending = end.value if end is not None and end.kind == "Const" and end.text == "str" else "..."
+        if limit is not None and limit < len(ending):
+            self.mistyped(
+                length or node,
+                f"`truncate({limit})` is shorter than the {len(ending)} character(s) of its end `{ending}`",
+                f"give a length of at least {len(ending)}, or a shorter end: truncate({limit}, end='…')",
+            )
 
     def pattern(self, arg: Node, where: str, literal: str, shows: str) -> None:
         from ...stdlib.formatting import check_pattern
@@ -486,6 +525,9 @@ class Typer:
             kinds = [self.expr(a, local) for a in args]
             if callee.text == "changed":
                 return BOOL
+            if not args:
+                self.mistyped(node, "loop.cycle() needs values to take turns", 'write loop.cycle("odd", "even")')
+                return UNKNOWN
             result: Type = UNKNOWN
             for t in kinds:
                 result = t if is_unknown(result) else merge(result, t)
@@ -556,3 +598,15 @@ class Typer:
         self.report(
             Finding(codes.TEMPLATE_NOT_ALLOWED, node.line, word or word_of(node), f"templates cannot use {what}", hint)
         )
+
+
+def range_size(node: Node) -> int | None:
+    """How many numbers `range(...)` of numbers written in the template gives (None for
+    anything else, whose length is known only at send time)."""
+    callee = node.args[0] if node.kind == "Call" and node.args else None
+    if callee is None or callee.kind != "Name" or callee.text != "range" or node.keywords or node.spread:
+        return None
+    bounds = [integer(a.value) if a.kind == "Const" and a.text == "number" else None for a in node.args[1:]]
+    if not 1 <= len(bounds) <= 3 or None in bounds or (len(bounds) == 3 and bounds[2] == 0):
+        return None
+    return len(range(*[b for b in bounds if b is not None]))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -37,6 +38,25 @@ CHANNEL_PARTS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "webpush": (frozenset({"title", "text", "url", "image"}), frozenset({"text"})),
 }
 FILE_PARTS = frozenset({"html", "plain"})
+#: Parts that are links the provider opens or fetches (Viber, push and web push).
+LINK_PARTS = frozenset({"url", "image"})
+#: A link filled in by the template: the scheme and the whole site are written, so what a
+#: contact's values fill in can only be the path, the query or the fragment.
+_LINK_START = re.compile(r"https://[^\s/?#{}@\\]+[/?#]")
+_TEMPLATE_MARK = re.compile(r"{{|{%|{#")
+
+
+def link_ok(text: str) -> bool:
+    """An https link, or a template of one whose site is written before anything is filled in."""
+    start = _TEMPLATE_MARK.split(text, maxsplit=1)[0]
+    if any(c.isspace() for c in start):
+        return False
+    if start != text:
+        return _LINK_START.match(start) is not None
+    parts = urlsplit(text)
+    return parts.scheme == "https" and bool(parts.hostname) and "{" not in text and "}" not in text
+
+
 ALL_TEMPLATE_VARIABLES: dict[str, Type] = {
     **TEMPLATE_ALWAYS,
     **TEMPLATE_WITH_ORDER,
@@ -148,6 +168,14 @@ class TemplateChecker:
             self._duplicate(part, into[part.key], f"`{part.key}`")
             return
         into[part.key] = part
+        if part.key in LINK_PARTS and not link_ok(part.value.value):
+            self.sink.report(
+                codes.BAD_URL,
+                f"the {part.key} of a {channel} message is not an https:// link with its site written here",
+                part.value.span,
+                f'write the link with its site, and fill in only what follows it: {part.key} "https://shop.example/sale"'
+                ' or "https://shop.example/p/{{ contact.id }}"',
+            )
 
     def _duplicate(self, node: ast.Node, previous: ast.Node, what: str) -> None:
         self.sink.report(

@@ -81,7 +81,8 @@ async def redeem(batch: Batch, bundle: Bundle, event: EventRow, order: dict[str,
     if row is not None:
         batch.changes.redemptions.append((row["id"], order["id"], event.occurred_at))
     total = OrderView(order).total
-    after = f" -> {price_after(coupon, total)}" if total is not None else ""
+    priced = price_after(coupon, total) if total is not None else None
+    after = f" -> {priced}" if priced is not None else ""
     batch.emit("coupon.redeemed", contact_id, {"coupon": coupon.name, "code": code},
                f"coupon:{code}:{order['id']}")  # fmt: skip
     trace(f"redeem {code}", "accepted", f"order {order['id']} ({total}{after})", coupon.name)

@@ -126,6 +126,9 @@ class SendSteps(RunContext):
         except Exception as error:  # what one contact's data does to a template must not stop other runs
             reason = _render_failure(i.template, variant, context, error, language, zone)
             raise _SendFailed(TEMPLATE, reason, code) from error
+        blank = next((part for part in _SAYS.get(i.channel, ()) if not parts.get(part, "").strip()), None)
+        if blank is not None:  # a provider refuses an empty text; a contact gets nothing from one
+            raise _SendFailed(TEMPLATE, _blank_reason(i.template, variant, blank), code)
         return parts, variant, code, context
 
     async def _why_not_send(self, i: p.Send, contact: dict[str, Any]) -> str | None:
@@ -340,3 +343,20 @@ def _address(contact: dict[str, Any], channel: str) -> str | None:
     field = ADDRESS_FIELDS[channel]
     value = contact.get(field) if field in contact else (contact.get("attributes") or {}).get(field)
     return str(value) if value else None
+
+
+#: The parts a message says something in, by channel: rendered blank, there is no message.
+_SAYS: dict[str, tuple[str, ...]] = {
+    "email": ("subject", "html"),
+    "sms": ("text",),
+    "viber": ("text",),
+    "push": ("text",),
+    "webpush": ("text",),
+}
+
+
+def _blank_reason(template: str, variant: p.TemplateVariant, part: str) -> str:
+    return (
+        f"template {template} ({variant.lang or 'default'}): the {part} is empty for this contact (the values it "
+        'shows are unset): give them a default, e.g. {{ contact.first_name|default("friend") }}'
+    )
