@@ -413,3 +413,76 @@ async def test_a_message_that_renders_to_nothing_fails_with_a_reason_and_is_not_
     ]  # fmt: skip
     assert readable(rows[2][4]).startswith("template hello (default): the text is empty for this contact")
     assert readable(rows[3][4]).startswith("template note (default): the subject is empty for this contact")
+
+
+MIXED_CURRENCIES = """
+template hi email
+  from "Shop" <shop@example.com>
+  subject "Hi"
+  html "hi.html"
+end
+
+scenario big "Big orders"
+  on order.paid
+  stop if order.total < 5 PLN
+  if order.total > 100 PLN
+    send email hi
+  end
+end
+"""
+
+
+@pytest.mark.parametrize(("currency", "status", "sent"), [("PLN", "done", 1), ("EUR", "failed", 0)])
+async def test_a_condition_on_money_of_another_currency_fails_the_run_with_the_reason(
+    currency: str, status: str, sent: int
+) -> None:
+    """Without a workspace `currency`, an order's total may come in any currency. A condition
+    comparing an EUR total with PLN was silently false: the run went on as if the order were
+    small, and nothing said why. As docs/runtime.md says, the run fails, with the reason."""
+    async with Harness(MIXED_CURRENCIES, resources={"hi.html": "<p>{{ unsubscribe_url }}</p>"}) as h:
+        await h.play([h.event("order.paid", "ann", order={"id": "o1", "total": "750.00", "currency": currency})])
+        runs = await h.rows("SELECT status, reason FROM runs")
+        assert [r[0] for r in runs] == [status]
+        assert len(await h.rows("SELECT id FROM outbox")) == sent
+        if status == "failed":
+            reason = readable(runs[0][1])
+            assert "EUR" in reason and "PLN" in reason, reason
+            logged = await h.rows("SELECT outcome, detail FROM step_log WHERE outcome = 'failed'")
+            assert len(logged) == 1 and "EUR" in logged[0][1], logged
+
+
+BANDED = """
+template hi email
+  from "Shop" <shop@example.com>
+  subject "Hi"
+  html "hi.html"
+end
+
+scenario banded "Banded"
+  on order.paid
+  bands order.total
+    from 0 PLN to 200 PLN
+      send email hi
+    from 200 PLN
+      send email hi
+  end
+end
+"""
+
+
+@pytest.mark.parametrize(
+    ("total", "currency", "status", "sent"),
+    [("750.00", "PLN", "done", 1), ("0", "PLN", "done", 1), ("750.00", "EUR", "failed", 0)],
+)
+async def test_bands_of_money_fail_the_run_for_an_amount_of_another_currency(
+    total: str, currency: str, status: str, sent: int
+) -> None:
+    """An EUR order against bands in PLN took the no-band way ("no band for 750.00 EUR"), as
+    if the amount were outside every band: which band it is in, nobody knows."""
+    async with Harness(BANDED, resources={"hi.html": "<p>{{ unsubscribe_url }}</p>"}) as h:
+        await h.play([h.event("order.paid", "ann", order={"id": "o1", "total": total, "currency": currency})])
+        runs = await h.rows("SELECT status, reason FROM runs")
+        assert [r[0] for r in runs] == [status], runs
+        assert len(await h.rows("SELECT id FROM outbox")) == sent
+        if status == "failed":
+            assert "EUR" in readable(runs[0][1]) and "PLN" in runs[0][1]

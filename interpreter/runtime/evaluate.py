@@ -31,11 +31,19 @@ def truthy(value: Any) -> bool:
 
 
 async def condition(expr: ast.Expr, env: Env) -> bool:
-    """A condition's value; one that cannot be evaluated is false."""
+    """A condition's value; one that cannot be evaluated is false (where no run can fail
+    for it: a segment, an entry condition)."""
     try:
         return truthy(await evaluate(expr, env))
     except EvaluationError:
         return False
+
+
+async def decision(expr: ast.Expr, env: Env) -> bool:
+    """A run's condition (`if`, `stop if`): EvaluationError when it cannot be evaluated
+    (money of two currencies), which fails the run with the reason rather than taking
+    a way the data does not say."""
+    return truthy(await evaluate(expr, env))
 
 
 async def deciding_part(expr: ast.Expr, env: Env, value: bool) -> ast.Expr:
@@ -188,4 +196,4 @@ async def _call(expr: ast.Call, env: Env) -> Any:
     return await IMPLEMENTATIONS[expr.func.name](env, args, kwargs)
 
 
-__all__ = ["Env", "EvaluationError", "Facts", "Function", "as_int", "as_timedelta", "condition", "evaluate"]
+__all__ = ["Env", "EvaluationError", "Facts", "Function", "as_int", "as_timedelta", "condition", "decision", "evaluate"]

@@ -26,11 +26,11 @@ from ..clock import duration_ms, ms_of
 from ..settings import Settings
 from ..store import AWAITING, DONE, FAILED, RUNNING, STOPPED, WAITING, BonusEntry, RunRow
 from ..timing import day_of_next_month, next_time_of_day, start_of_day
-from ..values import Money, Percent, to_decimal
+from ..values import CurrencyError, Money, Percent, to_decimal
 from ..views import EventView, OrderView
 from . import wire
 from .batch import Batch
-from .evaluate import EvaluationError, as_timedelta, condition, deciding_part, evaluate, literal
+from .evaluate import EvaluationError, as_timedelta, deciding_part, decision, evaluate, literal
 from .facts import contact_zone
 from .run_context import Tracer, iso, iso_minute, moment_at, shown
 from .sending import SendSteps
@@ -222,7 +222,7 @@ class _Steps(SendSteps):
         self.log(i, "waiting", f"for {i.event} until {iso(deadline)}")
 
     async def visit_Branch(self, i: p.Branch) -> None:
-        holds = await condition(i.condition, await self.env())
+        holds = await decision(i.condition, await self.env())
         self.log(i, "checked", "yes" if holds else "no")
         self.run.position = self.run.position + 1 if holds else i.otherwise
 
@@ -244,6 +244,8 @@ class _Steps(SendSteps):
             high = literal(arm.high) if arm.high is not None else None
             try:
                 inside = value is not None and (low is None or value >= low) and (high is None or value < high)
+            except CurrencyError as error:  # which band an amount of another currency is in, nobody knows
+                raise EvaluationError(f"money of two currencies: {error}") from error
             except (TypeError, ValueError):
                 inside = False
             if inside:
@@ -280,7 +282,7 @@ class _Steps(SendSteps):
             self.finish(STOPPED, i.name)
             return
         env = await self.env()
-        holds = await condition(i.condition, env)
+        holds = await decision(i.condition, env)
         if holds != i.negate:
             part = await deciding_part(i.condition, env, holds)
             self.log(i, "stopped", f"{expr_text(part)} is {'true' if holds else 'false'}")
