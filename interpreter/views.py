@@ -16,6 +16,15 @@ from .values import DeclRef, Money, Percent, to_decimal
 
 UTC = dt.UTC
 CHANNELS = ("email", "sms", "viber", "push", "webpush")
+#: Which parts each channel's templates take, and which a variant must have: the checker
+#: refuses a variant without them, and a message whose required part renders blank fails.
+CHANNEL_PARTS: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {
+    "email": (frozenset({"subject", "preheader", "html", "plain"}), ("subject", "html")),
+    "sms": (frozenset({"text"}), ("text",)),
+    "viber": (frozenset({"text", "image", "url"}), ("text",)),
+    "push": (frozenset({"title", "text", "url", "image"}), ("text",)),
+    "webpush": (frozenset({"title", "text", "url", "image"}), ("text",)),
+}
 #: Which contact field holds the address for each channel.
 ADDRESS_FIELDS = {"email": "email", "sms": "phone", "viber": "phone", "push": "push_token", "webpush": "push_token"}
 PAID_STATUSES = frozenset({"paid", "completed", "delivered", "shipped", "done"})

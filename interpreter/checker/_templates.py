@@ -23,20 +23,13 @@ from ..diagnostics import DiagnosticSink, Related
 from ..span import Span, span_of_offsets
 from ..suggest import closest_name, suggested
 from ..types import Type
+from ..views import CHANNEL_PARTS
 from ..workspace import Workspace
 from ._outline import Node, outline
 from ._symbols import Symbols
 from ._template_signatures import Finding
 from ._template_types import Typer
 
-#: Which parts each channel takes, and which a variant must have.
-CHANNEL_PARTS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
-    "email": (frozenset({"subject", "preheader", "html", "plain"}), frozenset({"subject", "html"})),
-    "sms": (frozenset({"text"}), frozenset({"text"})),
-    "viber": (frozenset({"text", "image", "url"}), frozenset({"text"})),
-    "push": (frozenset({"title", "text", "url", "image"}), frozenset({"text"})),
-    "webpush": (frozenset({"title", "text", "url", "image"}), frozenset({"text"})),
-}
 FILE_PARTS = frozenset({"html", "plain"})
 #: Parts that are links the provider opens or fetches (Viber, push and web push).
 LINK_PARTS = frozenset({"url", "image"})
@@ -138,7 +131,7 @@ class TemplateChecker:
                 fallback.lang.span,
             )
         for where, parts in variants:
-            missing = sorted(required - parts.keys())
+            missing = sorted(set(required) - parts.keys())
             if missing:
                 label = (
                     f"`lang {where.lang.name}`"

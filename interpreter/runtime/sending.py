@@ -26,7 +26,7 @@ from ..clock import ms_of
 from ..store import UNDELIVERED, CouponIssue
 from ..timing import after_quiet_hours, end_of_month, next_in_send_window, start_of_day
 from ..values import Money, Percent, to_decimal
-from ..views import ADDRESS_FIELDS, BonusView, CouponView, OrderView, channel_flags, moment
+from ..views import ADDRESS_FIELDS, CHANNEL_PARTS, BonusView, CouponView, OrderView, channel_flags, moment
 from .evaluate import evaluate
 from .facts import contact_zone
 from .run_context import RunContext, duration_text, iso
@@ -126,7 +126,8 @@ class SendSteps(RunContext):
         except Exception as error:  # what one contact's data does to a template must not stop other runs
             reason = _render_failure(i.template, variant, context, error, language, zone)
             raise _SendFailed(TEMPLATE, reason, code) from error
-        blank = next((part for part in _SAYS.get(i.channel, ()) if not parts.get(part, "").strip()), None)
+        required = CHANNEL_PARTS[i.channel][1] if i.channel in CHANNEL_PARTS else ()
+        blank = next((part for part in required if not parts.get(part, "").strip()), None)
         if blank is not None:  # a provider refuses an empty text; a contact gets nothing from one
             raise _SendFailed(TEMPLATE, _blank_reason(i.template, variant, blank), code)
         return parts, variant, code, context
@@ -343,16 +344,6 @@ def _address(contact: dict[str, Any], channel: str) -> str | None:
     field = ADDRESS_FIELDS[channel]
     value = contact.get(field) if field in contact else (contact.get("attributes") or {}).get(field)
     return str(value) if value else None
-
-
-#: The parts a message says something in, by channel: rendered blank, there is no message.
-_SAYS: dict[str, tuple[str, ...]] = {
-    "email": ("subject", "html"),
-    "sms": ("text",),
-    "viber": ("text",),
-    "push": ("text",),
-    "webpush": ("text",),
-}
 
 
 def _blank_reason(template: str, variant: p.TemplateVariant, part: str) -> str:
