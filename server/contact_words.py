@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..stdlib.messages import language_candidates
+
 #: The language of a contact without one, or with one not in the catalogue.
 FALLBACK = "en"
 
@@ -145,8 +147,7 @@ def language_for(tag: object) -> str:
     ("uk-UA", "uk_UA" -> "uk"), as a template variant is chosen; English for anything else
     (no tag, an empty one, a language not here)."""
     if isinstance(tag, str) and tag:
-        wanted = tag.lower().replace("_", "-")
-        for candidate in (wanted, wanted.split("-")[0]):
+        for candidate in language_candidates(tag):
             if candidate in TEXTS:
                 return candidate
     return FALLBACK

@@ -33,12 +33,18 @@ _CELL_GAP = " | "
 _PLAIN_SPACES = str.maketrans(dict.fromkeys("\u00a0\u202f\u2007", " "))
 
 
+def language_candidates(language: str) -> tuple[str, str]:
+    """What a language tag is looked for as, in order: itself, then its base ("uk-UA",
+    "uk_UA" -> "uk-ua", "uk")."""
+    wanted = language.lower().replace("_", "-")
+    return wanted, wanted.split("-")[0]
+
+
 def choose_variant(template: Template, language: str | None) -> TemplateVariant:
     """The variant for ``language``: exact, then its base ("uk-UA" -> "uk"), then the fallback."""
     by_lang = {v.lang: v for v in template.variants}
     if language:
-        wanted = language.lower().replace("_", "-")
-        for candidate in (wanted, wanted.split("-")[0]):
+        for candidate in language_candidates(language):
             if candidate in by_lang:
                 return by_lang[candidate]
     if template.fallback and template.fallback in by_lang:
