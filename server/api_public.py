@@ -79,8 +79,7 @@ async def unsubscribe(
     if contact_id is None:
         raise Problem(404, "not-found", "this unsubscribe link is not valid")
     await request.body()  # "List-Unsubscribe=One-Click", or the form: nothing in it matters
-    await links.unsubscribe(contact_id, channel)
-    words = words_for(await links.language(contact_id))
+    words = words_for(await links.unsubscribe(contact_id, channel))
     title = words.text("unsubscribed.title")
     done = html.escape(words.text("unsubscribed.text", messages=words.messages(channel)))
     return page(title, f"<h1>{html.escape(title)}</h1><p>{done}</p>", words.language)
@@ -95,7 +94,7 @@ async def preferences_page(
     contact_id = read_link(core.settings, "preferences", channel, contact, token)
     if contact_id is None:
         raise Problem(404, "not-found", "this preferences link is not valid")
-    subscribed, reachable, language = await links.subscriptions(contact_id)
+    subscribed, reachable, language, _ = await links.subscriptions(contact_id)
     words = words_for(language)
     title = words.text("preferences.title")
     boxes = "".join(
@@ -126,11 +125,11 @@ async def preferences(
     if contact_id is None:
         raise Problem(404, "not-found", "this preferences link is not valid")
     form = await request.form()
-    subscribed, reachable, language = await links.subscriptions(contact_id)
-    shown = [c for c in CHANNELS if reachable[c] or subscribed[c]]
+    current = await links.subscriptions(contact_id)
+    shown = [c for c in CHANNELS if current.reachable[c] or current.subscribed[c]]
     wanted = {c: form.get(c) == "on" for c in shown}
-    await links.save_subscriptions(contact_id, wanted)
-    words = words_for(language)
+    await links.save_subscriptions(contact_id, wanted, current)
+    words = words_for(current.language)
     chosen = [words.channel(c) for c, on in wanted.items() if on]
     said = words.text("saved.subscribed", channels=", ".join(chosen)) if chosen else words.text("saved.nothing")
     title = words.text("saved.title")

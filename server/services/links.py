@@ -19,11 +19,13 @@ from .events import EventService
 
 class Subscriptions(NamedTuple):
     """A contact as the preferences page shows it: per channel, subscribed or not, and
-    whether there is an address for it; their language as stored (None if unset or unknown)."""
+    whether there is an address for it; their language as stored (None if unset or unknown);
+    whether the contact is there at all (an erased one is not)."""
 
     subscribed: dict[str, bool]
     reachable: dict[str, bool]
     language: str | None
+    known: bool
 
 
 class LinkService:
@@ -67,34 +69,33 @@ class LinkService:
         await self._record(message, "message.clicked", f"click:{message.id}:{index}", url=url)
         return url
 
-    async def _known(self, contact_id: str) -> bool:
-        """Whether the contact a link names is there. An erased one is not (its rows moved to
-        a pseudonym), and an event about it would make a contact of that id again."""
-        return contact_id in await self.core.store.contacts([contact_id])
-
-    async def unsubscribe(self, contact_id: str, channel: str) -> None:
-        """Unsubscribe a contact from a channel (an `unsubscribed` event); for a contact that is
-        not there (erased), nothing: an erased person gets nothing from us."""
-        if not await self._known(contact_id):
-            return
-        document = unsubscribe_event(contact_id, channel, at=self.core.clock.now().isoformat())
-        await EventService(self.core).record(convert_event(document))
+    async def unsubscribe(self, contact_id: str, channel: str) -> str | None:
+        """Unsubscribe a contact from a channel (an `unsubscribed` event); the contact's
+        language as `language` gives it. For a contact that is not there, nothing: an erased
+        one's rows moved to a pseudonym, and an event about its id would make it again."""
+        current = await self.subscriptions(contact_id)
+        if current.known:
+            document = unsubscribe_event(contact_id, channel, at=self.core.clock.now().isoformat())
+            await EventService(self.core).record(convert_event(document))
+        return current.language
 
     async def subscriptions(self, contact_id: str) -> Subscriptions:
         """Per channel: whether the contact is subscribed, and whether they have an address for
         it; and the contact's language. A contact not there (erased, say) has none of them."""
-        record = (await self.core.store.contacts([contact_id])).get(contact_id) or {}
+        found = (await self.core.store.contacts([contact_id])).get(contact_id)
+        record = found or {}
         language = record.get("language")
-        return Subscriptions(*channel_flags(record), language if isinstance(language, str) else None)
+        return Subscriptions(*channel_flags(record), language if isinstance(language, str) else None, found is not None)
 
     async def language(self, contact_id: str) -> str | None:
         """The contact's language as stored (None when unset, or for a contact not there)."""
         return (await self.subscriptions(contact_id)).language
 
-    async def save_subscriptions(self, contact_id: str, wanted: dict[str, bool]) -> None:
+    async def save_subscriptions(self, contact_id: str, wanted: dict[str, bool], current: Subscriptions) -> None:
         """Subscribe the contact to the channels ``wanted`` says, unsubscribe from the others
-        (a `contact.updated` event); for a contact that is not there (erased), nothing."""
-        if not await self._known(contact_id):
+        (a `contact.updated` event); ``current`` is what `subscriptions` read for the form.
+        For a contact that is not there (erased), nothing."""
+        if not current.known:
             return
         event = EventInput(
             type="contact.updated", at=self.core.clock.now(), contact=ContactIn(id=contact_id, subscriptions=wanted)
