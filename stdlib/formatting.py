@@ -66,7 +66,10 @@ def _with_room(format_value: Callable[_P, _R]) -> Callable[_P, _R]:
         digits = 0
         if isinstance(amount, Decimal | int) and not isinstance(amount, bool) and Decimal(amount).is_finite():
             digits = Decimal(amount).adjusted() + 1
-        with decimal.localcontext(prec=max(decimal.getcontext().prec, min(digits, _MOST_DIGITS) + 20)):
+        room = min(digits, _MOST_DIGITS) + 20
+        if room <= decimal.getcontext().prec:  # every amount anyone sends: no context to make
+            return format_value(*args, **kwargs)
+        with decimal.localcontext(prec=room):
             return format_value(*args, **kwargs)
 
     return wrapper
