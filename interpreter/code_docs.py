@@ -54,12 +54,17 @@ MEANS: dict[str, str] = {
     "SCN203": "a template reads a variable or field that does not exist, or that this send does not provide",
     "SCN204": "a template sent on a channel it was not declared for",
     "SCN205": "an email's html has no `{{ unsubscribe_url }}`",
-    "SCN206": "a template or language variant lacks a required part",
+    "SCN206": "a template or language variant lacks a required part, or a required part prints nothing but blanks",
     "SCN207": "a template with languages has no fallback, or the fallback has no `lang` block",
     "SCN208": "a setting, part, language, option or webhook field given twice",
-    "SCN209": "a coupon without a discount, without codes, with two sources, or with an empty value",
+    "SCN209": (
+        "a coupon without a discount, without codes, with two sources, with an empty value, or a static code "
+        "written as a template"
+    ),
     "SCN210": "a coupon pool file that does not exist, is not UTF-8 or holds no codes",
-    "SCN211": "a sender or reply-to address or SMS sender name that is not valid",
+    "SCN211": (
+        "a sender or reply-to address or SMS sender name that is not valid, or a sender's name written as a template"
+    ),
     "SCN212": (
         "a webhook URL that is not `https://` (or holds `{{ }}`, which is not filled in), or a Viber or push "
         "`url`/`image` that is not an `https://` link with its site written in the template"
@@ -76,6 +81,10 @@ MEANS: dict[str, str] = {
         "a template gives a filter, test or operator a value it does not take, compares values that "
         "cannot be compared, prints a record, a list or true/false, or reads a coupon's prices without "
         "an order"
+    ),
+    "SCN219": (
+        "a required part (an email's subject or html, a text) prints something only inside `{% if %}` or "
+        "`{% for %}`, or only from values that may be unset: for a contact it prints nothing for, the message fails"
     ),
     "SCN301": "a split's shares do not add up to 100%",
     "SCN302": "two bands overlap, or a band is empty",

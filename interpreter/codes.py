@@ -221,6 +221,14 @@ TEMPLATE_TYPE = _code(
     _A,
     "give each filter, test and operator a value of the kind it takes, and print values, not records or lists",
 )
+MAY_PRINT_NOTHING = _code(
+    "SCN219",
+    "may-print-nothing",
+    _A,
+    "a message whose subject or text prints nothing fails instead of going out: write text of its own beside the "
+    'values, or give them a default: {{ contact.first_name|default("friend") }}',
+    warning=True,
+)
 
 # ---- flow, timing and ranges
 SPLIT_WEIGHTS = _code(

@@ -14,6 +14,7 @@ from ..types import Entity, Money
 from ..workspace import Workspace
 from ._exprs import ExprChecker, Scope, check_count, check_date, check_positive
 from ._symbols import Symbols
+from ._templates import TEMPLATE_MARK
 from ._unset import UnsetChecker
 
 #: Generated codes use a 32-letter alphabet, so each X is 5 random bits.
@@ -108,6 +109,13 @@ class DeclChecker:
         elif isinstance(option, ast.CouponCode):
             if not option.code.value.strip():
                 self.sink.report(codes.BAD_COUPON, "the code is empty", option.code.span)
+            elif TEMPLATE_MARK.search(option.code.value):
+                self.sink.report(
+                    codes.BAD_COUPON,
+                    "a static code is not a template: every contact would get it as it is written",
+                    option.code.span,
+                    'for a code of each contact\'s own use `generated "SHOP-{XXXXXXXX}"` or `from pool "codes.csv"`',
+                )
         elif isinstance(option, ast.CouponPool):
             self._pool(option, source)
         elif isinstance(option, ast.CouponGenerated):

@@ -32,7 +32,7 @@ from ... import __version__
 from ...grammar._cache import private_cache_file, prune_daily, read_entry, write_entry
 
 #: Bump when the outline's shape, or what goes into it, changes.
-FORMAT = 5
+FORMAT = 6
 _PREFIX = "template-"
 
 
@@ -47,7 +47,8 @@ class Node(msgspec.Struct, array_like=True, frozen=True, gc=False):
 
     kind: str
     line: int = 0
-    #: Name: the variable; Getattr: the field; Filter, Test: the name; Binary: the operator;
+    #: Output: "text" when it holds text that is not blank; Name: the variable; Getattr:
+    #: the field; Filter, Test: the name; Binary: the operator;
     #: Const: its type ("str", "number", "bool", "none"); For: "recursive" or "unpack" when so.
     text: str = ""
     #: Const: the value as text.
@@ -217,7 +218,9 @@ class _Builder:
         if isinstance(node, n.Template):
             return Node("Template", 1, body=self.each(node.body))
         if isinstance(node, n.Output):
-            return Node("Output", line, args=self.each(c for c in node.nodes if not isinstance(c, n.TemplateData)))
+            text = any(isinstance(c, n.TemplateData) and c.data.strip() for c in node.nodes)
+            args = self.each(c for c in node.nodes if not isinstance(c, n.TemplateData))
+            return Node("Output", line, "text" if text else "", args=args)
         if isinstance(node, n.If):
             otherwise = self.each(node.elif_) + (
                 (Node("Else", line, body=self.each(node.else_)),) if node.else_ else ()

@@ -25,6 +25,7 @@ from ..suggest import closest_name, suggested
 from ..types import Type
 from ..views import CHANNEL_PARTS
 from ..workspace import Workspace
+from ._blank import BlankCheck, Printing
 from ._outline import Node, outline
 from ._symbols import Symbols
 from ._template_signatures import Finding
@@ -36,12 +37,13 @@ LINK_PARTS = frozenset({"url", "image"})
 #: A link filled in by the template: the scheme and the whole site are written, so what a
 #: contact's values fill in can only be the path, the query or the fragment.
 _LINK_START = re.compile(r"https://[^\s/?#{}@\\]+[/?#]")
-_TEMPLATE_MARK = re.compile(r"{{|{%|{#")
+#: Where template code starts: in a setting that is not a template it would be sent as it is.
+TEMPLATE_MARK = re.compile(r"{{|{%|{#")
 
 
 def link_ok(text: str) -> bool:
     """An https link, or a template of one whose site is written before anything is filled in."""
-    start = _TEMPLATE_MARK.split(text, maxsplit=1)[0]
+    start = TEMPLATE_MARK.split(text, maxsplit=1)[0]
     if any(c.isspace() for c in start):
         return False
     if start != text:
@@ -179,6 +181,14 @@ class TemplateChecker:
         )
 
     def _setting(self, setting: ast.TemplateSetting, channel: str) -> None:
+        if isinstance(setting, ast.TemplateFrom) and setting.name is not None:
+            if TEMPLATE_MARK.search(setting.name.value):
+                self.sink.report(
+                    codes.BAD_ADDRESS,
+                    "a sender's name is not a template: it would be sent as it is written",
+                    setting.name.span,
+                    "write the name itself; a template may vary the subject and the body, not the sender",
+                )
         if isinstance(setting, ast.TemplateFrom):
             if channel == "email":
                 if setting.address is None:
@@ -265,10 +275,31 @@ class TemplateChecker:
         for name, (line, word) in typer.used.items():
             info.uses.setdefault(name, locate.line(line, word))
         self.parts.setdefault(decl.name.name, []).append(_Part(found.root, locate, frozenset(seen)))
+        if part.key in CHANNEL_PARTS[decl.channel][1]:
+            self._prints_something(found.root, part, decl)
         if decl.channel == "email" and part.key == "html" and "unsubscribe_url" not in found.names:
             self.sink.report(
                 codes.MISSING_UNSUBSCRIBE,
                 f"email template `{decl.name.name}` has no unsubscribe link",
+                part.value.span,
+            )
+
+    def _prints_something(self, root: Node, part: ast.TemplatePart, decl: ast.TemplateDecl) -> None:
+        """A required part must print something: the runtime fails a message whose part is blank."""
+        printing = BlankCheck(ALL_TEMPLATE_VARIABLES, self.symbols.fields_of).printing(root)
+        what = f"the {part.key} of template `{decl.name.name}`"
+        if printing is Printing.NOTHING:
+            self.sink.report(
+                codes.MISSING_TEMPLATE_PART,
+                f"{what} prints nothing: every message of it would fail",
+                part.value.span,
+                f"write what the {part.key} says",
+            )
+        elif printing is Printing.SOMETIMES:
+            self.sink.report(
+                codes.MAY_PRINT_NOTHING,
+                f"{what} may print nothing: it prints only values that may be unset, or text inside "
+                "`{% if %}` or `{% for %}`",
                 part.value.span,
             )
 
