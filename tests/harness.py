@@ -40,9 +40,11 @@ class Harness:
 
     def __init__(
         self, text: str, path: Path | str = ":memory:", start: dt.datetime = START,
-        resources: dict[str, str] | None = None,
+        resources: dict[str, str] | None = None, checked_result: CheckResult | None = None,
     ) -> None:  # fmt: skip
         self.text = text
+        #: The workspace checked already (``text`` is then not used).
+        self.checked_result = checked_result
         self.resources = resources
         self.path = str(path)
         self.clock = VirtualClock(start)
@@ -52,7 +54,7 @@ class Harness:
     async def __aenter__(self) -> Harness:
         await self.store.open()
         await self.engine.load()
-        await deploy(self.engine, checked(self.text, self.resources))
+        await deploy(self.engine, self.checked_result or checked(self.text, self.resources))
         return self
 
     async def __aexit__(self, *exc: object) -> None:
