@@ -140,6 +140,14 @@ MAYBE_UNSET = _code(
     "say what an unset value means here with `PATH is set` or `PATH is not set`",
     warning=True,
 )
+MONEY_OF_ANY_CURRENCY = _code(
+    "SCN116",
+    "money-of-any-currency",
+    _N,
+    "declare the workspace currency (`currency PLN`), or make sure of the order's first: "
+    '`stop unless order.currency == "PLN"`',
+    warning=True,
+)
 
 # ---- actions and templates
 TEMPLATE_FILE_MISSING = _code(

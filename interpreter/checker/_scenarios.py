@@ -23,6 +23,7 @@ from ..types import DATETIME, DURATION, Entity, ListOf, Type
 from ._branches import check_bands, check_split
 from ._broadcasts import broadcast_scope, check_broadcast
 from ._calendar import check_date_trigger, check_month_day, check_send_window, coupon_end_passed
+from ._currencies import CurrencyChecker, currency_facts
 from ._exprs import ExprChecker, Scope, check_count, check_date, check_positive, check_time, describe
 from ._policy import caps_channel, check_scenario_cap, check_transactional_send
 from ._symbols import Symbols
@@ -94,6 +95,7 @@ class ScenarioChecker:
         self.symbols = symbols
         self.exprs = exprs
         self.unset = unset
+        self.currencies = CurrencyChecker(symbols, sink)
         self.templates = templates
         self.sink = sink
 
@@ -110,7 +112,7 @@ class ScenarioChecker:
             triggers=triggers,
             capped=_is_capped(scenario),
         )
-        self._block(scenario.steps, flow, _Path())
+        self._block(scenario.steps, flow, _Path(known=_trigger_facts(scenario)))
         check_scenario_cap(scenario, self.symbols.policy, self.symbols.decls, self.sink)
 
     # ------------------------------------------------------------ scopes
@@ -323,14 +325,16 @@ class ScenarioChecker:
             for branch in step.branches:
                 self.exprs.condition(branch.condition, flow.scope)
                 self.unset.expression(branch.condition, flow.scope, path.known | passed)
-                known.append(passed | set_when(branch.condition, True))
-                passed |= set_when(branch.condition, False)
+                self.currencies.expression(branch.condition, flow.scope, path.known | passed)
+                known.append(passed | _facts(branch.condition, True))
+                passed |= _facts(branch.condition, False)
             known.append(passed)
             blocks = [b.steps for b in step.branches] + [step.else_.steps if step.else_ is not None else ()]
             return self._branches(blocks, flow, path, known)
         elif isinstance(step, ast.Bands):
             covered = check_bands(step, flow.scope, self.exprs, self.sink)
             self.unset.value(step.subject, flow.scope, path.known, "it falls into no band")
+            self.currencies.bands(step, flow.scope, path.known)
             inside = frozenset(p.dotted for p in operand_paths(step.subject))  # a value in a band is set
             blocks = [b.steps for b in step.bands] + ([] if covered else [()])
             return self._branches(blocks, flow, path, [inside] * len(step.bands) + [frozenset()])
@@ -343,8 +347,9 @@ class ScenarioChecker:
         elif isinstance(step, ast.StopIf):
             self.exprs.condition(step.condition, flow.scope)
             self.unset.expression(step.condition, flow.scope, path.known)
+            self.currencies.expression(step.condition, flow.scope, path.known)
             # The run goes on past `stop if C` when C is false, past `stop unless C` when true.
-            path.known |= set_when(step.condition, step.negate)
+            path.known |= _facts(step.condition, step.negate)
         elif isinstance(step, ast.Send):
             self._send(step, flow, path)
         elif isinstance(step, ast.AddToList | ast.RemoveFromList):
@@ -362,6 +367,7 @@ class ScenarioChecker:
             if step.amount is not None:
                 self.exprs.expect(step.amount, flow.scope, self.symbols.money(), "a bonus")
                 self.unset.value(step.amount, flow.scope, path.known, "no bonus is awarded")
+                self.currencies.expression(step.amount, flow.scope, path.known)
             elif not self._bonus_programs():
                 self.sink.report(
                     codes.BAD_GROUP,
@@ -551,6 +557,7 @@ class ScenarioChecker:
             return
         self.exprs.expect(step.value, flow.scope, target, f"`{step.name.name}`")
         self.unset.expression(step.value, flow.scope, path.known)
+        self.currencies.expression(step.value, flow.scope, path.known)
 
     def _webhook(self, step: ast.CallWebhook, flow: _Flow, path: _Path) -> None:
         if "{{" in step.url.value or "{%" in step.url.value:
@@ -583,6 +590,21 @@ class ScenarioChecker:
                     "send the fields it needs: id = order.id, total = order.total",
                 )
             self.unset.expression(f.value, flow.scope, path.known)
+            self.currencies.expression(f.value, flow.scope, path.known)
+
+
+def _facts(condition: ast.Expr, outcome: bool) -> Known:
+    """What holds when ``condition`` comes out ``outcome``: the fields surely set, and the
+    currencies made sure of."""
+    return set_when(condition, outcome) | currency_facts(condition, outcome)
+
+
+def _trigger_facts(scenario: ast.Scenario) -> Known:
+    """The currencies every trigger's `where` makes sure of (only those: a field set when
+    the event came may be unset by the time a step runs)."""
+    triggers = [h for h in scenario.headers if isinstance(h, ast.Trigger | ast.DateTrigger)]
+    facts = [currency_facts(h.where, True) if isinstance(h, ast.Trigger) and h.where else frozenset() for h in triggers]
+    return frozenset.intersection(*facts) if facts else frozenset()
 
 
 _HEADER_GROUPS: dict[type, str] = {

@@ -1,0 +1,75 @@
+"""SCN116 and the runtime agree: where the check warns, a run fails for an order in another
+currency; where the currency was made sure of first, no run fails whatever the currency.
+
+Each scenario holds one construct; one order in PLN and one in UAH are played. A warned
+scenario's run fails for the UAH order (and only for it); an unwarned one never fails.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from scn.interpreter import codes
+
+from .conftest import check_texts
+from .harness import Harness
+
+HEAD = 'attribute note: money\n\ntemplate hi sms\n  text "Hi"\nend\n'
+
+#: Scenarios the check warns about (SCN116): their runs fail for a UAH order.
+WARNED = {
+    "compared": "  if order.total > 100 PLN\n    send sms hi\n  end",
+    "banded": "  bands order.total\n    from 0 PLN to 200 PLN\n      send sms hi\n  end",
+    "added": "  set attribute note = order.total + 5 PLN",
+    "stopped": "  stop if order.total < 5 PLN",
+    "other_branch": '  if order.currency == "EUR"\n    stop\n  elif order.total > 100 PLN\n    send sms hi\n  end',
+}
+#: Scenarios the check passes: the currency is made sure of first, or nothing can fail.
+SAFE = {
+    "guarded_by_stop": '  stop unless order.currency == "PLN"\n  if order.total > 100 PLN\n    send sms hi\n  end',
+    "guarded_by_and": '  if order.currency == "PLN" and order.total > 100 PLN\n    send sms hi\n  end',
+    "guarded_by_if": (
+        '  if order.currency == "PLN"\n    bands order.total\n      from 0 PLN\n        send sms hi\n    end\n  end'
+    ),
+    "equality": "  stop if order.total == 5 PLN",
+    "same_record": "  if order.total - order.total * 10% >= order.total\n    send sms hi\n  end",
+}
+TRIGGERED = {"guarded_by_trigger": "  if order.total > 100 PLN\n    send sms hi\n  end"}
+
+
+def workspace() -> str:
+    blocks = [HEAD]
+    for name, steps in {**WARNED, **SAFE}.items():
+        blocks.append(f'scenario {name} "{name}"\n  on order.paid\n  entry once per contact\n{steps}\nend\n')
+    for name, steps in TRIGGERED.items():
+        where = 'on order.paid where order.currency == "PLN"'
+        blocks.append(f'scenario {name} "{name}"\n  {where}\n  entry once per contact\n{steps}\nend\n')
+    return "\n".join(blocks)
+
+
+def test_the_check_warns_exactly_where_a_run_can_fail() -> None:
+    result = check_texts({"t.scn": workspace()}, {})
+    assert result.ok
+    lines = workspace().split("\n")
+    warned = set()
+    for d in result.diagnostics:
+        assert d.code is codes.MONEY_OF_ANY_CURRENCY, d.message
+        above = [ln for ln in lines[: d.span.line] if ln.startswith("scenario ")]
+        warned.add(above[-1].split()[1])
+    assert warned == set(WARNED)
+
+
+def test_with_a_workspace_currency_nothing_is_warned() -> None:
+    result = check_texts({"t.scn": "currency PLN\n\n" + workspace()}, {})
+    assert not [d for d in result.diagnostics if d.code is codes.MONEY_OF_ANY_CURRENCY]
+
+
+@pytest.mark.parametrize("currency", ["PLN", "UAH"])
+async def test_the_runs_fail_exactly_where_the_check_warned(currency: str) -> None:
+    async with Harness(workspace()) as h:
+        order = {"id": "o1", "total": "150.00", "currency": currency}
+        await h.play([h.event("order.paid", "ann", person={"phone": "+48500100200"}, order=order)])
+        runs = dict(await h.rows("SELECT scenario, status FROM runs"))
+    failed = {name for name, status in runs.items() if status == "failed"}
+    assert failed == (set(WARNED) if currency == "UAH" else set())
+    assert set(runs) == {*WARNED, *SAFE} | (set(TRIGGERED) if currency == "PLN" else set())
