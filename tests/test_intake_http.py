@@ -121,6 +121,9 @@ async def test_the_same_key_with_other_content_is_409(tmp_path: Path, db: str) -
             "a" * 64 + "@" + "b" * 63 + "." + "c" * 63 + "." + "d" * 62,
         ),
         ("first_name", "Ā" * 200, "Ā" * 201),
+        # a name of spaces would print as nothing where a template shows it
+        ("first_name", " Ann ", "   "),
+        ("last_name", "Ā", "\u00a0\u3000"),
         ("phone", "+" + "1" * 31, "+" + "1" * 32),
         ("push_token", "t" * 4096, "t" * 4097),
         ("timezone", "Europe/Kyiv", "Europe/Kyiw"),

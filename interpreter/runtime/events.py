@@ -39,8 +39,10 @@ END, SPACE = wire.END, wire.SPACE
 #: characters, no spaces at either end, and not `.` or `..`.
 Id = Annotated[str, Meta(min_length=1, max_length=200,
                          pattern=rf"^(?!\.\.?{END})(?![{SPACE}])[^\x00-\x1f\x7f/\\]*(?<![{SPACE}]){END}")]  # fmt: skip
-#: A short name (a status, an offer, a tag): 1-200 characters without control characters.
-Name = Annotated[str, Meta(min_length=1, max_length=200, pattern=rf"^[^\x00-\x1f\x7f]*{END}")]
+#: A short name (a status, an offer, a tag, a contact's first name): 1-200 characters
+#: without control characters, not all spaces (a blank name would print as nothing where a
+#: template shows it, as an empty one would).
+Name = Annotated[str, Meta(min_length=1, max_length=200, pattern=rf"^(?![{SPACE}]*{END})[^\x00-\x1f\x7f]*{END}")]
 #: An email address's outline; `_contact` checks the rest (`stdlib.addresses`: the sender's rules).
 Email = Annotated[str, Meta(max_length=254, pattern=rf"^[^@{SPACE}\x00-\x1f\x7f]+@[^@{SPACE}\x00-\x1f\x7f]+{END}")]
 Phone = Annotated[str, Meta(max_length=32, pattern=rf"^\+?[0-9][0-9 ()./-]{{2,30}}{END}")]
@@ -59,7 +61,7 @@ FieldName = Annotated[str, Meta(min_length=1, max_length=100, pattern=rf"^[A-Za-
 #: What each pattern above asks for, in words (msgspec's errors show the pattern itself).
 _FORMATS = {
     Id: "an id: no `/` or `\\`, no control characters, no spaces at either end, not `.` or `..`",
-    Name: "text without control characters (line breaks, NUL)",
+    Name: "text without control characters (line breaks, NUL), not only spaces",
     Email: "an email address: one `@` with text on both sides, no spaces",
     Phone: "a phone number: digits, an optional leading +, spaces and ()./-",
     Language: "a language code such as uk, lv or pl-PL",
