@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from ...stdlib.addresses import address_error
 from ...stdlib.catalog import (
     LANGUAGES,
     TEMPLATE_ALWAYS,
@@ -198,12 +199,8 @@ class TemplateChecker:
                         setting.span,
                         'from "Shop" <shop@example.com>',
                     )
-                elif not _EMAIL.fullmatch(setting.address.value):
-                    self.sink.report(
-                        codes.BAD_ADDRESS,
-                        f"`{setting.address.value}` is not an email address",
-                        setting.address.span,
-                    )
+                else:
+                    self._address(setting.address)
             elif setting.address is not None:
                 self.sink.report(
                     codes.BAD_ADDRESS, f"{channel} senders have a name, not an address", setting.address.span
@@ -219,12 +216,18 @@ class TemplateChecker:
         elif isinstance(setting, ast.TemplateReplyTo):
             if channel != "email":
                 self.sink.report(codes.PART_NOT_FOR_CHANNEL, f"{channel} templates have no reply-to", setting.span)
-            elif not _EMAIL.fullmatch(setting.address.value):
-                self.sink.report(
-                    codes.BAD_ADDRESS,
-                    f"`{setting.address.value}` is not an email address",
-                    setting.address.span,
-                )
+            else:
+                self._address(setting.address)
+
+    def _address(self, address: ast.StringLit) -> None:
+        """A sender or reply-to address: one the sender takes (stdlib.addresses, the rules it
+        builds the message by: any other fails every message of the template at sending),
+        with a dot in its domain (mail from a bare host name does not reach inboxes)."""
+        why = address_error(address.value)
+        if why is None and _EMAIL.fullmatch(address.value):
+            return
+        reason = f": {why}" if why is not None else ": its domain has no dot"
+        self.sink.report(codes.BAD_ADDRESS, f"`{address.value}` is not an email address{reason}", address.span)
 
     # ------------------------------------------------------------ Jinja
 
