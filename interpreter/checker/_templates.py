@@ -64,6 +64,8 @@ ALL_TEMPLATE_VARIABLES: dict[str, Type] = {
 _UNKNOWN_FILTER = re.compile(r"No (filter|test) named '([^']*)'(?: found)?\.")
 _EMAIL = re.compile(r"[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+")
 _SMS_SENDER = re.compile(r"[A-Za-z0-9 ]{1,11}")
+#: What a header cannot hold (line breaks of every kind, other control characters).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 class TemplateInfo(msgspec.Struct):
@@ -183,7 +185,14 @@ class TemplateChecker:
 
     def _setting(self, setting: ast.TemplateSetting, channel: str) -> None:
         if isinstance(setting, ast.TemplateFrom) and setting.name is not None:
-            if TEMPLATE_MARK.search(setting.name.value):
+            if _CONTROL.search(setting.name.value):
+                self.sink.report(
+                    codes.BAD_ADDRESS,
+                    "a sender's name is one line of text: a line break or control character in it would fail "
+                    "every message at sending",
+                    setting.name.span,
+                )
+            elif TEMPLATE_MARK.search(setting.name.value):
                 self.sink.report(
                     codes.BAD_ADDRESS,
                     "a sender's name is not a template: it would be sent as it is written",
