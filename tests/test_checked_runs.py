@@ -7,8 +7,9 @@ deleted or doubled; and sometimes the example's events lose a field, an event, o
 a repeat. Where the check then reports nothing at all (no error, no warning), the
 workspace runs on the real engine against those events, and nothing may go wrong that
 the check could have said: no event set aside by an error in scn, no run failed, no
-message failed for its template, and nothing sent holds template code or a Python value
-(`{{`, `{%`, `None`, `Undefined`, `object at 0x`). Failures the data alone decides (a
+message failed for its template, nothing sent holds template code or a Python value
+(`{{`, `{%`, `None`, `Undefined`, `object at 0x`), and the sender can write every email
+(its headers, addresses and parts, as `build_email` does before SMTP). Failures the data alone decides (a
 pool used up, an address that is not one) are not the check's to foresee.
 
 A bounded run is part of the suite; `SCN_LONG_FUZZ=1` runs `SCN_FUZZ_EXAMPLES` cases
@@ -29,7 +30,9 @@ from hypothesis import strategies as st
 
 from scn.interpreter.checker import CheckResult, check_workspace
 from scn.interpreter.runtime.events import EventError, read_event
+from scn.interpreter.store import OutboxRow
 from scn.interpreter.workspace import workspace_from_texts
+from scn.stdlib.delivery.email import MailDefaults, build_email
 
 from .harness import Harness
 from .test_check_fuzz import EXAMPLES, FOLDER, LONG, RESOURCES, SOURCES
@@ -159,6 +162,8 @@ async def what_went_wrong(checked: CheckResult, documents: list[dict[str, Any]])
         aside = await h.rows("SELECT id, type, error FROM events WHERE error IS NOT NULL")
         failed_runs = await h.rows("SELECT scenario, step, reason FROM runs WHERE status = 'failed'")
         messages = await h.rows("SELECT template, status, failure, error, message FROM outbox")
+        columns = ", ".join(OutboxRow.__struct_fields__)
+        emails = [OutboxRow(*r) for r in await h.rows(f"SELECT {columns} FROM outbox WHERE channel = 'email'")]
     wrong += [f"event {number} ({kind}) set aside: {why}" for number, kind, why in aside]
     wrong += [f"run of {s} failed at {step}: {why}" for s, step, why in failed_runs]
     for template, status, failure, error, message in messages:
@@ -167,6 +172,12 @@ async def what_went_wrong(checked: CheckResult, documents: list[dict[str, Any]])
         leak = LEAKS.search(str(message or ""))
         if leak is not None:
             wrong.append(f"message {template} holds {leak.group()!r}")
+    for email in emails:  # what the sender would write for each: its headers and parts
+        if email.status == "pending":
+            try:
+                build_email(email, MailDefaults(), dt.datetime.now(dt.UTC))
+            except Exception as error:
+                wrong.append(f"email {email.template} cannot be written: {type(error).__name__}: {error}")
     return wrong
 
 
