@@ -35,6 +35,11 @@ from typing import Any
 
 import httpx
 
+try:
+    import psutil
+except ImportError:  # the bench extra (pip install -e ".[bench]"): without it, no CPU figures
+    psutil = None
+
 API_KEY = "bench-key"
 
 WORKSPACE = """
@@ -183,10 +188,13 @@ def measure(folder: Path, name: str, single_process: bool, count: int, batch: in
                "--api-key", API_KEY]  # fmt: skip
     server, base = start_server(command + (["--single-process"] if single_process else []), port)
     figures: dict[str, Any] = {}
+    api = psutil.Process(server.pid) if psutil is not None else None
     try:
         asyncio.run(post_all(base, min(count, 2000), batch, 10, "warm-up"))
         for clients in (1, 10, 100):
             ours, raw, drains, processed = [], [], [], []
+            api_cpu: list[float] = []
+            engine_cpu: list[float] = []
             for attempt in range(repeats):
                 run = uuid.uuid4().hex[:8]
                 for side in ("raw", "scn") if attempt % 2 == 0 else ("scn", "raw"):
@@ -196,9 +204,15 @@ def measure(folder: Path, name: str, single_process: bool, count: int, batch: in
                     if side == "raw":
                         raw.append(raw_inserts(raw_db, count, batch, run))
                     else:
+                        started = cpu_seconds(api)
                         ours.append(asyncio.run(post_all(base, count, batch, clients, run)))
+                        acked = cpu_seconds(api)
                         drains.append(wait_idle(db))
                         processed.append(ours[-1] + drains[-1])
+                        if api is not None:
+                            # The API's CPU until the last 202; each process's until all is processed.
+                            api_cpu.append((acked[0] - started[0]) / count * 1e6)
+                            engine_cpu.append((cpu_seconds(api)[1] - started[1]) / count * 1e6)
             scn_s, raw_s, done_s = statistics.median(ours), statistics.median(raw), statistics.median(processed)
             figures[str(clients)] = {
                 "scn_s": scn_s, "raw_s": raw_s, "scn_per_s": count / scn_s, "raw_per_s": count / raw_s,
@@ -206,14 +220,42 @@ def measure(folder: Path, name: str, single_process: bool, count: int, batch: in
                 "ratio": raw_s / done_s, "scn_runs": ours, "raw_runs": raw, "processed_runs": processed,
                 "drain_s": statistics.median(drains), "drain_runs": drains,
             }  # fmt: skip
+            cpu = ""
+            if api_cpu:
+                figures[str(clients)] |= {
+                    "api_cpu_us": statistics.median(api_cpu),
+                    "api_cpu_runs": api_cpu,
+                    "engine_cpu_us": statistics.median(engine_cpu),
+                    "engine_cpu_runs": engine_cpu,
+                }
+                cpu = (
+                    f"; CPU an event: the API {statistics.median(api_cpu):.1f} us, the engine "
+                    f"{statistics.median(engine_cpu):.1f} us"
+                )
             print(f"P1 {name}: {clients:>3} client(s), {count:,} events in requests of {batch} (medians of "
                   f"{repeats}): scn acks {count / scn_s:,.0f}/s and processes {count / done_s:,.0f}/s, raw sqlite3 "
                   f"{count / raw_s:,.0f}/s: processed {raw_s / done_s:.2f}x of raw (target >= 0.5x), acked "
-                  f"{raw_s / scn_s:.2f}x", flush=True)  # fmt: skip
+                  f"{raw_s / scn_s:.2f}x{cpu}", flush=True)  # fmt: skip
     finally:
         server.terminate()
         server.wait(30)
     return figures
+
+
+def cpu_seconds(api: Any) -> tuple[float, float]:
+    """CPU seconds (user and system) of `scn serve`'s process, and of its children (the
+    engine, unless --single-process); (0, 0) without psutil."""
+    if api is None:
+        return 0.0, 0.0
+    children = 0.0
+    for child in api.children(recursive=True):
+        try:
+            times = child.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        children += times.user + times.system
+    own = api.cpu_times()
+    return own.user + own.system, children
 
 
 def measure_floor(count: int, batch: int, repeats: int) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from msgspec import Meta
 
 from ..interpreter.runtime import EventInput
-from ..interpreter.runtime.events import ContactIn
+from ..interpreter.runtime.events import ContactIn, decode_events
 from .deps import KEYED, After, Id, Limit, require_api_key
 from .models import (
     Accepted,
@@ -41,7 +41,7 @@ from .services import (
 Batch = Annotated[list[EventInput], Meta(min_length=1)]
 
 
-@post("/events", status_code=202, responses=problems(400, 401, 409, 413, 415, 422))
+@post("/events", status_code=202, responses=problems(400, 401, 409, 413, 415, 422), opt={"read_body": decode_events})
 async def post_events(data: JSONBody[EventInput | Batch], events: NamedDependency[EventService]) -> EventsAccepted:
     """Accept one event or a batch. The answer comes once they are committed to disk;
     a key sent before is accepted again as a duplicate and recorded once."""

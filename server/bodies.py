@@ -46,12 +46,22 @@ class StrictRequest(Request[Any, Any, State]):
             if not is_json(kind):
                 came = kind or "no content type"
                 raise Problem(415, "unsupported-media-type", f"send the body as application/json (it came as {came})")
-            try:
-                document = read_json(body or b"null")
-            except WireError as error:
-                raise Problem(400, "invalid-request", f"the body: {error}") from None
-            self._json = self._connection_state.json = self._strictly(document)
+            self._json = self._connection_state.json = self._read(body or b"null")
         return self._json
+
+    def _read(self, body: bytes) -> Any:
+        """The body as the handler's `data` type. A handler may name a reader of its own
+        (its `opt["read_body"]`) that decodes straight into that type and returns None when
+        it cannot vouch for what it made: then, and for every other handler, the body is
+        read as a JSON document and converted, which says what is wrong."""
+        reader = self.route_handler.opt.get("read_body")
+        if reader is not None and (value := reader(body)) is not None:
+            return value
+        try:
+            document = read_json(body)
+        except WireError as error:
+            raise Problem(400, "invalid-request", f"the body: {error}") from None
+        return self._strictly(document)
 
     def _strictly(self, document: Any) -> Any:
         """``document`` as the handler's `data` type, converted without coercions, or

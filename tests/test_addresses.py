@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scn.interpreter.runtime.events import Door, EventError, normalise, read_event
-from scn.stdlib.addresses import mailbox
+from scn.stdlib.addresses import address_error, mailbox
 from scn.stdlib.failures import address_problem, is_email_address
 
 from .server_harness import serving
@@ -140,6 +140,41 @@ def test_the_door_and_the_send_agree_on_any_text(text: str) -> None:
         box = mailbox(text)
         assert box is not None and mailbox(box.ascii) is not None, "its envelope form is an address too"
         assert box.ascii.isascii() == box.local.isascii()
+
+
+#: ASCII addresses at their limits: the local part's 64 bytes, a label's 63 characters, 254 in all.
+LONGEST = "a" * 64 + "@" + "b" * 63 + "." + "c" * 63 + "." + "d" * 61
+LIMITS = [
+    ("a" * 64 + "@example.com", None),
+    ("a" * 65 + "@example.com", "the part before the @ is longer than 64 bytes"),
+    ("a." * 32 + "a@example.com", "the part before the @ is longer than 64 bytes"),
+    ("x@" + "b" * 63 + ".com", None),
+    ("x@" + "b" * 64 + ".com", f"'{'b' * 64}.com' " + NOT_A_DOMAIN),
+    (LONGEST, None),
+    (LONGEST + "d", "longer than 254 characters"),
+    ("x@a-b.c--d.e", None),
+    ("x@a.-b", "'a.-b' " + NOT_A_DOMAIN),
+    ("x@ab-", "'ab-' " + NOT_A_DOMAIN),
+    ("x.@example.com", "the part before the @ cannot start or end with a dot, nor have two dots in a row"),
+]
+
+
+@pytest.mark.parametrize(("address", "why"), LIMITS)
+def test_ascii_addresses_at_their_limits(address: str, why: str | None) -> None:
+    assert address_error(address) == why
+    assert (mailbox(address) is None) == (why is not None)
+
+
+#: ASCII text near the limits, made of what addresses are made of.
+ASCII_PARTS = st.lists(st.sampled_from(["a", "Z", "0", ".", "-", "@", "_", "+", "'", "a" * 30, "b" * 63, ".."]),
+                       max_size=12).map("".join)  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(local=ASCII_PARTS, domain=ASCII_PARTS)
+def test_the_door_takes_the_ascii_addresses_the_sender_takes_apart(local: str, domain: str) -> None:
+    text = f"{local}@{domain}"
+    assert (address_error(text) is None) == (mailbox(text) is not None), (text, address_error(text))
 
 
 async def test_the_api_takes_internationalised_addresses_and_names_the_field_of_one_that_is_not(

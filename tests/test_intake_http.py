@@ -222,3 +222,60 @@ async def test_a_refused_format_is_said_in_words_and_a_trailing_line_break_is_re
         for contact in ({"id": "ann\n"}, {"id": "ann", "email": "ann@example.com\n"}, {"id": "a", "first_name": "A\n"}):
             is_problem(await s.client.post("/api/contacts", json=contact), 400)
         assert await events(s) == 0
+
+
+async def test_a_batch_is_read_as_strictly_whichever_way_it_is_read(tmp_path: Path) -> None:
+    """The events' body is decoded straight into events when that certainly gives what the
+    strict reader gives (events.decode_events): every refusal stays the strict reader's."""
+    async with serving(tmp_path, FILES) as s:
+        event = {**paid("ann", "o1"), "data": {"n": {"x": [1, {"y": 2}]}}}
+        event["contact"] = {**event["contact"], "attributes": {"a": {"b": 1}}}
+        event["order"] = {**event["order"], "items": [{"sku": "s1"}]}
+        text = json.dumps(event)
+        for place in ('"type": ', '"id": "ann"', '"b": 1', '"y": 2', '"sku": ', '"currency": "UAH"'):
+            key = place.split(":")[0]
+            twice = text.replace(place, f"{key}: 1, {place}", 1)
+            for body in (twice, f"[{text}, {twice}]"):
+                problem = is_problem(await s.client.post("/api/events", content=body.encode(), headers=JSON), 400)
+                assert problem["detail"] == f"the body: the key {key[1:-1]!r} appears twice in one object", problem
+        wrong = [paid("bob", "o2"), {**paid("cid", "o3"), "contact": {"id": 7}}]
+        problem = is_problem(await s.client.post("/api/events", json=wrong), 400)
+        assert problem["errors"] == [{"message": "Expected `str`, got `int`", "key": "[1].contact.id",
+                                      "source": "body"}], problem  # fmt: skip
+        absent = {k: v for k, v in paid("dan", "o4").items() if k != "contact"}
+        problem = is_problem(await s.client.post("/api/events", json=[paid("bob", "o2"), absent]), 400)
+        assert problem["errors"][0]["message"] == "Object missing required field `contact`", problem
+        assert await events(s) == 0
+        # Fields given as null or empty (left unset) are taken as if they were not there.
+        unset = [{**paid("eve", "o5"), "at": None, "key": None, "data": {}}, paid("fay", "o6")]
+        assert (await s.client.post("/api/events", json=unset)).status_code == 202
+        # Addresses in any script; one that is not an address is named.
+        ok = [{**paid("gus", "o7"), "contact": {"id": "gus", "email": "Вася@пример.рф"}}, paid("hal", "o8")]
+        assert (await s.client.post("/api/events", json=ok)).status_code == 202
+        bad = [paid("ivy", "o9"), {**paid("jo", "o10"), "contact": {"id": "jo", "email": "jānis,x@пример.lv"}}]
+        problem = is_problem(await s.client.post("/api/events", json=bad), 422)
+        assert [e["field"] for e in problem["errors"]] == ["[1].contact.email"], problem
+        assert await events(s) == 4
+
+
+async def test_a_batch_at_its_limits(tmp_path: Path) -> None:
+    from scn.interpreter.runtime.wire import MAX_DEPTH
+    from scn.server.services.events import MAX_BATCH
+
+    async with serving(tmp_path, FILES) as s:
+        many = [{"type": "contact.updated", "key": f"k{i}", "contact": {"id": f"c{i}"}} for i in range(MAX_BATCH + 1)]
+        problem = is_problem(await s.client.post("/api/events", json=many), 413)
+        assert problem["detail"] == f"{MAX_BATCH + 1} events in one request; send at most {MAX_BATCH}"
+        assert await events(s) == 0
+        answer = await s.client.post("/api/events", json=many[:MAX_BATCH])
+        assert answer.status_code == 202 and len(answer.json()["accepted"]) == MAX_BATCH
+        # Nesting: the batch is level 1, an event 2, its data 3, a value in it 4 and more. At
+        # the limit the body is read (and the field refused: contact.updated has none).
+        for levels, status in ((MAX_DEPTH - 3, 422), (MAX_DEPTH - 2, 400)):
+            nested = {"type": "contact.updated", "contact": {"id": "a"}, "data": {"n": "[" * levels + "]" * levels}}
+            body = json.dumps([nested]).replace('"' + "[" * levels + "]" * levels + '"', "[" * levels + "]" * levels)
+            problem = is_problem(await s.client.post("/api/events", content=body.encode(), headers=JSON), status)
+            if status == 422:
+                assert [e["field"] for e in problem["errors"]] == ["[0].data.n"], problem
+            else:
+                assert problem["detail"] == f"the body: the JSON is nested more than {MAX_DEPTH} levels deep"

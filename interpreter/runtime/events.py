@@ -274,8 +274,11 @@ class _Problems:
 
 def read_event(text: str | bytes) -> EventInput:
     """One event from its JSON text, read as the API reads a body; EventError says why not."""
+    data = text.encode() if isinstance(text, str) else text
+    if isinstance(event := decode_events(data), EventInput):
+        return event
     try:
-        return convert_event(wire.read_json(text))
+        return convert_event(wire.read_json(data))
     except wire.WireError as error:
         raise EventError(str(error)) from None
     except msgspec.ValidationError as error:
@@ -289,6 +292,51 @@ def convert_event(document: Any) -> EventInput:
     a time is a string with its offset, a boolean true or false (msgspec's lax rules took a
     number for a time, "true" for a boolean), as the API reads a body."""
     return msgspec.convert(document, EventInput, strict=True, dec_hook=_amount_hook)
+
+
+_EVENTS = msgspec.json.Decoder(EventInput | list[EventInput], strict=True, dec_hook=_amount_hook, float_hook=Decimal)
+
+
+def decode_events(raw: bytes) -> EventInput | list[EventInput] | None:
+    """One event or a non-empty list of them, decoded straight from their JSON text into
+    EventInput: what `wire.read_json` and `convert_event` make of ``raw``, without the
+    untyped document in between. None when it does not decode so, or when this cannot tell
+    that the two would agree: the caller reads it that way, which says what is wrong."""
+    try:
+        value = _EVENTS.decode(raw)
+    except (msgspec.DecodeError, RecursionError):  # (msgspec.ValidationError is a DecodeError)
+        return None
+    events = value if isinstance(value, list) else [value]
+    if not events or not _within_depth(events, 2 if value is events else 1):
+        return None
+    # read_json refuses a key given twice in one object, where msgspec keeps the last: every
+    # member of the text has to be in what was decoded. Written out again (without the
+    # fields left at their defaults, so a member given with its default value sends this
+    # the slow way too), the events have as many members as the text only then. Colons
+    # counted outside strings: a time can be written with fewer colons than msgspec writes
+    # it (+0200 for +02:00); all other strings, keys and values, are written back as they
+    # came (an escaped colon aside), so their colons can be counted with the members.
+    written = _encode(value)
+    timed = any(e.at is not None or e.order is not None or e.product is not None for e in events)
+    if timed or b"\\u003" in raw:
+        same = wire.members(raw) == wire.members(written)
+    else:
+        same = raw.count(b":") == written.count(b":")
+    return value if same else None
+
+
+def _within_depth(events: list[EventInput], level: int) -> bool:
+    """Whether the values the events carry untyped (their `data`, their contacts'
+    attributes), which may nest, stay within `wire.MAX_DEPTH` as read_json counts it from
+    the document (an event at ``level``)."""
+    for event in events:
+        for value in event.data.values():
+            if (type(value) is dict or type(value) is list) and level + 1 + wire.nesting(value) > wire.MAX_DEPTH:
+                return False
+        for value in (event.contact.attributes or {}).values():
+            if (type(value) is dict or type(value) is list) and level + 2 + wire.nesting(value) > wire.MAX_DEPTH:
+                return False
+    return True
 
 
 def normalise(event: EventInput, now: dt.datetime, door: Door) -> EventIn:
@@ -309,7 +357,22 @@ def normalise(event: EventInput, now: dt.datetime, door: Door) -> EventIn:
     key = event.key or f"auto:{uuid.uuid4()}"
     if key is not event.key or at is not event.at or data is not event.data or contact is not event.contact:
         event = msgspec.structs.replace(event, key=key, at=at, data=data, contact=contact)
-    return EventIn(key, event.type, event.contact.id, ms_of(at), _encode(event).decode())
+    return EventIn(key, event.type, event.contact.id, _ms_of(at), _encode(event).decode())
+
+
+#: The moment last turned into milliseconds, and its milliseconds: the events of a request
+#: that carry no time of their own all take the request's one reading of the clock.
+_last_ms = (EARLIEST, ms_of(EARLIEST))
+
+
+def _ms_of(at: dt.datetime) -> int:
+    """`ms_of`, worked out once for the same moment given again."""
+    global _last_ms
+    moment, ms = _last_ms
+    if at is not moment:
+        ms = ms_of(at)
+        _last_ms = (at, ms)
+    return ms
 
 
 def _when(at: dt.datetime | None, now: dt.datetime, problems: _Problems) -> dt.datetime | None:
