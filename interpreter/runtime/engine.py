@@ -88,20 +88,20 @@ def _refusals(batches: list[list[EventIn]]) -> Callable[[dict[str, str]], list[s
     construction."""
 
     def refusals(payloads: dict[str, str]) -> list[str | None]:
-        known = {key: _content(payload) for key, payload in payloads.items()}
+        # Payload texts: decoded only when two differ (a new key has nothing to compare with).
+        known = dict(payloads)
         refused: list[str | None] = []
         for batch in batches:
-            mine: dict[str, Any] = {}
+            mine: dict[str, str] = {}
             clash = None
             for event in batch:
                 if event.key.startswith("auto:"):
                     continue
-                content = _content(event.payload)
                 before = mine.get(event.key, known.get(event.key))
-                if before is not None and before != content:
+                if before is not None and before != event.payload and _content(before) != _content(event.payload):
                     clash = event.key
                     break
-                mine[event.key] = content
+                mine[event.key] = event.payload
             if clash is None:
                 known.update(mine)
             refused.append(clash)
