@@ -77,6 +77,7 @@ MEANS: dict[str, str] = {
         "cannot be compared, prints a record, a list or true/false, or reads a coupon's prices without "
         "an order"
     ),
+    "SCN219": "an `award bonus` amount written as zero or below",
     "SCN301": "a split's shares do not add up to 100%",
     "SCN302": "two bands overlap, or a band is empty",
     "SCN303": "values between two bands fall into none",
@@ -92,7 +93,9 @@ MEANS: dict[str, str] = {
     "SCN313": "a scenario without `on`",
     "SCN314": "a header given twice, or `entry every time` with a limit",
     "SCN315": "a date that does not exist",
-    "SCN316": "a count that is not a whole number of 1 or more",
+    "SCN316": (
+        "a count that is not a whole number of 1 or more (an entry rule's or cap's `N`, a recommendation's `limit`)"
+    ),
     "SCN317": "a percentage out of its range (a discount, tier or share above 0% and up to 100%)",
     "SCN318": "a split without any variant",
     "SCN319": (

@@ -221,6 +221,9 @@ TEMPLATE_TYPE = _code(
     _A,
     "give each filter, test and operator a value of the kind it takes, and print values, not records or lists",
 )
+BAD_AMOUNT = _code(
+    "SCN219", "bad-amount", _A, "a bonus is credited, never taken back: give an amount above zero, such as 50 UAH"
+)
 
 # ---- flow, timing and ranges
 SPLIT_WEIGHTS = _code(
