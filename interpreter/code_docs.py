@@ -62,7 +62,8 @@ MEANS: dict[str, str] = {
     "SCN211": "a sender or reply-to address or SMS sender name that is not valid",
     "SCN212": (
         "a webhook URL that is not `https://` (or holds `{{ }}`, which is not filled in), or a Viber or push "
-        "`url`/`image` that is not an `https://` link with its site written in the template"
+        "`url`/`image` that is not an `https://` link with its site written in the template, or an email link or "
+        "image whose whole address is a field that may be unset, with no `if` around it"
     ),
     "SCN213": "a part or setting the channel does not take",
     "SCN214": "a generated-code pattern with fewer than 40 random bits",

@@ -27,6 +27,7 @@ from ..views import CHANNEL_PARTS
 from ..workspace import Workspace
 from ._outline import Node, outline
 from ._symbols import Symbols
+from ._template_links import dead_links
 from ._template_signatures import Finding
 from ._template_types import Typer
 
@@ -271,6 +272,16 @@ class TemplateChecker:
                 f"email template `{decl.name.name}` has no unsubscribe link",
                 part.value.span,
             )
+        if decl.channel == "email" and part.key == "html":
+            for dead in dead_links(text):
+                self.sink.report(
+                    codes.BAD_URL,
+                    f'`{dead.attribute}="{{{{ {dead.path} }}}}"` goes nowhere when `{dead.path}` is unset'
+                    f' ({dead.record}s without one): it would be sent as {dead.attribute}=""',
+                    locate.line(dead.line, dead.path),
+                    f"show it only when it is there: {{% if {dead.path} %}}…{{% endif %}},"
+                    f' or give it a default: {{{{ {dead.path}|default("https://…") }}}}',
+                )
 
     def _scn_text(self, source: str) -> str:
         for f in self.workspace.files:
