@@ -49,6 +49,7 @@ MEANS: dict[str, str] = {
     ),
     "SCN114": "a custom attribute with the name of a built-in contact field",
     "SCN115": "a field that may be unset is compared or computed with, and nothing says what unset means there (§6.7)",
+    "SCN116": "a segment whose condition reads itself through `in_segment()`, directly or through other segments",
     "SCN201": "an `html` or `plain` file that does not exist or is not UTF-8",
     "SCN202": "a Jinja syntax error in a template",
     "SCN203": "a template reads a variable or field that does not exist, or that this send does not provide",

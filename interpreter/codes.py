@@ -140,6 +140,12 @@ MAYBE_UNSET = _code(
     "say what an unset value means here with `PATH is set` or `PATH is not set`",
     warning=True,
 )
+SEGMENT_CYCLE = _code(
+    "SCN116",
+    "segment-cycle",
+    _N,
+    "a segment cannot be defined through itself: write out the condition that `in_segment()` reads",
+)
 
 # ---- actions and templates
 TEMPLATE_FILE_MISSING = _code(
