@@ -54,6 +54,7 @@ MEANS: dict[str, str] = {
         "order's total, a contact's spend) with money of a written currency, or adds them: the run fails for a "
         "record in another currency"
     ),
+    "SCN117": "a segment whose condition reads itself through `in_segment()`, directly or through other segments",
     "SCN201": "an `html` or `plain` file that does not exist or is not UTF-8",
     "SCN202": "a Jinja syntax error in a template",
     "SCN203": "a template reads a variable or field that does not exist, or that this send does not provide",
@@ -72,7 +73,8 @@ MEANS: dict[str, str] = {
     ),
     "SCN212": (
         "a webhook URL that is not `https://` (or holds `{{ }}`, which is not filled in), or a Viber or push "
-        "`url`/`image` that is not an `https://` link with its site written in the template"
+        "`url`/`image` that is not an `https://` link with its site written in the template, or an email link or "
+        "image whose whole address is a field that may be unset, with no `if` around it"
     ),
     "SCN213": "a part or setting the channel does not take",
     "SCN214": "a generated-code pattern with fewer than 40 random bits",
@@ -91,6 +93,7 @@ MEANS: dict[str, str] = {
         "a required part (an email's subject or html, a text) prints something only inside `{% if %}` or "
         "`{% for %}`, or only from values that may be unset: for a contact it prints nothing for, the message fails"
     ),
+    "SCN220": "an `award bonus` amount written as zero or below",
     "SCN301": "a split's shares do not add up to 100%",
     "SCN302": "two bands overlap, or a band is empty",
     "SCN303": "values between two bands fall into none",
@@ -106,7 +109,9 @@ MEANS: dict[str, str] = {
     "SCN313": "a scenario without `on`",
     "SCN314": "a header given twice, or `entry every time` with a limit",
     "SCN315": "a date that does not exist",
-    "SCN316": "a count that is not a whole number of 1 or more",
+    "SCN316": (
+        "a count that is not a whole number of 1 or more (an entry rule's or cap's `N`, a recommendation's `limit`)"
+    ),
     "SCN317": "a percentage out of its range (a discount, tier or share above 0% and up to 100%)",
     "SCN318": "a split without any variant",
     "SCN319": (

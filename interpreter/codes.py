@@ -148,6 +148,12 @@ MONEY_OF_ANY_CURRENCY = _code(
     '`stop unless order.currency == "PLN"`',
     warning=True,
 )
+SEGMENT_CYCLE = _code(
+    "SCN117",
+    "segment-cycle",
+    _N,
+    "a segment cannot be defined through itself: write out the condition that `in_segment()` reads",
+)
 
 # ---- actions and templates
 TEMPLATE_FILE_MISSING = _code(
@@ -236,6 +242,9 @@ MAY_PRINT_NOTHING = _code(
     "a message whose subject or text prints nothing fails instead of going out: write text of its own beside the "
     'values, or give them a default: {{ contact.first_name|default("friend") }}',
     warning=True,
+)
+BAD_AMOUNT = _code(
+    "SCN220", "bad-amount", _A, "a bonus is credited, never taken back: give an amount above zero, such as 50 UAH"
 )
 
 # ---- flow, timing and ranges

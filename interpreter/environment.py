@@ -17,6 +17,8 @@ from .program import Bundle
 from .values import Percent
 
 UTC = dt.UTC
+_FIRST = dt.datetime.min.replace(tzinfo=UTC)
+_LAST = dt.datetime.max.replace(tzinfo=UTC)
 
 
 class EvaluationError(Exception):
@@ -56,7 +58,10 @@ class Env:
     def moment_of(self, value: Any) -> Any:
         """A date becomes the first moment of that day in the contact's zone."""
         if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-            return dt.datetime.combine(value, dt.time(), self.tz).astimezone(UTC)
+            try:
+                return dt.datetime.combine(value, dt.time(), self.tz).astimezone(UTC)
+            except OverflowError:  # 0001-01-01 east of UTC, 9999-12-31 west: before or after all
+                return _FIRST if value.year == dt.MINYEAR else _LAST
         return value
 
 

@@ -22,7 +22,7 @@ from .checker import CheckResult
 from .clock import VirtualClock, ms_of
 from .compiler import compile_workspace
 from .runtime import Engine, EventInput, Settings
-from .runtime.events import ContactIn, EventError, read_event
+from .runtime.events import ContactIn, EventError, explain, read_event
 from .runtime.worker import import_pools
 from .store import SKIPPED, UNDELIVERED, Changes, ContactUpdate, EventIn, SqliteStore, Store
 
@@ -93,21 +93,40 @@ def read_timeline(path: Path) -> tuple[list[EventInput], list[str]]:
 
 
 def read_contacts(path: Path) -> list[ContactIn]:
+    return read_contact_lines(path)[0]
+
+
+def read_contact_lines(path: Path) -> tuple[list[ContactIn], list[str]]:
+    """Contacts from a JSON-lines file, and where each is (`file:line`); the errors of all
+    lines together, one `file:line: contact.field: what was expected` each. (What depends
+    on the workspace, its attributes' types, is checked by `simulate`.)"""
     decoder = msgspec.json.Decoder(ContactIn)
-    contacts = []
+    contacts: list[ContactIn] = []
+    sources: list[str] = []
+    errors: list[str] = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if line.strip() and not line.lstrip().startswith("#"):
-            try:
-                contact = decoder.decode(line)
-            except msgspec.DecodeError as error:
-                raise SimulationError(f"{path}:{number}: {error}") from error
-            # The door's rule for events' contacts (and the sender's): an address or nothing.
-            why = address_error(contact.email) if contact.email is not None else None
-            if why is not None:
-                shown = f"{contact.email!r} is not an email address: {why}"
-                raise SimulationError(f"{path}:{number}: contact.email: {shown}")
-            contacts.append(contact)
-    return contacts
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        where = f"{path}:{number}"
+        try:
+            contact = decoder.decode(line)
+        except msgspec.ValidationError as error:
+            message, _, at = explain(str(error)).partition(" - at `")
+            errors.append(f"{where}: contact{at.rstrip('`').removeprefix('$')}: {message}")
+            continue
+        except msgspec.DecodeError as error:
+            errors.append(f"{where}: {error}")
+            continue
+        # The door's rule for events' contacts (and the sender's): an address or nothing.
+        why = address_error(contact.email) if contact.email is not None else None
+        if why is not None:
+            errors.append(f"{where}: contact.email: {contact.email!r} is not an email address: {why}")
+            continue
+        contacts.append(contact)
+        sources.append(where)
+    if errors:
+        raise SimulationError("\n".join(errors))
+    return contacts, sources
 
 
 async def simulate(
@@ -118,6 +137,7 @@ async def simulate(
     settings: Settings | None = None,
     sources: list[str] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    contact_sources: list[str] | None = None,
 ) -> Result:
     """Run the workspace against ``events`` and go on ``until`` after the last one, so
     runs still waiting then get their chance (and the ones waiting longer show as such).
@@ -143,6 +163,7 @@ async def simulate(
         await engine.install(compile_workspace(checked))
         await import_pools(store, checked)
         _check(engine, events, sources)
+        _check_contacts(engine, contacts or [], contact_sources, start)
         await _load_contacts(store, contacts or [], ms_of(start))
         last = events[-1].at
         assert last is not None
@@ -161,6 +182,20 @@ def _check(engine: Engine, events: list[EventInput], sources: list[str] | None) 
             engine.event_in(event, event.at)
         except EventError as error:
             where = sources[index] if sources is not None else f"event {index + 1}"
+            errors += [f"{where}: {e['field']}: {e['message']}" for e in error.errors] or [f"{where}: {error}"]
+    if errors:
+        raise SimulationError("\n".join(errors))
+
+
+def _check_contacts(engine: Engine, contacts: list[ContactIn], sources: list[str] | None, at: dt.datetime) -> None:
+    """Each contact as the API takes one (in an event): its zone, language and the
+    workspace's attributes in their types; a server would refuse what does not fit."""
+    errors = []
+    for index, contact in enumerate(contacts):
+        try:
+            engine.event_in(EventInput(type="contact.updated", contact=contact, at=at), at)
+        except EventError as error:
+            where = sources[index] if sources is not None else f"contact {index + 1}"
             errors += [f"{where}: {e['field']}: {e['message']}" for e in error.errors] or [f"{where}: {error}"]
     if errors:
         raise SimulationError("\n".join(errors))

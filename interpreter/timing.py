@@ -199,6 +199,12 @@ def date_occurrences(
     """The occurrences of a date trigger on ``day`` (every year from its own on, or once),
     shifted by ``offset_days``, at ``time_of_day`` in ``tz``: (the date it is for, the moment
     it fires), in order. Only the years in ``years`` when yearly."""
-    dates = [anniversary(day, year) for year in years if year >= day.year] if yearly else [day]
+    dates = [anniversary(day, year) for year in years if day.year <= year <= dt.MAXYEAR] if yearly else [day]
     shift = dt.timedelta(days=offset_days)
-    return [(d, resolve_local(dt.datetime.combine(d + shift, time_of_day), tz)) for d in dates]
+    found = []
+    for d in dates:
+        try:
+            found.append((d, resolve_local(dt.datetime.combine(d + shift, time_of_day), tz)))
+        except OverflowError:  # 9999-12-31 plus a day, 0001-01-01 minus three: no such moment
+            continue
+    return found

@@ -170,7 +170,7 @@ def _run_simulate(args: argparse.Namespace) -> int:
     from .interpreter.checker import CheckResult
     from .interpreter.simulate import (
         SimulationError,
-        read_contacts,
+        read_contact_lines,
         read_timeline,
         render_json,
         render_text,
@@ -186,10 +186,11 @@ def _run_simulate(args: argparse.Namespace) -> int:
         return EXIT_FINDINGS
     try:
         events, sources = read_timeline(Path(args.events))
-        contacts = read_contacts(Path(args.contacts)) if args.contacts else None
+        contacts, contact_sources = read_contact_lines(Path(args.contacts)) if args.contacts else (None, None)
         shown = sys.stderr.isatty() if args.progress is None else args.progress
         with _progress_bar("simulating", len(events), shown) as progress:
-            result = asyncio.run(simulate(checked, events, contacts, until, sources=sources, progress=progress))
+            result = asyncio.run(simulate(checked, events, contacts, until, sources=sources, progress=progress,
+                                          contact_sources=contact_sources))  # fmt: skip
     except (OSError, SimulationError) as error:
         for line in str(error).splitlines():  # one located error a line
             print(f"scn simulate: {line}", file=sys.stderr)

@@ -94,3 +94,35 @@ def test_a_coupon_has_one_validity() -> None:
     assert [d.code.code for d in result.diagnostics] == ["SCN208"]
     bad = check_texts({"t.scn": 'coupon C discount 5% code "C" valid until 2026-02-30\n'})
     assert [d.code.code for d in bad.diagnostics] == ["SCN315"]
+
+
+async def test_a_code_that_has_expired_by_its_send_is_not_sent() -> None:
+    """SCN307 is a warning, so a scenario may still give a code after its end; it went out
+    as if it worked. Now that message fails with the reason (a code that is still valid
+    at the very moment of the send, as redemption counts, goes)."""
+    text = (
+        DECLS
+        + """
+coupon TWO_HOURS discount 10% generated "H-{XXXXXXXX}" valid 2h
+scenario s
+  on order.paid
+  issue coupon TWO_HOURS
+  wait 2h
+  send email hi with coupon TWO_HOURS
+  wait 1m
+  send email hi with coupon TWO_HOURS
+end
+"""
+    )
+    at = dt.datetime(2025, 3, 3, 8, tzinfo=UTC)
+    async with Harness(text, start=at) as h:
+        await h.play([h.event("order.paid", "c1", order={"id": "o1", "total": "1.00", "currency": "EUR"})],
+                     until=dt.timedelta(hours=3))  # fmt: skip
+        rows = await h.rows("SELECT status, failure, error, coupon_code FROM outbox ORDER BY id")
+    assert [(status, failure) for status, failure, _, _ in rows] == [("pending", None), ("failed", "coupon")]
+    code = rows[0][3]
+    assert rows[1][3] == code
+    assert rows[1][2] == (
+        f"the code {code} of coupon TWO_HOURS expired at 2025-03-03 10:00 UTC, before this send:"
+        " give the code closer to the send, or make it valid for longer"
+    )

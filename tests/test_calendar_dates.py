@@ -265,3 +265,26 @@ async def test_with_no_date_ahead_the_engine_does_not_ask_at_every_step() -> Non
         for hour in range(1, 25):  # a day of engine steps, an hour apart
             await h.play([h.event("contact.active", "no_date", at=START + dt.timedelta(hours=hour))])
         assert len(calls) <= 2, calls
+
+
+async def test_a_date_at_the_calendars_edges_fires_nothing_and_breaks_nothing() -> None:
+    """A contact's date can be anything the door takes, 0001-01-01 to 9999-12-31: an
+    occurrence that falls outside the calendar (9999-12-31 plus a day, 0001-01-01 minus
+    three) does not happen, and the engine goes on for everyone else (it stopped: date
+    value out of range)."""
+    async with Harness(SCENARIOS, start=START) as h:
+        await register(h, "first", START, "Pacific/Kiritimati", subscription_ends="0001-01-01T00:00:00+00:00")
+        await register(h, "last", START, "Etc/GMT+12", birthday="9999-12-31", subscription_ends="9999-12-31T23:00:00Z")
+        await register(h, "anna", START, "Europe/Riga", birthday="1990-01-05")
+        await h.advance(dt.timedelta(days=10))
+        got = await sends(h)
+    assert got == [("anna", "birthday", dt.datetime(2025, 1, 5, 8, 0, tzinfo=UTC))]
+
+
+def test_occurrences_past_the_calendar_are_left_out() -> None:
+    tz = ZoneInfo("Etc/GMT+12")
+    last = dt.date(9999, 12, 31)
+    after = dt.datetime(2025, 6, 1, tzinfo=UTC)
+    assert next_after(last, rule(dt.time(9), offset=1), tz, after) is None
+    assert next_after(last, rule(dt.time(9), offset=1, once=True), tz, after) is None
+    assert latest_due(dt.date(1, 1, 1), rule(dt.time(9), offset=-3, once=True), tz, after, after) is None

@@ -354,6 +354,36 @@ def test_simulate_refuses_an_email_that_is_not_an_address_in_events_and_contacts
     assert "contacts.jsonl:1: contact.email: 'zed@exa_mple.com' is not an email address" in out.stderr
 
 
+def test_simulate_checks_the_contacts_file_as_the_api_checks_a_contact(gift_folder: Path) -> None:
+    """`--contacts` took a time zone and a language the API refuses, and a date attribute
+    that is no date: the run then went its way as if the date were unset (checked: no),
+    where the server would have refused the contact."""
+    (gift_folder / "extra.scn").write_text("attribute born: date\n", encoding="utf-8")
+    (gift_folder / "contacts.jsonl").write_text(
+        '{"id": "zed", "email": "zed@example.com"}\n'
+        '{"id": "xia", "language": "LV"}\n'
+        '{"id": "yan", "timezone": "Mars/Olympus", "attributes": {"born": "1990-02-30"}}\n',
+        encoding="utf-8",
+    )
+    contacts = gift_folder / "contacts.jsonl"
+
+    def refused() -> list[tuple[str, str, str]]:
+        out = simulate(gift_folder, "--contacts", str(contacts))
+        assert out.returncode == 2, out.stdout
+        lines = [line.removeprefix("scn simulate: ").split(": ", 2) for line in out.stderr.splitlines()]
+        return [(where.rsplit("/", 1)[-1], field, message) for where, field, message in lines]
+
+    # As for the timeline: first what no workspace takes, then what this one does not.
+    assert refused() == [("contacts.jsonl:2", "contact.language", "expected a language code such as uk, lv or pl-PL")]
+    contacts.write_text(contacts.read_text(encoding="utf-8").replace('"LV"', '"lv"'), encoding="utf-8")
+    assert [(where, field) for where, field, _ in refused()] == [
+        ("contacts.jsonl:3", "contact.timezone"),
+        ("contacts.jsonl:3", "contact.attributes.born"),
+    ]
+    contacts.write_text('{"id": "yan", "attributes": {"born": "1990-02-28"}}\n', encoding="utf-8")
+    assert simulate(gift_folder, "--contacts", str(contacts)).returncode == 0
+
+
 def test_simulate_strict_exits_0_when_nothing_failed(gift_folder: Path) -> None:
     events = (gift_folder / "events.jsonl").read_text(encoding="utf-8").splitlines()[:1]
     (gift_folder / "events.jsonl").write_text(events[0] + "\n", encoding="utf-8")

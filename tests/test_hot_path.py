@@ -42,7 +42,7 @@ end
 """
 THANKS_HTML = (
     "<p>Order {{ order.number }}: {{ order.total|money }}</p>"
-    '{% for item in purchased %}<a href="{{ item.url }}">{{ item.name }}</a>{% endfor %}'
+    '{% for item in purchased %}{% if item.url %}<a href="{{ item.url }}">{{ item.name }}</a>{% endif %}{% endfor %}'
     '<a href="{{ unsubscribe_url }}">Unsubscribe</a>'
 )
 

@@ -13,6 +13,7 @@ from ..span import Span
 from ..types import Entity, Money
 from ..workspace import Workspace
 from ._exprs import ExprChecker, Scope, check_count, check_date, check_positive
+from ._segment_cycles import segment_cycles
 from ._symbols import Symbols
 from ._templates import TEMPLATE_MARK
 from ._unset import UnsetChecker
@@ -64,6 +65,14 @@ class DeclChecker:
                         )
                     else:
                         default_group = decl
+        segments = {n: d for n, d in self.symbols.decls.items() if isinstance(d, ast.SegmentDecl)}
+        for cycle in segment_cycles(segments):
+            self.sink.report(
+                codes.SEGMENT_CYCLE,
+                f"segment `{cycle.path[0]}` is defined through itself: " + " → ".join(cycle.path),
+                cycle.call.span,
+                "whether a contact is in it would never be known; write out the condition `in_segment()` reads",
+            )
 
     # ------------------------------------------------------------ coupons
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import msgspec
 
+from ...grammar._format import expr_text
 from ...stdlib.catalog import FUNCTIONS, ISO_CURRENCIES, FunctionSpec, bind
 from .. import ast, codes
 from ..diagnostics import DiagnosticSink
@@ -383,6 +385,8 @@ class ExprChecker:
                     )
                 continue
             self.expect(value, scope, param.type, f"`{param.name}` of {spec.name}()")
+            if param.name == "limit":
+                check_limit(value, spec, self.sink)
 
 
 _COMPARISONS = frozenset({"==", "!=", "<", "<=", ">", ">="})
@@ -446,6 +450,41 @@ def check_time(expr: ast.TimeLit, sink: DiagnosticSink) -> None:
 def check_positive(duration: ast.DurationLit, sink: DiagnosticSink, what: str) -> None:
     if duration.milliseconds <= 0:
         sink.report(codes.BAD_DURATION, f"{what} must be longer than zero", duration.span)
+
+
+def _written_amount(expr: ast.Expr) -> tuple[Decimal, ast.Expr] | None:
+    """The amount of a number or money written as a literal (`-3`, `0 UAH`), with its literal."""
+    sign, inner = (-1, expr.operand) if isinstance(expr, ast.Unary) and expr.op == "-" else (1, expr)
+    if isinstance(inner, ast.NumberLit):
+        return sign * inner.value, inner
+    if isinstance(inner, ast.MoneyLit):
+        return sign * inner.amount, inner
+    return None
+
+
+def check_limit(limit: ast.Expr, spec: FunctionSpec, sink: DiagnosticSink) -> None:
+    """A recommendation's `limit` written below 1 (`limit=0`) finds nothing, so every send
+    with it would be skipped."""
+    written = _written_amount(limit)
+    if written is not None and (written[0] < 1 or written[0] != written[0].to_integral_value()):
+        sink.report(
+            codes.BAD_COUNT,
+            f"`limit` of {spec.name}() is `{expr_text(limit)}`: it is a whole number of 1 or more",
+            limit.span,
+            f"a limit below 1 recommends nothing, so the send is always skipped: {spec.name}(limit=4)",
+        )
+
+
+def check_bonus_amount(amount: ast.Expr, sink: DiagnosticSink) -> None:
+    """`award bonus 0 UAH` or `-5 UAH` would award nothing at every run."""
+    written = _written_amount(amount)
+    if written is not None and written[0] <= 0:
+        sink.report(
+            codes.BAD_AMOUNT,
+            f"a bonus of `{expr_text(amount)}` awards nothing: it must be above zero",
+            amount.span,
+            "a bonus is credited, never taken back; give an amount above zero, such as 50 UAH",
+        )
 
 
 def check_count(count: ast.NumberLit, sink: DiagnosticSink) -> None:

@@ -24,7 +24,16 @@ from ._branches import check_bands, check_split
 from ._broadcasts import broadcast_scope, check_broadcast
 from ._calendar import check_date_trigger, check_month_day, check_send_window, coupon_end_passed
 from ._currencies import CurrencyChecker, currency_facts
-from ._exprs import ExprChecker, Scope, check_count, check_date, check_positive, check_time, describe
+from ._exprs import (
+    ExprChecker,
+    Scope,
+    check_bonus_amount,
+    check_count,
+    check_date,
+    check_positive,
+    check_time,
+    describe,
+)
 from ._policy import caps_channel, check_scenario_cap, check_transactional_send
 from ._symbols import Symbols
 from ._templates import TemplateChecker
@@ -366,6 +375,7 @@ class ScenarioChecker:
             path.awarded = True
             if step.amount is not None:
                 self.exprs.expect(step.amount, flow.scope, self.symbols.money(), "a bonus")
+                check_bonus_amount(step.amount, self.sink)
                 self.unset.value(step.amount, flow.scope, path.known, "no bonus is awarded")
                 self.currencies.expression(step.amount, flow.scope, path.known)
             elif not self._bonus_programs():

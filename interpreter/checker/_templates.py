@@ -29,6 +29,7 @@ from ..workspace import Workspace
 from ._blank import BlankCheck, Printing
 from ._outline import Node, outline
 from ._symbols import Symbols
+from ._template_links import dead_links
 from ._template_signatures import Finding
 from ._template_types import Typer
 
@@ -295,6 +296,16 @@ class TemplateChecker:
                 f"email template `{decl.name.name}` has no unsubscribe link",
                 part.value.span,
             )
+        if decl.channel == "email" and part.key == "html":
+            for dead in dead_links(text):
+                self.sink.report(
+                    codes.BAD_URL,
+                    f'`{dead.attribute}="{{{{ {dead.path} }}}}"` goes nowhere when `{dead.path}` is unset'
+                    f' ({dead.record}s without one): it would be sent as {dead.attribute}=""',
+                    locate.line(dead.line, dead.path),
+                    f"show it only when it is there: {{% if {dead.path} %}}…{{% endif %}},"
+                    f' or give it a default: {{{{ {dead.path}|default("https://…") }}}}',
+                )
 
     def _prints_something(self, root: Node, part: ast.TemplatePart, decl: ast.TemplateDecl) -> None:
         """A required part must print something: the runtime fails a message whose part is blank."""

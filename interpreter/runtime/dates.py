@@ -29,13 +29,17 @@ from .evaluate import EvaluationError, evaluate
 from .facts import contact_zone, segment_env
 
 UTC = dt.UTC
+_LAST = dt.datetime.max.replace(tzinfo=UTC)
 #: A date trigger, as the engine keeps it: its scenario, its rule and the bundle it is from.
 DateRule = tuple[str, DateTrigger, Bundle]
 
 
 def _day_of(value: Any, env_tz: Any) -> dt.date | None:
     if isinstance(value, dt.datetime):
-        return value.astimezone(env_tz).date()
+        try:
+            return value.astimezone(env_tz).date()
+        except OverflowError:  # a moment at the calendar's edge has no day in this zone
+            return None
     if isinstance(value, dt.date):
         return value
     return None
@@ -60,7 +64,8 @@ def latest_due(
 def next_after(day: dt.date, rule: DateTrigger, tz: Any, after: dt.datetime) -> dt.datetime | None:
     """The first occurrence after ``after`` (None: a date that happens once and has passed)."""
     at = dt.time(rule.hour, rule.minute)
-    years = _years(day, rule.offset_days, after, after + dt.timedelta(days=366 * 2))
+    ahead = dt.timedelta(days=366 * 2)  # short of the calendar's end: a moment can be at 9999-12-31
+    years = _years(day, rule.offset_days, after, min(after, _LAST - ahead) + ahead)
     return next((m for _, m in date_occurrences(day, not rule.once, rule.offset_days, at, tz, years) if m > after),
                 None)  # fmt: skip
 

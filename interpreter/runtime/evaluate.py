@@ -16,6 +16,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
+from ...grammar._format import expr_text
 from ...stdlib.functions import IMPLEMENTATIONS
 from .. import ast
 from ..environment import Env, EvaluationError, Facts, Function, as_int, as_timedelta
@@ -24,6 +25,11 @@ from ..values import CurrencyError, DeclRef, Money, Percent, divide, multiply
 from ..views import OrderView, item_statuses
 
 UTC = dt.UTC
+
+
+def too_far(expr: ast.Expr) -> str:
+    """Why a run fails at a moment or duration that the calendar does not hold."""
+    return f"`{expr_text(expr)}` is too far out: it ends beyond the year 9999"
 
 
 def truthy(value: Any) -> bool:
@@ -179,8 +185,12 @@ async def _binary(expr: ast.Binary, env: Env) -> Any:
             return divide(left, right)
     except CurrencyError as error:
         raise EvaluationError(f"money of two currencies: {error}") from error
-    except (ZeroDivisionError, ArithmeticError) as error:
-        raise EvaluationError(str(error)) from error
+    except ZeroDivisionError as error:  # Decimal's DivisionByZero and 0 / 0 are ones too
+        raise EvaluationError(f"`{expr_text(expr)}` divides by zero") from error
+    except OverflowError as error:  # a moment or duration past what the calendar holds
+        raise EvaluationError(too_far(expr)) from error
+    except ArithmeticError as error:
+        raise EvaluationError(f"`{expr_text(expr)}` cannot be computed") from error
     except TypeError as error:
         raise EvaluationError(str(error)) from error
     raise AssertionError(op)
@@ -196,4 +206,7 @@ async def _call(expr: ast.Call, env: Env) -> Any:
     return await IMPLEMENTATIONS[expr.func.name](env, args, kwargs)
 
 
-__all__ = ["Env", "EvaluationError", "Facts", "Function", "as_int", "as_timedelta", "condition", "decision", "evaluate"]
+__all__ = [
+    "Env", "EvaluationError", "Facts", "Function", "as_int", "as_timedelta", "condition", "decision", "evaluate",
+    "too_far",
+]  # fmt: skip

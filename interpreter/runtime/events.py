@@ -351,6 +351,7 @@ def normalise(event: EventInput, now: dt.datetime, door: Door) -> EventIn:
     contact = _contact(event.contact, door, problems)
     if event.order is not None or event.item is not None or event.product is not None:
         _records(event, door, problems)
+        event = _in_workspace_currency(event, door.context.currency)
     if problems.errors:
         raise EventError("; ".join(f"{e['field']}: {e['message']}" for e in problems.errors), problems.errors)
     assert at is not None
@@ -373,6 +374,19 @@ def _ms_of(at: dt.datetime) -> int:
         ms = ms_of(at)
         _last_ms = (at, ms)
     return ms
+
+
+def _in_workspace_currency(event: EventInput, currency: str | None) -> EventInput:
+    """An order or product sent without its currency is in the workspace's: kept with none,
+    its amounts were money of no currency, which no condition in the workspace currency
+    ever matched."""
+    if currency is None:
+        return event
+    if event.order is not None and event.order.currency is None:
+        event = msgspec.structs.replace(event, order=msgspec.structs.replace(event.order, currency=currency))
+    if event.product is not None and event.product.currency is None and event.product.price is not None:
+        event = msgspec.structs.replace(event, product=msgspec.structs.replace(event.product, currency=currency))
+    return event
 
 
 def _when(at: dt.datetime | None, now: dt.datetime, problems: _Problems) -> dt.datetime | None:

@@ -30,12 +30,14 @@ from ..values import CurrencyError, Money, Percent, to_decimal
 from ..views import EventView, OrderView
 from . import wire
 from .batch import Batch
-from .evaluate import EvaluationError, as_timedelta, deciding_part, decision, evaluate, literal
+from .evaluate import EvaluationError, as_timedelta, deciding_part, decision, evaluate, literal, too_far
 from .facts import contact_zone
 from .run_context import Tracer, iso, iso_minute, moment_at, shown
 from .sending import SendSteps
 
 UTC = dt.UTC
+#: The last moment the calendar holds (9999-12-31): no wait ends after it.
+_LAST_MS = ms_of(dt.datetime(dt.MAXYEAR, 12, 31, tzinfo=UTC))
 #: A program has no loops, so a run that takes this many steps at once has a bug.
 MAX_STEPS = 10_000
 
@@ -157,6 +159,8 @@ class _Steps(SendSteps):
             return
         duration = as_timedelta(value)
         wake_ms = self.since + duration_ms(duration)
+        if wake_ms > _LAST_MS:
+            raise EvaluationError(too_far(i.duration))
         if duration > dt.timedelta(0) and not self.over(i, wake_ms):
             self.sleep_until(moment_at(wake_ms))
             self.log(i, "waiting", f"until {iso(moment_at(wake_ms))}")
@@ -191,7 +195,10 @@ class _Steps(SendSteps):
         if isinstance(value, dt.datetime):
             wake = value.astimezone(UTC)
         elif isinstance(value, dt.date):
-            wake = start_of_day(value, env.tz)
+            try:
+                wake = start_of_day(value, env.tz)
+            except OverflowError:  # the calendar's first or last day, where the zone is past its edge
+                wake = env.moment_of(value)
         else:
             raise EvaluationError(f"not a date: {value!r}")
         if wake <= moment_at(self.since):
@@ -214,7 +221,9 @@ class _Steps(SendSteps):
             self.log(i, "timed out", "the time limit is unset")
             run.position = i.on_timeout
             return
-        timeout = as_timedelta(limit)
+        timeout = max(as_timedelta(limit), dt.timedelta(0))  # none left: it times out at once
+        if self.since + duration_ms(timeout) > _LAST_MS:
+            raise EvaluationError(too_far(i.timeout))
         deadline = moment_at(self.since) + timeout
         run.status = AWAITING
         run.await_event = i.event
@@ -322,6 +331,11 @@ class _Steps(SendSteps):
                 return
             if not isinstance(amount, Money):
                 raise EvaluationError(f"a bonus must be money, not {amount!r}")
+            if amount.amount < 0:  # a bonus is credited, never taken back (a refund is its own event)
+                self.log(i, "skipped", f"the amount {amount} is below zero: no bonus")
+                self.run.vars["bonus_missing"] = f"the amount {amount} was below zero"
+                self.run.position += 1
+                return
         else:
             order = await self.batch.order(self.run.order_id)
             group = self.bundle.groups.get(contact.get("grp") or "")

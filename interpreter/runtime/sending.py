@@ -118,6 +118,9 @@ class SendSteps(RunContext):
             code = await self.code_for(i.coupon, None)
             if code is None:
                 raise _SendFailed(COUPON, _no_code_left(i.coupon))
+            ends = self.run.vars["coupons"][i.coupon].get("valid_until")
+            if ends is not None and self.batch.now_ms > ends:  # as redemption counts: it would not work
+                raise _SendFailed(COUPON, _expired_before_send(i.coupon, code, ends), code)
             coupon_view = await self._coupon_view(i.coupon, code, formatting.locale_of(language))
         context = await self._template_context(contact, template, coupon_view, products, i)
         zone = contact_zone(contact, self.settings.default_timezone)
@@ -344,6 +347,13 @@ def _address(contact: dict[str, Any], channel: str) -> str | None:
     field = ADDRESS_FIELDS[channel]
     value = contact.get(field) if field in contact else (contact.get("attributes") or {}).get(field)
     return str(value) if value else None
+
+
+def _expired_before_send(coupon: str, code: str, ends: int) -> str:
+    return (
+        f"the code {code} of coupon {coupon} expired at {moment(ends):%Y-%m-%d %H:%M} UTC, before this send:"
+        " give the code closer to the send, or make it valid for longer"
+    )
 
 
 def _blank_reason(template: str, variant: p.TemplateVariant, part: str) -> str:
