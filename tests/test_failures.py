@@ -20,7 +20,7 @@ from typing import Any
 import jinja2
 import pytest
 
-from scn.interpreter.runtime.events import EventError
+from scn.interpreter.runtime.events import EventError, convert_event
 from scn.interpreter.store import PENDING, UNDELIVERED, Changes, ContactUpdate
 from scn.stdlib.delivery import RetryPolicy, Sender
 from scn.stdlib.delivery.email import SmtpChannel, SmtpConfig
@@ -28,6 +28,7 @@ from scn.stdlib.delivery.http import HttpChannel, HttpProviderConfig
 from scn.stdlib.failures import plain_reason, template_reason
 from scn.stdlib.templates import environment
 
+from .conftest import check_texts
 from .harness import Harness
 from .http_stub import HttpStub
 from .server_harness import Served, serving
@@ -516,3 +517,33 @@ async def test_bands_of_money_fail_the_run_for_an_amount_of_another_currency(
         assert len(await h.rows("SELECT id FROM outbox")) == sent
         if status == "failed":
             assert "EUR" in readable(runs[0][1]) and "PLN" in runs[0][1]
+
+
+async def test_simulate_shows_only_what_was_committed_when_a_batch_is_redone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One event that breaks its batch makes the engine redo the batch one event at a time.
+    The steps the undone batch traced stayed in `scn simulate`'s timeline (two `start`
+    lines for one contact, under run ids that never existed), while the server's step log
+    rolled back: now a batch's trace is told only once its commit is made."""
+    from scn.interpreter.runtime.engine import Engine
+    from scn.interpreter.simulate import simulate
+
+    source = 'template hi sms\n  text "Hi"\nend\n\nscenario hi "Hi"\n  on contact.registered\n  send sms hi\nend\n'
+    handle = Engine._handle
+
+    async def breaks_on_bob(self: Engine, batch: Any, event: Any, payload: Any) -> None:
+        await handle(self, batch, event, payload)
+        if event.contact_id == "bob":
+            raise RuntimeError("a fault put in by the test")
+
+    monkeypatch.setattr(Engine, "_handle", breaks_on_bob)
+    at = "2025-03-03T08:00:00+00:00"
+    events = [
+        convert_event({"type": "contact.registered", "contact": {"id": c, "phone": "+48500100200"}, "at": at})
+        for c in ("ann", "bob", "cyd")
+    ]
+    result = await simulate(check_texts({"t.scn": source}, {}), events)
+    starts = [e.contact for e in result.timeline if e.step == "start"]
+    assert sorted(starts) == ["ann", "cyd"], [(e.contact, e.step, e.name, e.outcome) for e in result.timeline]
+    assert result.summary.set_aside == 1

@@ -117,12 +117,16 @@ class Engine(EventRouting):
         self.store = store
         self.clock = clock
         self.settings = settings or Settings()
-        self.tracer = tracer
+        # What a batch traces is told only once its commit is made: a batch undone (to be
+        # redone one item at a time) must not leave its steps in `scn simulate`'s timeline.
+        self._trace_out = tracer
+        self._traced: list[tuple[dt.datetime, str, str, str, str, str, str | None]] = []
+        self.tracer = self._hold_trace if tracer is not None else None
         self.bundles: dict[int, Bundle] = {}
         #: The newest bundle: its segments and coupons are the workspace's current ones.
         self.current: Bundle | None = None
         self.scenarios: dict[str, ScenarioRow] = {}
-        self.executor = Executor(self.bundles, self.settings, tracer)
+        self.executor = Executor(self.bundles, self.settings, self.tracer)
         self.recommender = Recommender(store)
         self.broadcasts = Broadcasts(store, clock, self.settings, tracer)
         self._triggers: dict[str, list[tuple[str, int]]] = {}
@@ -459,8 +463,17 @@ class Engine(EventRouting):
             return 0
         return len(page)
 
+    def _hold_trace(
+        self, at: dt.datetime, contact: str, scenario: str, step: str, name: str, outcome: str, detail: str | None
+    ) -> None:
+        self._traced.append((at, contact, scenario, step, name, outcome, detail))
+
     async def _commit(self, changes: Changes) -> None:
         await self.store.commit(changes)
+        if self._trace_out is not None:
+            traced, self._traced = self._traced, []
+            for entry in traced:
+                self._trace_out(*entry)
         if changes.date_checks:
             self._date_due = None
         if any(m.status == "pending" for m in changes.outbox):
@@ -499,6 +512,7 @@ class Engine(EventRouting):
         self._wake.set()
 
     def _batch(self, now: dt.datetime) -> Batch:
+        self._traced.clear()  # what a batch that was never committed traced
         # Events the runtime raises (list.entered...) are stored only when something can
         # react to them: a scenario, or segments (re-evaluated on every event).
         listened = None if self.current is None or self.current.segments else self._listened
