@@ -73,3 +73,59 @@ async def test_the_runs_fail_exactly_where_the_check_warned(currency: str) -> No
     failed = {name for name, status in runs.items() if status == "failed"}
     assert failed == (set(WARNED) if currency == "UAH" else set())
     assert set(runs) == {*WARNED, *SAFE} | (set(TRIGGERED) if currency == "PLN" else set())
+
+
+PROGRAM = """
+program cashback "Cashback" bonus
+  tier 2% up to 1000 UAH
+  tier 5% above 1000 UAH
+end
+
+group newcomers "Newcomers" with program cashback default
+
+scenario any_order "Any order"
+  on order.paid
+  entry at most 1 per order
+  award bonus
+
+scenario uah_orders "UAH orders"
+  on order.paid where order.currency == "UAH"
+  entry at most 1 per order
+  award bonus
+"""
+
+
+def program_workspace() -> str:
+    return PROGRAM.replace("  award bonus\n", "  award bonus\nend\n")
+
+
+def test_a_bonus_by_tiers_is_warned_about_unless_the_orders_currency_is_made_sure_of() -> None:
+    result = check_texts({"t.scn": program_workspace()}, {})
+    found = [(d.code, d.span.line) for d in result.diagnostics]
+    assert found == [(codes.MONEY_OF_ANY_CURRENCY, program_workspace().split("\n").index("  award bonus") + 1)]
+
+
+@pytest.mark.parametrize(
+    ("orders", "failed", "awarded"),
+    [
+        ([("o1", "UAH")], set(), 2),  # each scenario pays its 2%
+        ([("o1", "EUR")], {"any_order"}, 0),  # no tier in UAH can be told for an EUR order
+        # a contact whose spend is in EUR (their first paid order) fails even the guarded run
+        ([("o1", "EUR"), ("o2", "UAH")], {"any_order", "uah_orders"}, 0),
+    ],
+)
+async def test_a_bonus_by_tiers_fails_the_run_for_money_of_another_currency(
+    orders: list[tuple[str, str]], failed: set[str], awarded: int
+) -> None:
+    async with Harness(program_workspace()) as h:
+        events = [
+            h.event("order.paid", "ann", order={"id": order, "total": "100.00", "currency": currency})
+            for order, currency in orders
+        ]
+        for event in events:
+            await h.play([event])
+        runs = await h.rows("SELECT scenario, status, reason FROM runs ORDER BY id")
+        bonuses = await h.rows("SELECT amount FROM bonus_ledger")
+    assert {s for s, status, _ in runs if status == "failed"} == failed
+    assert all("money of two currencies" in (reason or "") for _, status, reason in runs if status == "failed")
+    assert len(bonuses) == awarded

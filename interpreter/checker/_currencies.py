@@ -96,6 +96,21 @@ class CurrencyChecker:
         if bound is not None:
             self._pair(step.subject, step.subject, bound, scope, known)
 
+    def award(self, step: ast.AwardBonus, tiers: set[str], known: Known) -> None:
+        """`award bonus` by the tiers of the contact's group's program (in ``tiers``' currencies):
+        an order or a contact's spend in another currency fails the run."""
+        if self.symbols.currency is not None:
+            return
+        made_sure = {f.removeprefix("order.currency==") for f in known if f.startswith("order.currency==")}
+        for code in sorted(tiers - made_sure):
+            self.sink.report(
+                codes.MONEY_OF_ANY_CURRENCY,
+                f"`award bonus` goes by the tiers of the contact's group's program, in {code} (the workspace "
+                f"declares no `currency`): the run fails for an order, or a contact's spend, in another currency",
+                step.span,
+                *_fixes(_ORDER, code),
+            )
+
     # ------------------------------------------------------------ findings
 
     def _pair(self, where: ast.Node, left: ast.Expr, right: ast.Expr, scope: Scope, known: Known) -> None:

@@ -378,7 +378,9 @@ class ScenarioChecker:
                 check_bonus_amount(step.amount, self.sink)
                 self.unset.value(step.amount, flow.scope, path.known, "no bonus is awarded")
                 self.currencies.expression(step.amount, flow.scope, path.known)
-            elif not self._bonus_programs():
+            elif self._bonus_programs():
+                self.currencies.award(step, self._tier_currencies(), path.known)
+            else:
                 self.sink.report(
                     codes.BAD_GROUP,
                     "`award bonus` without an amount needs a group with a bonus program",
@@ -393,6 +395,15 @@ class ScenarioChecker:
         elif isinstance(step, ast.CallWebhook):
             self._webhook(step, flow, path)
         return True
+
+    def _tier_currencies(self) -> set[str]:
+        """The currencies the bonus programs' tiers are written in."""
+        found = set()
+        for group in self._bonus_programs():
+            program = self.symbols.decls.get(group.program.name) if group.program else None
+            if isinstance(program, ast.ProgramDecl):
+                found |= {tier.bound.currency for tier in program.tiers}
+        return found
 
     def _bonus_programs(self) -> list[ast.GroupDecl]:
         """Groups whose program pays a bonus (a discount program pays none)."""

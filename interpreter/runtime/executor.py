@@ -348,6 +348,14 @@ class _Steps(SendSteps):
                 return
             total = OrderView(order).total
             assert total is not None
+            # Tiers in one currency say nothing of money in another: which tier, nobody knows.
+            spent_in = contact.get("currency") or total.currency
+            for what, currency in (("the order", total.currency), ("the contact's spend", spent_in)):
+                if currency != program.currency:
+                    raise EvaluationError(
+                        f"money of two currencies: the tiers of program {program.name} are in {program.currency}, "
+                        f"{what} in {currency}"
+                    )
             spend_before = to_decimal(contact.get("lifetime_spend") or 0) - total.amount
             amount, percent = bonus_for_order(program, max(spend_before, Decimal(0)), total)
         if await self.batch.store.bonus_paid(contact["id"], self.run.order_id, reason):
