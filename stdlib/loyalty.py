@@ -98,6 +98,8 @@ async def checkout_discount(store: Store, bundle: Bundle, contact_id: str) -> Di
     program = bundle.programs.get(group.program or "") if group is not None else None
     if group is None or program is None or program.kind != "discount":
         return None
+    if contact.get("currency") not in (None, program.currency):
+        return None  # a spend in another currency falls in no tier anybody can name
     spend = Decimal(str(contact.get("lifetime_spend") or 0))
     return Discount(
         group=group.name, program=program.name, percent=tier_percent(program, spend),

@@ -129,3 +129,41 @@ async def test_a_bonus_by_tiers_fails_the_run_for_money_of_another_currency(
     assert {s for s, status, _ in runs if status == "failed"} == failed
     assert all("money of two currencies" in (reason or "") for _, status, reason in runs if status == "failed")
     assert len(bonuses) == awarded
+
+
+TIER_CONDITION = """
+program cashback "Cashback" bonus
+  tier 2% up to 1000 UAH
+  tier 5% above 1000 UAH
+end
+
+group newcomers "Newcomers" with program cashback default
+
+attribute vip: bool
+
+scenario tiered "Tiered"
+  on order.paid
+  entry at most 1 per order
+  if tier_percent(cashback) >= 5%
+    set attribute vip = true
+  end
+end
+"""
+
+
+def test_tier_percent_in_a_step_is_warned_about_without_a_workspace_currency() -> None:
+    result = check_texts({"t.scn": TIER_CONDITION}, {})
+    assert [d.code for d in result.diagnostics] == [codes.MONEY_OF_ANY_CURRENCY]
+    assert not check_texts({"t.scn": "currency UAH\n" + TIER_CONDITION}, {}).diagnostics
+
+
+@pytest.mark.parametrize(("currency", "status"), [("UAH", "done"), ("EUR", "failed")])
+async def test_tier_percent_of_a_spend_in_another_currency_fails_the_run(currency: str, status: str) -> None:
+    """It chose the tier by the number (5000 EUR read as 5000 UAH)."""
+    async with Harness(TIER_CONDITION) as h:
+        order = {"id": "o1", "total": "5000.00", "currency": currency}
+        await h.play([h.event("order.paid", "ann", order=order)])
+        (run,) = await h.rows("SELECT status, reason FROM runs")
+    assert run[0] == status
+    if status == "failed":
+        assert "the tiers of program cashback are in UAH, the contact's spend in EUR" in run[1]

@@ -181,13 +181,18 @@ async def test_checkout_discount_and_group_statistics() -> None:
         assert bob is not None and str(bob.percent) == "20%" and bob.lifetime_spend == Money(Decimal("1300.00"), "UAH")
         eve = await checkout_discount(h.store, bundle, "eve")
         assert eve is not None and str(eve.percent) == "10%"
+        # A spend in EUR falls in no tier of UAH: no discount (it was given the tier of the
+        # number, and its spend shown in UAH).
+        await h.play([h.event("order.paid", "eur", person={"group": "regulars"},
+                              order={"id": "x1", "total": "5000.00", "currency": "EUR"})])  # fmt: skip
+        assert await checkout_discount(h.store, bundle, "eur") is None
         stats = {s.group: s for s in await group_statistics(h.store, bundle)}
     assert list(stats) == ["newcomers", "regulars", "staff"]
     assert (stats["newcomers"].contacts, stats["newcomers"].orders) == (1, 2)
     (uah,) = stats["newcomers"].currencies
     assert (uah.currency, uah.average_order) == ("UAH", Money(Decimal("550.25"), "UAH"))
-    assert (stats["regulars"].contacts, stats["regulars"].orders) == (2, 3)
-    (uah,) = stats["regulars"].currencies
+    assert (stats["regulars"].contacts, stats["regulars"].orders) == (3, 4)
+    eur, uah = stats["regulars"].currencies
     assert uah.average_order == Money(Decimal("533.37"), "UAH")  # 1600.10 / 3
     assert uah.revenue == Money(Decimal("1600.10"), "UAH")
     assert (stats["staff"].contacts, stats["staff"].currencies) == (0, ())

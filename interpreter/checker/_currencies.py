@@ -82,6 +82,17 @@ class CurrencyChecker:
         elif isinstance(expr, ast.Unary):
             self.expression(expr.operand, scope, known)
         elif isinstance(expr, ast.Call):
+            if expr.func.name == "tier_percent" and expr.args:
+                program = self.symbols.decls.get(expr.args[0].dotted) if isinstance(expr.args[0], ast.Path) else None
+                tiers = program.tiers if isinstance(program, ast.ProgramDecl) and program.tiers else ()
+                self.sink.report(
+                    codes.MONEY_OF_ANY_CURRENCY,
+                    "`tier_percent()` goes by the contact's lifetime spend, in the currency of their first paid order "
+                    "(the workspace declares no `currency`): the run fails for a contact whose spend is in another "
+                    "currency than the program's tiers",
+                    expr.span,
+                    *_fixes(_CONTACT, tiers[0].bound.currency if tiers else "UAH"),
+                )
             for arg in (*expr.args, *(k.value for k in expr.kwargs)):
                 self.expression(arg, scope, known)
         elif isinstance(expr, ast.ListLit):

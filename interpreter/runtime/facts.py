@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from ...stdlib.catalog import BUILTIN_EVENTS
 from ...stdlib.loyalty import tier_percent
+from ..environment import EvaluationError
 from ..program import Bundle
 from ..store import EventRow, RunRow, decode_json
 from ..timing import zone
@@ -67,7 +68,13 @@ class RunFacts:
 
     def tier_percent(self, program: str) -> Percent:
         record = self.batch.contacts.get(self.contact_id) or {}
-        return tier_percent(self.bundle.programs[program], to_decimal(record.get("lifetime_spend") or 0))
+        tiers = self.bundle.programs[program]
+        if record.get("currency") not in (None, tiers.currency):
+            raise EvaluationError(
+                f"money of two currencies: the tiers of program {program} are in {tiers.currency}, "
+                f"the contact's spend in {record['currency']}"
+            )
+        return tier_percent(tiers, to_decimal(record.get("lifetime_spend") or 0))
 
 
 def contact_zone(record: dict[str, Any], default: str) -> ZoneInfo:
