@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -50,3 +52,31 @@ def test_every_door_reads_a_long_integer_as_the_api_does() -> None:
     assert read_json(b'{"n": ' + b"1" * INT_DIGITS + b"}")["n"] == int("1" * INT_DIGITS)
     with pytest.raises(WireError, match=f"out of range: write at most {INT_DIGITS} digits"):
         read_json(b'{"n": -' + b"1" * INT_DIGITS + b"}")
+
+
+def _scn(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("SCN_")}
+    return subprocess.run([sys.executable, "-m", "scn", *args], capture_output=True, text=True, timeout=60,
+                          env={**environment, **(env or {})}, stdin=subprocess.DEVNULL)  # fmt: skip
+
+
+def test_a_port_in_the_environment_that_is_no_number_troubles_only_serve_and_says_so(tmp_path: Path) -> None:
+    """SCN_PORT=abc made every command (`scn check` too) die with a traceback."""
+    (tmp_path / "shop.scn").write_text('list buyers "Buyers"\n', encoding="utf-8")
+    assert _scn("check", str(tmp_path), env={"SCN_PORT": "abc"}).returncode == 0
+    served = _scn("serve", str(tmp_path), "--db", str(tmp_path / "scn.db"), env={"SCN_PORT": "abc"})
+    assert served.returncode == 2, served.stderr
+    assert "a port is a number from 1 to 65535, not 'abc'" in served.stderr
+    assert "Traceback" not in served.stderr
+
+
+@pytest.mark.parametrize("option", ["--port", "--dev-smtp-port"])
+@pytest.mark.parametrize("port", ["0", "65536", "-1"])
+def test_a_port_out_of_range_is_refused_before_anything_starts(tmp_path: Path, option: str, port: str) -> None:
+    """`--dev-smtp-port 0` or 70000 was an internal error with a traceback; `--port 70000`
+    said it served on a port that cannot exist."""
+    served = _scn("serve", "--db", str(tmp_path / "scn.db"), "--dev-smtp", f"{option}={port}")
+    assert served.returncode == 2, served.stderr
+    assert f"argument {option}: a port is a number from 1 to 65535, not '{port}'" in served.stderr
+    assert "internal error" not in served.stderr and "Traceback" not in served.stderr
+    assert not (tmp_path / "scn.db").exists(), "refused before the store was opened"
