@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import re
 import time
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -79,11 +80,17 @@ class CheckFailed(Exception):
         self.result = result
 
 
+#: What a workspace file's name may not hold: C0 controls and DEL.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def normalise_path(path: str) -> str:
     """A safe relative path inside the workspace ("templates/a.html"), or WorkspaceError."""
     clean = PurePosixPath(path.replace("\\", "/"))
     if clean.is_absolute() or not clean.parts or any(p in ("..", "") for p in clean.parts):
         raise WorkspaceError(f"{path!r} is not a relative path inside the workspace")
+    if _CONTROL.search(path):  # a line break in a name would forge lines of the diagnostics that quote it
+        raise WorkspaceError(f"{path!r} has a control character: name files with printable characters only")
     return str(clean)
 
 

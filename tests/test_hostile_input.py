@@ -80,3 +80,21 @@ def test_a_port_out_of_range_is_refused_before_anything_starts(tmp_path: Path, o
     assert f"argument {option}: a port is a number from 1 to 65535, not '{port}'" in served.stderr
     assert "internal error" not in served.stderr and "Traceback" not in served.stderr
     assert not (tmp_path / "scn.db").exists(), "refused before the store was opened"
+
+
+@pytest.mark.parametrize("name", ["a\x00b.scn", "a\nb.scn", "x\x1b[31m.scn", "dir\x7f/a.scn"])
+async def test_a_file_name_with_a_control_character_is_refused(tmp_path: Path, name: str) -> None:
+    """A NUL or a line break in an uploaded file's name was stored (and a line break in it
+    forges lines of the diagnostics that quote the name)."""
+    async with serving(tmp_path, FILES) as s:
+        text = 'list nul_test "x"\n'
+        as_text = await s.client.post("/api/scenarios", params={"path": name}, content=text,
+                                      headers={"Content-Type": "text/plain"})  # fmt: skip
+        as_json = await s.client.post("/api/scenarios", json={"files": {**FILES, name: text}})
+        for response in (as_text, as_json):
+            problem = is_problem(response, 400)
+            assert "control character" in problem["detail"], problem
+        # Nothing was deployed: the same list in a file of a plain name is no duplicate.
+        plain = await s.client.post("/api/scenarios", params={"path": "lists.scn"}, content=text,
+                                    headers={"Content-Type": "text/plain"})  # fmt: skip
+        assert plain.status_code == 201, plain.text
