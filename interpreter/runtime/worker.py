@@ -27,6 +27,7 @@ from ..program import Bundle
 from ..settings import Settings
 from ..store import EventIn, Store, store_at
 from ..store.pg_notify import notices_for
+from ..store.unavailable import opened
 from .engine import Engine, KeyConflict
 from .events import EventError, read_event
 from .nudges import in_background, poll, share
@@ -73,7 +74,7 @@ async def import_pools(store: Store, checked: CheckResult) -> dict[str, int]:
 
 async def open_engine(path: str, clock: Clock, settings: Settings) -> Engine:
     store = store_at(path)
-    await store.open()
+    await opened(store, path)
     engine = Engine(store, clock, settings)
     await engine.load()
     return engine
