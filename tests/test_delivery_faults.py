@@ -8,18 +8,24 @@ alike); tests/smtp_server.py's aiosmtpd covers the well-behaved refusals."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import email.utils
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import pytest
 
+from scn.interpreter.clock import ms_of
 from scn.interpreter.store import PENDING, SENT
 from scn.stdlib.delivery import Sender
 from scn.stdlib.delivery.email import OUR_SETTINGS, MailDefaults, SmtpChannel, SmtpConfig
+from scn.stdlib.delivery.http import HttpChannel, HttpProviderConfig, WebhookChannel
 
 from .harness import Harness
+from .http_stub import HttpStub
 from .test_email import POLICY, RESOURCES, WORKSPACE, outbox_rows, registered
+from .test_providers import SMS, person
 
 
 class ScriptedSmtp:
@@ -156,3 +162,114 @@ async def test_a_well_behaved_scripted_server_takes_the_mail() -> None:
         await channel.close()
         assert [row[1:3] for row in await outbox_rows(h)] == [(SENT, 1)]
     assert smtp.accepted == 1
+
+
+# ---------------------------------------------------------------- HTTP providers and webhooks
+
+
+async def _sms_attempt(stub: HttpStub, h: Harness) -> tuple[str, int, str | None, int]:
+    """One pass of the SMS sender: the row's (status, attempts, error, seconds to the next attempt)."""
+    channel = HttpChannel("sms", HttpProviderConfig(url=f"{stub.base}/sms", timeout_s=5))
+    await Sender(h.store, h.clock, {"sms": channel}, policy=POLICY).deliver_due()
+    await channel.close()
+    [(status, attempts, error, next_at)] = await h.rows(
+        "SELECT status, attempts, error, next_attempt_at FROM outbox WHERE channel = 'sms'"
+    )
+    return status, attempts, error, (next_at - ms_of(h.clock.now())) // 1000
+
+
+@pytest.mark.parametrize(("retry_after", "seconds"), [("300", 300), ("5", 60), ("86400", 600), ("soon", 60)])
+async def test_a_provider_busy_with_retry_after_is_tried_again_no_sooner(retry_after: str, seconds: int) -> None:
+    """429 with `Retry-After: 300` was tried again after the backoff's first minute. The
+    provider's wait counts when longer than the backoff, up to the policy's longest wait
+    (10 min here); a Retry-After that is no number of seconds or date leaves the backoff."""
+    with HttpStub() as stub:
+        stub.replies["/sms"] = [(429, '{"error": "slow down"}', 0.0)]
+        stub.headers["/sms"] = {"Retry-After": retry_after}
+        async with Harness(SMS) as h:
+            await h.play([h.event("contact.registered", "a", person=person("+380501", "en", "A"))])
+            status, attempts, error, wait = await _sms_attempt(stub, h)
+    assert (status, attempts, wait) == (PENDING, 1, seconds), error
+    assert error is not None and error.startswith("the provider is busy or failing: HTTP 429")
+
+
+async def test_retry_after_as_a_date_counts_from_now() -> None:
+    with HttpStub() as stub:
+        async with Harness(SMS, start=dt.datetime.now(dt.UTC)) as h:  # the date is on the wall clock
+            stub.replies["/sms"] = [(503, "maintenance", 0.0)]
+            later = email.utils.format_datetime(dt.datetime.now(dt.UTC) + dt.timedelta(seconds=240), usegmt=True)
+            stub.headers["/sms"] = {"Retry-After": later}
+            await h.play([h.event("contact.registered", "a", person=person("+380501", "en", "A"))])
+            status, _, _, wait = await _sms_attempt(stub, h)
+    assert status == PENDING and 230 <= wait <= 240
+
+
+@pytest.mark.parametrize("code", [301, 302, 307, 308])
+async def test_a_provider_that_redirects_keeps_the_message_and_names_the_new_url(code: int) -> None:
+    """A redirect (the provider moved its API, http to https) failed every message for good
+    as "the provider refused the message: HTTP 301". The URL is the operator's to fix."""
+    with HttpStub() as stub:
+        stub.replies["/sms"] = [(code, "", 0.0)]
+        stub.headers["/sms"] = {"Location": "https://api.example.com/v2/sms"}
+        async with Harness(SMS) as h:
+            await h.play([h.event("contact.registered", "a", person=person("+380501", "en", "A"))])
+            status, attempts, error, _ = await _sms_attempt(stub, h)
+    assert (status, attempts) == (PENDING, 1), error
+    assert error == (f"the provider redirects (HTTP {code} to https://api.example.com/v2/sms): put the URL it "
+                     "names in the delivery settings")  # fmt: skip
+
+
+async def test_a_webhook_that_redirects_is_kept_for_the_scenario_to_be_fixed() -> None:
+    with HttpStub() as stub:
+        stub.replies["/hook"] = [(301, "", 0.0)]
+        stub.headers["/hook"] = {"Location": "https://crm.example.com/new-hook"}
+        async with Harness(SMS.replace("https://crm.example.com/hook", f"{stub.base}/hook")) as h:
+            await h.play([h.event("contact.active", "ann", person={"first_name": "Аня"})])
+            channel = WebhookChannel("hook-secret")
+            await Sender(h.store, h.clock, {"webhook": channel}, policy=POLICY).deliver_due()
+            await channel.close()
+            [(status, error)] = await h.rows("SELECT status, error FROM outbox WHERE channel = 'webhook'")
+    assert status == PENDING
+    assert (
+        error
+        == "the webhook redirects (HTTP 301 to https://crm.example.com/new-hook): put the URL it names in the scenario"
+    )
+
+
+async def test_an_answer_that_is_no_http_is_said_in_words() -> None:
+    """A server that answers garbage: "illegal status line: bytearray(b'garbage')", Python's
+    text, was the reason."""
+    listener = await asyncio.start_server(_garbage, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{listener.sockets[0].getsockname()[1]}/sms"
+    try:
+        async with Harness(SMS) as h:
+            await h.play([h.event("contact.registered", "a", person=person("+380501", "en", "A"))])
+            channel = HttpChannel("sms", HttpProviderConfig(url=url, timeout_s=5))
+            await Sender(h.store, h.clock, {"sms": channel}, policy=POLICY).deliver_due()
+            await channel.close()
+            [(status, error)] = await h.rows("SELECT status, error FROM outbox WHERE channel = 'sms'")
+    finally:
+        listener.close()
+        await listener.wait_closed()
+    assert status == PENDING
+    assert error == f"the provider at {url} does not answer in HTTP: check the URL in the delivery settings"
+
+
+async def _garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"garbage\r\n\r\n")
+        await writer.drain()
+    except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
+        pass
+    finally:
+        writer.close()
+
+
+async def test_a_providers_error_page_is_quoted_on_one_line_without_control_characters() -> None:
+    with HttpStub() as stub:
+        stub.replies["/sms"] = [(500, "<html>\n<body>\x00Internal\tError</body>\r\n</html>", 0.0)]
+        async with Harness(SMS) as h:
+            await h.play([h.event("contact.registered", "a", person=person("+380501", "en", "A"))])
+            _, _, error, _ = await _sms_attempt(stub, h)
+    assert error == "the provider is busy or failing: HTTP 500: <html> <body>?Internal Error</body> </html>"

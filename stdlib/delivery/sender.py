@@ -200,7 +200,10 @@ class Sender:
             return Delivery(id=message.id, status=SENT, at=now, cost=outcome.cost, parts=outcome.parts)
         if outcome.status == "failed":
             return Delivery(id=message.id, status=UNDELIVERED, at=now, error=outcome.detail, failure=outcome.failure)
-        next_attempt = now + self.policy.delay(message.attempts)
+        # The provider's Retry-After when it asks for longer than the backoff, up to the
+        # policy's longest wait between attempts.
+        wait = max(self.policy.delay(message.attempts), min(outcome.after_ms or 0, self.policy.max_delay_ms))
+        next_attempt = now + wait
         if next_attempt - message.created_at > self.policy.max_age_ms:
             error = f"gave up after {message.attempts} attempts over {_age(now - message.created_at)}: {outcome.detail}"
             return Delivery(id=message.id, status=UNDELIVERED, at=now, error=error, failure=GAVE_UP)
