@@ -13,6 +13,7 @@ import logging
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,6 +26,7 @@ from scn.interpreter.store import SENT
 from scn.stdlib.delivery import Sender
 from scn.stdlib.delivery.email import MailDefaults, SmtpChannel, SmtpConfig
 
+from .backends import rows
 from .harness import Harness
 from .server_harness import free_port, serving
 from .smtp_server import SmtpServer
@@ -157,3 +159,44 @@ def test_a_store_that_is_no_database_is_named_and_the_process_exits(
     assert done.returncode != 0
     assert f"scn {command}: cannot use the store {db}: {said}" in done.stderr, done.stderr
     assert "internal error" not in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+def test_one_engine_per_sqlite_file_and_apis_beside_it(tmp_path: Path) -> None:
+    """`scn serve` started twice on one file ran two engines, which took the same run ids:
+    the events whose runs clashed were set aside as failed ("IntegrityError: UNIQUE
+    constraint failed: runs.id"), lost. A second engine is refused naming the first; an
+    API without an engine beside it is welcome, and its events are processed once; after
+    a kill -9 of the engine, a new one starts at once."""
+    from .scn_processes import Api, environment, paid, receipts_workspace, worker
+
+    workspace = receipts_workspace(tmp_path / "shop")
+    db = str(tmp_path / "scn.db")
+    env = environment()
+    first = worker("first", workspace, db, tmp_path / "first.log", env)
+    api: Api | None = None
+    try:
+        for command in (["serve", "--port", str(free_port())], ["worker"]):
+            refused = subprocess.run([sys.executable, "-m", "scn", command[0], str(workspace), "--db", db,
+                                      *command[1:]], capture_output=True, text=True, timeout=60, env=env,
+                                     stdin=subprocess.DEVNULL)  # fmt: skip
+            assert refused.returncode != 0, refused.stderr
+            assert f"another scn engine (process {first.pid}) works on {db}" in refused.stderr, refused.stderr
+        api = Api("api", db, tmp_path / "api.log", env)
+        for i in range(20):
+            assert api.client.post("/api/events", json=paid(i)).status_code == 202
+        first.kill()
+        second = worker("second", workspace, db, tmp_path / "second.log", env)  # the kernel freed the lock
+        try:
+            deadline = time.monotonic() + 30
+            while rows(db, "SELECT count(*) FROM events WHERE processed_at IS NULL") != [(0,)]:
+                assert time.monotonic() < deadline, "the events were not processed"
+                time.sleep(0.05)
+        finally:
+            second.stop()
+    finally:
+        if first.alive():
+            first.stop()
+        if api is not None:
+            api.stop()
+    assert rows(db, "SELECT count(*) FROM events WHERE error IS NOT NULL") == [(0,)]
+    assert rows(db, "SELECT count(*), count(DISTINCT trigger_event) FROM runs") == [(20, 20)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 
+from ._lock import EngineLock
 from .base import Store, StoreError
 from .locations import is_postgresql
 
@@ -75,3 +76,20 @@ def _readable(path: str) -> None:
         db.execute("PRAGMA schema_version")
     finally:
         db.close()
+
+
+def engine_lock(where: str) -> EngineLock | None:
+    """The lock of the one engine on the SQLite file at ``where``, taken (None for other
+    stores: PostgreSQL's engines share the work by leases); StoreError when another
+    process's engine holds it."""
+    if where == ":memory:" or is_postgresql(where):
+        return None
+    lock = EngineLock(where)
+    holder = lock.acquire()
+    if holder is not None:
+        raise StoreError(
+            f"another scn engine (process {holder}) works on {where}: one engine runs on an SQLite file at a time. "
+            "Stop it, or start this one without its engine (`scn serve --no-engine`: an API beside it); several "
+            "engines need PostgreSQL (docs/postgresql.md)"
+        )
+    return lock
