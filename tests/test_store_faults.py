@@ -27,10 +27,12 @@ from scn.stdlib.delivery import Sender
 from scn.stdlib.delivery.email import MailDefaults, SmtpChannel, SmtpConfig
 
 from .backends import rows
+from .console_client import ConsoleUser
 from .harness import Harness
 from .server_harness import free_port, serving
 from .smtp_server import SmtpServer
 from .test_email import POLICY, RESOURCES, WORKSPACE, outbox_rows, registered
+from .test_serve_process import workspace_files
 from .test_server import FILES, is_problem, paid
 
 #: Holds the database's write lock (another process: a backup, a `sqlite3` session) until
@@ -200,3 +202,19 @@ def test_one_engine_per_sqlite_file_and_apis_beside_it(tmp_path: Path) -> None:
             api.stop()
     assert rows(db, "SELECT count(*) FROM events WHERE error IS NOT NULL") == [(0,)]
     assert rows(db, "SELECT count(*), count(DISTINCT trigger_event) FROM runs") == [(20, 20)]
+
+
+async def test_a_console_form_while_the_store_is_locked_says_so_and_changes_nothing(tmp_path: Path) -> None:
+    """A console form the store could not take was "Something went wrong: the server failed
+    on this page", with a traceback in the log: it says what holds it up, and goes once free."""
+    async with serving(tmp_path, workspace_files()) as s, ConsoleUser(s) as user:
+        await user.sign_in()
+        page = "/scenarios/unpaid_recovery"
+        await _writer(s.core.store).execute("PRAGMA busy_timeout = 100")  # 10 s in production
+        with locked(tmp_path / "scn.db"):
+            refused = await user.submit(page, f"{page}/pause")
+        assert refused.status_code == 503, refused.text
+        assert "the database is locked by another process" in refused.text and "failed" not in refused.text
+        assert (await s.client.get(f"/api{page}")).json()["state"] == "active"
+        done = await user.submit(page, f"{page}/pause")
+        assert done.status_code == 303 and (await s.client.get(f"/api{page}")).json()["state"] == "paused"
