@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import re
 import time
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -29,7 +30,9 @@ from ..interpreter.runtime import Engine, Settings
 from ..interpreter.runtime.nudges import in_background, poll, share, workspace_changed
 from ..interpreter.runtime.worker import deploy
 from ..interpreter.store import store_at
+from ..interpreter.store._lock import EngineLock
 from ..interpreter.store.pg_notify import INSTALLED, Notices, notices_for
+from ..interpreter.store.unavailable import engine_lock
 from ..interpreter.versions import RunMove
 from ..interpreter.workspace import workspace_from_texts
 from ..stdlib.delivery import Channel, Sender
@@ -79,11 +82,17 @@ class CheckFailed(Exception):
         self.result = result
 
 
+#: What a workspace file's name may not hold: C0 controls and DEL.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def normalise_path(path: str) -> str:
     """A safe relative path inside the workspace ("templates/a.html"), or WorkspaceError."""
     clean = PurePosixPath(path.replace("\\", "/"))
     if clean.is_absolute() or not clean.parts or any(p in ("..", "") for p in clean.parts):
         raise WorkspaceError(f"{path!r} is not a relative path inside the workspace")
+    if _CONTROL.search(path):  # a line break in a name would forge lines of the diagnostics that quote it
+        raise WorkspaceError(f"{path!r} has a control character: name files with printable characters only")
     return str(clean)
 
 
@@ -131,6 +140,7 @@ class Core:
             raise ValueError("the engine runs in its own process only on a database file and the wall clock")
         if not run_engine and path == ":memory:":
             raise ValueError("an API without an engine needs a database other processes can share")
+        self.path = path
         self.store = store_at(path)
         self.clock: Clock = clock or WallClock()
         self.settings = settings
@@ -151,6 +161,8 @@ class Core:
         #: The loops that run next to the API, by name.
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._deploy_lock = asyncio.Lock()
+        #: The one engine's lock on an SQLite file, when the engine runs in this process.
+        self._engine_lock: EngineLock | None = None
         self.last_check: CheckResult | None = None
         #: Work started by requests that outlives them (CSV imports).
         self.background: set[asyncio.Task[None]] = set()
@@ -162,6 +174,8 @@ class Core:
 
     async def start(self, workspace: dict[str, str] | None = None) -> dict[str, int]:
         """Open the store, deploy ``workspace`` (else keep the stored one), start the loops."""
+        if self.run_engine and not self.use_engine_process:  # a child takes it itself
+            self._engine_lock = engine_lock(self.path)
         await self.store.open()
         await self.engine.load()
         self.files = await self.served_files()
@@ -272,6 +286,8 @@ class Core:
         if self.sender is not None:
             await self.sender.close()
         await self.store.close()
+        if self._engine_lock is not None:
+            self._engine_lock.release()
 
     async def deploy(
         self, files: dict[str, str], *, replace: bool = False, draft: bool = False, actor: str = "system"

@@ -40,6 +40,17 @@ class ServeOptions(msgspec.Struct, kw_only=True):
     access_log: bool = True
 
 
+def port_number(text: str) -> int:
+    """A TCP port to listen on, 1-65535 (argparse says which option was wrong)."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is a number from 1 to 65535, not {text!r}")
+    return port
+
+
 def serve_arguments(parser: Any) -> None:
     environ = os.environ
     parser.add_argument("workspace", nargs="*", help="the workspace to deploy (.scn files or directories); "
@@ -51,7 +62,9 @@ def serve_arguments(parser: Any) -> None:
         "--demo) or a PostgreSQL URL, postgresql://user:password@host/name (SCN_DB; docs/postgresql.md)",
     )
     parser.add_argument("--host", default=environ.get("SCN_HOST", "127.0.0.1"), help="bind address")
-    parser.add_argument("--port", type=int, default=int(environ.get("SCN_PORT", "8000")), help="bind port")
+    # The default stays text, read by `port_number` only when `scn serve` runs: SCN_PORT=abc
+    # troubles no other command.
+    parser.add_argument("--port", type=port_number, default=environ.get("SCN_PORT", "8000"), help="bind port")
     parser.add_argument("--api-key", default=environ.get("SCN_API_KEY"), help="required in X-API-Key (SCN_API_KEY)")
     parser.add_argument(
         "--protect-metrics",
@@ -65,7 +78,7 @@ def serve_arguments(parser: Any) -> None:
     parser.add_argument("--delivery", dest="delivery_file", metavar="FILE", help="delivery settings (TOML)")
     parser.add_argument("--dev-smtp", action="store_true", help="deliver email to a local sink shown at /dev/mails")
     parser.add_argument(
-        "--dev-smtp-port", type=int, default=None,
+        "--dev-smtp-port", type=port_number, default=None,
         help=f"the sink's SMTP port, which must be free (default: {DEV_SMTP_PORT}, or any free one if it is busy)",
     )  # fmt: skip
     parser.add_argument(

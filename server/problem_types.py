@@ -23,6 +23,7 @@ Slug = Literal[
     "template-failed",
     "http-error",
     "internal-error",
+    "store-unavailable",
     "invalid-signature",
 ]
 
@@ -168,6 +169,15 @@ PROBLEM_TYPES: dict[Slug, ProblemType] = {
         "The server failed on the request: a defect in scn. It is logged with its traceback, and nothing was changed.",
         "Send the request again later; if it keeps failing, report it with the answer's `instance` and the "
         "time, and the server's log from then.",
+    ),  # fmt: skip
+    "store-unavailable": ProblemType(
+        (503,),
+        "Store unavailable",
+        "The database could not be written or read just now: another process held its lock for longer than the "
+        "server waits (10 seconds), or the disk is full, or the database file is read-only. `detail` says which. "
+        "Nothing of the request was changed (an event was not accepted).",
+        "Send the request again after `Retry-After` seconds, as for any 503. If it lasts, the operator looks at "
+        "what holds the database (a backup, a `sqlite3` session), the free disk space, or the file's permissions.",
     ),  # fmt: skip
     "invalid-signature": ProblemType(
         (403,),

@@ -27,6 +27,7 @@ from litestar.params import FromPath
 from msgspec import Meta
 
 from ..interpreter.runtime.events import explain
+from ..interpreter.store.unavailable import unavailable
 from .pages import page
 from .problem_types import PROBLEM_TYPES, Slug, slugs_for
 
@@ -167,7 +168,18 @@ def _named_choices(request: Request[Any, Any, Any], error: Any) -> Any:
     return {**error, "message": message, "choices": list(choices)}
 
 
+#: Seconds a client is asked to wait before sending again a request the store could not take.
+STORE_RETRY_AFTER_S = 5
+
+
 def handle_internal(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
+    why = unavailable(error)
+    if why is not None:  # not a defect: the operator's to see, in one line, and the client's to retry
+        logger.warning("%s %s: %s (%s)", request.method, request.url.path, why, error)
+        detail = f"{why}: nothing of this request was changed; send it again in a moment"
+        response = problem_response(503, "store-unavailable", detail, request)
+        response.headers["Retry-After"] = str(STORE_RETRY_AFTER_S)
+        return response
     logger.exception("internal error on %s %s", request.method, request.url.path)
     return problem_response(
         500, "internal-error", "the server failed on this request; it is logged, and nothing was changed", request

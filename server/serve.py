@@ -19,6 +19,8 @@ from ..interpreter.clock import WallClock
 from ..interpreter.render import render_text
 from ..interpreter.runtime import Settings
 from ..interpreter.runtime.worker import freeze_heap
+from ..interpreter.store import StoreError
+from ..interpreter.store.unavailable import engine_lock, file_problem
 from ..stdlib.delivery import Channel
 from ..stdlib.delivery.config import DeliveryConfig, load_delivery
 from .app import create_app
@@ -134,6 +136,18 @@ def serve(options: ServeOptions) -> int:
         # weeks off. Its database is for the demo only.
         for suffix in ("", "-wal", "-shm"):
             Path(options.db + suffix).unlink(missing_ok=True)
+    problem = file_problem(options.db)
+    if problem is None and options.engine:  # the engine takes it for good once it starts
+        try:
+            taken = engine_lock(options.db)
+        except StoreError as error:
+            problem = str(error)
+        else:
+            if taken is not None:
+                taken.release()
+    if problem is not None:  # said before anything starts, not as a failed application startup
+        print(f"scn serve: {problem}", file=sys.stderr)
+        return 1
     core = Core(options.db, settings, clock=clock, delivery=delivery, engine_process=not options.single_process,
                 run_engine=options.engine)  # fmt: skip
     core.channels_override = sink_channels

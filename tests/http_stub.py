@@ -26,6 +26,8 @@ class Request:
 class HttpStub:
     def __init__(self) -> None:
         self.replies: dict[str, list[tuple[int, str, float]]] = {}
+        #: Headers every answer to a path's POST carries besides its content's (Retry-After, Location).
+        self.headers: dict[str, dict[str, str]] = {}
         self.requests: list[Request] = []
         #: What a GET of a path answers (200 with these bytes; 404 for any other path).
         self.pages: dict[str, bytes] = {}
@@ -45,6 +47,8 @@ class HttpStub:
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(payload)))
+                    for name, value in stub.headers.get(self.path, {}).items():
+                        self.send_header(name, value)
                     self.end_headers()
                     self.wfile.write(payload)
                 except (BrokenPipeError, ConnectionResetError):

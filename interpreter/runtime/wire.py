@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import sys
 from decimal import Decimal
 from typing import Any
 
@@ -74,6 +75,16 @@ def _constant(name: str) -> Any:
     raise WireError(f"{name} is not JSON: write numbers as digits")
 
 
+def _integer(text: str) -> int:
+    """An integer as written; one longer than Python converts (its guard against quadratic
+    time, 4300 digits by default) is refused by name rather than with Python's own words."""
+    digits = len(text.lstrip("-"))
+    limit = sys.get_int_max_str_digits()
+    if limit and digits > limit:
+        raise WireError(f"a number has {digits} digits: write at most {limit}")
+    return int(text)
+
+
 _DECODER = msgspec.json.Decoder(float_hook=Decimal)
 
 
@@ -86,6 +97,8 @@ def read_json(raw: bytes | str) -> Any:
         document = _DECODER.decode(data)
     except msgspec.DecodeError as error:
         _slowly(data)  # says where, in lines and columns, and names NaN and Infinity
+        if str(error).startswith("Integer value out of range"):  # a long one the standard library reads
+            raise WireError(f"a number is out of range: write at most {sys.get_int_max_str_digits()} digits") from None
         raise WireError(f"not valid JSON: {error}") from None
     except RecursionError:
         raise WireError(f"the JSON is nested more than {MAX_DEPTH} levels deep") from None
@@ -154,7 +167,7 @@ def nesting(value: Any) -> int:
 def _slowly(data: bytes) -> None:
     """Read with the standard library, whose hooks see every key and constant."""
     try:
-        json.loads(data, object_pairs_hook=_pairs, parse_float=Decimal, parse_constant=_constant)
+        json.loads(data, object_pairs_hook=_pairs, parse_float=Decimal, parse_int=_integer, parse_constant=_constant)
     except json.JSONDecodeError as error:
         raise WireError(f"not valid JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
     except UnicodeDecodeError as error:

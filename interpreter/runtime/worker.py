@@ -26,7 +26,9 @@ from ..compiler import compile_workspace
 from ..program import Bundle
 from ..settings import Settings
 from ..store import EventIn, Store, store_at
+from ..store._lock import EngineLock
 from ..store.pg_notify import notices_for
+from ..store.unavailable import engine_lock, opened
 from .engine import Engine, KeyConflict
 from .events import EventError, read_event
 from .nudges import in_background, poll, share
@@ -71,9 +73,16 @@ async def import_pools(store: Store, checked: CheckResult) -> dict[str, int]:
     return imported
 
 
+#: The lock of this process's engine on its SQLite file (`store.unavailable.engine_lock`).
+_ENGINE_LOCKS: list[EngineLock] = []
+
+
 async def open_engine(path: str, clock: Clock, settings: Settings) -> Engine:
+    lock = engine_lock(path)
+    if lock is not None:
+        _ENGINE_LOCKS.append(lock)  # held until the process exits (the kernel releases it then)
     store = store_at(path)
-    await store.open()
+    await opened(store, path)
     engine = Engine(store, clock, settings)
     await engine.load()
     return engine

@@ -64,6 +64,42 @@ class WriterLock:
             self._fd = None
 
 
+class EngineLock:
+    """Held by the one engine that works on an SQLite file, for as long as its process
+    lives (the kernel releases it when the process dies, so a restart takes it at once).
+
+    An SQLite store has no leases of contacts, as PostgreSQL's has: a second engine on the
+    same file (`scn serve` started twice, or beside `scn worker`) would process the same
+    contacts and take the same run ids, and the events whose runs clashed were set aside
+    as failed. The second engine is refused instead, naming the process that holds the
+    file. Without `fcntl` (Windows) nothing is refused."""
+
+    def __init__(self, database: str) -> None:
+        self.path = f"{database}-engine"
+        self._fd: int | None = None
+
+    def acquire(self) -> str | None:
+        """None once this process holds the lock; else who holds it (its process id)."""
+        if fcntl is None or self._fd is not None:
+            return None
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode("ascii", "replace").strip() or "?"
+            os.close(fd)
+            return holder
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._fd = fd
+        return None
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
 #: A sender's identity: the process id and a token of this start (a process id alone
 #: comes back after a restart).
 _OWNER = re.compile(r"\d+-[0-9a-f]{16}")

@@ -19,6 +19,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Template
 from litestar.template.config import TemplateConfig
 
+from ...interpreter.store.unavailable import unavailable
 from ..core import Core
 from ..problems import Problem
 from .auth import redirect_to_sign_in, sign_in_needed, signed_in_as
@@ -125,6 +126,11 @@ def handle_error(request: Request[Any, Any, Any], error: Exception) -> Response[
                   413: _("Too large"), 422: _("That does not work")}  # fmt: skip
         return _error(request, error.status_code, titles.get(error.status_code, _("Something went wrong")),
                       str(error.detail))  # fmt: skip
+    why = unavailable(error)
+    if why is not None:  # not a defect: the store is held up (locked, full); nothing was changed
+        logger.warning("console page %s %s: %s (%s)", request.method, request.url.path, why, error)
+        return _error(request, 503, _("The database is not available just now"),
+                      _("%(why)s. Nothing was changed: try again in a moment.") % {"why": why})  # fmt: skip
     logger.exception("console page %s %s failed", request.method, request.url.path)
     return _error(request, 500, _("Something went wrong"),
                   _("The server failed on this page; it is logged, and nothing was changed."))  # fmt: skip

@@ -32,14 +32,17 @@ class Outcome(msgspec.Struct, frozen=True, kw_only=True):
     #: A temporary refusal of the recipient's mailbox (SMTP 4xx about it): should the
     #: message be given up, that counts as a soft bounce of the address.
     soft_bounce: bool = False
+    #: How long the provider asks to be left alone before the next attempt (its
+    #: `Retry-After`, in ms): the next attempt waits at least that, within the policy.
+    after_ms: int | None = None
 
 
 def sent(detail: str | None = None, *, cost: str | None = None, parts: int | None = None) -> Outcome:
     return Outcome(status="sent", detail=detail, cost=cost, parts=parts)
 
 
-def retry(detail: str, *, soft_bounce: bool = False) -> Outcome:
-    return Outcome(status="retry", detail=detail, soft_bounce=soft_bounce)
+def retry(detail: str, *, soft_bounce: bool = False, after_ms: int | None = None) -> Outcome:
+    return Outcome(status="retry", detail=detail, soft_bounce=soft_bounce, after_ms=after_ms)
 
 
 def failed(detail: str, failure: str, *, suppress: bool = False) -> Outcome:

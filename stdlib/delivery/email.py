@@ -24,7 +24,10 @@ RFC 3463, what the reply is about):
 * other 5xx replies (content or policy refused, mailbox full, message too large) are
   permanent for this message only;
 * 4xx replies, timeouts and dropped connections are temporary: try again later; a 4xx
-  reply about the recipient's mailbox is a soft bounce once the message is given up.
+  reply about the recipient's mailbox is a soft bounce once the message is given up;
+* a refusal before any message is named (at the greeting, of EHLO and HELO) is about our
+  connection, and an answer that is no SMTP reply (the wrong host or port) the operator's:
+  both temporary, never the message's failure.
 """
 
 from __future__ import annotations
@@ -338,6 +341,21 @@ def reply_kind(code: int, text: str, *, at_recipient: bool) -> ReplyKind:
     return "message"
 
 
+def _shown(text: str) -> str:
+    """A server's reply as a reason shows it: on one line, without control characters, cut short."""
+    line = " ".join(_CONTROLS.sub("?", text).split())
+    return line if len(line) <= 200 else line[:200] + "…"
+
+
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _for_now(code: int, text: str) -> bool:
+    """Whether a refusal of MAIL is the server's trouble of the moment (4xx, and not about
+    our sender or login), rather than our settings."""
+    return 400 <= code < 500 and reply_kind(code, text, at_recipient=False) != "configuration"
+
+
 def _refused(code: int, text: str, *, at_recipient: bool) -> Outcome:
     detail = " ".join(f"{code} {text}".split())  # a multi-line reply on one line
     kind = reply_kind(code, text, at_recipient=at_recipient)
@@ -413,6 +431,8 @@ class SmtpChannel:
                 args = [option.encode("ascii") for option in options]
                 reply = await client.execute_command(b"MAIL", b"FROM:<%s>" % mail.sender.encode(encoding), *args)
                 if reply.code != aiosmtplib.SMTPStatus.completed:
+                    if _for_now(reply.code, reply.message):  # 421 closing, 451 local error: the server's moment
+                        return _refused(reply.code, reply.message, at_recipient=False)
                     raise aiosmtplib.SMTPSenderRefused(reply.code, reply.message, mail.sender)
                 reply = await client.execute_command(b"RCPT", b"TO:<%s>" % mail.recipient.encode(encoding))
                 if reply.code not in _RCPT_TAKEN:
@@ -426,6 +446,10 @@ class SmtpChannel:
                 logger.error("the SMTP server refuses our sender or login: %s %s", error.code, error.message)
                 return retry(f"{OUR_SETTINGS}: {' '.join(f'{error.code} {error.message}'.split())}")
             except aiosmtplib.SMTPResponseException as error:
+                if error.code == aiosmtplib.SMTPStatus.invalid_response:  # garbage, or a line too long
+                    return self._not_smtp(error.message)
+                if isinstance(error, aiosmtplib.SMTPConnectResponseError | aiosmtplib.SMTPHeloError):
+                    return self._turned_away(error.code, error.message)
                 return _refused(error.code, error.message, at_recipient=False)
             except (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPConnectTimeoutError) as error:
                 return retry(f"cannot reach the mail server at {self.config.host}:{self.config.port}: "
@@ -439,6 +463,24 @@ class SmtpChannel:
                     self._idle.append(client)
                 else:
                     client.close()
+
+    def _where(self) -> str:
+        return f"the mail server at {self.config.host}:{self.config.port}"
+
+    def _not_smtp(self, said: str) -> Outcome:
+        """The server's answer is no SMTP reply: the wrong host or port (an HTTP or POP3
+        server), the operator's to fix; the mail waits for it."""
+        detail = f"{self._where()} does not answer in SMTP ({_shown(said)}): check the SMTP settings' host and port"
+        logger.error("%s", detail)
+        return retry(detail)
+
+    def _turned_away(self, code: int, said: str) -> Outcome:
+        """A refusal at the greeting or of EHLO and HELO: before any message was named, so
+        about our connection (our address blocklisted, the server closing), never the mail's."""
+        detail = f"{self._where()} turns our connection away: {_shown(f'{code} {said}')}"
+        if code >= 500:
+            logger.error("%s", detail)
+        return retry(detail)
 
     async def close(self) -> None:
         idle, self._idle = self._idle, []

@@ -5,7 +5,9 @@ and a body template (Jinja, sandboxed, with `tojson`), so any provider that take
 over HTTPS fits without code. How answers are read:
 
 * 2xx: sent;
-* 408, 425, 429, 5xx, timeouts and connection errors: temporary, try again later;
+* 3xx: the URL moved (a POST is not followed): temporary, the operator's to correct;
+* 408, 425, 429, 5xx, timeouts and connection errors: temporary, try again later (no
+  sooner than the answer's `Retry-After`, within the retry policy);
 * 404 and 410 on push and web push: the token is gone for good (that is what push
   services answer); the address is suppressed;
 * any other 4xx: the provider refuses this message for good.
@@ -26,9 +28,13 @@ its client's TLS context would be memory held for nothing (tests/test_serve_impo
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
 import hashlib
 import hmac
 import json
+import logging
+import re
 import time
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -43,6 +49,8 @@ from .base import Outcome, content, failed, retry, sent
 
 if TYPE_CHECKING:
     import httpx
+
+logger = logging.getLogger("scn.delivery.http")
 
 # The GSM 03.38 basic character set; the extension table's characters take two septets.
 GSM7_BASIC = frozenset(
@@ -100,18 +108,54 @@ def _client(timeout_s: float) -> httpx.AsyncClient:
     return httpx.AsyncClient(timeout=timeout_s)
 
 
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _quoted(text: str) -> str:
+    """A provider's answer as a reason quotes it: on one line, without control characters."""
+    return " ".join(_CONTROLS.sub("?", text[:200]).split())
+
+
+def _retry_after_ms(response: httpx.Response) -> int | None:
+    """The answer's `Retry-After` (RFC 9110: seconds, or an HTTP date), in ms from now."""
+    value = (response.headers.get("retry-after") or "").strip()
+    if value.isascii() and value.isdigit():
+        return int(value[:9]) * 1000
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment.tzinfo is None:
+        return None
+    return max(0, int((moment - dt.datetime.now(dt.UTC)).total_seconds() * 1000))
+
+
 def _classify(response: httpx.Response, channel: str) -> Outcome | None:
     """None when the answer means sent; otherwise what it means."""
     status = response.status_code
     if 200 <= status < 300:
         return None
-    detail = f"HTTP {status}: {response.text[:200].strip()}".rstrip(": ")
+    detail = f"HTTP {status}: {_quoted(response.text)}".rstrip(": ")
     who = "the webhook" if channel == "webhook" else "the provider"
+    if 300 <= status < 400:  # a POST is not followed elsewhere: the URL is the operator's to correct
+        where = "the scenario" if channel == "webhook" else "the delivery settings"
+        location = _quoted(response.headers.get("location") or "nowhere")
+        reason = f"{who} redirects (HTTP {status} to {location}): put the URL it names in {where}"
+        logger.error("%s", reason)
+        return retry(reason)
     if status in (408, 425, 429) or status >= 500:
-        return retry(f"{who} is busy or failing: {detail}")
+        return retry(f"{who} is busy or failing: {detail}", after_ms=_retry_after_ms(response))
     if status in (404, 410) and channel in ("push", "webpush"):
         return failed(f"the push token is no longer valid: {detail}", ADDRESS, suppress=True)
     return failed(f"{who} refused the message: {detail}", REFUSED)
+
+
+def _not_http(who: str, where: str, error: Exception) -> str:
+    """httpx's words for an answer that breaks HTTP quote the bytes as Python writes them
+    (`bytearray(b'...')`); the reason says what it means."""
+    if "without sending a response" in str(error):
+        return f"{who} closed the connection without answering"
+    return f"{who} does not answer in HTTP: check the URL in {where}"
 
 
 class HttpChannel:
@@ -152,6 +196,8 @@ class HttpChannel:
             response = await self._client.post(self.config.url, content=body.encode(), headers=headers)
         except httpx.TimeoutException:
             return retry(f"the provider at {self.config.url} did not answer within {self.config.timeout_s:g}s")
+        except httpx.RemoteProtocolError as error:
+            return retry(_not_http(f"the provider at {self.config.url}", "the delivery settings", error))
         except httpx.TransportError as error:
             return retry(f"cannot reach the provider at {self.config.url}: {plain_reason(error)}")
         refusal = _classify(response, self.channel)
@@ -205,6 +251,8 @@ class WebhookChannel:
             response = await self._client.post(message.recipient, content=body, headers=headers)
         except httpx.TimeoutException:
             return retry(f"the webhook at {message.recipient} did not answer in time")
+        except httpx.RemoteProtocolError as error:
+            return retry(_not_http(f"the webhook at {message.recipient}", "the scenario", error))
         except httpx.TransportError as error:
             return retry(f"cannot reach the webhook at {message.recipient}: {plain_reason(error)}")
         refusal = _classify(response, "webhook")

@@ -35,6 +35,7 @@ import msgspec
 from ...interpreter import telemetry
 from ...interpreter.clock import Clock, idle_until, ms_of
 from ...interpreter.store import PENDING, SENT, UNDELIVERED, Claim, Delivery, EventIn, OutboxRow, Store
+from ...interpreter.store.unavailable import unavailable
 from ..failures import CONFIGURATION, GAVE_UP, plain_reason
 from .base import BounceKind, Bounces, Channel, Outcome, Pipelined, Ready, Screening, bounce_source, failed, retry
 from .pacing import Pace, paced, paces
@@ -47,6 +48,18 @@ CONTACT_CHANNELS = frozenset({"email", "sms", "viber", "push", "webpush"})
 MAX_REASON = 200
 #: While other senders hold claims, how often (seconds) to look whether one of them died.
 RECHECK_S = 1.0
+#: After the store could not be used (`interpreter.store.unavailable`), the first wait
+#: before the sender tries again (seconds), doubling up to the second.
+STORE_PAUSE_S = 1.0
+STORE_PAUSE_MAX_S = 30.0
+
+
+async def wait_for_stop(stop: asyncio.Event, seconds: float) -> None:
+    """``seconds`` on the wall clock, or less if ``stop`` is set meanwhile."""
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except TimeoutError:
+        pass
 
 
 class RetryPolicy(msgspec.Struct, frozen=True, kw_only=True):
@@ -187,7 +200,10 @@ class Sender:
             return Delivery(id=message.id, status=SENT, at=now, cost=outcome.cost, parts=outcome.parts)
         if outcome.status == "failed":
             return Delivery(id=message.id, status=UNDELIVERED, at=now, error=outcome.detail, failure=outcome.failure)
-        next_attempt = now + self.policy.delay(message.attempts)
+        # The provider's Retry-After when it asks for longer than the backoff, up to the
+        # policy's longest wait between attempts.
+        wait = max(self.policy.delay(message.attempts), min(outcome.after_ms or 0, self.policy.max_delay_ms))
+        next_attempt = now + wait
         if next_attempt - message.created_at > self.policy.max_age_ms:
             error = f"gave up after {message.attempts} attempts over {_age(now - message.created_at)}: {outcome.detail}"
             return Delivery(id=message.id, status=UNDELIVERED, at=now, error=error, failure=GAVE_UP)
@@ -207,17 +223,35 @@ class Sender:
         )
 
     async def run_forever(self, stop: asyncio.Event) -> None:
+        """Delivers until ``stop``. A store that cannot be used for a while (locked by another
+        process past its busy timeout, the disk full) stops nothing: the pass that met it gave
+        back what it claimed, and the loop waits (1 s, doubling up to STORE_PAUSE_MAX_S) and
+        goes on. Any other error ends the loop (the server reports it down)."""
         loop = asyncio.get_running_loop()
-        await self._start()
         checked = loop.time()
+        pause = STORE_PAUSE_S
         while not stop.is_set():
-            self._wake.clear()
-            if loop.time() - checked >= RECHECK_S:
-                await self._reclaim()
-                checked = loop.time()
-            if await self.deliver_all():
+            try:
+                if self._owner is None:
+                    await self._start()
+                self._wake.clear()
+                if loop.time() - checked >= RECHECK_S:
+                    await self._reclaim()
+                    checked = loop.time()
+                if await self.deliver_all():
+                    pause = STORE_PAUSE_S
+                    continue
+                due = await self.store.next_outbox_attempt()
+            except Exception as error:
+                why = unavailable(error)
+                if why is None:
+                    raise
+                logger.warning("the sender cannot use the store (%s: %s); it tries again in %g s", why, error, pause)
+                await wait_for_stop(stop, pause)
+                pause = min(pause * 2, STORE_PAUSE_MAX_S)
                 continue
-            await idle_until(self.clock, await self.store.next_outbox_attempt(), self._wake, stop)
+            pause = STORE_PAUSE_S
+            await idle_until(self.clock, due, self._wake, stop)
 
     async def close(self) -> None:
         """Closes the channels and gives back what this sender still holds (nothing is
