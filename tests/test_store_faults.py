@@ -218,3 +218,46 @@ async def test_a_console_form_while_the_store_is_locked_says_so_and_changes_noth
         assert (await s.client.get(f"/api{page}")).json()["state"] == "active"
         done = await user.submit(page, f"{page}/pause")
         assert done.status_code == 303 and (await s.client.get(f"/api{page}")).json()["state"] == "paused"
+
+
+ENGINE_WORKSPACE = (
+    'template hi sms\n  text "Hi"\nend\n\nscenario hi "Hi"\n  on contact.registered\n  send sms hi\nend\n'
+)
+
+
+async def test_the_engine_waits_for_a_locked_store_and_sets_nothing_aside(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process holds the database's lock past the busy timeout while the engine has
+    events to process: a batch that broke on "database is locked" was redone event by
+    event and each event set aside as failed ("OperationalError: database is locked"),
+    although none was at fault. The engine waits for the store and processes them all."""
+    from scn.interpreter.runtime import engine as engine_module
+
+    monkeypatch.setattr(engine_module, "STORE_RETRY_S", 0.05)
+    path = tmp_path / "scn.db"
+    async with Harness(ENGINE_WORKSPACE, path=path) as h:
+        person = {"phone": "+48500100200"}
+        await h.engine.accept([h.engine.event_in(h.event("contact.registered", f"c{i}", person=person))
+                               for i in range(5)])  # fmt: skip
+        await _writer(h.store).execute("PRAGMA busy_timeout = 100")  # 10 s in production
+        stop = asyncio.Event()
+        with caplog.at_level(logging.WARNING, "scn.runtime"), locked(path) as holder:
+            loop = asyncio.create_task(h.engine.run_forever(stop))
+
+            async def told() -> bool:
+                assert not loop.done(), loop.exception()
+                return any("the store cannot be used for now" in r.getMessage() for r in caplog.records)
+
+            await _wait_for(told, "the engine did not say the store is locked")
+            release(holder)
+
+            async def processed() -> bool:
+                assert not loop.done(), loop.exception()
+                return await h.rows("SELECT count(*) FROM events WHERE processed_at IS NULL") == [(0,)]
+
+            await _wait_for(processed, "the events were not processed once the lock was released")
+        stop.set()
+        await loop
+        assert await h.rows("SELECT count(*) FROM events WHERE error IS NOT NULL") == [(0,)]
+        assert await h.rows("SELECT count(*) FROM runs WHERE status = 'done'") == [(5,)]

@@ -14,6 +14,7 @@ whoever else is accepting at the same moment) before it returns.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import hashlib
 import logging
@@ -41,6 +42,7 @@ from ..store import (
     WorkTakenOver,
     decode_json,
 )
+from ..store.unavailable import unavailable
 from ..versions import RunMove, RunPlace, plan_moves
 from .batch import Batch
 from .broadcasts import Broadcasts
@@ -56,6 +58,8 @@ DUE_SOON_MS = 100
 #: How often (wall-clock seconds) the loop asks the store to refresh its planner
 #: statistics: SQLite's advice for a long-lived connection is every few hours.
 OPTIMIZE_EVERY_S = 3 * 3600.0
+#: The first and the longest wait for a store that cannot be used for now (locked, full).
+STORE_RETRY_S, STORE_RETRY_MAX_S = 1.0, 30.0
 #: `_checks_for` while no timed segment is deployed (the store keeps no moments then).
 _UNTIMED = ""
 #: `Engine._date_due` when no contact's date trigger is ahead (None there means: not known).
@@ -482,6 +486,7 @@ class Engine(EventRouting):
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         optimized = time.monotonic()
+        waited = 0.0  # how long the last wait for an unusable store was
         while not stop.is_set():
             if time.monotonic() - optimized >= OPTIMIZE_EVERY_S:
                 optimized = time.monotonic()
@@ -490,15 +495,25 @@ class Engine(EventRouting):
             self._wake.clear()
             self.busy_since = self.progress_at = time.monotonic()
             try:
-                worked = await self.step()
+                try:
+                    worked = await self.step()
+                finally:
+                    self.busy_since = None
+                if not worked:
+                    await idle_until(self.clock, await self.next_due(), self._wake, stop)
+                waited = 0.0
             except WorkTakenOver as lost:  # the rest of the step is for the next turn
                 logger.warning("work was dropped: %s", lost)
-                worked = True
-            finally:
-                self.busy_since = None
-            if worked:
-                continue
-            await idle_until(self.clock, await self.next_due(), self._wake, stop)
+            except Exception as error:
+                why = unavailable(error)
+                if why is None:
+                    raise
+                # Locked by another process, the disk full: nothing was changed, and the same
+                # work succeeds once the store is back. Wait (longer each time) and go on.
+                waited = min(max(waited * 2, STORE_RETRY_S), STORE_RETRY_MAX_S)
+                logger.warning("the store cannot be used for now (%s); trying again in %.0f s", why, waited)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), waited)
 
     def stalled_for(self) -> float:
         """Seconds the loop has been busy without handling an event or a run (0 when idle):
@@ -527,7 +542,9 @@ class Engine(EventRouting):
         except WorkTakenOver as lost:
             logger.warning("a batch of %d events was dropped: %s", len(events), lost)
             return 0
-        except Exception:
+        except Exception as error:
+            if unavailable(error) is not None:
+                raise  # no event's fault: run_forever waits for the store
             # One event breaks the batch: redo them one at a time, and set aside only
             # the one that fails, so that it cannot stop everything behind it.
             for event in events:
@@ -537,6 +554,8 @@ class Engine(EventRouting):
                     logger.warning("events were dropped: %s", lost)
                     return 0
                 except Exception as error:
+                    if unavailable(error) is not None:
+                        raise
                     logger.exception(
                         "event %s (%s) failed; it is set aside", event.id, event.type,
                         extra={"event_id": event.id, "contact": event.contact_id},
@@ -596,7 +615,9 @@ class Engine(EventRouting):
                 telemetry.runs_woken(due, self.clock_ms())
             except WorkTakenOver:
                 raise
-            except Exception:
+            except Exception as error:
+                if unavailable(error) is not None:
+                    raise  # no run's fault: run_forever waits for the store
                 logger.warning("a batch of %d runs failed; redoing them one by one", len(runs))
                 await self._wake_one_by_one(now, runs)
         except WorkTakenOver as lost:
@@ -627,6 +648,8 @@ class Engine(EventRouting):
             except WorkTakenOver:
                 raise
             except Exception as error:
+                if unavailable(error) is not None:
+                    raise
                 logger.exception(
                     "run %s (%s) failed at %s", run.id, run.scenario, run.step,
                     extra={"run_id": run.id, "scenario": run.scenario, "contact": run.contact_id},
