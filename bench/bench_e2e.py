@@ -78,7 +78,7 @@ TEMPLATE = """<!DOCTYPE html>
 <p>Order {{ order.number }}: {{ order.total|money }}. Here is what you bought:</p>
 <table role="presentation" width="100%" cellpadding="0" cellspacing="0">
 {% for item in purchased %}
-<tr><td style="padding:6px 0;border-bottom:1px solid #eeeeee;"><a href="{{ item.url }}">{{ item.name }}</a> × {{ item.quantity }}</td><td style="padding:6px 0;text-align:right;">{{ item.total|money }}</td></tr>
+<tr><td style="padding:6px 0;border-bottom:1px solid #eeeeee;">{% if item.url %}<a href="{{ item.url }}">{{ item.name }}</a>{% else %}{{ item.name }}{% endif %} × {{ item.quantity }}</td><td style="padding:6px 0;text-align:right;">{{ item.total|money }}</td></tr>
 {% endfor %}
 </table>
 <p><a href="https://shop.example/orders/{{ order.id }}" style="color:#c05621;">Track your order</a></p>

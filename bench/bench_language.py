@@ -145,7 +145,7 @@ HTML_TEMPLATE = """<!DOCTYPE html>
 <p>Order {{ order.number }}: {{ order.total|money }}. Here is what you bought:</p>
 <table role="presentation" width="100%" cellpadding="0" cellspacing="0">
 {% for item in purchased %}
-<tr><td><a href="{{ item.url }}">{{ item.name }}</a> × {{ item.quantity }}</td><td>{{ item.total|money }}</td></tr>
+<tr><td>{% if item.url %}<a href="{{ item.url }}">{{ item.name }}</a>{% else %}{{ item.name }}{% endif %} × {{ item.quantity }}</td><td>{{ item.total|money }}</td></tr>
 {% endfor %}
 </table>
 {% if contact.orders.count >= 3 %}<p>Thank you for being with us: your order number {{ contact.orders.count }}.</p>
