@@ -488,14 +488,14 @@ class Engine(EventRouting):
         optimized = time.monotonic()
         waited = 0.0  # how long the last wait for an unusable store was
         while not stop.is_set():
-            if time.monotonic() - optimized >= OPTIMIZE_EVERY_S:
-                optimized = time.monotonic()
-                await self.store.optimize()
             # Cleared before looking for work, so a nudge during the step is not lost.
             self._wake.clear()
             self.busy_since = self.progress_at = time.monotonic()
             try:
                 try:
+                    if time.monotonic() - optimized >= OPTIMIZE_EVERY_S:
+                        optimized = time.monotonic()
+                        await self.store.optimize()
                     worked = await self.step()
                 finally:
                     self.busy_since = None
