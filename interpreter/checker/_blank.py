@@ -111,14 +111,11 @@ class BlankCheck:
 
     def _may_be_unset(self, node: Node) -> bool:
         """A field path (`contact.orders.count`): may any of its fields be unset?"""
-        fields: list[str] = []
-        while node.kind == "Getattr":
-            fields.append(node.text)
-            node = node.args[0]
-        if node.kind != "Name" or node.text not in self.variables:
+        root, fields = _field_path(node)
+        if root not in self.variables:
             return False  # a name the template binds, or an expression: not followed
-        owner = self.variables[node.text]
-        for field in reversed(fields):
+        owner = self.variables[root]
+        for field in fields:
             if not isinstance(owner, Entity):
                 return False  # `event`, whose fields depend on the triggers; or reported already
             if may_be_unset(owner.kind, field):
@@ -134,13 +131,20 @@ def _blank_constant(node: Node) -> bool:
     return node.kind == "Const" and (node.text == "none" or (node.text == "str" and not node.value.strip()))
 
 
-def _dotted(node: Node) -> str | None:
-    """`contact.first_name` for a field path; None for anything else."""
+def _field_path(node: Node) -> tuple[str | None, list[str]]:
+    """`contact.orders.count`: its root name and its fields in order (the root is None when
+    the path starts from an expression, not a name)."""
     fields: list[str] = []
     while node.kind == "Getattr":
         fields.append(node.text)
         node = node.args[0]
-    return ".".join([node.text, *reversed(fields)]) if node.kind == "Name" and fields else None
+    return (node.text if node.kind == "Name" else None), fields[::-1]
+
+
+def _dotted(node: Node) -> str | None:
+    """`contact.first_name` for a field path; None for anything else."""
+    root, fields = _field_path(node)
+    return ".".join([root, *fields]) if root is not None and fields else None
 
 
 def _set_when_true(test: Node) -> frozenset[str]:
